@@ -1,0 +1,2 @@
+//! rkeras: Keras for Rust.
+pub mod summary;
