@@ -3,12 +3,14 @@
 //! on import.
 
 use crate::error::{Result, TensorError};
+use std::sync::Arc;
 
-/// A dense, contiguous, row-major f32 tensor.
+/// A dense, contiguous, row-major f32 tensor. Clones share the values (copy on write), so
+/// putting a model's weights on a tape costs nothing.
 #[derive(Clone, PartialEq)]
 pub struct Tensor {
     shape: Vec<usize>,
-    data: Vec<f32>,
+    data: Arc<Vec<f32>>,
 }
 
 impl std::fmt::Debug for Tensor {
@@ -34,12 +36,12 @@ impl Tensor {
         if expected != data.len() {
             return Err(TensorError::DataLength { shape: shape.to_vec(), expected, received: data.len() });
         }
-        Ok(Tensor { shape: shape.to_vec(), data })
+        Ok(Tensor { shape: shape.to_vec(), data: Arc::new(data) })
     }
 
     /// A tensor filled with one value.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: vec![value; numel(shape)] }
+        Tensor { shape: shape.to_vec(), data: Arc::new(vec![value; numel(shape)]) }
     }
 
     /// Zeros.
@@ -54,12 +56,12 @@ impl Tensor {
 
     /// A scalar (shape `[]`).
     pub fn scalar(value: f32) -> Tensor {
-        Tensor { shape: Vec::new(), data: vec![value] }
+        Tensor { shape: Vec::new(), data: Arc::new(vec![value]) }
     }
 
     /// `0, 1, 2, …` reshaped to `shape`: hand-checkable test inputs.
     pub fn arange(shape: &[usize]) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: (0..numel(shape)).map(|i| i as f32).collect() }
+        Tensor { shape: shape.to_vec(), data: Arc::new((0..numel(shape)).map(|i| i as f32).collect()) }
     }
 
     /// The shape.
@@ -89,12 +91,17 @@ impl Tensor {
 
     /// The values, mutable.
     pub fn data_mut(&mut self) -> &mut [f32] {
-        &mut self.data
+        Arc::make_mut(&mut self.data).as_mut_slice()
     }
 
     /// Takes the values out.
     pub fn into_data(self) -> Vec<f32> {
-        self.data
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// True when two tensors share the same value buffer (a clone not yet written to).
+    pub fn shares_data(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
     }
 
     /// The single value of a one-element tensor.
@@ -135,7 +142,7 @@ impl Tensor {
 
     /// Applies `f` to every value.
     pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
-        Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&v| f(v)).collect() }
+        Tensor { shape: self.shape.clone(), data: Arc::new(self.data.iter().map(|&v| f(v)).collect()) }
     }
 
     /// Largest absolute difference to another tensor of the same shape.
