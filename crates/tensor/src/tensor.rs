@@ -150,13 +150,13 @@ impl Tensor {
         if self.shape != other.shape {
             return crate::error::shape_err("max_abs_diff", format!("shapes differ: {:?} vs {:?}", self.shape, other.shape));
         }
-        Ok(self.data.iter().zip(&other.data).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())))
+        Ok(self.data.iter().zip(other.data.iter()).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())))
     }
 
     /// True when every value is within `atol + rtol·|other|` of `other`.
     pub fn allclose(&self, other: &Tensor, atol: f32, rtol: f32) -> bool {
         self.shape == other.shape
-            && self.data.iter().zip(&other.data).all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
+            && self.data.iter().zip(other.data.iter()).all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
     }
 }
 
