@@ -102,8 +102,14 @@ pub fn window_axis(
 
 /// Output size of a transposed convolution along one axis, as Keras's `deconv_output_length`.
 ///
-/// Returns `(output, pad_before)` where `pad_before` is the number of leading rows cropped from
-/// the full (`valid`, no output padding) transposed result.
+/// Returns `(output, crop_before)`: the transposed convolution scatters input pixel `i` through
+/// kernel tap `k` to output row `i·stride + k·dilation − crop_before` (rows outside
+/// `[0, output)` are dropped). Keras runs `tf.nn.conv_transpose`, the gradient of a forward
+/// convolution whose *input* has `output` rows with the same `padding`, so `crop_before` is
+/// that forward convolution's leading pad: 0 for `valid`; for `same`, `⌊total/2⌋` with
+/// `total = max((in − 1)·s + eff − out, 0)` (TensorFlow's split, the odd row at the end; note
+/// this is not Keras's `eff // 2` once `output_padding` is given). `Explicit(a, b)` crops `a`
+/// in front and `b` behind.
 pub fn transpose_axis(
     op: &'static str,
     input: usize,
@@ -122,41 +128,46 @@ pub fn transpose_axis(
     if dilation == 0 {
         return arg_err(op, "dilation_rate", "a positive integer", dilation);
     }
-    let eff = (kernel - 1) * dilation + 1;
-    let pad = match padding {
-        Padding::Valid => 0,
-        Padding::Same => eff / 2,
-        Padding::Explicit(a, _) => a,
-    };
-    let out = match output_padding {
-        None => match padding {
-            Padding::Valid => input * stride + eff.saturating_sub(stride),
-            Padding::Same => input * stride,
-            Padding::Explicit(a, b) => ((input - 1) * stride + eff).saturating_sub(a + b),
-        },
-        Some(op_) => {
-            if op_ >= stride {
-                return arg_err(op, "output_padding", format!("less than strides ({stride})"), op_);
-            }
-            ((input.max(1) - 1) * stride + eff + op_).saturating_sub(2 * pad)
+    if input == 0 {
+        return shape_err(op, "transposed convolution of an empty input (size 0)");
+    }
+    if let Some(p) = output_padding {
+        if p >= stride {
+            return arg_err(op, "output_padding", format!("less than strides ({stride})"), p);
         }
+    }
+    let eff = (kernel - 1) * dilation + 1;
+    // The full ('valid', no output padding) result: every tap of every input pixel lands.
+    let full = (input - 1) * stride + eff;
+    let out = match (padding, output_padding) {
+        (Padding::Valid, None) => input * stride + eff.saturating_sub(stride),
+        (Padding::Same, None) => input * stride,
+        (Padding::Valid, Some(p)) => full + p,
+        // Keras: (in − 1)·s + eff − 2·(eff // 2) + output_padding.
+        (Padding::Same, Some(p)) => (input - 1) * stride + eff % 2 + p,
+        (Padding::Explicit(a, b), p) => (full + p.unwrap_or(0)).saturating_sub(a + b),
     };
     if out == 0 {
         return shape_err(op, format!("transposed convolution of input {input} gives an empty output"));
     }
-    // Leading crop relative to the full result of size (input − 1)·s + eff.
-    let full = (input.max(1) - 1) * stride + eff;
     let crop_before = match padding {
         Padding::Valid => 0,
-        Padding::Same | Padding::Explicit(..) => {
-            if full + output_padding.unwrap_or(0) >= out {
-                // TensorFlow places the extra row at the end: crop floor(total/2) in front.
-                let total = (full + output_padding.unwrap_or(0)).saturating_sub(out);
-                if output_padding.is_some() { pad } else { total / 2 }
-            } else {
-                0
+        Padding::Same => {
+            // TensorFlow requires the forward 'same' convolution of `out` rows to give back
+            // `input` rows: ⌈out/s⌉ = in. It fails for an even extent with output_padding 0.
+            if out.div_ceil(stride) != input {
+                return shape_err(
+                    op,
+                    format!(
+                        "padding 'same' with output_padding {} gives output {out}, but ⌈{out}/{stride}⌉ = {} ≠ input {input} (TensorFlow refuses this too)",
+                        output_padding.unwrap_or(0),
+                        out.div_ceil(stride)
+                    ),
+                );
             }
+            full.saturating_sub(out) / 2
         }
+        Padding::Explicit(a, _) => a,
     };
     Ok((out, crop_before))
 }
@@ -193,5 +204,34 @@ mod tests {
         assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Valid, None).unwrap().0, 15);
         assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, None).unwrap().0, 14);
         assert_eq!(transpose_axis("t", 7, 3, 1, 1, Padding::Valid, None).unwrap().0, 9);
+    }
+
+    #[test]
+    fn transpose_crop_is_tensorflows_same_split() {
+        // k 3, s 2, same: out 2·in = 14, full 15 → total 1 → crop 0 (odd row at the end).
+        assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, None).unwrap(), (14, 0));
+        // k 3, s 1, same: out 7, full 9 → crop 1.
+        assert_eq!(transpose_axis("t", 7, 3, 1, 1, Padding::Same, None).unwrap(), (7, 1));
+        // k 3, s 2, same, output_padding 1: out (7−1)·2 + 3 − 2 + 1 = 14, full 15 → crop 0
+        // (Keras's formula would say eff // 2 = 1, TensorFlow computes 0).
+        assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(1)).unwrap(), (14, 0));
+        // k 3, s 2, same, output_padding 0: out 13, full 15 → crop 1.
+        assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(0)).unwrap(), (13, 1));
+        // k 4, s 2, valid, output_padding 1: out (3−1)·2 + 4 + 1 = 9, crop 0.
+        assert_eq!(transpose_axis("t", 3, 4, 2, 1, Padding::Valid, Some(1)).unwrap(), (9, 0));
+        // k 1, s 3, valid: out 3·in, the two trailing rows get nothing.
+        assert_eq!(transpose_axis("t", 4, 1, 3, 1, Padding::Valid, None).unwrap(), (12, 0));
+        // k 4, s 2, same: out 2·in = 10, full 12 → crop 1.
+        assert_eq!(transpose_axis("t", 5, 4, 2, 1, Padding::Same, None).unwrap(), (10, 1));
+    }
+
+    #[test]
+    fn transpose_errors() {
+        let e = transpose_axis("t", 5, 3, 2, 1, Padding::Same, Some(2)).unwrap_err().to_string();
+        assert!(e.contains("output_padding") && e.contains("less than strides (2)"), "{e}");
+        // Even extent, output_padding 0: ⌈8/2⌉ = 4 ≠ 5.
+        let e = transpose_axis("t", 5, 4, 2, 1, Padding::Same, Some(0)).unwrap_err().to_string();
+        assert!(e.contains("≠ input 5"), "{e}");
+        assert!(transpose_axis("t", 0, 3, 1, 1, Padding::Valid, None).is_err());
     }
 }

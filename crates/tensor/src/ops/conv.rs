@@ -1,1 +1,466 @@
-//! (being written)
+//! 2-D convolution (Keras `Conv2D`): NHWC input `[n, h, w, cin]`, kernel `(kh, kw, cin/groups,
+//! cout)`, optional bias `[cout]`, output `[n, oh, ow, cout]`, with strides, `valid`/`same`
+//! (TensorFlow's split, odd pixel bottom/right) or explicit padding, dilation and groups.
+//!
+//! The fast path is im2col + GEMM tiled over the batch ([`crate::ops::conv_gemm`]); the
+//! backward is GEMM-based too (`dW = colᵀ·dy`, `dx = col2im(dy·Wᵀ)`). [`conv2d_naive`] and
+//! [`conv2d_backward_naive`] are the loops a student writes, kept as the reference.
+//!
+//! ```
+//! use tensor::{ops::conv::{conv2d, Conv2dParams}, Padding, Tensor};
+//! let x = Tensor::ones(&[1, 4, 4, 1]);
+//! let w = Tensor::ones(&[3, 3, 1, 1]);
+//! let y = conv2d(&x, &w, None, &Conv2dParams::new((1, 1), Padding::Same)).unwrap();
+//! assert_eq!(y.shape(), &[1, 4, 4, 1]);
+//! assert_eq!(&y.data()[..4], &[4.0, 6.0, 6.0, 4.0]);
+//! ```
+
+use crate::autograd::{Tape, Var};
+use crate::error::{arg_err, shape_err, Result};
+use crate::ops::conv_gemm::{self, COL_BUDGET};
+pub use crate::ops::conv_gemm::ConvGeometry;
+use crate::shape::{window_axis, Padding};
+use crate::tensor::Tensor;
+
+/// Arguments of a 2-D convolution, Keras's meaning and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dParams {
+    /// `(stride_h, stride_w)`, each ≥ 1.
+    pub strides: (usize, usize),
+    /// Padding of the height and width axes (Keras uses one mode for both).
+    pub padding: (Padding, Padding),
+    /// `(dilation_h, dilation_w)`, each ≥ 1.
+    pub dilation: (usize, usize),
+    /// Channel groups; must divide both the input channels and the filters.
+    pub groups: usize,
+}
+
+impl Default for Conv2dParams {
+    /// Keras's defaults: strides 1, `valid`, dilation 1, one group.
+    fn default() -> Self {
+        Conv2dParams { strides: (1, 1), padding: (Padding::Valid, Padding::Valid), dilation: (1, 1), groups: 1 }
+    }
+}
+
+impl Conv2dParams {
+    /// Strides and one padding mode for both axes; dilation 1, one group.
+    pub fn new(strides: (usize, usize), padding: Padding) -> Self {
+        Conv2dParams { strides, padding: (padding, padding), ..Default::default() }
+    }
+
+    /// The same, with a dilation rate.
+    pub fn with_dilation(mut self, dilation: (usize, usize)) -> Self {
+        self.dilation = dilation;
+        self
+    }
+
+    /// The same, with channel groups.
+    pub fn with_groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+}
+
+fn check_rank(op: &'static str, arg: &'static str, t: &[usize], layout: &str) -> Result<()> {
+    if t.len() != 4 {
+        return shape_err(op, format!("{arg} must have rank 4 {layout}, received shape {t:?} (rank {})", t.len()));
+    }
+    Ok(())
+}
+
+/// Checks a convolution's shapes and arguments and derives its geometry; `op` names the
+/// caller in errors. Input `[n, h, w, cin]`, kernel `[kh, kw, cin/groups, cout]`.
+pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<ConvGeometry> {
+    check_rank(op, "input", x, "(batch, height, width, channels)")?;
+    check_rank(op, "kernel", kernel, "(kh, kw, in_channels/groups, filters)")?;
+    let (n, h, w, cin) = (x[0], x[1], x[2], x[3]);
+    let (kh, kw, kc, cout) = (kernel[0], kernel[1], kernel[2], kernel[3]);
+    let groups = p.groups;
+    if groups == 0 {
+        return arg_err(op, "groups", "a positive integer", groups);
+    }
+    if cin % groups != 0 {
+        return arg_err(op, "groups", format!("a divisor of the input channels ({cin})"), groups);
+    }
+    if cout % groups != 0 {
+        return arg_err(op, "groups", format!("a divisor of the filters ({cout})"), groups);
+    }
+    if kc != cin / groups {
+        return shape_err(
+            op,
+            format!("kernel {kernel:?} has {kc} input channels, expected in_channels/groups = {cin}/{groups} = {}", cin / groups),
+        );
+    }
+    let rows = window_axis(op, h, kh, p.strides.0, p.dilation.0, p.padding.0)?;
+    let cols = window_axis(op, w, kw, p.strides.1, p.dilation.1, p.padding.1)?;
+    Ok(ConvGeometry { n, cin, cout, groups, rows, cols })
+}
+
+fn check_bias(op: &'static str, bias: Option<&Tensor>, cout: usize) -> Result<()> {
+    if let Some(b) = bias {
+        if b.shape() != [cout] {
+            return shape_err(op, format!("bias must have shape [{cout}] (one per filter), received {:?}", b.shape()));
+        }
+    }
+    Ok(())
+}
+
+fn check_grad(op: &'static str, gy: &Tensor, expected: &[usize]) -> Result<()> {
+    if gy.shape() != expected {
+        return shape_err(op, format!("output gradient must have the output's shape {expected:?}, received {:?}", gy.shape()));
+    }
+    Ok(())
+}
+
+/// `y = conv2d(x, w) + bias`: im2col + GEMM tiled over the batch, parallel over tiles.
+pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
+    let g = conv2d_geometry("conv2d", x.shape(), w.shape(), p)?;
+    check_bias("conv2d", bias, g.cout)?;
+    let y = conv_gemm::forward(x.data(), w.data(), bias.map(|b| b.data()), &g, COL_BUDGET)?;
+    Tensor::new(&g.output_shape(), y)
+}
+
+/// Gradients of [`conv2d`]: `(dx, dw, dbias)` for the output gradient `grad_out`.
+pub fn conv2d_backward(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor, Tensor)> {
+    let (dx, dw, db) = conv2d_backward_parts(x, w, grad_out, p, true, true)?;
+    let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
+    Ok((
+        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
+        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
+        db.unwrap_or_else(|| Tensor::zeros(&[g.cout])),
+    ))
+}
+
+/// Gradients of [`conv2d`], computing `dx` and `dw` only when asked (the first layer's input
+/// needs none). The bias gradient is always computed (it is one cheap sum).
+pub fn conv2d_backward_parts(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &Conv2dParams,
+    need_dx: bool,
+    need_dw: bool,
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
+    check_grad("conv2d_backward", grad_out, &g.output_shape())?;
+    let dx = if need_dx {
+        Some(Tensor::new(x.shape(), conv_gemm::input_grad(grad_out.data(), w.data(), &g, COL_BUDGET)?)?)
+    } else {
+        None
+    };
+    let (dw, db) = if need_dw {
+        let (dw, db) = conv_gemm::weight_grad(x.data(), grad_out.data(), &g, true, COL_BUDGET)?;
+        (Some(Tensor::new(w.shape(), dw)?), db)
+    } else {
+        (None, bias_grad(grad_out.data(), g.cout))
+    };
+    Ok((dx, dw, Some(Tensor::new(&[g.cout], db)?)))
+}
+
+/// Sum of a `[…, c]` gradient over everything but its last axis.
+pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
+    let mut db = vec![0.0; c];
+    if c > 0 {
+        for row in gy.chunks_exact(c) {
+            for (b, v) in db.iter_mut().zip(row) {
+                *b += v;
+            }
+        }
+    }
+    db
+}
+
+/// Input row read by output row `o` through tap `k`, if it lies inside the input.
+fn tap(o: usize, k: usize, a: &crate::shape::AxisGeometry) -> Option<usize> {
+    let i = (o * a.stride + k * a.dilation) as isize - a.pad_before as isize;
+    (i >= 0 && (i as usize) < a.input).then_some(i as usize)
+}
+
+/// Reference convolution: one loop per index, no tiling, no GEMM.
+pub fn conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
+    let g = conv2d_geometry("conv2d_naive", x.shape(), w.shape(), p)?;
+    check_bias("conv2d_naive", bias, g.cout)?;
+    let (n, h, wd, cin, cout) = (g.n, g.rows.input, g.cols.input, g.cin, g.cout);
+    let (oh, ow, kh, kw, cg, og) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel, g.cin_g(), g.cout_g());
+    let (xd, wt) = (x.data(), w.data());
+    let mut y = vec![0.0f32; n * oh * ow * cout];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..cout {
+                    let grp = co / og;
+                    let mut s = bias.map_or(0.0, |t| t.data()[co]);
+                    for ky in 0..kh {
+                        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+                        for kx in 0..kw {
+                            let Some(ix) = tap(ox, kx, &g.cols) else { continue };
+                            for ci in 0..cg {
+                                s += xd[((b * h + iy) * wd + ix) * cin + grp * cg + ci] * wt[((ky * kw + kx) * cg + ci) * cout + co];
+                            }
+                        }
+                    }
+                    y[((b * oh + oy) * ow + ox) * cout + co] = s;
+                }
+            }
+        }
+    }
+    Tensor::new(&g.output_shape(), y)
+}
+
+/// Reference gradients `(dx, dw, dbias)`: the naive loop, accumulating instead of summing.
+pub fn conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor, Tensor)> {
+    let g = conv2d_geometry("conv2d_backward_naive", x.shape(), w.shape(), p)?;
+    check_grad("conv2d_backward_naive", grad_out, &g.output_shape())?;
+    let (n, h, wd, cin, cout) = (g.n, g.rows.input, g.cols.input, g.cin, g.cout);
+    let (oh, ow, kh, kw, cg, og) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel, g.cin_g(), g.cout_g());
+    let (xd, wt, gy) = (x.data(), w.data(), grad_out.data());
+    let mut dx = vec![0.0f32; xd.len()];
+    let mut dw = vec![0.0f32; wt.len()];
+    let mut db = vec![0.0f32; cout];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..cout {
+                    let grp = co / og;
+                    let d = gy[((b * oh + oy) * ow + ox) * cout + co];
+                    db[co] += d;
+                    for ky in 0..kh {
+                        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+                        for kx in 0..kw {
+                            let Some(ix) = tap(ox, kx, &g.cols) else { continue };
+                            for ci in 0..cg {
+                                let xi = ((b * h + iy) * wd + ix) * cin + grp * cg + ci;
+                                let wi = ((ky * kw + kx) * cg + ci) * cout + co;
+                                dx[xi] += d * wt[wi];
+                                dw[wi] += d * xd[xi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((Tensor::new(x.shape(), dx)?, Tensor::new(w.shape(), dw)?, Tensor::new(&[cout], db)?))
+}
+
+impl Tape {
+    /// `conv2d(x, w) + bias` on the tape; see [`conv2d`].
+    pub fn conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, p: &Conv2dParams) -> Result<Var> {
+        let y = {
+            let b = match bias {
+                Some(b) => Some(self.try_value(b)?),
+                None => None,
+            };
+            conv2d(self.try_value(x)?, self.try_value(w)?, b, p)?
+        };
+        let (need_dx, need_dw) = (self.requires_grad(x), self.requires_grad(w));
+        let p = *p;
+        let mut parents = vec![x, w];
+        parents.extend(bias);
+        self.record(
+            y,
+            &parents,
+            Box::new(move |gy, inputs, _| {
+                let (dx, dw, db) = conv2d_backward_parts(inputs[0], inputs[1], gy, &p, need_dx, need_dw)?;
+                let mut grads = vec![dx, dw];
+                if inputs.len() == 3 {
+                    grads.push(db);
+                }
+                Ok(grads)
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::check_gradients;
+    use crate::rng::Rng;
+
+    fn rand_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+    }
+
+    fn close(a: &Tensor, b: &Tensor, what: &str) {
+        assert_eq!(a.shape(), b.shape(), "{what}");
+        for (i, (x, y)) in a.data().iter().zip(b.data()).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}: element {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn ones_same_counts_window_overlap() {
+        // Each output is the number of in-bounds taps: corners 4, edges 6, interior 9.
+        let y = conv2d(&Tensor::ones(&[1, 3, 3, 1]), &Tensor::ones(&[3, 3, 1, 1]), None, &Conv2dParams::new((1, 1), Padding::Same)).unwrap();
+        assert_eq!(y.data(), &[4., 6., 4., 6., 9., 6., 4., 6., 4.]);
+    }
+
+    #[test]
+    fn arange_valid_stride_bias_by_hand() {
+        // x = 0..16 on 4×4, kernel [[1, 0], [0, −1]] (x[i][j] − x[i+1][j+1] = −5), stride 2, bias 1.
+        let x = Tensor::arange(&[1, 4, 4, 1]);
+        let w = Tensor::new(&[2, 2, 1, 1], vec![1., 0., 0., -1.]).unwrap();
+        let b = Tensor::new(&[1], vec![1.0]).unwrap();
+        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::new((2, 2), Padding::Valid)).unwrap();
+        assert_eq!(y.shape(), &[1, 2, 2, 1]);
+        assert_eq!(y.data(), &[-4., -4., -4., -4.]);
+    }
+
+    #[test]
+    fn same_even_input_pads_bottom_right() {
+        // 4×4 input 0..16, 3×3 ones, stride 2, same: out 2×2, total pad 1 → 0 top, 1 bottom.
+        // Output (0,0) sums rows 0–2, cols 0–2: 0+1+2+4+5+6+8+9+10 = 45.
+        let y = conv2d(&Tensor::arange(&[1, 4, 4, 1]), &Tensor::ones(&[3, 3, 1, 1]), None, &Conv2dParams::new((2, 2), Padding::Same)).unwrap();
+        // (0,1): cols 2–3: 2+3+6+7+10+11 = 39; (1,0): rows 2–3: 8+9+10+12+13+14 = 66; (1,1): 10+11+14+15 = 50.
+        assert_eq!(y.data(), &[45., 39., 66., 50.]);
+    }
+
+    #[test]
+    fn groups_and_dilation_by_hand() {
+        // Two groups of one channel each: filter 0 sees channel 0 (×1), filter 1 channel 1 (×10).
+        let x = Tensor::new(&[1, 1, 3, 2], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        let w = Tensor::new(&[1, 2, 1, 2], vec![1., 10., 1., 10.]).unwrap();
+        // Dilation 2 along width: taps at columns 0 and 2.
+        let p = Conv2dParams::new((1, 1), Padding::Valid).with_groups(2).with_dilation((1, 2));
+        let y = conv2d(&x, &w, None, &p).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 1, 2]);
+        assert_eq!(y.data(), &[1. + 5., 10. * (2. + 6.)]);
+    }
+
+    #[test]
+    fn backward_by_hand() {
+        // y = Σ x over a 2×2 valid window of a 2×2 input: dx = dy·w, dw = dy·x, db = dy.
+        let x = Tensor::arange(&[1, 2, 2, 1]);
+        let w = Tensor::new(&[2, 2, 1, 1], vec![1., 2., 3., 4.]).unwrap();
+        let gy = Tensor::new(&[1, 1, 1, 1], vec![2.0]).unwrap();
+        let (dx, dw, db) = conv2d_backward(&x, &w, &gy, &Conv2dParams::default()).unwrap();
+        assert_eq!(dx.data(), &[2., 4., 6., 8.]);
+        assert_eq!(dw.data(), &[0., 2., 4., 6.]);
+        assert_eq!(db.data(), &[2.]);
+    }
+
+    /// A random valid case: shapes, strides, paddings (valid/same/explicit), dilations, groups.
+    fn random_case(rng: &mut Rng) -> (Vec<usize>, Vec<usize>, Conv2dParams) {
+        let groups = 1 + rng.below(3);
+        let cin = groups * (1 + rng.below(3));
+        let cout = groups * (1 + rng.below(3));
+        let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
+        let mut pad = || match rng.below(5) {
+            0 | 1 => Padding::Valid,
+            2 | 3 => Padding::Same,
+            _ => Padding::Explicit(rng.below(3), rng.below(3)),
+        };
+        let padding = (pad(), pad());
+        let p = Conv2dParams {
+            strides: (1 + rng.below(3), 1 + rng.below(3)),
+            padding,
+            dilation: (1 + rng.below(2), 1 + rng.below(2)),
+            groups,
+        };
+        let n = 1 + rng.below(3);
+        let h = (kh - 1) * p.dilation.0 + 1 + rng.below(6);
+        let w = (kw - 1) * p.dilation.1 + 1 + rng.below(6);
+        (vec![n, h, w, cin], vec![kh, kw, cin / groups, cout], p)
+    }
+
+    #[test]
+    fn fast_matches_naive_on_random_cases() {
+        let mut rng = Rng::new(2024);
+        for case in 0..150 {
+            let (xs, ws, p) = random_case(&mut rng);
+            let x = rand_tensor(&mut rng, &xs);
+            let w = rand_tensor(&mut rng, &ws);
+            let b = rand_tensor(&mut rng, &[ws[3]]);
+            let what = format!("case {case}: x {xs:?} w {ws:?} {p:?}");
+            let fast = conv2d(&x, &w, Some(&b), &p).unwrap();
+            close(&fast, &conv2d_naive(&x, &w, Some(&b), &p).unwrap(), &what);
+            let gy = rand_tensor(&mut rng, fast.shape());
+            let (dx, dw, db) = conv2d_backward(&x, &w, &gy, &p).unwrap();
+            let (rx, rw, rb) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
+            close(&dx, &rx, &format!("dx {what}"));
+            close(&dw, &rw, &format!("dw {what}"));
+            close(&db, &rb, &format!("db {what}"));
+        }
+    }
+
+    #[test]
+    fn tiny_tiles_and_pointwise_match_naive() {
+        // A budget of a few floats forces one-row tiles, many rayon tasks and mid-image starts.
+        let mut rng = Rng::new(5);
+        for case in 0..40 {
+            let (mut xs, mut ws, mut p) = random_case(&mut rng);
+            if case % 4 == 0 {
+                // 1×1 stride-1 unpadded: the im2col-free path.
+                (ws[0], ws[1], p.strides, p.padding, p.groups) = (1, 1, (1, 1), (Padding::Valid, Padding::Valid), 1);
+                ws[2] = xs[3];
+            }
+            xs[0] += 3;
+            let x = rand_tensor(&mut rng, &xs);
+            let w = rand_tensor(&mut rng, &ws);
+            let g = conv2d_geometry("t", &xs, &ws, &p).unwrap();
+            let what = format!("case {case}: x {xs:?} w {ws:?} {p:?}");
+            let y = conv_gemm::forward(x.data(), w.data(), None, &g, 3).unwrap();
+            close(&Tensor::new(&g.output_shape(), y).unwrap(), &conv2d_naive(&x, &w, None, &p).unwrap(), &what);
+            let gy = rand_tensor(&mut rng, &g.output_shape());
+            let (rx, rw, _) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
+            let dx = conv_gemm::input_grad(gy.data(), w.data(), &g, 3).unwrap();
+            close(&Tensor::new(&xs, dx).unwrap(), &rx, &format!("dx {what}"));
+            let (dw, _) = conv_gemm::weight_grad(x.data(), gy.data(), &g, false, 3).unwrap();
+            close(&Tensor::new(&ws, dw).unwrap(), &rw, &format!("dw {what}"));
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut rng = Rng::new(11);
+        let cases = [
+            (vec![2, 5, 4, 2], vec![3, 2, 2, 3], Conv2dParams::new((2, 1), Padding::Same)),
+            (vec![1, 6, 6, 4], vec![2, 2, 2, 4], Conv2dParams::new((1, 2), Padding::Valid).with_groups(2).with_dilation((2, 1))),
+            (vec![1, 3, 3, 3], vec![1, 1, 3, 2], Conv2dParams::default()),
+        ];
+        for (xs, ws, p) in cases {
+            let inputs = [rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ws), rand_tensor(&mut rng, &[ws[3]])];
+            check_gradients(&inputs, |t, v| t.conv2d(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
+        }
+    }
+
+    #[test]
+    fn tape_skips_gradients_nobody_needs() {
+        let mut tape = Tape::new();
+        let x = tape.constant(Tensor::arange(&[1, 3, 3, 1]));
+        let w = tape.param(Tensor::ones(&[2, 2, 1, 1]));
+        let y = tape.conv2d(x, w, None, &Conv2dParams::default()).unwrap();
+        let s = tape.backward_with(y, Tensor::ones(&[1, 2, 2, 1])).unwrap();
+        assert!(s.get(x).is_none());
+        // dw[ky][kx] = Σ over the four windows of x[oy+ky][ox+kx].
+        assert_eq!(s.get(w).unwrap().data(), &[8., 12., 20., 24.]);
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let x = Tensor::zeros(&[1, 4, 4, 4]);
+        let err = |w: &[usize], p: Conv2dParams| conv2d(&x, &Tensor::zeros(w), None, &p).unwrap_err().to_string();
+        let e = err(&[3, 3, 2, 6], Conv2dParams::default().with_groups(3));
+        assert!(e.contains("groups") && e.contains("divisor of the input channels (4)") && e.contains("received 3"), "{e}");
+        let e = err(&[3, 3, 2, 6], Conv2dParams::default().with_groups(4));
+        assert!(e.contains("divisor of the filters (6)"), "{e}");
+        let e = err(&[3, 3, 3, 6], Conv2dParams::default().with_groups(2));
+        assert!(e.contains("3 input channels, expected in_channels/groups = 4/2 = 2"), "{e}");
+        let e = err(&[5, 5, 4, 1], Conv2dParams::default());
+        assert!(e.contains("(4 + 0 − 5)/1 + 1 < 1"), "{e}");
+        let e = err(&[3, 3, 4, 1], Conv2dParams::new((0, 1), Padding::Valid));
+        assert!(e.contains("strides") && e.contains("received 0"), "{e}");
+        let e = err(&[3, 3, 4, 1], Conv2dParams::default().with_dilation((1, 0)));
+        assert!(e.contains("dilation_rate"), "{e}");
+        let e = err(&[3, 3, 4, 1], Conv2dParams::default().with_groups(0));
+        assert!(e.contains("groups") && e.contains("positive"), "{e}");
+        let e = conv2d(&Tensor::zeros(&[4, 4, 4]), &Tensor::zeros(&[3, 3, 4, 1]), None, &Conv2dParams::default()).unwrap_err().to_string();
+        assert!(e.contains("input must have rank 4") && e.contains("[4, 4, 4]"), "{e}");
+        let e = conv2d(&x, &Tensor::zeros(&[3, 3, 4, 2]), Some(&Tensor::zeros(&[3])), &Conv2dParams::default()).unwrap_err().to_string();
+        assert!(e.contains("bias must have shape [2]"), "{e}");
+        let e = conv2d_backward(&x, &Tensor::zeros(&[3, 3, 4, 2]), &Tensor::zeros(&[1, 3, 3, 2]), &Conv2dParams::default()).unwrap_err().to_string();
+        assert!(e.contains("output gradient") && e.contains("[1, 2, 2, 2]"), "{e}");
+    }
+}
