@@ -1,1 +1,645 @@
-//! (being written)
+//! Pooling on NHWC: `max_pool2d` and `avg_pool2d` with TensorFlow's `valid`/`same` padding
+//! (a padded cell never wins a maximum and is not counted in an average), their global forms,
+//! the backward rules, naive reference kernels, and the `Tape` methods.
+//!
+//! Backward: max pooling sends each window's gradient to the first maximum of the window in
+//! row-major order (as TensorFlow does); average pooling spreads it evenly over the window's
+//! valid cells.
+//!
+//! Shapes: `(n, h, w, c)` → `(n, oh, ow, c)`, with `oh` and `ow` from
+//! [`crate::shape::window_axis`]; global pools → `(n, c)`, or `(n, 1, 1, c)` with `keepdims`.
+//!
+//! ```
+//! use tensor::{ops::pool::max_pool2d, Padding, Tensor};
+//! let x = Tensor::arange(&[1, 4, 4, 1]);
+//! let y = max_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap();
+//! assert_eq!(y.data(), &[5.0, 7.0, 13.0, 15.0]);
+//! ```
+
+use rayon::prelude::*;
+
+use crate::autograd::{Tape, Var};
+use crate::error::{arg_err, shape_err, Result};
+use crate::shape::{window_axis, AxisGeometry, Padding};
+use crate::tensor::Tensor;
+
+/// Multiply-adds a rayon task should get at least, so small pools are not swamped by overhead.
+const TASK_MIN_WORK: usize = 1 << 14;
+
+/// Where every pooling window of an NHWC input lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool2dGeometry {
+    /// Batch size.
+    pub n: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Channels.
+    pub c: usize,
+    /// The height axis: pool size, stride, padding, output height.
+    pub rows: AxisGeometry,
+    /// The width axis.
+    pub cols: AxisGeometry,
+}
+
+impl Pool2dGeometry {
+    /// `(n, h, w, c)`.
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.n, self.h, self.w, self.c]
+    }
+
+    /// `(n, oh, ow, c)`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.n, self.rows.output, self.cols.output, self.c]
+    }
+}
+
+/// Valid input range `[lo, hi)` of output position `o`'s window along one axis.
+fn window(g: &AxisGeometry, o: usize) -> (usize, usize) {
+    let start = o * g.stride;
+    let lo = start.saturating_sub(g.pad_before);
+    let hi = (start + g.kernel).saturating_sub(g.pad_before).min(g.input);
+    (lo.min(hi), hi)
+}
+
+/// Output positions `[lo, hi)` whose window covers input position `i` along one axis.
+fn covering(g: &AxisGeometry, i: usize) -> (usize, usize) {
+    let p = i + g.pad_before;
+    let lo = if p + 1 >= g.kernel { (p + 1 - g.kernel).div_ceil(g.stride) } else { 0 };
+    let hi = (p / g.stride + 1).min(g.output);
+    (lo, hi.max(lo))
+}
+
+/// Window geometry of a 2-D pool over an NHWC input of shape `x_shape`.
+///
+/// Explicit padding must be smaller than the pool size, so every window sees the input.
+pub fn pool2d_geometry(
+    op: &'static str,
+    x_shape: &[usize],
+    pool_size: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Pool2dGeometry> {
+    let &[n, h, w, c] = x_shape else {
+        return shape_err(op, format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}"));
+    };
+    let rows = window_axis(op, h, pool_size.0, strides.0, 1, padding)?;
+    let cols = window_axis(op, w, pool_size.1, strides.1, 1, padding)?;
+    if let Padding::Explicit(a, b) = padding {
+        if a.max(b) >= pool_size.0.min(pool_size.1) {
+            return arg_err(op, "padding", format!("padding smaller than pool_size {pool_size:?}"), padding.name());
+        }
+    }
+    if h * w * c > u32::MAX as usize {
+        return shape_err(op, format!("an image of {h}×{w}×{c} values is too large to index (limit {})", u32::MAX));
+    }
+    Ok(Pool2dGeometry { n, h, w, c, rows, cols })
+}
+
+fn check_input(op: &'static str, x: &Tensor, g: &Pool2dGeometry) -> Result<()> {
+    if x.shape() != g.input_shape() {
+        return shape_err(op, format!("input shape {:?} differs from the geometry's {:?}", x.shape(), g.input_shape()));
+    }
+    Ok(())
+}
+
+fn check_grad(op: &'static str, grad: &Tensor, g: &Pool2dGeometry) -> Result<()> {
+    if grad.shape() != g.output_shape() {
+        return shape_err(op, format!("gradient shape {:?} differs from the output shape {:?}", grad.shape(), g.output_shape()));
+    }
+    Ok(())
+}
+
+/// One output row `oy` of image `x_img`: the window maxima, and with `ARG` their positions
+/// (index into the image).
+fn max_row<const ARG: bool>(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_row: &mut [f32], arg_row: &mut [u32]) {
+    let (w, c) = (g.w, g.c);
+    let (y0, y1) = window(&g.rows, oy);
+    for ox in 0..g.cols.output {
+        let (x0, x1) = window(&g.cols, ox);
+        let o = &mut out_row[ox * c..(ox + 1) * c];
+        let first = (y0 * w + x0) * c;
+        o.copy_from_slice(&x_img[first..first + c]);
+        if ARG {
+            for (ch, a) in arg_row[ox * c..(ox + 1) * c].iter_mut().enumerate() {
+                *a = (first + ch) as u32;
+            }
+        }
+        for iy in y0..y1 {
+            for ix in x0..x1 {
+                if iy == y0 && ix == x0 {
+                    continue;
+                }
+                let base = (iy * w + ix) * c;
+                let src = &x_img[base..base + c];
+                if ARG {
+                    let a = &mut arg_row[ox * c..(ox + 1) * c];
+                    for ch in 0..c {
+                        // Strictly greater: the first maximum in row-major order keeps the gradient.
+                        if src[ch] > o[ch] {
+                            o[ch] = src[ch];
+                            a[ch] = (base + ch) as u32;
+                        }
+                    }
+                } else {
+                    for (ov, &v) in o.iter_mut().zip(src) {
+                        *ov = if v > *ov { v } else { *ov };
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tensor, Vec<u32>)> {
+    let shape = g.output_shape();
+    let row = g.cols.output * g.c;
+    let mut out = vec![0.0f32; shape.iter().product()];
+    let mut arg = vec![0u32; if ARG { out.len() } else { 0 }];
+    if !out.is_empty() {
+        let img = g.h * g.w * g.c;
+        let oh = g.rows.output;
+        let xd = x.data();
+        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
+        if ARG {
+            out.par_chunks_mut(row).zip(arg.par_chunks_mut(row)).enumerate().with_min_len(min_len).for_each(|(r, (o, a))| {
+                let b = r / oh;
+                max_row::<true>(&xd[b * img..(b + 1) * img], g, r % oh, o, a);
+            });
+        } else {
+            out.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, o)| {
+                let b = r / oh;
+                max_row::<false>(&xd[b * img..(b + 1) * img], g, r % oh, o, &mut []);
+            });
+        }
+    }
+    Ok((Tensor::new(&shape, out)?, arg))
+}
+
+/// Max pooling (Keras's `MaxPooling2D`): the maximum of each window; padding never wins.
+pub fn max_pool2d(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let g = pool2d_geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
+    Ok(max_forward::<false>(x, &g)?.0)
+}
+
+/// Max pooling that also returns, per output value, the index (within its image of `h·w·c`
+/// values) of the first maximum of its window: what [`max_pool2d_backward`] needs.
+pub fn max_pool2d_with_argmax(
+    x: &Tensor,
+    pool_size: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<(Tensor, Vec<u32>, Pool2dGeometry)> {
+    let g = pool2d_geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
+    let (out, arg) = max_forward::<true>(x, &g)?;
+    Ok((out, arg, g))
+}
+
+/// Backward of max pooling: each output gradient goes to its window's first maximum.
+pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], grad_out: &Tensor) -> Result<Tensor> {
+    check_grad("max_pool2d", grad_out, g)?;
+    if argmax.len() != grad_out.len() {
+        return shape_err("max_pool2d", format!("{} argmax indices for a gradient of {} values", argmax.len(), grad_out.len()));
+    }
+    let img = g.h * g.w * g.c;
+    let per_out = g.rows.output * g.cols.output * g.c;
+    let mut dx = vec![0.0f32; g.n * img];
+    if img > 0 && per_out > 0 {
+        // Windows overlap, so one image is one task.
+        dx.par_chunks_mut(img)
+            .zip(grad_out.data().par_chunks(per_out))
+            .zip(argmax.par_chunks(per_out))
+            .try_for_each(|((d, gr), ar)| {
+                for (&i, &v) in ar.iter().zip(gr) {
+                    match d.get_mut(i as usize) {
+                        Some(slot) => *slot += v,
+                        None => return shape_err("max_pool2d", format!("argmax index {i} outside an image of {img} values")),
+                    }
+                }
+                Ok(())
+            })?;
+    }
+    Tensor::new(&g.input_shape(), dx)
+}
+
+fn avg_row(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_row: &mut [f32]) {
+    let (w, c) = (g.w, g.c);
+    let (y0, y1) = window(&g.rows, oy);
+    for ox in 0..g.cols.output {
+        let (x0, x1) = window(&g.cols, ox);
+        let o = &mut out_row[ox * c..(ox + 1) * c];
+        o.fill(0.0);
+        for iy in y0..y1 {
+            let run = &x_img[(iy * w + x0) * c..(iy * w + x1) * c];
+            for src in run.chunks_exact(c) {
+                for (ov, &v) in o.iter_mut().zip(src) {
+                    *ov += v;
+                }
+            }
+        }
+        let count = ((y1 - y0) * (x1 - x0)) as f32;
+        for ov in o.iter_mut() {
+            *ov /= count;
+        }
+    }
+}
+
+fn avg_forward(x: &Tensor, g: &Pool2dGeometry) -> Result<Tensor> {
+    let shape = g.output_shape();
+    let row = g.cols.output * g.c;
+    let mut out = vec![0.0f32; shape.iter().product()];
+    if !out.is_empty() {
+        let img = g.h * g.w * g.c;
+        let oh = g.rows.output;
+        let xd = x.data();
+        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
+        out.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, o)| {
+            let b = r / oh;
+            avg_row(&xd[b * img..(b + 1) * img], g, r % oh, o);
+        });
+    }
+    Tensor::new(&shape, out)
+}
+
+/// Average pooling (Keras's `AveragePooling2D`): each window's mean over its valid cells (with
+/// `same` padding, border windows divide by fewer than `pool_size` cells, as TensorFlow).
+pub fn avg_pool2d(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let g = pool2d_geometry("avg_pool2d", x.shape(), pool_size, strides, padding)?;
+    avg_forward(x, &g)
+}
+
+/// Backward of average pooling: each input cell gathers `grad / count` from every window that
+/// covers it (a gather, so input rows are independent tasks).
+pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tensor> {
+    check_grad("avg_pool2d", grad_out, g)?;
+    let (w, c, oh, ow) = (g.w, g.c, g.rows.output, g.cols.output);
+    let row = w * c;
+    let mut dx = vec![0.0f32; g.n * g.h * row];
+    if !dx.is_empty() && oh * ow > 0 {
+        let row_counts: Vec<usize> = (0..oh).map(|o| window(&g.rows, o)).map(|(a, b)| b - a).collect();
+        let col_counts: Vec<usize> = (0..ow).map(|o| window(&g.cols, o)).map(|(a, b)| b - a).collect();
+        let gd = grad_out.data();
+        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
+        dx.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, d)| {
+            let (b, iy) = (r / g.h, r % g.h);
+            let (oy0, oy1) = covering(&g.rows, iy);
+            for ix in 0..w {
+                let (ox0, ox1) = covering(&g.cols, ix);
+                let dv = &mut d[ix * c..(ix + 1) * c];
+                for oy in oy0..oy1 {
+                    for ox in ox0..ox1 {
+                        let inv = 1.0 / (row_counts[oy] * col_counts[ox]) as f32;
+                        let src = &gd[((b * oh + oy) * ow + ox) * c..((b * oh + oy) * ow + ox + 1) * c];
+                        for (v, &s) in dv.iter_mut().zip(src) {
+                            *v += s * inv;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    Tensor::new(&g.input_shape(), dx)
+}
+
+/// The geometry of a global pool: one window covering the whole image.
+fn global_geometry(op: &'static str, x_shape: &[usize]) -> Result<Pool2dGeometry> {
+    match *x_shape {
+        [_, h, w, _] if h > 0 && w > 0 => pool2d_geometry(op, x_shape, (h, w), (1, 1), Padding::Valid),
+        [_, _, _, _] => shape_err(op, format!("needs a non-empty image, received shape {x_shape:?}")),
+        _ => shape_err(op, format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}")),
+    }
+}
+
+fn global_out(t: Tensor, g: &Pool2dGeometry, keepdims: bool) -> Result<Tensor> {
+    if keepdims {
+        Ok(t)
+    } else {
+        t.into_reshape(&[g.n, g.c])
+    }
+}
+
+/// Keras's `GlobalAveragePooling2D`: the mean over height and width.
+pub fn global_avg_pool2d(x: &Tensor, keepdims: bool) -> Result<Tensor> {
+    let g = global_geometry("global_avg_pool2d", x.shape())?;
+    global_out(avg_forward(x, &g)?, &g, keepdims)
+}
+
+/// Backward of [`global_avg_pool2d`]: `grad / (h·w)` everywhere. `grad_out` is `(n, c)` or
+/// `(n, 1, 1, c)`.
+pub fn global_avg_pool2d_backward(x_shape: &[usize], grad_out: &Tensor) -> Result<Tensor> {
+    let g = global_geometry("global_avg_pool2d", x_shape)?;
+    avg_pool2d_backward(&g, &grad_out.reshape(&g.output_shape())?)
+}
+
+/// Keras's `GlobalMaxPooling2D`: the maximum over height and width.
+pub fn global_max_pool2d(x: &Tensor, keepdims: bool) -> Result<Tensor> {
+    let g = global_geometry("global_max_pool2d", x.shape())?;
+    global_out(max_forward::<false>(x, &g)?.0, &g, keepdims)
+}
+
+/// Reference for [`max_pool2d`]: every window scanned over its padded extent.
+pub fn max_pool2d_naive(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let g = pool2d_geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
+    naive_pool(x, &g, true)
+}
+
+/// Reference for [`avg_pool2d`].
+pub fn avg_pool2d_naive(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+    let g = pool2d_geometry("avg_pool2d", x.shape(), pool_size, strides, padding)?;
+    naive_pool(x, &g, false)
+}
+
+/// The input cell `(iy, ix)` under window offset `(ky, kx)` of output `(oy, ox)`, if not padding.
+fn naive_cell(g: &Pool2dGeometry, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    let py = (oy * g.rows.stride + ky) as isize - g.rows.pad_before as isize;
+    let px = (ox * g.cols.stride + kx) as isize - g.cols.pad_before as isize;
+    (py >= 0 && px >= 0 && (py as usize) < g.h && (px as usize) < g.w).then_some((py as usize, px as usize))
+}
+
+fn naive_pool(x: &Tensor, g: &Pool2dGeometry, max: bool) -> Result<Tensor> {
+    let [n, oh, ow, c] = g.output_shape();
+    let mut out = Tensor::zeros(&[n, oh, ow, c]);
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ch in 0..c {
+                    let (mut best, mut sum, mut count) = (f32::NEG_INFINITY, 0.0f32, 0usize);
+                    for ky in 0..g.rows.kernel {
+                        for kx in 0..g.cols.kernel {
+                            if let Some((iy, ix)) = naive_cell(g, oy, ox, ky, kx) {
+                                let v = x.data()[((b * g.h + iy) * g.w + ix) * c + ch];
+                                best = best.max(v);
+                                sum += v;
+                                count += 1;
+                            }
+                        }
+                    }
+                    out.data_mut()[((b * oh + oy) * ow + ox) * c + ch] = if max { best } else { sum / count as f32 };
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reference for the max-pool backward: finds each window's first maximum again.
+pub fn max_pool2d_backward_naive(x: &Tensor, g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tensor> {
+    check_input("max_pool2d", x, g)?;
+    check_grad("max_pool2d", grad_out, g)?;
+    let [n, oh, ow, c] = g.output_shape();
+    let mut dx = Tensor::zeros(x.shape());
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ch in 0..c {
+                    let mut best: Option<(f32, usize)> = None;
+                    for ky in 0..g.rows.kernel {
+                        for kx in 0..g.cols.kernel {
+                            if let Some((iy, ix)) = naive_cell(g, oy, ox, ky, kx) {
+                                let i = ((b * g.h + iy) * g.w + ix) * c + ch;
+                                let v = x.data()[i];
+                                if best.map_or(true, |(m, _)| v > m) {
+                                    best = Some((v, i));
+                                }
+                            }
+                        }
+                    }
+                    if let Some((_, i)) = best {
+                        dx.data_mut()[i] += grad_out.data()[((b * oh + oy) * ow + ox) * c + ch];
+                    }
+                }
+            }
+        }
+    }
+    Ok(dx)
+}
+
+/// Reference for the average-pool backward: scatters `grad / count` over each window.
+pub fn avg_pool2d_backward_naive(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tensor> {
+    check_grad("avg_pool2d", grad_out, g)?;
+    let [n, oh, ow, c] = g.output_shape();
+    let mut dx = Tensor::zeros(&g.input_shape());
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let cells: Vec<(usize, usize)> = (0..g.rows.kernel)
+                    .flat_map(|ky| (0..g.cols.kernel).map(move |kx| (ky, kx)))
+                    .filter_map(|(ky, kx)| naive_cell(g, oy, ox, ky, kx))
+                    .collect();
+                for ch in 0..c {
+                    let share = grad_out.data()[((b * oh + oy) * ow + ox) * c + ch] / cells.len() as f32;
+                    for &(iy, ix) in &cells {
+                        dx.data_mut()[((b * g.h + iy) * g.w + ix) * c + ch] += share;
+                    }
+                }
+            }
+        }
+    }
+    Ok(dx)
+}
+
+impl Tape {
+    /// [`max_pool2d`] on the tape; the argmax is kept only when a gradient can flow.
+    pub fn max_pool2d(&mut self, x: Var, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Var> {
+        let xv = self.try_value(x)?;
+        if !self.requires_grad(x) {
+            let out = max_pool2d(xv, pool_size, strides, padding)?;
+            return self.record(out, &[x], Box::new(|_, _, _| Ok(vec![None])));
+        }
+        let (out, arg, g) = max_pool2d_with_argmax(xv, pool_size, strides, padding)?;
+        self.record(out, &[x], Box::new(move |grad, _, _| Ok(vec![Some(max_pool2d_backward(&g, &arg, grad)?)])))
+    }
+
+    /// [`avg_pool2d`] on the tape.
+    pub fn avg_pool2d(&mut self, x: Var, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Var> {
+        let xv = self.try_value(x)?;
+        let g = pool2d_geometry("avg_pool2d", xv.shape(), pool_size, strides, padding)?;
+        let out = avg_forward(xv, &g)?;
+        self.record(out, &[x], Box::new(move |grad, _, _| Ok(vec![Some(avg_pool2d_backward(&g, grad)?)])))
+    }
+
+    /// [`global_avg_pool2d`] on the tape.
+    pub fn global_avg_pool2d(&mut self, x: Var, keepdims: bool) -> Result<Var> {
+        let xv = self.try_value(x)?;
+        let g = global_geometry("global_avg_pool2d", xv.shape())?;
+        let out = global_out(avg_forward(xv, &g)?, &g, keepdims)?;
+        self.record(
+            out,
+            &[x],
+            Box::new(move |grad, _, _| Ok(vec![Some(avg_pool2d_backward(&g, &grad.reshape(&g.output_shape())?)?)])),
+        )
+    }
+
+    /// [`global_max_pool2d`] on the tape.
+    pub fn global_max_pool2d(&mut self, x: Var, keepdims: bool) -> Result<Var> {
+        let xv = self.try_value(x)?;
+        let g = global_geometry("global_max_pool2d", xv.shape())?;
+        let (out, arg) = if self.requires_grad(x) { max_forward::<true>(xv, &g)? } else { max_forward::<false>(xv, &g)? };
+        let out = global_out(out, &g, keepdims)?;
+        self.record(
+            out,
+            &[x],
+            Box::new(move |grad, _, _| Ok(vec![Some(max_pool2d_backward(&g, &arg, &grad.reshape(&g.output_shape())?)?)])),
+        )
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::check_gradients;
+    use crate::rng::Rng;
+
+    fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
+        Tensor::new(shape, (0..shape.iter().product()).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+    }
+
+    /// Distinct values 0.1 apart in shuffled order: no finite-difference step moves a maximum.
+    fn separated(rng: &mut Rng, shape: &[usize]) -> Tensor {
+        let mut v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| i as f32 * 0.1).collect();
+        rng.shuffle(&mut v);
+        Tensor::new(shape, v).unwrap()
+    }
+
+    #[test]
+    fn pools_by_hand() {
+        // 0  1  2  3 / 4  5  6  7 / 8  9 10 11 / 12 13 14 15
+        let x = Tensor::arange(&[1, 4, 4, 1]);
+        let avg = avg_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap();
+        assert_eq!(avg.data(), &[2.5, 4.5, 10.5, 12.5]);
+        // 3×3 arange, pool 2, stride 2, same: total padding (2−1)·2 + 2 − 3 = 1, all of it after.
+        // Windows {0,1,3,4}, {2,5}, {6,7}, {8}: the average divides by the valid cells only.
+        let x = Tensor::arange(&[1, 3, 3, 1]);
+        let avg = avg_pool2d(&x, (2, 2), (2, 2), Padding::Same).unwrap();
+        assert_eq!(avg.data(), &[2.0, 3.5, 6.5, 8.0]);
+        let max = max_pool2d(&x, (2, 2), (2, 2), Padding::Same).unwrap();
+        assert_eq!(max.data(), &[4.0, 5.0, 7.0, 8.0]);
+        // Negative values: padding (which TensorFlow treats as −∞) never wins.
+        let neg = x.map(|v| -v - 1.0);
+        let max = max_pool2d(&neg, (2, 2), (2, 2), Padding::Same).unwrap();
+        assert_eq!(max.data(), &[-1.0, -3.0, -7.0, -9.0]);
+        // Channels pool independently: channel 1 is channel 0 plus 100.
+        let x = Tensor::new(&[1, 1, 2, 2], vec![1.0, 101.0, 2.0, 102.0]).unwrap();
+        assert_eq!(max_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(), &[2.0, 102.0]);
+        assert_eq!(avg_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(), &[1.5, 101.5]);
+    }
+
+    #[test]
+    fn global_pools_by_hand() {
+        let x = Tensor::arange(&[1, 2, 2, 2]);
+        let gap = global_avg_pool2d(&x, false).unwrap();
+        assert_eq!((gap.shape(), gap.data()), (&[1usize, 2][..], &[3.0f32, 4.0][..]));
+        let gmp = global_max_pool2d(&x, true).unwrap();
+        assert_eq!((gmp.shape(), gmp.data()), (&[1usize, 1, 1, 2][..], &[6.0f32, 7.0][..]));
+        let g = global_avg_pool2d_backward(&[1, 2, 2, 2], &Tensor::new(&[1, 2], vec![4.0, 8.0]).unwrap()).unwrap();
+        assert_eq!(g.data(), &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn max_backward_goes_to_the_first_maximum() {
+        // All equal: the first cell of each window (row-major) takes the gradient.
+        let x = Tensor::ones(&[1, 2, 2, 1]);
+        let (_, arg, g) = max_pool2d_with_argmax(&x, (2, 2), (2, 2), Padding::Valid).unwrap();
+        let dx = max_pool2d_backward(&g, &arg, &Tensor::full(&[1, 1, 1, 1], 5.0)).unwrap();
+        assert_eq!(dx.data(), &[5.0, 0.0, 0.0, 0.0]);
+        // 1 3 / 3 2: the 3 at (0, 1) comes first.
+        let x = Tensor::new(&[1, 2, 2, 1], vec![1.0, 3.0, 3.0, 2.0]).unwrap();
+        let (_, arg, g) = max_pool2d_with_argmax(&x, (2, 2), (1, 1), Padding::Valid).unwrap();
+        let dx = max_pool2d_backward(&g, &arg, &Tensor::ones(&[1, 1, 1, 1])).unwrap();
+        assert_eq!(dx.data(), &[0.0, 1.0, 0.0, 0.0]);
+        // Overlapping windows add up: 1×3 row 0 9 0, pool 2 stride 1 → both windows pick the 9.
+        let x = Tensor::new(&[1, 1, 3, 1], vec![0.0, 9.0, 0.0]).unwrap();
+        let (_, arg, g) = max_pool2d_with_argmax(&x, (1, 2), (1, 1), Padding::Valid).unwrap();
+        let dx = max_pool2d_backward(&g, &arg, &Tensor::new(&[1, 1, 2, 1], vec![1.0, 2.0]).unwrap()).unwrap();
+        assert_eq!(dx.data(), &[0.0, 3.0, 0.0]);
+    }
+
+    #[test]
+    fn avg_backward_by_hand() {
+        // Same windows as in `pools_by_hand`: counts 4, 2, 2, 1.
+        let g = pool2d_geometry("t", &[1, 3, 3, 1], (2, 2), (2, 2), Padding::Same).unwrap();
+        let dx = avg_pool2d_backward(&g, &Tensor::ones(&[1, 2, 2, 1])).unwrap();
+        assert_eq!(dx.data(), &[0.25, 0.25, 0.5, 0.25, 0.25, 0.5, 0.5, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn fast_kernels_match_naive() {
+        let mut rng = Rng::new(2024);
+        let mut cases = 0;
+        while cases < 200 {
+            let big = cases % 40 == 0;
+            let n = 1 + rng.below(3);
+            let (h, w) = if big { (20 + rng.below(20), 20 + rng.below(20)) } else { (1 + rng.below(9), 1 + rng.below(9)) };
+            let c = 1 + rng.below(if big { 16 } else { 5 });
+            let pool = (1 + rng.below(4), 1 + rng.below(4));
+            let strides = (1 + rng.below(3), 1 + rng.below(3));
+            let padding = match rng.below(3) {
+                0 => Padding::Valid,
+                1 => Padding::Same,
+                _ => Padding::Explicit(rng.below(pool.0.min(pool.1)), rng.below(pool.0.min(pool.1))),
+            };
+            let Ok(g) = pool2d_geometry("t", &[n, h, w, c], pool, strides, padding) else { continue };
+            cases += 1;
+            let what = format!("case {cases}: {:?} pool {pool:?} strides {strides:?} {padding:?}", g.input_shape());
+            let x = random(&mut rng, &[n, h, w, c]);
+            let max = max_pool2d(&x, pool, strides, padding).unwrap();
+            assert_eq!(max, max_pool2d_naive(&x, pool, strides, padding).unwrap(), "{what}");
+            let (max_arg, arg, _) = max_pool2d_with_argmax(&x, pool, strides, padding).unwrap();
+            assert_eq!(max_arg, max, "{what}");
+            let avg = avg_pool2d(&x, pool, strides, padding).unwrap();
+            let avg_naive = avg_pool2d_naive(&x, pool, strides, padding).unwrap();
+            assert!(avg.allclose(&avg_naive, 1e-5, 1e-4), "{what}");
+            let grad = random(&mut rng, &g.output_shape());
+            let dx = max_pool2d_backward(&g, &arg, &grad).unwrap();
+            assert!(dx.allclose(&max_pool2d_backward_naive(&x, &g, &grad).unwrap(), 1e-5, 1e-4), "{what}");
+            let dx = avg_pool2d_backward(&g, &grad).unwrap();
+            assert!(dx.allclose(&avg_pool2d_backward_naive(&g, &grad).unwrap(), 1e-5, 1e-4), "{what}");
+        }
+    }
+
+    #[test]
+    fn gradient_checks() {
+        let mut rng = Rng::new(17);
+        for padding in [Padding::Valid, Padding::Same] {
+            let x = separated(&mut rng, &[2, 5, 4, 3]);
+            check_gradients(&[x.clone()], |t, v| t.max_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
+            check_gradients(&[x.clone()], |t, v| t.avg_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
+        }
+        let x = separated(&mut rng, &[2, 3, 4, 2]);
+        check_gradients(&[x.clone()], |t, v| t.global_max_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
+        check_gradients(&[x.clone()], |t, v| t.global_avg_pool2d(v[0], true), 1e-2, 1e-2).unwrap();
+        check_gradients(&[x], |t, v| t.global_avg_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn inference_tape_keeps_no_argmax() {
+        let mut t = Tape::inference();
+        let x = t.param(Tensor::arange(&[1, 4, 4, 1]));
+        let y = t.max_pool2d(x, (2, 2), (2, 2), Padding::Valid).unwrap();
+        assert_eq!(t.value(y).data(), &[5.0, 7.0, 13.0, 15.0]);
+        let z = t.global_max_pool2d(x, false).unwrap();
+        assert_eq!(t.value(z).data(), &[15.0]);
+    }
+
+    #[test]
+    fn errors_name_op_and_arithmetic() {
+        let x = Tensor::zeros(&[1, 3, 3, 2]);
+        let e = max_pool2d(&x, (4, 2), (1, 1), Padding::Valid).unwrap_err().to_string();
+        assert!(e.starts_with("max_pool2d:") && e.contains("(3 + 0 − 4)/1 + 1 < 1"), "{e}");
+        let e = avg_pool2d(&x, (2, 2), (0, 1), Padding::Valid).unwrap_err().to_string();
+        assert!(e.contains("`strides`") && e.contains("received 0"), "{e}");
+        let e = max_pool2d(&Tensor::zeros(&[3, 3, 2]), (2, 2), (2, 2), Padding::Valid).unwrap_err().to_string();
+        assert!(e.contains("4-D") && e.contains("[3, 3, 2]"), "{e}");
+        let e = max_pool2d(&x, (2, 2), (1, 1), Padding::Explicit(2, 0)).unwrap_err().to_string();
+        assert!(e.contains("`padding`") && e.contains("smaller than pool_size (2, 2)") && e.contains("(2, 0)"), "{e}");
+        let g = pool2d_geometry("avg_pool2d", x.shape(), (2, 2), (1, 1), Padding::Valid).unwrap();
+        let e = avg_pool2d_backward(&g, &Tensor::zeros(&[1, 3, 3, 2])).unwrap_err().to_string();
+        assert!(e.contains("gradient shape [1, 3, 3, 2] differs from the output shape [1, 2, 2, 2]"), "{e}");
+        let e = max_pool2d_backward(&g, &[99; 8], &Tensor::zeros(&[1, 2, 2, 2])).unwrap_err().to_string();
+        assert!(e.contains("argmax index 99 outside an image of 18 values"), "{e}");
+        let e = global_avg_pool2d(&Tensor::zeros(&[2, 0, 3, 1]), false).unwrap_err().to_string();
+        assert!(e.starts_with("global_avg_pool2d:") && e.contains("non-empty"), "{e}");
+    }
+}
