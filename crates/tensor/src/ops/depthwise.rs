@@ -1,1 +1,551 @@
-//! (being written)
+//! Depthwise 2-D convolution (Keras `DepthwiseConv2D`): NHWC input `[n, h, w, c]`, kernel
+//! `(kh, kw, c, depth_multiplier)`, optional bias `[c·dm]`, output `[n, oh, ow, c·dm]` with
+//! TensorFlow's channel order (input channel `c`, multiplier `m` → output channel `c·dm + m`),
+//! strides, `valid`/`same`/explicit padding and dilation.
+//!
+//! It is a grouped convolution with one group per channel, but a GEMM per channel would be
+//! all overhead: the direct kernel below walks output rows and adds `x[ix, :] · w[ky, kx, :]`
+//! over the contiguous channel axis, which vectorizes (AVX2 + FMA where the CPU has them,
+//! chosen at run time). The backward gathers per *input* row, so rows are independent and
+//! run in parallel without write conflicts.
+//!
+//! ```
+//! use tensor::{ops::depthwise::{depthwise_conv2d, DepthwiseParams}, Padding, Tensor};
+//! let x = Tensor::ones(&[1, 3, 3, 2]);
+//! let w = Tensor::ones(&[3, 3, 2, 2]);
+//! let y = depthwise_conv2d(&x, &w, None, &DepthwiseParams::new((1, 1), Padding::Valid)).unwrap();
+//! assert_eq!(y.shape(), &[1, 1, 1, 4]);
+//! assert_eq!(y.data(), &[9.0; 4]);
+//! ```
+
+use rayon::prelude::*;
+
+use crate::autograd::{Tape, Var};
+use crate::error::{shape_err, Result};
+use crate::ops::conv::bias_grad;
+use crate::ops::conv_gemm::ConvGeometry;
+use crate::shape::{window_axis, AxisGeometry, Padding};
+use crate::tensor::Tensor;
+
+/// Arguments of a depthwise convolution, Keras's meaning and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthwiseParams {
+    /// `(stride_h, stride_w)`, each ≥ 1.
+    pub strides: (usize, usize),
+    /// Padding of the height and width axes.
+    pub padding: (Padding, Padding),
+    /// `(dilation_h, dilation_w)`, each ≥ 1.
+    pub dilation: (usize, usize),
+}
+
+impl Default for DepthwiseParams {
+    /// Strides 1, `valid`, dilation 1.
+    fn default() -> Self {
+        DepthwiseParams { strides: (1, 1), padding: (Padding::Valid, Padding::Valid), dilation: (1, 1) }
+    }
+}
+
+impl DepthwiseParams {
+    /// Strides and one padding mode for both axes; dilation 1.
+    pub fn new(strides: (usize, usize), padding: Padding) -> Self {
+        DepthwiseParams { strides, padding: (padding, padding), dilation: (1, 1) }
+    }
+
+    /// The same, with a dilation rate.
+    pub fn with_dilation(mut self, dilation: (usize, usize)) -> Self {
+        self.dilation = dilation;
+        self
+    }
+}
+
+/// Checks shapes and arguments; the geometry is a grouped convolution's (`groups = c`,
+/// `cout = c·dm`), whose kernel `(kh, kw, 1, c·dm)` has exactly the depthwise kernel's layout.
+pub fn depthwise_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &DepthwiseParams) -> Result<ConvGeometry> {
+    if x.len() != 4 {
+        return shape_err(op, format!("input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})", x.len()));
+    }
+    if kernel.len() != 4 {
+        return shape_err(op, format!("kernel must have rank 4 (kh, kw, channels, depth_multiplier), received shape {kernel:?}"));
+    }
+    let (n, h, w, c) = (x[0], x[1], x[2], x[3]);
+    if kernel[2] != c {
+        return shape_err(op, format!("kernel {kernel:?} has {} input channels, the input has {c}", kernel[2]));
+    }
+    if kernel[3] == 0 {
+        return crate::error::arg_err(op, "depth_multiplier", "a positive integer", 0);
+    }
+    let rows = window_axis(op, h, kernel[0], p.strides.0, p.dilation.0, p.padding.0)?;
+    let cols = window_axis(op, w, kernel[1], p.strides.1, p.dilation.1, p.padding.1)?;
+    Ok(ConvGeometry { n, cin: c, cout: c * kernel[3], groups: c.max(1), rows, cols })
+}
+
+/// Output indices `o` whose tap `k` reads inside the input: `0 ≤ o·s + k·d − pad < in`.
+fn valid_range(k: usize, a: &AxisGeometry) -> (usize, usize) {
+    let off = k * a.dilation;
+    let lo = a.pad_before.saturating_sub(off).div_ceil(a.stride);
+    let lim = a.input + a.pad_before;
+    let hi = if lim > off { (lim - off).div_ceil(a.stride) } else { 0 };
+    (lo.min(a.output), hi.min(a.output).max(lo.min(a.output)))
+}
+
+/// Input index read by output `o` through tap `k`, if inside.
+fn tap(o: usize, k: usize, a: &AxisGeometry) -> Option<usize> {
+    let i = (o * a.stride + k * a.dilation) as isize - a.pad_before as isize;
+    (i >= 0 && (i as usize) < a.input).then_some(i as usize)
+}
+
+/// `acc[c·dm + m] += x[c] · w[c·dm + m]`.
+#[inline(always)]
+fn madd<const FMA: bool>(acc: &mut [f32], x: &[f32], w: &[f32], dm: usize) {
+    if dm == 1 {
+        for ((a, xv), wv) in acc.iter_mut().zip(x).zip(w) {
+            *a = if FMA { xv.mul_add(*wv, *a) } else { *a + xv * wv };
+        }
+    } else {
+        for ((accs, ws), xv) in acc.chunks_exact_mut(dm).zip(w.chunks_exact(dm)).zip(x) {
+            for (a, wv) in accs.iter_mut().zip(ws) {
+                *a = if FMA { xv.mul_add(*wv, *a) } else { *a + xv * wv };
+            }
+        }
+    }
+}
+
+/// `acc[c] += Σ_m g[c·dm + m] · w[c·dm + m]`.
+#[inline(always)]
+fn dot_add<const FMA: bool>(acc: &mut [f32], g: &[f32], w: &[f32], dm: usize) {
+    if dm == 1 {
+        madd::<FMA>(acc, g, w, 1);
+    } else {
+        for ((a, gs), ws) in acc.iter_mut().zip(g.chunks_exact(dm)).zip(w.chunks_exact(dm)) {
+            *a += gs.iter().zip(ws).map(|(p, q)| p * q).sum::<f32>();
+        }
+    }
+}
+
+/// One output row `r = b·oh + oy` of the forward pass.
+#[inline(always)]
+fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+    let (h, w, c, co, dm) = (g.rows.input, g.cols.input, g.cin, g.cout, g.cout / g.cin.max(1));
+    let (b, oy) = (r / g.oh(), r % g.oh());
+    match bias {
+        Some(bv) => orow.chunks_exact_mut(co).for_each(|o| o.copy_from_slice(bv)),
+        None => orow.fill(0.0),
+    }
+    for ky in 0..g.rows.kernel {
+        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+        let xrow = &x[(b * h + iy) * w * c..(b * h + iy + 1) * w * c];
+        for kx in 0..g.cols.kernel {
+            let wv = &k[(ky * g.cols.kernel + kx) * co..(ky * g.cols.kernel + kx + 1) * co];
+            let (lo, hi) = valid_range(kx, &g.cols);
+            for ox in lo..hi {
+                let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
+                madd::<FMA>(&mut orow[ox * co..(ox + 1) * co], &xrow[ix * c..(ix + 1) * c], wv, dm);
+            }
+        }
+    }
+}
+
+/// One input row `r = b·h + iy` of the input gradient, gathered from every output row that
+/// read it.
+#[inline(always)]
+fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+    let (c, co, dm, oh, ow) = (g.cin, g.cout, g.cout / g.cin.max(1), g.oh(), g.ow());
+    let (b, iy) = (r / g.rows.input, r % g.rows.input);
+    dxrow.fill(0.0);
+    for ky in 0..g.rows.kernel {
+        // oy·s + ky·d − pad = iy
+        let t = (iy + g.rows.pad_before) as isize - (ky * g.rows.dilation) as isize;
+        if t < 0 || t as usize % g.rows.stride != 0 || t as usize / g.rows.stride >= oh {
+            continue;
+        }
+        let oy = t as usize / g.rows.stride;
+        let gyrow = &gy[(b * oh + oy) * ow * co..(b * oh + oy + 1) * ow * co];
+        for kx in 0..g.cols.kernel {
+            let wv = &k[(ky * g.cols.kernel + kx) * co..(ky * g.cols.kernel + kx + 1) * co];
+            let (lo, hi) = valid_range(kx, &g.cols);
+            for ox in lo..hi {
+                let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
+                dot_add::<FMA>(&mut dxrow[ix * c..(ix + 1) * c], &gyrow[ox * co..(ox + 1) * co], wv, dm);
+            }
+        }
+    }
+}
+
+/// Adds output row `r = b·oh + oy`'s contribution to the kernel gradient.
+#[inline(always)]
+fn dw_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw: &mut [f32]) {
+    let (h, w, c, co, dm) = (g.rows.input, g.cols.input, g.cin, g.cout, g.cout / g.cin.max(1));
+    let (b, oy) = (r / g.oh(), r % g.oh());
+    let gyrow = &gy[r * g.ow() * co..(r + 1) * g.ow() * co];
+    for ky in 0..g.rows.kernel {
+        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+        let xrow = &x[(b * h + iy) * w * c..(b * h + iy + 1) * w * c];
+        for kx in 0..g.cols.kernel {
+            let dws = &mut dw[(ky * g.cols.kernel + kx) * co..(ky * g.cols.kernel + kx + 1) * co];
+            let (lo, hi) = valid_range(kx, &g.cols);
+            for ox in lo..hi {
+                let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
+                madd::<FMA>(dws, &xrow[ix * c..(ix + 1) * c], &gyrow[ox * co..(ox + 1) * co], dm);
+            }
+        }
+    }
+}
+
+// The same row kernels compiled for AVX2 + FMA, called only after the CPU was checked.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fwd_row_fma(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+    fwd_row::<true>(g, x, k, bias, r, orow)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dx_row_fma(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+    dx_row::<true>(g, gy, k, r, dxrow)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_row_fma(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw: &mut [f32]) {
+    dw_row::<true>(g, x, gy, r, dw)
+}
+
+/// Whether this CPU runs the AVX2 + FMA kernels.
+fn cpu_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rows per rayon task: enough multiply-adds to pay for the task.
+fn min_rows(g: &ConvGeometry, row_len: usize) -> usize {
+    (32768 / (row_len * g.rows.kernel * g.cols.kernel).max(1)).max(1)
+}
+
+fn forward_impl(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, fma: bool) -> Vec<f32> {
+    let row_len = g.ow() * g.cout;
+    let mut out = vec![0.0f32; g.n * g.oh() * row_len];
+    if row_len == 0 {
+        return out;
+    }
+    out.par_chunks_mut(row_len).with_min_len(min_rows(g, row_len)).enumerate().for_each(|(r, orow)| {
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA.
+            return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
+        }
+        let _ = fma;
+        fwd_row::<false>(g, x, k, bias, r, orow)
+    });
+    out
+}
+
+fn input_grad_impl(gy: &[f32], k: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {
+    let row_len = g.cols.input * g.cin;
+    let mut dx = vec![0.0f32; g.n * g.rows.input * row_len];
+    if row_len == 0 || g.cout == 0 {
+        return dx;
+    }
+    dx.par_chunks_mut(row_len).with_min_len(min_rows(g, row_len)).enumerate().for_each(|(r, dxrow)| {
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: as in `forward_impl`.
+            return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
+        }
+        let _ = fma;
+        dx_row::<false>(g, gy, k, r, dxrow)
+    });
+    dx
+}
+
+fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {
+    let klen = g.rows.kernel * g.cols.kernel * g.cout;
+    let rows = g.n * g.oh();
+    (0..rows)
+        .into_par_iter()
+        .with_min_len(min_rows(g, g.ow() * g.cout))
+        .fold(
+            || vec![0.0f32; klen],
+            |mut dw, r| {
+                #[cfg(target_arch = "x86_64")]
+                if fma {
+                    // SAFETY: as in `forward_impl`.
+                    unsafe { dw_row_fma(g, x, gy, r, &mut dw) };
+                    return dw;
+                }
+                let _ = fma;
+                dw_row::<false>(g, x, gy, r, &mut dw);
+                dw
+            },
+        )
+        .reduce(
+            || vec![0.0f32; klen],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
+                a
+            },
+        )
+}
+
+fn check_bias(op: &'static str, bias: Option<&Tensor>, co: usize) -> Result<()> {
+    match bias {
+        Some(b) if b.shape() != [co] => shape_err(op, format!("bias must have shape [{co}] (channels · depth_multiplier), received {:?}", b.shape())),
+        _ => Ok(()),
+    }
+}
+
+fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
+    if gy.shape() != g.output_shape() {
+        return shape_err(op, format!("output gradient must have the output's shape {:?}, received {:?}", g.output_shape(), gy.shape()));
+    }
+    Ok(())
+}
+
+/// `y = depthwise_conv2d(x, w) + bias` with the direct vectorized kernel.
+pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &DepthwiseParams) -> Result<Tensor> {
+    let g = depthwise_geometry("depthwise_conv2d", x.shape(), w.shape(), p)?;
+    check_bias("depthwise_conv2d", bias, g.cout)?;
+    Tensor::new(&g.output_shape(), forward_impl(x.data(), w.data(), bias.map(|b| b.data()), &g, cpu_has_fma()))
+}
+
+/// Gradients of [`depthwise_conv2d`]: `(dx, dw, dbias)`.
+pub fn depthwise_conv2d_backward(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &DepthwiseParams) -> Result<(Tensor, Tensor, Tensor)> {
+    let (dx, dw, db) = depthwise_conv2d_backward_parts(x, w, grad_out, p, true, true)?;
+    Ok((dx.unwrap_or_else(|| Tensor::zeros(x.shape())), dw.unwrap_or_else(|| Tensor::zeros(w.shape())), db))
+}
+
+/// Gradients of [`depthwise_conv2d`], computing `dx` and `dw` only when asked.
+pub fn depthwise_conv2d_backward_parts(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &DepthwiseParams,
+    need_dx: bool,
+    need_dw: bool,
+) -> Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
+    let g = depthwise_geometry("depthwise_conv2d_backward", x.shape(), w.shape(), p)?;
+    check_grad("depthwise_conv2d_backward", grad_out, &g)?;
+    let fma = cpu_has_fma();
+    let dx = if need_dx { Some(Tensor::new(x.shape(), input_grad_impl(grad_out.data(), w.data(), &g, fma))?) } else { None };
+    let dw = if need_dw { Some(Tensor::new(w.shape(), weight_grad_impl(x.data(), grad_out.data(), &g, fma))?) } else { None };
+    Ok((dx, dw, Tensor::new(&[g.cout], bias_grad(grad_out.data(), g.cout))?))
+}
+
+/// Reference depthwise convolution: one loop per index.
+pub fn depthwise_conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &DepthwiseParams) -> Result<Tensor> {
+    let g = depthwise_geometry("depthwise_conv2d_naive", x.shape(), w.shape(), p)?;
+    check_bias("depthwise_conv2d_naive", bias, g.cout)?;
+    let (n, h, wd, c, dm) = (g.n, g.rows.input, g.cols.input, g.cin, w.shape()[3]);
+    let (oh, ow, kh, kw) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel);
+    let mut y = vec![0.0f32; n * oh * ow * c * dm];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ci in 0..c {
+                    for m in 0..dm {
+                        let mut s = bias.map_or(0.0, |t| t.data()[ci * dm + m]);
+                        for ky in 0..kh {
+                            let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+                            for kx in 0..kw {
+                                let Some(ix) = tap(ox, kx, &g.cols) else { continue };
+                                s += x.data()[((b * h + iy) * wd + ix) * c + ci] * w.data()[((ky * kw + kx) * c + ci) * dm + m];
+                            }
+                        }
+                        y[((b * oh + oy) * ow + ox) * c * dm + ci * dm + m] = s;
+                    }
+                }
+            }
+        }
+    }
+    Tensor::new(&g.output_shape(), y)
+}
+
+/// Reference gradients `(dx, dw, dbias)`.
+pub fn depthwise_conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &DepthwiseParams) -> Result<(Tensor, Tensor, Tensor)> {
+    let g = depthwise_geometry("depthwise_conv2d_backward_naive", x.shape(), w.shape(), p)?;
+    check_grad("depthwise_conv2d_backward_naive", grad_out, &g)?;
+    let (n, h, wd, c, dm) = (g.n, g.rows.input, g.cols.input, g.cin, w.shape()[3]);
+    let (oh, ow, kh, kw) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel);
+    let (mut dx, mut dw, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()], vec![0.0f32; c * dm]);
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ci in 0..c {
+                    for m in 0..dm {
+                        let d = grad_out.data()[((b * oh + oy) * ow + ox) * c * dm + ci * dm + m];
+                        db[ci * dm + m] += d;
+                        for ky in 0..kh {
+                            let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+                            for kx in 0..kw {
+                                let Some(ix) = tap(ox, kx, &g.cols) else { continue };
+                                let (xi, wi) = (((b * h + iy) * wd + ix) * c + ci, ((ky * kw + kx) * c + ci) * dm + m);
+                                dx[xi] += d * w.data()[wi];
+                                dw[wi] += d * x.data()[xi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((Tensor::new(x.shape(), dx)?, Tensor::new(w.shape(), dw)?, Tensor::new(&[c * dm], db)?))
+}
+
+impl Tape {
+    /// `depthwise_conv2d(x, w) + bias` on the tape; see [`depthwise_conv2d`].
+    pub fn depthwise_conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, p: &DepthwiseParams) -> Result<Var> {
+        let y = {
+            let b = match bias {
+                Some(b) => Some(self.try_value(b)?),
+                None => None,
+            };
+            depthwise_conv2d(self.try_value(x)?, self.try_value(w)?, b, p)?
+        };
+        let (need_dx, need_dw) = (self.requires_grad(x), self.requires_grad(w));
+        let p = *p;
+        let mut parents = vec![x, w];
+        parents.extend(bias);
+        self.record(
+            y,
+            &parents,
+            Box::new(move |gy, inputs, _| {
+                let (dx, dw, db) = depthwise_conv2d_backward_parts(inputs[0], inputs[1], gy, &p, need_dx, need_dw)?;
+                let mut grads = vec![dx, dw];
+                if inputs.len() == 3 {
+                    grads.push(Some(db));
+                }
+                Ok(grads)
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::check_gradients;
+    use crate::ops::conv::{conv2d_naive, Conv2dParams};
+    use crate::rng::Rng;
+
+    fn rand_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}: element {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn channel_order_is_tensorflows() {
+        // One pixel, c = 2 (values 1, 10), dm = 3, kernel (1, 1, 2, 3) = 1..6:
+        // output channel c·3 + m = x[c] · w[c][m] → [1, 2, 3, 40, 50, 60].
+        let x = Tensor::new(&[1, 1, 1, 2], vec![1., 10.]).unwrap();
+        let w = Tensor::new(&[1, 1, 2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        let y = depthwise_conv2d(&x, &w, None, &DepthwiseParams::default()).unwrap();
+        assert_eq!(y.data(), &[1., 2., 3., 40., 50., 60.]);
+    }
+
+    #[test]
+    fn same_stride2_by_hand() {
+        // 4×4 arange, one channel, 3×3 ones, stride 2, same: pads 0 top/left, 1 bottom/right.
+        let y = depthwise_conv2d(&Tensor::arange(&[1, 4, 4, 1]), &Tensor::ones(&[3, 3, 1, 1]), Some(&Tensor::ones(&[1])), &DepthwiseParams::new((2, 2), Padding::Same)).unwrap();
+        assert_eq!(y.data(), &[46., 40., 67., 51.]);
+    }
+
+    #[test]
+    fn backward_by_hand() {
+        // Valid 2×2 window over a 2×2 image, two channels: dx = dy·w, dw = dy·x.
+        let x = Tensor::arange(&[1, 2, 2, 2]);
+        let w = Tensor::ones(&[2, 2, 2, 1]);
+        let gy = Tensor::new(&[1, 1, 1, 2], vec![1., 2.]).unwrap();
+        let (dx, dw, db) = depthwise_conv2d_backward(&x, &w, &gy, &DepthwiseParams::default()).unwrap();
+        assert_eq!(dx.data(), &[1., 2., 1., 2., 1., 2., 1., 2.]);
+        assert_eq!(dw.data(), &[0., 2., 2., 6., 4., 10., 6., 14.]);
+        assert_eq!(db.data(), &[1., 2.]);
+    }
+
+    #[test]
+    fn valid_range_matches_tap() {
+        let mut rng = Rng::new(3);
+        for _ in 0..200 {
+            let pad = if rng.below(2) == 0 { Padding::Same } else { Padding::Explicit(rng.below(4), rng.below(4)) };
+            let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
+            let Ok(a) = window_axis("t", input, k, s, d, pad) else { continue };
+            for kk in 0..k {
+                let (lo, hi) = valid_range(kk, &a);
+                let want: Vec<usize> = (0..a.output).filter(|&o| tap(o, kk, &a).is_some()).collect();
+                assert_eq!((lo..hi).collect::<Vec<_>>(), want, "{a:?} tap {kk}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_matches_naive_and_grouped_conv_on_random_cases() {
+        let mut rng = Rng::new(77);
+        for case in 0..120 {
+            let (c, dm) = (1 + rng.below(5), 1 + rng.below(3));
+            let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
+            let mut pad = || match rng.below(5) {
+                0 | 1 => Padding::Valid,
+                2 | 3 => Padding::Same,
+                _ => Padding::Explicit(rng.below(3), rng.below(3)),
+            };
+            let padding = (pad(), pad());
+            let p = DepthwiseParams { strides: (1 + rng.below(3), 1 + rng.below(3)), padding, dilation: (1 + rng.below(2), 1 + rng.below(2)) };
+            let xs = [1 + rng.below(3), (kh - 1) * p.dilation.0 + 1 + rng.below(6), (kw - 1) * p.dilation.1 + 1 + rng.below(6), c];
+            let (x, w, b) = (rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &[kh, kw, c, dm]), rand_tensor(&mut rng, &[c * dm]));
+            let what = format!("case {case}: x {xs:?} w {:?} {p:?}", w.shape());
+            let g = depthwise_geometry("t", x.shape(), w.shape(), &p).unwrap();
+            let naive = depthwise_conv2d_naive(&x, &w, Some(&b), &p).unwrap();
+            // A grouped conv with one group per channel is the same operation.
+            let cp = Conv2dParams { strides: p.strides, padding: p.padding, dilation: p.dilation, groups: c };
+            let grouped = conv2d_naive(&x, &w.reshape(&[kh, kw, 1, c * dm]).unwrap(), Some(&b), &cp).unwrap();
+            close(naive.data(), grouped.data(), &what);
+            let gy = rand_tensor(&mut rng, naive.shape());
+            let (rx, rw, rb) = depthwise_conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
+            for fma in [false, cpu_has_fma()] {
+                close(&forward_impl(x.data(), w.data(), Some(b.data()), &g, fma), naive.data(), &format!("y {what}"));
+                close(&input_grad_impl(gy.data(), w.data(), &g, fma), rx.data(), &format!("dx {what}"));
+                close(&weight_grad_impl(x.data(), gy.data(), &g, fma), rw.data(), &format!("dw {what}"));
+            }
+            let (_, _, db) = depthwise_conv2d_backward(&x, &w, &gy, &p).unwrap();
+            close(db.data(), rb.data(), &format!("db {what}"));
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut rng = Rng::new(9);
+        for (xs, ks, p) in [
+            ([2, 5, 4, 3], [3, 2, 3, 2], DepthwiseParams::new((2, 1), Padding::Same)),
+            ([1, 6, 5, 2], [2, 2, 2, 1], DepthwiseParams::new((1, 2), Padding::Valid).with_dilation((2, 1))),
+        ] {
+            let inputs = [rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ks), rand_tensor(&mut rng, &[ks[2] * ks[3]])];
+            check_gradients(&inputs, |t, v| t.depthwise_conv2d(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let x = Tensor::zeros(&[1, 4, 4, 3]);
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 2, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        assert!(e.contains("depthwise_conv2d") && e.contains("2 input channels, the input has 3"), "{e}");
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 0]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        assert!(e.contains("depth_multiplier"), "{e}");
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[5, 3, 3, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        assert!(e.contains("(4 + 0 − 5)/1 + 1 < 1"), "{e}");
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 2]), Some(&Tensor::zeros(&[3])), &DepthwiseParams::default()).unwrap_err().to_string();
+        assert!(e.contains("bias must have shape [6]"), "{e}");
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 1]), None, &DepthwiseParams::new((1, 0), Padding::Same)).unwrap_err().to_string();
+        assert!(e.contains("strides"), "{e}");
+        let e = depthwise_conv2d(&Tensor::zeros(&[4, 4, 3]), &Tensor::zeros(&[3, 3, 3, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        assert!(e.contains("rank 4"), "{e}");
+    }
+}
