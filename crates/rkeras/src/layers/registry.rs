@@ -1,0 +1,51 @@
+//! The one registry table: Keras `class_name` → how to read its config, and an example
+//! (config + input shape) that the layer-contract test runs. JSON import, the CLI and the
+//! contract test all read this table, so a new layer is one file plus one line here.
+
+use super::LayerConfig;
+use crate::config::ConfigReader;
+use crate::error::Result;
+use crate::kshape::Shape;
+
+/// Reads a layer config from its Keras JSON `config` object.
+pub type FromKeras = fn(&ConfigReader) -> Result<Box<dyn LayerConfig>>;
+
+/// One registered layer class.
+pub struct Entry {
+    /// Keras class name.
+    pub class_name: &'static str,
+    /// Reader for Keras 3 and tf-keras 2 configs.
+    pub from_keras: FromKeras,
+    /// A typical config and its input shapes, for the contract test.
+    pub example: fn() -> (Box<dyn LayerConfig>, Vec<Shape>),
+}
+
+macro_rules! entry {
+    ($class:literal, $cfg:ty, $example:expr, $shapes:expr) => {
+        Entry {
+            class_name: $class,
+            from_keras: |r| Ok(Box::new(<$cfg>::from_keras(r)?)),
+            example: || (Box::new($example), $shapes),
+        }
+    };
+}
+
+#[allow(dead_code)]
+fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
+    vec![crate::kshape::batched(&[h, w, c])]
+}
+
+/// Every layer class rkeras reads, by Keras class name.
+pub static REGISTRY: &[Entry] = &[
+    entry!("InputLayer", super::input::InputLayerConfig, super::input::InputLayer::new(&[4, 4, 2]), vec![]),
+];
+
+/// The entry for a class name.
+pub fn lookup(class_name: &str) -> Option<&'static Entry> {
+    REGISTRY.iter().find(|e| e.class_name == class_name)
+}
+
+/// The registered class names, for error messages.
+pub fn class_names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|e| e.class_name).collect()
+}

@@ -1,0 +1,388 @@
+//! Models: one graph type. The Functional API is the graph; `Sequential` builds one; a
+//! nested model is a layer of its parent. Summary, saving and fitting all work on [`Model`].
+//!
+//! ```
+//! use rkeras::prelude::*;
+//! clear_session();
+//! let inp = Input(&[28, 28, 1]).unwrap();
+//! let x = Conv2D::new(32, 3).activation("relu").call(&inp).unwrap();
+//! let model = Model::new(&[&inp], &[&x], None).unwrap();
+//! assert_eq!(model.count_params(), 320);
+//! ```
+
+pub mod functional;
+pub mod session;
+pub mod sequential;
+
+
+use crate::error::{KerasError, Result};
+use crate::kshape::{format_shape, Shape};
+use crate::layers::{CallCtx, Layer, Weight};
+use std::collections::HashMap;
+use tensor::{Rng, Tape, Tensor, Var};
+
+pub use functional::Call;
+pub use sequential::Sequential;
+pub use session::{clear_session, KerasTensor};
+
+/// Which API made the model (decides its class name and summary layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// `Sequential`.
+    Sequential,
+    /// The Functional API (`Model(inputs, outputs)`), class `Functional`.
+    Functional,
+}
+
+/// One call of a layer inside a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelNode {
+    /// Index into the model's layers.
+    pub layer: usize,
+    /// Inbound tensors as `(node, output index)`.
+    pub inputs: Vec<(usize, usize)>,
+    /// Output shapes.
+    pub output_shapes: Vec<Shape>,
+    /// The call's index among the layer's calls (`[node_index]` in "Connected to").
+    pub node_index: usize,
+}
+
+/// A model: layers and the graph of their calls, in execution order.
+#[derive(Clone)]
+pub struct Model {
+    pub(crate) name: String,
+    pub(crate) kind: ModelKind,
+    /// Every layer, InputLayers included, in Keras's `layers` order.
+    pub(crate) layers: Vec<Box<dyn Layer>>,
+    /// Calls in execution (topological) order.
+    pub(crate) nodes: Vec<ModelNode>,
+    /// Input nodes (InputLayer calls), in the model's input order.
+    pub(crate) inputs: Vec<usize>,
+    /// Output tensors.
+    pub(crate) outputs: Vec<(usize, usize)>,
+    pub(crate) trainable: bool,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Model({:?}, {} layers, {} params)", self.name, self.layers.len(), self.count_params())
+    }
+}
+
+impl Model {
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the model.
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+
+    /// Sequential or Functional.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// Keras's `model.layers`: Functional models list their InputLayers, Sequential ones don't.
+    pub fn layers(&self) -> Vec<&dyn Layer> {
+        self.layers
+            .iter()
+            .filter(|l| !(self.kind == ModelKind::Sequential && l.class_name() == "InputLayer"))
+            .map(|l| l.as_ref())
+            .collect()
+    }
+
+    /// Every layer including a Sequential's hidden InputLayer.
+    pub fn all_layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// Mutable access to a layer by position in [`Model::all_layers`].
+    pub fn layer_mut(&mut self, index: usize) -> Option<&mut Box<dyn Layer>> {
+        self.layers.get_mut(index)
+    }
+
+    /// The graph's calls in execution order.
+    pub fn nodes(&self) -> &[ModelNode] {
+        &self.nodes
+    }
+
+    /// `get_layer(name)`.
+    pub fn get_layer(&self, name: &str) -> Result<&dyn Layer> {
+        self.layers.iter().find(|l| l.name() == name).map(|l| l.as_ref()).ok_or_else(|| {
+            let names: Vec<&str> = self.layers().iter().map(|l| l.name()).collect();
+            KerasError::Invalid(format!("No such layer: {name}. Existing layers are: {names:?}."))
+        })
+    }
+
+    /// Input shapes, batch first.
+    pub fn input_shapes(&self) -> Vec<Shape> {
+        self.inputs.iter().flat_map(|&n| self.nodes[n].output_shapes.clone()).collect()
+    }
+
+    /// Output shapes, batch first.
+    pub fn output_shapes(&self) -> Vec<Shape> {
+        self.outputs.iter().map(|&(n, i)| self.nodes[n].output_shapes[i].clone()).collect()
+    }
+
+    /// All weights in Keras's order, each variable once.
+    pub fn weights(&self) -> Vec<&Weight> {
+        let mut seen = std::collections::HashSet::new();
+        self.layers.iter().flat_map(|l| l.weights()).filter(|w| seen.insert(w.id)).collect()
+    }
+
+    /// Weights that training updates: trainable weights of trainable layers.
+    pub fn trainable_weights(&self) -> Vec<&Weight> {
+        if !self.trainable {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::new();
+        self.layers
+            .iter()
+            .filter(|l| l.trainable())
+            .flat_map(|l| l.trainable_weight_list())
+            .filter(|w| seen.insert(w.id))
+            .collect()
+    }
+
+    /// Weights training does not update.
+    pub fn non_trainable_weights(&self) -> Vec<&Weight> {
+        let trainable: std::collections::HashSet<u64> = self.trainable_weights().iter().map(|w| w.id).collect();
+        self.weights().into_iter().filter(|w| !trainable.contains(&w.id)).collect()
+    }
+
+    /// `count_params()`: every variable once.
+    pub fn count_params(&self) -> u64 {
+        self.weights().iter().map(|w| w.count()).sum()
+    }
+
+    /// `get_weights()`: values in Keras's order.
+    pub fn get_weights(&self) -> Vec<Tensor> {
+        self.weights().iter().map(|w| w.value.clone()).collect()
+    }
+
+    /// `set_weights(values)`: same order and shapes as `get_weights()`.
+    pub fn set_weights(&mut self, values: &[Tensor]) -> Result<()> {
+        let expected: Vec<(u64, String, Vec<usize>)> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.weights().into_iter().map(move |w| (w.id, format!("{}/{}", l.name(), w.name), w.value.shape().to_vec())))
+            .collect();
+        let mut order: Vec<(u64, String, Vec<usize>)> = Vec::new();
+        for e in expected {
+            if !order.iter().any(|o| o.0 == e.0) {
+                order.push(e);
+            }
+        }
+        if order.len() != values.len() {
+            return Err(KerasError::Invalid(format!(
+                "model {}: set_weights expected a list of {} weights, received {}",
+                self.name,
+                order.len(),
+                values.len()
+            )));
+        }
+        let mut by_id = HashMap::new();
+        for ((id, name, shape), v) in order.iter().zip(values) {
+            if v.shape() != shape.as_slice() {
+                return Err(KerasError::Invalid(format!(
+                    "model {}: weight {name} has shape {shape:?}, the value given has shape {:?}",
+                    self.name,
+                    v.shape()
+                )));
+            }
+            by_id.insert(*id, v.clone());
+        }
+        for l in &mut self.layers {
+            l.set_weights_by_id(&by_id);
+        }
+        Ok(())
+    }
+
+    /// Runs the graph on tape variables. `weights` holds one variable per entry of
+    /// [`Layer::weights`] of this model (flattened over `all_layers`).
+    pub fn run(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        if inputs.len() != self.inputs.len() {
+            return Err(KerasError::Invalid(format!(
+                "model {} expects {} input(s), received {}",
+                self.name,
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut offsets = Vec::with_capacity(self.layers.len() + 1);
+        let mut total = 0;
+        for l in &self.layers {
+            offsets.push(total);
+            total += l.weights().len();
+        }
+        offsets.push(total);
+        if weights.len() != total {
+            return Err(KerasError::Invalid(format!("model {}: expected {total} weight variables, received {}", self.name, weights.len())));
+        }
+        // Remaining uses of each node's outputs, so inference can free them early.
+        let mut uses = vec![0usize; self.nodes.len()];
+        for n in &self.nodes {
+            for &(src, _) in &n.inputs {
+                uses[src] += 1;
+            }
+        }
+        for &(src, _) in &self.outputs {
+            uses[src] += 1;
+        }
+        let mut values: Vec<Vec<Var>> = vec![Vec::new(); self.nodes.len()];
+        for (k, &n) in self.inputs.iter().enumerate() {
+            values[n] = vec![inputs[k]];
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if self.inputs.contains(&i) {
+                continue;
+            }
+            let args: Vec<Var> = node.inputs.iter().map(|&(src, idx)| values[src][idx]).collect();
+            let layer = &self.layers[node.layer];
+            let w = &weights[offsets[node.layer]..offsets[node.layer + 1]];
+            let updates_before = ctx.updates.len();
+            let out = layer.call(ctx, &args, w)?;
+            // Updates name weights by index within the layer; re-base them on the model.
+            for u in &mut ctx.updates[updates_before..] {
+                u.0 += offsets[node.layer];
+            }
+            values[i] = out;
+            for &(src, _) in &node.inputs {
+                uses[src] -= 1;
+                if uses[src] == 0 && ctx.tape.is_inference() {
+                    for v in &values[src] {
+                        ctx.tape.release(*v);
+                    }
+                }
+            }
+        }
+        Ok(self.outputs.iter().map(|&(n, i)| values[n][i]).collect())
+    }
+
+    /// `predict(x, batch_size)`: inference on whole arrays, batch by batch.
+    pub fn predict(&self, inputs: &[Tensor], batch_size: usize) -> Result<Vec<Tensor>> {
+        let n = self.check_inputs(inputs)?;
+        let batch_size = batch_size.max(1);
+        let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.outputs.len()];
+        let mut out_shapes: Vec<Vec<usize>> = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch_size).min(n);
+            let batch: Vec<Tensor> = inputs.iter().map(|t| slice_batch(t, start, end)).collect::<Result<_>>()?;
+            let res = self.forward(&batch, false)?;
+            for (k, r) in res.iter().enumerate() {
+                if out_shapes.len() <= k {
+                    out_shapes.push(r.shape().to_vec());
+                }
+                outs[k].extend_from_slice(r.data());
+            }
+            start = end;
+        }
+        outs.into_iter()
+            .zip(out_shapes)
+            .map(|(d, mut s)| {
+                s[0] = n;
+                Ok(Tensor::new(&s, d)?)
+            })
+            .collect()
+    }
+
+    /// One forward pass on one batch (training selects Dropout/BatchNormalization behaviour).
+    pub fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        self.check_inputs(inputs)?;
+        let mut tape = Tape::inference();
+        let mut rng = Rng::new(0);
+        let mut ctx = CallCtx::new(&mut tape, &mut rng, training);
+        let ins: Vec<Var> = inputs.iter().map(|t| ctx.tape.constant(t.clone())).collect();
+        let ws: Vec<Var> = self.layers.iter().flat_map(|l| l.weights()).map(|w| ctx.tape.constant(w.value.clone())).collect();
+        let outs = self.run(&mut ctx, &ins, &ws)?;
+        Ok(outs.iter().map(|v| tape.value(*v).clone()).collect())
+    }
+
+    /// Checks arrays against the input shapes; returns the batch size.
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<usize> {
+        let shapes = self.input_shapes();
+        if inputs.len() != shapes.len() {
+            return Err(KerasError::Invalid(format!(
+                "model {} expects {} input(s), received {}",
+                self.name,
+                shapes.len(),
+                inputs.len()
+            )));
+        }
+        let mut batch = None;
+        for (k, (t, s)) in inputs.iter().zip(&shapes).enumerate() {
+            let fits = t.rank() == s.len() && t.shape().iter().zip(s).all(|(d, e)| e.is_none_or(|e| e == *d));
+            if !fits {
+                return Err(KerasError::Invalid(format!(
+                    "model {}: input {k}: expected shape {}, received {}",
+                    self.name,
+                    format_shape(s),
+                    format_shape(&t.shape().iter().map(|&d| Some(d)).collect::<Vec<_>>())
+                )));
+            }
+            let b = t.shape().first().copied().unwrap_or(0);
+            if *batch.get_or_insert(b) != b {
+                return Err(KerasError::Invalid(format!(
+                    "model {}: inputs have different batch sizes ({} and {b})",
+                    self.name,
+                    batch.unwrap_or(0)
+                )));
+            }
+        }
+        Ok(batch.unwrap_or(0))
+    }
+}
+
+/// Rows `start..end` of the first axis.
+pub fn slice_batch(t: &Tensor, start: usize, end: usize) -> Result<Tensor> {
+    let row: usize = t.shape()[1..].iter().product();
+    let mut shape = t.shape().to_vec();
+    if start == 0 && end == shape[0] {
+        return Ok(t.clone());
+    }
+    shape[0] = end - start;
+    Ok(Tensor::new(&shape, t.data()[start * row..end * row].to_vec())?)
+}
+
+impl Layer for Model {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn class_name(&self) -> &str {
+        match self.kind {
+            ModelKind::Sequential => "Sequential",
+            ModelKind::Functional => "Functional",
+        }
+    }
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+    fn weights(&self) -> Vec<&Weight> {
+        self.layers.iter().flat_map(|l| l.weights()).collect()
+    }
+    fn weights_mut(&mut self) -> Vec<&mut Weight> {
+        self.layers.iter_mut().flat_map(|l| l.weights_mut()).collect()
+    }
+    fn trainable_weight_list(&self) -> Vec<&Weight> {
+        self.layers.iter().filter(|l| l.trainable()).flat_map(|l| l.trainable_weight_list()).collect()
+    }
+    fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        functional::propagate_shapes(self, inputs)
+    }
+    fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        self.run(ctx, inputs, weights)
+    }
+    fn config(&self) -> serde_json::Value {
+        crate::io::keras_json::model_config(self)
+    }
+    fn as_model(&self) -> Option<&Model> {
+        Some(self)
+    }
+}
