@@ -16,6 +16,7 @@
 pub mod config;
 pub mod constraints;
 pub mod error;
+pub mod explain;
 pub mod initializers;
 pub mod io;
 pub mod kshape;
