@@ -1,1 +1,539 @@
-//! (being written)
+//! Batch normalization over one channel axis (the last for channels_last, or any axis):
+//! inference with moving statistics, training with batch statistics, their backward rules, a
+//! naive reference, and the `Tape` methods.
+//!
+//! `y = γ·(x − μ)/√(σ² + ε) + β`, computed as TensorFlow does: `inv = γ/√(σ² + ε)`,
+//! `y = x·inv + (β − μ·inv)`. Without `scale` γ is 1, without `center` β is 0.
+//!
+//! Statistics, as Keras 3 (`keras/src/layers/normalization/batch_normalization.py`, which calls
+//! `ops.moments`): training normalizes with the batch mean and the *biased* batch variance
+//! (`Σ(x − μ)²/m`, `m` = values per channel) and updates
+//! `moving = moving·momentum + batch·(1 − momentum)` with that same biased variance.
+//! tf-keras 2's fused kernel (its default for 4-D inputs) instead feeds the moving variance the
+//! Bessel-corrected `σ²·m/(m − 1)` (tensorflow/tensorflow#55545):
+//! [`BatchStats::unbiased_variance`] gives it for `--style keras2` parity.
+//!
+//! Shapes: `x` any rank with the channel axis of size `c`; `γ`, `β`, `μ`, `σ²` are `(c,)`.
+
+use rayon::prelude::*;
+
+use crate::autograd::{Tape, Var};
+use crate::error::{shape_err, Result};
+use crate::ops::shape_ops::normalize_axis;
+use crate::tensor::Tensor;
+
+/// Keras's default epsilon.
+pub const DEFAULT_EPSILON: f32 = 1e-3;
+
+/// Below this many values a pass stays on one thread.
+const PARALLEL_MIN_VALUES: usize = 1 << 15;
+
+/// The batch statistics of a training step, per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStats {
+    /// Batch mean, `(c,)`.
+    pub mean: Tensor,
+    /// Biased batch variance `Σ(x − μ)²/m`, `(c,)`: what normalizes, and what Keras 3 feeds
+    /// the moving variance.
+    pub variance: Tensor,
+    /// Values per channel `m`.
+    pub count: usize,
+}
+
+impl BatchStats {
+    /// `σ²·m/(m − 1)`: the moving-variance input of tf-keras 2's fused kernel (the biased
+    /// variance when `m` is 1).
+    pub fn unbiased_variance(&self) -> Tensor {
+        let f = if self.count > 1 { self.count as f32 / (self.count - 1) as f32 } else { 1.0 };
+        self.variance.map(|v| v * f)
+    }
+}
+
+/// Gradients of a batch normalization: of the input, of γ and of β (both `(c,)`; the caller
+/// drops those of absent parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNormGrads {
+    /// `∂L/∂x`.
+    pub input: Tensor,
+    /// `∂L/∂γ = Σ dy·x̂`.
+    pub gamma: Tensor,
+    /// `∂L/∂β = Σ dy`.
+    pub beta: Tensor,
+}
+
+/// `moving ← moving·momentum + batch·(1 − momentum)`, as Keras.
+pub fn update_moving_statistic(moving: &mut Tensor, batch: &Tensor, momentum: f32) -> Result<()> {
+    if moving.shape() != batch.shape() {
+        return shape_err("batch_norm", format!("moving statistic {:?} and batch statistic {:?} differ", moving.shape(), batch.shape()));
+    }
+    for (m, &b) in moving.data_mut().iter_mut().zip(batch.data()) {
+        *m = *m * momentum + b * (1.0 - momentum);
+    }
+    Ok(())
+}
+
+/// `x` seen as `(outer, c, inner)` around the channel axis.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    outer: usize,
+    c: usize,
+    inner: usize,
+}
+
+impl Layout {
+    fn count(&self) -> usize {
+        self.outer * self.inner
+    }
+}
+
+fn layout(shape: &[usize], axis: isize) -> Result<Layout> {
+    if shape.is_empty() {
+        return shape_err("batch_norm", "expected an input with a channel axis, received a scalar");
+    }
+    let ax = normalize_axis("batch_norm", axis, shape.len())?;
+    Ok(Layout { outer: shape[..ax].iter().product(), c: shape[ax], inner: shape[ax + 1..].iter().product() })
+}
+
+fn check_param(name: &str, t: Option<&Tensor>, l: &Layout) -> Result<()> {
+    match t {
+        Some(t) if t.shape() != [l.c] => shape_err(
+            "batch_norm",
+            format!("{name} has shape {:?}, expected ({},) for the {} channels of the normalized axis", t.shape(), l.c, l.c),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Per channel, `Σ f(x, other)` over all axes but the channel axis, in f64, threaded over
+/// blocks of `outer`.
+fn channel_sums(l: &Layout, x: &[f32], other: &[f32], f: impl Fn(usize, f32, f32) -> f64 + Sync) -> Vec<f64> {
+    let block = l.c * l.inner;
+    let sum_block = |mut acc: Vec<f64>, (xb, ob): (&[f32], &[f32])| {
+        if l.inner == 1 {
+            for (ch, (a, (&xv, &ov))) in acc.iter_mut().zip(xb.iter().zip(ob)).enumerate() {
+                *a += f(ch, xv, ov);
+            }
+        } else {
+            for ch in 0..l.c {
+                let run = ch * l.inner..(ch + 1) * l.inner;
+                acc[ch] += xb[run.clone()].iter().zip(&ob[run]).map(|(&xv, &ov)| f(ch, xv, ov)).sum::<f64>();
+            }
+        }
+        acc
+    };
+    if block == 0 {
+        return vec![0.0; l.c];
+    }
+    let other = if other.is_empty() { x } else { other };
+    if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
+        let min_len = (PARALLEL_MIN_VALUES / block).max(1);
+        x.par_chunks(block)
+            .zip(other.par_chunks(block))
+            .with_min_len(min_len)
+            .fold(|| vec![0.0f64; l.c], sum_block)
+            .reduce(|| vec![0.0f64; l.c], |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            })
+    } else {
+        x.chunks(block).zip(other.chunks(block)).fold(vec![0.0f64; l.c], sum_block)
+    }
+}
+
+/// `out = f(ch, x, other)` elementwise, threaded over blocks of `outer`.
+fn channel_map(l: &Layout, x: &[f32], other: &[f32], f: impl Fn(usize, f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let block = l.c * l.inner;
+    let mut out = vec![0.0f32; x.len()];
+    if block == 0 {
+        return out;
+    }
+    let other = if other.is_empty() { x } else { other };
+    let map_block = |(ob, (xb, yb)): (&mut [f32], (&[f32], &[f32]))| {
+        for ch in 0..l.c {
+            let run = ch * l.inner..(ch + 1) * l.inner;
+            for (o, (&xv, &yv)) in ob[run.clone()].iter_mut().zip(xb[run.clone()].iter().zip(&yb[run])) {
+                *o = f(ch, xv, yv);
+            }
+        }
+    };
+    if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
+        let min_len = (PARALLEL_MIN_VALUES / block).max(1);
+        out.par_chunks_mut(block).zip(x.par_chunks(block).zip(other.par_chunks(block))).with_min_len(min_len).for_each(map_block);
+    } else {
+        out.chunks_mut(block).zip(x.chunks(block).zip(other.chunks(block))).for_each(map_block);
+    }
+    out
+}
+
+/// Per-channel `inv = γ/√(σ² + ε)` and `shift = β − μ·inv`.
+fn affine(mean: &[f32], var: &[f32], gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let inv: Vec<f32> = (0..mean.len()).map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) / (var[ch] + eps).sqrt()).collect();
+    let shift = (0..mean.len()).map(|ch| beta.map_or(0.0, |b| b.data()[ch]) - mean[ch] * inv[ch]).collect();
+    (inv, shift)
+}
+
+/// Inference: normalizes with given (moving) statistics.
+pub fn batch_norm_inference(
+    x: &Tensor,
+    mean: &Tensor,
+    variance: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+) -> Result<Tensor> {
+    let l = layout(x.shape(), axis)?;
+    for (name, t) in [("moving_mean", Some(mean)), ("moving_variance", Some(variance)), ("gamma", gamma), ("beta", beta)] {
+        check_param(name, t, &l)?;
+    }
+    let (inv, shift) = affine(mean.data(), variance.data(), gamma, beta, eps);
+    Tensor::new(x.shape(), channel_map(&l, x.data(), &[], |ch, v, _| v * inv[ch] + shift[ch]))
+}
+
+/// Backward of [`batch_norm_inference`]: an affine map per channel, so
+/// `dx = dy·γ/√(σ² + ε)`, `dγ = Σ dy·(x − μ)/√(σ² + ε)`, `dβ = Σ dy`.
+pub fn batch_norm_inference_backward(
+    x: &Tensor,
+    grad_out: &Tensor,
+    mean: &Tensor,
+    variance: &Tensor,
+    gamma: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+) -> Result<BatchNormGrads> {
+    let l = layout(x.shape(), axis)?;
+    check_param("moving_mean", Some(mean), &l)?;
+    check_param("moving_variance", Some(variance), &l)?;
+    check_param("gamma", gamma, &l)?;
+    check_grad(x, grad_out)?;
+    let rstd: Vec<f32> = variance.data().iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
+    let (m, g, dy) = (mean.data(), gamma, grad_out.data());
+    let scale: Vec<f32> = (0..l.c).map(|ch| g.map_or(1.0, |g| g.data()[ch]) * rstd[ch]).collect();
+    let dx = channel_map(&l, dy, &[], |ch, d, _| d * scale[ch]);
+    let dbeta = channel_sums(&l, dy, &[], |_, d, _| d as f64);
+    let dgamma = channel_sums(&l, x.data(), dy, |ch, v, d| ((v - m[ch]) * rstd[ch]) as f64 * d as f64);
+    grads(x, &l, dx, dgamma, dbeta)
+}
+
+fn check_grad(x: &Tensor, grad_out: &Tensor) -> Result<()> {
+    if grad_out.shape() != x.shape() {
+        return shape_err("batch_norm", format!("gradient shape {:?} differs from the input's {:?}", grad_out.shape(), x.shape()));
+    }
+    Ok(())
+}
+
+fn grads(x: &Tensor, l: &Layout, dx: Vec<f32>, dgamma: Vec<f64>, dbeta: Vec<f64>) -> Result<BatchNormGrads> {
+    Ok(BatchNormGrads {
+        input: Tensor::new(x.shape(), dx)?,
+        gamma: Tensor::new(&[l.c], dgamma.into_iter().map(|v| v as f32).collect())?,
+        beta: Tensor::new(&[l.c], dbeta.into_iter().map(|v| v as f32).collect())?,
+    })
+}
+
+/// The batch mean and biased variance per channel (two passes, accumulated in f64).
+pub fn batch_moments(x: &Tensor, axis: isize) -> Result<BatchStats> {
+    let l = layout(x.shape(), axis)?;
+    let m = l.count();
+    if m == 0 {
+        return shape_err("batch_norm", format!("needs at least one value per channel to compute batch statistics, received shape {:?}", x.shape()));
+    }
+    let sums = channel_sums(&l, x.data(), &[], |_, v, _| v as f64);
+    let mean: Vec<f64> = sums.iter().map(|s| s / m as f64).collect();
+    let sq = channel_sums(&l, x.data(), &[], |ch, v, _| (v as f64 - mean[ch]).powi(2));
+    Ok(BatchStats {
+        mean: Tensor::new(&[l.c], mean.iter().map(|&v| v as f32).collect())?,
+        variance: Tensor::new(&[l.c], sq.iter().map(|s| (s / m as f64) as f32).collect())?,
+        count: m,
+    })
+}
+
+/// Training: normalizes with the batch's own statistics and returns them, so the layer can
+/// update its moving statistics with [`update_moving_statistic`].
+pub fn batch_norm_training(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+) -> Result<(Tensor, BatchStats)> {
+    let l = layout(x.shape(), axis)?;
+    check_param("gamma", gamma, &l)?;
+    check_param("beta", beta, &l)?;
+    let stats = batch_moments(x, axis)?;
+    let (inv, shift) = affine(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
+    let y = Tensor::new(x.shape(), channel_map(&l, x.data(), &[], |ch, v, _| v * inv[ch] + shift[ch]))?;
+    Ok((y, stats))
+}
+
+/// Backward of [`batch_norm_training`], through the batch statistics: with
+/// `x̂ = (x − μ)/√(σ² + ε)`,
+/// `dx = γ/√(σ² + ε) · (dy − mean(dy) − x̂·mean(dy·x̂))`, `dγ = Σ dy·x̂`, `dβ = Σ dy`.
+pub fn batch_norm_training_backward(
+    x: &Tensor,
+    grad_out: &Tensor,
+    stats: &BatchStats,
+    gamma: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+) -> Result<BatchNormGrads> {
+    let l = layout(x.shape(), axis)?;
+    check_param("mean", Some(&stats.mean), &l)?;
+    check_param("variance", Some(&stats.variance), &l)?;
+    check_param("gamma", gamma, &l)?;
+    check_grad(x, grad_out)?;
+    let m = l.count() as f64;
+    let mu = stats.mean.data();
+    let rstd: Vec<f32> = stats.variance.data().iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
+    let dy = grad_out.data();
+    let dbeta = channel_sums(&l, dy, &[], |_, d, _| d as f64);
+    let dgamma = channel_sums(&l, x.data(), dy, |ch, v, d| ((v - mu[ch]) * rstd[ch]) as f64 * d as f64);
+    let mean_dy: Vec<f32> = dbeta.iter().map(|s| (s / m) as f32).collect();
+    let mean_dyx: Vec<f32> = dgamma.iter().map(|s| (s / m) as f32).collect();
+    let k: Vec<f32> = (0..l.c).map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) * rstd[ch]).collect();
+    let dx = channel_map(&l, x.data(), dy, |ch, v, d| {
+        let xhat = (v - mu[ch]) * rstd[ch];
+        k[ch] * (d - mean_dy[ch] - xhat * mean_dyx[ch])
+    });
+    grads(x, &l, dx, dgamma, dbeta)
+}
+
+/// Reference for training-mode batch normalization: each channel's statistics and outputs
+/// from an explicit loop over every element's multi-index.
+pub fn batch_norm_training_naive(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+) -> Result<(Tensor, BatchStats)> {
+    let ax = normalize_axis("batch_norm", axis, x.rank())?;
+    let c = x.shape()[ax];
+    let stride = x.strides()[ax];
+    let chan = |i: usize| (i / stride) % c;
+    let (mut sum, mut count) = (vec![0.0f64; c], vec![0usize; c]);
+    for (i, &v) in x.data().iter().enumerate() {
+        sum[chan(i)] += v as f64;
+        count[chan(i)] += 1;
+    }
+    let mean: Vec<f64> = sum.iter().zip(&count).map(|(s, &n)| s / n as f64).collect();
+    let mut sq = vec![0.0f64; c];
+    for (i, &v) in x.data().iter().enumerate() {
+        sq[chan(i)] += (v as f64 - mean[chan(i)]).powi(2);
+    }
+    let var: Vec<f64> = sq.iter().zip(&count).map(|(s, &n)| s / n as f64).collect();
+    let y = x
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = chan(i);
+            let g = gamma.map_or(1.0, |g| g.data()[ch] as f64);
+            let b = beta.map_or(0.0, |b| b.data()[ch] as f64);
+            (g * (v as f64 - mean[ch]) / (var[ch] + eps as f64).sqrt() + b) as f32
+        })
+        .collect();
+    let stats = BatchStats {
+        mean: Tensor::new(&[c], mean.iter().map(|&v| v as f32).collect())?,
+        variance: Tensor::new(&[c], var.iter().map(|&v| v as f32).collect())?,
+        count: count.first().copied().unwrap_or(0),
+    };
+    Ok((Tensor::new(x.shape(), y)?, stats))
+}
+
+/// The parents of a batch-norm node (`x`, then γ and β when present) and the positions of γ
+/// and β among them.
+fn parents(x: Var, gamma: Option<Var>, beta: Option<Var>) -> (Vec<Var>, Option<usize>, Option<usize>) {
+    let mut p = vec![x];
+    let gi = gamma.map(|g| {
+        p.push(g);
+        p.len() - 1
+    });
+    let bi = beta.map(|b| {
+        p.push(b);
+        p.len() - 1
+    });
+    (p, gi, bi)
+}
+
+fn route(g: BatchNormGrads, gi: Option<usize>, bi: Option<usize>) -> Vec<Option<Tensor>> {
+    let mut out = vec![Some(g.input)];
+    if gi.is_some() {
+        out.push(Some(g.gamma));
+    }
+    if bi.is_some() {
+        out.push(Some(g.beta));
+    }
+    out
+}
+
+impl Tape {
+    /// [`batch_norm_inference`] on the tape: moving statistics are constants; gradients flow to
+    /// `x`, γ and β.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm_inference(
+        &mut self,
+        x: Var,
+        mean: &Tensor,
+        variance: &Tensor,
+        gamma: Option<Var>,
+        beta: Option<Var>,
+        axis: isize,
+        eps: f32,
+    ) -> Result<Var> {
+        let gv = gamma.map(|g| self.try_value(g)).transpose()?;
+        let bv = beta.map(|b| self.try_value(b)).transpose()?;
+        let out = batch_norm_inference(self.try_value(x)?, mean, variance, gv, bv, axis, eps)?;
+        let (p, gi, bi) = parents(x, gamma, beta);
+        let (mean, variance) = (mean.clone(), variance.clone());
+        self.record(
+            out,
+            &p,
+            Box::new(move |grad, inputs, _| {
+                let g = batch_norm_inference_backward(inputs[0], grad, &mean, &variance, gi.map(|i| inputs[i]), axis, eps)?;
+                Ok(route(g, gi, bi))
+            }),
+        )
+    }
+
+    /// [`batch_norm_training`] on the tape; the gradient flows through the batch statistics.
+    /// Returns the output and the batch statistics (constants, for the moving averages).
+    pub fn batch_norm_training(
+        &mut self,
+        x: Var,
+        gamma: Option<Var>,
+        beta: Option<Var>,
+        axis: isize,
+        eps: f32,
+    ) -> Result<(Var, BatchStats)> {
+        let gv = gamma.map(|g| self.try_value(g)).transpose()?;
+        let bv = beta.map(|b| self.try_value(b)).transpose()?;
+        let (out, stats) = batch_norm_training(self.try_value(x)?, gv, bv, axis, eps)?;
+        let (p, gi, bi) = parents(x, gamma, beta);
+        let kept = stats.clone();
+        let v = self.record(
+            out,
+            &p,
+            Box::new(move |grad, inputs, _| {
+                let g = batch_norm_training_backward(inputs[0], grad, &kept, gi.map(|i| inputs[i]), axis, eps)?;
+                Ok(route(g, gi, bi))
+            }),
+        )?;
+        Ok((v, stats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::check_gradients;
+    use crate::rng::Rng;
+
+    fn random(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+        Tensor::new(shape, (0..shape.iter().product()).map(|_| rng.uniform_range(lo, hi) as f32).collect()).unwrap()
+    }
+
+    fn t(v: &[f32]) -> Tensor {
+        Tensor::new(&[v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn inference_by_hand() {
+        // One channel, mean 1, variance 4 − ε so √(σ² + ε) = 2; γ 3, β 0.5:
+        // y = 3·(x − 1)/2 + 0.5.
+        let x = Tensor::new(&[3, 1], vec![1.0, 3.0, -1.0]).unwrap();
+        let y = batch_norm_inference(&x, &t(&[1.0]), &t(&[4.0 - 1e-3]), Some(&t(&[3.0])), Some(&t(&[0.5])), -1, 1e-3).unwrap();
+        assert!(y.allclose(&Tensor::new(&[3, 1], vec![0.5, 3.5, -2.5]).unwrap(), 1e-6, 1e-6), "{y:?}");
+        // Channels-first axis 1 on (1, 2, 2): channel 1 shifted by β only.
+        let x = Tensor::arange(&[1, 2, 2]);
+        let y = batch_norm_inference(&x, &t(&[0.0, 0.0]), &t(&[1.0, 1.0]), None, Some(&t(&[0.0, 10.0])), 1, 0.0).unwrap();
+        assert_eq!(y.data(), &[0.0, 1.0, 12.0, 13.0]);
+    }
+
+    #[test]
+    fn training_by_hand() {
+        // Channel 0: 1, 3 → mean 2, biased variance 1; channel 1: 0, 0 → mean 0, variance 0.
+        let x = Tensor::new(&[2, 2], vec![1.0, 0.0, 3.0, 0.0]).unwrap();
+        let (y, s) = batch_norm_training(&x, None, None, -1, 0.0).unwrap();
+        assert_eq!(s.mean.data(), &[2.0, 0.0]);
+        assert_eq!(s.variance.data(), &[1.0, 0.0]);
+        assert_eq!(s.count, 2);
+        assert_eq!(s.unbiased_variance().data(), &[2.0, 0.0]);
+        assert_eq!(&y.data()[..1], &[-1.0]);
+        assert_eq!(y.data()[2], 1.0);
+        let mut moving = t(&[0.0, 1.0]);
+        update_moving_statistic(&mut moving, &s.variance, 0.9).unwrap();
+        assert!(moving.allclose(&t(&[0.1, 0.9]), 1e-7, 0.0), "{moving:?}");
+    }
+
+    #[test]
+    fn fast_matches_naive() {
+        let mut rng = Rng::new(99);
+        for case in 0..120 {
+            let rank = 1 + rng.below(4);
+            let big = case % 30 == 0;
+            let shape: Vec<usize> = (0..rank).map(|_| if big { 8 + rng.below(24) } else { 1 + rng.below(5) }).collect();
+            let axis = rng.below(rank) as isize - if rng.below(2) == 0 { rank as isize } else { 0 };
+            let c = shape[normalize_axis("t", axis, rank).unwrap()];
+            let x = random(&mut rng, &shape, -2.0, 3.0);
+            let gamma = (rng.below(2) == 0).then(|| random(&mut rng, &[c], 0.5, 1.5));
+            let beta = (rng.below(2) == 0).then(|| random(&mut rng, &[c], -1.0, 1.0));
+            let (y, s) = batch_norm_training(&x, gamma.as_ref(), beta.as_ref(), axis, 1e-3).unwrap();
+            let (yn, sn) = batch_norm_training_naive(&x, gamma.as_ref(), beta.as_ref(), axis, 1e-3).unwrap();
+            let what = format!("case {case}: shape {shape:?} axis {axis}");
+            assert!(y.allclose(&yn, 1e-4, 1e-4), "{what}: {}", y.max_abs_diff(&yn).unwrap());
+            assert!(s.mean.allclose(&sn.mean, 1e-6, 1e-5) && s.variance.allclose(&sn.variance, 1e-6, 1e-5), "{what}");
+            assert_eq!(s.count, sn.count, "{what}");
+            // Inference with the batch's own statistics is the training output.
+            let yi = batch_norm_inference(&x, &s.mean, &s.variance, gamma.as_ref(), beta.as_ref(), axis, 1e-3).unwrap();
+            assert!(yi.allclose(&y, 1e-5, 1e-5), "{what}");
+        }
+    }
+
+    #[test]
+    fn training_gradients_through_batch_statistics() {
+        let mut rng = Rng::new(4);
+        let x = random(&mut rng, &[3, 2, 2, 3], -1.0, 1.0);
+        let gamma = random(&mut rng, &[3], 0.5, 1.5);
+        let beta = random(&mut rng, &[3], -0.5, 0.5);
+        let f = |t: &mut Tape, v: &[Var]| Ok(t.batch_norm_training(v[0], Some(v[1]), Some(v[2]), -1, 1e-3)?.0);
+        check_gradients(&[x.clone(), gamma.clone(), beta.clone()], f, 1e-2, 2e-2).unwrap();
+        // Channel axis 1 (channels_first), no center.
+        let xc = random(&mut rng, &[2, 3, 2, 2], -1.0, 1.0);
+        let f = |t: &mut Tape, v: &[Var]| Ok(t.batch_norm_training(v[0], Some(v[1]), None, 1, 1e-3)?.0);
+        check_gradients(&[xc, gamma.clone()], f, 1e-2, 2e-2).unwrap();
+        // Neither scale nor center.
+        let f = |t: &mut Tape, v: &[Var]| Ok(t.batch_norm_training(v[0], None, None, -1, 1e-3)?.0);
+        check_gradients(&[x], f, 1e-2, 2e-2).unwrap();
+    }
+
+    #[test]
+    fn inference_gradients() {
+        let mut rng = Rng::new(8);
+        let x = random(&mut rng, &[2, 3, 2, 4], -1.0, 1.0);
+        let (mean, var) = (random(&mut rng, &[4], -0.5, 0.5), random(&mut rng, &[4], 0.5, 2.0));
+        let gamma = random(&mut rng, &[4], 0.5, 1.5);
+        let beta = random(&mut rng, &[4], -0.5, 0.5);
+        let f = |t: &mut Tape, v: &[Var]| t.batch_norm_inference(v[0], &mean, &var, Some(v[1]), Some(v[2]), -1, 1e-3);
+        check_gradients(&[x.clone(), gamma, beta.clone()], f, 1e-2, 1e-2).unwrap();
+        let f = |t: &mut Tape, v: &[Var]| t.batch_norm_inference(v[0], &mean, &var, None, Some(v[1]), -1, 1e-3);
+        check_gradients(&[x, beta], f, 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let x = Tensor::zeros(&[2, 3, 3, 4]);
+        let e = batch_norm_inference(&x, &t(&[0.0; 3]), &t(&[1.0; 4]), None, None, -1, 1e-3).unwrap_err().to_string();
+        assert!(e.starts_with("batch_norm:") && e.contains("moving_mean has shape [3], expected (4,)"), "{e}");
+        let e = batch_norm_training(&x, Some(&t(&[1.0; 4])), None, 1, 1e-3).unwrap_err().to_string();
+        assert!(e.contains("gamma has shape [4], expected (3,)"), "{e}");
+        let e = batch_norm_training(&x, None, None, 4, 1e-3).unwrap_err().to_string();
+        assert!(e.contains("`axis`") && e.contains("received 4"), "{e}");
+        let e = batch_norm_training(&Tensor::zeros(&[0, 4]), None, None, -1, 1e-3).unwrap_err().to_string();
+        assert!(e.contains("at least one value per channel"), "{e}");
+        let s = batch_moments(&x, -1).unwrap();
+        let e = batch_norm_training_backward(&x, &Tensor::zeros(&[2, 3]), &s, None, -1, 1e-3).unwrap_err().to_string();
+        assert!(e.contains("gradient shape [2, 3] differs from the input's [2, 3, 3, 4]"), "{e}");
+        let e = update_moving_statistic(&mut t(&[0.0; 2]), &t(&[0.0; 3]), 0.99).unwrap_err().to_string();
+        assert!(e.contains("[2]") && e.contains("[3]"), "{e}");
+    }
+}
