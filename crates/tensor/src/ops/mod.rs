@@ -15,3 +15,4 @@ pub mod pad;
 pub mod pool;
 pub mod reduce;
 pub mod shape_ops;
+pub mod softmax;
