@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod activations;
 pub mod config;
 pub mod constraints;
 pub mod error;
