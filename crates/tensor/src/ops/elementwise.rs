@@ -191,23 +191,19 @@ fn for_each_row<const N: usize>(outer: &[Dim<N>], start: usize, count: usize, mu
     for d in (0..outer.len()).rev() {
         idx[d] = rem % outer[d].0;
         rem /= outer[d].0;
-        for k in 0..N {
-            off[k] += idx[d] * outer[d].1[k];
-        }
+        let (i, strides) = (idx[d], outer[d].1);
+        off.iter_mut().zip(strides).for_each(|(o, s)| *o += i * s);
     }
     for r in start..start + count {
         f(r, off);
         for d in (0..outer.len()).rev() {
+            let (size, strides) = outer[d];
             idx[d] += 1;
-            for k in 0..N {
-                off[k] += outer[d].1[k];
-            }
-            if idx[d] < outer[d].0 {
+            off.iter_mut().zip(strides).for_each(|(o, s)| *o += s);
+            if idx[d] < size {
                 break;
             }
-            for k in 0..N {
-                off[k] -= outer[d].1[k] * outer[d].0;
-            }
+            off.iter_mut().zip(strides).for_each(|(o, s)| *o -= s * size);
             idx[d] = 0;
         }
     }

@@ -173,10 +173,10 @@ fn unary_gradients_match_finite_differences() {
         ("clip", |tp, v| tp.clip(v, 0.5, 2.8)),
     ];
     for (name, f) in on_any {
-        check_gradients(&[x.clone()], |tp, v| f(tp, v[0]), 1e-2, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_gradients(std::slice::from_ref(&x), |tp, v| f(tp, v[0]), 1e-2, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for (name, f) in on_positive {
-        check_gradients(&[pos.clone()], |tp, v| f(tp, v[0]), 1e-3, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_gradients(std::slice::from_ref(&pos), |tp, v| f(tp, v[0]), 1e-3, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 

@@ -330,11 +330,11 @@ mod tests {
         let x = Tensor::new(&[2, 3, 2], (0..12).map(|i| ((i * 5) % 12) as f32 * 0.3 - 1.5).collect()).unwrap();
         for op in OPS {
             for (axes, keep) in [(vec![1isize], false), (vec![0, 2], true), (vec![-1], true), (vec![0, 1, 2], false)] {
-                check_gradients(&[x.clone()], |tp, v| tp.reduce(op, v[0], &axes, keep), 1e-2, 1e-2)
+                check_gradients(std::slice::from_ref(&x), |tp, v| tp.reduce(op, v[0], &axes, keep), 1e-2, 1e-2)
                     .unwrap_or_else(|e| panic!("{op:?} {axes:?}: {e}"));
             }
         }
-        check_gradients(&[x.clone()], |tp, v| tp.mean_all(v[0]), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&x), |tp, v| tp.mean_all(v[0]), 1e-2, 1e-2).unwrap();
     }
 
     #[test]

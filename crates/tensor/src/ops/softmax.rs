@@ -186,8 +186,8 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = Tensor::new(&[2, 3, 2], (0..12).map(|i| ((i * 5) % 12) as f32 * 0.4 - 2.0).collect()).unwrap();
         for axis in [-1, 1, 0] {
-            check_gradients(&[x.clone()], |tp, v| tp.softmax(v[0], axis), 1e-2, 1e-2).unwrap();
-            check_gradients(&[x.clone()], |tp, v| tp.log_softmax(v[0], axis), 1e-2, 1e-2).unwrap();
+            check_gradients(std::slice::from_ref(&x), |tp, v| tp.softmax(v[0], axis), 1e-2, 1e-2).unwrap();
+            check_gradients(std::slice::from_ref(&x), |tp, v| tp.log_softmax(v[0], axis), 1e-2, 1e-2).unwrap();
         }
     }
 
