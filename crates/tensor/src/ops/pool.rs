@@ -135,12 +135,13 @@ fn max_row<const ARG: bool>(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_ro
                 let src = &x_img[base..base + c];
                 if ARG {
                     let a = &mut arg_row[ox * c..(ox + 1) * c];
-                    for ch in 0..c {
-                        // Strictly greater: the first maximum in row-major order keeps the gradient.
-                        if src[ch] > o[ch] {
-                            o[ch] = src[ch];
-                            a[ch] = (base + ch) as u32;
-                        }
+                    // Strictly greater: the first maximum in row-major order keeps the gradient.
+                    // Written as selects, not branches, so it vectorizes.
+                    let base = base as u32;
+                    for (ch, ((ov, av), &v)) in o.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
+                        let mask = ((v > *ov) as u32).wrapping_neg();
+                        *ov = if v > *ov { v } else { *ov };
+                        *av = (*av & !mask) | ((base + ch as u32) & mask);
                     }
                 } else {
                     for (ov, &v) in o.iter_mut().zip(src) {
