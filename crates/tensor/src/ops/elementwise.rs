@@ -560,6 +560,9 @@ pub(crate) fn map_tensor(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
 /// Gradients of a broadcasting binary op for the inputs in `need`.
 pub fn binary_backward(op: BinaryOp, grad: &Tensor, a: &Tensor, b: &Tensor, out: &Tensor, need: [bool; 2]) -> Result<Vec<Option<Tensor>>> {
     let (sa, sb) = (a.shape(), b.shape());
+    if grad.shape() != out.shape() {
+        return shape_err(op.name(), format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), out.shape()));
+    }
     let (ga, gb) = match op {
         BinaryOp::Add | BinaryOp::Sub => {
             let ga = if need[0] { Some(sum_to_shape(grad, sa)?) } else { None };

@@ -183,6 +183,9 @@ pub fn matmul_naive(a: &Tensor, ta: Trans, b: &Tensor, tb: Trans) -> Result<Tens
 /// Gradients of `c = op(a)·op(b)` for the inputs in `need`.
 pub fn matmul_backward(grad: &Tensor, a: &Tensor, ta: Trans, b: &Tensor, tb: Trans, need: [bool; 2]) -> Result<Vec<Option<Tensor>>> {
     let p = matmul_plan(a.shape(), ta, b.shape(), tb)?;
+    if grad.shape() != p.out_shape {
+        return shape_err("matmul", format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), p.out_shape));
+    }
     let (batch, m, n, k) = (p.batch, p.m, p.n, p.k);
     let (sa, sb, sc) = (m * k, if p.shared_b { 0 } else { k * n }, m * n);
     let g = grad.data();
@@ -440,5 +443,8 @@ mod tests {
         assert_eq!(e, "linear: input [2, 3] does not fit kernel [4, 5]: its last axis must be 4");
         assert!(linear(&Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5]), Some(&Tensor::zeros(&[4]))).is_err());
         assert!(linear(&Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5, 1]), None).is_err());
+        let (a, b) = (Tensor::zeros(&[3, 2, 3]), Tensor::zeros(&[3, 2, 4]));
+        assert!(matmul_backward(&Tensor::zeros(&[1, 2, 4]), &a, Trans::No, &b, Trans::Yes, [true, true]).is_err());
+        assert!(linear_backward(&Tensor::zeros(&[1, 5]), &Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5]), true, [true; 3]).is_err());
     }
 }

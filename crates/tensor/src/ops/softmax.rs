@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use crate::autograd::{Tape, Var};
-use crate::error::Result;
+use crate::error::{shape_err, Result};
 use crate::ops::elementwise::{PAR_CHUNK, PAR_MIN_LEN};
 use crate::ops::reduce::normalize_axis;
 use crate::tensor::Tensor;
@@ -103,6 +103,9 @@ pub fn softmax_naive(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
 
 /// Gradient of softmax (`log = false`) or log-softmax (`log = true`) from the output `y`.
 pub fn softmax_backward(grad: &Tensor, y: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
+    if grad.shape() != y.shape() {
+        return shape_err("softmax", format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), y.shape()));
+    }
     let (_, n, inner) = split("softmax", y.shape(), axis)?;
     let block = n * inner;
     let (g, yd) = (grad.data(), y.data());
@@ -197,5 +200,6 @@ mod tests {
         assert_eq!(e, "softmax: argument `axis`: expected an axis in [-2, 2) for a rank-2 input, received 2");
         assert!(log_softmax(&Tensor::zeros(&[2, 3]), -3).is_err());
         assert!(softmax(&Tensor::scalar(1.0), -1).is_err());
+        assert!(softmax_backward(&Tensor::zeros(&[2]), &Tensor::zeros(&[2, 3]), -1, false).is_err());
     }
 }
