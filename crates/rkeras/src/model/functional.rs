@@ -174,6 +174,7 @@ pub(crate) fn build_from_session(name: &str, kind: ModelKind, inputs: &[&KerasTe
                     inputs: if input_nodes.contains(&n) { Vec::new() } else { sn.inputs.iter().map(|&(src, i)| (node_pos[&src], i)).collect() },
                     output_shapes: sn.output_shapes.clone(),
                     node_index: sn.node_index,
+                    depth: node_depth[&n],
                 }
             })
             .collect();

@@ -13,6 +13,7 @@
 pub mod functional;
 pub mod session;
 pub mod sequential;
+pub mod summary;
 
 
 use crate::error::{KerasError, Result};
@@ -45,6 +46,8 @@ pub struct ModelNode {
     pub output_shapes: Vec<Shape>,
     /// The call's index among the layer's calls (`[node_index]` in "Connected to").
     pub node_index: usize,
+    /// Keras's node depth: longest path to an output (outputs 0, inputs deepest).
+    pub depth: usize,
 }
 
 /// A model: layers and the graph of their calls, in execution order.
@@ -384,5 +387,8 @@ impl Layer for Model {
     }
     fn as_model(&self) -> Option<&Model> {
         Some(self)
+    }
+    fn count_params(&self) -> u64 {
+        Model::count_params(self)
     }
 }
