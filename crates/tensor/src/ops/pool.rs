@@ -400,7 +400,7 @@ pub fn max_pool2d_backward_naive(x: &Tensor, g: &Pool2dGeometry, grad_out: &Tens
                             if let Some((iy, ix)) = naive_cell(g, oy, ox, ky, kx) {
                                 let i = ((b * g.h + iy) * g.w + ix) * c + ch;
                                 let v = x.data()[i];
-                                if best.map_or(true, |(m, _)| v > m) {
+                                if best.is_none() || best.is_some_and(|(m, _)| v > m) {
                                     best = Some((v, i));
                                 }
                             }
@@ -605,12 +605,12 @@ mod tests {
         let mut rng = Rng::new(17);
         for padding in [Padding::Valid, Padding::Same] {
             let x = separated(&mut rng, &[2, 5, 4, 3]);
-            check_gradients(&[x.clone()], |t, v| t.max_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
-            check_gradients(&[x.clone()], |t, v| t.avg_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
+            check_gradients(std::slice::from_ref(&x), |t, v| t.max_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
+            check_gradients(std::slice::from_ref(&x), |t, v| t.avg_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
         }
         let x = separated(&mut rng, &[2, 3, 4, 2]);
-        check_gradients(&[x.clone()], |t, v| t.global_max_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
-        check_gradients(&[x.clone()], |t, v| t.global_avg_pool2d(v[0], true), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&x), |t, v| t.global_max_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&x), |t, v| t.global_avg_pool2d(v[0], true), 1e-2, 1e-2).unwrap();
         check_gradients(&[x], |t, v| t.global_avg_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
     }
 

@@ -47,7 +47,7 @@ pub fn resolve_shape(op: &'static str, count: usize, target: &[isize]) -> Result
     let known: usize = target.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let mut shape: Vec<usize> = target.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
-        if known == 0 || count % known != 0 {
+        if count.checked_rem(known) != Some(0) {
             return shape_err(op, format!("cannot reshape {count} values to {target:?}: {count} is not a multiple of {known}"));
         }
         shape[i] = count / known;
@@ -540,9 +540,9 @@ mod tests {
         let a = random(&mut rng, &[2, 3, 2, 2]);
         let b = random(&mut rng, &[2, 3, 2, 1]);
         check_gradients(&[a.clone(), b], |t, v| t.concat(&[v[0], v[1], v[0]], -1), 1e-2, 1e-2).unwrap();
-        check_gradients(&[a.clone()], |t, v| t.transpose(v[0], &[0, 3, 1, 2]), 1e-2, 1e-2).unwrap();
-        check_gradients(&[a.clone()], |t, v| t.transpose(v[0], &[2, 0, 3, 1]), 1e-2, 1e-2).unwrap();
-        check_gradients(&[a.clone()], |t, v| t.slice(v[0], &[0, 1, 0, 1], &[2, 3, 1, 2]), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&a), |t, v| t.transpose(v[0], &[0, 3, 1, 2]), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&a), |t, v| t.transpose(v[0], &[2, 0, 3, 1]), 1e-2, 1e-2).unwrap();
+        check_gradients(std::slice::from_ref(&a), |t, v| t.slice(v[0], &[0, 1, 0, 1], &[2, 3, 1, 2]), 1e-2, 1e-2).unwrap();
         check_gradients(&[a], |t, v| {
             let f = t.flatten(v[0])?;
             t.reshape(f, &[4, 6])
