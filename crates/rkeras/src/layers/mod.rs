@@ -7,6 +7,7 @@
 
 pub mod registry;
 pub mod input;
+pub mod custom;
 
 use crate::error::Result;
 use crate::kshape::Shape;
@@ -129,7 +130,7 @@ pub trait Layer: Send + Sync + LayerClone {
 /// A layer's configuration: what Keras stores in JSON, before any weight exists.
 pub trait LayerConfig: Send + Sync + LayerConfigClone {
     /// Keras class name.
-    fn class_name(&self) -> &'static str;
+    fn class_name(&self) -> &str;
     /// The name given by the user or the file; `None` means auto-named at build.
     fn name(&self) -> Option<&str>;
     /// Sets the name.
