@@ -101,6 +101,11 @@ pub trait Layer: Send + Sync + LayerClone {
     }
     /// Applies kernel/bias constraints after an optimizer update.
     fn apply_constraints(&mut self) {}
+    /// For an operation that tf-keras 2 shows differently (`x + y`): its class there
+    /// (`TFOpLambda`) and name stem (`tf.__operators__.add`).
+    fn keras2_display(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
     /// For a nested model used as a layer: the model.
     fn as_model(&self) -> Option<&crate::model::Model> {
         None
@@ -217,3 +222,16 @@ mod tests {
         assert_eq!(snake_case("LeakyReLU"), "leaky_re_lu");
     }
 }
+
+pub mod conv;
+pub mod conv_args;
+pub mod conv_transpose;
+pub mod depthwise;
+pub mod pooling;
+pub mod reshaping;
+pub use conv::{Conv2D, Conv2DConfig};
+pub use conv_args::{DataFormat, InitializerArg, Pair};
+pub use conv_transpose::{Conv2DTranspose, Conv2DTransposeConfig};
+pub use depthwise::{DepthwiseConv2D, DepthwiseConv2DConfig, SeparableConv2D, SeparableConv2DConfig};
+pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2DConfig, MaxPooling2D, Pooling2DConfig};
+pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod functional;
+pub mod ops;
 pub mod session;
 pub mod sequential;
 pub mod summary;

@@ -27,6 +27,14 @@ pub fn display_name(name: &str, style: SummaryStyle) -> String {
     renum("input_layer", "input", 1).or_else(|| renum("functional", "model", 0)).unwrap_or_else(|| name.to_string())
 }
 
+/// tf-keras's name of an operation row: Keras 3's `add_1` → `tf.__operators__.add_1`.
+fn keras2_op_name(name: &str, stem: &str) -> String {
+    match name.rsplit_once('_') {
+        Some((_, n)) if n.parse::<usize>().is_ok() => format!("{stem}_{n}"),
+        _ => stem.to_string(),
+    }
+}
+
 impl Model {
     /// `model.summary(...)` as text.
     pub fn summary(&self, opts: &SummaryOptions) -> Result<String> {
@@ -93,9 +101,13 @@ impl Model {
             Some(m) => (m.rows(style, trainable), m.kind == ModelKind::Sequential),
             None => (Vec::new(), false),
         };
+        let (name, class_name) = match (style, layer.keras2_display()) {
+            (SummaryStyle::Keras2, Some((class, stem))) => (keras2_op_name(layer.name(), stem), class.to_string()),
+            _ => (display_name(layer.name(), style), layer.class_name().to_string()),
+        };
         SummaryRow {
-            name: display_name(layer.name(), style),
-            class_name: layer.class_name().to_string(),
+            name,
+            class_name,
             output_shapes,
             params: layer.count_params(),
             connected_to,
