@@ -157,17 +157,30 @@ pub fn conv2d_backward_parts(
     Ok((dx, dw, Some(Tensor::new(&[g.cout], db)?)))
 }
 
-/// Sum of a `[…, c]` gradient over everything but its last axis.
+/// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks).
 pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
-    let mut db = vec![0.0; c];
-    if c > 0 {
-        for row in gy.chunks_exact(c) {
-            for (b, v) in db.iter_mut().zip(row) {
-                *b += v;
-            }
-        }
+    use rayon::prelude::*;
+    if c == 0 {
+        return Vec::new();
     }
-    db
+    let rows_per_task = (1 << 14) / c + 1;
+    gy.par_chunks(rows_per_task * c)
+        .fold(
+            || vec![0.0f32; c],
+            |mut db, block| {
+                for row in block.chunks_exact(c) {
+                    db.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+                }
+                db
+            },
+        )
+        .reduce(
+            || vec![0.0f32; c],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
+                a
+            },
+        )
 }
 
 /// Input row read by output row `o` through tap `k`, if it lies inside the input.
@@ -327,6 +340,17 @@ mod tests {
         let y = conv2d(&x, &w, None, &p).unwrap();
         assert_eq!(y.shape(), &[1, 1, 1, 2]);
         assert_eq!(y.data(), &[1. + 5., 10. * (2. + 6.)]);
+    }
+
+    #[test]
+    fn empty_channels_give_the_bias() {
+        let (x, w, b) = (Tensor::zeros(&[2, 3, 3, 0]), Tensor::zeros(&[2, 2, 0, 2]), Tensor::new(&[2], vec![1., 2.]).unwrap());
+        let p = Conv2dParams::default();
+        let y = conv2d(&x, &w, Some(&b), &p).unwrap();
+        assert_eq!(y.shape(), &[2, 2, 2, 2]);
+        assert_eq!(y, conv2d_naive(&x, &w, Some(&b), &p).unwrap());
+        let (dx, dw, db) = conv2d_backward(&x, &w, &Tensor::ones(&[2, 2, 2, 2]), &p).unwrap();
+        assert_eq!((dx.len(), dw.len(), db.data()), (0, 0, &[8.0, 8.0][..]));
     }
 
     #[test]

@@ -136,59 +136,74 @@ fn gather_group(src: &[f32], c: usize, groups: usize, gi: usize, dst: &mut Vec<f
     }
 }
 
+/// `dst = src` for the short runs of small-channel layers (LeNet's first layer copies runs of
+/// 1–5 floats): constant-size copies inline, where `copy_from_slice` would call `memcpy`.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match dst.len() {
+                $($n => dst[..$n].copy_from_slice(&src[..$n]),)*
+                n => dst.copy_from_slice(&src[..n]),
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// Splits output rows `r0..r0+m` into runs that stay within one output image row, calling
+/// `f(n, oy, ox0, ox1, first)` (`first`: the run's offset from `r0`), so the per-row work
+/// (input row, padding test) is done once per kernel row and run, not once per pixel.
+#[inline(always)]
+fn for_each_run(g: &ConvGeometry, r0: usize, m: usize, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut r = r0;
+    while r < r0 + m {
+        let (n, oy, ox0) = (r / (oh * ow), (r / ow) % oh, r % ow);
+        let ox1 = ow.min(ox0 + (r0 + m - r));
+        f(n, oy, ox0, ox1, r - r0);
+        r += ox1 - ox0;
+    }
+}
+
 /// Fills `col` (`m` rows of `k_g`) with the windows under output rows `r0..r0+m`, channels of
 /// group `gi`. Taps outside the input (padding) are zeros.
 pub(crate) fn im2col(x: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize, col: &mut [f32]) {
     let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
-    let (oh, ow) = (g.oh(), g.ow());
     let (kh, kw, cg) = (g.rows.kernel, g.cols.kernel, g.cin_g());
     let (sh, sw, dh, dw) = (g.rows.stride, g.cols.stride, g.rows.dilation, g.cols.dilation);
     let (ph, pw) = (g.rows.pad_before as isize, g.cols.pad_before as isize);
-    let kg = g.k_g();
-    let c0 = gi * cg;
-    let (mut n, mut oy, mut ox) = (r0 / (oh * ow), (r0 / ow) % oh, r0 % ow);
-    for row in col[..m * kg].chunks_exact_mut(kg) {
+    let (kg, seg, c0) = (g.k_g(), kw * cg, gi * cg);
+    for_each_run(g, r0, m, |n, oy, ox0, ox1, first| {
         let img = &x[n * h * w * cin..(n + 1) * h * w * cin];
-        let y0 = (oy * sh) as isize - ph;
-        let x0 = (ox * sw) as isize - pw;
-        // The whole kernel row is one contiguous run of the input when it fits undilated.
-        let contiguous = dw == 1 && cg == cin && x0 >= 0 && x0 as usize + kw <= w;
+        let run = &mut col[first * kg..(first + ox1 - ox0) * kg];
         for ky in 0..kh {
-            let iy = y0 + (ky * dh) as isize;
-            let dst_row = &mut row[ky * kw * cg..(ky + 1) * kw * cg];
+            let iy = (oy * sh + ky * dh) as isize - ph;
             if iy < 0 || iy >= h as isize {
-                dst_row.fill(0.0);
+                run.chunks_exact_mut(kg).for_each(|row| row[ky * seg..(ky + 1) * seg].fill(0.0));
                 continue;
             }
             let src_row = &img[iy as usize * w * cin..(iy as usize + 1) * w * cin];
-            if contiguous {
-                let s = x0 as usize * cin;
-                dst_row.copy_from_slice(&src_row[s..s + kw * cin]);
-                continue;
-            }
-            for kx in 0..kw {
-                let ix = x0 + (kx * dw) as isize;
-                let dst = &mut dst_row[kx * cg..(kx + 1) * cg];
-                if ix < 0 || ix >= w as isize {
-                    dst.fill(0.0);
-                } else {
-                    let s = ix as usize * cin + c0;
-                    for (d, v) in dst.iter_mut().zip(&src_row[s..s + cg]) {
-                        *d = *v;
+            for (row, ox) in run.chunks_exact_mut(kg).zip(ox0..ox1) {
+                let dst_row = &mut row[ky * seg..(ky + 1) * seg];
+                let x0 = (ox * sw) as isize - pw;
+                // The whole kernel row is one contiguous run of the input when it fits undilated.
+                if dw == 1 && cg == cin && x0 >= 0 && x0 as usize + kw <= w {
+                    copy_run(dst_row, &src_row[x0 as usize * cin..(x0 as usize + kw) * cin]);
+                    continue;
+                }
+                for (kx, dst) in dst_row.chunks_exact_mut(cg.max(1)).enumerate() {
+                    let ix = x0 + (kx * dw) as isize;
+                    if ix < 0 || ix >= w as isize {
+                        dst.fill(0.0);
+                    } else {
+                        let s = ix as usize * cin + c0;
+                        copy_run(dst, &src_row[s..s + cg]);
                     }
                 }
             }
         }
-        ox += 1;
-        if ox == ow {
-            ox = 0;
-            oy += 1;
-            if oy == oh {
-                oy = 0;
-                n += 1;
-            }
-        }
-    }
+    });
 }
 
 /// Adds `dcol` (`m` rows of `k_g`, output rows `r0..r0+m`) back onto the input positions its
@@ -196,53 +211,42 @@ pub(crate) fn im2col(x: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize
 /// dropped.
 pub(crate) fn col2im_add(dcol: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize, dx: &mut [f32], n0: usize) {
     let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
-    let (oh, ow) = (g.oh(), g.ow());
     let (kh, kw, cg) = (g.rows.kernel, g.cols.kernel, g.cin_g());
     let (sh, sw, dh, dw) = (g.rows.stride, g.cols.stride, g.rows.dilation, g.cols.dilation);
     let (ph, pw) = (g.rows.pad_before as isize, g.cols.pad_before as isize);
-    let kg = g.k_g();
-    let c0 = gi * cg;
-    let (mut n, mut oy, mut ox) = (r0 / (oh * ow), (r0 / ow) % oh, r0 % ow);
-    for row in dcol[..m * kg].chunks_exact(kg) {
+    let (kg, seg, c0) = (g.k_g(), kw * cg, gi * cg);
+    for_each_run(g, r0, m, |n, oy, ox0, ox1, first| {
         let img = &mut dx[(n - n0) * h * w * cin..(n - n0 + 1) * h * w * cin];
-        let y0 = (oy * sh) as isize - ph;
-        let x0 = (ox * sw) as isize - pw;
-        let contiguous = dw == 1 && cg == cin && x0 >= 0 && x0 as usize + kw <= w;
+        let run = &dcol[first * kg..(first + ox1 - ox0) * kg];
         for ky in 0..kh {
-            let iy = y0 + (ky * dh) as isize;
+            let iy = (oy * sh + ky * dh) as isize - ph;
             if iy < 0 || iy >= h as isize {
                 continue;
             }
-            let src_row = &row[ky * kw * cg..(ky + 1) * kw * cg];
             let dst_row = &mut img[iy as usize * w * cin..(iy as usize + 1) * w * cin];
-            if contiguous {
-                let s = x0 as usize * cin;
-                for (d, v) in dst_row[s..s + kw * cin].iter_mut().zip(src_row) {
-                    *d += v;
-                }
-                continue;
-            }
-            for kx in 0..kw {
-                let ix = x0 + (kx * dw) as isize;
-                if ix < 0 || ix >= w as isize {
+            for (row, ox) in run.chunks_exact(kg).zip(ox0..ox1) {
+                let src_row = &row[ky * seg..(ky + 1) * seg];
+                let x0 = (ox * sw) as isize - pw;
+                if dw == 1 && cg == cin && x0 >= 0 && x0 as usize + kw <= w {
+                    let s = x0 as usize * cin;
+                    for (d, v) in dst_row[s..s + seg].iter_mut().zip(src_row) {
+                        *d += v;
+                    }
                     continue;
                 }
-                let s = ix as usize * cin + c0;
-                for (d, v) in dst_row[s..s + cg].iter_mut().zip(&src_row[kx * cg..(kx + 1) * cg]) {
-                    *d += v;
+                for (kx, src) in src_row.chunks_exact(cg.max(1)).enumerate() {
+                    let ix = x0 + (kx * dw) as isize;
+                    if ix < 0 || ix >= w as isize {
+                        continue;
+                    }
+                    let s = ix as usize * cin + c0;
+                    for (d, v) in dst_row[s..s + cg].iter_mut().zip(src) {
+                        *d += v;
+                    }
                 }
             }
         }
-        ox += 1;
-        if ox == ow {
-            ox = 0;
-            oy += 1;
-            if oy == oh {
-                oy = 0;
-                n += 1;
-            }
-        }
-    }
+    });
 }
 
 fn gemm_threads(tiles: usize, threads: usize) -> GemmThreads {
@@ -260,6 +264,13 @@ pub(crate) fn forward(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, g: &ConvG
     let total = g.n * g.oh() * g.ow();
     let mut out = vec![0.0f32; total * cout];
     if total == 0 || cout == 0 {
+        return Ok(out);
+    }
+    if kg == 0 {
+        // No input channels: every window is empty, the output is the bias.
+        if let Some(b) = bias {
+            out.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(b));
+        }
         return Ok(out);
     }
     let threads = rayon::current_num_threads();
@@ -308,7 +319,7 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
     let img_len = g.rows.input * g.cols.input * cin;
     let rows_per_img = g.oh() * g.ow();
     let mut dx = vec![0.0f32; n * img_len];
-    if dx.is_empty() || rows_per_img == 0 || cout == 0 {
+    if dx.is_empty() || rows_per_img == 0 || cout == 0 || kg == 0 {
         return Ok(dx);
     }
     let threads = rayon::current_num_threads();
@@ -359,7 +370,8 @@ pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, want_bias: bo
     let wlen = kg * cout;
     let blen = if want_bias { cout } else { 0 };
     if total == 0 || wlen == 0 {
-        return Ok((vec![0.0; wlen], vec![0.0; blen]));
+        let db = if want_bias { crate::ops::conv::bias_grad(gy, cout) } else { Vec::new() };
+        return Ok((vec![0.0; wlen], db));
     }
     let threads = rayon::current_num_threads();
     let mt = chunk_rows(total, kg, cout, threads, budget);

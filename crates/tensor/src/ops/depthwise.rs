@@ -122,11 +122,130 @@ fn dot_add<const FMA: bool>(acc: &mut [f32], g: &[f32], w: &[f32], dm: usize) {
     }
 }
 
+/// Taps `k` through which output `o` reads inside the input: `0 ≤ o·s + k·d − pad < in`.
+fn taps_for(o: usize, a: &AxisGeometry) -> (usize, usize) {
+    let base = o * a.stride;
+    let lo = a.pad_before.saturating_sub(base).div_ceil(a.dilation);
+    let lim = a.input + a.pad_before;
+    let hi = if lim > base { (lim - base).div_ceil(a.dilation).min(a.kernel) } else { 0 };
+    (lo.min(hi), hi)
+}
+
+#[inline(always)]
+fn fmadd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+/// `B` values at `at`, as an array the compiler keeps in registers.
+#[inline(always)]
+fn block<const B: usize>(s: &[f32], at: usize) -> &[f32; B] {
+    s[at..at + B].try_into().expect("a slice of B values")
+}
+
+/// Runs `f(c0)` over channel blocks of 32, then 8, then 1, so every block has a constant size.
+macro_rules! channel_blocks {
+    ($c:expr, $f:ident, $fma:ident, ($($arg:expr),*)) => {{
+        let mut c0 = 0;
+        while c0 + 32 <= $c {
+            $f::<$fma, 32>($($arg,)* c0);
+            c0 += 32;
+        }
+        while c0 + 8 <= $c {
+            $f::<$fma, 8>($($arg,)* c0);
+            c0 += 8;
+        }
+        while c0 < $c {
+            $f::<$fma, 1>($($arg,)* c0);
+            c0 += 1;
+        }
+    }};
+}
+
+/// Depth multiplier 1, one output pixel, channels `c0..c0+B`: all taps summed in registers.
+#[inline(always)]
+fn fwd_block<const FMA: bool, const B: usize>(g: &ConvGeometry, img: &[f32], k: &[f32], bias: Option<&[f32]>, oy: usize, ox: usize, o: &mut [f32], c0: usize) {
+    let (w, c, kw) = (g.cols.input, g.cin, g.cols.kernel);
+    let (kx0, kx1) = taps_for(ox, &g.cols);
+    let mut acc = [0.0f32; B];
+    if let Some(bv) = bias {
+        acc.copy_from_slice(block::<B>(bv, c0));
+    }
+    for ky in 0..g.rows.kernel {
+        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+        for kx in kx0..kx1 {
+            let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
+            let xs = block::<B>(img, (iy * w + ix) * c + c0);
+            let ws = block::<B>(k, (ky * kw + kx) * c + c0);
+            for j in 0..B {
+                acc[j] = fmadd::<FMA>(xs[j], ws[j], acc[j]);
+            }
+        }
+    }
+    o[c0..c0 + B].copy_from_slice(&acc);
+}
+
+/// Depth multiplier 1, input pixel `(iy, ix)`, channels `c0..c0+B`: gathers every output that
+/// read it.
+#[inline(always)]
+fn dx_block<const FMA: bool, const B: usize>(g: &ConvGeometry, gyimg: &[f32], k: &[f32], iy: usize, ix: usize, o: &mut [f32], c0: usize) {
+    let (c, kw, oh, ow) = (g.cin, g.cols.kernel, g.oh(), g.ow());
+    let mut acc = [0.0f32; B];
+    for ky in 0..g.rows.kernel {
+        let Some(oy) = source(iy, ky, &g.rows, oh) else { continue };
+        for kx in 0..kw {
+            let Some(ox) = source(ix, kx, &g.cols, ow) else { continue };
+            let gs = block::<B>(gyimg, (oy * ow + ox) * c + c0);
+            let ws = block::<B>(k, (ky * kw + kx) * c + c0);
+            for j in 0..B {
+                acc[j] = fmadd::<FMA>(gs[j], ws[j], acc[j]);
+            }
+        }
+    }
+    o[c0..c0 + B].copy_from_slice(&acc);
+}
+
+/// Depth multiplier 1, tap `(ky, kx)` of output row `oy`, channels `c0..c0+B`: the sum over
+/// the row's pixels in registers, added to the kernel gradient once.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dw_block<const FMA: bool, const B: usize>(g: &ConvGeometry, xrow: &[f32], gyrow: &[f32], kx: usize, lo: usize, hi: usize, dws: &mut [f32], c0: usize) {
+    let c = g.cin;
+    let mut acc = [0.0f32; B];
+    for ox in lo..hi {
+        let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
+        let xs = block::<B>(xrow, ix * c + c0);
+        let gs = block::<B>(gyrow, ox * c + c0);
+        for j in 0..B {
+            acc[j] = fmadd::<FMA>(xs[j], gs[j], acc[j]);
+        }
+    }
+    for (d, a) in dws[c0..c0 + B].iter_mut().zip(&acc) {
+        *d += a;
+    }
+}
+
+/// Output index that read input `i` through tap `k`, if any: `o·s + k·d − pad = i`.
+fn source(i: usize, k: usize, a: &AxisGeometry, out: usize) -> Option<usize> {
+    let t = (i + a.pad_before) as isize - (k * a.dilation) as isize;
+    (t >= 0 && t as usize % a.stride == 0 && (t as usize / a.stride) < out).then(|| t as usize / a.stride)
+}
+
 /// One output row `r = b·oh + oy` of the forward pass.
 #[inline(always)]
 fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
     let (h, w, c, co, dm) = (g.rows.input, g.cols.input, g.cin, g.cout, g.cout / g.cin.max(1));
     let (b, oy) = (r / g.oh(), r % g.oh());
+    if dm == 1 {
+        let img = &x[b * h * w * c..(b + 1) * h * w * c];
+        for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
+            channel_blocks!(c, fwd_block, FMA, (g, img, k, bias, oy, ox, o));
+        }
+        return;
+    }
     match bias {
         Some(bv) => orow.chunks_exact_mut(co).for_each(|o| o.copy_from_slice(bv)),
         None => orow.fill(0.0),
@@ -151,6 +270,13 @@ fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option
 fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
     let (c, co, dm, oh, ow) = (g.cin, g.cout, g.cout / g.cin.max(1), g.oh(), g.ow());
     let (b, iy) = (r / g.rows.input, r % g.rows.input);
+    if dm == 1 {
+        let gyimg = &gy[b * oh * ow * co..(b + 1) * oh * ow * co];
+        for (ix, o) in dxrow.chunks_exact_mut(c).enumerate() {
+            channel_blocks!(c, dx_block, FMA, (g, gyimg, k, iy, ix, o));
+        }
+        return;
+    }
     dxrow.fill(0.0);
     for ky in 0..g.rows.kernel {
         // oy·s + ky·d − pad = iy
@@ -183,6 +309,10 @@ fn dw_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw
         for kx in 0..g.cols.kernel {
             let dws = &mut dw[(ky * g.cols.kernel + kx) * co..(ky * g.cols.kernel + kx + 1) * co];
             let (lo, hi) = valid_range(kx, &g.cols);
+            if dm == 1 {
+                channel_blocks!(c, dw_block, FMA, (g, xrow, gyrow, kx, lo, hi, dws));
+                continue;
+            }
             for ox in lo..hi {
                 let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
                 madd::<FMA>(dws, &xrow[ix * c..(ix + 1) * c], &gyrow[ox * co..(ox + 1) * co], dm);
@@ -472,6 +602,26 @@ mod tests {
     }
 
     #[test]
+    fn taps_for_and_source_match_tap() {
+        let mut rng = Rng::new(8);
+        for _ in 0..200 {
+            let pad = if rng.below(2) == 0 { Padding::Same } else { Padding::Explicit(rng.below(4), rng.below(4)) };
+            let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
+            let Ok(a) = window_axis("t", input, k, s, d, pad) else { continue };
+            for o in 0..a.output {
+                let (lo, hi) = taps_for(o, &a);
+                let want: Vec<usize> = (0..k).filter(|&kk| tap(o, kk, &a).is_some()).collect();
+                assert_eq!((lo..hi).collect::<Vec<_>>(), want, "{a:?} output {o}");
+                for kk in 0..k {
+                    if let Some(i) = tap(o, kk, &a) {
+                        assert_eq!(source(i, kk, &a, a.output), Some(o));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn valid_range_matches_tap() {
         let mut rng = Rng::new(3);
         for _ in 0..200 {
@@ -490,7 +640,8 @@ mod tests {
     fn fast_matches_naive_and_grouped_conv_on_random_cases() {
         let mut rng = Rng::new(77);
         for case in 0..120 {
-            let (c, dm) = (1 + rng.below(5), 1 + rng.below(3));
+            let c = [1, 2, 3, 5, 9, 32, 41][rng.below(7)];
+            let dm = if c > 9 { 1 } else { 1 + rng.below(3) };
             let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
             let mut pad = || match rng.below(5) {
                 0 | 1 => Padding::Valid,

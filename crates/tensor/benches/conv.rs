@@ -1,0 +1,118 @@
+//! Convolution and GEMM timings at the shapes the tutorials train and the applications run:
+//! LeNet-5's two convolutions (batch 32), a VGG block (3×3, 64→64, 56×56, batch 8), MobileNet's
+//! depthwise 3×3 (112×112×32 and 56×56×128 stride 2, batch 8) and pointwise 1×1, a
+//! Conv2DTranspose, and the MLP's 784×64 GEMM (batch 32 and 128).
+//!
+//! A tiny harness instead of criterion, to keep builds lean: each case runs a warm-up, then
+//! enough repetitions for about half a second (at least 5), and prints the median and minimum
+//! wall time and the GFLOP/s of the median (2 flops per multiply-add; a backward counts the
+//! products it computes). Run with `cargo bench -p rkeras-tensor --bench conv`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use tensor::ops::conv::{conv2d, conv2d_backward_parts, Conv2dParams};
+use tensor::ops::conv_transpose::{conv2d_transpose, Conv2dTransposeParams};
+use tensor::ops::depthwise::{depthwise_conv2d, depthwise_conv2d_backward_parts, DepthwiseParams};
+use tensor::ops::gemm::{sgemm, GemmThreads, Trans};
+use tensor::{Padding, Rng, Tensor};
+
+fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).expect("shape and data agree")
+}
+
+/// Times `f`, prints one line; skipped unless its name contains the command-line filter
+/// (`cargo bench -p rkeras-tensor --bench conv -- lenet`).
+fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    if !name.contains(&filter) {
+        return;
+    }
+    f();
+    let probe = Instant::now();
+    f();
+    let once = probe.elapsed().max(Duration::from_micros(1));
+    let reps = ((0.5 / once.as_secs_f64()) as usize).clamp(5, 2000);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{name:<52} median {:>9.3} ms  min {:>9.3} ms  {:>7.1} GFLOP/s  ({reps} reps)",
+        median * 1e3,
+        times[0] * 1e3,
+        flops / median / 1e9
+    );
+}
+
+fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParams, first_layer: bool) {
+    let (x, w) = (random(rng, x), random(rng, w));
+    let b = random(rng, &[w.shape()[3]]);
+    let y = conv2d(&x, &w, Some(&b), &p).expect("valid conv");
+    let macs = (y.len() * w.shape()[0] * w.shape()[1] * w.shape()[2]) as f64;
+    let gy = random(rng, y.shape());
+    bench(&format!("{name} forward"), 2.0 * macs, || {
+        black_box(conv2d(&x, &w, Some(&b), &p).expect("valid conv"));
+    });
+    let (need_dx, grads) = if first_layer { (false, 1.0) } else { (true, 2.0) };
+    let what = if first_layer { "backward (dw, db)" } else { "backward (dx, dw, db)" };
+    bench(&format!("{name} {what}"), grads * 2.0 * macs, || {
+        black_box(conv2d_backward_parts(&x, &w, &gy, &p, need_dx, true).expect("valid conv"));
+    });
+}
+
+fn depthwise_case(rng: &mut Rng, name: &str, x: &[usize], k: usize, p: DepthwiseParams) {
+    let c = x[3];
+    let (x, w, b) = (random(rng, x), random(rng, &[k, k, c, 1]), random(rng, &[c]));
+    let y = depthwise_conv2d(&x, &w, Some(&b), &p).expect("valid depthwise");
+    let macs = (y.len() * k * k) as f64;
+    let gy = random(rng, y.shape());
+    bench(&format!("{name} forward"), 2.0 * macs, || {
+        black_box(depthwise_conv2d(&x, &w, Some(&b), &p).expect("valid depthwise"));
+    });
+    bench(&format!("{name} backward (dx, dw, db)"), 4.0 * macs, || {
+        black_box(depthwise_conv2d_backward_parts(&x, &w, &gy, &p, true, true).expect("valid depthwise"));
+    });
+}
+
+fn main() {
+    println!("rayon threads: {}", rayon::current_num_threads());
+    let mut rng = Rng::new(1);
+    // LeNet-5 as the seed model f_lenet5: Conv2D(6, 5, same, relu) on 28×28×1 → pool →
+    // Conv2D(16, 5, valid, relu) on 14×14×6.
+    conv_case(&mut rng, "lenet conv1 32×28×28×1 → 6, 5×5 same", &[32, 28, 28, 1], &[5, 5, 1, 6], Conv2dParams::new((1, 1), Padding::Same), true);
+    conv_case(&mut rng, "lenet conv2 32×14×14×6 → 16, 5×5 valid", &[32, 14, 14, 6], &[5, 5, 6, 16], Conv2dParams::default(), false);
+    conv_case(&mut rng, "vgg block 8×56×56×64 → 64, 3×3 same", &[8, 56, 56, 64], &[3, 3, 64, 64], Conv2dParams::new((1, 1), Padding::Same), false);
+    conv_case(&mut rng, "pointwise 8×56×56×128 → 128, 1×1", &[8, 56, 56, 128], &[1, 1, 128, 128], Conv2dParams::default(), false);
+    depthwise_case(&mut rng, "mobilenet dw 8×112×112×32, 3×3 s1 same", &[8, 112, 112, 32], 3, DepthwiseParams::new((1, 1), Padding::Same));
+    depthwise_case(&mut rng, "mobilenet dw 8×56×56×128, 3×3 s2 same", &[8, 56, 56, 128], 3, DepthwiseParams::new((2, 2), Padding::Same));
+
+    let (x, w) = (random(&mut rng, &[8, 28, 28, 64]), random(&mut rng, &[3, 3, 32, 64]));
+    let p = Conv2dTransposeParams::new((2, 2), Padding::Same);
+    let macs = (8 * 28 * 28 * 64 * 9 * 32) as f64;
+    bench("conv2d_transpose 8×28×28×64 → 32, 3×3 s2 same", 2.0 * macs, || {
+        black_box(conv2d_transpose(&x, &w, None, &p).expect("valid transpose"));
+    });
+
+    for batch in [32, 128] {
+        let (a, b) = (random(&mut rng, &[batch, 784]), random(&mut rng, &[784, 64]));
+        let mut c = vec![0.0f32; batch * 64];
+        let flops = 2.0 * (batch * 784 * 64) as f64;
+        bench(&format!("sgemm {batch}×784 · 784×64 (1 thread)"), flops, || {
+            sgemm(batch, 64, 784, a.data(), Trans::No, b.data(), Trans::No, &mut c, 0.0, 1.0, GemmThreads::Single).expect("sizes agree");
+            black_box(&c);
+        });
+        // The backward's dW = xᵀ·dy for the same layer.
+        let (gy, mut dw) = (random(&mut rng, &[batch, 64]), vec![0.0f32; 784 * 64]);
+        bench(&format!("sgemm dW 784×{batch} · {batch}×64 (1 thread)"), flops, || {
+            sgemm(784, 64, batch, a.data(), Trans::Yes, gy.data(), Trans::No, &mut dw, 0.0, 1.0, GemmThreads::Single).expect("sizes agree");
+            black_box(&dw);
+        });
+    }
+}
