@@ -433,6 +433,7 @@ mod tests {
     use super::*;
     use crate::shape::{window_axis, Padding};
 
+    #[allow(clippy::too_many_arguments)]
     fn geom(n: usize, h: usize, w: usize, cin: usize, k: usize, cout: usize, s: usize, pad: Padding, groups: usize) -> ConvGeometry {
         ConvGeometry {
             n,

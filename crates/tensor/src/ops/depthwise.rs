@@ -167,6 +167,7 @@ macro_rules! channel_blocks {
 
 /// Depth multiplier 1, one output pixel, channels `c0..c0+B`: all taps summed in registers.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn fwd_block<const FMA: bool, const B: usize>(g: &ConvGeometry, img: &[f32], k: &[f32], bias: Option<&[f32]>, oy: usize, ox: usize, o: &mut [f32], c0: usize) {
     let (w, c, kw) = (g.cols.input, g.cin, g.cols.kernel);
     let (kx0, kx1) = taps_for(ox, &g.cols);
@@ -229,6 +230,7 @@ fn dw_block<const FMA: bool, const B: usize>(g: &ConvGeometry, xrow: &[f32], gyr
 }
 
 /// Output index that read input `i` through tap `k`, if any: `o·s + k·d − pad = i`.
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the crate's MSRV (1.80)
 fn source(i: usize, k: usize, a: &AxisGeometry, out: usize) -> Option<usize> {
     let t = (i + a.pad_before) as isize - (k * a.dilation) as isize;
     (t >= 0 && t as usize % a.stride == 0 && (t as usize / a.stride) < out).then(|| t as usize / a.stride)
@@ -267,6 +269,7 @@ fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option
 /// One input row `r = b·h + iy` of the input gradient, gathered from every output row that
 /// read it.
 #[inline(always)]
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the crate's MSRV (1.80)
 fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
     let (c, co, dm, oh, ow) = (g.cin, g.cout, g.cout / g.cin.max(1), g.oh(), g.ow());
     let (b, iy) = (r / g.rows.input, r % g.rows.input);
