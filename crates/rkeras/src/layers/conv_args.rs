@@ -1,0 +1,470 @@
+//! What the convolution and pooling layers share: Keras's int-or-tuple arguments ([`Pair`]),
+//! `data_format` ([`DataFormat`]: `channels_first` inputs are transposed NCHW → NHWC around
+//! the engine op and back), the window arguments checked once ([`Window`]), initializer
+//! arguments given by name or value ([`InitializerArg`]), and reading/writing the
+//! activation, regularizer and constraint arguments of their Keras configs.
+
+use crate::config::ConfigReader;
+use crate::constraints::Constraint;
+use crate::error::{arg_error, shape_error, KerasError, Result};
+use crate::explain::axis_line;
+use crate::initializers::Initializer;
+use crate::kshape::{format_shape, Shape};
+use crate::regularizers::Regularizer;
+use serde_json::{json, Value};
+use tensor::ops::activation::Activation;
+use tensor::shape::{window_axis, AxisGeometry, Padding};
+use tensor::{Tape, TensorError, Var};
+
+/// Keras's int-or-tuple argument (`kernel_size=3` or `kernel_size=(3, 5)`): `(height, width)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair(pub usize, pub usize);
+
+impl From<usize> for Pair {
+    fn from(v: usize) -> Pair {
+        Pair(v, v)
+    }
+}
+
+impl From<(usize, usize)> for Pair {
+    fn from((a, b): (usize, usize)) -> Pair {
+        Pair(a, b)
+    }
+}
+
+impl From<[usize; 2]> for Pair {
+    fn from([a, b]: [usize; 2]) -> Pair {
+        Pair(a, b)
+    }
+}
+
+impl Pair {
+    /// As a tuple.
+    pub fn tuple(self) -> (usize, usize) {
+        (self.0, self.1)
+    }
+
+    /// Keras 3 JSON (`[3, 3]`).
+    pub fn to_json(self) -> Value {
+        json!([self.0, self.1])
+    }
+
+    fn show(self) -> String {
+        format!("({}, {})", self.0, self.1)
+    }
+}
+
+/// Keras's `data_format`: where the channel axis of a 4-D image batch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFormat {
+    /// `(batch, height, width, channels)`, Keras's default and the engine's layout.
+    ChannelsLast,
+    /// `(batch, channels, height, width)`.
+    ChannelsFirst,
+}
+
+impl DataFormat {
+    /// Reads `"channels_last"` / `"channels_first"` (case-insensitive, as Keras).
+    pub fn parse(layer: &str, s: &str) -> Result<DataFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "channels_last" => Ok(DataFormat::ChannelsLast),
+            "channels_first" => Ok(DataFormat::ChannelsFirst),
+            _ => Err(arg_error(layer, "data_format", "one of \"channels_last\", \"channels_first\"", s)),
+        }
+    }
+
+    /// Keras's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataFormat::ChannelsLast => "channels_last",
+            DataFormat::ChannelsFirst => "channels_first",
+        }
+    }
+
+    /// `[n, h, w, c]` of a rank-4 symbolic shape in this format.
+    pub fn split(self, layer: &str, shape: &[Option<usize>]) -> Result<[Option<usize>; 4]> {
+        if shape.len() != 4 {
+            let layout = match self {
+                DataFormat::ChannelsLast => "(batch, height, width, channels)",
+                DataFormat::ChannelsFirst => "(batch, channels, height, width)",
+            };
+            return Err(shape_error(
+                layer,
+                format!("expected a 4-D input {layout}, received input shape {} of rank {}", format_shape(shape), shape.len()),
+            ));
+        }
+        Ok(match self {
+            DataFormat::ChannelsLast => [shape[0], shape[1], shape[2], shape[3]],
+            DataFormat::ChannelsFirst => [shape[0], shape[2], shape[3], shape[1]],
+        })
+    }
+
+    /// The shape in this format of `[n, h, w, c]`.
+    pub fn join(self, [n, h, w, c]: [Option<usize>; 4]) -> Shape {
+        match self {
+            DataFormat::ChannelsLast => vec![n, h, w, c],
+            DataFormat::ChannelsFirst => vec![n, c, h, w],
+        }
+    }
+
+    /// The channel axis in this format.
+    pub fn channel_axis(self) -> usize {
+        match self {
+            DataFormat::ChannelsLast => 3,
+            DataFormat::ChannelsFirst => 1,
+        }
+    }
+
+    /// An input in this format as NHWC, the engine's layout (a transpose for `channels_first`).
+    pub fn to_nhwc(self, tape: &mut Tape, x: Var) -> tensor::Result<Var> {
+        match self {
+            DataFormat::ChannelsLast => Ok(x),
+            DataFormat::ChannelsFirst => tape.transpose(x, &[0, 2, 3, 1]),
+        }
+    }
+
+    /// An NHWC result back in this format.
+    pub fn from_nhwc(self, tape: &mut Tape, y: Var) -> tensor::Result<Var> {
+        match self {
+            DataFormat::ChannelsLast => Ok(y),
+            DataFormat::ChannelsFirst => tape.transpose(y, &[0, 3, 1, 2]),
+        }
+    }
+}
+
+/// Re-labels an engine error with the layer's name, keeping Keras's argument names.
+pub fn engine_err(layer: &str) -> impl Fn(TensorError) -> KerasError + '_ {
+    move |e| match e {
+        TensorError::Argument { arg, expected, received, .. } => arg_error(layer, arg, expected, received),
+        TensorError::Shape { detail, .. } => shape_error(layer, detail),
+        other => shape_error(layer, other.to_string()),
+    }
+}
+
+/// Reads Keras's `padding` name (`"valid"`, `"same"`, case-insensitive).
+pub fn parse_padding(layer: &str, s: &str) -> Result<Padding> {
+    match s.to_ascii_lowercase().as_str() {
+        "valid" => Ok(Padding::Valid),
+        "same" => Ok(Padding::Same),
+        _ => Err(arg_error(layer, "padding", "one of \"valid\", \"same\"", s)),
+    }
+}
+
+/// Keras's name of a `valid`/`same` padding.
+pub fn padding_name(p: Padding) -> String {
+    p.name()
+}
+
+/// The window arguments of a convolution or pooling layer, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel (pool) size `(kh, kw)`.
+    pub kernel: (usize, usize),
+    /// Strides.
+    pub strides: (usize, usize),
+    /// Dilation rate.
+    pub dilation: (usize, usize),
+    /// `valid` or `same`.
+    pub padding: Padding,
+    /// Channel position.
+    pub data_format: DataFormat,
+}
+
+impl Window {
+    /// Checks Keras's window arguments; `kernel_arg` is `kernel_size` or `pool_size`.
+    pub fn new(layer: &str, kernel_arg: &str, kernel: Pair, strides: Pair, dilation: Pair, padding: &str, data_format: &str) -> Result<Window> {
+        for (arg, p) in [(kernel_arg, kernel), ("strides", strides), ("dilation_rate", dilation)] {
+            if p.0 == 0 || p.1 == 0 {
+                return Err(arg_error(layer, arg, "positive integers (it cannot contain 0)", p.show()));
+            }
+        }
+        if strides.0.max(strides.1) > 1 && dilation.0.max(dilation.1) > 1 {
+            return Err(arg_error(
+                layer,
+                "strides",
+                "strides of 1 when dilation_rate > 1 (Keras does not support `strides > 1` with `dilation_rate > 1`)",
+                format!("{} and dilation_rate={}", strides.show(), dilation.show()),
+            ));
+        }
+        Ok(Window {
+            kernel: kernel.tuple(),
+            strides: strides.tuple(),
+            dilation: dilation.tuple(),
+            padding: parse_padding(layer, padding)?,
+            data_format: DataFormat::parse(layer, data_format)?,
+        })
+    }
+
+    /// The geometry of one spatial axis (`None` where the size is unknown).
+    pub fn axis(&self, layer: &str, which: usize, input: Option<usize>) -> Result<Option<AxisGeometry>> {
+        let (k, s, d, label) = match which {
+            0 => (self.kernel.0, self.strides.0, self.dilation.0, "height"),
+            _ => (self.kernel.1, self.strides.1, self.dilation.1, "width"),
+        };
+        match input {
+            None => Ok(None),
+            Some(n) => window_axis("window", n, k, s, d, self.padding).map(Some).map_err(|e| match e {
+                TensorError::Shape { detail, .. } => shape_error(layer, format!("{label}: {detail}")),
+                other => engine_err(layer)(other),
+            }),
+        }
+    }
+
+    /// `[n, oh, ow, c_in]` and the two axes' geometry for an input shape in this format.
+    pub fn output(&self, layer: &str, input: &[Option<usize>]) -> Result<([Option<usize>; 4], [Option<AxisGeometry>; 2])> {
+        let [n, h, w, c] = self.data_format.split(layer, input)?;
+        let rows = self.axis(layer, 0, h)?;
+        let cols = self.axis(layer, 1, w)?;
+        Ok(([n, rows.map(|g| g.output), cols.map(|g| g.output), c], [rows, cols]))
+    }
+
+    /// `--explain` lines of the output-size arithmetic.
+    pub fn explain(&self, layer: &str, input: &[Option<usize>]) -> Vec<String> {
+        match self.output(layer, input) {
+            Ok((_, [rows, cols])) => {
+                let mut lines = Vec::new();
+                if let Some(g) = rows {
+                    lines.push(axis_line("H", &g, self.padding, ("top", "bottom")));
+                }
+                if let Some(g) = cols {
+                    lines.push(axis_line("W", &g, self.padding, ("left", "right")));
+                }
+                lines
+            }
+            Err(e) => vec![e.to_string()],
+        }
+    }
+}
+
+/// The one input of a single-input layer.
+pub fn single<'a>(layer: &str, inputs: &'a [Shape]) -> Result<&'a Shape> {
+    match inputs {
+        [one] => Ok(one),
+        _ => Err(shape_error(layer, format!("expected 1 input, received {}", inputs.len()))),
+    }
+}
+
+/// The one input variable of a single-input layer, and checks the weight count.
+pub fn single_var(layer: &str, inputs: &[Var], weights: &[Var], n_weights: usize) -> Result<Var> {
+    if inputs.len() != 1 {
+        return Err(shape_error(layer, format!("expected 1 input, received {}", inputs.len())));
+    }
+    if weights.len() != n_weights {
+        return Err(KerasError::Invalid(format!("{layer}: expected {n_weights} weight variables, received {}", weights.len())));
+    }
+    Ok(inputs[0])
+}
+
+/// An initializer argument as Keras takes it: a name (`"he_normal"`) or an initializer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitializerArg {
+    /// A Keras name, resolved when the layer is built.
+    Name(String),
+    /// An initializer.
+    Value(Initializer),
+}
+
+impl From<&str> for InitializerArg {
+    fn from(s: &str) -> InitializerArg {
+        InitializerArg::Name(s.to_string())
+    }
+}
+
+impl From<String> for InitializerArg {
+    fn from(s: String) -> InitializerArg {
+        InitializerArg::Name(s)
+    }
+}
+
+impl From<Initializer> for InitializerArg {
+    fn from(i: Initializer) -> InitializerArg {
+        InitializerArg::Value(i)
+    }
+}
+
+impl InitializerArg {
+    /// The initializer, or an error naming the layer and argument.
+    pub fn resolve(&self, layer: &str, arg: &str) -> Result<Initializer> {
+        match self {
+            InitializerArg::Value(i) => Ok(i.clone()),
+            InitializerArg::Name(n) => Initializer::from_keras(layer, arg, &Value::String(n.clone())),
+        }
+    }
+}
+
+/// The activation Keras means by `name`; an unknown name is an argument error.
+pub fn resolve_activation(layer: &str, name: &str) -> Result<Activation> {
+    let key = if name.is_empty() || name == "None" { "linear" } else { name };
+    Activation::from_name(key).ok_or_else(|| {
+        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        arg_error(layer, "activation", format!("one of {}", names.join(", ")), name)
+    })
+}
+
+/// `activation` of a config: a name, `null` (linear), or a serialized function object.
+pub fn read_activation(r: &ConfigReader) -> Result<String> {
+    let name = match r.get("activation") {
+        None => "linear".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => match o.get("config") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(arg_error(&r.layer, "activation", "an activation name", crate::config::short(&Value::Object(o.clone())))),
+        },
+        Some(v) => return Err(arg_error(&r.layer, "activation", "an activation name", crate::config::short(v))),
+    };
+    resolve_activation(&r.layer, &name)?;
+    Ok(name)
+}
+
+/// A string argument, checked by `check` (so bad names fail when the config is read).
+pub fn read_name(r: &ConfigReader, key: &str, default: &str, check: impl Fn(&str, &str) -> Result<()>) -> Result<String> {
+    let s = r.string(key)?.unwrap_or_else(|| default.to_string());
+    check(&r.layer, &s)?;
+    Ok(s.to_ascii_lowercase())
+}
+
+/// `padding` of a config (default `valid`), checked.
+pub fn read_padding(r: &ConfigReader) -> Result<String> {
+    read_name(r, "padding", "valid", |l, s| parse_padding(l, s).map(|_| ()))
+}
+
+/// `data_format` of a config (default `channels_last`), checked.
+pub fn read_data_format(r: &ConfigReader) -> Result<String> {
+    read_name(r, "data_format", "channels_last", |l, s| DataFormat::parse(l, s).map(|_| ()))
+}
+
+/// An initializer argument of a config, if given.
+pub fn read_init(r: &ConfigReader, key: &str) -> Result<Option<InitializerArg>> {
+    r.get(key).map(|v| Initializer::from_keras(&r.layer, key, v).map(InitializerArg::Value)).transpose()
+}
+
+/// A regularizer argument of a config, if given.
+pub fn read_reg(r: &ConfigReader, key: &str) -> Result<Option<Regularizer>> {
+    r.get(key).map(|v| Regularizer::from_keras(&r.layer, key, v)).transpose()
+}
+
+/// A constraint argument of a config, if given.
+pub fn read_constraint(r: &ConfigReader, key: &str) -> Result<Option<Constraint>> {
+    r.get(key).map(|v| Constraint::from_keras(&r.layer, key, v)).transpose()
+}
+
+/// Keras 3 JSON of an optional regularizer.
+pub fn reg_json(r: &Option<Regularizer>) -> Value {
+    r.as_ref().map_or(Value::Null, Regularizer::to_keras)
+}
+
+/// Keras 3 JSON of an optional constraint.
+pub fn constraint_json(c: &Option<Constraint>) -> Value {
+    c.as_ref().map_or(Value::Null, Constraint::to_keras)
+}
+
+/// Activation, then the activity regularizer's penalty on the result (Keras 3 adds it to the
+/// layer's losses, not divided by the batch size).
+pub fn finish(tape: &mut Tape, losses: &mut Vec<Var>, y: Var, activation: Activation, activity: Option<Regularizer>) -> Result<Var> {
+    let out = activation.apply(tape, y)?;
+    if let Some(r) = activity {
+        losses.push(r.penalty(tape, out)?);
+    }
+    Ok(out)
+}
+
+/// The sum of the weight regularizers' penalties (`None` when no weight has one).
+pub fn penalties(tape: &mut Tape, pairs: &[(Option<Regularizer>, Option<Var>)]) -> Result<Option<Var>> {
+    let mut total: Option<Var> = None;
+    for (reg, var) in pairs {
+        if let (Some(r), Some(v)) = (reg, var) {
+            let p = r.penalty(tape, *v)?;
+            total = Some(match total {
+                Some(t) => tape.add(t, p)?,
+                None => p,
+            });
+        }
+    }
+    Ok(total)
+}
+
+/// Applies an optional constraint to a weight's value.
+pub fn constrain(c: &Option<Constraint>, w: Option<&mut crate::layers::Weight>) {
+    if let (Some(c), Some(w)) = (c, w) {
+        c.apply(&mut w.value);
+    }
+}
+
+/// Builder methods setting fields from anything convertible (`.strides(2)`, `.padding("same")`).
+macro_rules! setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets `", stringify!($field), "`.")]
+            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
+                self.$field = v.into();
+                self
+            }
+        )*
+    };
+}
+
+/// Builder methods setting optional fields (`.kernel_regularizer(Regularizer::l2(1e-4))`).
+macro_rules! opt_setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets `", stringify!($field), "`.")]
+            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
+                self.$field = Some(v.into());
+                self
+            }
+        )*
+    };
+}
+
+/// Builder methods setting plain fields (`.groups(2)`, `.use_bias(false)`).
+macro_rules! plain_setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets `", stringify!($field), "`.")]
+            pub fn $field(mut self, v: $ty) -> Self {
+                self.$field = v;
+                self
+            }
+        )*
+    };
+}
+
+pub(crate) use opt_setters;
+pub(crate) use plain_setters;
+pub(crate) use setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_formats_and_paddings() {
+        assert_eq!(Pair::from(3), Pair(3, 3));
+        assert_eq!(Pair::from((3, 5)).to_json(), json!([3, 5]));
+        assert_eq!(parse_padding("l", "SAME").unwrap(), Padding::Same);
+        let e = parse_padding("conv2d_3", "vaild").unwrap_err().to_string();
+        assert_eq!(e, "conv2d_3: argument `padding`: expected one of \"valid\", \"same\". Received: padding=vaild");
+        let e = DataFormat::parse("c", "nchw").unwrap_err().to_string();
+        assert!(e.contains("data_format") && e.contains("nchw"), "{e}");
+        let cf = DataFormat::ChannelsFirst;
+        assert_eq!(cf.split("c", &[None, Some(3), Some(8), Some(9)]).unwrap(), [None, Some(8), Some(9), Some(3)]);
+        assert_eq!(cf.join([None, Some(6), Some(7), Some(4)]), vec![None, Some(4), Some(6), Some(7)]);
+    }
+
+    #[test]
+    fn window_checks_and_unknown_sizes() {
+        let e = Window::new("c", "kernel_size", Pair(0, 3), Pair(1, 1), Pair(1, 1), "valid", "channels_last").unwrap_err().to_string();
+        assert!(e.contains("kernel_size") && e.contains("(0, 3)"), "{e}");
+        let e = Window::new("c", "kernel_size", Pair(3, 3), Pair(2, 2), Pair(2, 1), "valid", "channels_last").unwrap_err().to_string();
+        assert!(e.contains("dilation_rate > 1"), "{e}");
+        let w = Window::new("c", "kernel_size", Pair(3, 3), Pair(2, 2), Pair(1, 1), "same", "channels_last").unwrap();
+        let (out, _) = w.output("c", &[None, None, Some(7), Some(2)]).unwrap();
+        assert_eq!(out, [None, None, Some(4), Some(2)]);
+        let v = Window::new("conv2d_3", "kernel_size", Pair(5, 5), Pair(1, 1), Pair(1, 1), "valid", "channels_last").unwrap();
+        let e = v.output("conv2d_3", &[None, Some(3), Some(3), Some(1)]).unwrap_err().to_string();
+        assert!(e.starts_with("conv2d_3: height: ") && e.contains("(3 + 0 − 5)/1 + 1 < 1"), "{e}");
+        assert!(resolve_activation("d", "relu").is_ok());
+        let e = resolve_activation("dense_1", "rleu").unwrap_err().to_string();
+        assert!(e.contains("dense_1: argument `activation`") && e.contains("rleu"), "{e}");
+    }
+}
