@@ -1,0 +1,361 @@
+//! Merge layers: `Add`, `Subtract` (exactly 2 inputs), `Multiply`, `Average`, `Maximum`,
+//! `Minimum` (elementwise over 2 or more inputs) and `Concatenate(axis=-1)`, with Keras's
+//! functional forms `add`, `subtract`, `multiply`, `average`, `maximum`, `minimum`,
+//! `concatenate`.
+//!
+//! Elementwise shapes follow Keras's rule: the dimensions after the batch broadcast aligned on
+//! the right (a 1 stretches, an unknown size gives an unknown size), and a lower-rank input is
+//! expanded at axis 1 until the ranks match. Concatenate needs equal ranks and equal sizes on
+//! every axis but `axis`, whose sizes add up.
+//!
+//! ```
+//! use rkeras::prelude::*;
+//! clear_session();
+//! let a = Input(&[8, 8, 16]).unwrap();
+//! let b = Input(&[8, 8, 16]).unwrap();
+//! assert_eq!(add(&[&a, &b]).unwrap().shape(), &vec![None, Some(8), Some(8), Some(16)]);
+//! assert_eq!(concatenate(&[&a, &b], -1).unwrap().shape(), &vec![None, Some(8), Some(8), Some(32)]);
+//! ```
+
+use super::conv_args::{opt_setters, setters};
+use super::core::base_config;
+use super::{CallCtx, Layer, LayerConfig, Weight};
+use crate::config::ConfigReader;
+use crate::error::{arg_error, in_layer, shape_error, KerasError, Result};
+use crate::kshape::{format_shape, Shape};
+use crate::model::{Call, KerasTensor};
+use serde_json::{json, Value};
+use tensor::ops::elementwise::BinaryOp;
+use tensor::{Rng, Var};
+
+/// What a merge layer computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeOp {
+    /// `Add`: the sum.
+    Add,
+    /// `Subtract`: the first minus the second.
+    Subtract,
+    /// `Multiply`: the product.
+    Multiply,
+    /// `Average`: the mean.
+    Average,
+    /// `Maximum`: the elementwise maximum.
+    Maximum,
+    /// `Minimum`: the elementwise minimum.
+    Minimum,
+    /// `Concatenate(axis)`.
+    Concatenate(isize),
+}
+
+impl MergeOp {
+    /// Keras's class name.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            MergeOp::Add => "Add",
+            MergeOp::Subtract => "Subtract",
+            MergeOp::Multiply => "Multiply",
+            MergeOp::Average => "Average",
+            MergeOp::Maximum => "Maximum",
+            MergeOp::Minimum => "Minimum",
+            MergeOp::Concatenate(_) => "Concatenate",
+        }
+    }
+}
+
+/// The config of every merge layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeConfig {
+    /// Name; automatic (`add`, `concatenate_1`, …) when `None`.
+    pub name: Option<String>,
+    /// Keras's flag (no weights).
+    pub trainable: bool,
+    /// The operation.
+    pub op: MergeOp,
+}
+
+/// A built merge layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merge {
+    name: String,
+    op: MergeOp,
+    trainable: bool,
+}
+
+macro_rules! merge_class {
+    ($(#[$doc:meta] $class:ident => $op:expr, $fn_name:ident;)*) => {
+        $(
+            #[$doc]
+            pub struct $class;
+
+            impl $class {
+                #[doc = concat!("`", stringify!($class), "()`.")]
+                #[allow(clippy::new_ret_no_self)]
+                pub fn new() -> MergeConfig {
+                    MergeConfig { name: None, trainable: true, op: $op }
+                }
+            }
+
+            #[doc = concat!("Keras's `", stringify!($fn_name), "(inputs)`: a new `", stringify!($class), "` layer called on `inputs`.")]
+            pub fn $fn_name(inputs: &[&KerasTensor]) -> Result<KerasTensor> {
+                $class::new().call_many(inputs)
+            }
+        )*
+    };
+}
+
+merge_class! {
+    /// `keras.layers.Add`.
+    Add => MergeOp::Add, add;
+    /// `keras.layers.Subtract`.
+    Subtract => MergeOp::Subtract, subtract;
+    /// `keras.layers.Multiply`.
+    Multiply => MergeOp::Multiply, multiply;
+    /// `keras.layers.Average`.
+    Average => MergeOp::Average, average;
+    /// `keras.layers.Maximum`.
+    Maximum => MergeOp::Maximum, maximum;
+    /// `keras.layers.Minimum`.
+    Minimum => MergeOp::Minimum, minimum;
+}
+
+/// `keras.layers.Concatenate`.
+pub struct Concatenate;
+
+impl Concatenate {
+    /// `Concatenate(axis)` (Keras's default axis is -1).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(axis: isize) -> MergeConfig {
+        MergeConfig { name: None, trainable: true, op: MergeOp::Concatenate(axis) }
+    }
+}
+
+/// Keras's `concatenate(inputs, axis)`.
+pub fn concatenate(inputs: &[&KerasTensor], axis: isize) -> Result<KerasTensor> {
+    Concatenate::new(axis).call_many(inputs)
+}
+
+impl MergeConfig {
+    setters!(trainable: bool);
+    opt_setters!(name: String);
+
+    /// Reads a Keras 3 or tf-keras 2 config of any merge class (the class comes from the
+    /// reader).
+    pub fn from_keras(r: &ConfigReader) -> Result<MergeConfig> {
+        r.check_dtype()?;
+        let op = match r.class_name {
+            "Add" => MergeOp::Add,
+            "Subtract" => MergeOp::Subtract,
+            "Multiply" => MergeOp::Multiply,
+            "Average" => MergeOp::Average,
+            "Maximum" => MergeOp::Maximum,
+            "Minimum" => MergeOp::Minimum,
+            "Concatenate" => MergeOp::Concatenate(r.isize("axis")?.unwrap_or(-1)),
+            other => return Err(arg_error(&r.layer, "class_name", "a merge layer (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)", other)),
+        };
+        Ok(MergeConfig { name: r.name(), trainable: r.trainable()?, op })
+    }
+}
+
+fn shapes_list(inputs: &[Shape]) -> String {
+    inputs.iter().map(|s| format_shape(s)).collect::<Vec<_>>().join(", ")
+}
+
+/// The output shape of a merge of `inputs` (the one shape function of this family).
+pub fn merge_output_shape(layer: &str, op: MergeOp, inputs: &[Shape]) -> Result<Shape> {
+    let class = op.class_name();
+    if op == MergeOp::Subtract && inputs.len() != 2 {
+        return Err(shape_error(layer, format!("a `Subtract` layer should be called on exactly 2 inputs, received {}: {}", inputs.len(), shapes_list(inputs))));
+    }
+    if inputs.len() < 2 {
+        return Err(shape_error(layer, format!("a `{class}` layer should be called on a list of at least 2 inputs, received {}", inputs.len())));
+    }
+    if let Some(s) = inputs.iter().find(|s| s.is_empty()) {
+        return Err(shape_error(layer, format!("every input needs a batch dimension, received input shape {}", format_shape(s))));
+    }
+    let batches: Vec<usize> = inputs.iter().filter_map(|s| s[0]).collect();
+    if batches.windows(2).any(|w| w[0] != w[1]) {
+        return Err(shape_error(layer, format!("cannot merge tensors with different batch sizes: received input shapes {}", shapes_list(inputs))));
+    }
+    let batch = batches.first().copied();
+    if let MergeOp::Concatenate(axis) = op {
+        return concat_shape(layer, axis, inputs);
+    }
+    // Dimensions after the batch, aligned on the right.
+    let rank = inputs.iter().map(|s| s.len() - 1).max().unwrap_or(0);
+    let mut out: Vec<Option<usize>> = vec![Some(1); rank];
+    for (k, s) in inputs.iter().enumerate() {
+        let dims = &s[1..];
+        for (j, d) in dims.iter().enumerate() {
+            let o = rank - dims.len() + j;
+            out[o] = match (out[o], *d) {
+                (None, _) | (_, None) => None,
+                (Some(1), d) | (d, Some(1)) => d,
+                (Some(a), Some(b)) if a == b => Some(a),
+                (Some(a), Some(b)) => {
+                    // Name the earlier input that set this size.
+                    let first = inputs[..k].iter().position(|p| {
+                        let pd = &p[1..];
+                        o + pd.len() >= rank && pd[o + pd.len() - rank] == Some(a)
+                    });
+                    let other = first.map_or(String::new(), |i| format!("input {i} {} and ", format_shape(&inputs[i])));
+                    return Err(shape_error(
+                        layer,
+                        format!("inputs have incompatible shapes: {other}input {k} {} differ on axis {} ({a} vs {b}; sizes must be equal or 1)", format_shape(s), o + 1),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(std::iter::once(batch).chain(out).collect())
+}
+
+fn concat_shape(layer: &str, axis: isize, inputs: &[Shape]) -> Result<Shape> {
+    let rank = inputs[0].len();
+    if let Some((k, s)) = inputs.iter().enumerate().find(|(_, s)| s.len() != rank) {
+        return Err(shape_error(
+            layer,
+            format!("a `Concatenate` layer requires inputs of the same rank: input 0 {} has rank {rank}, input {k} {} has rank {}", format_shape(&inputs[0]), format_shape(s), s.len()),
+        ));
+    }
+    let r = rank as isize;
+    if axis >= r || axis < -r {
+        return Err(arg_error(layer, "axis", format!("an axis in [{}, {}) for inputs of shapes {}", -r, r, shapes_list(inputs)), axis));
+    }
+    let ax = if axis < 0 { axis + r } else { axis } as usize;
+    let mut out = inputs[0].clone();
+    for (k, s) in inputs.iter().enumerate().skip(1) {
+        for d in 0..rank {
+            if d == ax {
+                out[d] = match (out[d], s[d]) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    _ => None,
+                };
+            } else if let (Some(a), Some(b)) = (out[d], s[d]) {
+                if a != b {
+                    return Err(shape_error(
+                        layer,
+                        format!(
+                            "a `Concatenate` layer requires inputs with matching shapes except for the concatenation axis (axis={axis}): input 0 {} and input {k} {} differ on axis {d} ({a} vs {b})",
+                            format_shape(&inputs[0]),
+                            format_shape(s)
+                        ),
+                    ));
+                }
+            } else if out[d].is_none() {
+                out[d] = s[d];
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl LayerConfig for MergeConfig {
+    fn class_name(&self) -> &'static str {
+        self.op.class_name()
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+    fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
+        merge_output_shape(name, self.op, inputs)?;
+        Ok(Box::new(Merge { name: name.to_string(), op: self.op, trainable: self.trainable }))
+    }
+}
+
+impl Layer for Merge {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn class_name(&self) -> &str {
+        self.op.class_name()
+    }
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+    fn weights(&self) -> Vec<&Weight> {
+        Vec::new()
+    }
+    fn weights_mut(&mut self) -> Vec<&mut Weight> {
+        Vec::new()
+    }
+    fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        Ok(vec![merge_output_shape(&self.name, self.op, inputs)?])
+    }
+    fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        if !weights.is_empty() {
+            return Err(KerasError::Invalid(format!("{}: expected no weight variables, received {}", self.name, weights.len())));
+        }
+        let err = in_layer(&self.name);
+        let shapes: Vec<Shape> = inputs
+            .iter()
+            .map(|v| ctx.tape.try_value(*v).map(|t| t.shape().iter().map(|&d| Some(d)).collect()))
+            .collect::<tensor::Result<_>>()
+            .map_err(&err)?;
+        merge_output_shape(&self.name, self.op, &shapes)?;
+        if let MergeOp::Concatenate(axis) = self.op {
+            return Ok(vec![ctx.tape.concat(inputs, axis).map_err(&err)?]);
+        }
+        // Keras expands lower-rank inputs at axis 1 so the batch axes line up.
+        let rank = shapes.iter().map(Vec::len).max().unwrap_or(0);
+        let mut xs = Vec::with_capacity(inputs.len());
+        for (v, s) in inputs.iter().zip(&shapes) {
+            let mut x = *v;
+            for _ in s.len()..rank {
+                x = ctx.tape.expand_dims(x, 1).map_err(&err)?;
+            }
+            xs.push(x);
+        }
+        let bin = match self.op {
+            MergeOp::Add | MergeOp::Average => BinaryOp::Add,
+            MergeOp::Subtract => BinaryOp::Sub,
+            MergeOp::Multiply => BinaryOp::Mul,
+            MergeOp::Maximum => BinaryOp::Maximum,
+            MergeOp::Minimum => BinaryOp::Minimum,
+            MergeOp::Concatenate(_) => unreachable!("handled above"),
+        };
+        let mut y = xs[0];
+        for x in &xs[1..] {
+            y = ctx.tape.binary(bin, y, *x).map_err(&err)?;
+        }
+        if self.op == MergeOp::Average {
+            // Divided, not scaled by 1/n, so the values are Keras's to the last bit.
+            let n = xs.len() as f32;
+            y = ctx.tape.unary_map(y, move |v| v / n, move |_, _| 1.0 / n).map_err(&err)?;
+        }
+        Ok(vec![y])
+    }
+    fn config(&self) -> Value {
+        let mut m = base_config(&self.name, self.trainable, None);
+        if let MergeOp::Concatenate(axis) = self.op {
+            m.insert("axis".into(), json!(axis));
+        }
+        Value::Object(m)
+    }
+    fn explain(&self, inputs: &[Shape]) -> Vec<String> {
+        let out = match merge_output_shape(&self.name, self.op, inputs) {
+            Ok(s) => s,
+            Err(e) => return vec![e.to_string()],
+        };
+        let line = match self.op {
+            MergeOp::Concatenate(axis) => {
+                let r = out.len() as isize;
+                let ax = (if axis < 0 { axis + r } else { axis }) as usize;
+                let parts: Vec<String> = inputs.iter().map(|s| s[ax].map_or("None".into(), |d| d.to_string())).collect();
+                let total = out[ax].map_or("None".into(), |d| d.to_string());
+                format!("axis {ax}: {} = {total}", parts.join(" + "))
+            }
+            op => format!("elementwise {} of {} inputs", op.class_name().to_lowercase(), inputs.len()),
+        };
+        vec![format!("no parameters; {line}; output {}", format_shape(&out))]
+    }
+}
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

@@ -1,0 +1,363 @@
+//! `BatchNormalization`: `γ·(x − μ)/√(σ² + ε) + β` per channel of one axis (`axis=-1`, or 1
+//! for channels_first). Inference uses the moving statistics; training (when the layer is
+//! trainable, as in Keras: a frozen layer runs in inference mode) uses the batch statistics and
+//! reports Keras's moving-average updates `moving·momentum + batch·(1 − momentum)` in
+//! `ctx.updates`. Weights, in Keras's order: `gamma` (if `scale`), `beta` (if `center`),
+//! `moving_mean`, `moving_variance`, each `(c,)`, the last two non-trainable. Shape unchanged.
+//!
+//! ```
+//! use rkeras::prelude::*;
+//! clear_session();
+//! let x = Input(&[5, 5, 3]).unwrap();
+//! let y = BatchNormalization::new().call(&x).unwrap();
+//! assert_eq!(y.shape(), x.shape());
+//! ```
+
+use super::conv_args::{constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters, single, single_var, InitializerArg};
+use super::core::base_config;
+use super::{CallCtx, Layer, LayerConfig, Weight};
+use crate::config::{short, ConfigReader};
+use crate::constraints::Constraint;
+use crate::error::{arg_error, in_layer, shape_error, Result};
+use crate::explain::{params_line, thousands};
+use crate::initializers::Initializer;
+use crate::kshape::{format_shape, known, Shape};
+use crate::regularizers::Regularizer;
+use serde_json::{json, Value};
+use tensor::ops::batchnorm::update_moving_statistic;
+use tensor::{Rng, Tape, Var};
+
+/// `BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, …)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNormalizationConfig {
+    /// Name; automatic (`batch_normalization`, …) when `None`.
+    pub name: Option<String>,
+    /// Whether γ and β train; a frozen layer also normalizes with its moving statistics.
+    pub trainable: bool,
+    /// The channel axis (negative counts from the end).
+    pub axis: isize,
+    /// Moving-average momentum.
+    pub momentum: f64,
+    /// Added to the variance.
+    pub epsilon: f64,
+    /// Learn β.
+    pub center: bool,
+    /// Learn γ.
+    pub scale: bool,
+    /// Default `zeros`.
+    pub beta_initializer: InitializerArg,
+    /// Default `ones`.
+    pub gamma_initializer: InitializerArg,
+    /// Default `zeros`.
+    pub moving_mean_initializer: InitializerArg,
+    /// Default `ones`.
+    pub moving_variance_initializer: InitializerArg,
+    /// Penalty on β.
+    pub beta_regularizer: Option<Regularizer>,
+    /// Penalty on γ.
+    pub gamma_regularizer: Option<Regularizer>,
+    /// Applied to β after each update.
+    pub beta_constraint: Option<Constraint>,
+    /// Applied to γ after each update.
+    pub gamma_constraint: Option<Constraint>,
+    /// Keras's cross-device flag; one device here, so it changes nothing.
+    pub synchronized: bool,
+    /// Keras 3's `renorm_momentum`, kept for the config (batch renormalization itself is
+    /// refused).
+    pub renorm_momentum: f64,
+}
+
+/// A built `BatchNormalization` layer.
+#[derive(Debug, Clone)]
+pub struct BatchNormalization {
+    name: String,
+    config: BatchNormalizationConfig,
+    inits: [Initializer; 4],
+    weights: Vec<Weight>,
+    /// The axis counted from the front, for the input rank it was built for.
+    axis: usize,
+    input_shape: Shape,
+    trainable: bool,
+}
+
+impl BatchNormalization {
+    /// `BatchNormalization()` with Keras's defaults.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> BatchNormalizationConfig {
+        BatchNormalizationConfig {
+            name: None,
+            trainable: true,
+            axis: -1,
+            momentum: 0.99,
+            epsilon: 1e-3,
+            center: true,
+            scale: true,
+            beta_initializer: "zeros".into(),
+            gamma_initializer: "ones".into(),
+            moving_mean_initializer: "zeros".into(),
+            moving_variance_initializer: "ones".into(),
+            beta_regularizer: None,
+            gamma_regularizer: None,
+            beta_constraint: None,
+            gamma_constraint: None,
+            synchronized: false,
+            renorm_momentum: 0.99,
+        }
+    }
+
+    /// Positions of γ, β, moving mean and moving variance in [`Layer::weights`].
+    pub fn weight_indices(&self) -> (Option<usize>, Option<usize>, usize, usize) {
+        indices(&self.config)
+    }
+}
+
+fn indices(c: &BatchNormalizationConfig) -> (Option<usize>, Option<usize>, usize, usize) {
+    let g = c.scale.then_some(0);
+    let b = c.center.then_some(usize::from(c.scale));
+    let m = usize::from(c.scale) + usize::from(c.center);
+    (g, b, m, m + 1)
+}
+
+impl BatchNormalizationConfig {
+    /// The channel axis (`1` for channels_first).
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+
+    setters!(momentum: f64, epsilon: f64, center: bool, scale: bool, synchronized: bool, trainable: bool);
+    setters!(beta_initializer: InitializerArg, gamma_initializer: InitializerArg, moving_mean_initializer: InitializerArg, moving_variance_initializer: InitializerArg);
+    opt_setters!(name: String, beta_regularizer: Regularizer, gamma_regularizer: Regularizer, beta_constraint: Constraint, gamma_constraint: Constraint);
+
+    /// Checks the arguments and resolves the initializers (γ, β, moving mean, moving variance).
+    pub fn validate(&self, layer: &str) -> Result<[Initializer; 4]> {
+        if !self.momentum.is_finite() {
+            return Err(arg_error(layer, "momentum", "a finite number", self.momentum));
+        }
+        if !self.epsilon.is_finite() || self.epsilon < 0.0 {
+            return Err(arg_error(layer, "epsilon", "a non-negative number", self.epsilon));
+        }
+        Ok([
+            self.gamma_initializer.resolve(layer, "gamma_initializer")?,
+            self.beta_initializer.resolve(layer, "beta_initializer")?,
+            self.moving_mean_initializer.resolve(layer, "moving_mean_initializer")?,
+            self.moving_variance_initializer.resolve(layer, "moving_variance_initializer")?,
+        ])
+    }
+
+    /// Reads a Keras 3 or tf-keras 2 config (tf-keras 2 writes `axis` as a list: `[3]`).
+    pub fn from_keras(r: &ConfigReader) -> Result<BatchNormalizationConfig> {
+        r.check_dtype()?;
+        let mut c = BatchNormalization::new();
+        c.name = r.name();
+        c.trainable = r.trainable()?;
+        c.axis = match r.get("axis") {
+            None => -1,
+            Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64().ok_or_else(|| arg_error(&r.layer, "axis", "an integer", short(&a[0])))? as isize,
+            Some(Value::Array(a)) => return Err(arg_error(&r.layer, "axis", "one axis", short(&Value::Array(a.clone())))),
+            Some(_) => r.isize("axis")?.unwrap_or(-1),
+        };
+        c.momentum = r.f64("momentum")?.unwrap_or(0.99);
+        c.epsilon = r.f64("epsilon")?.unwrap_or(1e-3);
+        c.center = r.bool("center")?.unwrap_or(true);
+        c.scale = r.bool("scale")?.unwrap_or(true);
+        for (key, slot) in [
+            ("beta_initializer", &mut c.beta_initializer),
+            ("gamma_initializer", &mut c.gamma_initializer),
+            ("moving_mean_initializer", &mut c.moving_mean_initializer),
+            ("moving_variance_initializer", &mut c.moving_variance_initializer),
+        ] {
+            if let Some(i) = read_init(r, key)? {
+                *slot = i;
+            }
+        }
+        c.beta_regularizer = read_reg(r, "beta_regularizer")?;
+        c.gamma_regularizer = read_reg(r, "gamma_regularizer")?;
+        c.beta_constraint = read_constraint(r, "beta_constraint")?;
+        c.gamma_constraint = read_constraint(r, "gamma_constraint")?;
+        c.synchronized = r.bool("synchronized")?.unwrap_or(false);
+        c.renorm_momentum = r.f64("renorm_momentum")?.unwrap_or(0.99);
+        if r.bool("renorm")?.unwrap_or(false) {
+            return Err(arg_error(&r.layer, "renorm", "False (rkeras has no batch renormalization)", "True"));
+        }
+        if r.get("virtual_batch_size").is_some() || r.get("adjustment").is_some() {
+            return Err(arg_error(&r.layer, "virtual_batch_size", "None (rkeras has no ghost batch normalization)", short(r.get("virtual_batch_size").unwrap_or(&Value::Null))));
+        }
+        c.validate(&r.layer)?;
+        Ok(c)
+    }
+}
+
+/// The channel axis counted from the front for an input shape, checked as Keras does.
+fn resolve_axis(layer: &str, axis: isize, input: &[Option<usize>]) -> Result<usize> {
+    let rank = input.len() as isize;
+    let a = if axis < 0 { axis + rank } else { axis };
+    if a < 0 || a >= rank {
+        return Err(arg_error(layer, "axis", format!("an axis in [{}, {}) for input shape {}", -rank, rank, format_shape(input)), axis));
+    }
+    Ok(a as usize)
+}
+
+impl LayerConfig for BatchNormalizationConfig {
+    fn class_name(&self) -> &'static str {
+        "BatchNormalization"
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+    fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
+        let inits = self.validate(name)?;
+        let input = single(name, inputs)?;
+        let axis = resolve_axis(name, self.axis, input)?;
+        let c = known(name, input, axis, "normalized (channel) dimension")?;
+        let mut weights = Vec::with_capacity(4);
+        if self.scale {
+            weights.push(Weight::trainable("gamma", inits[0].generate(name, &[c], rng)?));
+        }
+        if self.center {
+            weights.push(Weight::trainable("beta", inits[1].generate(name, &[c], rng)?));
+        }
+        weights.push(Weight::non_trainable("moving_mean", inits[2].generate(name, &[c], rng)?));
+        weights.push(Weight::non_trainable("moving_variance", inits[3].generate(name, &[c], rng)?));
+        Ok(Box::new(BatchNormalization {
+            name: name.to_string(),
+            config: BatchNormalizationConfig { name: Some(name.to_string()), ..self.clone() },
+            inits,
+            weights,
+            axis,
+            input_shape: input.clone(),
+            trainable: self.trainable,
+        }))
+    }
+}
+
+impl Layer for BatchNormalization {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn class_name(&self) -> &str {
+        "BatchNormalization"
+    }
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+    fn weights(&self) -> Vec<&Weight> {
+        self.weights.iter().collect()
+    }
+    fn weights_mut(&mut self) -> Vec<&mut Weight> {
+        self.weights.iter_mut().collect()
+    }
+    fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        let input = single(&self.name, inputs)?;
+        let c = self.weights[self.weights.len() - 1].value.len();
+        if input.len() != self.input_shape.len() || input[self.axis].is_some_and(|d| d != c) {
+            return Err(shape_error(
+                &self.name,
+                format!(
+                    "expected an input of rank {} with {c} channels on axis {} (built for {}), received input shape {}",
+                    self.input_shape.len(),
+                    self.config.axis,
+                    format_shape(&self.input_shape),
+                    format_shape(input)
+                ),
+            ));
+        }
+        Ok(vec![input.clone()])
+    }
+    fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
+        let (gi, bi, mi, vi) = indices(&self.config);
+        let (gamma, beta) = (gi.map(|i| weights[i]), bi.map(|i| weights[i]));
+        let err = in_layer(&self.name);
+        let (axis, eps) = (self.axis as isize, self.config.epsilon as f32);
+        let mut mean = ctx.tape.try_value(weights[mi]).map_err(&err)?.clone();
+        let mut var = ctx.tape.try_value(weights[vi]).map_err(&err)?.clone();
+        if ctx.training && self.trainable {
+            let (y, stats) = ctx.tape.batch_norm_training(x, gamma, beta, axis, eps).map_err(&err)?;
+            let momentum = self.config.momentum as f32;
+            update_moving_statistic(&mut mean, &stats.mean, momentum).map_err(&err)?;
+            update_moving_statistic(&mut var, &stats.variance, momentum).map_err(&err)?;
+            ctx.updates.push((mi, mean));
+            ctx.updates.push((vi, var));
+            Ok(vec![y])
+        } else {
+            Ok(vec![ctx.tape.batch_norm_inference(x, &mean, &var, gamma, beta, axis, eps).map_err(&err)?])
+        }
+    }
+    fn config(&self) -> Value {
+        let c = &self.config;
+        let mut m = base_config(&self.name, self.trainable, None);
+        let entries = [
+            ("axis", json!(c.axis)),
+            ("momentum", json!(c.momentum)),
+            ("epsilon", json!(c.epsilon)),
+            ("center", json!(c.center)),
+            ("scale", json!(c.scale)),
+            ("beta_initializer", self.inits[1].to_keras()),
+            ("gamma_initializer", self.inits[0].to_keras()),
+            ("moving_mean_initializer", self.inits[2].to_keras()),
+            ("moving_variance_initializer", self.inits[3].to_keras()),
+            ("beta_regularizer", reg_json(&c.beta_regularizer)),
+            ("gamma_regularizer", reg_json(&c.gamma_regularizer)),
+            ("beta_constraint", constraint_json(&c.beta_constraint)),
+            ("gamma_constraint", constraint_json(&c.gamma_constraint)),
+            ("synchronized", json!(c.synchronized)),
+            ("renorm", json!(false)),
+            ("renorm_clipping", Value::Null),
+            ("renorm_momentum", json!(c.renorm_momentum)),
+        ];
+        for (k, v) in entries {
+            m.insert(k.into(), v);
+        }
+        Value::Object(m)
+    }
+    fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
+        let c = self.weights[self.weights.len() - 1].value.len() as u64;
+        let learned: Vec<&str> = self.weights.iter().filter(|w| w.trainable).map(|w| w.name.as_str()).collect();
+        let n = self.weights.len() as u64;
+        let t = learned.len() as u64 * c;
+        let state = if self.trainable { "trainable" } else { "frozen, non-trainable" };
+        let split = if learned.is_empty() {
+            format!("moving_mean, moving_variance non-trainable: {}", thousands(2 * c))
+        } else {
+            format!("{} {state}: {}; moving_mean, moving_variance non-trainable: {}", learned.join(", "), thousands(t), thousands(2 * c))
+        };
+        let mut lines = vec![format!("{} ({split})", params_line(&format!("{n}·{c}"), n * c))];
+        lines.push(format!(
+            "normalizes axis {} ({c} channels): γ·(x − μ)/√(σ² + {}) + β; training: batch μ, σ², moving ← moving·{} + batch·(1 − {})",
+            self.axis, self.config.epsilon, self.config.momentum, self.config.momentum
+        ));
+        lines
+    }
+    fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        if !self.trainable {
+            return Ok(None);
+        }
+        let (gi, bi, _, _) = indices(&self.config);
+        let c = &self.config;
+        penalties(tape, &[(c.gamma_regularizer, gi.and_then(|i| weights.get(i).copied())), (c.beta_regularizer, bi.and_then(|i| weights.get(i).copied()))])
+    }
+    fn apply_constraints(&mut self) {
+        if !self.trainable {
+            return;
+        }
+        let (gi, bi, _, _) = indices(&self.config);
+        let (gc, bc) = (self.config.gamma_constraint.clone(), self.config.beta_constraint.clone());
+        if let Some(i) = gi {
+            constrain(&gc, self.weights.get_mut(i));
+        }
+        if let Some(i) = bi {
+            constrain(&bc, self.weights.get_mut(i));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "normalization_tests.rs"]
+mod tests;
