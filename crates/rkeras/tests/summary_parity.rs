@@ -49,7 +49,11 @@ fn check_dir(sub: &str) -> (usize, Vec<String>) {
         let mut runs: Vec<(String, &str, SummaryOptions)> = Vec::new();
         for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
             let base = SummaryOptions { style, ..SummaryOptions::default() };
-            runs.push((format!("{tag}.summary.txt"), "k3", base.clone()));
+            // tf-keras names DenseNet's stem `conv1/conv` where Keras 3 says `conv1_conv`, and
+            // names from a config are kept: its Keras 2 text comes only from its Keras 2 JSON.
+            if !(tag == "k2" && case.starts_with("DenseNet")) {
+                runs.push((format!("{tag}.summary.txt"), "k3", base.clone()));
+            }
             if tag == "k2" {
                 runs.push((format!("{tag}.summary.txt"), "k2", base.clone()));
             }

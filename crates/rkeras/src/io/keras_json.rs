@@ -25,12 +25,24 @@ pub fn model_from_json(text: &str) -> Result<Model> {
 }
 
 /// Builds a model from a parsed Keras model JSON object.
+///
+/// A nested model that appears more than once with the same name and the same config (Keras
+/// writes a shared nested model once per use) is built once and shared, so its variables
+/// count once, as in the model that was saved.
 pub fn model_from_value(v: &Value) -> Result<Model> {
+    let mut shared = HashMap::new();
+    model_from_value_in(v, &mut shared)
+}
+
+/// Nested models already built in this import, by `class_name` + config text.
+type Shared = HashMap<String, Model>;
+
+fn model_from_value_in(v: &Value, shared: &mut Shared) -> Result<Model> {
     let class = v.get("class_name").and_then(Value::as_str).ok_or_else(|| cfg_err(format!("expected a model object with a class_name, received {}", short(v))))?;
     let config = v.get("config").ok_or_else(|| cfg_err(format!("model {class}: missing `config`")))?;
     match class {
-        "Sequential" => sequential_from_config(config),
-        "Functional" | "Model" => functional_from_config(config),
+        "Sequential" => sequential_from_config(config, shared),
+        "Functional" | "Model" => functional_from_config(config, shared),
         other => Err(cfg_err(format!("expected a Sequential or Functional model, received class_name {other:?}"))),
     }
 }
@@ -53,7 +65,7 @@ enum Callable {
     Model(Box<Model>),
 }
 
-fn callable_from(layer: &Value) -> Result<(String, Callable)> {
+fn callable_from(layer: &Value, shared: &mut Shared) -> Result<(String, Callable)> {
     let class = layer.get("class_name").and_then(Value::as_str).ok_or_else(|| cfg_err(format!("a layer without class_name: {}", short(layer))))?;
     let config = layer.get("config").ok_or_else(|| cfg_err(format!("layer of class {class}: missing `config`")))?;
     let name = config
@@ -63,7 +75,15 @@ fn callable_from(layer: &Value) -> Result<(String, Callable)> {
         .unwrap_or(class)
         .to_string();
     match class {
-        "Sequential" | "Functional" | "Model" => Ok((name, Callable::Model(Box::new(model_from_value(layer)?)))),
+        "Sequential" | "Functional" | "Model" => {
+            let key = format!("{class}:{config}");
+            if let Some(m) = shared.get(&key) {
+                return Ok((name, Callable::Model(Box::new(m.clone()))));
+            }
+            let m = model_from_value_in(layer, shared)?;
+            shared.insert(key, m.clone());
+            Ok((name, Callable::Model(Box::new(m))))
+        }
         "Lambda" | "TFOpLambda" | "SlicingOpLambda" => Err(cfg_err(format!(
             "layer {name} ({class}): refused: a {class} layer holds Python code, and rkeras never executes code from a file (Keras's safe mode refuses it too)"
         ))),
@@ -103,7 +123,7 @@ fn call(name: &str, c: &Callable, inputs: &[&KerasTensor], built: &mut HashMap<S
     })
 }
 
-fn sequential_from_config(config: &Value) -> Result<Model> {
+fn sequential_from_config(config: &Value, shared: &mut Shared) -> Result<Model> {
     let name = model_name(config, "sequential");
     let layers = layer_list(config, &name)?;
     let mut items = layers.iter();
@@ -125,7 +145,7 @@ fn sequential_from_config(config: &Value) -> Result<Model> {
     let mut x = inp.clone();
     let mut built = HashMap::new();
     for layer in items {
-        let (lname, c) = callable_from(layer)?;
+        let (lname, c) = callable_from(layer, shared)?;
         let outs = call(&lname, &c, &[&x], &mut built)?;
         x = outs.into_iter().next().ok_or_else(|| cfg_err(format!("layer {lname} gave no output")))?;
     }
@@ -186,7 +206,7 @@ fn endpoint_list(config: &Value, key: &str, model: &str) -> Result<Vec<(String, 
         .collect()
 }
 
-fn functional_from_config(config: &Value) -> Result<Model> {
+fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> {
     let name = model_name(config, "functional");
     let layers = layer_list(config, &name)?;
     // Tensors made so far: (layer name, node index) → outputs.
@@ -203,7 +223,7 @@ fn functional_from_config(config: &Value) -> Result<Model> {
             made.insert((lname, 0), vec![cfg.tensor()?]);
             continue;
         }
-        let (lname, c) = callable_from(layer)?;
+        let (lname, c) = callable_from(layer, shared)?;
         let nodes = layer.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();
         pending.push((lname, c, nodes));
     }

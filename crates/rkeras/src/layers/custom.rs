@@ -154,11 +154,18 @@ impl Handles<'_> {
     }
 }
 
-/// A [`CustomLayer`] as a config (before build) and as a built layer.
+/// A [`CustomLayer`] before `build`: use it like any layer config.
 #[derive(Clone)]
 pub struct Custom<T: CustomLayer> {
     inner: T,
     name: Option<String>,
+}
+
+/// A [`CustomLayer`] after `build`, with its weights and sub-layers.
+#[derive(Clone)]
+pub struct CustomBuilt<T: CustomLayer> {
+    inner: T,
+    name: String,
     trainable: bool,
     weights: Vec<Weight>,
     children: Vec<Box<dyn Layer>>,
@@ -168,15 +175,17 @@ pub struct Custom<T: CustomLayer> {
 impl<T: CustomLayer> Custom<T> {
     /// Wraps a user layer.
     pub fn new(inner: T) -> Custom<T> {
-        Custom { inner, name: None, trainable: true, weights: Vec::new(), children: Vec::new(), order: Vec::new() }
+        Custom { inner, name: None }
     }
 
     /// Sets the name.
-    pub fn name(mut self, name: &str) -> Self {
+    pub fn named(mut self, name: &str) -> Self {
         self.name = Some(name.to_string());
         self
     }
+}
 
+impl<T: CustomLayer> CustomBuilt<T> {
     /// The user's value.
     pub fn inner(&self) -> &T {
         &self.inner
@@ -203,10 +212,10 @@ impl<T: CustomLayer> LayerConfig for Custom<T> {
         let mut b = Builder { layer: name.to_string(), weights: Vec::new(), children: Vec::new(), order: Vec::new(), rng };
         inner.build(inputs, &mut b)?;
         inner.compute_output_shape(inputs)?;
-        Ok(Box::new(Custom {
+        Ok(Box::new(CustomBuilt {
             inner,
-            name: Some(name.to_string()),
-            trainable: self.trainable,
+            name: name.to_string(),
+            trainable: true,
             weights: b.weights,
             children: b.children,
             order: b.order,
@@ -214,9 +223,9 @@ impl<T: CustomLayer> LayerConfig for Custom<T> {
     }
 }
 
-impl<T: CustomLayer> Layer for Custom<T> {
+impl<T: CustomLayer> Layer for CustomBuilt<T> {
     fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("custom")
+        &self.name
     }
     fn class_name(&self) -> &str {
         self.inner.class_name()
@@ -245,23 +254,23 @@ impl<T: CustomLayer> Layer for Custom<T> {
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let own = self.weights.len();
         if weights.len() < own {
-            return Err(KerasError::Invalid(format!("{}: expected {own} or more weight variables, received {}", Layer::name(self), weights.len())));
+            return Err(KerasError::Invalid(format!("{}: expected {own} or more weight variables, received {}", &self.name, weights.len())));
         }
         let mut child_vars = Vec::with_capacity(self.children.len());
         let mut at = own;
         for c in &self.children {
             let n = c.weights().len();
-            let slice = weights.get(at..at + n).ok_or_else(|| KerasError::Invalid(format!("{}: too few weight variables", Layer::name(self))))?;
+            let slice = weights.get(at..at + n).ok_or_else(|| KerasError::Invalid(format!("{}: too few weight variables", &self.name)))?;
             child_vars.push(slice.to_vec());
             at += n;
         }
-        let h = Handles { layer: Layer::name(self), order: &self.order, weight_vars: weights[..own].to_vec(), children: &self.children, child_vars };
+        let h = Handles { layer: &self.name, order: &self.order, weight_vars: weights[..own].to_vec(), children: &self.children, child_vars };
         self.inner.call(ctx, inputs, &h)
     }
     fn config(&self) -> Value {
         let mut c = self.inner.get_config();
         if let Some(o) = c.as_object_mut() {
-            o.insert("name".into(), json!(Layer::name(self)));
+            o.insert("name".into(), json!(&self.name));
             o.insert("trainable".into(), json!(self.trainable));
         }
         c

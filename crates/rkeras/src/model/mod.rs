@@ -237,8 +237,11 @@ impl Model {
             uses[src] += 1;
         }
         let mut values: Vec<Vec<Var>> = vec![Vec::new(); self.nodes.len()];
+        // How many live node outputs hold each variable (a layer may return its input).
+        let mut holders: HashMap<Var, usize> = HashMap::new();
         for (k, &n) in self.inputs.iter().enumerate() {
             values[n] = vec![inputs[k]];
+            *holders.entry(inputs[k]).or_insert(0) += 1;
         }
         for (i, node) in self.nodes.iter().enumerate() {
             if self.inputs.contains(&i) {
@@ -253,12 +256,19 @@ impl Model {
             for u in &mut ctx.updates[updates_before..] {
                 u.0 += offsets[node.layer];
             }
+            for v in &out {
+                *holders.entry(*v).or_insert(0) += 1;
+            }
             values[i] = out;
             for &(src, _) in &node.inputs {
                 uses[src] -= 1;
                 if uses[src] == 0 && ctx.tape.is_inference() {
                     for v in &values[src] {
-                        ctx.tape.release(*v);
+                        let h = holders.entry(*v).or_insert(1);
+                        *h -= 1;
+                        if *h == 0 {
+                            ctx.tape.release(*v);
+                        }
                     }
                 }
             }
