@@ -25,6 +25,7 @@ pub mod layers;
 pub mod model;
 pub mod regularizers;
 pub mod summary;
+pub mod tutorials;
 
 pub use error::{KerasError, Result};
 pub use model::{clear_session, KerasTensor, Model, Sequential};
