@@ -121,6 +121,7 @@ impl Conv2DConfig {
     opt_setters!(kernel_constraint: Constraint, bias_constraint: Constraint);
 
     /// Checks the arguments that do not depend on the input (Keras's `__init__` checks).
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV (1.80)
     pub fn validate(&self, layer: &str) -> Result<(Window, Activation, Initializer, Initializer)> {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
@@ -175,6 +176,7 @@ impl LayerConfig for Conv2DConfig {
     fn set_name(&mut self, name: String) {
         self.name = Some(name);
     }
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV (1.80)
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let (window, activation, ki, bi) = self.validate(name)?;
         let input = single(name, inputs)?;

@@ -155,6 +155,9 @@ pub fn padding_name(p: Padding) -> String {
     p.name()
 }
 
+/// `[n, oh, ow, c]` (NHWC order) and the height/width geometry (`None` where unknown).
+pub type WindowOutput = ([Option<usize>; 4], [Option<AxisGeometry>; 2]);
+
 /// The window arguments of a convolution or pooling layer, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -211,7 +214,7 @@ impl Window {
     }
 
     /// `[n, oh, ow, c_in]` and the two axes' geometry for an input shape in this format.
-    pub fn output(&self, layer: &str, input: &[Option<usize>]) -> Result<([Option<usize>; 4], [Option<AxisGeometry>; 2])> {
+    pub fn output(&self, layer: &str, input: &[Option<usize>]) -> Result<WindowOutput> {
         let [n, h, w, c] = self.data_format.split(layer, input)?;
         let rows = self.axis(layer, 0, h)?;
         let cols = self.axis(layer, 1, w)?;
