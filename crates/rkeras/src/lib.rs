@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod activations;
+pub mod applications;
 pub mod config;
 pub mod constraints;
 pub mod error;
