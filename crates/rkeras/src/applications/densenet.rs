@@ -10,12 +10,7 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::{Activation, Dense};
-use crate::layers::merge::Concatenate;
-use crate::layers::normalization::BatchNormalization;
-use crate::layers::pooling::{AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D};
-use crate::layers::reshaping::ZeroPadding2D;
+use crate::layers::{Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D};
 use crate::model::{Call, KerasTensor, Model};
 
 fn bn(x: &KerasTensor, name: String) -> Result<KerasTensor> {

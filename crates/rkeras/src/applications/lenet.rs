@@ -8,11 +8,8 @@
 
 use super::{top_args, AppOptions, Pooling};
 use crate::error::Result;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::Dense;
+use crate::layers::{Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 use crate::layers::input::InputLayer;
-use crate::layers::pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
-use crate::layers::reshaping::Flatten;
 use crate::model::{Model, Sequential};
 
 /// The tutorials' LeNet-5 (classes default 10, softmax).

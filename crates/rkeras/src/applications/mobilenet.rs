@@ -10,14 +10,7 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::{arg_error, Result};
-use crate::layers::activations::ReLU;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::Activation;
-use crate::layers::depthwise::DepthwiseConv2D;
-use crate::layers::normalization::BatchNormalization;
-use crate::layers::pooling::GlobalAveragePooling2D;
-use crate::layers::regularization::Dropout;
-use crate::layers::reshaping::{Reshape, ZeroPadding2D};
+use crate::layers::{Activation, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout, GlobalAveragePooling2D, ReLU, Reshape, ZeroPadding2D};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Python's `int(filters * alpha)`.

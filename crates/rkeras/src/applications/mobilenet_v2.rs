@@ -10,14 +10,7 @@
 use super::mobilenet::check_alpha;
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::activations::ReLU;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::Dense;
-use crate::layers::depthwise::DepthwiseConv2D;
-use crate::layers::merge::Add;
-use crate::layers::normalization::BatchNormalization;
-use crate::layers::pooling::GlobalAveragePooling2D;
-use crate::layers::reshaping::ZeroPadding2D;
+use crate::layers::{Add, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, GlobalAveragePooling2D, ReLU, ZeroPadding2D};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Keras's `_make_divisible(v, divisor)`: the nearest multiple of `divisor` (at least

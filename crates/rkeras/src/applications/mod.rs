@@ -38,7 +38,7 @@ pub use xception::xception;
 
 use crate::error::{arg_error, KerasError, Result};
 use crate::layers::input::InputLayer;
-use crate::layers::pooling::{GlobalAveragePooling2D, GlobalMaxPooling2D};
+use crate::layers::{GlobalAveragePooling2D, GlobalMaxPooling2D};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Global pooling after the convolutional base when `include_top` is false (Keras's

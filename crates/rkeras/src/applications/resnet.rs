@@ -13,17 +13,12 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::{Activation, Dense};
-use crate::layers::merge::Add;
-use crate::layers::normalization::BatchNormalization;
-use crate::layers::pooling::{GlobalAveragePooling2D, MaxPooling2D};
-use crate::layers::reshaping::ZeroPadding2D;
+use crate::layers::{Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D};
 use crate::model::{Call, KerasTensor, Model};
 
 const EPS: f64 = 1.001e-5;
 
-fn bn(name: String) -> crate::layers::normalization::BatchNormalizationConfig {
+fn bn(name: String) -> crate::layers::BatchNormalizationConfig {
     BatchNormalization::new().axis(3).epsilon(EPS).name(name)
 }
 

@@ -7,10 +7,7 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::Dense;
-use crate::layers::pooling::MaxPooling2D;
-use crate::layers::reshaping::Flatten;
+use crate::layers::{Conv2D, Dense, Flatten, MaxPooling2D};
 use crate::model::{Call, Model};
 
 /// Keras's `VGG16(...)`: 13 convolutions (blocks of 2, 2, 3, 3, 3), model `vgg16`.

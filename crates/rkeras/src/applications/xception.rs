@@ -8,12 +8,7 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::conv::Conv2D;
-use crate::layers::core::{Activation, Dense};
-use crate::layers::depthwise::SeparableConv2D;
-use crate::layers::merge::Add;
-use crate::layers::normalization::BatchNormalization;
-use crate::layers::pooling::{GlobalAveragePooling2D, MaxPooling2D};
+use crate::layers::{Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, SeparableConv2D};
 use crate::model::{Call, KerasTensor, Model};
 
 fn bn(x: &KerasTensor, name: Option<String>) -> Result<KerasTensor> {
