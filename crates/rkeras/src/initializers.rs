@@ -191,9 +191,9 @@ impl Initializer {
                         Distribution::UntruncatedNormal => "untruncated_normal",
                         Distribution::Uniform => "uniform",
                     };
-                    ("VarianceScaling", json!({"seed": seed(s), "scale": scale, "mode": m, "distribution": d}))
+                    ("VarianceScaling", json!({"seed": seed(s), "scale": scale, "mode": m, "distribution": d, "input_axes": null, "output_axes": null}))
                 } else {
-                    (*class_name, json!({ "seed": seed(s) }))
+                    (*class_name, json!({ "seed": seed(s), "input_axes": null, "output_axes": null }))
                 }
             }
             Initializer::Orthogonal { gain, seed: s } => ("Orthogonal", json!({"seed": seed(s), "gain": gain})),
