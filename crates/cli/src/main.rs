@@ -1,1 +1,140 @@
-fn main() {}
+//! The `rkeras` command-line tool.
+//!
+//! ```text
+//! rkeras summary VGG16 --style keras2
+//! rkeras summary LeNet5 --explain
+//! rkeras summary model.json --expand-nested
+//! ```
+//!
+//! A bad argument or file gives a one-line error on stderr and exit code 2, never a panic.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rkeras::applications::{self, AppOptions, Pooling};
+use rkeras::summary::{SummaryOptions, SummaryStyle};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "rkeras", version, about = "Keras for Rust: build, inspect, verify and train CNNs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Style {
+    /// Keras 3's box table.
+    Keras3,
+    /// tf-keras 2's fixed-width table.
+    Keras2,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PoolingArg {
+    Avg,
+    Max,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a model's summary exactly as Keras does (and, with --explain, the arithmetic).
+    Summary {
+        /// An application name as Keras spells it (VGG16, ResNet50, MobileNetV2, …, or
+        /// LeNet5; case-insensitive) or a path to a Keras JSON config (`model.to_json()`).
+        model: String,
+        /// Which Keras's summary to reproduce.
+        #[arg(long, value_enum, default_value = "keras3")]
+        style: Style,
+        /// Under each layer, its parameter formula and output-size arithmetic.
+        #[arg(long)]
+        explain: bool,
+        /// Show the layers of nested models.
+        #[arg(long)]
+        expand_nested: bool,
+        /// Add the Trainable column.
+        #[arg(long)]
+        show_trainable: bool,
+        /// Total width of the table.
+        #[arg(long)]
+        line_length: Option<usize>,
+        /// Application input shape `H,W,C`.
+        #[arg(long, value_parser = parse_shape)]
+        input_shape: Option<(usize, usize, usize)>,
+        /// Application without its classifier (`include_top=False`).
+        #[arg(long)]
+        no_top: bool,
+        /// Global pooling for `--no-top` (`pooling=`).
+        #[arg(long, value_enum)]
+        pooling: Option<PoolingArg>,
+        /// Number of classes of the classifier.
+        #[arg(long)]
+        classes: Option<usize>,
+    },
+}
+
+fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let nums: Result<Vec<usize>, _> = parts.iter().map(|p| p.parse::<usize>()).collect();
+    match nums {
+        Ok(v) if v.len() == 3 && v.iter().all(|&d| d > 0) => Ok((v[0], v[1], v[2])),
+        _ => Err(format!("expected three positive integers H,W,C (e.g. 224,224,3), received {s:?}")),
+    }
+}
+
+fn run(cli: Cli) -> rkeras::Result<()> {
+    match cli.command {
+        Command::Summary { model, style, explain, expand_nested, show_trainable, line_length, input_shape, no_top, pooling, classes } => {
+            let opts = AppOptions {
+                include_top: !no_top,
+                input_shape,
+                pooling: pooling.map(|p| match p {
+                    PoolingArg::Avg => Pooling::Avg,
+                    PoolingArg::Max => Pooling::Max,
+                }),
+                classes,
+                ..AppOptions::default()
+            };
+            let m = if model.ends_with(".json") || std::path::Path::new(&model).is_file() {
+                let text = std::fs::read_to_string(&model).map_err(|source| rkeras::KerasError::Io { path: model.clone(), source })?;
+                rkeras::io::keras_json::model_from_json(&text).map_err(|e| rkeras::KerasError::Invalid(format!("{model}: {e}")))?
+            } else {
+                applications::by_name(&model, &opts)?
+            };
+            let summary = SummaryOptions {
+                style: match style {
+                    Style::Keras3 => SummaryStyle::Keras3,
+                    Style::Keras2 => SummaryStyle::Keras2,
+                },
+                line_length,
+                expand_nested,
+                show_trainable,
+                explain,
+                ..SummaryOptions::default()
+            };
+            print!("{}", m.summary(&summary)?);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // One line: clap's first line, without its usage block.
+            let text = e.render().to_string();
+            eprintln!("rkeras: {}", text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rkeras: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
