@@ -292,6 +292,12 @@ pub fn model_to_json(model: &Model) -> String {
         .to_string()
 }
 
+/// Keras 3 classes built at construction (`_build_at_init`): their JSON has no `build_config`.
+const BUILT_AT_INIT: &[&str] = &[
+    "InputLayer", "Activation", "ELU", "LeakyReLU", "ReLU", "Softmax", "MaxPooling2D", "AveragePooling2D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dropout", "Reshape",
+];
+
 fn layer_entry(model: &Model, li: usize) -> Value {
     let layer = &model.layers[li];
     let class = layer.class_name();
@@ -302,9 +308,13 @@ fn layer_entry(model: &Model, li: usize) -> Value {
     }
     let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": null });
     let calls: Vec<&crate::model::ModelNode> = model.nodes.iter().filter(|n| n.layer == li).collect();
-    if let Some(first) = calls.iter().find(|n| !n.inputs.is_empty()) {
+    let first_call = calls.iter().find(|n| !n.inputs.is_empty()).filter(|_| !BUILT_AT_INIT.contains(&class) && layer.keras2_display().is_none());
+    if let Some(first) = first_call {
         let shapes: Vec<Value> = first.inputs.iter().map(|&(s, i)| json!(model.nodes[s].output_shapes[i])).collect();
         entry["build_config"] = json!({ "input_shape": if shapes.len() == 1 { shapes[0].clone() } else { Value::Array(shapes) } });
+    }
+    if layer.as_model().is_some() {
+        entry["compile_config"] = json!({});
     }
     if model.kind() == ModelKind::Functional {
         entry["name"] = json!(layer.name());
@@ -323,7 +333,13 @@ fn layer_entry(model: &Model, li: usize) -> Value {
                     })
                     .collect();
                 let args = if tensors.len() == 1 { tensors } else { vec![Value::Array(tensors)] };
-                json!({ "args": args, "kwargs": {} })
+                // The keyword arguments Keras records for these calls.
+                let kwargs = match class {
+                    "BatchNormalization" => json!({ "mask": null }),
+                    "Dropout" => json!({ "training": false }),
+                    _ => json!({}),
+                };
+                json!({ "args": args, "kwargs": kwargs })
             })
             .collect();
         entry["inbound_nodes"] = Value::Array(nodes);
@@ -334,8 +350,13 @@ fn layer_entry(model: &Model, li: usize) -> Value {
 /// The `config` object of a model's Keras 3 JSON.
 pub fn model_config(model: &Model) -> Value {
     let layers: Vec<Value> = (0..model.layers.len()).map(|li| layer_entry(model, li)).collect();
-    let mut cfg = json!({ "name": model.name(), "trainable": model.trainable, "dtype": dtype_policy(), "layers": layers });
-    if model.kind() == ModelKind::Functional {
+    let mut cfg = json!({ "name": model.name(), "trainable": model.trainable });
+    if model.kind() == ModelKind::Sequential {
+        cfg["dtype"] = dtype_policy();
+        cfg["layers"] = Value::Array(layers);
+        cfg["build_input_shape"] = json!(model.input_shapes().first());
+    } else {
+        cfg["layers"] = Value::Array(layers);
         let refs = |ts: Vec<(usize, usize)>| -> Value {
             let v: Vec<Value> = ts
                 .iter()
