@@ -117,3 +117,22 @@ fn dense_ones_predicts_sums() {
     let y = model.predict(&[x], 32).unwrap();
     assert_eq!(y[0].data(), &[3.0, 3.0, 5.0, 5.0, 7.0, 7.0]);
 }
+
+#[test]
+fn sequential_from_a_list_pop_and_freeze() {
+    use rkeras::prelude::*;
+    clear_session();
+    let mut model = rkeras::sequential![InputLayer::new(&[784]), Dense::new(64).activation("relu"), Dense::new(10)].build().unwrap();
+    assert_eq!(model.layers().len(), 2);
+    assert_eq!(model.count_params(), 785 * 64 + 65 * 10);
+    model.pop().unwrap();
+    assert_eq!(model.layers().len(), 1);
+    assert_eq!(model.output_shapes()[0], vec![None, Some(64)]);
+    let y = model.predict(&[Tensor::ones(&[3, 784])], 2).unwrap();
+    assert_eq!(y[0].shape(), &[3, 64]);
+    model.get_layer_mut("dense").unwrap().set_trainable(false);
+    assert_eq!(model.trainable_weights().len(), 0);
+    assert_eq!(model.non_trainable_weights().len(), 2);
+    model.pop().unwrap();
+    assert!(model.pop().is_err(), "nothing left to pop");
+}

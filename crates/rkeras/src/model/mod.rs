@@ -113,6 +113,44 @@ impl Model {
         &self.nodes
     }
 
+    /// `get_layer(name)`, mutable: e.g. `model.get_layer_mut("conv2d")?.set_trainable(false)`.
+    pub fn get_layer_mut(&mut self, name: &str) -> Result<&mut Box<dyn Layer>> {
+        let known: Vec<String> = self.layers().iter().map(|l| l.name().to_string()).collect();
+        self.layers
+            .iter_mut()
+            .find(|l| l.name() == name)
+            .ok_or_else(|| KerasError::Invalid(format!("No such layer: {name}. Existing layers are: {known:?}.")))
+    }
+
+    /// `model.trainable = flag`: a frozen model's weights all count as non-trainable.
+    pub fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+
+    /// `model.pop()` on a Sequential model: removes the last layer; the model's output is
+    /// then the previous layer's.
+    pub fn pop(&mut self) -> Result<()> {
+        if self.kind != ModelKind::Sequential {
+            return Err(KerasError::Invalid(format!("model {}: pop() is only for Sequential models", self.name)));
+        }
+        let (last, _) = self.outputs[0];
+        if self.inputs.contains(&last) {
+            return Err(KerasError::Invalid(format!("model {}: there are no layers in the model to pop", self.name)));
+        }
+        let layer = self.nodes[last].layer;
+        let prev = self.nodes[last].inputs[0];
+        self.nodes.remove(last);
+        self.layers.remove(layer);
+        for n in &mut self.nodes {
+            if n.layer > layer {
+                n.layer -= 1;
+            }
+            n.depth = n.depth.saturating_sub(1);
+        }
+        self.outputs = vec![prev];
+        Ok(())
+    }
+
     /// `get_layer(name)`.
     pub fn get_layer(&self, name: &str) -> Result<&dyn Layer> {
         self.layers.iter().find(|l| l.name() == name).map(|l| l.as_ref()).ok_or_else(|| {

@@ -20,6 +20,15 @@ use crate::error::{KerasError, Result};
 use crate::layers::input::{InputLayer, InputLayerConfig};
 use crate::layers::LayerConfig;
 
+/// `Sequential([...])` from a list: `sequential![InputLayer::new(&[4]), Dense::new(2)]` is
+/// `Sequential::new().add(InputLayer::new(&[4])).add(Dense::new(2))`.
+#[macro_export]
+macro_rules! sequential {
+    ($($layer:expr),* $(,)?) => {
+        $crate::model::Sequential::new()$(.add($layer))*
+    };
+}
+
 /// One entry of a Sequential stack.
 enum Item {
     Input(InputLayerConfig),
