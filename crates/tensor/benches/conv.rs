@@ -7,6 +7,11 @@
 //! enough repetitions for about half a second (at least 5), and prints the median and minimum
 //! wall time and the GFLOP/s of the median (2 flops per multiply-add; a backward counts the
 //! products it computes). Run with `cargo bench -p rkeras-tensor --bench conv`.
+//!
+//! With `--json` (or `RKERAS_BENCH_JSON=1`) it prints one JSON object per line instead, for
+//! `bench/compare.py`: `{"rayon_threads": n}` first, then `{"name", "median_ms", "min_ms",
+//! "gflops", "reps"}` per case. A non-flag argument keeps only the cases whose name contains it;
+//! `RKERAS_BENCH_SECONDS` changes the half second each case is timed for.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -15,6 +20,7 @@ use tensor::ops::conv::{conv2d, conv2d_backward_parts, Conv2dParams};
 use tensor::ops::conv_transpose::{conv2d_transpose, Conv2dTransposeParams};
 use tensor::ops::depthwise::{depthwise_conv2d, depthwise_conv2d_backward_parts, DepthwiseParams};
 use tensor::ops::gemm::{sgemm, GemmThreads, Trans};
+use tensor::ops::matmul::{matmul, matmul_backward};
 use tensor::{Padding, Rng, Tensor};
 
 fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
@@ -22,18 +28,26 @@ fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
     Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).expect("shape and data agree")
 }
 
-/// Times `f`, prints one line; skipped unless its name contains the command-line filter
-/// (`cargo bench -p rkeras-tensor --bench conv -- lenet`).
+/// Whether `name` contains the command-line filter (`cargo bench -p rkeras-tensor --bench conv -- lenet`).
+fn selected(name: &str) -> bool {
+    name.contains(&std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default())
+}
+
+fn json_mode() -> bool {
+    std::env::args().any(|a| a == "--json") || std::env::var("RKERAS_BENCH_JSON").is_ok_and(|v| v == "1")
+}
+
+/// Times `f`, prints one line; skipped unless [`selected`].
 fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
-    if !name.contains(&filter) {
+    if !selected(name) {
         return;
     }
     f();
     let probe = Instant::now();
     f();
     let once = probe.elapsed().max(Duration::from_micros(1));
-    let reps = ((0.5 / once.as_secs_f64()) as usize).clamp(5, 2000);
+    let seconds = std::env::var("RKERAS_BENCH_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.5);
+    let reps = ((seconds / once.as_secs_f64()) as usize).clamp(5, 2000);
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
@@ -43,6 +57,16 @@ fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
         .collect();
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    if json_mode() {
+        let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+        println!(
+            r#"{{"name": "{name}", "median_ms": {:.6}, "min_ms": {:.6}, "gflops": {:.3}, "reps": {reps}}}"#,
+            median * 1e3,
+            times[0] * 1e3,
+            flops / median / 1e9
+        );
+        return;
+    }
     println!(
         "{name:<52} median {:>9.3} ms  min {:>9.3} ms  {:>7.1} GFLOP/s  ({reps} reps)",
         median * 1e3,
@@ -52,6 +76,10 @@ fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
 }
 
 fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParams, first_layer: bool) {
+    let what = if first_layer { "backward (dw, db)" } else { "backward (dx, dw, db)" };
+    if !selected(&format!("{name} forward")) && !selected(&format!("{name} {what}")) {
+        return; // skip the setup too
+    }
     let (x, w) = (random(rng, x), random(rng, w));
     let b = random(rng, &[w.shape()[3]]);
     let y = conv2d(&x, &w, Some(&b), &p).expect("valid conv");
@@ -61,13 +89,15 @@ fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParam
         black_box(conv2d(&x, &w, Some(&b), &p).expect("valid conv"));
     });
     let (need_dx, grads) = if first_layer { (false, 1.0) } else { (true, 2.0) };
-    let what = if first_layer { "backward (dw, db)" } else { "backward (dx, dw, db)" };
     bench(&format!("{name} {what}"), grads * 2.0 * macs, || {
         black_box(conv2d_backward_parts(&x, &w, &gy, &p, need_dx, true).expect("valid conv"));
     });
 }
 
 fn depthwise_case(rng: &mut Rng, name: &str, x: &[usize], k: usize, p: DepthwiseParams) {
+    if !selected(&format!("{name} forward")) && !selected(&format!("{name} backward (dx, dw, db)")) {
+        return; // skip the setup too
+    }
     let c = x[3];
     let (x, w, b) = (random(rng, x), random(rng, &[k, k, c, 1]), random(rng, &[c]));
     let y = depthwise_conv2d(&x, &w, Some(&b), &p).expect("valid depthwise");
@@ -82,7 +112,11 @@ fn depthwise_case(rng: &mut Rng, name: &str, x: &[usize], k: usize, p: Depthwise
 }
 
 fn main() {
-    println!("rayon threads: {}", rayon::current_num_threads());
+    if json_mode() {
+        println!(r#"{{"rayon_threads": {}}}"#, rayon::current_num_threads());
+    } else {
+        println!("rayon threads: {}", rayon::current_num_threads());
+    }
     let mut rng = Rng::new(1);
     // LeNet-5 as the seed model f_lenet5: Conv2D(6, 5, same, relu) on 28×28×1 → pool →
     // Conv2D(16, 5, valid, relu) on 14×14×6.
@@ -113,6 +147,14 @@ fn main() {
         bench(&format!("sgemm dW 784×{batch} · {batch}×64 (1 thread)"), flops, || {
             sgemm(784, 64, batch, a.data(), Trans::Yes, gy.data(), Trans::No, &mut dw, 0.0, 1.0, GemmThreads::Single).expect("sizes agree");
             black_box(&dw);
+        });
+        // The engine op (its own threading) at the same shape, and both of its gradients.
+        let name = format!("matmul {batch}×784 · 784×64");
+        bench(&format!("{name} forward"), flops, || {
+            black_box(matmul(&a, &b).expect("sizes agree"));
+        });
+        bench(&format!("{name} backward (da, db)"), 2.0 * flops, || {
+            black_box(matmul_backward(&gy, &a, Trans::No, &b, Trans::No, [true, true]).expect("sizes agree"));
         });
     }
 }
