@@ -14,7 +14,11 @@ use rkeras::summary::{SummaryOptions, SummaryStyle};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "rkeras", version, about = "Keras for Rust: build, inspect, verify and train CNNs")]
+#[command(
+    name = "rkeras",
+    version,
+    about = "Keras for Rust: build, inspect, verify and train CNNs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,13 +80,26 @@ fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
     let nums: Result<Vec<usize>, _> = parts.iter().map(|p| p.parse::<usize>()).collect();
     match nums {
         Ok(v) if v.len() == 3 && v.iter().all(|&d| d > 0) => Ok((v[0], v[1], v[2])),
-        _ => Err(format!("expected three positive integers H,W,C (e.g. 224,224,3), received {s:?}")),
+        _ => Err(format!(
+            "expected three positive integers H,W,C (e.g. 224,224,3), received {s:?}"
+        )),
     }
 }
 
 fn run(cli: Cli) -> rkeras::Result<()> {
     match cli.command {
-        Command::Summary { model, style, explain, expand_nested, show_trainable, line_length, input_shape, no_top, pooling, classes } => {
+        Command::Summary {
+            model,
+            style,
+            explain,
+            expand_nested,
+            show_trainable,
+            line_length,
+            input_shape,
+            no_top,
+            pooling,
+            classes,
+        } => {
             let opts = AppOptions {
                 include_top: !no_top,
                 input_shape,
@@ -94,8 +111,12 @@ fn run(cli: Cli) -> rkeras::Result<()> {
                 ..AppOptions::default()
             };
             let m = if model.ends_with(".json") || std::path::Path::new(&model).is_file() {
-                let text = std::fs::read_to_string(&model).map_err(|source| rkeras::KerasError::Io { path: model.clone(), source })?;
-                rkeras::io::keras_json::model_from_json(&text).map_err(|e| rkeras::KerasError::Invalid(format!("{model}: {e}")))?
+                let text = std::fs::read_to_string(&model).map_err(|source| rkeras::KerasError::Io {
+                    path: model.clone(),
+                    source,
+                })?;
+                rkeras::io::keras_json::model_from_json(&text)
+                    .map_err(|e| rkeras::KerasError::Invalid(format!("{model}: {e}")))?
             } else {
                 applications::by_name(&model, &opts)?
             };
@@ -122,7 +143,13 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // One line: clap's first line, without its usage block.
             let text = e.render().to_string();
-            eprintln!("rkeras: {}", text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
+            eprintln!(
+                "rkeras: {}",
+                text.lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
         Err(e) => {

@@ -5,11 +5,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn rkeras(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rkeras")).args(args).output().expect("run rkeras")
+    Command::new(env!("CARGO_BIN_EXE_rkeras"))
+        .args(args)
+        .output()
+        .expect("run rkeras")
 }
 
 fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rkeras/tests/fixtures").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../rkeras/tests/fixtures")
+        .join(path)
 }
 
 fn text(b: &[u8]) -> String {
@@ -20,10 +25,19 @@ fn text(b: &[u8]) -> String {
 fn application_summaries_equal_keras_in_both_styles() {
     for (args, reference) in [
         (vec!["summary", "VGG16"], "apps/VGG16.k3.summary.txt"),
-        (vec!["summary", "vgg16", "--style", "keras2"], "apps/VGG16.k2.summary.txt"),
-        (vec!["summary", "MobileNetV2", "--no-top", "--pooling", "avg"], "apps/MobileNetV2_notop_avg.k3.summary.txt"),
+        (
+            vec!["summary", "vgg16", "--style", "keras2"],
+            "apps/VGG16.k2.summary.txt",
+        ),
+        (
+            vec!["summary", "MobileNetV2", "--no-top", "--pooling", "avg"],
+            "apps/MobileNetV2_notop_avg.k3.summary.txt",
+        ),
         (vec!["summary", "LeNet5"], "seed/f_lenet5.k3.summary.txt"),
-        (vec!["summary", "LeNet5", "--show-trainable", "--style", "keras2"], "seed/f_lenet5.k2.summary_show_trainable.txt"),
+        (
+            vec!["summary", "LeNet5", "--show-trainable", "--style", "keras2"],
+            "seed/f_lenet5.k2.summary_show_trainable.txt",
+        ),
     ] {
         let out = rkeras(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -37,7 +51,10 @@ fn json_config_summary_and_expand_nested() {
     let path = fixture("seed/i_nested_model3.k3.json");
     let out = rkeras(&["summary", path.to_str().unwrap(), "--expand-nested"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), std::fs::read_to_string(fixture("seed/i_nested_model3.k3.summary_expand_nested.txt")).unwrap());
+    assert_eq!(
+        text(&out.stdout),
+        std::fs::read_to_string(fixture("seed/i_nested_model3.k3.summary_expand_nested.txt")).unwrap()
+    );
 }
 
 #[test]
@@ -57,9 +74,13 @@ fn bad_arguments_and_files_give_one_line_and_exit_code_2() {
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{\"class_name\": \"Sequential\", ").unwrap();
     let lambda = dir.join("lambda.json");
-    std::fs::write(&lambda, r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+    std::fs::write(
+        &lambda,
+        r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
         {"class_name": "InputLayer", "config": {"batch_shape": [null, 4], "name": "in"}},
-        {"class_name": "Lambda", "config": {"name": "lam"}}]}}"#).unwrap();
+        {"class_name": "Lambda", "config": {"name": "lam"}}]}}"#,
+    )
+    .unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["summary", "NoSuchNet"], "unknown application"),
         (vec!["summary", "VGG16", "--input-shape", "0,2"], "input-shape"),

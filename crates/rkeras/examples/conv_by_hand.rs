@@ -20,7 +20,8 @@ fn conv_loop(x: &Tensor, w: &Tensor, b: &Tensor) -> Vec<f32> {
                     for di in 0..kh {
                         for dj in 0..kw {
                             for ch in 0..c {
-                                s += x.data()[((img * h + i + di) * wd + j + dj) * c + ch] * w.data()[((di * kw + dj) * c + ch) * f + filt];
+                                s += x.data()[((img * h + i + di) * wd + j + dj) * c + ch]
+                                    * w.data()[((di * kw + dj) * c + ch) * f + filt];
                             }
                         }
                     }
@@ -38,15 +39,27 @@ fn check(channels: usize, filters: usize) -> Result<f32> {
         .add(InputLayer::new(&[6, 6, channels]))
         .add(Conv2D::new(filters, 3).activation("sigmoid"))
         .build()?;
-    let x = Tensor::new(&[2, 6, 6, channels], (0..2 * 36 * channels).map(|i| ((i * 7) % 11) as f32 / 10.0 - 0.5).collect())?;
+    let x = Tensor::new(
+        &[2, 6, 6, channels],
+        (0..2 * 36 * channels)
+            .map(|i| ((i * 7) % 11) as f32 / 10.0 - 0.5)
+            .collect(),
+    )?;
     // A non-zero bias, so the check covers it too.
     let mut w = model.get_weights();
     w[1] = Tensor::new(&[filters], (0..filters).map(|i| 0.1 * i as f32 - 0.2).collect())?;
     model.set_weights(&w)?;
     let y = model.predict(&[x.clone()], 8)?;
     let by_hand = conv_loop(&x, &w[0], &w[1]);
-    let err = y[0].data().iter().zip(&by_hand).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    println!("{channels} channel(s), {filters} filters: output {:?}, max |rkeras − loop| = {err:e}", y[0].shape());
+    let err = y[0]
+        .data()
+        .iter()
+        .zip(&by_hand)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    println!(
+        "{channels} channel(s), {filters} filters: output {:?}, max |rkeras − loop| = {err:e}",
+        y[0].shape()
+    );
     Ok(err)
 }
 

@@ -17,10 +17,20 @@ fn main() -> Result<()> {
     }
     func.set_weights(&seq.get_weights())?;
     sub.set_weights(&seq.get_weights())?;
-    let x = Tensor::new(&[4, 28, 28, 1], (0..4 * 784).map(|i| ((i * 31) % 256) as f32 / 255.0).collect())?;
-    let (a, b, c) = (seq.predict(&[x.clone()], 32)?, func.predict(&[x.clone()], 32)?, sub.predict(&[x], 32)?);
+    let x = Tensor::new(
+        &[4, 28, 28, 1],
+        (0..4 * 784).map(|i| ((i * 31) % 256) as f32 / 255.0).collect(),
+    )?;
+    let (a, b, c) = (
+        seq.predict(&[x.clone()], 32)?,
+        func.predict(&[x.clone()], 32)?,
+        sub.predict(&[x], 32)?,
+    );
     assert!(a[0] == b[0] && a[0] == c[0]);
-    println!("Sequential, Functional and subclassed LeNet-5: {} parameters each, identical predictions", seq.count_params());
+    println!(
+        "Sequential, Functional and subclassed LeNet-5: {} parameters each, identical predictions",
+        seq.count_params()
+    );
     Ok(())
 }
 

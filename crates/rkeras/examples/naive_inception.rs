@@ -8,7 +8,13 @@ use rkeras::summary::SummaryOptions;
 fn main() -> rkeras::Result<()> {
     rkeras::clear_session();
     let model = rkeras::tutorials::naive_inception()?;
-    print!("{}", model.summary(&SummaryOptions { explain: true, ..SummaryOptions::default() })?);
+    print!(
+        "{}",
+        model.summary(&SummaryOptions {
+            explain: true,
+            ..SummaryOptions::default()
+        })?
+    );
     assert_eq!(model.output_shapes()[0], vec![None, Some(28), Some(28), Some(227)]);
     Ok(())
 }

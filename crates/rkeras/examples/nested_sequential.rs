@@ -8,7 +8,13 @@ use rkeras::summary::SummaryOptions;
 fn main() -> rkeras::Result<()> {
     rkeras::clear_session();
     let (_, _, model3) = rkeras::tutorials::nested()?;
-    print!("{}", model3.summary(&SummaryOptions { expand_nested: true, ..SummaryOptions::default() })?);
+    print!(
+        "{}",
+        model3.summary(&SummaryOptions {
+            expand_nested: true,
+            ..SummaryOptions::default()
+        })?
+    );
     assert_eq!(model3.count_params(), 6);
     Ok(())
 }

@@ -9,7 +9,13 @@ fn main() -> rkeras::Result<()> {
     for (filters, stride) in [(64, 1), (128, 2)] {
         rkeras::clear_session();
         let model = rkeras::tutorials::residual_block(filters, stride)?;
-        print!("{}", model.summary(&SummaryOptions { explain: true, ..SummaryOptions::default() })?);
+        print!(
+            "{}",
+            model.summary(&SummaryOptions {
+                explain: true,
+                ..SummaryOptions::default()
+            })?
+        );
     }
     Ok(())
 }

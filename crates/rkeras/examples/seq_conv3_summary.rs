@@ -8,8 +8,20 @@ use rkeras::summary::{SummaryOptions, SummaryStyle};
 fn main() -> rkeras::Result<()> {
     let model = rkeras::tutorials::seq_conv3()?;
     print!("{}", model.summary(&SummaryOptions::default())?);
-    print!("{}", model.summary(&SummaryOptions { style: SummaryStyle::Keras2, ..SummaryOptions::default() })?);
-    print!("{}", model.summary(&SummaryOptions { explain: true, ..SummaryOptions::default() })?);
+    print!(
+        "{}",
+        model.summary(&SummaryOptions {
+            style: SummaryStyle::Keras2,
+            ..SummaryOptions::default()
+        })?
+    );
+    print!(
+        "{}",
+        model.summary(&SummaryOptions {
+            explain: true,
+            ..SummaryOptions::default()
+        })?
+    );
     assert_eq!(model.count_params(), 92_672);
     Ok(())
 }

@@ -21,7 +21,11 @@ pub use tensor::ops::activation::Activation as ActivationKind;
 
 /// The names accepted, for error messages: `"linear", "relu", …`.
 pub fn valid_names() -> String {
-    ActivationKind::ALL.iter().map(|a| format!("\"{}\"", a.name())).collect::<Vec<_>>().join(", ")
+    ActivationKind::ALL
+        .iter()
+        .map(|a| format!("\"{}\"", a.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Keras 3's name for an activation: what `keras.activations.serialize` writes. Aliases
@@ -92,20 +96,42 @@ mod tests {
             let back = activation_from_keras("l", &to_keras(k)).unwrap();
             assert_eq!(keras_name(back), keras_name(k));
         }
-        assert_eq!(activation_from_keras("l", &json!("swish")).unwrap().to_keras(), json!("silu"));
-        assert_eq!(activation_from_keras("l", &json!("hard_swish")).unwrap().to_keras(), json!("hard_silu"));
-        assert_eq!(activation_from_keras("l", &Value::Null).unwrap(), ActivationKind::Linear);
+        assert_eq!(
+            activation_from_keras("l", &json!("swish")).unwrap().to_keras(),
+            json!("silu")
+        );
+        assert_eq!(
+            activation_from_keras("l", &json!("hard_swish")).unwrap().to_keras(),
+            json!("hard_silu")
+        );
+        assert_eq!(
+            activation_from_keras("l", &Value::Null).unwrap(),
+            ActivationKind::Linear
+        );
         let obj = json!({"module": "keras.activations", "class_name": "function", "config": "relu", "registered_name": "function"});
         assert_eq!(activation_from_keras("l", &obj).unwrap(), ActivationKind::Relu);
-        assert_eq!(parse_activation("l", "activation", "None").unwrap(), ActivationKind::Linear);
+        assert_eq!(
+            parse_activation("l", "activation", "None").unwrap(),
+            ActivationKind::Linear
+        );
     }
 
     #[test]
     fn unknown_name_names_layer_argument_and_choices() {
-        let e = activation_from_keras("dense_3", &json!("relu2")).unwrap_err().to_string();
-        assert!(e.starts_with("dense_3: argument `activation`: expected one of \"linear\", \"relu\""), "{e}");
-        assert!(e.contains("Received: activation=relu2") && e.contains("\"softmax\""), "{e}");
-        let e = parse_activation("conv2d", "activation", "Relu").unwrap_err().to_string();
+        let e = activation_from_keras("dense_3", &json!("relu2"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("dense_3: argument `activation`: expected one of \"linear\", \"relu\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("Received: activation=relu2") && e.contains("\"softmax\""),
+            "{e}"
+        );
+        let e = parse_activation("conv2d", "activation", "Relu")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("conv2d") && e.contains("Received: activation=Relu"), "{e}");
         let e = activation_from_keras("dense", &json!(3)).unwrap_err().to_string();
         assert!(e.contains("Received: activation=3"), "{e}");
@@ -115,7 +141,10 @@ mod tests {
     fn applies_on_the_tape() {
         let mut tape = tensor::Tape::new();
         let x = tape.constant(tensor::Tensor::new(&[3], vec![-1.0, 0.0, 2.0]).unwrap());
-        let y = parse_activation("l", "activation", "relu").unwrap().apply(&mut tape, x).unwrap();
+        let y = parse_activation("l", "activation", "relu")
+            .unwrap()
+            .apply(&mut tape, x)
+            .unwrap();
         assert_eq!(tape.value(y).data(), &[0.0, 0.0, 2.0]);
     }
 }

@@ -19,9 +19,16 @@ impl<'a> ConfigReader<'a> {
     /// A reader over a `config` object.
     pub fn new(class_name: &'a str, config: &'a Value) -> Result<ConfigReader<'a>> {
         let obj = config.as_object().ok_or_else(|| {
-            KerasError::Config(format!("{class_name}: expected the layer's config to be a JSON object, received {}", short(config)))
+            KerasError::Config(format!(
+                "{class_name}: expected the layer's config to be a JSON object, received {}",
+                short(config)
+            ))
         })?;
-        let layer = obj.get("name").and_then(Value::as_str).unwrap_or(class_name).to_string();
+        let layer = obj
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(class_name)
+            .to_string();
         Ok(ConfigReader { class_name, layer, obj })
     }
 
@@ -36,19 +43,30 @@ impl<'a> ConfigReader<'a> {
     }
 
     fn bad(&self, key: &str, expected: &str) -> KerasError {
-        arg_error(&self.layer, key, expected, self.get(key).map_or("None".to_string(), short))
+        arg_error(
+            &self.layer,
+            key,
+            expected,
+            self.get(key).map_or("None".to_string(), short),
+        )
     }
 
     /// A required field is missing.
     pub fn missing(&self, key: &str) -> KerasError {
-        KerasError::Config(format!("{} ({}): missing required field `{key}`", self.layer, self.class_name))
+        KerasError::Config(format!(
+            "{} ({}): missing required field `{key}`",
+            self.layer, self.class_name
+        ))
     }
 
     /// A non-negative integer.
     pub fn usize(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_u64().map(|x| Some(x as usize)).ok_or_else(|| self.bad(key, "a non-negative integer")),
+            Some(v) => v
+                .as_u64()
+                .map(|x| Some(x as usize))
+                .ok_or_else(|| self.bad(key, "a non-negative integer")),
         }
     }
 
@@ -61,7 +79,10 @@ impl<'a> ConfigReader<'a> {
     pub fn isize(&self, key: &str) -> Result<Option<isize>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(|x| Some(x as isize)).ok_or_else(|| self.bad(key, "an integer")),
+            Some(v) => v
+                .as_i64()
+                .map(|x| Some(x as isize))
+                .ok_or_else(|| self.bad(key, "an integer")),
         }
     }
 
@@ -85,7 +106,10 @@ impl<'a> ConfigReader<'a> {
     pub fn string(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_str().map(|s| Some(s.to_string())).ok_or_else(|| self.bad(key, "a string")),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| self.bad(key, "a string")),
         }
     }
 
@@ -94,12 +118,19 @@ impl<'a> ConfigReader<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => {
-                let v = n.as_u64().ok_or_else(|| self.bad(key, "a non-negative integer or a tuple of 2 integers"))? as usize;
+                let v = n
+                    .as_u64()
+                    .ok_or_else(|| self.bad(key, "a non-negative integer or a tuple of 2 integers"))?
+                    as usize;
                 Ok(Some((v, v)))
             }
             Some(Value::Array(a)) if a.len() == 2 => {
-                let x = a[0].as_u64().ok_or_else(|| self.bad(key, "a tuple of 2 non-negative integers"))?;
-                let y = a[1].as_u64().ok_or_else(|| self.bad(key, "a tuple of 2 non-negative integers"))?;
+                let x = a[0]
+                    .as_u64()
+                    .ok_or_else(|| self.bad(key, "a tuple of 2 non-negative integers"))?;
+                let y = a[1]
+                    .as_u64()
+                    .ok_or_else(|| self.bad(key, "a tuple of 2 non-negative integers"))?;
                 Ok(Some((x as usize, y as usize)))
             }
             Some(_) => Err(self.bad(key, "an integer or a tuple of 2 integers")),
@@ -114,7 +145,10 @@ impl<'a> ConfigReader<'a> {
                 .iter()
                 .map(|d| match d {
                     Value::Null => Ok(None),
-                    v => v.as_u64().map(|x| Some(x as usize)).ok_or_else(|| self.bad(key, "a list of non-negative integers or nulls")),
+                    v => v
+                        .as_u64()
+                        .map(|x| Some(x as usize))
+                        .ok_or_else(|| self.bad(key, "a list of non-negative integers or nulls")),
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
@@ -154,7 +188,12 @@ impl<'a> ConfigReader<'a> {
             Some(_) => return Err(self.bad("dtype", "a dtype name or a DTypePolicy")),
         };
         if name != "float32" {
-            return Err(arg_error(&self.layer, "dtype", "float32 (rkeras computes in float32)", name));
+            return Err(arg_error(
+                &self.layer,
+                "dtype",
+                "float32 (rkeras computes in float32)",
+                name,
+            ));
         }
         Ok(())
     }

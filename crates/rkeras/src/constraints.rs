@@ -18,7 +18,12 @@ pub enum Constraint {
     /// `UnitNorm(axis=0)`.
     UnitNorm { axis: Vec<isize> },
     /// `MinMaxNorm(min_value=0, max_value=1, rate=1, axis=0)`.
-    MinMaxNorm { min_value: f64, max_value: f64, rate: f64, axis: Vec<isize> },
+    MinMaxNorm {
+        min_value: f64,
+        max_value: f64,
+        rate: f64,
+        axis: Vec<isize>,
+    },
 }
 
 fn axes(cfg: &Value) -> Vec<isize> {
@@ -41,14 +46,19 @@ impl Constraint {
         let (class, cfg) = match v {
             Value::String(s) => (s.as_str(), json!({})),
             Value::Object(o) => (
-                o.get("class_name").and_then(Value::as_str).ok_or_else(|| bad(short(v)))?,
+                o.get("class_name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(short(v)))?,
                 o.get("config").cloned().unwrap_or(json!({})),
             ),
             _ => return Err(bad(short(v))),
         };
         let num = |k: &str, d: f64| cfg.get(k).and_then(Value::as_f64).unwrap_or(d);
         match class {
-            "max_norm" | "MaxNorm" => Ok(Constraint::MaxNorm { max_value: num("max_value", 2.0), axis: axes(&cfg) }),
+            "max_norm" | "MaxNorm" => Ok(Constraint::MaxNorm {
+                max_value: num("max_value", 2.0),
+                axis: axes(&cfg),
+            }),
             "non_neg" | "NonNeg" => Ok(Constraint::NonNeg),
             "unit_norm" | "UnitNorm" => Ok(Constraint::UnitNorm { axis: axes(&cfg) }),
             "min_max_norm" | "MinMaxNorm" => Ok(Constraint::MinMaxNorm {
@@ -64,12 +74,21 @@ impl Constraint {
     /// Keras 3 JSON.
     pub fn to_keras(&self) -> Value {
         match self {
-            Constraint::MaxNorm { max_value, axis } => {
-                keras_object("keras.constraints", "MaxNorm", json!({"max_value": max_value, "axis": axis_json(axis)}))
-            }
+            Constraint::MaxNorm { max_value, axis } => keras_object(
+                "keras.constraints",
+                "MaxNorm",
+                json!({"max_value": max_value, "axis": axis_json(axis)}),
+            ),
             Constraint::NonNeg => keras_object("keras.constraints", "NonNeg", json!({})),
-            Constraint::UnitNorm { axis } => keras_object("keras.constraints", "UnitNorm", json!({"axis": axis_json(axis)})),
-            Constraint::MinMaxNorm { min_value, max_value, rate, axis } => keras_object(
+            Constraint::UnitNorm { axis } => {
+                keras_object("keras.constraints", "UnitNorm", json!({"axis": axis_json(axis)}))
+            }
+            Constraint::MinMaxNorm {
+                min_value,
+                max_value,
+                rate,
+                axis,
+            } => keras_object(
                 "keras.constraints",
                 "MinMaxNorm",
                 json!({"min_value": min_value, "max_value": max_value, "rate": rate, "axis": axis_json(axis)}),
@@ -88,7 +107,9 @@ impl Constraint {
                 }
                 return;
             }
-            Constraint::MaxNorm { axis, .. } | Constraint::UnitNorm { axis } | Constraint::MinMaxNorm { axis, .. } => axis,
+            Constraint::MaxNorm { axis, .. } | Constraint::UnitNorm { axis } | Constraint::MinMaxNorm { axis, .. } => {
+                axis
+            }
         };
         let shape = w.shape().to_vec();
         let rank = shape.len() as isize;
@@ -119,7 +140,12 @@ impl Constraint {
                 match self {
                     Constraint::MaxNorm { max_value, .. } => norm.clamp(0.0, *max_value) / (eps + norm),
                     Constraint::UnitNorm { .. } => 1.0 / (eps + norm),
-                    Constraint::MinMaxNorm { min_value, max_value, rate, .. } => {
+                    Constraint::MinMaxNorm {
+                        min_value,
+                        max_value,
+                        rate,
+                        ..
+                    } => {
                         let desired = rate * norm.clamp(*min_value, *max_value) + (1.0 - rate) * norm;
                         desired / (eps + norm)
                     }
@@ -151,7 +177,11 @@ mod tests {
     fn max_norm_scales_columns_over_limit() {
         // Columns (axis 0 reduced): [3, 4] has norm 5 → scaled to 2; [0.3, 0.4] kept.
         let mut w = Tensor::new(&[2, 2], vec![3.0, 0.3, 4.0, 0.4]).unwrap();
-        Constraint::MaxNorm { max_value: 2.0, axis: vec![0] }.apply(&mut w);
+        Constraint::MaxNorm {
+            max_value: 2.0,
+            axis: vec![0],
+        }
+        .apply(&mut w);
         assert!((w.data()[0] - 1.2).abs() < 1e-5 && (w.data()[2] - 1.6).abs() < 1e-5);
         assert!((w.data()[1] - 0.3).abs() < 1e-5);
     }
@@ -169,12 +199,23 @@ mod tests {
     #[test]
     fn json_round_trip() {
         for c in [
-            Constraint::MaxNorm { max_value: 3.0, axis: vec![0, 1, 2] },
+            Constraint::MaxNorm {
+                max_value: 3.0,
+                axis: vec![0, 1, 2],
+            },
             Constraint::NonNeg,
             Constraint::UnitNorm { axis: vec![0] },
-            Constraint::MinMaxNorm { min_value: 0.5, max_value: 1.5, rate: 1.0, axis: vec![0] },
+            Constraint::MinMaxNorm {
+                min_value: 0.5,
+                max_value: 1.5,
+                rate: 1.0,
+                axis: vec![0],
+            },
         ] {
-            assert_eq!(Constraint::from_keras("l", "kernel_constraint", &c.to_keras()).unwrap(), c);
+            assert_eq!(
+                Constraint::from_keras("l", "kernel_constraint", &c.to_keras()).unwrap(),
+                c
+            );
         }
     }
 }

@@ -58,15 +58,26 @@ pub type Result<T> = std::result::Result<T, KerasError>;
 
 /// An argument error for `layer`.
 pub fn arg_error(layer: &str, arg: &str, expected: impl Into<String>, received: impl std::fmt::Display) -> KerasError {
-    KerasError::Argument { layer: layer.to_string(), arg: arg.to_string(), expected: expected.into(), received: received.to_string() }
+    KerasError::Argument {
+        layer: layer.to_string(),
+        arg: arg.to_string(),
+        expected: expected.into(),
+        received: received.to_string(),
+    }
 }
 
 /// A shape error for `layer`.
 pub fn shape_error(layer: &str, detail: impl Into<String>) -> KerasError {
-    KerasError::Shape { layer: layer.to_string(), detail: detail.into() }
+    KerasError::Shape {
+        layer: layer.to_string(),
+        detail: detail.into(),
+    }
 }
 
 /// Re-labels an engine error with the layer that raised it.
 pub fn in_layer(layer: &str) -> impl Fn(tensor::TensorError) -> KerasError + '_ {
-    move |e| KerasError::Shape { layer: layer.to_string(), detail: e.to_string() }
+    move |e| KerasError::Shape {
+        layer: layer.to_string(),
+        detail: e.to_string(),
+    }
 }

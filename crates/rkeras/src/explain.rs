@@ -31,8 +31,16 @@ pub fn params_line(formula: &str, total: u64) -> String {
 /// `left/right` naming the padding sides).
 pub fn axis_line(axis: &str, g: &AxisGeometry, padding: Padding, sides: (&str, &str)) -> String {
     let eff = g.effective_kernel();
-    let k = if g.dilation > 1 { format!("{eff}") } else { format!("{}", g.kernel) };
-    let dil = if g.dilation > 1 { format!(" (kernel {} dilated by {} spans {eff})", g.kernel, g.dilation) } else { String::new() };
+    let k = if g.dilation > 1 {
+        format!("{eff}")
+    } else {
+        format!("{}", g.kernel)
+    };
+    let dil = if g.dilation > 1 {
+        format!(" (kernel {} dilated by {} spans {eff})", g.kernel, g.dilation)
+    } else {
+        String::new()
+    };
     match padding {
         Padding::Same => {
             let total = g.pad_before + g.pad_after;
@@ -61,9 +69,15 @@ mod tests {
         assert_eq!(thousands(18496), "18,496");
         assert_eq!(thousands(138357544), "138,357,544");
         assert_eq!(thousands(0), "0");
-        assert_eq!(params_line("(3·3·32 + 1)·64", 18496), "params: (3·3·32 + 1)·64 = 18,496");
+        assert_eq!(
+            params_line("(3·3·32 + 1)·64", 18496),
+            "params: (3·3·32 + 1)·64 = 18,496"
+        );
         let g = window_axis("t", 28, 3, 1, 1, Padding::Valid).unwrap();
-        assert_eq!(axis_line("H", &g, Padding::Valid, ("top", "bottom")), "H: ⌊(28 + 0 − 3)/1⌋ + 1 = 26");
+        assert_eq!(
+            axis_line("H", &g, Padding::Valid, ("top", "bottom")),
+            "H: ⌊(28 + 0 − 3)/1⌋ + 1 = 26"
+        );
         let g = window_axis("t", 8, 3, 2, 1, Padding::Same).unwrap();
         assert_eq!(
             axis_line("W", &g, Padding::Same, ("left", "right")),

@@ -45,11 +45,21 @@ pub enum Initializer {
     /// `RandomNormal(mean=0, stddev=0.05)`.
     RandomNormal { mean: f64, stddev: f64, seed: Option<u64> },
     /// `RandomUniform(minval=-0.05, maxval=0.05)`.
-    RandomUniform { minval: f64, maxval: f64, seed: Option<u64> },
+    RandomUniform {
+        minval: f64,
+        maxval: f64,
+        seed: Option<u64>,
+    },
     /// `TruncatedNormal(mean=0, stddev=0.05)`.
     TruncatedNormal { mean: f64, stddev: f64, seed: Option<u64> },
     /// `VarianceScaling` and its named presets (glorot/he/lecun), kept by name for JSON.
-    VarianceScaling { class_name: &'static str, scale: f64, mode: FanMode, distribution: Distribution, seed: Option<u64> },
+    VarianceScaling {
+        class_name: &'static str,
+        scale: f64,
+        mode: FanMode,
+        distribution: Distribution,
+        seed: Option<u64>,
+    },
     /// `Orthogonal(gain=1)`.
     Orthogonal { gain: f64, seed: Option<u64> },
     /// `Identity(gain=1)` (2-D only).
@@ -57,12 +67,42 @@ pub enum Initializer {
 }
 
 const PRESETS: [(&str, &str, f64, FanMode, Distribution); 6] = [
-    ("GlorotUniform", "glorot_uniform", 1.0, FanMode::FanAvg, Distribution::Uniform),
-    ("GlorotNormal", "glorot_normal", 1.0, FanMode::FanAvg, Distribution::TruncatedNormal),
+    (
+        "GlorotUniform",
+        "glorot_uniform",
+        1.0,
+        FanMode::FanAvg,
+        Distribution::Uniform,
+    ),
+    (
+        "GlorotNormal",
+        "glorot_normal",
+        1.0,
+        FanMode::FanAvg,
+        Distribution::TruncatedNormal,
+    ),
     ("HeUniform", "he_uniform", 2.0, FanMode::FanIn, Distribution::Uniform),
-    ("HeNormal", "he_normal", 2.0, FanMode::FanIn, Distribution::TruncatedNormal),
-    ("LecunUniform", "lecun_uniform", 1.0, FanMode::FanIn, Distribution::Uniform),
-    ("LecunNormal", "lecun_normal", 1.0, FanMode::FanIn, Distribution::TruncatedNormal),
+    (
+        "HeNormal",
+        "he_normal",
+        2.0,
+        FanMode::FanIn,
+        Distribution::TruncatedNormal,
+    ),
+    (
+        "LecunUniform",
+        "lecun_uniform",
+        1.0,
+        FanMode::FanIn,
+        Distribution::Uniform,
+    ),
+    (
+        "LecunNormal",
+        "lecun_normal",
+        1.0,
+        FanMode::FanIn,
+        Distribution::TruncatedNormal,
+    ),
 ];
 
 /// The names `Initializer::from_name` accepts, for error messages.
@@ -83,16 +123,34 @@ impl Initializer {
         let key = snake(name);
         for (class, snake_name, scale, mode, distribution) in PRESETS {
             if key == snake_name {
-                return Some(Initializer::VarianceScaling { class_name: class, scale, mode, distribution, seed: None });
+                return Some(Initializer::VarianceScaling {
+                    class_name: class,
+                    scale,
+                    mode,
+                    distribution,
+                    seed: None,
+                });
             }
         }
         Some(match key.as_str() {
             "zeros" | "zero" => Initializer::Zeros,
             "ones" | "one" => Initializer::Ones,
             "constant" => Initializer::Constant(0.0),
-            "random_normal" => Initializer::RandomNormal { mean: 0.0, stddev: 0.05, seed: None },
-            "random_uniform" => Initializer::RandomUniform { minval: -0.05, maxval: 0.05, seed: None },
-            "truncated_normal" => Initializer::TruncatedNormal { mean: 0.0, stddev: 0.05, seed: None },
+            "random_normal" => Initializer::RandomNormal {
+                mean: 0.0,
+                stddev: 0.05,
+                seed: None,
+            },
+            "random_uniform" => Initializer::RandomUniform {
+                minval: -0.05,
+                maxval: 0.05,
+                seed: None,
+            },
+            "truncated_normal" => Initializer::TruncatedNormal {
+                mean: 0.0,
+                stddev: 0.05,
+                seed: None,
+            },
             "variance_scaling" => Initializer::VarianceScaling {
                 class_name: "VarianceScaling",
                 scale: 1.0,
@@ -117,7 +175,9 @@ impl Initializer {
         let (class, cfg) = match v {
             Value::String(s) => return Initializer::from_name(s).ok_or_else(|| bad(s.clone())),
             Value::Object(o) => (
-                o.get("class_name").and_then(Value::as_str).ok_or_else(|| bad(short(v)))?,
+                o.get("class_name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(short(v)))?,
                 o.get("config").cloned().unwrap_or(json!({})),
             ),
             _ => return Err(bad(short(v))),
@@ -127,17 +187,28 @@ impl Initializer {
         let seed = cfg.get("seed").and_then(Value::as_u64);
         match &mut init {
             Initializer::Constant(c) => *c = num("value", 0.0),
-            Initializer::RandomNormal { mean, stddev, seed: s } | Initializer::TruncatedNormal { mean, stddev, seed: s } => {
+            Initializer::RandomNormal { mean, stddev, seed: s }
+            | Initializer::TruncatedNormal { mean, stddev, seed: s } => {
                 *mean = num("mean", *mean);
                 *stddev = num("stddev", *stddev);
                 *s = seed;
             }
-            Initializer::RandomUniform { minval, maxval, seed: s } => {
+            Initializer::RandomUniform {
+                minval,
+                maxval,
+                seed: s,
+            } => {
                 *minval = num("minval", *minval);
                 *maxval = num("maxval", *maxval);
                 *s = seed;
             }
-            Initializer::VarianceScaling { class_name, scale, mode, distribution, seed: s } => {
+            Initializer::VarianceScaling {
+                class_name,
+                scale,
+                mode,
+                distribution,
+                seed: s,
+            } => {
                 *s = seed;
                 if *class_name == "VarianceScaling" {
                     *scale = num("scale", 1.0);
@@ -147,7 +218,11 @@ impl Initializer {
                         "fan_avg" => FanMode::FanAvg,
                         other => return Err(bad(format!("VarianceScaling(mode={other})"))),
                     };
-                    *distribution = match cfg.get("distribution").and_then(Value::as_str).unwrap_or("truncated_normal") {
+                    *distribution = match cfg
+                        .get("distribution")
+                        .and_then(Value::as_str)
+                        .unwrap_or("truncated_normal")
+                    {
                         "truncated_normal" => Distribution::TruncatedNormal,
                         "untruncated_normal" | "normal" => Distribution::UntruncatedNormal,
                         "uniform" => Distribution::Uniform,
@@ -172,14 +247,28 @@ impl Initializer {
             Initializer::Zeros => ("Zeros", json!({})),
             Initializer::Ones => ("Ones", json!({})),
             Initializer::Constant(v) => ("Constant", json!({ "value": v })),
-            Initializer::RandomNormal { mean, stddev, seed: s } => ("RandomNormal", json!({"seed": seed(s), "mean": mean, "stddev": stddev})),
-            Initializer::RandomUniform { minval, maxval, seed: s } => {
-                ("RandomUniform", json!({"seed": seed(s), "minval": minval, "maxval": maxval}))
+            Initializer::RandomNormal { mean, stddev, seed: s } => {
+                ("RandomNormal", json!({"seed": seed(s), "mean": mean, "stddev": stddev}))
             }
-            Initializer::TruncatedNormal { mean, stddev, seed: s } => {
-                ("TruncatedNormal", json!({"seed": seed(s), "mean": mean, "stddev": stddev}))
-            }
-            Initializer::VarianceScaling { class_name, scale, mode, distribution, seed: s } => {
+            Initializer::RandomUniform {
+                minval,
+                maxval,
+                seed: s,
+            } => (
+                "RandomUniform",
+                json!({"seed": seed(s), "minval": minval, "maxval": maxval}),
+            ),
+            Initializer::TruncatedNormal { mean, stddev, seed: s } => (
+                "TruncatedNormal",
+                json!({"seed": seed(s), "mean": mean, "stddev": stddev}),
+            ),
+            Initializer::VarianceScaling {
+                class_name,
+                scale,
+                mode,
+                distribution,
+                seed: s,
+            } => {
                 if *class_name == "VarianceScaling" {
                     let m = match mode {
                         FanMode::FanIn => "fan_in",
@@ -191,9 +280,15 @@ impl Initializer {
                         Distribution::UntruncatedNormal => "untruncated_normal",
                         Distribution::Uniform => "uniform",
                     };
-                    ("VarianceScaling", json!({"seed": seed(s), "scale": scale, "mode": m, "distribution": d, "input_axes": null, "output_axes": null}))
+                    (
+                        "VarianceScaling",
+                        json!({"seed": seed(s), "scale": scale, "mode": m, "distribution": d, "input_axes": null, "output_axes": null}),
+                    )
                 } else {
-                    (*class_name, json!({ "seed": seed(s), "input_axes": null, "output_axes": null }))
+                    (
+                        *class_name,
+                        json!({ "seed": seed(s), "input_axes": null, "output_axes": null }),
+                    )
                 }
             }
             Initializer::Orthogonal { gain, seed: s } => ("Orthogonal", json!({"seed": seed(s), "gain": gain})),
@@ -232,7 +327,13 @@ impl Initializer {
                 let r = own.as_mut().unwrap_or(rng);
                 (0..n).map(|_| r.uniform_range(*minval, *maxval) as f32).collect()
             }
-            Initializer::VarianceScaling { scale, mode, distribution, seed, .. } => {
+            Initializer::VarianceScaling {
+                scale,
+                mode,
+                distribution,
+                seed,
+                ..
+            } => {
                 seeded(seed, &mut own);
                 let r = own.as_mut().unwrap_or(rng);
                 let fan = match mode {
@@ -331,15 +432,25 @@ mod tests {
         for name in NAMES.split(", ") {
             let i = Initializer::from_name(name).unwrap_or_else(|| panic!("{name}"));
             let j = i.to_keras();
-            assert_eq!(Initializer::from_keras("l", "kernel_initializer", &j).unwrap(), i, "{name}");
+            assert_eq!(
+                Initializer::from_keras("l", "kernel_initializer", &j).unwrap(),
+                i,
+                "{name}"
+            );
         }
-        let e = Initializer::from_keras("dense", "kernel_initializer", &json!("glorot_unifrom")).unwrap_err().to_string();
-        assert!(e.contains("dense") && e.contains("glorot_unifrom") && e.contains("kernel_initializer"), "{e}");
+        let e = Initializer::from_keras("dense", "kernel_initializer", &json!("glorot_unifrom"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dense") && e.contains("glorot_unifrom") && e.contains("kernel_initializer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn glorot_uniform_limit_and_seed() {
-        let i = Initializer::from_keras("l", "k", &json!({"class_name": "GlorotUniform", "config": {"seed": 3}})).unwrap();
+        let i =
+            Initializer::from_keras("l", "k", &json!({"class_name": "GlorotUniform", "config": {"seed": 3}})).unwrap();
         let mut rng = Rng::new(0);
         let a = i.generate("l", &[3, 3, 32, 64], &mut rng).unwrap();
         let b = i.generate("l", &[3, 3, 32, 64], &mut Rng::new(99)).unwrap();
@@ -355,7 +466,10 @@ mod tests {
         let t = i.generate("l", &[100, 400], &mut Rng::new(1)).unwrap();
         let var = t.data().iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / t.len() as f64;
         assert!((var - 2.0 / 100.0).abs() < 0.002, "{var}");
-        let o = Initializer::from_name("orthogonal").unwrap().generate("l", &[6, 4], &mut Rng::new(2)).unwrap();
+        let o = Initializer::from_name("orthogonal")
+            .unwrap()
+            .generate("l", &[6, 4], &mut Rng::new(2))
+            .unwrap();
         let d = o.data();
         for a in 0..4 {
             for b in 0..4 {

@@ -7,7 +7,10 @@ pub type Shape = Vec<Option<usize>>;
 
 /// `(None, 26, 26, 32)` as Keras prints it; a one-element shape keeps its comma: `(None,)`.
 pub fn format_shape(s: &[Option<usize>]) -> String {
-    let parts: Vec<String> = s.iter().map(|d| d.map_or("None".to_string(), |v| v.to_string())).collect();
+    let parts: Vec<String> = s
+        .iter()
+        .map(|d| d.map_or("None".to_string(), |v| v.to_string()))
+        .collect();
     if parts.len() == 1 {
         format!("({},)", parts[0])
     } else {
@@ -26,11 +29,18 @@ pub fn known(layer: &str, shape: &[Option<usize>], axis: usize, what: &str) -> R
         Some(Some(v)) => Ok(*v),
         Some(None) => Err(shape_error(
             layer,
-            format!("the {what} (axis {axis}) of the input must be known, received input shape {}", format_shape(shape)),
+            format!(
+                "the {what} (axis {axis}) of the input must be known, received input shape {}",
+                format_shape(shape)
+            ),
         )),
         None => Err(shape_error(
             layer,
-            format!("expected an input with at least {} dimensions, received input shape {}", axis + 1, format_shape(shape)),
+            format!(
+                "expected an input with at least {} dimensions, received input shape {}",
+                axis + 1,
+                format_shape(shape)
+            ),
         )),
     }
 }
@@ -40,7 +50,11 @@ pub fn expect_rank(layer: &str, shape: &[Option<usize>], rank: usize) -> Result<
     if shape.len() != rank {
         return Err(shape_error(
             layer,
-            format!("expected an input of rank {rank} (including the batch), received input shape {} of rank {}", format_shape(shape), shape.len()),
+            format!(
+                "expected an input of rank {rank} (including the batch), received input shape {} of rank {}",
+                format_shape(shape),
+                shape.len()
+            ),
         ));
     }
     Ok(())
@@ -61,7 +75,10 @@ mod tests {
 
     #[test]
     fn formats_like_python_tuples() {
-        assert_eq!(format_shape(&[None, Some(26), Some(26), Some(32)]), "(None, 26, 26, 32)");
+        assert_eq!(
+            format_shape(&[None, Some(26), Some(26), Some(32)]),
+            "(None, 26, 26, 32)"
+        );
         assert_eq!(format_shape(&[None]), "(None,)");
         assert_eq!(format_shape(&batched(&[10])), "(None, 10)");
     }

@@ -42,7 +42,9 @@ impl Regularizer {
         let (class, cfg) = match v {
             Value::String(s) => (s.as_str(), json!({})),
             Value::Object(o) => (
-                o.get("class_name").and_then(Value::as_str).ok_or_else(|| bad(short(v)))?,
+                o.get("class_name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(short(v)))?,
                 o.get("config").cloned().unwrap_or(json!({})),
             ),
             _ => return Err(bad(short(v))),
@@ -92,6 +94,8 @@ impl Regularizer {
 
     /// The penalty of plain values (for reports and tests).
     pub fn value(&self, w: &[f32]) -> f64 {
-        w.iter().map(|&x| self.l1 * (x as f64).abs() + self.l2 * (x as f64).powi(2)).sum()
+        w.iter()
+            .map(|&x| self.l1 * (x as f64).abs() + self.l2 * (x as f64).powi(2))
+            .sum()
     }
 }

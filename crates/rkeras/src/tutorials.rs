@@ -3,11 +3,11 @@
 //! compare their summaries with real Keras's byte for byte.
 
 use crate::error::Result;
+use crate::kshape::Shape;
 use crate::layers::custom::{Builder, Custom, CustomLayer, Handles};
 use crate::layers::input::{Input, InputLayer};
 use crate::layers::*;
 use crate::model::{Call, Model, Sequential};
-use crate::kshape::Shape;
 use tensor::Var;
 
 /// Three Conv2D layers (32, 64, 128 filters, 3×3, ReLU) on 28×28×1: `(3·3·32 + 1)·64 = 18,496`.
@@ -108,7 +108,10 @@ impl CustomLayer for LeNet5 {
         Ok(())
     }
     fn compute_output_shape(&self, input: &[Shape]) -> Result<Vec<Shape>> {
-        Ok(vec![vec![input.first().and_then(|s| s.first().copied()).flatten(), Some(10)]])
+        Ok(vec![vec![
+            input.first().and_then(|s| s.first().copied()).flatten(),
+            Some(10),
+        ]])
     }
     fn call(&self, ctx: &mut CallCtx, x: &[Var], h: &Handles) -> Result<Vec<Var>> {
         let mut v = x[0];
@@ -150,7 +153,11 @@ pub fn residual_block(filters: usize, stride: usize) -> Result<Model> {
         Conv2D::new(filters, 1).strides(stride).call(&inp)?
     };
     let x = BatchNormalization::new().call(&x)?;
-    let shortcut = if stride == 1 && filters == 64 { shortcut } else { BatchNormalization::new().call(&shortcut)? };
+    let shortcut = if stride == 1 && filters == 64 {
+        shortcut
+    } else {
+        BatchNormalization::new().call(&shortcut)?
+    };
     let x = Add::new().call_many(&[&x, &shortcut])?;
     let out = Activation::new("relu").call(&x)?;
     Model::new(&[&inp], &[&out], None)
@@ -159,8 +166,18 @@ pub fn residual_block(filters: usize, stride: usize) -> Result<Model> {
 /// Nested Sequential models: `model`, `model2 = Sequential([model])`,
 /// `model3 = Sequential([model, model2])` (the variables of `model` counted once).
 pub fn nested() -> Result<(Model, Model, Model)> {
-    let model = Sequential::new().add(InputLayer::new(&[2])).add(Dense::new(2)).build()?;
-    let model2 = Sequential::new().add(InputLayer::new(&[2])).add(model.clone()).build()?;
-    let model3 = Sequential::new().add(InputLayer::new(&[2])).add(model.clone()).add(model2.clone()).build()?;
+    let model = Sequential::new()
+        .add(InputLayer::new(&[2]))
+        .add(Dense::new(2))
+        .build()?;
+    let model2 = Sequential::new()
+        .add(InputLayer::new(&[2]))
+        .add(model.clone())
+        .build()?;
+    let model3 = Sequential::new()
+        .add(InputLayer::new(&[2]))
+        .add(model.clone())
+        .add(model2.clone())
+        .build()?;
     Ok((model, model2, model3))
 }

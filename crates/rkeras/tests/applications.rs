@@ -45,7 +45,12 @@ fn options(kwargs: &Value) -> AppOptions {
             "alpha" => o.alpha = v.as_f64().expect("alpha"),
             "depth_multiplier" => o.depth_multiplier = v.as_u64().expect("depth_multiplier") as usize,
             "input_shape" => {
-                let d: Vec<usize> = v.as_array().expect("input_shape").iter().map(|x| x.as_u64().expect("dim") as usize).collect();
+                let d: Vec<usize> = v
+                    .as_array()
+                    .expect("input_shape")
+                    .iter()
+                    .map(|x| x.as_u64().expect("dim") as usize)
+                    .collect();
                 o.input_shape = Some((d[0], d[1], d[2]));
             }
             other => panic!("unhandled constructor argument {other}"),
@@ -55,7 +60,11 @@ fn options(kwargs: &Value) -> AppOptions {
 }
 
 fn shape_of(v: &Value) -> Vec<Option<usize>> {
-    v.as_array().expect("shape").iter().map(|d| d.as_u64().map(|x| x as usize)).collect()
+    v.as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().map(|x| x as usize))
+        .collect()
 }
 
 /// First differing line, for a readable failure.
@@ -65,7 +74,11 @@ fn diff(got: &str, want: &str) -> String {
             return format!("line {}:\n  got:  {g:?}\n  want: {w:?}", i + 1);
         }
     }
-    format!("line counts differ: got {}, want {}", got.lines().count(), want.lines().count())
+    format!(
+        "line counts differ: got {}, want {}",
+        got.lines().count(),
+        want.lines().count()
+    )
 }
 
 /// Compares a model with one version's reference record; returns the differences.
@@ -76,21 +89,65 @@ fn compare_model(case: &str, model: &Model, reference: &Value, style: SummarySty
             bad.push(format!("{case} ({tag}): {what}: got {got}, want {want}"));
         }
     };
-    check("model name", model.name().to_string(), reference["model_name"].as_str().unwrap_or("").to_string());
+    check(
+        "model name",
+        model.name().to_string(),
+        reference["model_name"].as_str().unwrap_or("").to_string(),
+    );
     let trainable: u64 = model.trainable_weights().iter().map(|w| w.count()).sum();
-    check("total params", model.count_params().to_string(), reference["total_params"].to_string());
-    check("trainable params", trainable.to_string(), reference["trainable_params"].to_string());
-    check("non-trainable params", (model.count_params() - trainable).to_string(), reference["non_trainable_params"].to_string());
-    check("weights", model.weights().len().to_string(), reference["num_weights"].to_string());
+    check(
+        "total params",
+        model.count_params().to_string(),
+        reference["total_params"].to_string(),
+    );
+    check(
+        "trainable params",
+        trainable.to_string(),
+        reference["trainable_params"].to_string(),
+    );
+    check(
+        "non-trainable params",
+        (model.count_params() - trainable).to_string(),
+        reference["non_trainable_params"].to_string(),
+    );
+    check(
+        "weights",
+        model.weights().len().to_string(),
+        reference["num_weights"].to_string(),
+    );
     let layers = model.layers();
-    check("layer count", layers.len().to_string(), reference["num_layers"].to_string());
-    check("input shape", format!("{:?}", model.input_shapes()[0]), format!("{:?}", shape_of(&reference["input_shape"])));
-    check("output shape", format!("{:?}", model.output_shapes()[0]), format!("{:?}", shape_of(&reference["output_shape"])));
+    check(
+        "layer count",
+        layers.len().to_string(),
+        reference["num_layers"].to_string(),
+    );
+    check(
+        "input shape",
+        format!("{:?}", model.input_shapes()[0]),
+        format!("{:?}", shape_of(&reference["input_shape"])),
+    );
+    check(
+        "output shape",
+        format!("{:?}", model.output_shapes()[0]),
+        format!("{:?}", shape_of(&reference["output_shape"])),
+    );
     let rows = reference["layers"].as_array().expect("layers");
     let table = model.summary_table(style);
     for (i, (row, want)) in table.rows.iter().zip(rows).enumerate() {
-        let got = format!("{} {} {} {:?}", row.name, row.class_name, row.params, row.output_shapes.first());
-        let want = format!("{} {} {} {:?}", want[0].as_str().unwrap_or(""), want[1].as_str().unwrap_or(""), want[2], Some(shape_of(&want[3])));
+        let got = format!(
+            "{} {} {} {:?}",
+            row.name,
+            row.class_name,
+            row.params,
+            row.output_shapes.first()
+        );
+        let want = format!(
+            "{} {} {} {:?}",
+            want[0].as_str().unwrap_or(""),
+            want[1].as_str().unwrap_or(""),
+            want[2],
+            Some(shape_of(&want[3]))
+        );
         if got != want {
             bad.push(format!("{case} ({tag}): layer {i}: got {got}, want {want}"));
             break;
@@ -98,7 +155,10 @@ fn compare_model(case: &str, model: &Model, reference: &Value, style: SummarySty
     }
     let file = apps_dir().join(format!("{case}.{tag}.summary.txt"));
     let want = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    match model.summary(&SummaryOptions { style, ..SummaryOptions::default() }) {
+    match model.summary(&SummaryOptions {
+        style,
+        ..SummaryOptions::default()
+    }) {
         Ok(got) if got == want => {}
         Ok(got) => bad.push(format!("{case}.{tag}.summary.txt: {}", diff(&got, &want))),
         Err(e) => bad.push(format!("{case}.{tag}.summary.txt: {e}")),
@@ -120,12 +180,29 @@ fn check_case(case: &str) {
     if app.starts_with("DenseNet") {
         // tf-keras's stem names differ from Keras 3's: build with them for the k2 reference.
         rkeras::clear_session();
-        let k2 = by_name(app, &AppOptions { keras2_names: true, ..opts }).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let k2 = by_name(
+            app,
+            &AppOptions {
+                keras2_names: true,
+                ..opts
+            },
+        )
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
         bad.extend(compare_model(case, &k2, &entry["keras2"], SummaryStyle::Keras2, "k2"));
     } else {
-        bad.extend(compare_model(case, &model, &entry["keras2"], SummaryStyle::Keras2, "k2"));
+        bad.extend(compare_model(
+            case,
+            &model,
+            &entry["keras2"],
+            SummaryStyle::Keras2,
+            "k2",
+        ));
     }
-    eprintln!("{case}: built in {:.2} s, checked in {:.2} s", built.as_secs_f64(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "{case}: built in {:.2} s, checked in {:.2} s",
+        built.as_secs_f64(),
+        start.elapsed().as_secs_f64()
+    );
     assert!(bad.is_empty(), "{} difference(s):\n{}", bad.len(), bad.join("\n"));
 }
 
@@ -199,7 +276,12 @@ fn lenet5_equals_the_seed_reference() {
     let model = by_name("LeNet5", &AppOptions::default()).expect("LeNet5");
     for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
         let want = std::fs::read_to_string(seed.join(format!("f_lenet5.{tag}.summary.txt"))).expect("seed reference");
-        let got = model.summary(&SummaryOptions { style, ..SummaryOptions::default() }).expect("summary");
+        let got = model
+            .summary(&SummaryOptions {
+                style,
+                ..SummaryOptions::default()
+            })
+            .expect("summary");
         assert!(got == want, "f_lenet5.{tag}.summary.txt: {}", diff(&got, &want));
     }
 }
@@ -211,7 +293,12 @@ fn comparison_catches_a_different_model() {
     let model = by_name("VGG16", &AppOptions::default()).expect("VGG16");
     let bad = compare_model("VGG19", &model, &index()["VGG19"]["keras3"], SummaryStyle::Keras3, "k3");
     let text = bad.join("\n");
-    for what in ["model name: got vgg16, want vgg19", "total params", "layer count", "VGG19.k3.summary.txt"] {
+    for what in [
+        "model name: got vgg16, want vgg19",
+        "total params",
+        "layer count",
+        "VGG19.k3.summary.txt",
+    ] {
         assert!(text.contains(what), "expected a difference in {what}, got:\n{text}");
     }
 }

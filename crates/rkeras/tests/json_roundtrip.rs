@@ -23,9 +23,11 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
             }
             None
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]")))
-        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]"))),
         (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => None,
         _ if a == b => None,
         _ => Some(format!("{path}: ours {a}, Keras {b}")),
@@ -33,7 +35,9 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 }
 
 fn check_dir(sub: &str) -> (usize, Vec<String>) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(sub);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(sub);
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -68,11 +72,21 @@ fn check_dir(sub: &str) -> (usize, Vec<String>) {
 #[test]
 fn seed_models_write_keras_json() {
     let (n, failures) = check_dir("seed");
-    assert!(failures.is_empty(), "{} of {n}:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn applications_write_keras_json() {
     let (n, failures) = check_dir("apps");
-    assert!(failures.is_empty(), "{} of {n}:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

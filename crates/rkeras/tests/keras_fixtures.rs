@@ -14,7 +14,12 @@ fn cases() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir())
         .expect("fixture dir")
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".config.json")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".config.json"))
+                .map(str::to_string)
+        })
         .collect();
     v.sort();
     v
@@ -25,7 +30,11 @@ fn run_case(case: &str) -> Result<f32, String> {
     let text = std::fs::read_to_string(p(".config.json")).map_err(|e| e.to_string())?;
     rkeras::clear_session();
     let mut model = model_from_json(&text).map_err(|e| format!("build: {e}"))?;
-    let weights: Vec<_> = read_npz(&p(".weights.npz")).map_err(|e| e.to_string())?.into_iter().map(|(_, t)| t).collect();
+    let weights: Vec<_> = read_npz(&p(".weights.npz"))
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     model.set_weights(&weights).map_err(|e| format!("set_weights: {e}"))?;
     let x = read_npy(&p(".input.npy")).map_err(|e| e.to_string())?;
     let want = read_npy(&p(".output.npy")).map_err(|e| e.to_string())?;
@@ -48,7 +57,11 @@ fn run_case(case: &str) -> Result<f32, String> {
 #[test]
 fn every_keras_fixture_predicts_the_same() {
     let cases = cases();
-    assert!(cases.len() >= 30, "expected the fixture set, found {} cases", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected the fixture set, found {} cases",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         match run_case(case) {
@@ -56,5 +69,11 @@ fn every_keras_fixture_predicts_the_same() {
             Err(e) => failures.push(format!("{case}: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ from Keras:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from Keras:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -12,7 +12,11 @@ use tensor::{Rng, Tape, Tensor, Var};
 
 /// A concrete batch of 2 for a symbolic shape.
 fn sample(shape: &Shape, rng: &mut Rng) -> Tensor {
-    let dims: Vec<usize> = shape.iter().enumerate().map(|(i, d)| if i == 0 { 2 } else { d.unwrap_or(3) }).collect();
+    let dims: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, d)| if i == 0 { 2 } else { d.unwrap_or(3) })
+        .collect();
     let n: usize = dims.iter().product();
     Tensor::new(&dims, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
 }
@@ -25,7 +29,9 @@ fn run(layer: &dyn Layer, inputs: &[Tensor], training: bool) -> (Tape, Vec<Var>,
     let ins: Vec<Var> = inputs.iter().map(|t| tape.param(t.clone())).collect();
     let ws: Vec<Var> = layer.weights().iter().map(|w| tape.param(w.value.clone())).collect();
     let mut ctx = CallCtx::new(&mut tape, &mut rng, training);
-    let outs = layer.call(&mut ctx, &ins, &ws).unwrap_or_else(|e| panic!("{}: call: {e}", layer.class_name()));
+    let outs = layer
+        .call(&mut ctx, &ins, &ws)
+        .unwrap_or_else(|e| panic!("{}: call: {e}", layer.class_name()));
     (tape, outs, ws)
 }
 
@@ -37,7 +43,9 @@ fn every_registered_layer_keeps_the_contract() {
         let class = entry.class_name;
         let (config, shapes) = (entry.example)();
         assert_eq!(config.class_name(), class, "registry line and config disagree");
-        let layer = config.build("probe", &shapes, &mut rng).unwrap_or_else(|e| panic!("{class}: build: {e}"));
+        let layer = config
+            .build("probe", &shapes, &mut rng)
+            .unwrap_or_else(|e| panic!("{class}: build: {e}"));
         assert_eq!(layer.class_name(), class);
         assert_eq!(layer.name(), "probe");
 
@@ -47,16 +55,26 @@ fn every_registered_layer_keeps_the_contract() {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "{class}: weight names {names:?}");
-        assert_eq!(layer.count_params(), layer.weights().iter().map(|w| w.value.len() as u64).sum::<u64>());
+        assert_eq!(
+            layer.count_params(),
+            layer.weights().iter().map(|w| w.value.len() as u64).sum::<u64>()
+        );
 
         // Config → JSON → config → layer: same config, same weight shapes, same output shape.
         let json = layer.config();
         let reader = ConfigReader::new(class, &json).unwrap();
-        let again = (entry.from_keras)(&reader).unwrap_or_else(|e| panic!("{class}: from_keras(config()): {e}\n{json}"));
-        let rebuilt = again.build("probe", &shapes, &mut rng).unwrap_or_else(|e| panic!("{class}: rebuild: {e}"));
+        let again =
+            (entry.from_keras)(&reader).unwrap_or_else(|e| panic!("{class}: from_keras(config()): {e}\n{json}"));
+        let rebuilt = again
+            .build("probe", &shapes, &mut rng)
+            .unwrap_or_else(|e| panic!("{class}: rebuild: {e}"));
         assert_eq!(rebuilt.config(), json, "{class}: config round trip");
         let shapes_of = |l: &dyn Layer| l.weights().iter().map(|w| w.value.shape().to_vec()).collect::<Vec<_>>();
-        assert_eq!(shapes_of(rebuilt.as_ref()), shapes_of(layer.as_ref()), "{class}: weight shapes after round trip");
+        assert_eq!(
+            shapes_of(rebuilt.as_ref()),
+            shapes_of(layer.as_ref()),
+            "{class}: weight shapes after round trip"
+        );
 
         if shapes.is_empty() {
             continue; // InputLayer: nothing to run.
@@ -75,7 +93,12 @@ fn every_registered_layer_keeps_the_contract() {
         // One training step: gradients reach every trainable weight, and an update moves
         // the output.
         let out = outs[0];
-        let seed = sample(&tape.value(out).shape().iter().map(|&d| Some(d)).collect(), &mut Rng::new(9)).reshape(tape.value(out).shape()).unwrap();
+        let seed = sample(
+            &tape.value(out).shape().iter().map(|&d| Some(d)).collect(),
+            &mut Rng::new(9),
+        )
+        .reshape(tape.value(out).shape())
+        .unwrap();
         let grads = tape.backward_with(out, seed).unwrap();
         let mut moved = layer.clone();
         let mut any = false;
@@ -83,7 +106,9 @@ fn every_registered_layer_keeps_the_contract() {
             if !w.trainable {
                 continue;
             }
-            let g = grads.get(*v).unwrap_or_else(|| panic!("{class}: no gradient for {}", w.name));
+            let g = grads
+                .get(*v)
+                .unwrap_or_else(|| panic!("{class}: no gradient for {}", w.name));
             assert_eq!(g.shape(), w.value.shape());
             let mut nw = w.value.clone();
             for (x, d) in nw.data_mut().iter_mut().zip(g.data()) {
@@ -96,7 +121,11 @@ fn every_registered_layer_keeps_the_contract() {
             assert!(any, "{class}: all gradients are zero");
             let (t1, o1, _) = run(layer.as_ref(), &inputs, false);
             let (t2, o2, _) = run(moved.as_ref(), &inputs, false);
-            assert_ne!(t1.value(o1[0]), t2.value(o2[0]), "{class}: a training step did not change the output");
+            assert_ne!(
+                t1.value(o1[0]),
+                t2.value(o2[0]),
+                "{class}: a training step did not change the output"
+            );
         } else {
             // No weights: the gradient still reaches the input.
             let mut tape = Tape::new();

@@ -34,13 +34,21 @@ fn shape_of(v: &Value) -> Shape {
         Some(inner) if inner.is_array() => inner,
         _ => v,
     };
-    v.as_array().expect("a shape list").iter().map(|d| d.as_u64().map(|x| x as usize)).collect()
+    v.as_array()
+        .expect("a shape list")
+        .iter()
+        .map(|d| d.as_u64().map(|x| x as usize))
+        .collect()
 }
 
 /// The output shape of the (single) call of the layer named `name`.
 fn output_of(model: &Model, name: &str) -> Option<Shape> {
     let pos = model.all_layers().iter().position(|l| l.name() == name)?;
-    model.nodes().iter().find(|n| n.layer == pos).and_then(|n| n.output_shapes.first().cloned())
+    model
+        .nodes()
+        .iter()
+        .find(|n| n.layer == pos)
+        .and_then(|n| n.output_shapes.first().cloned())
 }
 
 /// `sequential/dense/kernel` (Keras 3) or `dense/kernel:0` (tf-keras 2) → `dense/kernel`.
@@ -73,14 +81,19 @@ fn check(case: &str, version: &str, report: &Value) -> Vec<String> {
     }
     for want in want_layers {
         let name = want["name"].as_str().unwrap_or("?");
-        let Some(layer) = layers.iter().find(|l| l.name() == name) else { continue };
+        let Some(layer) = layers.iter().find(|l| l.name() == name) else {
+            continue;
+        };
         let class = want["class"].as_str().unwrap_or("?");
         if layer.class_name() != class {
             problems.push(format!("{at}: {name} is {}, Keras {class}", layer.class_name()));
         }
         let params = want["params"].as_u64().unwrap_or(u64::MAX);
         if layer.count_params() != params {
-            problems.push(format!("{at}: {name} has {} params, Keras {params}", layer.count_params()));
+            problems.push(format!(
+                "{at}: {name} has {} params, Keras {params}",
+                layer.count_params()
+            ));
         }
         let want_shape = shape_of(&want["output_shape"]);
         let got = output_of(&model, name);
@@ -91,8 +104,16 @@ fn check(case: &str, version: &str, report: &Value) -> Vec<String> {
     let count = |ws: Vec<&rkeras::layers::Weight>| ws.iter().map(|w| w.count()).sum::<u64>();
     let totals = [
         ("total", model.count_params(), &report["total_params"]),
-        ("trainable", count(model.trainable_weights()), &report["trainable_params"]),
-        ("non-trainable", count(model.non_trainable_weights()), &report["non_trainable_params"]),
+        (
+            "trainable",
+            count(model.trainable_weights()),
+            &report["trainable_params"],
+        ),
+        (
+            "non-trainable",
+            count(model.non_trainable_weights()),
+            &report["non_trainable_params"],
+        ),
     ];
     for (what, got, want) in totals {
         if Some(got) != want.as_u64() {
@@ -104,7 +125,12 @@ fn check(case: &str, version: &str, report: &Value) -> Vec<String> {
         .expect("weight_shapes")
         .iter()
         .map(|w| {
-            let shape = w[1].as_array().expect("shape").iter().map(|d| d.as_u64().unwrap_or(0) as usize).collect();
+            let shape = w[1]
+                .as_array()
+                .expect("shape")
+                .iter()
+                .map(|d| d.as_u64().unwrap_or(0) as usize)
+                .collect();
             (weight_key(w[0].as_str().unwrap_or("?")), shape)
         })
         .collect();
@@ -122,7 +148,8 @@ fn check(case: &str, version: &str, report: &Value) -> Vec<String> {
 
 #[test]
 fn core_layer_cases_match_keras3_and_keras2() {
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("index.json")).expect("index.json")).expect("JSON");
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("index.json")).expect("index.json")).expect("JSON");
     let mut problems = Vec::new();
     for case in CASES {
         for version in ["keras3", "keras2"] {
@@ -131,12 +158,20 @@ fn core_layer_cases_match_keras3_and_keras2() {
             problems.extend(check(case, version, report));
         }
     }
-    assert!(problems.is_empty(), "{} differences from Keras:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences from Keras:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn weight_keys_drop_model_prefixes_and_suffixes() {
     assert_eq!(weight_key("sequential/dense/kernel"), "dense/kernel");
     assert_eq!(weight_key("dense/kernel:0"), "dense/kernel");
-    assert_eq!(weight_key("batch_normalization/moving_mean"), "batch_normalization/moving_mean");
+    assert_eq!(
+        weight_key("batch_normalization/moving_mean"),
+        "batch_normalization/moving_mean"
+    );
 }

@@ -8,7 +8,9 @@ use rkeras::summary::{SummaryOptions, SummaryStyle};
 use std::path::{Path, PathBuf};
 
 fn fixtures(sub: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(sub)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(sub)
 }
 
 /// Cases: every `<case>.k3.json` in the folder.
@@ -16,7 +18,12 @@ fn cases(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("fixture dir")
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".k3.json")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".k3.json"))
+                .map(str::to_string)
+        })
         .collect();
     v.sort();
     v
@@ -36,7 +43,11 @@ fn diff(got: &str, want: &str) -> String {
             return format!("line {}:\n  got:  {g:?}\n  want: {w:?}", i + 1);
         }
     }
-    format!("line counts differ: got {}, want {}", got.lines().count(), want.lines().count())
+    format!(
+        "line counts differ: got {}, want {}",
+        got.lines().count(),
+        want.lines().count()
+    )
 }
 
 /// Compares every case; returns failures.
@@ -48,7 +59,10 @@ fn check_dir(sub: &str) -> (usize, Vec<String>) {
         // (reference file suffix, JSON it is built from, options)
         let mut runs: Vec<(String, &str, SummaryOptions)> = Vec::new();
         for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
-            let base = SummaryOptions { style, ..SummaryOptions::default() };
+            let base = SummaryOptions {
+                style,
+                ..SummaryOptions::default()
+            };
             // tf-keras names DenseNet's stem `conv1/conv` where Keras 3 says `conv1_conv`, and
             // names from a config are kept: its Keras 2 text comes only from its Keras 2 JSON.
             if !(tag == "k2" && case.starts_with("DenseNet")) {
@@ -57,8 +71,22 @@ fn check_dir(sub: &str) -> (usize, Vec<String>) {
             if tag == "k2" {
                 runs.push((format!("{tag}.summary.txt"), "k2", base.clone()));
             }
-            runs.push((format!("{tag}.summary_show_trainable.txt"), "k3", SummaryOptions { show_trainable: true, ..base.clone() }));
-            runs.push((format!("{tag}.summary_expand_nested.txt"), "k3", SummaryOptions { expand_nested: true, ..base.clone() }));
+            runs.push((
+                format!("{tag}.summary_show_trainable.txt"),
+                "k3",
+                SummaryOptions {
+                    show_trainable: true,
+                    ..base.clone()
+                },
+            ));
+            runs.push((
+                format!("{tag}.summary_expand_nested.txt"),
+                "k3",
+                SummaryOptions {
+                    expand_nested: true,
+                    ..base.clone()
+                },
+            ));
         }
         for (suffix, json, opts) in runs {
             let reference = dir.join(format!("{case}.{suffix}"));
@@ -82,12 +110,22 @@ fn check_dir(sub: &str) -> (usize, Vec<String>) {
 fn seed_models_summaries_equal_keras() {
     let (checked, failures) = check_dir("seed");
     assert!(checked >= 100, "expected the seed references, checked {checked}");
-    assert!(failures.is_empty(), "{} of {checked} summaries differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} summaries differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn application_summaries_from_json_equal_keras() {
     let (checked, failures) = check_dir("apps");
     assert!(checked >= 100, "expected the application references, checked {checked}");
-    assert!(failures.is_empty(), "{} of {checked} summaries differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} summaries differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

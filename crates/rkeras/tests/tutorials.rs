@@ -15,7 +15,12 @@ fn check(case: &str, build: impl Fn() -> Result<Model>) {
     for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
         clear_session();
         let model = build().unwrap_or_else(|e| panic!("{case}: {e}"));
-        let got = model.summary(&SummaryOptions { style, ..SummaryOptions::default() }).unwrap();
+        let got = model
+            .summary(&SummaryOptions {
+                style,
+                ..SummaryOptions::default()
+            })
+            .unwrap();
         let want = reference(case, &format!("{tag}.summary.txt"));
         assert_eq!(got, want, "{case} {tag}:\n{got}");
     }
@@ -65,14 +70,21 @@ fn lenet5_three_ways_predict_the_same() {
     let mut sub = tutorials::lenet5_subclass().unwrap();
     func.set_weights(&seq.get_weights()).unwrap();
     sub.set_weights(&seq.get_weights()).unwrap();
-    let x = rkeras::prelude::Tensor::new(&[2, 28, 28, 1], (0..2 * 784).map(|i| ((i * 37) % 255) as f32 / 255.0).collect()).unwrap();
+    let x = rkeras::prelude::Tensor::new(
+        &[2, 28, 28, 1],
+        (0..2 * 784).map(|i| ((i * 37) % 255) as f32 / 255.0).collect(),
+    )
+    .unwrap();
     let a = seq.predict(&[x.clone()], 32).unwrap();
     let b = func.predict(&[x.clone()], 32).unwrap();
     let c = sub.predict(&[x], 32).unwrap();
     assert_eq!(a[0], b[0]);
     assert_eq!(a[0], c[0]);
     let sums: Vec<f32> = a[0].data().chunks(10).map(|r| r.iter().sum()).collect();
-    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "softmax rows sum to 1: {sums:?}");
+    assert!(
+        sums.iter().all(|s| (s - 1.0).abs() < 1e-5),
+        "softmax rows sum to 1: {sums:?}"
+    );
 }
 
 #[test]
@@ -80,7 +92,13 @@ fn lenet5_show_trainable() {
     for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
         clear_session();
         let model = tutorials::lenet5_sequential().unwrap();
-        let got = model.summary(&SummaryOptions { style, show_trainable: true, ..SummaryOptions::default() }).unwrap();
+        let got = model
+            .summary(&SummaryOptions {
+                style,
+                show_trainable: true,
+                ..SummaryOptions::default()
+            })
+            .unwrap();
         assert_eq!(got, reference("f_lenet5", &format!("{tag}.summary_show_trainable.txt")));
     }
 }
@@ -104,8 +122,18 @@ fn nested_models() {
     for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
         clear_session();
         let (_, _, m3) = tutorials::nested().unwrap();
-        let got = m3.summary(&SummaryOptions { style, expand_nested: true, ..SummaryOptions::default() }).unwrap();
-        assert_eq!(got, reference("i_nested_model3", &format!("{tag}.summary_expand_nested.txt")), "{tag}");
+        let got = m3
+            .summary(&SummaryOptions {
+                style,
+                expand_nested: true,
+                ..SummaryOptions::default()
+            })
+            .unwrap();
+        assert_eq!(
+            got,
+            reference("i_nested_model3", &format!("{tag}.summary_expand_nested.txt")),
+            "{tag}"
+        );
     }
 }
 
@@ -122,7 +150,13 @@ fn dense_ones_predicts_sums() {
 fn sequential_from_a_list_pop_and_freeze() {
     use rkeras::prelude::*;
     clear_session();
-    let mut model = rkeras::sequential![InputLayer::new(&[784]), Dense::new(64).activation("relu"), Dense::new(10)].build().unwrap();
+    let mut model = rkeras::sequential![
+        InputLayer::new(&[784]),
+        Dense::new(64).activation("relu"),
+        Dense::new(10)
+    ]
+    .build()
+    .unwrap();
     assert_eq!(model.layers().len(), 2);
     assert_eq!(model.count_params(), 785 * 64 + 65 * 10);
     model.pop().unwrap();

@@ -30,7 +30,12 @@ fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
 
 /// Whether `name` contains the command-line filter (`cargo bench -p rkeras-tensor --bench conv -- lenet`).
 fn selected(name: &str) -> bool {
-    name.contains(&std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default())
+    name.contains(
+        &std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or_default(),
+    )
 }
 
 fn json_mode() -> bool {
@@ -46,7 +51,10 @@ fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
     let probe = Instant::now();
     f();
     let once = probe.elapsed().max(Duration::from_micros(1));
-    let seconds = std::env::var("RKERAS_BENCH_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.5);
+    let seconds = std::env::var("RKERAS_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.5);
     let reps = ((seconds / once.as_secs_f64()) as usize).clamp(5, 2000);
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
@@ -76,7 +84,11 @@ fn bench(name: &str, flops: f64, mut f: impl FnMut()) {
 }
 
 fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParams, first_layer: bool) {
-    let what = if first_layer { "backward (dw, db)" } else { "backward (dx, dw, db)" };
+    let what = if first_layer {
+        "backward (dw, db)"
+    } else {
+        "backward (dx, dw, db)"
+    };
     if !selected(&format!("{name} forward")) && !selected(&format!("{name} {what}")) {
         return; // skip the setup too
     }
@@ -120,34 +132,108 @@ fn main() {
     let mut rng = Rng::new(1);
     // LeNet-5 as the seed model f_lenet5: Conv2D(6, 5, same, relu) on 28×28×1 → pool →
     // Conv2D(16, 5, valid, relu) on 14×14×6.
-    conv_case(&mut rng, "lenet conv1 32×28×28×1 → 6, 5×5 same", &[32, 28, 28, 1], &[5, 5, 1, 6], Conv2dParams::new((1, 1), Padding::Same), true);
-    conv_case(&mut rng, "lenet conv2 32×14×14×6 → 16, 5×5 valid", &[32, 14, 14, 6], &[5, 5, 6, 16], Conv2dParams::default(), false);
-    conv_case(&mut rng, "vgg block 8×56×56×64 → 64, 3×3 same", &[8, 56, 56, 64], &[3, 3, 64, 64], Conv2dParams::new((1, 1), Padding::Same), false);
-    conv_case(&mut rng, "pointwise 8×56×56×128 → 128, 1×1", &[8, 56, 56, 128], &[1, 1, 128, 128], Conv2dParams::default(), false);
-    depthwise_case(&mut rng, "mobilenet dw 8×112×112×32, 3×3 s1 same", &[8, 112, 112, 32], 3, DepthwiseParams::new((1, 1), Padding::Same));
-    depthwise_case(&mut rng, "mobilenet dw 8×56×56×128, 3×3 s2 same", &[8, 56, 56, 128], 3, DepthwiseParams::new((2, 2), Padding::Same));
+    conv_case(
+        &mut rng,
+        "lenet conv1 32×28×28×1 → 6, 5×5 same",
+        &[32, 28, 28, 1],
+        &[5, 5, 1, 6],
+        Conv2dParams::new((1, 1), Padding::Same),
+        true,
+    );
+    conv_case(
+        &mut rng,
+        "lenet conv2 32×14×14×6 → 16, 5×5 valid",
+        &[32, 14, 14, 6],
+        &[5, 5, 6, 16],
+        Conv2dParams::default(),
+        false,
+    );
+    conv_case(
+        &mut rng,
+        "vgg block 8×56×56×64 → 64, 3×3 same",
+        &[8, 56, 56, 64],
+        &[3, 3, 64, 64],
+        Conv2dParams::new((1, 1), Padding::Same),
+        false,
+    );
+    conv_case(
+        &mut rng,
+        "pointwise 8×56×56×128 → 128, 1×1",
+        &[8, 56, 56, 128],
+        &[1, 1, 128, 128],
+        Conv2dParams::default(),
+        false,
+    );
+    depthwise_case(
+        &mut rng,
+        "mobilenet dw 8×112×112×32, 3×3 s1 same",
+        &[8, 112, 112, 32],
+        3,
+        DepthwiseParams::new((1, 1), Padding::Same),
+    );
+    depthwise_case(
+        &mut rng,
+        "mobilenet dw 8×56×56×128, 3×3 s2 same",
+        &[8, 56, 56, 128],
+        3,
+        DepthwiseParams::new((2, 2), Padding::Same),
+    );
 
     let (x, w) = (random(&mut rng, &[8, 28, 28, 64]), random(&mut rng, &[3, 3, 32, 64]));
     let p = Conv2dTransposeParams::new((2, 2), Padding::Same);
     let macs = (8 * 28 * 28 * 64 * 9 * 32) as f64;
-    bench("conv2d_transpose 8×28×28×64 → 32, 3×3 s2 same", 2.0 * macs, || {
-        black_box(conv2d_transpose(&x, &w, None, &p).expect("valid transpose"));
-    });
+    bench(
+        "conv2d_transpose 8×28×28×64 → 32, 3×3 s2 same",
+        2.0 * macs,
+        || {
+            black_box(conv2d_transpose(&x, &w, None, &p).expect("valid transpose"));
+        },
+    );
 
     for batch in [32, 128] {
         let (a, b) = (random(&mut rng, &[batch, 784]), random(&mut rng, &[784, 64]));
         let mut c = vec![0.0f32; batch * 64];
         let flops = 2.0 * (batch * 784 * 64) as f64;
         bench(&format!("sgemm {batch}×784 · 784×64 (1 thread)"), flops, || {
-            sgemm(batch, 64, 784, a.data(), Trans::No, b.data(), Trans::No, &mut c, 0.0, 1.0, GemmThreads::Single).expect("sizes agree");
+            sgemm(
+                batch,
+                64,
+                784,
+                a.data(),
+                Trans::No,
+                b.data(),
+                Trans::No,
+                &mut c,
+                0.0,
+                1.0,
+                GemmThreads::Single,
+            )
+            .expect("sizes agree");
             black_box(&c);
         });
         // The backward's dW = xᵀ·dy for the same layer.
         let (gy, mut dw) = (random(&mut rng, &[batch, 64]), vec![0.0f32; 784 * 64]);
-        bench(&format!("sgemm dW 784×{batch} · {batch}×64 (1 thread)"), flops, || {
-            sgemm(784, 64, batch, a.data(), Trans::Yes, gy.data(), Trans::No, &mut dw, 0.0, 1.0, GemmThreads::Single).expect("sizes agree");
-            black_box(&dw);
-        });
+        bench(
+            &format!("sgemm dW 784×{batch} · {batch}×64 (1 thread)"),
+            flops,
+            || {
+                sgemm(
+                    784,
+                    64,
+                    batch,
+                    a.data(),
+                    Trans::Yes,
+                    gy.data(),
+                    Trans::No,
+                    &mut dw,
+                    0.0,
+                    1.0,
+                    GemmThreads::Single,
+                )
+                .expect("sizes agree");
+                black_box(&dw);
+            },
+        );
         // The engine op (its own threading) at the same shape, and both of its gradients.
         let name = format!("matmul {batch}×784 · 784×64");
         bench(&format!("{name} forward"), flops, || {

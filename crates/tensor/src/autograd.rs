@@ -71,7 +71,10 @@ impl Tape {
 
     /// An empty tape that records values only (inference: no rule is kept).
     pub fn inference() -> Tape {
-        Tape { nodes: Vec::new(), no_grad: true }
+        Tape {
+            nodes: Vec::new(),
+            no_grad: true,
+        }
     }
 
     /// True when this tape keeps no gradient rules.
@@ -91,14 +94,24 @@ impl Tape {
 
     /// A constant: no gradient is computed for it.
     pub fn constant(&mut self, value: Tensor) -> Var {
-        self.nodes.push(Node { value, parents: Vec::new(), backward: None, requires_grad: false });
+        self.nodes.push(Node {
+            value,
+            parents: Vec::new(),
+            backward: None,
+            requires_grad: false,
+        });
         Var(self.nodes.len() - 1)
     }
 
     /// A trainable value: `backward` computes its gradient.
     pub fn param(&mut self, value: Tensor) -> Var {
         let requires_grad = !self.no_grad;
-        self.nodes.push(Node { value, parents: Vec::new(), backward: None, requires_grad });
+        self.nodes.push(Node {
+            value,
+            parents: Vec::new(),
+            backward: None,
+            requires_grad,
+        });
         Var(self.nodes.len() - 1)
     }
 
@@ -109,10 +122,13 @@ impl Tape {
 
     /// The value of a variable, checked.
     pub fn try_value(&self, v: Var) -> Result<&Tensor> {
-        self.nodes
-            .get(v.0)
-            .map(|n| &n.value)
-            .ok_or_else(|| TensorError::Autograd(format!("variable {} is not on this tape ({} values)", v.0, self.nodes.len())))
+        self.nodes.get(v.0).map(|n| &n.value).ok_or_else(|| {
+            TensorError::Autograd(format!(
+                "variable {} is not on this tape ({} values)",
+                v.0,
+                self.nodes.len()
+            ))
+        })
     }
 
     /// Frees the stored value of a variable no longer needed (inference memory).

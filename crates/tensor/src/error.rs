@@ -45,7 +45,10 @@ pub type Result<T> = std::result::Result<T, TensorError>;
 
 /// Shorthand for a [`TensorError::Shape`].
 pub(crate) fn shape_err<T>(op: &'static str, detail: impl Into<String>) -> Result<T> {
-    Err(TensorError::Shape { op, detail: detail.into() })
+    Err(TensorError::Shape {
+        op,
+        detail: detail.into(),
+    })
 }
 
 /// Shorthand for a [`TensorError::Argument`].
@@ -55,5 +58,10 @@ pub(crate) fn arg_err<T>(
     expected: impl Into<String>,
     received: impl std::fmt::Display,
 ) -> Result<T> {
-    Err(TensorError::Argument { op, arg, expected: expected.into(), received: received.to_string() })
+    Err(TensorError::Argument {
+        op,
+        arg,
+        expected: expected.into(),
+        received: received.to_string(),
+    })
 }

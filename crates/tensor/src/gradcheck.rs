@@ -22,19 +22,32 @@ pub fn check_gradients(
     let out = f(&mut tape, &vars)?;
     let mut rng = Rng::new(7);
     let out_shape = tape.value(out).shape().to_vec();
-    let r = Tensor::new(&out_shape, (0..crate::tensor::numel(&out_shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect())?;
+    let r = Tensor::new(
+        &out_shape,
+        (0..crate::tensor::numel(&out_shape))
+            .map(|_| rng.uniform_range(-1.0, 1.0) as f32)
+            .collect(),
+    )?;
     let grads = tape.backward_with(out, r.clone())?;
 
     let eval = |xs: &[Tensor]| -> Result<f64> {
         let mut t = Tape::new();
         let vs: Vec<Var> = xs.iter().map(|x| t.param(x.clone())).collect();
         let o = f(&mut t, &vs)?;
-        Ok(t.value(o).data().iter().zip(r.data()).map(|(a, b)| *a as f64 * *b as f64).sum())
+        Ok(t.value(o)
+            .data()
+            .iter()
+            .zip(r.data())
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum())
     };
 
     let mut worst = 0.0f32;
     for (k, input) in inputs.iter().enumerate() {
-        let analytic = grads.get(vars[k]).cloned().unwrap_or_else(|| Tensor::zeros(input.shape()));
+        let analytic = grads
+            .get(vars[k])
+            .cloned()
+            .unwrap_or_else(|| Tensor::zeros(input.shape()));
         for i in 0..input.len() {
             let mut plus = inputs.to_vec();
             plus[k].data_mut()[i] += eps;

@@ -19,7 +19,14 @@ impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Rng {
         let mut st = seed;
-        Rng { s: [splitmix(&mut st), splitmix(&mut st), splitmix(&mut st), splitmix(&mut st)] }
+        Rng {
+            s: [
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+            ],
+        }
     }
 
     /// Next 64 random bits.

@@ -82,7 +82,11 @@ pub fn window_axis(
             (total / 2, total - total / 2, out)
         }
         Padding::Valid | Padding::Explicit(..) => {
-            let (pb, pa) = if let Padding::Explicit(a, b) = padding { (a, b) } else { (0, 0) };
+            let (pb, pa) = if let Padding::Explicit(a, b) = padding {
+                (a, b)
+            } else {
+                (0, 0)
+            };
             let padded = input + pb + pa;
             if padded < eff {
                 return shape_err(
@@ -97,7 +101,15 @@ pub fn window_axis(
             (pb, pa, (padded - eff) / stride + 1)
         }
     };
-    Ok(AxisGeometry { input, kernel, stride, dilation, pad_before, pad_after, output })
+    Ok(AxisGeometry {
+        input,
+        kernel,
+        stride,
+        dilation,
+        pad_before,
+        pad_after,
+        output,
+    })
 }
 
 /// Output size of a transposed convolution along one axis, as Keras's `deconv_output_length`.
@@ -148,7 +160,10 @@ pub fn transpose_axis(
         (Padding::Explicit(a, b), p) => (full + p.unwrap_or(0)).saturating_sub(a + b),
     };
     if out == 0 {
-        return shape_err(op, format!("transposed convolution of input {input} gives an empty output"));
+        return shape_err(
+            op,
+            format!("transposed convolution of input {input} gives an empty output"),
+        );
     }
     let crop_before = match padding {
         Padding::Valid => 0,
@@ -193,7 +208,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_argument() {
-        let e = window_axis("conv2d_3", 3, 5, 1, 1, Padding::Valid).unwrap_err().to_string();
+        let e = window_axis("conv2d_3", 3, 5, 1, 1, Padding::Valid)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("conv2d_3") && e.contains("(3 + 0 − 5)/1 + 1 < 1"), "{e}");
         let e = window_axis("c", 3, 3, 0, 1, Padding::Valid).unwrap_err().to_string();
         assert!(e.contains("strides") && e.contains("received 0"), "{e}");
@@ -214,11 +231,20 @@ mod tests {
         assert_eq!(transpose_axis("t", 7, 3, 1, 1, Padding::Same, None).unwrap(), (7, 1));
         // k 3, s 2, same, output_padding 1: out (7−1)·2 + 3 − 2 + 1 = 14, full 15 → crop 0
         // (Keras's formula would say eff // 2 = 1, TensorFlow computes 0).
-        assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(1)).unwrap(), (14, 0));
+        assert_eq!(
+            transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(1)).unwrap(),
+            (14, 0)
+        );
         // k 3, s 2, same, output_padding 0: out 13, full 15 → crop 1.
-        assert_eq!(transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(0)).unwrap(), (13, 1));
+        assert_eq!(
+            transpose_axis("t", 7, 3, 2, 1, Padding::Same, Some(0)).unwrap(),
+            (13, 1)
+        );
         // k 4, s 2, valid, output_padding 1: out (3−1)·2 + 4 + 1 = 9, crop 0.
-        assert_eq!(transpose_axis("t", 3, 4, 2, 1, Padding::Valid, Some(1)).unwrap(), (9, 0));
+        assert_eq!(
+            transpose_axis("t", 3, 4, 2, 1, Padding::Valid, Some(1)).unwrap(),
+            (9, 0)
+        );
         // k 1, s 3, valid: out 3·in, the two trailing rows get nothing.
         assert_eq!(transpose_axis("t", 4, 1, 3, 1, Padding::Valid, None).unwrap(), (12, 0));
         // k 4, s 2, same: out 2·in = 10, full 12 → crop 1.
@@ -227,10 +253,17 @@ mod tests {
 
     #[test]
     fn transpose_errors() {
-        let e = transpose_axis("t", 5, 3, 2, 1, Padding::Same, Some(2)).unwrap_err().to_string();
-        assert!(e.contains("output_padding") && e.contains("less than strides (2)"), "{e}");
+        let e = transpose_axis("t", 5, 3, 2, 1, Padding::Same, Some(2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("output_padding") && e.contains("less than strides (2)"),
+            "{e}"
+        );
         // Even extent, output_padding 0: ⌈8/2⌉ = 4 ≠ 5.
-        let e = transpose_axis("t", 5, 4, 2, 1, Padding::Same, Some(0)).unwrap_err().to_string();
+        let e = transpose_axis("t", 5, 4, 2, 1, Padding::Same, Some(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("≠ input 5"), "{e}");
         assert!(transpose_axis("t", 0, 3, 1, 1, Padding::Valid, None).is_err());
     }

@@ -34,14 +34,24 @@ impl Tensor {
     pub fn new(shape: &[usize], data: Vec<f32>) -> Result<Tensor> {
         let expected = numel(shape);
         if expected != data.len() {
-            return Err(TensorError::DataLength { shape: shape.to_vec(), expected, received: data.len() });
+            return Err(TensorError::DataLength {
+                shape: shape.to_vec(),
+                expected,
+                received: data.len(),
+            });
         }
-        Ok(Tensor { shape: shape.to_vec(), data: Arc::new(data) })
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: Arc::new(data),
+        })
     }
 
     /// A tensor filled with one value.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: Arc::new(vec![value; numel(shape)]) }
+        Tensor {
+            shape: shape.to_vec(),
+            data: Arc::new(vec![value; numel(shape)]),
+        }
     }
 
     /// Zeros.
@@ -56,12 +66,18 @@ impl Tensor {
 
     /// A scalar (shape `[]`).
     pub fn scalar(value: f32) -> Tensor {
-        Tensor { shape: Vec::new(), data: Arc::new(vec![value]) }
+        Tensor {
+            shape: Vec::new(),
+            data: Arc::new(vec![value]),
+        }
     }
 
     /// `0, 1, 2, …` reshaped to `shape`: hand-checkable test inputs.
     pub fn arange(shape: &[usize]) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: Arc::new((0..numel(shape)).map(|i| i as f32).collect()) }
+        Tensor {
+            shape: shape.to_vec(),
+            data: Arc::new((0..numel(shape)).map(|i| i as f32).collect()),
+        }
     }
 
     /// The shape.
@@ -117,10 +133,19 @@ impl Tensor {
         if numel(shape) != self.data.len() {
             return crate::error::shape_err(
                 "reshape",
-                format!("cannot reshape {:?} ({} values) to {:?} ({} values)", self.shape, self.data.len(), shape, numel(shape)),
+                format!(
+                    "cannot reshape {:?} ({} values) to {:?} ({} values)",
+                    self.shape,
+                    self.data.len(),
+                    shape,
+                    numel(shape)
+                ),
             );
         }
-        Ok(Tensor { shape: shape.to_vec(), data: self.data.clone() })
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: self.data.clone(),
+        })
     }
 
     /// Reshape in place (no copy).
@@ -128,7 +153,13 @@ impl Tensor {
         if numel(shape) != self.data.len() {
             return crate::error::shape_err(
                 "reshape",
-                format!("cannot reshape {:?} ({} values) to {:?} ({} values)", self.shape, self.data.len(), shape, numel(shape)),
+                format!(
+                    "cannot reshape {:?} ({} values) to {:?} ({} values)",
+                    self.shape,
+                    self.data.len(),
+                    shape,
+                    numel(shape)
+                ),
             );
         }
         self.shape = shape.to_vec();
@@ -142,21 +173,35 @@ impl Tensor {
 
     /// Applies `f` to every value.
     pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
-        Tensor { shape: self.shape.clone(), data: Arc::new(self.data.iter().map(|&v| f(v)).collect()) }
+        Tensor {
+            shape: self.shape.clone(),
+            data: Arc::new(self.data.iter().map(|&v| f(v)).collect()),
+        }
     }
 
     /// Largest absolute difference to another tensor of the same shape.
     pub fn max_abs_diff(&self, other: &Tensor) -> Result<f32> {
         if self.shape != other.shape {
-            return crate::error::shape_err("max_abs_diff", format!("shapes differ: {:?} vs {:?}", self.shape, other.shape));
+            return crate::error::shape_err(
+                "max_abs_diff",
+                format!("shapes differ: {:?} vs {:?}", self.shape, other.shape),
+            );
         }
-        Ok(self.data.iter().zip(other.data.iter()).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())))
+        Ok(self
+            .data
+            .iter()
+            .zip(other.data.iter())
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs())))
     }
 
     /// True when every value is within `atol + rtol·|other|` of `other`.
     pub fn allclose(&self, other: &Tensor, atol: f32, rtol: f32) -> bool {
         self.shape == other.shape
-            && self.data.iter().zip(other.data.iter()).all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
+            && self
+                .data
+                .iter()
+                .zip(other.data.iter())
+                .all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
     }
 }
 

@@ -26,8 +26,17 @@ fn zeropad_10_10() {
 fn batchnorm_inference() {
     let load = |part: &str| npy::load(fixture(&format!("batchnorm_inference.{part}.npy")));
     let (x, want) = (load("input"), load("output"));
-    let (gamma, beta, mean, var) = (load("gamma"), load("beta"), load("moving_mean"), load("moving_variance"));
+    let (gamma, beta, mean, var) = (
+        load("gamma"),
+        load("beta"),
+        load("moving_mean"),
+        load("moving_variance"),
+    );
     let got = batch_norm_inference(&x, &mean, &var, Some(&gamma), Some(&beta), -1, DEFAULT_EPSILON).unwrap();
     assert_eq!(got.shape(), want.shape());
-    assert!(got.allclose(&want, 1e-5, 1e-5), "max |diff| {}", got.max_abs_diff(&want).unwrap());
+    assert!(
+        got.allclose(&want, 1e-5, 1e-5),
+        "max |diff| {}",
+        got.max_abs_diff(&want).unwrap()
+    );
 }

@@ -10,33 +10,52 @@ use tensor::ops::pool::{avg_pool2d, global_avg_pool2d, max_pool2d};
 use tensor::{Padding, Tensor};
 
 fn case(name: &str) -> (Tensor, Tensor) {
-    (npy::load(fixture(&format!("{name}.input.npy"))), npy::load(fixture(&format!("{name}.output.npy"))))
+    (
+        npy::load(fixture(&format!("{name}.input.npy"))),
+        npy::load(fixture(&format!("{name}.output.npy"))),
+    )
 }
 
 fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     assert_eq!(got.shape(), want.shape(), "{name}: shape");
-    assert!(got.allclose(want, 1e-5, 1e-5), "{name}: max |diff| {}", got.max_abs_diff(want).unwrap());
+    assert!(
+        got.allclose(want, 1e-5, 1e-5),
+        "{name}: max |diff| {}",
+        got.max_abs_diff(want).unwrap()
+    );
 }
 
 /// `MaxPooling2D(pool_size=(2, 2), strides=(2, 2), padding="valid")` on (2, 7, 7, 3).
 #[test]
 fn maxpool_2() {
     let (x, y) = case("maxpool_2");
-    assert_close("maxpool_2", &max_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap(), &y);
+    assert_close(
+        "maxpool_2",
+        &max_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap(),
+        &y,
+    );
 }
 
 /// `MaxPooling2D(pool_size=(3, 3), strides=(2, 2), padding="same")` on (2, 7, 7, 3).
 #[test]
 fn maxpool_3s2_same() {
     let (x, y) = case("maxpool_3s2_same");
-    assert_close("maxpool_3s2_same", &max_pool2d(&x, (3, 3), (2, 2), Padding::Same).unwrap(), &y);
+    assert_close(
+        "maxpool_3s2_same",
+        &max_pool2d(&x, (3, 3), (2, 2), Padding::Same).unwrap(),
+        &y,
+    );
 }
 
 /// `AveragePooling2D(pool_size=(2, 2), strides=(2, 2), padding="valid")` on (2, 7, 7, 3).
 #[test]
 fn avgpool_2() {
     let (x, y) = case("avgpool_2");
-    assert_close("avgpool_2", &avg_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap(), &y);
+    assert_close(
+        "avgpool_2",
+        &avg_pool2d(&x, (2, 2), (2, 2), Padding::Valid).unwrap(),
+        &y,
+    );
 }
 
 /// `AveragePooling2D(pool_size=(3, 3), strides=(2, 2), padding="same")` on (2, 7, 7, 3): the
@@ -44,7 +63,11 @@ fn avgpool_2() {
 #[test]
 fn avgpool_3s2_same() {
     let (x, y) = case("avgpool_3s2_same");
-    assert_close("avgpool_3s2_same", &avg_pool2d(&x, (3, 3), (2, 2), Padding::Same).unwrap(), &y);
+    assert_close(
+        "avgpool_3s2_same",
+        &avg_pool2d(&x, (3, 3), (2, 2), Padding::Same).unwrap(),
+        &y,
+    );
 }
 
 /// `GlobalAveragePooling2D(keepdims=False)` on (2, 5, 5, 3).

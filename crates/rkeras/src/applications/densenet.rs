@@ -10,7 +10,10 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D};
+use crate::layers::{
+    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
+    ZeroPadding2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 fn bn(x: &KerasTensor, name: String) -> Result<KerasTensor> {
@@ -26,10 +29,17 @@ fn relu(x: &KerasTensor, name: String) -> Result<KerasTensor> {
 fn conv_block(x: &KerasTensor, growth_rate: usize, name: &str) -> Result<KerasTensor> {
     let mut y = bn(x, format!("{name}_0_bn"))?;
     y = relu(&y, format!("{name}_0_relu"))?;
-    y = Conv2D::new(4 * growth_rate, 1).use_bias(false).name(format!("{name}_1_conv")).call(&y)?;
+    y = Conv2D::new(4 * growth_rate, 1)
+        .use_bias(false)
+        .name(format!("{name}_1_conv"))
+        .call(&y)?;
     y = bn(&y, format!("{name}_1_bn"))?;
     y = relu(&y, format!("{name}_1_relu"))?;
-    y = Conv2D::new(growth_rate, 3).padding("same").use_bias(false).name(format!("{name}_2_conv")).call(&y)?;
+    y = Conv2D::new(growth_rate, 3)
+        .padding("same")
+        .use_bias(false)
+        .name(format!("{name}_2_conv"))
+        .call(&y)?;
     Concatenate::new(3).name(format!("{name}_concat")).call_many(&[x, &y])
 }
 
@@ -38,8 +48,14 @@ fn transition_block(x: &KerasTensor, reduction: f64, name: &str) -> Result<Keras
     let mut y = bn(x, format!("{name}_bn"))?;
     y = relu(&y, format!("{name}_relu"))?;
     let channels = y.shape().get(3).copied().flatten().unwrap_or(0);
-    y = Conv2D::new((channels as f64 * reduction) as usize, 1).use_bias(false).name(format!("{name}_conv")).call(&y)?;
-    AveragePooling2D::new(2).strides(2).name(format!("{name}_pool")).call(&y)
+    y = Conv2D::new((channels as f64 * reduction) as usize, 1)
+        .use_bias(false)
+        .name(format!("{name}_conv"))
+        .call(&y)?;
+    AveragePooling2D::new(2)
+        .strides(2)
+        .name(format!("{name}_pool"))
+        .call(&y)
 }
 
 /// Keras's `DenseNet121(...)`: dense blocks of 6, 12, 24, 16, model `densenet121`.
@@ -61,9 +77,19 @@ pub fn densenet201(opts: &AppOptions) -> Result<Model> {
 fn densenet(app: &str, default_name: &str, blocks: [usize; 4], opts: &AppOptions) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
     let input = image_input(obtain_input_shape(app, opts, 224, 32)?)?;
-    let stem = |part: &str| if opts.keras2_names { format!("conv1/{part}") } else { format!("conv1_{part}") };
+    let stem = |part: &str| {
+        if opts.keras2_names {
+            format!("conv1/{part}")
+        } else {
+            format!("conv1_{part}")
+        }
+    };
     let mut x = ZeroPadding2D::new(((3, 3), (3, 3))).call(&input)?;
-    x = Conv2D::new(64, 7).strides(2).use_bias(false).name(stem("conv")).call(&x)?;
+    x = Conv2D::new(64, 7)
+        .strides(2)
+        .use_bias(false)
+        .name(stem("conv"))
+        .call(&x)?;
     x = bn(&x, stem("bn"))?;
     x = relu(&x, stem("relu"))?;
     x = ZeroPadding2D::new(((1, 1), (1, 1))).call(&x)?;
@@ -80,7 +106,10 @@ fn densenet(app: &str, default_name: &str, blocks: [usize; 4], opts: &AppOptions
     x = relu(&x, "relu".into())?;
     if opts.include_top {
         x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
     }
@@ -94,11 +123,19 @@ mod tests {
     #[test]
     fn densenet121_without_top_and_keras2_names() {
         crate::clear_session();
-        let opts = AppOptions { include_top: false, input_shape: Some((32, 32, 3)), keras2_names: true, ..AppOptions::default() };
+        let opts = AppOptions {
+            include_top: false,
+            input_shape: Some((32, 32, 3)),
+            keras2_names: true,
+            ..AppOptions::default()
+        };
         let m = densenet121(&opts).unwrap();
         assert_eq!(m.count_params(), 7_037_504);
         assert_eq!(m.output_shapes(), vec![vec![None, Some(1), Some(1), Some(1024)]]);
         let first: Vec<&str> = m.layers().iter().take(5).map(|l| l.name()).collect();
-        assert_eq!(first, ["input_layer", "zero_padding2d", "conv1/conv", "conv1/bn", "conv1/relu"]);
+        assert_eq!(
+            first,
+            ["input_layer", "zero_padding2d", "conv1/conv", "conv1/bn", "conv1/relu"]
+        );
     }
 }

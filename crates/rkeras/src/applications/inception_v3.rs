@@ -11,12 +11,25 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D};
+use crate::layers::{
+    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Keras's `conv2d_bn(x, filters, num_row, num_col, padding, strides)` (always unnamed here).
-fn conv_bn(x: &KerasTensor, filters: usize, rows: usize, cols: usize, padding: &str, strides: usize) -> Result<KerasTensor> {
-    let y = Conv2D::new(filters, (rows, cols)).strides(strides).padding(padding).use_bias(false).call(x)?;
+fn conv_bn(
+    x: &KerasTensor,
+    filters: usize,
+    rows: usize,
+    cols: usize,
+    padding: &str,
+    strides: usize,
+) -> Result<KerasTensor> {
+    let y = Conv2D::new(filters, (rows, cols))
+        .strides(strides)
+        .padding(padding)
+        .use_bias(false)
+        .call(x)?;
     let y = BatchNormalization::new().axis(3).scale(false).call(&y)?;
     Activation::new("relu").call(&y)
 }
@@ -117,7 +130,10 @@ pub fn inception_v3(opts: &AppOptions) -> Result<Model> {
 
     if opts.include_top {
         x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, None, None)?;
     }
@@ -131,13 +147,22 @@ mod tests {
     #[test]
     fn inception_v3_smallest_input_and_auto_names() {
         crate::clear_session();
-        let opts = AppOptions { include_top: false, input_shape: Some((75, 75, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            include_top: false,
+            input_shape: Some((75, 75, 3)),
+            ..AppOptions::default()
+        };
         let m = inception_v3(&opts).unwrap();
         assert_eq!(m.output_shapes(), vec![vec![None, Some(1), Some(1), Some(2048)]]);
         assert_eq!(m.count_params(), 21_802_784);
         assert_eq!(m.get_layer("conv2d_93").unwrap().class_name(), "Conv2D");
         assert_eq!(m.get_layer("concatenate_1").unwrap().class_name(), "Concatenate");
-        let e = inception_v3(&AppOptions { input_shape: Some((74, 75, 3)), ..AppOptions::default() }).unwrap_err().to_string();
+        let e = inception_v3(&AppOptions {
+            input_shape: Some((74, 75, 3)),
+            ..AppOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("at least 75x75"), "{e}");
     }
 }

@@ -8,8 +8,8 @@
 
 use super::{top_args, AppOptions, Pooling};
 use crate::error::Result;
-use crate::layers::{Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 use crate::layers::input::InputLayer;
+use crate::layers::{Conv2D, Dense, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 use crate::model::{Model, Sequential};
 
 /// The tutorials' LeNet-5 (classes default 10, softmax).
@@ -52,7 +52,19 @@ mod tests {
         let m = lenet5(&AppOptions::default()).unwrap();
         assert_eq!(m.name(), "sequential");
         let names: Vec<&str> = m.layers().iter().map(|l| l.name()).collect();
-        assert_eq!(names, ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dense", "dense_1", "dense_2"]);
+        assert_eq!(
+            names,
+            [
+                "conv2d",
+                "max_pooling2d",
+                "conv2d_1",
+                "max_pooling2d_1",
+                "flatten",
+                "dense",
+                "dense_1",
+                "dense_2"
+            ]
+        );
         assert_eq!(m.count_params(), 61_706);
         assert_eq!(m.output_shapes(), vec![vec![None, Some(10)]]);
     }
@@ -60,7 +72,10 @@ mod tests {
     #[test]
     fn lenet5_too_small_input_names_the_layer() {
         crate::clear_session();
-        let opts = AppOptions { input_shape: Some((8, 8, 1)), ..AppOptions::default() };
+        let opts = AppOptions {
+            input_shape: Some((8, 8, 1)),
+            ..AppOptions::default()
+        };
         let e = lenet5(&opts).unwrap_err().to_string();
         assert!(e.starts_with("conv2d_1: "), "{e}");
     }

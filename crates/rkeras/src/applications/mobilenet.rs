@@ -10,7 +10,10 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::{arg_error, Result};
-use crate::layers::{Activation, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout, GlobalAveragePooling2D, ReLU, Reshape, ZeroPadding2D};
+use crate::layers::{
+    Activation, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout, GlobalAveragePooling2D, ReLU, Reshape,
+    ZeroPadding2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Python's `int(filters * alpha)`.
@@ -21,7 +24,12 @@ pub(crate) fn scaled(filters: usize, alpha: f64) -> usize {
 /// Checks `alpha`: Keras accepts any value with random weights, but it must give widths.
 pub(crate) fn check_alpha(app: &str, alpha: f64) -> Result<()> {
     if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(arg_error(app, "alpha", "a positive width multiplier (e.g. 0.25, 0.5, 0.75, 1.0)", alpha));
+        return Err(arg_error(
+            app,
+            "alpha",
+            "a positive width multiplier (e.g. 0.25, 0.5, 0.75, 1.0)",
+            alpha,
+        ));
     }
     Ok(())
 }
@@ -36,7 +44,9 @@ fn dw_block(x: &KerasTensor, filters: usize, opts: &AppOptions, stride: usize, i
     let pw = scaled(filters, opts.alpha);
     let mut y = x.clone();
     if stride != 1 {
-        y = ZeroPadding2D::new(((0, 1), (0, 1))).name(format!("conv_pad_{id}")).call(&y)?;
+        y = ZeroPadding2D::new(((0, 1), (0, 1)))
+            .name(format!("conv_pad_{id}"))
+            .call(&y)?;
     }
     y = DepthwiseConv2D::new(3)
         .padding(if stride == 1 { "same" } else { "valid" })
@@ -46,7 +56,12 @@ fn dw_block(x: &KerasTensor, filters: usize, opts: &AppOptions, stride: usize, i
         .name(format!("conv_dw_{id}"))
         .call(&y)?;
     y = bn_relu6(&y, format!("conv_dw_{id}_bn"), format!("conv_dw_{id}_relu"))?;
-    y = Conv2D::new(pw, 1).padding("same").use_bias(false).strides(1).name(format!("conv_pw_{id}")).call(&y)?;
+    y = Conv2D::new(pw, 1)
+        .padding("same")
+        .use_bias(false)
+        .strides(1)
+        .name(format!("conv_pw_{id}"))
+        .call(&y)?;
     bn_relu6(&y, format!("conv_pw_{id}_bn"), format!("conv_pw_{id}_relu"))
 }
 
@@ -63,10 +78,28 @@ pub fn mobilenet(opts: &AppOptions) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, 224, 32)?;
     let input = image_input(shape)?;
-    let mut x = Conv2D::new(scaled(32, opts.alpha), 3).padding("same").use_bias(false).strides(2).name("conv1").call(&input)?;
+    let mut x = Conv2D::new(scaled(32, opts.alpha), 3)
+        .padding("same")
+        .use_bias(false)
+        .strides(2)
+        .name("conv1")
+        .call(&input)?;
     x = bn_relu6(&x, "conv1_bn".into(), "conv1_relu".into())?;
-    let blocks: [(usize, usize); 13] =
-        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
+    let blocks: [(usize, usize); 13] = [
+        (64, 1),
+        (128, 2),
+        (128, 1),
+        (256, 2),
+        (256, 1),
+        (512, 2),
+        (512, 1),
+        (512, 1),
+        (512, 1),
+        (512, 1),
+        (512, 1),
+        (1024, 2),
+        (1024, 1),
+    ];
     for (i, (filters, stride)) in blocks.into_iter().enumerate() {
         x = dw_block(&x, filters, opts, stride, i + 1)?;
     }
@@ -80,7 +113,11 @@ pub fn mobilenet(opts: &AppOptions) -> Result<Model> {
         x = pool(x, opts, None, None)?;
     }
     let rows = shape[0].map_or("None".to_string(), |r| r.to_string());
-    finish(&input, &x, &model_name(opts, &format!("mobilenet_{:.2}_{rows}", opts.alpha)))
+    finish(
+        &input,
+        &x,
+        &model_name(opts, &format!("mobilenet_{:.2}_{rows}", opts.alpha)),
+    )
 }
 
 #[cfg(test)]
@@ -90,12 +127,21 @@ mod tests {
     #[test]
     fn mobilenet_names_follow_alpha_and_rows() {
         crate::clear_session();
-        let opts = AppOptions { alpha: 0.25, include_top: false, ..AppOptions::default() };
+        let opts = AppOptions {
+            alpha: 0.25,
+            include_top: false,
+            ..AppOptions::default()
+        };
         let m = mobilenet(&opts).unwrap();
         assert_eq!(m.name(), "mobilenet_0.25_None");
         assert_eq!(m.get_layer("conv_pw_13").unwrap().count_params(), 256 * 256);
         crate::clear_session();
-        let opts = AppOptions { alpha: 0.5, depth_multiplier: 2, input_shape: Some((128, 128, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            alpha: 0.5,
+            depth_multiplier: 2,
+            input_shape: Some((128, 128, 3)),
+            ..AppOptions::default()
+        };
         let m = mobilenet(&opts).unwrap();
         assert_eq!(m.name(), "mobilenet_0.50_128");
         assert_eq!(m.count_params(), 2_159_672);
@@ -104,13 +150,27 @@ mod tests {
     #[test]
     fn mobilenet_refuses_bad_widths() {
         for alpha in [0.0, -1.0, f64::NAN] {
-            let e = mobilenet(&AppOptions { alpha, ..AppOptions::default() }).unwrap_err().to_string();
+            let e = mobilenet(&AppOptions {
+                alpha,
+                ..AppOptions::default()
+            })
+            .unwrap_err()
+            .to_string();
             assert!(e.starts_with("MobileNet: argument `alpha`"), "{e}");
         }
         crate::clear_session();
         // int(32 · 0.01) = 0 filters: the layer refuses it.
-        assert!(mobilenet(&AppOptions { alpha: 0.01, ..AppOptions::default() }).is_err());
-        let e = mobilenet(&AppOptions { depth_multiplier: 0, ..AppOptions::default() }).unwrap_err().to_string();
+        assert!(mobilenet(&AppOptions {
+            alpha: 0.01,
+            ..AppOptions::default()
+        })
+        .is_err());
+        let e = mobilenet(&AppOptions {
+            depth_multiplier: 0,
+            ..AppOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("depth_multiplier"), "{e}");
     }
 }

@@ -10,7 +10,9 @@
 use super::mobilenet::check_alpha;
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{Add, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, GlobalAveragePooling2D, ReLU, ZeroPadding2D};
+use crate::layers::{
+    Add, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, GlobalAveragePooling2D, ReLU, ZeroPadding2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Keras's `_make_divisible(v, divisor)`: the nearest multiple of `divisor` (at least
@@ -36,7 +38,12 @@ fn correct_pad(x: &KerasTensor) -> ((usize, usize), (usize, usize)) {
 }
 
 fn bn(x: &KerasTensor, name: String) -> Result<KerasTensor> {
-    BatchNormalization::new().axis(-1).epsilon(1e-3).momentum(0.999).name(name).call(x)
+    BatchNormalization::new()
+        .axis(-1)
+        .epsilon(1e-3)
+        .momentum(0.999)
+        .name(name)
+        .call(x)
 }
 
 fn relu6(x: &KerasTensor, name: String) -> Result<KerasTensor> {
@@ -44,20 +51,33 @@ fn relu6(x: &KerasTensor, name: String) -> Result<KerasTensor> {
 }
 
 /// Keras's `_inverted_res_block`.
-fn inverted_res_block(inputs: &KerasTensor, expansion: usize, stride: usize, alpha: f64, filters: usize, block_id: usize) -> Result<KerasTensor> {
+fn inverted_res_block(
+    inputs: &KerasTensor,
+    expansion: usize,
+    stride: usize,
+    alpha: f64,
+    filters: usize,
+    block_id: usize,
+) -> Result<KerasTensor> {
     let in_channels = inputs.shape().last().copied().flatten().unwrap_or(0);
     let pointwise_filters = make_divisible((filters as f64 * alpha) as usize as f64, 8);
     let mut x = inputs.clone();
     let mut prefix = format!("block_{block_id}_");
     if block_id > 0 {
-        x = Conv2D::new(expansion * in_channels, 1).padding("same").use_bias(false).name(format!("{prefix}expand")).call(&x)?;
+        x = Conv2D::new(expansion * in_channels, 1)
+            .padding("same")
+            .use_bias(false)
+            .name(format!("{prefix}expand"))
+            .call(&x)?;
         x = bn(&x, format!("{prefix}expand_BN"))?;
         x = relu6(&x, format!("{prefix}expand_relu"))?;
     } else {
         prefix = "expanded_conv_".into();
     }
     if stride == 2 {
-        x = ZeroPadding2D::new(correct_pad(&x)).name(format!("{prefix}pad")).call(&x)?;
+        x = ZeroPadding2D::new(correct_pad(&x))
+            .name(format!("{prefix}pad"))
+            .call(&x)?;
     }
     x = DepthwiseConv2D::new(3)
         .strides(stride)
@@ -67,7 +87,11 @@ fn inverted_res_block(inputs: &KerasTensor, expansion: usize, stride: usize, alp
         .call(&x)?;
     x = bn(&x, format!("{prefix}depthwise_BN"))?;
     x = relu6(&x, format!("{prefix}depthwise_relu"))?;
-    x = Conv2D::new(pointwise_filters, 1).padding("same").use_bias(false).name(format!("{prefix}project")).call(&x)?;
+    x = Conv2D::new(pointwise_filters, 1)
+        .padding("same")
+        .use_bias(false)
+        .name(format!("{prefix}project"))
+        .call(&x)?;
     x = bn(&x, format!("{prefix}project_BN"))?;
     if in_channels == pointwise_filters && stride == 1 {
         return Add::new().name(format!("{prefix}add")).call_many(&[inputs, &x]);
@@ -84,7 +108,12 @@ pub fn mobilenet_v2(opts: &AppOptions) -> Result<Model> {
     let shape = obtain_input_shape(app, opts, 224, 32)?;
     let input = image_input(shape)?;
     let first = make_divisible(32.0 * alpha, 8);
-    let mut x = Conv2D::new(first, 3).strides(2).padding("same").use_bias(false).name("Conv1").call(&input)?;
+    let mut x = Conv2D::new(first, 3)
+        .strides(2)
+        .padding("same")
+        .use_bias(false)
+        .name("Conv1")
+        .call(&input)?;
     x = bn(&x, "bn_Conv1".into())?;
     x = relu6(&x, "Conv1_relu".into())?;
     // (filters, stride, expansion) per block.
@@ -110,13 +139,20 @@ pub fn mobilenet_v2(opts: &AppOptions) -> Result<Model> {
     for (id, (filters, stride, expansion)) in blocks.into_iter().enumerate() {
         x = inverted_res_block(&x, expansion, stride, alpha, filters, id)?;
     }
-    let last = if alpha > 1.0 { make_divisible(1280.0 * alpha, 8) } else { 1280 };
+    let last = if alpha > 1.0 {
+        make_divisible(1280.0 * alpha, 8)
+    } else {
+        1280
+    };
     x = Conv2D::new(last, 1).use_bias(false).name("Conv_1").call(&x)?;
     x = bn(&x, "Conv_1_bn".into())?;
     x = relu6(&x, "out_relu".into())?;
     if opts.include_top {
         x = GlobalAveragePooling2D::new().call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, None, None)?;
     }
@@ -141,7 +177,11 @@ mod tests {
     #[test]
     fn mobilenet_v2_small_alpha() {
         crate::clear_session();
-        let opts = AppOptions { alpha: 0.35, input_shape: Some((96, 96, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            alpha: 0.35,
+            input_shape: Some((96, 96, 3)),
+            ..AppOptions::default()
+        };
         let m = mobilenet_v2(&opts).unwrap();
         assert_eq!(m.name(), "mobilenetv2_0.35_96");
         assert_eq!(m.count_params(), 1_691_208);

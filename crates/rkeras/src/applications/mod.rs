@@ -140,11 +140,19 @@ pub fn names() -> Vec<&'static str> {
 /// Builds an application by name (`"ResNet50"`, `"resnet50"`, `"MobileNetV2"`, …;
 /// case-insensitive, `-` and `_` ignored).
 pub fn by_name(name: &str, opts: &AppOptions) -> Result<Model> {
-    let norm = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_ascii_lowercase();
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
     let wanted = norm(name);
     match APPLICATIONS.iter().find(|(n, _)| norm(n) == wanted) {
         Some((_, build)) => build(opts),
-        None => Err(KerasError::Invalid(format!("unknown application {name:?}; known: {}", names().join(", ")))),
+        None => Err(KerasError::Invalid(format!(
+            "unknown application {name:?}; known: {}",
+            names().join(", ")
+        ))),
     }
 }
 
@@ -157,7 +165,12 @@ pub(crate) fn py_shape(s: &[Option<usize>]) -> String {
 /// Keras's `imagenet_utils.obtain_input_shape` for `channels_last` and `weights=None`:
 /// the given shape checked against `min_size`, else the default size with the top (it
 /// flattens) or `(None, None, 3)` without it.
-pub(crate) fn obtain_input_shape(app: &str, opts: &AppOptions, default_size: usize, min_size: usize) -> Result<[Option<usize>; 3]> {
+pub(crate) fn obtain_input_shape(
+    app: &str,
+    opts: &AppOptions,
+    default_size: usize,
+    min_size: usize,
+) -> Result<[Option<usize>; 3]> {
     match opts.input_shape {
         Some((h, w, c)) => {
             let given = py_shape(&[Some(h), Some(w), Some(c)]);
@@ -168,7 +181,9 @@ pub(crate) fn obtain_input_shape(app: &str, opts: &AppOptions, default_size: usi
                 return Err(arg_error(
                     app,
                     "input_shape",
-                    format!("height and width of at least {min_size} (Input size must be at least {min_size}x{min_size})"),
+                    format!(
+                        "height and width of at least {min_size} (Input size must be at least {min_size}x{min_size})"
+                    ),
                     given,
                 ));
             }
@@ -205,7 +220,12 @@ pub(crate) fn model_name(opts: &AppOptions, default: &str) -> String {
 
 /// `pooling="avg"/"max"` after the base when there is no top, with Keras's layer names
 /// (`None`: automatic `global_average_pooling2d` / `global_max_pooling2d`).
-pub(crate) fn pool(x: KerasTensor, opts: &AppOptions, avg_name: Option<&str>, max_name: Option<&str>) -> Result<KerasTensor> {
+pub(crate) fn pool(
+    x: KerasTensor,
+    opts: &AppOptions,
+    avg_name: Option<&str>,
+    max_name: Option<&str>,
+) -> Result<KerasTensor> {
     match opts.pooling {
         None => Ok(x),
         Some(Pooling::Avg) => {
@@ -240,37 +260,69 @@ mod tests {
         let m = by_name("lenet5", &AppOptions::default()).unwrap();
         assert_eq!(m.count_params(), 61_706);
         let e = by_name("VGG17", &AppOptions::default()).unwrap_err().to_string();
-        assert!(e.contains("unknown application \"VGG17\"") && e.contains("ResNet50V2"), "{e}");
+        assert!(
+            e.contains("unknown application \"VGG17\"") && e.contains("ResNet50V2"),
+            "{e}"
+        );
     }
 
     #[test]
     fn input_shape_rules_follow_obtain_input_shape() {
         let top = AppOptions::default();
-        assert_eq!(obtain_input_shape("A", &top, 299, 75).unwrap(), [Some(299), Some(299), Some(3)]);
-        let notop = AppOptions { include_top: false, ..AppOptions::default() };
+        assert_eq!(
+            obtain_input_shape("A", &top, 299, 75).unwrap(),
+            [Some(299), Some(299), Some(3)]
+        );
+        let notop = AppOptions {
+            include_top: false,
+            ..AppOptions::default()
+        };
         assert_eq!(obtain_input_shape("A", &notop, 224, 32).unwrap(), [None, None, Some(3)]);
-        let small = AppOptions { input_shape: Some((74, 80, 3)), ..AppOptions::default() };
-        let e = obtain_input_shape("InceptionV3", &small, 299, 75).unwrap_err().to_string();
+        let small = AppOptions {
+            input_shape: Some((74, 80, 3)),
+            ..AppOptions::default()
+        };
+        let e = obtain_input_shape("InceptionV3", &small, 299, 75)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "InceptionV3: argument `input_shape`: expected height and width of at least 75 (Input size must be at least 75x75). Received: input_shape=(74, 80, 3)"
         );
-        let zero = AppOptions { input_shape: Some((80, 80, 0)), ..AppOptions::default() };
+        let zero = AppOptions {
+            input_shape: Some((80, 80, 0)),
+            ..AppOptions::default()
+        };
         assert!(obtain_input_shape("A", &zero, 224, 32).is_err());
         assert_eq!(Pooling::parse("AVG").unwrap(), Some(Pooling::Avg));
-        assert!(Pooling::parse("mean").unwrap_err().to_string().contains("Received: pooling=mean"));
+        assert!(Pooling::parse("mean")
+            .unwrap_err()
+            .to_string()
+            .contains("Received: pooling=mean"));
     }
 
     #[test]
     fn bad_options_are_errors_not_panics() {
         for (name, _) in APPLICATIONS {
             crate::clear_session();
-            let opts = AppOptions { classes: Some(0), ..AppOptions::default() };
+            let opts = AppOptions {
+                classes: Some(0),
+                ..AppOptions::default()
+            };
             assert!(by_name(name, &opts).is_err(), "{name} accepted classes=0");
-            let opts = AppOptions { input_shape: Some((8, 8, 3)), ..AppOptions::default() };
+            let opts = AppOptions {
+                input_shape: Some((8, 8, 3)),
+                ..AppOptions::default()
+            };
             assert!(by_name(name, &opts).is_err(), "{name} accepted an 8×8 input");
-            let opts = AppOptions { classifier_activation: Some("sofmax".into()), ..AppOptions::default() };
-            assert!(by_name(name, &opts).is_err(), "{name} accepted classifier_activation=sofmax");
+            let opts = AppOptions {
+                classifier_activation: Some("sofmax".into()),
+                ..AppOptions::default()
+            };
+            assert!(
+                by_name(name, &opts).is_err(),
+                "{name} accepted classifier_activation=sofmax"
+            );
         }
     }
 }

@@ -13,7 +13,9 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D};
+use crate::layers::{
+    Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 const EPS: f64 = 1.001e-5;
@@ -57,7 +59,11 @@ fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts:
     let (classes, activation) = top_args(app, opts, 1000)?;
     let input = image_input(obtain_input_shape(app, opts, 224, 32)?)?;
     let mut x = ZeroPadding2D::new(((3, 3), (3, 3))).name("conv1_pad").call(&input)?;
-    x = Conv2D::new(64, 7).strides(2).use_bias(true).name("conv1_conv").call(&x)?;
+    x = Conv2D::new(64, 7)
+        .strides(2)
+        .use_bias(true)
+        .name("conv1_conv")
+        .call(&x)?;
     if !preact {
         x = bn("conv1_bn".into()).call(&x)?;
         x = Activation::new("relu").name("conv1_relu").call(&x)?;
@@ -79,7 +85,10 @@ fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts:
     }
     if opts.include_top {
         x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
     }
@@ -89,15 +98,24 @@ fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts:
 /// Keras's `residual_block_v1`: 1×1 (stride), 3×3 `same`, 1×1 ×4, added to the shortcut.
 fn block_v1(x: KerasTensor, filters: usize, stride: usize, conv_shortcut: bool, name: &str) -> Result<KerasTensor> {
     let shortcut = if conv_shortcut {
-        let s = Conv2D::new(4 * filters, 1).strides(stride).name(format!("{name}_0_conv")).call(&x)?;
+        let s = Conv2D::new(4 * filters, 1)
+            .strides(stride)
+            .name(format!("{name}_0_conv"))
+            .call(&x)?;
         bn(format!("{name}_0_bn")).call(&s)?
     } else {
         x.clone()
     };
-    let mut y = Conv2D::new(filters, 1).strides(stride).name(format!("{name}_1_conv")).call(&x)?;
+    let mut y = Conv2D::new(filters, 1)
+        .strides(stride)
+        .name(format!("{name}_1_conv"))
+        .call(&x)?;
     y = bn(format!("{name}_1_bn")).call(&y)?;
     y = Activation::new("relu").name(format!("{name}_1_relu")).call(&y)?;
-    y = Conv2D::new(filters, 3).padding("same").name(format!("{name}_2_conv")).call(&y)?;
+    y = Conv2D::new(filters, 3)
+        .padding("same")
+        .name(format!("{name}_2_conv"))
+        .call(&y)?;
     y = bn(format!("{name}_2_bn")).call(&y)?;
     y = Activation::new("relu").name(format!("{name}_2_relu")).call(&y)?;
     y = Conv2D::new(4 * filters, 1).name(format!("{name}_3_conv")).call(&y)?;
@@ -118,19 +136,34 @@ fn stack_v1(mut x: KerasTensor, filters: usize, blocks: usize, stride1: usize, n
 /// Keras's `residual_block_v2`: pre-activation, then 1×1, padded 3×3 (stride), 1×1 ×4.
 fn block_v2(x: KerasTensor, filters: usize, stride: usize, conv_shortcut: bool, name: &str) -> Result<KerasTensor> {
     let mut preact = bn(format!("{name}_preact_bn")).call(&x)?;
-    preact = Activation::new("relu").name(format!("{name}_preact_relu")).call(&preact)?;
+    preact = Activation::new("relu")
+        .name(format!("{name}_preact_relu"))
+        .call(&preact)?;
     let shortcut = if conv_shortcut {
-        Conv2D::new(4 * filters, 1).strides(stride).name(format!("{name}_0_conv")).call(&preact)?
+        Conv2D::new(4 * filters, 1)
+            .strides(stride)
+            .name(format!("{name}_0_conv"))
+            .call(&preact)?
     } else if stride > 1 {
         MaxPooling2D::new(1).strides(stride).call(&x)?
     } else {
         x.clone()
     };
-    let mut y = Conv2D::new(filters, 1).strides(1).use_bias(false).name(format!("{name}_1_conv")).call(&preact)?;
+    let mut y = Conv2D::new(filters, 1)
+        .strides(1)
+        .use_bias(false)
+        .name(format!("{name}_1_conv"))
+        .call(&preact)?;
     y = bn(format!("{name}_1_bn")).call(&y)?;
     y = Activation::new("relu").name(format!("{name}_1_relu")).call(&y)?;
-    y = ZeroPadding2D::new(((1, 1), (1, 1))).name(format!("{name}_2_pad")).call(&y)?;
-    y = Conv2D::new(filters, 3).strides(stride).use_bias(false).name(format!("{name}_2_conv")).call(&y)?;
+    y = ZeroPadding2D::new(((1, 1), (1, 1)))
+        .name(format!("{name}_2_pad"))
+        .call(&y)?;
+    y = Conv2D::new(filters, 3)
+        .strides(stride)
+        .use_bias(false)
+        .name(format!("{name}_2_conv"))
+        .call(&y)?;
     y = bn(format!("{name}_2_bn")).call(&y)?;
     y = Activation::new("relu").name(format!("{name}_2_relu")).call(&y)?;
     y = Conv2D::new(4 * filters, 1).name(format!("{name}_3_conv")).call(&y)?;
@@ -153,17 +186,29 @@ mod tests {
     #[test]
     fn resnet50_classes_and_shapes() {
         crate::clear_session();
-        let opts = AppOptions { classes: Some(10), ..AppOptions::default() };
+        let opts = AppOptions {
+            classes: Some(10),
+            ..AppOptions::default()
+        };
         let m = resnet50(&opts).unwrap();
         assert_eq!(m.count_params(), 23_608_202);
         assert_eq!(m.output_shapes(), vec![vec![None, Some(10)]]);
-        assert_eq!(m.get_layer("conv5_block3_out").map(|l| l.class_name().to_string()).unwrap(), "Activation");
+        assert_eq!(
+            m.get_layer("conv5_block3_out")
+                .map(|l| l.class_name().to_string())
+                .unwrap(),
+            "Activation"
+        );
     }
 
     #[test]
     fn resnet50_v2_shortcut_pools_are_auto_named() {
         crate::clear_session();
-        let opts = AppOptions { include_top: false, input_shape: Some((64, 64, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            include_top: false,
+            input_shape: Some((64, 64, 3)),
+            ..AppOptions::default()
+        };
         let m = resnet50_v2(&opts).unwrap();
         // conv2, conv3 and conv4 end with a strided block whose shortcut is a 1×1 max pool.
         for n in ["max_pooling2d", "max_pooling2d_1", "max_pooling2d_2"] {

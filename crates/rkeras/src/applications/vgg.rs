@@ -27,15 +27,25 @@ fn vgg(app: &str, default_name: &str, convs: &[usize; 5], opts: &AppOptions) -> 
     for (b, (&n, filters)) in convs.iter().zip([64, 128, 256, 512, 512]).enumerate() {
         let block = b + 1;
         for c in 1..=n {
-            x = Conv2D::new(filters, 3).activation("relu").padding("same").name(format!("block{block}_conv{c}")).call(&x)?;
+            x = Conv2D::new(filters, 3)
+                .activation("relu")
+                .padding("same")
+                .name(format!("block{block}_conv{c}"))
+                .call(&x)?;
         }
-        x = MaxPooling2D::new(2).strides(2).name(format!("block{block}_pool")).call(&x)?;
+        x = MaxPooling2D::new(2)
+            .strides(2)
+            .name(format!("block{block}_pool"))
+            .call(&x)?;
     }
     if opts.include_top {
         x = Flatten::new().name("flatten").call(&x)?;
         x = Dense::new(4096).activation("relu").name("fc1").call(&x)?;
         x = Dense::new(4096).activation("relu").name("fc2").call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, None, None)?;
     }
@@ -49,7 +59,11 @@ mod tests {
     #[test]
     fn vgg16_without_top_on_small_images() {
         crate::clear_session();
-        let opts = AppOptions { include_top: false, input_shape: Some((64, 64, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            include_top: false,
+            input_shape: Some((64, 64, 3)),
+            ..AppOptions::default()
+        };
         let m = vgg16(&opts).unwrap();
         assert_eq!(m.output_shapes(), vec![vec![None, Some(2), Some(2), Some(512)]]);
         assert_eq!(m.layers().len(), 19);
@@ -59,8 +73,15 @@ mod tests {
     #[test]
     fn vgg19_refuses_images_smaller_than_32() {
         crate::clear_session();
-        let opts = AppOptions { include_top: false, input_shape: Some((31, 64, 3)), ..AppOptions::default() };
+        let opts = AppOptions {
+            include_top: false,
+            input_shape: Some((31, 64, 3)),
+            ..AppOptions::default()
+        };
         let e = vgg19(&opts).unwrap_err().to_string();
-        assert!(e.starts_with("VGG19: argument `input_shape`") && e.contains("at least 32x32") && e.contains("(31, 64, 3)"), "{e}");
+        assert!(
+            e.starts_with("VGG19: argument `input_shape`") && e.contains("at least 32x32") && e.contains("(31, 64, 3)"),
+            "{e}"
+        );
     }
 }

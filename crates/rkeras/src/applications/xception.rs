@@ -8,7 +8,9 @@
 
 use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, SeparableConv2D};
+use crate::layers::{
+    Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, SeparableConv2D,
+};
 use crate::model::{Call, KerasTensor, Model};
 
 fn bn(x: &KerasTensor, name: Option<String>) -> Result<KerasTensor> {
@@ -24,12 +26,20 @@ fn relu(x: &KerasTensor, name: String) -> Result<KerasTensor> {
 }
 
 fn sep(x: &KerasTensor, filters: usize, name: String) -> Result<KerasTensor> {
-    SeparableConv2D::new(filters, 3).padding("same").use_bias(false).name(name).call(x)
+    SeparableConv2D::new(filters, 3)
+        .padding("same")
+        .use_bias(false)
+        .name(name)
+        .call(x)
 }
 
 /// The unnamed residual branch: 1×1 stride-2 convolution and batch normalization.
 fn residual(x: &KerasTensor, filters: usize) -> Result<KerasTensor> {
-    let r = Conv2D::new(filters, 1).strides(2).padding("same").use_bias(false).call(x)?;
+    let r = Conv2D::new(filters, 1)
+        .strides(2)
+        .padding("same")
+        .use_bias(false)
+        .call(x)?;
     bn(&r, None)
 }
 
@@ -42,7 +52,11 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
     let app = "Xception";
     let (classes, activation) = top_args(app, opts, 1000)?;
     let input = image_input(obtain_input_shape(app, opts, 299, 71)?)?;
-    let mut x = Conv2D::new(32, 3).strides(2).use_bias(false).name("block1_conv1").call(&input)?;
+    let mut x = Conv2D::new(32, 3)
+        .strides(2)
+        .use_bias(false)
+        .name("block1_conv1")
+        .call(&input)?;
     x = bn(&x, Some("block1_conv1_bn".into()))?;
     x = relu(&x, "block1_conv1_act".into())?;
     x = Conv2D::new(64, 3).use_bias(false).name("block1_conv2").call(&x)?;
@@ -56,7 +70,11 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
     x = relu(&x, "block2_sepconv2_act".into())?;
     x = sep(&x, 128, "block2_sepconv2".into())?;
     x = bn(&x, Some("block2_sepconv2_bn".into()))?;
-    x = MaxPooling2D::new(3).strides(2).padding("same").name("block2_pool").call(&x)?;
+    x = MaxPooling2D::new(3)
+        .strides(2)
+        .padding("same")
+        .name("block2_pool")
+        .call(&x)?;
     x = add(&x, &r)?;
 
     for (b, filters) in [(3, 256), (4, 728)] {
@@ -66,7 +84,11 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
             x = sep(&x, filters, format!("block{b}_sepconv{k}"))?;
             x = bn(&x, Some(format!("block{b}_sepconv{k}_bn")))?;
         }
-        x = MaxPooling2D::new(3).strides(2).padding("same").name(format!("block{b}_pool")).call(&x)?;
+        x = MaxPooling2D::new(3)
+            .strides(2)
+            .padding("same")
+            .name(format!("block{b}_pool"))
+            .call(&x)?;
         x = add(&x, &r)?;
     }
 
@@ -86,7 +108,11 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
         x = sep(&x, filters, format!("block13_sepconv{k}"))?;
         x = bn(&x, Some(format!("block13_sepconv{k}_bn")))?;
     }
-    x = MaxPooling2D::new(3).strides(2).padding("same").name("block13_pool").call(&x)?;
+    x = MaxPooling2D::new(3)
+        .strides(2)
+        .padding("same")
+        .name("block13_pool")
+        .call(&x)?;
     x = add(&x, &r)?;
 
     for (k, filters) in [(1, 1536), (2, 2048)] {
@@ -97,7 +123,10 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
 
     if opts.include_top {
         x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes).activation(activation).name("predictions").call(&x)?;
+        x = Dense::new(classes)
+            .activation(activation)
+            .name("predictions")
+            .call(&x)?;
     } else {
         x = pool(x, opts, None, None)?;
     }
@@ -111,12 +140,25 @@ mod tests {
     #[test]
     fn xception_logits_and_minimum_size() {
         crate::clear_session();
-        let opts = AppOptions { classes: Some(5), classifier_activation: None, include_top: true, ..AppOptions::default() };
+        let opts = AppOptions {
+            classes: Some(5),
+            classifier_activation: None,
+            include_top: true,
+            ..AppOptions::default()
+        };
         let m = xception(&opts).unwrap();
         assert_eq!(m.count_params(), 20_871_725);
         assert_eq!(m.get_layer("add_11").unwrap().class_name(), "Add");
-        assert_eq!(m.get_layer("batch_normalization_3").unwrap().class_name(), "BatchNormalization");
-        let e = xception(&AppOptions { input_shape: Some((70, 70, 3)), ..AppOptions::default() }).unwrap_err().to_string();
+        assert_eq!(
+            m.get_layer("batch_normalization_3").unwrap().class_name(),
+            "BatchNormalization"
+        );
+        let e = xception(&AppOptions {
+            input_shape: Some((70, 70, 3)),
+            ..AppOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("at least 71x71"), "{e}");
     }
 }

@@ -38,12 +38,21 @@ pub fn model_from_value(v: &Value) -> Result<Model> {
 type Shared = HashMap<String, Model>;
 
 fn model_from_value_in(v: &Value, shared: &mut Shared) -> Result<Model> {
-    let class = v.get("class_name").and_then(Value::as_str).ok_or_else(|| cfg_err(format!("expected a model object with a class_name, received {}", short(v))))?;
-    let config = v.get("config").ok_or_else(|| cfg_err(format!("model {class}: missing `config`")))?;
+    let class = v.get("class_name").and_then(Value::as_str).ok_or_else(|| {
+        cfg_err(format!(
+            "expected a model object with a class_name, received {}",
+            short(v)
+        ))
+    })?;
+    let config = v
+        .get("config")
+        .ok_or_else(|| cfg_err(format!("model {class}: missing `config`")))?;
     match class {
         "Sequential" => sequential_from_config(config, shared),
         "Functional" | "Model" => functional_from_config(config, shared),
-        other => Err(cfg_err(format!("expected a Sequential or Functional model, received class_name {other:?}"))),
+        other => Err(cfg_err(format!(
+            "expected a Sequential or Functional model, received class_name {other:?}"
+        ))),
     }
 }
 
@@ -56,7 +65,11 @@ fn layer_list(config: &Value, model: &str) -> Result<Vec<Value>> {
 }
 
 fn model_name(config: &Value, default: &str) -> String {
-    config.get("name").and_then(Value::as_str).unwrap_or(default).to_string()
+    config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_string()
 }
 
 /// Something a layer entry of a JSON model becomes: a layer config, or a nested model.
@@ -66,8 +79,13 @@ enum Callable {
 }
 
 fn callable_from(layer: &Value, shared: &mut Shared) -> Result<(String, Callable)> {
-    let class = layer.get("class_name").and_then(Value::as_str).ok_or_else(|| cfg_err(format!("a layer without class_name: {}", short(layer))))?;
-    let config = layer.get("config").ok_or_else(|| cfg_err(format!("layer of class {class}: missing `config`")))?;
+    let class = layer
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| cfg_err(format!("a layer without class_name: {}", short(layer))))?;
+    let config = layer
+        .get("config")
+        .ok_or_else(|| cfg_err(format!("layer of class {class}: missing `config`")))?;
     let name = config
         .get("name")
         .and_then(Value::as_str)
@@ -104,7 +122,12 @@ fn callable_from(layer: &Value, shared: &mut Shared) -> Result<(String, Callable
 
 /// Calls a callable on symbolic tensors; `built` remembers arena ids so shared layers reuse
 /// their weights on later calls.
-fn call(name: &str, c: &Callable, inputs: &[&KerasTensor], built: &mut HashMap<String, usize>) -> Result<Vec<KerasTensor>> {
+fn call(
+    name: &str,
+    c: &Callable,
+    inputs: &[&KerasTensor],
+    built: &mut HashMap<String, usize>,
+) -> Result<Vec<KerasTensor>> {
     if let Some(&id) = built.get(name) {
         return with_session(|s| s.record_call(id, inputs));
     }
@@ -127,18 +150,30 @@ fn sequential_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     let name = model_name(config, "sequential");
     let layers = layer_list(config, &name)?;
     let mut items = layers.iter();
-    let first = items.clone().next().ok_or_else(|| cfg_err(format!("model {name}: the layers list is empty")))?;
+    let first = items
+        .clone()
+        .next()
+        .ok_or_else(|| cfg_err(format!("model {name}: the layers list is empty")))?;
     let input_cfg = if first.get("class_name").and_then(Value::as_str) == Some("InputLayer") {
         items.next();
-        let c = first.get("config").ok_or_else(|| cfg_err(format!("model {name}: InputLayer without config")))?;
+        let c = first
+            .get("config")
+            .ok_or_else(|| cfg_err(format!("model {name}: InputLayer without config")))?;
         InputLayerConfig::from_keras(&ConfigReader::new("InputLayer", c)?)?
     } else {
         // tf-keras 2 may put the input shape on the first layer.
         let c = first.get("config").cloned().unwrap_or(json!({}));
-        let shape = c.get("batch_input_shape").or_else(|| c.get("batch_shape")).or_else(|| first.get("build_config").and_then(|b| b.get("input_shape")));
+        let shape = c
+            .get("batch_input_shape")
+            .or_else(|| c.get("batch_shape"))
+            .or_else(|| first.get("build_config").and_then(|b| b.get("input_shape")));
         match shape {
             Some(s) => InputLayerConfig::from_keras(&ConfigReader::new("InputLayer", &json!({ "batch_shape": s }))?)?,
-            None => return Err(cfg_err(format!("model {name}: no input shape (no InputLayer and no batch_input_shape on the first layer)"))),
+            None => {
+                return Err(cfg_err(format!(
+                    "model {name}: no input shape (no InputLayer and no batch_input_shape on the first layer)"
+                )))
+            }
         }
     };
     let inp = input_cfg.tensor()?;
@@ -147,7 +182,10 @@ fn sequential_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     for layer in items {
         let (lname, c) = callable_from(layer, shared)?;
         let outs = call(&lname, &c, &[&x], &mut built)?;
-        x = outs.into_iter().next().ok_or_else(|| cfg_err(format!("layer {lname} gave no output")))?;
+        x = outs
+            .into_iter()
+            .next()
+            .ok_or_else(|| cfg_err(format!("layer {lname} gave no output")))?;
     }
     build_from_session(&name, ModelKind::Sequential, &[&inp], &[&x])
 }
@@ -179,30 +217,49 @@ fn inbound_refs(layer: &str, node: &Value) -> Result<Vec<(String, usize, usize)>
     } else if let Some(list) = node.as_array() {
         // Keras 2: [[name, node_index, tensor_index, kwargs], ...]
         for r in list {
-            let a = r.as_array().ok_or_else(|| cfg_err(format!("layer {layer}: malformed inbound node {}", short(r))))?;
+            let a = r
+                .as_array()
+                .ok_or_else(|| cfg_err(format!("layer {layer}: malformed inbound node {}", short(r))))?;
             refs.push(history(layer, a)?);
         }
     } else {
-        return Err(cfg_err(format!("layer {layer}: malformed inbound node {}", short(node))));
+        return Err(cfg_err(format!(
+            "layer {layer}: malformed inbound node {}",
+            short(node)
+        )));
     }
     Ok(refs)
 }
 
 fn history(layer: &str, h: &[Value]) -> Result<(String, usize, usize)> {
-    match (h.first().and_then(Value::as_str), h.get(1).and_then(Value::as_u64), h.get(2).and_then(Value::as_u64)) {
+    match (
+        h.first().and_then(Value::as_str),
+        h.get(1).and_then(Value::as_u64),
+        h.get(2).and_then(Value::as_u64),
+    ) {
         (Some(n), Some(i), Some(t)) => Ok((n.to_string(), i as usize, t as usize)),
-        _ => Err(cfg_err(format!("layer {layer}: malformed tensor reference {}", short(&Value::Array(h.to_vec()))))),
+        _ => Err(cfg_err(format!(
+            "layer {layer}: malformed tensor reference {}",
+            short(&Value::Array(h.to_vec()))
+        ))),
     }
 }
 
 /// `input_layers` / `output_layers`: `[name, 0, 0]` or `[[name, 0, 0], …]`.
 fn endpoint_list(config: &Value, key: &str, model: &str) -> Result<Vec<(String, usize, usize)>> {
-    let v = config.get(key).and_then(Value::as_array).ok_or_else(|| cfg_err(format!("model {model}: missing `{key}`")))?;
+    let v = config
+        .get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| cfg_err(format!("model {model}: missing `{key}`")))?;
     if v.first().is_some_and(Value::is_string) {
         return Ok(vec![history(model, v)?]);
     }
     v.iter()
-        .map(|e| e.as_array().ok_or_else(|| cfg_err(format!("model {model}: malformed `{key}`"))).and_then(|a| history(model, a)))
+        .map(|e| {
+            e.as_array()
+                .ok_or_else(|| cfg_err(format!("model {model}: malformed `{key}`")))
+                .and_then(|a| history(model, a))
+        })
         .collect()
 }
 
@@ -216,15 +273,25 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     for layer in &layers {
         let class = layer.get("class_name").and_then(Value::as_str).unwrap_or("");
         if class == "InputLayer" {
-            let c = layer.get("config").ok_or_else(|| cfg_err(format!("model {name}: InputLayer without config")))?;
+            let c = layer
+                .get("config")
+                .ok_or_else(|| cfg_err(format!("model {name}: InputLayer without config")))?;
             let mut cfg = InputLayerConfig::from_keras(&ConfigReader::new("InputLayer", c)?)?;
-            let lname = cfg.name.clone().or_else(|| layer.get("name").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+            let lname = cfg
+                .name
+                .clone()
+                .or_else(|| layer.get("name").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_default();
             cfg.name = Some(lname.clone());
             made.insert((lname, 0), vec![cfg.tensor()?]);
             continue;
         }
         let (lname, c) = callable_from(layer, shared)?;
-        let nodes = layer.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();
+        let nodes = layer
+            .get("inbound_nodes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         pending.push((lname, c, nodes));
     }
     // Keras's functional_from_config: process nodes whose inputs exist, until none is left.
@@ -271,7 +338,10 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
             .map(|(n, i, t)| {
                 made.get(&(n.clone(), i))
                     .and_then(|o| o.get(t).cloned())
-                    .ok_or_else(|| KerasError::Graph { model: name.clone(), detail: format!("{key} refers to {n}[{i}][{t}], which no layer produces") })
+                    .ok_or_else(|| KerasError::Graph {
+                        model: name.clone(),
+                        detail: format!("{key} refers to {n}[{i}][{t}], which no layer produces"),
+                    })
             })
             .collect()
     };
@@ -294,24 +364,46 @@ pub fn model_to_json(model: &Model) -> String {
 
 /// Keras 3 classes built at construction (`_build_at_init`): their JSON has no `build_config`.
 const BUILT_AT_INIT: &[&str] = &[
-    "InputLayer", "Activation", "ELU", "LeakyReLU", "ReLU", "Softmax", "MaxPooling2D", "AveragePooling2D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dropout", "Reshape",
+    "InputLayer",
+    "Activation",
+    "ELU",
+    "LeakyReLU",
+    "ReLU",
+    "Softmax",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "Dropout",
+    "Reshape",
 ];
 
 fn layer_entry(model: &Model, li: usize) -> Value {
     let layer = &model.layers[li];
     let class = layer.class_name();
-    let module = if matches!(class, "Sequential" | "Functional") { "keras" } else { "keras.layers" };
+    let module = if matches!(class, "Sequential" | "Functional") {
+        "keras"
+    } else {
+        "keras.layers"
+    };
     let mut config = layer.config();
     if let (Some(m), Some(c)) = (layer.as_model(), config.as_object_mut()) {
         c.insert("name".into(), json!(m.name()));
     }
     let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": null });
     let calls: Vec<&crate::model::ModelNode> = model.nodes.iter().filter(|n| n.layer == li).collect();
-    let first_call = calls.iter().find(|n| !n.inputs.is_empty()).filter(|_| !BUILT_AT_INIT.contains(&class) && layer.keras2_display().is_none());
+    let first_call = calls
+        .iter()
+        .find(|n| !n.inputs.is_empty())
+        .filter(|_| !BUILT_AT_INIT.contains(&class) && layer.keras2_display().is_none());
     if let Some(first) = first_call {
-        let shapes: Vec<Value> = first.inputs.iter().map(|&(s, i)| json!(model.nodes[s].output_shapes[i])).collect();
-        entry["build_config"] = json!({ "input_shape": if shapes.len() == 1 { shapes[0].clone() } else { Value::Array(shapes) } });
+        let shapes: Vec<Value> = first
+            .inputs
+            .iter()
+            .map(|&(s, i)| json!(model.nodes[s].output_shapes[i]))
+            .collect();
+        entry["build_config"] =
+            json!({ "input_shape": if shapes.len() == 1 { shapes[0].clone() } else { Value::Array(shapes) } });
     }
     if layer.as_model().is_some() {
         entry["compile_config"] = json!({});
@@ -332,7 +424,11 @@ fn layer_entry(model: &Model, li: usize) -> Value {
                             "keras_history": [model.layers[src.layer].name(), src.node_index, i] } })
                     })
                     .collect();
-                let args = if tensors.len() == 1 { tensors } else { vec![Value::Array(tensors)] };
+                let args = if tensors.len() == 1 {
+                    tensors
+                } else {
+                    vec![Value::Array(tensors)]
+                };
                 // The keyword arguments Keras records for these calls.
                 let kwargs = match class {
                     "BatchNormalization" => json!({ "mask": null }),
@@ -362,7 +458,11 @@ pub fn model_config(model: &Model) -> Value {
                 .iter()
                 .map(|&(n, i)| json!([model.layers[model.nodes[n].layer].name(), model.nodes[n].node_index, i]))
                 .collect();
-            if v.len() == 1 { v[0].clone() } else { Value::Array(v) }
+            if v.len() == 1 {
+                v[0].clone()
+            } else {
+                Value::Array(v)
+            }
         };
         cfg["input_layers"] = refs(model.inputs.iter().map(|&n| (n, 0)).collect());
         cfg["output_layers"] = refs(model.outputs.clone());

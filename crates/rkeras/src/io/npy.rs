@@ -22,11 +22,16 @@ pub fn read_npy_bytes(path: &str, bytes: &[u8]) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(bad(path, "truncated header"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(bad(path, format!("unsupported format version {v}"))),
     };
-    let header = bytes.get(start..start + header_len).ok_or_else(|| bad(path, "truncated header"))?;
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or_else(|| bad(path, "truncated header"))?;
     let header = std::str::from_utf8(header).map_err(|_| bad(path, "header is not text"))?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))?;
@@ -34,32 +39,62 @@ pub fn read_npy_bytes(path: &str, bytes: &[u8]) -> Result<Tensor> {
         let rest = rest.trim_start().strip_prefix(':')?.trim_start();
         Some(rest)
     };
-    let descr = field("descr").and_then(|r| r.strip_prefix('\'')).and_then(|r| r.split('\'').next()).ok_or_else(|| bad(path, "no descr"))?;
+    let descr = field("descr")
+        .and_then(|r| r.strip_prefix('\''))
+        .and_then(|r| r.split('\'').next())
+        .ok_or_else(|| bad(path, "no descr"))?;
     let fortran = field("fortran_order").ok_or_else(|| bad(path, "no fortran_order"))?;
     if fortran.starts_with("True") {
-        return Err(bad(path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray"));
+        return Err(bad(
+            path,
+            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray",
+        ));
     }
-    let shape_txt = field("shape").and_then(|r| r.strip_prefix('(')).and_then(|r| r.split(')').next()).ok_or_else(|| bad(path, "no shape"))?;
+    let shape_txt = field("shape")
+        .and_then(|r| r.strip_prefix('('))
+        .and_then(|r| r.split(')').next())
+        .ok_or_else(|| bad(path, "no shape"))?;
     let shape: Vec<usize> = shape_txt
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(path, format!("bad dimension {s:?}"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(path, format!("bad dimension {s:?}")))
+        })
         .collect::<Result<_>>()?;
-    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad(path, "shape overflows"))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| bad(path, "shape overflows"))?;
     let data = &bytes[start + header_len..];
     let (size, conv): (usize, fn(&[u8]) -> f32) = match descr {
         "<f4" => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32),
+        "<f8" => (8, |b| {
+            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }),
         "<i4" => (4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
-        "<i8" => (8, |b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32),
+        "<i8" => (8, |b| {
+            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }),
         "|u1" | "<u1" => (1, |b| b[0] as f32),
         "|b1" => (1, |b| b[0] as f32),
-        other => return Err(bad(path, format!("unsupported dtype {other:?} (expected float32, float64, int32, int64 or uint8)"))),
+        other => {
+            return Err(bad(
+                path,
+                format!("unsupported dtype {other:?} (expected float32, float64, int32, int64 or uint8)"),
+            ))
+        }
     };
     let need = count.checked_mul(size).ok_or_else(|| bad(path, "shape overflows"))?;
     if data.len() < need {
-        return Err(bad(path, format!("shape {shape:?} needs {need} bytes of data, the file holds {}", data.len())));
+        return Err(bad(
+            path,
+            format!(
+                "shape {shape:?} needs {need} bytes of data, the file holds {}",
+                data.len()
+            ),
+        ));
     }
     let values: Vec<f32> = data[..need].chunks_exact(size).map(conv).collect();
     Ok(Tensor::new(&shape, values)?)
@@ -67,14 +102,21 @@ pub fn read_npy_bytes(path: &str, bytes: &[u8]) -> Result<Tensor> {
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: &str) -> Result<Tensor> {
-    let bytes = std::fs::read(path).map_err(|source| KerasError::Io { path: path.to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| KerasError::Io {
+        path: path.to_string(),
+        source,
+    })?;
     read_npy_bytes(path, &bytes)
 }
 
 /// `.npy` bytes (version 1.0, little-endian float32).
 pub fn npy_bytes(t: &Tensor) -> Vec<u8> {
     let dims: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
@@ -91,21 +133,37 @@ pub fn npy_bytes(t: &Tensor) -> Vec<u8> {
 
 /// Writes a `.npy` file.
 pub fn write_npy(path: &str, t: &Tensor) -> Result<()> {
-    std::fs::write(path, npy_bytes(t)).map_err(|source| KerasError::Io { path: path.to_string(), source })
+    std::fs::write(path, npy_bytes(t)).map_err(|source| KerasError::Io {
+        path: path.to_string(),
+        source,
+    })
 }
 
 /// Reads every array of a `.npz` file, in archive order, with their names (without `.npy`).
 pub fn read_npz(path: &str) -> Result<Vec<(String, Tensor)>> {
-    let file = std::fs::File::open(path).map_err(|source| KerasError::Io { path: path.to_string(), source })?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| KerasError::Invalid(format!("{path}: not a valid .npz (zip) file: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|source| KerasError::Io {
+        path: path.to_string(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| KerasError::Invalid(format!("{path}: not a valid .npz (zip) file: {e}")))?;
     let mut out = Vec::new();
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| KerasError::Invalid(format!("{path}: member {i}: {e}")))?;
-        let name = entry.name().map_err(|e| KerasError::Invalid(format!("{path}: member {i}: {e}")))?.trim_end_matches(".npy").to_string();
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| KerasError::Invalid(format!("{path}: member {i}: {e}")))?;
+        let name = entry
+            .name()
+            .map_err(|e| KerasError::Invalid(format!("{path}: member {i}: {e}")))?
+            .trim_end_matches(".npy")
+            .to_string();
         let mut bytes = Vec::new();
         // Bounded by what the archive really holds.
         let size = entry.size();
-        (&mut entry).take(size).read_to_end(&mut bytes).map_err(|e| KerasError::Invalid(format!("{path}: member {name}: {e}")))?;
+        (&mut entry)
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(|e| KerasError::Invalid(format!("{path}: member {name}: {e}")))?;
         out.push((name.clone(), read_npy_bytes(&format!("{path}:{name}"), &bytes)?));
     }
     Ok(out)
@@ -113,12 +171,16 @@ pub fn read_npz(path: &str) -> Result<Vec<(String, Tensor)>> {
 
 /// Writes arrays to a `.npz` file (stored, as `np.savez`).
 pub fn write_npz(path: &str, arrays: &[(String, Tensor)]) -> Result<()> {
-    let io = |source| KerasError::Io { path: path.to_string(), source };
+    let io = |source| KerasError::Io {
+        path: path.to_string(),
+        source,
+    };
     let file = std::fs::File::create(path).map_err(io)?;
     let mut zip = zip::ZipWriter::new(file);
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, t) in arrays {
-        zip.start_file(format!("{name}.npy"), opts).map_err(|e| KerasError::Invalid(format!("{path}: {e}")))?;
+        zip.start_file(format!("{name}.npy"), opts)
+            .map_err(|e| KerasError::Invalid(format!("{path}: {e}")))?;
         zip.write_all(&npy_bytes(t)).map_err(io)?;
     }
     zip.finish().map_err(|e| KerasError::Invalid(format!("{path}: {e}")))?;

@@ -68,7 +68,11 @@ impl ActivationOp {
             }
         };
         match *self {
-            ActivationOp::ReLU { max_value, negative_slope, threshold } => {
+            ActivationOp::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            } => {
                 if let Some(m) = max_value {
                     if m.is_nan() || m < 0.0 {
                         return Err(arg_error(layer, "max_value", "a non-negative number or None", m));
@@ -78,7 +82,9 @@ impl ActivationOp {
                 non_negative("threshold", threshold)
             }
             ActivationOp::LeakyReLU { negative_slope } => non_negative("negative_slope", negative_slope),
-            ActivationOp::ELU { alpha } if !alpha.is_finite() => Err(arg_error(layer, "alpha", "a finite number", alpha)),
+            ActivationOp::ELU { alpha } if !alpha.is_finite() => {
+                Err(arg_error(layer, "alpha", "a finite number", alpha))
+            }
             _ => Ok(()),
         }
     }
@@ -86,8 +92,16 @@ impl ActivationOp {
     /// The keys after Keras's base config, in Keras 3's order.
     fn config_entries(&self) -> Vec<(&'static str, Value)> {
         match *self {
-            ActivationOp::ReLU { max_value, negative_slope, threshold } => {
-                vec![("max_value", json!(max_value)), ("negative_slope", json!(negative_slope)), ("threshold", json!(threshold))]
+            ActivationOp::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            } => {
+                vec![
+                    ("max_value", json!(max_value)),
+                    ("negative_slope", json!(negative_slope)),
+                    ("threshold", json!(threshold)),
+                ]
             }
             ActivationOp::LeakyReLU { negative_slope } => vec![("negative_slope", json!(negative_slope))],
             ActivationOp::Softmax { axis } => vec![("axis", json!(axis))],
@@ -125,14 +139,22 @@ pub struct Softmax;
 pub struct ELU;
 
 fn config(op: ActivationOp) -> ActivationLayerConfig {
-    ActivationLayerConfig { name: None, trainable: true, op }
+    ActivationLayerConfig {
+        name: None,
+        trainable: true,
+        op,
+    }
 }
 
 impl ReLU {
     /// `ReLU()`: `max(x, 0)`; see [`ActivationLayerConfig::max_value`] and friends.
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> ActivationLayerConfig {
-        config(ActivationOp::ReLU { max_value: None, negative_slope: 0.0, threshold: 0.0 })
+        config(ActivationOp::ReLU {
+            max_value: None,
+            negative_slope: 0.0,
+            threshold: 0.0,
+        })
     }
 }
 
@@ -214,13 +236,28 @@ impl ActivationLayerConfig {
                 negative_slope: r.f64("negative_slope")?.unwrap_or(0.0),
                 threshold: r.f64("threshold")?.unwrap_or(0.0),
             },
-            "LeakyReLU" => ActivationOp::LeakyReLU { negative_slope: r.f64("negative_slope")?.or(r.f64("alpha")?).unwrap_or(0.3) },
+            "LeakyReLU" => ActivationOp::LeakyReLU {
+                negative_slope: r.f64("negative_slope")?.or(r.f64("alpha")?).unwrap_or(0.3),
+            },
             "Softmax" => ActivationOp::Softmax { axis: read_axis(r)? },
-            "ELU" => ActivationOp::ELU { alpha: r.f64("alpha")?.unwrap_or(1.0) },
-            other => return Err(arg_error(&r.layer, "class_name", "one of ReLU, LeakyReLU, Softmax, ELU", other)),
+            "ELU" => ActivationOp::ELU {
+                alpha: r.f64("alpha")?.unwrap_or(1.0),
+            },
+            other => {
+                return Err(arg_error(
+                    &r.layer,
+                    "class_name",
+                    "one of ReLU, LeakyReLU, Softmax, ELU",
+                    other,
+                ))
+            }
         };
         op.validate(&r.layer)?;
-        Ok(ActivationLayerConfig { name: r.name(), trainable: r.trainable()?, op })
+        Ok(ActivationLayerConfig {
+            name: r.name(),
+            trainable: r.trainable()?,
+            op,
+        })
     }
 }
 
@@ -229,8 +266,16 @@ impl ActivationLayerConfig {
 fn read_axis(r: &ConfigReader) -> Result<isize> {
     match r.get("axis") {
         None => Ok(-1),
-        Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64().map(|v| v as isize).ok_or_else(|| arg_error(&r.layer, "axis", "an integer", crate::config::short(&a[0]))),
-        Some(Value::Array(a)) => Err(arg_error(&r.layer, "axis", "one axis (rkeras's Softmax normalizes over a single axis)", crate::config::short(&Value::Array(a.clone())))),
+        Some(Value::Array(a)) if a.len() == 1 => a[0]
+            .as_i64()
+            .map(|v| v as isize)
+            .ok_or_else(|| arg_error(&r.layer, "axis", "an integer", crate::config::short(&a[0]))),
+        Some(Value::Array(a)) => Err(arg_error(
+            &r.layer,
+            "axis",
+            "one axis (rkeras's Softmax normalizes over a single axis)",
+            crate::config::short(&Value::Array(a.clone())),
+        )),
         Some(_) => Ok(r.isize("axis")?.unwrap_or(-1)),
     }
 }
@@ -251,10 +296,24 @@ impl LayerConfig for ActivationLayerConfig {
         if let ActivationOp::Softmax { axis } = self.op {
             let rank = input.len() as isize;
             if axis >= rank || axis < -rank {
-                return Err(arg_error(name, "axis", format!("an axis in [{}, {}) for input shape {}", -rank, rank, format_shape(input)), axis));
+                return Err(arg_error(
+                    name,
+                    "axis",
+                    format!(
+                        "an axis in [{}, {}) for input shape {}",
+                        -rank,
+                        rank,
+                        format_shape(input)
+                    ),
+                    axis,
+                ));
             }
         }
-        Ok(Box::new(ActivationLayer { name: name.to_string(), op: self.op.clone(), trainable: self.trainable }))
+        Ok(Box::new(ActivationLayer {
+            name: name.to_string(),
+            op: self.op.clone(),
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -282,7 +341,10 @@ impl Layer for ActivationLayer {
         if let ActivationOp::Softmax { axis } = self.op {
             let rank = input.len() as isize;
             if axis >= rank || axis < -rank {
-                return Err(shape_error(&self.name, format!("axis {axis} is out of bounds for input shape {}", format_shape(input))));
+                return Err(shape_error(
+                    &self.name,
+                    format!("axis {axis} is out of bounds for input shape {}", format_shape(input)),
+                ));
             }
         }
         Ok(vec![input.clone()])
@@ -291,9 +353,13 @@ impl Layer for ActivationLayer {
         let x = single_var(&self.name, inputs, weights, 0)?;
         let err = in_layer(&self.name);
         let y = match self.op {
-            ActivationOp::ReLU { max_value, negative_slope, threshold } => {
-                ctx.tape.relu_general(x, negative_slope as f32, max_value.map(|m| m as f32), threshold as f32)
-            }
+            ActivationOp::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            } => ctx
+                .tape
+                .relu_general(x, negative_slope as f32, max_value.map(|m| m as f32), threshold as f32),
             ActivationOp::LeakyReLU { negative_slope } => ctx.tape.leaky_relu(x, negative_slope as f32),
             ActivationOp::Softmax { axis } => ctx.tape.softmax(x, axis),
             ActivationOp::ELU { alpha } => ctx.tape.elu(x, alpha as f32),
@@ -310,7 +376,11 @@ impl Layer for ActivationLayer {
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         let what = match self.op {
-            ActivationOp::ReLU { max_value, negative_slope, threshold } => {
+            ActivationOp::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            } => {
                 let top = max_value.map_or("x".to_string(), |m| format!("min(x, {m})"));
                 format!("f(x) = {top} for x > {threshold}, else {negative_slope}·(x − {threshold})")
             }
@@ -325,13 +395,17 @@ impl Layer for ActivationLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::core::tests::{err, build, grad_check, run};
     use crate::kshape::batched;
+    use crate::layers::core::tests::{build, err, grad_check, run};
     use tensor::Tensor;
 
     fn apply(cfg: &ActivationLayerConfig, x: &[f32]) -> Vec<f32> {
         let l = build(cfg, "l", batched(&[x.len()])).unwrap();
-        run(l.as_ref(), &[Tensor::new(&[1, x.len()], x.to_vec()).unwrap()], false).unwrap().out[0].data().to_vec()
+        run(l.as_ref(), &[Tensor::new(&[1, x.len()], x.to_vec()).unwrap()], false)
+            .unwrap()
+            .out[0]
+            .data()
+            .to_vec()
     }
 
     #[test]
@@ -339,10 +413,16 @@ mod tests {
         // Keras's docstring: on [-10, -5, 0, 5, 10].
         let x = [-10.0, -5.0, 0.0, 5.0, 10.0];
         assert_eq!(apply(&ReLU::new(), &x), vec![0.0, 0.0, 0.0, 5.0, 10.0]);
-        assert_eq!(apply(&ReLU::new().negative_slope(0.5), &x), vec![-5.0, -2.5, 0.0, 5.0, 10.0]);
+        assert_eq!(
+            apply(&ReLU::new().negative_slope(0.5), &x),
+            vec![-5.0, -2.5, 0.0, 5.0, 10.0]
+        );
         assert_eq!(apply(&ReLU::new().max_value(5.0), &x), vec![0.0, 0.0, 0.0, 5.0, 5.0]);
         assert_eq!(apply(&ReLU::new().threshold(5.0), &x), vec![0.0, 0.0, 0.0, 0.0, 10.0]);
-        assert_eq!(apply(&ReLU::new().max_value(6.0), &[-1.0, 3.0, 7.0]), vec![0.0, 3.0, 6.0]);
+        assert_eq!(
+            apply(&ReLU::new().max_value(6.0), &[-1.0, 3.0, 7.0]),
+            vec![0.0, 3.0, 6.0]
+        );
         assert_eq!(apply(&LeakyReLU::new(), &[-1.0, 2.0]), vec![-0.3, 2.0]);
         assert_eq!(apply(&ELU::new().alpha(2.0), &[0.0, 1.0]), vec![0.0, 1.0]);
         let s = apply(&Softmax::new(), &[0.0, 0.0]);
@@ -352,15 +432,25 @@ mod tests {
     #[test]
     fn invalid_arguments_name_layer_and_argument() {
         let e = err(build(&ReLU::new().max_value(-1.0), "re_lu_2", batched(&[3])));
-        assert_eq!(e, "re_lu_2: argument `max_value`: expected a non-negative number or None. Received: max_value=-1");
+        assert_eq!(
+            e,
+            "re_lu_2: argument `max_value`: expected a non-negative number or None. Received: max_value=-1"
+        );
         let e = err(build(&ReLU::new().negative_slope(-0.1), "re_lu", batched(&[3])));
         assert!(e.contains("`negative_slope`") && e.contains("-0.1"), "{e}");
         let e = err(build(&ReLU::new().threshold(-2.0), "re_lu", batched(&[3])));
         assert!(e.contains("`threshold`"), "{e}");
-        let e = err(build(&LeakyReLU::new().negative_slope(-1.0), "leaky_re_lu", batched(&[3])));
+        let e = err(build(
+            &LeakyReLU::new().negative_slope(-1.0),
+            "leaky_re_lu",
+            batched(&[3]),
+        ));
         assert!(e.starts_with("leaky_re_lu: argument `negative_slope`"), "{e}");
         let e = err(build(&Softmax::new().axis(3), "softmax", batched(&[3, 4])));
-        assert!(e.starts_with("softmax: argument `axis`") && e.contains("(None, 3, 4)") && e.ends_with("axis=3"), "{e}");
+        assert!(
+            e.starts_with("softmax: argument `axis`") && e.contains("(None, 3, 4)") && e.ends_with("axis=3"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -372,7 +462,12 @@ mod tests {
         let j = l.config();
         assert_eq!(j["max_value"], json!(6.0));
         assert_eq!(j["dtype"]["config"]["name"], json!("float32"));
-        for (class, cfg) in [("ReLU", ReLU::new()), ("LeakyReLU", LeakyReLU::new().negative_slope(0.1)), ("Softmax", Softmax::new().axis(1)), ("ELU", ELU::new())] {
+        for (class, cfg) in [
+            ("ReLU", ReLU::new()),
+            ("LeakyReLU", LeakyReLU::new().negative_slope(0.1)),
+            ("Softmax", Softmax::new().axis(1)),
+            ("ELU", ELU::new()),
+        ] {
             let j = build(&cfg, "x", batched(&[3, 2])).unwrap().config();
             let back = ActivationLayerConfig::from_keras(&ConfigReader::new(class, &j).unwrap()).unwrap();
             assert_eq!(back.op, cfg.op, "{class}");
@@ -382,16 +477,26 @@ mod tests {
         let k2 = json!({"name": "leaky_re_lu", "trainable": true, "dtype": "float32", "alpha": 0.1});
         let c = ActivationLayerConfig::from_keras(&ConfigReader::new("LeakyReLU", &k2).unwrap()).unwrap();
         assert_eq!(c.op, ActivationOp::LeakyReLU { negative_slope: 0.1 });
-        let c = ActivationLayerConfig::from_keras(&ConfigReader::new("Softmax", &json!({"axis": [1]})).unwrap()).unwrap();
+        let c =
+            ActivationLayerConfig::from_keras(&ConfigReader::new("Softmax", &json!({"axis": [1]})).unwrap()).unwrap();
         assert_eq!(c.op, ActivationOp::Softmax { axis: 1 });
-        let e = ActivationLayerConfig::from_keras(&ConfigReader::new("Softmax", &json!({"name": "sm", "axis": [1, 2]})).unwrap()).unwrap_err().to_string();
+        let e = ActivationLayerConfig::from_keras(
+            &ConfigReader::new("Softmax", &json!({"name": "sm", "axis": [1, 2]})).unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("sm: argument `axis`"), "{e}");
     }
 
     #[test]
     fn gradients() {
         let x = Tensor::new(&[2, 3], vec![-2.1, -0.4, 0.6, 1.3, 7.2, 3.1]).unwrap();
-        for cfg in [ReLU::new().max_value(6.0).negative_slope(0.1).threshold(0.2), LeakyReLU::new(), Softmax::new().axis(0), ELU::new()] {
+        for cfg in [
+            ReLU::new().max_value(6.0).negative_slope(0.1).threshold(0.2),
+            LeakyReLU::new(),
+            Softmax::new().axis(0),
+            ELU::new(),
+        ] {
             let l = build(&cfg, "l", batched(&[3])).unwrap();
             grad_check(l.as_ref(), std::slice::from_ref(&x), true);
         }

@@ -130,9 +130,22 @@ impl Conv2DConfig {
             return Err(arg_error(layer, "groups", "a positive integer", 0));
         }
         if self.filters % self.groups != 0 {
-            return Err(arg_error(layer, "groups", format!("a divisor of filters ({})", self.filters), self.groups));
+            return Err(arg_error(
+                layer,
+                "groups",
+                format!("a divisor of filters ({})", self.filters),
+                self.groups,
+            ));
         }
-        let window = Window::new(layer, "kernel_size", self.kernel_size, self.strides, self.dilation_rate, &self.padding, &self.data_format)?;
+        let window = Window::new(
+            layer,
+            "kernel_size",
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            &self.padding,
+            &self.data_format,
+        )?;
         let activation = resolve_activation(layer, &self.activation)?;
         let ki = self.kernel_initializer.resolve(layer, "kernel_initializer")?;
         let bi = self.bias_initializer.resolve(layer, "bias_initializer")?;
@@ -183,16 +196,30 @@ impl LayerConfig for Conv2DConfig {
         window.output(name, input)?;
         let c = known(name, input, window.data_format.channel_axis(), "channel dimension")?;
         if c % self.groups != 0 {
-            return Err(arg_error(name, "groups", format!("a divisor of the input channels ({c}; input shape {})", crate::kshape::format_shape(input)), self.groups));
+            return Err(arg_error(
+                name,
+                "groups",
+                format!(
+                    "a divisor of the input channels ({c}; input shape {})",
+                    crate::kshape::format_shape(input)
+                ),
+                self.groups,
+            ));
         }
         let (kh, kw) = window.kernel;
-        let mut weights = vec![Weight::trainable("kernel", ki.generate(name, &[kh, kw, c / self.groups, self.filters], rng)?)];
+        let mut weights = vec![Weight::trainable(
+            "kernel",
+            ki.generate(name, &[kh, kw, c / self.groups, self.filters], rng)?,
+        )];
         if self.use_bias {
             weights.push(Weight::trainable("bias", bi.generate(name, &[self.filters], rng)?));
         }
         Ok(Box::new(Conv2D {
             name: name.to_string(),
-            config: Conv2DConfig { name: Some(name.to_string()), ..self.clone() },
+            config: Conv2DConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             window,
             activation,
             kernel_initializer: ki,
@@ -224,17 +251,33 @@ impl Layer for Conv2D {
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let ([n, oh, ow, _], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
-        Ok(vec![self.window.data_format.join([n, oh, ow, Some(self.config.filters)])])
+        Ok(vec![self.window.data_format.join([
+            n,
+            oh,
+            ow,
+            Some(self.config.filters),
+        ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, self.weights.len())?;
         let w = &self.window;
-        let p = Conv2dParams::new(w.strides, w.padding).with_dilation(w.dilation).with_groups(self.config.groups);
+        let p = Conv2dParams::new(w.strides, w.padding)
+            .with_dilation(w.dilation)
+            .with_groups(self.config.groups);
         let err = engine_err(&self.name);
         let xs = w.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx.tape.conv2d(xs, weights[0], weights.get(1).copied(), &p).map_err(&err)?;
+        let y = ctx
+            .tape
+            .conv2d(xs, weights[0], weights.get(1).copied(), &p)
+            .map_err(&err)?;
         let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(ctx.tape, &mut ctx.losses, y, self.activation, self.config.activity_regularizer)?])
+        Ok(vec![finish(
+            ctx.tape,
+            &mut ctx.losses,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
     }
     fn config(&self) -> Value {
         let c = &self.config;
@@ -264,8 +307,16 @@ impl Layer for Conv2D {
         let (kh, kw) = self.window.kernel;
         let s = &self.weights[0].value.shape().to_vec();
         let (cin, f, g) = (s[2] * self.config.groups, self.config.filters, self.config.groups);
-        let per = if g > 1 { format!("{kh}·{kw}·{cin}/{g}") } else { format!("{kh}·{kw}·{cin}") };
-        let formula = if self.config.use_bias { format!("({per} + 1)·{f}") } else { format!("{per}·{f}") };
+        let per = if g > 1 {
+            format!("{kh}·{kw}·{cin}/{g}")
+        } else {
+            format!("{kh}·{kw}·{cin}")
+        };
+        let formula = if self.config.use_bias {
+            format!("({per} + 1)·{f}")
+        } else {
+            format!("{per}·{f}")
+        };
         let mut lines = vec![params_line(&formula, self.count_params())];
         if let Some(x) = inputs.first() {
             lines.extend(self.window.explain(&self.name, x));
@@ -274,10 +325,19 @@ impl Layer for Conv2D {
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
         let c = &self.config;
-        penalties(tape, &[(c.kernel_regularizer, weights.first().copied()), (c.bias_regularizer, weights.get(1).copied())])
+        penalties(
+            tape,
+            &[
+                (c.kernel_regularizer, weights.first().copied()),
+                (c.bias_regularizer, weights.get(1).copied()),
+            ],
+        )
     }
     fn apply_constraints(&mut self) {
-        let (kc, bc) = (self.config.kernel_constraint.clone(), self.config.bias_constraint.clone());
+        let (kc, bc) = (
+            self.config.kernel_constraint.clone(),
+            self.config.bias_constraint.clone(),
+        );
         let mut it = self.weights.iter_mut();
         constrain(&kc, it.next());
         constrain(&bc, it.next());

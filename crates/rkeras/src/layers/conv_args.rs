@@ -69,7 +69,12 @@ impl DataFormat {
         match s.to_ascii_lowercase().as_str() {
             "channels_last" => Ok(DataFormat::ChannelsLast),
             "channels_first" => Ok(DataFormat::ChannelsFirst),
-            _ => Err(arg_error(layer, "data_format", "one of \"channels_last\", \"channels_first\"", s)),
+            _ => Err(arg_error(
+                layer,
+                "data_format",
+                "one of \"channels_last\", \"channels_first\"",
+                s,
+            )),
         }
     }
 
@@ -90,7 +95,11 @@ impl DataFormat {
             };
             return Err(shape_error(
                 layer,
-                format!("expected a 4-D input {layout}, received input shape {} of rank {}", format_shape(shape), shape.len()),
+                format!(
+                    "expected a 4-D input {layout}, received input shape {} of rank {}",
+                    format_shape(shape),
+                    shape.len()
+                ),
             ));
         }
         Ok(match self {
@@ -135,7 +144,12 @@ impl DataFormat {
 /// Re-labels an engine error with the layer's name, keeping Keras's argument names.
 pub fn engine_err(layer: &str) -> impl Fn(TensorError) -> KerasError + '_ {
     move |e| match e {
-        TensorError::Argument { arg, expected, received, .. } => arg_error(layer, arg, expected, received),
+        TensorError::Argument {
+            arg,
+            expected,
+            received,
+            ..
+        } => arg_error(layer, arg, expected, received),
         TensorError::Shape { detail, .. } => shape_error(layer, detail),
         other => shape_error(layer, other.to_string()),
     }
@@ -175,10 +189,23 @@ pub struct Window {
 
 impl Window {
     /// Checks Keras's window arguments; `kernel_arg` is `kernel_size` or `pool_size`.
-    pub fn new(layer: &str, kernel_arg: &str, kernel: Pair, strides: Pair, dilation: Pair, padding: &str, data_format: &str) -> Result<Window> {
+    pub fn new(
+        layer: &str,
+        kernel_arg: &str,
+        kernel: Pair,
+        strides: Pair,
+        dilation: Pair,
+        padding: &str,
+        data_format: &str,
+    ) -> Result<Window> {
         for (arg, p) in [(kernel_arg, kernel), ("strides", strides), ("dilation_rate", dilation)] {
             if p.0 == 0 || p.1 == 0 {
-                return Err(arg_error(layer, arg, "positive integers (it cannot contain 0)", p.show()));
+                return Err(arg_error(
+                    layer,
+                    arg,
+                    "positive integers (it cannot contain 0)",
+                    p.show(),
+                ));
             }
         }
         if strides.0.max(strides.1) > 1 && dilation.0.max(dilation.1) > 1 {
@@ -206,10 +233,12 @@ impl Window {
         };
         match input {
             None => Ok(None),
-            Some(n) => window_axis("window", n, k, s, d, self.padding).map(Some).map_err(|e| match e {
-                TensorError::Shape { detail, .. } => shape_error(layer, format!("{label}: {detail}")),
-                other => engine_err(layer)(other),
-            }),
+            Some(n) => window_axis("window", n, k, s, d, self.padding)
+                .map(Some)
+                .map_err(|e| match e {
+                    TensorError::Shape { detail, .. } => shape_error(layer, format!("{label}: {detail}")),
+                    other => engine_err(layer)(other),
+                }),
         }
     }
 
@@ -243,17 +272,26 @@ impl Window {
 pub fn single<'a>(layer: &str, inputs: &'a [Shape]) -> Result<&'a Shape> {
     match inputs {
         [one] => Ok(one),
-        _ => Err(shape_error(layer, format!("expected 1 input, received {}", inputs.len()))),
+        _ => Err(shape_error(
+            layer,
+            format!("expected 1 input, received {}", inputs.len()),
+        )),
     }
 }
 
 /// The one input variable of a single-input layer, and checks the weight count.
 pub fn single_var(layer: &str, inputs: &[Var], weights: &[Var], n_weights: usize) -> Result<Var> {
     if inputs.len() != 1 {
-        return Err(shape_error(layer, format!("expected 1 input, received {}", inputs.len())));
+        return Err(shape_error(
+            layer,
+            format!("expected 1 input, received {}", inputs.len()),
+        ));
     }
     if weights.len() != n_weights {
-        return Err(KerasError::Invalid(format!("{layer}: expected {n_weights} weight variables, received {}", weights.len())));
+        return Err(KerasError::Invalid(format!(
+            "{layer}: expected {n_weights} weight variables, received {}",
+            weights.len()
+        )));
     }
     Ok(inputs[0])
 }
@@ -297,7 +335,11 @@ impl InitializerArg {
 
 /// The activation Keras means by `name`; an unknown name is an argument error.
 pub fn resolve_activation(layer: &str, name: &str) -> Result<Activation> {
-    let key = if name.is_empty() || name == "None" { "linear" } else { name };
+    let key = if name.is_empty() || name == "None" {
+        "linear"
+    } else {
+        name
+    };
     Activation::from_name(key).ok_or_else(|| {
         let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
         arg_error(layer, "activation", format!("one of {}", names.join(", ")), name)
@@ -311,16 +353,35 @@ pub fn read_activation(r: &ConfigReader) -> Result<String> {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(o)) => match o.get("config") {
             Some(Value::String(s)) => s.clone(),
-            _ => return Err(arg_error(&r.layer, "activation", "an activation name", crate::config::short(&Value::Object(o.clone())))),
+            _ => {
+                return Err(arg_error(
+                    &r.layer,
+                    "activation",
+                    "an activation name",
+                    crate::config::short(&Value::Object(o.clone())),
+                ))
+            }
         },
-        Some(v) => return Err(arg_error(&r.layer, "activation", "an activation name", crate::config::short(v))),
+        Some(v) => {
+            return Err(arg_error(
+                &r.layer,
+                "activation",
+                "an activation name",
+                crate::config::short(v),
+            ))
+        }
     };
     resolve_activation(&r.layer, &name)?;
     Ok(name)
 }
 
 /// A string argument, checked by `check` (so bad names fail when the config is read).
-pub fn read_name(r: &ConfigReader, key: &str, default: &str, check: impl Fn(&str, &str) -> Result<()>) -> Result<String> {
+pub fn read_name(
+    r: &ConfigReader,
+    key: &str,
+    default: &str,
+    check: impl Fn(&str, &str) -> Result<()>,
+) -> Result<String> {
     let s = r.string(key)?.unwrap_or_else(|| default.to_string());
     check(&r.layer, &s)?;
     Ok(s.to_ascii_lowercase())
@@ -333,17 +394,23 @@ pub fn read_padding(r: &ConfigReader) -> Result<String> {
 
 /// `data_format` of a config (default `channels_last`), checked.
 pub fn read_data_format(r: &ConfigReader) -> Result<String> {
-    read_name(r, "data_format", "channels_last", |l, s| DataFormat::parse(l, s).map(|_| ()))
+    read_name(r, "data_format", "channels_last", |l, s| {
+        DataFormat::parse(l, s).map(|_| ())
+    })
 }
 
 /// An initializer argument of a config, if given.
 pub fn read_init(r: &ConfigReader, key: &str) -> Result<Option<InitializerArg>> {
-    r.get(key).map(|v| Initializer::from_keras(&r.layer, key, v).map(InitializerArg::Value)).transpose()
+    r.get(key)
+        .map(|v| Initializer::from_keras(&r.layer, key, v).map(InitializerArg::Value))
+        .transpose()
 }
 
 /// A regularizer argument of a config, if given.
 pub fn read_reg(r: &ConfigReader, key: &str) -> Result<Option<Regularizer>> {
-    r.get(key).map(|v| Regularizer::from_keras(&r.layer, key, v)).transpose()
+    r.get(key)
+        .map(|v| Regularizer::from_keras(&r.layer, key, v))
+        .transpose()
 }
 
 /// A constraint argument of a config, if given.
@@ -363,7 +430,13 @@ pub fn constraint_json(c: &Option<Constraint>) -> Value {
 
 /// Activation, then the activity regularizer's penalty on the result (Keras 3 adds it to the
 /// layer's losses, not divided by the batch size).
-pub fn finish(tape: &mut Tape, losses: &mut Vec<Var>, y: Var, activation: Activation, activity: Option<Regularizer>) -> Result<Var> {
+pub fn finish(
+    tape: &mut Tape,
+    losses: &mut Vec<Var>,
+    y: Var,
+    activation: Activation,
+    activity: Option<Regularizer>,
+) -> Result<Var> {
     let out = activation.apply(tape, y)?;
     if let Some(r) = activity {
         losses.push(r.penalty(tape, out)?);
@@ -446,28 +519,84 @@ mod tests {
         assert_eq!(Pair::from((3, 5)).to_json(), json!([3, 5]));
         assert_eq!(parse_padding("l", "SAME").unwrap(), Padding::Same);
         let e = parse_padding("conv2d_3", "vaild").unwrap_err().to_string();
-        assert_eq!(e, "conv2d_3: argument `padding`: expected one of \"valid\", \"same\". Received: padding=vaild");
+        assert_eq!(
+            e,
+            "conv2d_3: argument `padding`: expected one of \"valid\", \"same\". Received: padding=vaild"
+        );
         let e = DataFormat::parse("c", "nchw").unwrap_err().to_string();
         assert!(e.contains("data_format") && e.contains("nchw"), "{e}");
         let cf = DataFormat::ChannelsFirst;
-        assert_eq!(cf.split("c", &[None, Some(3), Some(8), Some(9)]).unwrap(), [None, Some(8), Some(9), Some(3)]);
-        assert_eq!(cf.join([None, Some(6), Some(7), Some(4)]), vec![None, Some(4), Some(6), Some(7)]);
+        assert_eq!(
+            cf.split("c", &[None, Some(3), Some(8), Some(9)]).unwrap(),
+            [None, Some(8), Some(9), Some(3)]
+        );
+        assert_eq!(
+            cf.join([None, Some(6), Some(7), Some(4)]),
+            vec![None, Some(4), Some(6), Some(7)]
+        );
     }
 
     #[test]
     fn window_checks_and_unknown_sizes() {
-        let e = Window::new("c", "kernel_size", Pair(0, 3), Pair(1, 1), Pair(1, 1), "valid", "channels_last").unwrap_err().to_string();
+        let e = Window::new(
+            "c",
+            "kernel_size",
+            Pair(0, 3),
+            Pair(1, 1),
+            Pair(1, 1),
+            "valid",
+            "channels_last",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("kernel_size") && e.contains("(0, 3)"), "{e}");
-        let e = Window::new("c", "kernel_size", Pair(3, 3), Pair(2, 2), Pair(2, 1), "valid", "channels_last").unwrap_err().to_string();
+        let e = Window::new(
+            "c",
+            "kernel_size",
+            Pair(3, 3),
+            Pair(2, 2),
+            Pair(2, 1),
+            "valid",
+            "channels_last",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("dilation_rate > 1"), "{e}");
-        let w = Window::new("c", "kernel_size", Pair(3, 3), Pair(2, 2), Pair(1, 1), "same", "channels_last").unwrap();
+        let w = Window::new(
+            "c",
+            "kernel_size",
+            Pair(3, 3),
+            Pair(2, 2),
+            Pair(1, 1),
+            "same",
+            "channels_last",
+        )
+        .unwrap();
         let (out, _) = w.output("c", &[None, None, Some(7), Some(2)]).unwrap();
         assert_eq!(out, [None, None, Some(4), Some(2)]);
-        let v = Window::new("conv2d_3", "kernel_size", Pair(5, 5), Pair(1, 1), Pair(1, 1), "valid", "channels_last").unwrap();
-        let e = v.output("conv2d_3", &[None, Some(3), Some(3), Some(1)]).unwrap_err().to_string();
-        assert!(e.starts_with("conv2d_3: height: ") && e.contains("(3 + 0 − 5)/1 + 1 < 1"), "{e}");
+        let v = Window::new(
+            "conv2d_3",
+            "kernel_size",
+            Pair(5, 5),
+            Pair(1, 1),
+            Pair(1, 1),
+            "valid",
+            "channels_last",
+        )
+        .unwrap();
+        let e = v
+            .output("conv2d_3", &[None, Some(3), Some(3), Some(1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("conv2d_3: height: ") && e.contains("(3 + 0 − 5)/1 + 1 < 1"),
+            "{e}"
+        );
         assert!(resolve_activation("d", "relu").is_ok());
         let e = resolve_activation("dense_1", "rleu").unwrap_err().to_string();
-        assert!(e.contains("dense_1: argument `activation`") && e.contains("rleu"), "{e}");
+        assert!(
+            e.contains("dense_1: argument `activation`") && e.contains("rleu"),
+            "{e}"
+        );
     }
 }

@@ -22,7 +22,10 @@ fn shape_params(cfg: &Conv2DConfig, input: Vec<Shape>) -> (Shape, u64) {
 }
 
 fn err(cfg: &Conv2DConfig, input: Vec<Shape>) -> String {
-    cfg.build("conv2d_3", &input, &mut Rng::new(0)).err().expect("an error").to_string()
+    cfg.build("conv2d_3", &input, &mut Rng::new(0))
+        .err()
+        .expect("an error")
+        .to_string()
 }
 
 /// Runs a built layer on values (weights as tape constants) and returns the output.
@@ -39,36 +42,78 @@ fn run(l: &dyn Layer, x: Tensor) -> Tensor {
 #[test]
 fn shapes_and_params_match_keras_seed_cases() {
     let b = crate::kshape::batched;
-    assert_eq!(shape_params(&Conv2D::new(4, 3).strides(2).padding("same"), img(7, 7, 3)), (b(&[4, 4, 4]), 112));
-    assert_eq!(shape_params(&Conv2D::new(4, 3).strides(2), img(7, 7, 3)), (b(&[3, 3, 4]), 112));
-    assert_eq!(shape_params(&Conv2D::new(4, 3).strides(2).padding("same"), img(8, 8, 3)), (b(&[4, 4, 4]), 112));
-    assert_eq!(shape_params(&Conv2D::new(4, 3).dilation_rate(2), img(9, 9, 3)), (b(&[5, 5, 4]), 112));
-    assert_eq!(shape_params(&Conv2D::new(4, 3).dilation_rate(2).padding("same"), img(9, 9, 3)), (b(&[9, 9, 4]), 112));
-    assert_eq!(shape_params(&Conv2D::new(6, 3).groups(2), img(8, 8, 4)), (b(&[6, 6, 6]), 114));
-    assert_eq!(shape_params(&Conv2D::new(4, 3).use_bias(false), img(8, 8, 3)), (b(&[6, 6, 4]), 108));
-    assert_eq!(shape_params(&Conv2D::new(4, (3, 2)).strides((2, 1)).padding("same"), img(9, 8, 3)), (b(&[5, 8, 4]), 76));
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).strides(2).padding("same"), img(7, 7, 3)),
+        (b(&[4, 4, 4]), 112)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).strides(2), img(7, 7, 3)),
+        (b(&[3, 3, 4]), 112)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).strides(2).padding("same"), img(8, 8, 3)),
+        (b(&[4, 4, 4]), 112)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).dilation_rate(2), img(9, 9, 3)),
+        (b(&[5, 5, 4]), 112)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).dilation_rate(2).padding("same"), img(9, 9, 3)),
+        (b(&[9, 9, 4]), 112)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(6, 3).groups(2), img(8, 8, 4)),
+        (b(&[6, 6, 6]), 114)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, 3).use_bias(false), img(8, 8, 3)),
+        (b(&[6, 6, 4]), 108)
+    );
+    assert_eq!(
+        shape_params(&Conv2D::new(4, (3, 2)).strides((2, 1)).padding("same"), img(9, 8, 3)),
+        (b(&[5, 8, 4]), 76)
+    );
     let cf = Conv2D::new(4, 3).data_format("channels_first");
     assert_eq!(shape_params(&cf, vec![b(&[3, 8, 8])]), (b(&[4, 6, 6]), 112));
     // The tutorials' first layer, and unknown spatial sizes (a fully convolutional input).
-    assert_eq!(shape_params(&Conv2D::new(32, 3), img(28, 28, 1)), (b(&[26, 26, 32]), 320));
+    assert_eq!(
+        shape_params(&Conv2D::new(32, 3), img(28, 28, 1)),
+        (b(&[26, 26, 32]), 320)
+    );
     let any = vec![vec![None, None, None, Some(3)]];
-    assert_eq!(shape_params(&Conv2D::new(8, 3).padding("same"), any).0, vec![None, None, None, Some(8)]);
+    assert_eq!(
+        shape_params(&Conv2D::new(8, 3).padding("same"), any).0,
+        vec![None, None, None, Some(8)]
+    );
 }
 
 #[test]
 fn errors_name_the_layer_and_argument() {
     let e = err(&Conv2D::new(0, 3), img(8, 8, 3));
-    assert!(e.contains("conv2d_3: argument `filters`") && e.contains("Received: filters=0"), "{e}");
+    assert!(
+        e.contains("conv2d_3: argument `filters`") && e.contains("Received: filters=0"),
+        "{e}"
+    );
     let e = err(&Conv2D::new(4, 3).padding("vaild"), img(8, 8, 3));
-    assert_eq!(e, "conv2d_3: argument `padding`: expected one of \"valid\", \"same\". Received: padding=vaild");
+    assert_eq!(
+        e,
+        "conv2d_3: argument `padding`: expected one of \"valid\", \"same\". Received: padding=vaild"
+    );
     let e = err(&Conv2D::new(4, 3).activation("rleu"), img(8, 8, 3));
-    assert!(e.contains("argument `activation`") && e.contains("Received: activation=rleu"), "{e}");
+    assert!(
+        e.contains("argument `activation`") && e.contains("Received: activation=rleu"),
+        "{e}"
+    );
     let e = err(&Conv2D::new(4, 3).kernel_initializer("glorot_unifrom"), img(8, 8, 3));
     assert!(e.contains("kernel_initializer") && e.contains("glorot_unifrom"), "{e}");
     let e = err(&Conv2D::new(4, 3).data_format("channel_last"), img(8, 8, 3));
     assert!(e.contains("data_format") && e.contains("channel_last"), "{e}");
     let e = err(&Conv2D::new(4, 5), img(3, 3, 1));
-    assert!(e.contains("conv2d_3: height:") && e.contains("(3 + 0 − 5)/1 + 1 < 1"), "{e}");
+    assert!(
+        e.contains("conv2d_3: height:") && e.contains("(3 + 0 − 5)/1 + 1 < 1"),
+        "{e}"
+    );
     let e = err(&Conv2D::new(4, 3).groups(3), img(8, 8, 3));
     assert!(e.contains("groups") && e.contains("divisor of filters (4)"), "{e}");
     let e = err(&Conv2D::new(6, 3).groups(2), img(8, 8, 3));
@@ -86,20 +131,45 @@ fn errors_name_the_layer_and_argument() {
 #[test]
 fn forward_on_ones_counts_the_window_overlap() {
     // Ones kernel 3×3, `same`: corners see 4 ones, edges 6, the centre 9; bias 1 on top.
-    let l = build(&Conv2D::new(1, 3).padding("same").kernel_initializer("ones").bias_initializer("ones"), &img(3, 3, 1));
+    let l = build(
+        &Conv2D::new(1, 3)
+            .padding("same")
+            .kernel_initializer("ones")
+            .bias_initializer("ones"),
+        &img(3, 3, 1),
+    );
     let y = run(l.as_ref(), Tensor::ones(&[1, 3, 3, 1]));
     assert_eq!(y.data(), &[5., 7., 5., 7., 10., 7., 5., 7., 5.]);
     // relu clips: a constant −1 kernel gives negatives → 0.
-    let l = build(&Conv2D::new(1, 2).activation("relu").kernel_initializer(Initializer::Constant(-1.0)), &img(2, 2, 1));
+    let l = build(
+        &Conv2D::new(1, 2)
+            .activation("relu")
+            .kernel_initializer(Initializer::Constant(-1.0)),
+        &img(2, 2, 1),
+    );
     assert_eq!(run(l.as_ref(), Tensor::ones(&[1, 2, 2, 1])).data(), &[0.0]);
 }
 
 #[test]
 fn channels_first_equals_channels_last_on_transposed_data() {
-    let cl = build(&Conv2D::new(4, 3).strides(2).padding("same").activation("tanh"), &img(7, 6, 3));
-    let mut cf = build(&Conv2D::new(4, 3).strides(2).padding("same").activation("tanh").data_format("channels_first"), &[crate::kshape::batched(&[3, 7, 6])]);
-    let values: std::collections::HashMap<u64, Tensor> =
-        cf.weights().iter().zip(cl.weights()).map(|(a, b)| (a.id, b.value.clone())).collect();
+    let cl = build(
+        &Conv2D::new(4, 3).strides(2).padding("same").activation("tanh"),
+        &img(7, 6, 3),
+    );
+    let mut cf = build(
+        &Conv2D::new(4, 3)
+            .strides(2)
+            .padding("same")
+            .activation("tanh")
+            .data_format("channels_first"),
+        &[crate::kshape::batched(&[3, 7, 6])],
+    );
+    let values: std::collections::HashMap<u64, Tensor> = cf
+        .weights()
+        .iter()
+        .zip(cl.weights())
+        .map(|(a, b)| (a.id, b.value.clone()))
+        .collect();
     cf.set_weights_by_id(&values);
     let x = Tensor::arange(&[2, 7, 6, 3]).map(|v| (v * 0.37).sin());
     let y_cl = run(cl.as_ref(), x.clone());
@@ -112,13 +182,22 @@ fn channels_first_equals_channels_last_on_transposed_data() {
 
 #[test]
 fn gradients_match_finite_differences() {
-    let l = build(&Conv2D::new(2, 3).strides(2).padding("same").groups(2).activation("tanh"), &img(4, 3, 2));
+    let l = build(
+        &Conv2D::new(2, 3)
+            .strides(2)
+            .padding("same")
+            .groups(2)
+            .activation("tanh"),
+        &img(4, 3, 2),
+    );
     let mut inputs = vec![Tensor::arange(&[2, 4, 3, 2]).map(|v| (v * 0.3).cos())];
     inputs.extend(l.weights().iter().map(|w| w.value.clone()));
     let f = |tape: &mut Tape, v: &[Var]| {
         let mut rng = Rng::new(0);
         let mut ctx = CallCtx::new(tape, &mut rng, true);
-        l.call(&mut ctx, &v[..1], &v[1..]).map(|o| o[0]).map_err(|e| TensorError::Autograd(e.to_string()))
+        l.call(&mut ctx, &v[..1], &v[1..])
+            .map(|o| o[0])
+            .map_err(|e| TensorError::Autograd(e.to_string()))
     };
     check_gradients(&inputs, f, 1e-2, 2e-2).unwrap();
 }
@@ -160,13 +239,19 @@ fn config_round_trips_and_reads_keras2() {
         .use_bias(false)
         .kernel_initializer("he_normal")
         .kernel_regularizer(Regularizer::l2(1e-4))
-        .kernel_constraint(crate::constraints::Constraint::MaxNorm { max_value: 3.0, axis: vec![0, 1, 2] });
+        .kernel_constraint(crate::constraints::Constraint::MaxNorm {
+            max_value: 3.0,
+            axis: vec![0, 1, 2],
+        });
     let l = build(&cfg, &img(8, 8, 4));
     let j = l.config();
     assert_eq!(j["kernel_size"], json!([3, 2]));
     assert_eq!(j["dtype"]["class_name"], json!("DTypePolicy"));
     let again = Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &j).unwrap()).unwrap();
-    assert_eq!(again.build("conv2d", &img(8, 8, 4), &mut Rng::new(0)).unwrap().config(), j);
+    assert_eq!(
+        again.build("conv2d", &img(8, 8, 4), &mut Rng::new(0)).unwrap().config(),
+        j
+    );
     // tf-keras 2 writes dtype as a string and initializers without `module`.
     let k2 = json!({"name": "conv2d_1", "trainable": false, "dtype": "float32", "filters": 4, "kernel_size": [3, 3],
         "strides": [1, 1], "padding": "valid", "data_format": "channels_first", "dilation_rate": [1, 1], "groups": 1,
@@ -176,11 +261,19 @@ fn config_round_trips_and_reads_keras2() {
         "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.01}}, "bias_regularizer": null,
         "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null});
     let c = Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &k2).unwrap()).unwrap();
-    assert_eq!((c.name.as_deref(), c.trainable, c.data_format.as_str()), (Some("conv2d_1"), false, "channels_first"));
+    assert_eq!(
+        (c.name.as_deref(), c.trainable, c.data_format.as_str()),
+        (Some("conv2d_1"), false, "channels_first")
+    );
     assert_eq!(c.kernel_regularizer, Some(Regularizer::l2(0.01)));
     let bad = json!({"name": "conv2d_9", "filters": 4, "kernel_size": 3, "padding": "full"});
-    let e = Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &bad).unwrap()).unwrap_err().to_string();
-    assert!(e.starts_with("conv2d_9: argument `padding`") && e.contains("full"), "{e}");
+    let e = Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("conv2d_9: argument `padding`") && e.contains("full"),
+        "{e}"
+    );
     let half = json!({"name": "c", "filters": 4, "kernel_size": 3, "dtype": "float16"});
     assert!(Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &half).unwrap()).is_err());
 }
@@ -191,8 +284,14 @@ fn explain_shows_the_formula_and_the_arithmetic() {
     let lines = l.explain(&img(28, 28, 32));
     assert_eq!(lines[0], "params: (3·3·32 + 1)·64 = 18,496");
     assert_eq!(lines[1], "H: ⌊(28 + 0 − 3)/1⌋ + 1 = 26");
-    let l = build(&Conv2D::new(4, 3).strides(2).padding("same").groups(2).use_bias(false), &img(8, 8, 4));
+    let l = build(
+        &Conv2D::new(4, 3).strides(2).padding("same").groups(2).use_bias(false),
+        &img(8, 8, 4),
+    );
     let lines = l.explain(&img(8, 8, 4));
     assert_eq!(lines[0], "params: 3·3·4/2·4 = 72");
-    assert_eq!(lines[2], "W: same: ⌈8/2⌉ = 4; padding max((4 − 1)·2 + 3 − 8, 0) = 1 → left 0, right 1");
+    assert_eq!(
+        lines[2],
+        "W: same: ⌈8/2⌉ = 4; padding max((4 − 1)·2 + 3 − 8, 0) = 1 → left 0, right 1"
+    );
 }

@@ -115,12 +115,26 @@ impl Conv2DTranspose {
 }
 
 /// Output size of one axis (`None` where the input size is unknown).
-fn transpose_out(layer: &str, w: &Window, op: Option<Pair>, which: usize, input: Option<usize>) -> Result<Option<usize>> {
+fn transpose_out(
+    layer: &str,
+    w: &Window,
+    op: Option<Pair>,
+    which: usize,
+    input: Option<usize>,
+) -> Result<Option<usize>> {
     let Some(n) = input else { return Ok(None) };
     let pick = |p: (usize, usize)| if which == 0 { p.0 } else { p.1 };
     let op = op.map(|p| pick(p.tuple()));
-    let (out, _) = transpose_axis("conv2d_transpose", n, pick(w.kernel), pick(w.strides), pick(w.dilation), w.padding, op)
-        .map_err(engine_err(layer))?;
+    let (out, _) = transpose_axis(
+        "conv2d_transpose",
+        n,
+        pick(w.kernel),
+        pick(w.strides),
+        pick(w.dilation),
+        w.padding,
+        op,
+    )
+    .map_err(engine_err(layer))?;
     Ok(Some(out))
 }
 
@@ -136,7 +150,15 @@ impl Conv2DTransposeConfig {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
-        let window = Window::new(layer, "kernel_size", self.kernel_size, self.strides, self.dilation_rate, &self.padding, &self.data_format)?;
+        let window = Window::new(
+            layer,
+            "kernel_size",
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            &self.padding,
+            &self.data_format,
+        )?;
         if let Some(p) = self.output_padding {
             if p.0 >= self.strides.0 || p.1 >= self.strides.1 {
                 return Err(arg_error(
@@ -204,13 +226,19 @@ impl LayerConfig for Conv2DTransposeConfig {
         transpose_out(name, &window, self.output_padding, 0, h)?;
         transpose_out(name, &window, self.output_padding, 1, w)?;
         let (kh, kw) = window.kernel;
-        let mut weights = vec![Weight::trainable("kernel", ki.generate(name, &[kh, kw, self.filters, c], rng)?)];
+        let mut weights = vec![Weight::trainable(
+            "kernel",
+            ki.generate(name, &[kh, kw, self.filters, c], rng)?,
+        )];
         if self.use_bias {
             weights.push(Weight::trainable("bias", bi.generate(name, &[self.filters], rng)?));
         }
         Ok(Box::new(Conv2DTranspose {
             name: name.to_string(),
-            config: Conv2DTransposeConfig { name: Some(name.to_string()), ..self.clone() },
+            config: Conv2DTransposeConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             window,
             activation,
             kernel_initializer: ki,
@@ -243,7 +271,12 @@ impl Layer for Conv2DTranspose {
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let [n, h, w, _] = self.window.data_format.split(&self.name, single(&self.name, inputs)?)?;
         let (oh, ow) = (self.axis(0, h)?, self.axis(1, w)?);
-        Ok(vec![self.window.data_format.join([n, oh, ow, Some(self.config.filters)])])
+        Ok(vec![self.window.data_format.join([
+            n,
+            oh,
+            ow,
+            Some(self.config.filters),
+        ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, self.weights.len())?;
@@ -252,9 +285,18 @@ impl Layer for Conv2DTranspose {
         p.output_padding = self.config.output_padding.map(Pair::tuple);
         let err = engine_err(&self.name);
         let xs = w.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx.tape.conv2d_transpose(xs, weights[0], weights.get(1).copied(), &p).map_err(&err)?;
+        let y = ctx
+            .tape
+            .conv2d_transpose(xs, weights[0], weights.get(1).copied(), &p)
+            .map_err(&err)?;
         let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(ctx.tape, &mut ctx.losses, y, self.activation, self.config.activity_regularizer)?])
+        Ok(vec![finish(
+            ctx.tape,
+            &mut ctx.losses,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
     }
     fn config(&self) -> Value {
         let c = &self.config;
@@ -283,11 +325,19 @@ impl Layer for Conv2DTranspose {
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let (kh, kw) = self.window.kernel;
         let (f, cin) = (self.config.filters, self.weights[0].value.shape()[3]);
-        let formula = if self.config.use_bias { format!("({kh}·{kw}·{cin} + 1)·{f}") } else { format!("{kh}·{kw}·{cin}·{f}") };
+        let formula = if self.config.use_bias {
+            format!("({kh}·{kw}·{cin} + 1)·{f}")
+        } else {
+            format!("{kh}·{kw}·{cin}·{f}")
+        };
         let mut lines = vec![params_line(&formula, self.count_params())];
-        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.window.data_format.split(&self.name, x)) else { return lines };
+        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.window.data_format.split(&self.name, x)) else {
+            return lines;
+        };
         for (which, label, input) in [(0, "H", h), (1, "W", w)] {
-            let (Some(n), Ok(Some(out))) = (input, self.axis(which, input)) else { continue };
+            let (Some(n), Ok(Some(out))) = (input, self.axis(which, input)) else {
+                continue;
+            };
             let pick = |p: (usize, usize)| if which == 0 { p.0 } else { p.1 };
             let (s, d) = (pick(self.window.strides), pick(self.window.dilation));
             let k = (pick(self.window.kernel) - 1) * d + 1;
@@ -303,10 +353,19 @@ impl Layer for Conv2DTranspose {
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
         let c = &self.config;
-        penalties(tape, &[(c.kernel_regularizer, weights.first().copied()), (c.bias_regularizer, weights.get(1).copied())])
+        penalties(
+            tape,
+            &[
+                (c.kernel_regularizer, weights.first().copied()),
+                (c.bias_regularizer, weights.get(1).copied()),
+            ],
+        )
     }
     fn apply_constraints(&mut self) {
-        let (kc, bc) = (self.config.kernel_constraint.clone(), self.config.bias_constraint.clone());
+        let (kc, bc) = (
+            self.config.kernel_constraint.clone(),
+            self.config.bias_constraint.clone(),
+        );
         let mut it = self.weights.iter_mut();
         constrain(&kc, it.next());
         constrain(&bc, it.next());
@@ -332,35 +391,70 @@ mod tests {
     #[test]
     fn shapes_and_params_match_keras() {
         // Keras seed cases k_conv_transpose_{s1, valid_s2, same_s2}: 5×5×3 → 4 filters, 3×3.
-        assert_eq!(out(&Conv2DTranspose::new(4, 3), img(5, 5, 3)), (crate::kshape::batched(&[7, 7, 4]), 112));
-        assert_eq!(out(&Conv2DTranspose::new(4, 3).strides(2), img(5, 5, 3)).0, crate::kshape::batched(&[11, 11, 4]));
-        assert_eq!(out(&Conv2DTranspose::new(4, 3).strides(2).padding("same"), img(5, 5, 3)).0, crate::kshape::batched(&[10, 10, 4]));
+        assert_eq!(
+            out(&Conv2DTranspose::new(4, 3), img(5, 5, 3)),
+            (crate::kshape::batched(&[7, 7, 4]), 112)
+        );
+        assert_eq!(
+            out(&Conv2DTranspose::new(4, 3).strides(2), img(5, 5, 3)).0,
+            crate::kshape::batched(&[11, 11, 4])
+        );
+        assert_eq!(
+            out(&Conv2DTranspose::new(4, 3).strides(2).padding("same"), img(5, 5, 3)).0,
+            crate::kshape::batched(&[10, 10, 4])
+        );
         // output_padding: (5 − 1)·2 + 3 + 1 = 12.
         let c = Conv2DTranspose::new(2, 3).strides(2).output_padding(1);
         assert_eq!(out(&c, img(5, 5, 3)).0, crate::kshape::batched(&[12, 12, 2]));
         // dilation 2: extent 5, 5 + 5 − 1 = 9.
-        assert_eq!(out(&Conv2DTranspose::new(2, 3).dilation_rate(2), img(5, 5, 1)).0, crate::kshape::batched(&[9, 9, 2]));
+        assert_eq!(
+            out(&Conv2DTranspose::new(2, 3).dilation_rate(2), img(5, 5, 1)).0,
+            crate::kshape::batched(&[9, 9, 2])
+        );
         // channels_first and unknown sizes.
         let cf = Conv2DTranspose::new(4, 3).strides(2).data_format("channels_first");
-        assert_eq!(out(&cf, vec![vec![None, Some(3), None, Some(5)]]).0, vec![None, Some(4), None, Some(11)]);
+        assert_eq!(
+            out(&cf, vec![vec![None, Some(3), None, Some(5)]]).0,
+            vec![None, Some(4), None, Some(11)]
+        );
         assert_eq!(out(&Conv2DTranspose::new(4, 3).use_bias(false), img(5, 5, 3)).1, 108);
     }
 
     #[test]
     fn errors_name_layer_and_argument() {
-        let e = Conv2DTranspose::new(4, 3).strides(2).output_padding(2).build("conv2d_transpose_1", &img(5, 5, 3), &mut Rng::new(0));
+        let e = Conv2DTranspose::new(4, 3).strides(2).output_padding(2).build(
+            "conv2d_transpose_1",
+            &img(5, 5, 3),
+            &mut Rng::new(0),
+        );
         let e = e.err().unwrap().to_string();
-        assert!(e.contains("conv2d_transpose_1: argument `output_padding`") && e.contains("(2, 2)"), "{e}");
-        let e = Conv2DTranspose::new(0, 3).build("t", &img(5, 5, 3), &mut Rng::new(0)).err().unwrap().to_string();
+        assert!(
+            e.contains("conv2d_transpose_1: argument `output_padding`") && e.contains("(2, 2)"),
+            "{e}"
+        );
+        let e = Conv2DTranspose::new(0, 3)
+            .build("t", &img(5, 5, 3), &mut Rng::new(0))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("filters") && e.contains("Received: filters=0"), "{e}");
-        let e = Conv2DTranspose::new(4, 3).build("t", &[vec![None, Some(5), Some(5), None]], &mut Rng::new(0)).err().unwrap().to_string();
+        let e = Conv2DTranspose::new(4, 3)
+            .build("t", &[vec![None, Some(5), Some(5), None]], &mut Rng::new(0))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("channel dimension"), "{e}");
     }
 
     #[test]
     fn forward_stamps_the_kernel_and_gradients_check() {
         // One pixel of value 2, kernel of ones 2×2, stride 2: a 2×2 block of 2s, plus bias 1.
-        let l = Conv2DTranspose::new(1, 2).strides(2).bias_initializer("ones").kernel_initializer("ones").build("t", &img(1, 1, 1), &mut Rng::new(0)).unwrap();
+        let l = Conv2DTranspose::new(1, 2)
+            .strides(2)
+            .bias_initializer("ones")
+            .kernel_initializer("ones")
+            .build("t", &img(1, 1, 1), &mut Rng::new(0))
+            .unwrap();
         let mut tape = Tape::new();
         let mut rng = Rng::new(0);
         let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
@@ -369,7 +463,12 @@ mod tests {
         let y = l.call(&mut ctx, &[x], &ws).unwrap()[0];
         assert_eq!(tape.value(y).data(), &[3.0, 3.0, 3.0, 3.0]);
 
-        let l = Conv2DTranspose::new(2, 3).strides(2).padding("same").activation("tanh").build("t", &img(3, 2, 2), &mut Rng::new(1)).unwrap();
+        let l = Conv2DTranspose::new(2, 3)
+            .strides(2)
+            .padding("same")
+            .activation("tanh")
+            .build("t", &img(3, 2, 2), &mut Rng::new(1))
+            .unwrap();
         let mut inputs = vec![Tensor::arange(&[1, 3, 2, 2]).map(|v| v / 12.0 - 0.3)];
         inputs.extend(l.weights().iter().map(|w| w.value.clone()));
         tensor::gradcheck::check_gradients(
@@ -377,7 +476,9 @@ mod tests {
             |tape, v| {
                 let mut rng = Rng::new(0);
                 let mut ctx = CallCtx::new(tape, &mut rng, true);
-                l.call(&mut ctx, &v[..1], &v[1..]).map(|o| o[0]).map_err(|e| tensor::TensorError::Autograd(e.to_string()))
+                l.call(&mut ctx, &v[..1], &v[1..])
+                    .map(|o| o[0])
+                    .map_err(|e| tensor::TensorError::Autograd(e.to_string()))
             },
             1e-2,
             2e-2,
@@ -387,7 +488,12 @@ mod tests {
 
     #[test]
     fn json_round_trip_keras2_and_explain() {
-        let l = Conv2DTranspose::new(4, 3).strides(2).padding("same").output_padding(1).build("ct", &img(5, 5, 3), &mut Rng::new(0)).unwrap();
+        let l = Conv2DTranspose::new(4, 3)
+            .strides(2)
+            .padding("same")
+            .output_padding(1)
+            .build("ct", &img(5, 5, 3), &mut Rng::new(0))
+            .unwrap();
         let j = l.config();
         let c = Conv2DTransposeConfig::from_keras(&ConfigReader::new("Conv2DTranspose", &j).unwrap()).unwrap();
         assert_eq!(c.build("ct", &img(5, 5, 3), &mut Rng::new(0)).unwrap().config(), j);

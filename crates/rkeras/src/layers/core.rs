@@ -13,7 +13,10 @@
 //! assert_eq!(y.shape(), &vec![None, Some(64)]);
 //! ```
 
-use super::conv_args::{constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters, single, single_var, InitializerArg};
+use super::conv_args::{
+    constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters,
+    single, single_var, InitializerArg,
+};
 use super::{CallCtx, Layer, LayerConfig, Weight};
 use crate::activations::{activation_from_keras, parse_activation, to_keras, ActivationKind};
 use crate::config::{dtype_policy, ConfigReader};
@@ -105,7 +108,11 @@ impl DenseConfig {
             return Err(arg_error(layer, "units", "a positive integer", 0));
         }
         let activation = parse_activation(layer, "activation", &self.activation)?;
-        Ok((activation, self.kernel_initializer.resolve(layer, "kernel_initializer")?, self.bias_initializer.resolve(layer, "bias_initializer")?))
+        Ok((
+            activation,
+            self.kernel_initializer.resolve(layer, "kernel_initializer")?,
+            self.bias_initializer.resolve(layer, "bias_initializer")?,
+        ))
     }
 
     /// Reads a Keras 3 or tf-keras 2 `Dense` config.
@@ -126,7 +133,12 @@ impl DenseConfig {
         c.kernel_constraint = read_constraint(r, "kernel_constraint")?;
         c.bias_constraint = read_constraint(r, "bias_constraint")?;
         if r.get("lora_rank").is_some() {
-            return Err(arg_error(&r.layer, "lora_rank", "None (rkeras has no LoRA)", crate::config::short(r.get("lora_rank").unwrap_or(&Value::Null))));
+            return Err(arg_error(
+                &r.layer,
+                "lora_rank",
+                "None (rkeras has no LoRA)",
+                crate::config::short(r.get("lora_rank").unwrap_or(&Value::Null)),
+            ));
         }
         c.validate(&r.layer)?;
         Ok(c)
@@ -138,11 +150,21 @@ fn dense_input_dim(layer: &str, input: &[Option<usize>]) -> Result<usize> {
     if input.len() < 2 {
         return Err(shape_error(
             layer,
-            format!("expected an input of rank ≥ 2 (batch, …, features), received input shape {} of rank {}", format_shape(input), input.len()),
+            format!(
+                "expected an input of rank ≥ 2 (batch, …, features), received input shape {} of rank {}",
+                format_shape(input),
+                input.len()
+            ),
         ));
     }
     input[input.len() - 1].ok_or_else(|| {
-        shape_error(layer, format!("the last dimension of the input must be known (it sets the kernel's size), received input shape {}", format_shape(input)))
+        shape_error(
+            layer,
+            format!(
+                "the last dimension of the input must be known (it sets the kernel's size), received input shape {}",
+                format_shape(input)
+            ),
+        )
     })
 }
 
@@ -160,13 +182,19 @@ impl LayerConfig for DenseConfig {
         let (activation, ki, bi) = self.validate(name)?;
         let input = single(name, inputs)?;
         let fan_in = dense_input_dim(name, input)?;
-        let mut weights = vec![Weight::trainable("kernel", ki.generate(name, &[fan_in, self.units], rng)?)];
+        let mut weights = vec![Weight::trainable(
+            "kernel",
+            ki.generate(name, &[fan_in, self.units], rng)?,
+        )];
         if self.use_bias {
             weights.push(Weight::trainable("bias", bi.generate(name, &[self.units], rng)?));
         }
         Ok(Box::new(Dense {
             name: name.to_string(),
-            config: DenseConfig { name: Some(name.to_string()), ..self.clone() },
+            config: DenseConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             activation,
             kernel_initializer: ki,
             bias_initializer: bi,
@@ -181,9 +209,20 @@ impl LayerConfig for DenseConfig {
 /// 3 (since 3.14) and tf-keras 2 do, pushed onto the call's losses.
 pub(crate) fn activity_penalty(ctx: &mut CallCtx, layer: &str, out: Var, reg: Option<Regularizer>) -> Result<()> {
     if let Some(r) = reg {
-        let batch = ctx.tape.try_value(out).map_err(in_layer(layer))?.shape().first().copied().unwrap_or(1);
+        let batch = ctx
+            .tape
+            .try_value(out)
+            .map_err(in_layer(layer))?
+            .shape()
+            .first()
+            .copied()
+            .unwrap_or(1);
         let p = r.penalty(ctx.tape, out)?;
-        let p = if batch > 0 { ctx.tape.scale(p, 1.0 / batch as f32).map_err(in_layer(layer))? } else { p };
+        let p = if batch > 0 {
+            ctx.tape.scale(p, 1.0 / batch as f32).map_err(in_layer(layer))?
+        } else {
+            p
+        };
         ctx.losses.push(p);
     }
     Ok(())
@@ -238,7 +277,10 @@ impl Layer for Dense {
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, self.weights.len())?;
-        let y = ctx.tape.linear(x, weights[0], weights.get(1).copied()).map_err(in_layer(&self.name))?;
+        let y = ctx
+            .tape
+            .linear(x, weights[0], weights.get(1).copied())
+            .map_err(in_layer(&self.name))?;
         let y = self.activation.apply(ctx.tape, y).map_err(in_layer(&self.name))?;
         activity_penalty(ctx, &self.name, y, self.config.activity_regularizer)?;
         Ok(vec![y])
@@ -261,7 +303,11 @@ impl Layer for Dense {
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let fan_in = self.weights[0].value.shape()[0];
         let units = self.config.units;
-        let formula = if self.config.use_bias { format!("({fan_in} + 1)·{units}") } else { format!("{fan_in}·{units}") };
+        let formula = if self.config.use_bias {
+            format!("({fan_in} + 1)·{units}")
+        } else {
+            format!("{fan_in}·{units}")
+        };
         let mut line = params_line(&formula, self.count_params());
         if inputs.first().is_some_and(|s| s.len() > 2) {
             line.push_str(", applied to the last axis");
@@ -269,7 +315,11 @@ impl Layer for Dense {
         let mut lines = vec![line];
         if let Some(x) = inputs.first() {
             if let Ok(out) = self.compute_output_shape(inputs) {
-                lines.push(format!("output: {} → {}: the kernel ({fan_in}, {units}) multiplies the last axis", format_shape(x), format_shape(&out[0])));
+                lines.push(format!(
+                    "output: {} → {}: the kernel ({fan_in}, {units}) multiplies the last axis",
+                    format_shape(x),
+                    format_shape(&out[0])
+                ));
             }
         }
         lines
@@ -279,13 +329,22 @@ impl Layer for Dense {
             return Ok(None);
         }
         let c = &self.config;
-        penalties(tape, &[(c.kernel_regularizer, weights.first().copied()), (c.bias_regularizer, weights.get(1).copied())])
+        penalties(
+            tape,
+            &[
+                (c.kernel_regularizer, weights.first().copied()),
+                (c.bias_regularizer, weights.get(1).copied()),
+            ],
+        )
     }
     fn apply_constraints(&mut self) {
         if !self.trainable {
             return;
         }
-        let (kc, bc) = (self.config.kernel_constraint.clone(), self.config.bias_constraint.clone());
+        let (kc, bc) = (
+            self.config.kernel_constraint.clone(),
+            self.config.bias_constraint.clone(),
+        );
         let mut it = self.weights.iter_mut();
         constrain(&kc, it.next());
         constrain(&bc, it.next());
@@ -315,7 +374,11 @@ impl Activation {
     /// `Activation("relu")`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(activation: &str) -> ActivationConfig {
-        ActivationConfig { name: None, trainable: true, activation: activation.to_string() }
+        ActivationConfig {
+            name: None,
+            trainable: true,
+            activation: activation.to_string(),
+        }
     }
 
     /// The activation function.
@@ -332,7 +395,11 @@ impl ActivationConfig {
         r.check_dtype()?;
         let v = r.get("activation").ok_or_else(|| r.missing("activation"))?;
         let kind = activation_from_keras(&r.layer, v)?;
-        Ok(ActivationConfig { name: r.name(), trainable: r.trainable()?, activation: kind.name().to_string() })
+        Ok(ActivationConfig {
+            name: r.name(),
+            trainable: r.trainable()?,
+            activation: kind.name().to_string(),
+        })
     }
 }
 
@@ -349,7 +416,11 @@ impl LayerConfig for ActivationConfig {
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let kind = parse_activation(name, "activation", &self.activation)?;
         single(name, inputs)?;
-        Ok(Box::new(Activation { name: name.to_string(), kind, trainable: self.trainable }))
+        Ok(Box::new(Activation {
+            name: name.to_string(),
+            kind,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -385,8 +456,15 @@ impl Layer for Activation {
         Value::Object(m)
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
-        let how = if matches!(self.kind, ActivationKind::Softmax | ActivationKind::LogSoftmax) { "over the last axis" } else { "elementwise" };
-        vec![format!("no parameters; applies {} {how}; output shape = input shape", self.kind.name())]
+        let how = if matches!(self.kind, ActivationKind::Softmax | ActivationKind::LogSoftmax) {
+            "over the last axis"
+        } else {
+            "elementwise"
+        };
+        vec![format!(
+            "no parameters; applies {} {how}; output shape = input shape",
+            self.kind.name()
+        )]
     }
 }
 

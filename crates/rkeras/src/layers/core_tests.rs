@@ -33,7 +33,11 @@ pub(crate) fn run(layer: &dyn Layer, inputs: &[Tensor], training: bool) -> Resul
     let mut rng = Rng::new(3);
     let mut ctx = CallCtx::new(&mut tape, &mut rng, training);
     let xs: Vec<Var> = inputs.iter().map(|t| ctx.tape.constant(t.clone())).collect();
-    let ws: Vec<Var> = layer.weights().iter().map(|w| ctx.tape.param(w.value.clone())).collect();
+    let ws: Vec<Var> = layer
+        .weights()
+        .iter()
+        .map(|w| ctx.tape.param(w.value.clone()))
+        .collect();
     let outs = layer.call(&mut ctx, &xs, &ws)?;
     let losses = ctx.losses.clone();
     let updates = std::mem::take(&mut ctx.updates);
@@ -57,11 +61,22 @@ pub(crate) fn grad_check(layer: &dyn Layer, inputs: &[Tensor], training: bool) {
             let mut trainable = vars[n_in..].iter();
             let ws: Vec<Var> = weights
                 .iter()
-                .map(|w| if w.trainable { trainable.next().copied().unwrap_or_else(|| tape.constant(w.value.clone())) } else { tape.constant(w.value.clone()) })
+                .map(|w| {
+                    if w.trainable {
+                        trainable
+                            .next()
+                            .copied()
+                            .unwrap_or_else(|| tape.constant(w.value.clone()))
+                    } else {
+                        tape.constant(w.value.clone())
+                    }
+                })
                 .collect();
             let mut rng = Rng::new(5);
             let mut ctx = CallCtx::new(tape, &mut rng, training);
-            let out = layer.call(&mut ctx, &vars[..n_in], &ws).map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
+            let out = layer
+                .call(&mut ctx, &vars[..n_in], &ws)
+                .map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
             Ok(out[0])
         },
         1e-2,
@@ -96,7 +111,10 @@ fn dense_shapes_and_params_match_keras() {
         assert_eq!(names, if bias { vec!["kernel", "bias"] } else { vec!["kernel"] });
     }
     let l = build(&Dense::new(10), "dense", batched(&[8, 8, 32])).unwrap();
-    assert_eq!(l.explain(&[batched(&[8, 8, 32])])[0], "params: (32 + 1)·10 = 330, applied to the last axis");
+    assert_eq!(
+        l.explain(&[batched(&[8, 8, 32])])[0],
+        "params: (32 + 1)·10 = 330, applied to the last axis"
+    );
     let l = build(&Dense::new(64), "dense", batched(&[784])).unwrap();
     assert_eq!(l.explain(&[batched(&[784])])[0], "params: (784 + 1)·64 = 50,240");
 }
@@ -104,23 +122,47 @@ fn dense_shapes_and_params_match_keras() {
 #[test]
 fn dense_errors_name_the_layer() {
     let e = err(build(&Dense::new(0), "dense_3", batched(&[4])));
-    assert_eq!(e, "dense_3: argument `units`: expected a positive integer. Received: units=0");
+    assert_eq!(
+        e,
+        "dense_3: argument `units`: expected a positive integer. Received: units=0"
+    );
     let e = err(build(&Dense::new(4), "dense_1", vec![None, Some(3), None]));
-    assert!(e.starts_with("dense_1: the last dimension of the input must be known") && e.contains("(None, 3, None)"), "{e}");
+    assert!(
+        e.starts_with("dense_1: the last dimension of the input must be known") && e.contains("(None, 3, None)"),
+        "{e}"
+    );
     let e = err(build(&Dense::new(4), "dense_2", vec![None]));
-    assert!(e.starts_with("dense_2: expected an input of rank ≥ 2") && e.contains("(None,)"), "{e}");
+    assert!(
+        e.starts_with("dense_2: expected an input of rank ≥ 2") && e.contains("(None,)"),
+        "{e}"
+    );
     let e = err(build(&Dense::new(4).activation("rleu"), "dense_4", batched(&[3])));
-    assert!(e.starts_with("dense_4: argument `activation`: expected one of") && e.ends_with("Received: activation=rleu"), "{e}");
-    let e = err(build(&Dense::new(4).kernel_initializer("glorot_unifrom"), "dense_5", batched(&[3])));
-    assert!(e.contains("dense_5") && e.contains("kernel_initializer") && e.contains("glorot_unifrom"), "{e}");
+    assert!(
+        e.starts_with("dense_4: argument `activation`: expected one of") && e.ends_with("Received: activation=rleu"),
+        "{e}"
+    );
+    let e = err(build(
+        &Dense::new(4).kernel_initializer("glorot_unifrom"),
+        "dense_5",
+        batched(&[3]),
+    ));
+    assert!(
+        e.contains("dense_5") && e.contains("kernel_initializer") && e.contains("glorot_unifrom"),
+        "{e}"
+    );
     let l = build(&Dense::new(4), "dense_6", batched(&[3])).unwrap();
     let e = l.compute_output_shape(&[batched(&[5])]).unwrap_err().to_string();
-    assert!(e.contains("dense_6") && e.contains("size 3") && e.contains("(None, 5)"), "{e}");
+    assert!(
+        e.contains("dense_6") && e.contains("size 3") && e.contains("(None, 5)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn dense_forward_by_hand() {
-    let cfg = Dense::new(2).kernel_initializer(Initializer::Ones).bias_initializer(Initializer::Constant(0.5));
+    let cfg = Dense::new(2)
+        .kernel_initializer(Initializer::Ones)
+        .bias_initializer(Initializer::Constant(0.5));
     let l = build(&cfg, "dense", batched(&[3])).unwrap();
     // Rows [0, 1, 2] and [3, 4, 5]: sums 3 and 12, plus 0.5 in both units.
     let r = run(l.as_ref(), &[Tensor::arange(&[2, 3])], false).unwrap();
@@ -136,7 +178,14 @@ fn dense_forward_by_hand() {
 
 #[test]
 fn dense_gradients() {
-    let l = build(&Dense::new(3).activation("tanh").bias_initializer(Initializer::Constant(0.1)), "dense", batched(&[4])).unwrap();
+    let l = build(
+        &Dense::new(3)
+            .activation("tanh")
+            .bias_initializer(Initializer::Constant(0.1)),
+        "dense",
+        batched(&[4]),
+    )
+    .unwrap();
     grad_check(l.as_ref(), &[Tensor::arange(&[2, 4]).map(|v| v * 0.1 - 0.3)], true);
     let l = build(&Dense::new(2).use_bias(false), "dense", batched(&[2, 3])).unwrap();
     grad_check(l.as_ref(), &[Tensor::arange(&[2, 2, 3]).map(|v| v * 0.1)], true);
@@ -150,7 +199,10 @@ fn dense_regularizers_and_constraints() {
         .bias_regularizer(Regularizer::l1(1.0))
         .bias_initializer(Initializer::Constant(-1.0))
         .activity_regularizer(Regularizer::l1(0.1))
-        .kernel_constraint(Constraint::MaxNorm { max_value: 1.0, axis: vec![0] });
+        .kernel_constraint(Constraint::MaxNorm {
+            max_value: 1.0,
+            axis: vec![0],
+        });
     let mut l = build(&cfg, "dense", batched(&[2])).unwrap();
     let mut tape = Tape::new();
     let ws: Vec<Var> = l.weights().iter().map(|w| tape.param(w.value.clone())).collect();
@@ -163,7 +215,10 @@ fn dense_regularizers_and_constraints() {
     close(&r.losses, &[0.2]);
     l.apply_constraints();
     let k = l.weights()[0].value.data().to_vec();
-    assert!(k.iter().all(|v| (v - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-5), "{k:?}");
+    assert!(
+        k.iter().all(|v| (v - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-5),
+        "{k:?}"
+    );
     l.set_trainable(false);
     assert!(l.regularization(&mut tape, &ws).unwrap().is_none());
 }
@@ -195,20 +250,38 @@ fn dense_json_round_trip_and_keras2() {
         "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
         "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null});
     let c = DenseConfig::from_keras(&ConfigReader::new("Dense", &k2).unwrap()).unwrap();
-    assert_eq!((c.units, c.activation.as_str(), c.use_bias, c.name.as_deref()), (64, "relu", true, Some("dense")));
+    assert_eq!(
+        (c.units, c.activation.as_str(), c.use_bias, c.name.as_deref()),
+        (64, "relu", true, Some("dense"))
+    );
     let bad = json!({"name": "dense_2", "units": 4, "activation": "relu7"});
-    let e = DenseConfig::from_keras(&ConfigReader::new("Dense", &bad).unwrap()).unwrap_err().to_string();
-    assert!(e.starts_with("dense_2: argument `activation`") && e.contains("relu7"), "{e}");
+    let e = DenseConfig::from_keras(&ConfigReader::new("Dense", &bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("dense_2: argument `activation`") && e.contains("relu7"),
+        "{e}"
+    );
     let frozen = json!({"name": "dense_3", "units": 4, "trainable": false});
-    assert!(!DenseConfig::from_keras(&ConfigReader::new("Dense", &frozen).unwrap()).unwrap().trainable);
+    assert!(
+        !DenseConfig::from_keras(&ConfigReader::new("Dense", &frozen).unwrap())
+            .unwrap()
+            .trainable
+    );
 }
 
 #[test]
 fn activation_layer() {
     let l = build(&Activation::new("relu"), "activation", batched(&[2, 2])).unwrap();
-    assert_eq!(l.compute_output_shape(&[batched(&[2, 2])]).unwrap(), vec![batched(&[2, 2])]);
+    assert_eq!(
+        l.compute_output_shape(&[batched(&[2, 2])]).unwrap(),
+        vec![batched(&[2, 2])]
+    );
     let x = Tensor::new(&[1, 2, 2], vec![-1.0, 2.0, 0.0, -3.0]).unwrap();
-    close(run(l.as_ref(), &[x], false).unwrap().out[0].data(), &[0.0, 2.0, 0.0, 0.0]);
+    close(
+        run(l.as_ref(), &[x], false).unwrap().out[0].data(),
+        &[0.0, 2.0, 0.0, 0.0],
+    );
     let j = l.config();
     assert_eq!(j["activation"], json!("relu"));
     let back = ActivationConfig::from_keras(&ConfigReader::new("Activation", &j).unwrap()).unwrap();
@@ -219,7 +292,10 @@ fn activation_layer() {
     let r = run(l.as_ref(), &[Tensor::new(&[1, 3], vec![0.0, 0.0, 0.0]).unwrap()], false).unwrap();
     close(r.out[0].data(), &[1.0 / 3.0; 3]);
     let e = err(build(&Activation::new("sigmod"), "activation_2", batched(&[3])));
-    assert!(e.starts_with("activation_2: argument `activation`: expected one of") && e.contains("sigmod"), "{e}");
+    assert!(
+        e.starts_with("activation_2: argument `activation`: expected one of") && e.contains("sigmod"),
+        "{e}"
+    );
     let l = build(&Activation::new("sigmoid"), "activation", batched(&[3])).unwrap();
     grad_check(l.as_ref(), &[Tensor::arange(&[2, 3]).map(|v| v * 0.3 - 0.7)], true);
 }

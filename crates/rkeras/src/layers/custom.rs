@@ -84,21 +84,39 @@ enum Slot {
 impl Builder<'_> {
     /// The known size of the last axis (channels) of input `k`.
     pub fn channels(&self, input_shapes: &[Shape], k: usize) -> Result<usize> {
-        let s = input_shapes.get(k).ok_or_else(|| shape_error(&self.layer, format!("expected an input {k}")))?;
+        let s = input_shapes
+            .get(k)
+            .ok_or_else(|| shape_error(&self.layer, format!("expected an input {k}")))?;
         crate::kshape::known(&self.layer, s, s.len().saturating_sub(1), "channel dimension")
     }
 
     /// Keras's `add_weight(name, shape, initializer, trainable)`; returns its handle index.
     pub fn add_weight(&mut self, name: &str, shape: &[usize], initializer: &str, trainable: bool) -> Result<usize> {
-        let init = Initializer::from_name(initializer)
-            .ok_or_else(|| arg_error(&self.layer, "initializer", format!("one of {}", crate::initializers::NAMES), initializer))?;
+        let init = Initializer::from_name(initializer).ok_or_else(|| {
+            arg_error(
+                &self.layer,
+                "initializer",
+                format!("one of {}", crate::initializers::NAMES),
+                initializer,
+            )
+        })?;
         self.add_weight_with(name, shape, &init, trainable)
     }
 
     /// `add_weight` with an initializer value.
-    pub fn add_weight_with(&mut self, name: &str, shape: &[usize], init: &Initializer, trainable: bool) -> Result<usize> {
+    pub fn add_weight_with(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: &Initializer,
+        trainable: bool,
+    ) -> Result<usize> {
         let value = init.generate(&self.layer, shape, self.rng)?;
-        self.weights.push(if trainable { Weight::trainable(name, value) } else { Weight::non_trainable(name, value) });
+        self.weights.push(if trainable {
+            Weight::trainable(name, value)
+        } else {
+            Weight::non_trainable(name, value)
+        });
         self.order.push(Slot::Weight(self.weights.len() - 1));
         Ok(self.order.len() - 1)
     }
@@ -133,7 +151,10 @@ impl Handles<'_> {
     pub fn weight(&self, k: usize) -> Result<Var> {
         match self.order.get(k) {
             Some(Slot::Weight(i)) => Ok(self.weight_vars[*i]),
-            _ => Err(KerasError::Invalid(format!("{}: handle {k} is not a weight", self.layer))),
+            _ => Err(KerasError::Invalid(format!(
+                "{}: handle {k} is not a weight",
+                self.layer
+            ))),
         }
     }
 
@@ -141,7 +162,10 @@ impl Handles<'_> {
     pub fn call_layer(&self, ctx: &mut CallCtx, k: usize, inputs: &[Var]) -> Result<Vec<Var>> {
         match self.order.get(k) {
             Some(Slot::Child(i)) => self.children[*i].call(ctx, inputs, &self.child_vars[*i]),
-            _ => Err(KerasError::Invalid(format!("{}: handle {k} is not a layer", self.layer))),
+            _ => Err(KerasError::Invalid(format!(
+                "{}: handle {k} is not a layer",
+                self.layer
+            ))),
         }
     }
 
@@ -209,7 +233,13 @@ impl<T: CustomLayer> LayerConfig for Custom<T> {
     }
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let mut inner = self.inner.clone();
-        let mut b = Builder { layer: name.to_string(), weights: Vec::new(), children: Vec::new(), order: Vec::new(), rng };
+        let mut b = Builder {
+            layer: name.to_string(),
+            weights: Vec::new(),
+            children: Vec::new(),
+            order: Vec::new(),
+            rng,
+        };
         inner.build(inputs, &mut b)?;
         inner.compute_output_shape(inputs)?;
         Ok(Box::new(CustomBuilt {
@@ -237,16 +267,26 @@ impl<T: CustomLayer> Layer for CustomBuilt<T> {
         self.trainable = trainable;
     }
     fn weights(&self) -> Vec<&Weight> {
-        self.weights.iter().chain(self.children.iter().flat_map(|c| c.weights())).collect()
+        self.weights
+            .iter()
+            .chain(self.children.iter().flat_map(|c| c.weights()))
+            .collect()
     }
     fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        self.weights.iter_mut().chain(self.children.iter_mut().flat_map(|c| c.weights_mut())).collect()
+        self.weights
+            .iter_mut()
+            .chain(self.children.iter_mut().flat_map(|c| c.weights_mut()))
+            .collect()
     }
     fn trainable_weight_list(&self) -> Vec<&Weight> {
         if !self.trainable {
             return Vec::new();
         }
-        self.weights.iter().filter(|w| w.trainable).chain(self.children.iter().flat_map(|c| c.trainable_weight_list())).collect()
+        self.weights
+            .iter()
+            .filter(|w| w.trainable)
+            .chain(self.children.iter().flat_map(|c| c.trainable_weight_list()))
+            .collect()
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         self.inner.compute_output_shape(inputs)
@@ -254,17 +294,29 @@ impl<T: CustomLayer> Layer for CustomBuilt<T> {
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let own = self.weights.len();
         if weights.len() < own {
-            return Err(KerasError::Invalid(format!("{}: expected {own} or more weight variables, received {}", &self.name, weights.len())));
+            return Err(KerasError::Invalid(format!(
+                "{}: expected {own} or more weight variables, received {}",
+                &self.name,
+                weights.len()
+            )));
         }
         let mut child_vars = Vec::with_capacity(self.children.len());
         let mut at = own;
         for c in &self.children {
             let n = c.weights().len();
-            let slice = weights.get(at..at + n).ok_or_else(|| KerasError::Invalid(format!("{}: too few weight variables", &self.name)))?;
+            let slice = weights
+                .get(at..at + n)
+                .ok_or_else(|| KerasError::Invalid(format!("{}: too few weight variables", &self.name)))?;
             child_vars.push(slice.to_vec());
             at += n;
         }
-        let h = Handles { layer: &self.name, order: &self.order, weight_vars: weights[..own].to_vec(), children: &self.children, child_vars };
+        let h = Handles {
+            layer: &self.name,
+            order: &self.order,
+            weight_vars: weights[..own].to_vec(),
+            children: &self.children,
+            child_vars,
+        };
         self.inner.call(ctx, inputs, &h)
     }
     fn config(&self) -> Value {

@@ -121,7 +121,12 @@ fn read_window_args(r: &ConfigReader) -> Result<(Pair, Pair, String, String, Pai
     let kernel_size = r.pair("kernel_size")?.ok_or_else(|| r.missing("kernel_size"))?;
     if let Some(g) = r.usize("groups")? {
         if g != 1 {
-            return Err(arg_error(&r.layer, "groups", "1 (depthwise convolutions have no groups)", g));
+            return Err(arg_error(
+                &r.layer,
+                "groups",
+                "1 (depthwise convolutions have no groups)",
+                g,
+            ));
         }
     }
     Ok((
@@ -145,9 +150,20 @@ impl DepthwiseConv2DConfig {
     /// Checks the arguments that do not depend on the input.
     pub fn validate(&self, layer: &str) -> Result<(Window, Activation, [Initializer; 2])> {
         check_multiplier(layer, self.depth_multiplier)?;
-        let window = Window::new(layer, "kernel_size", self.kernel_size, self.strides, self.dilation_rate, &self.padding, &self.data_format)?;
+        let window = Window::new(
+            layer,
+            "kernel_size",
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            &self.padding,
+            &self.data_format,
+        )?;
         let activation = resolve_activation(layer, &self.activation)?;
-        let inits = [self.depthwise_initializer.resolve(layer, "depthwise_initializer")?, self.bias_initializer.resolve(layer, "bias_initializer")?];
+        let inits = [
+            self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
+            self.bias_initializer.resolve(layer, "bias_initializer")?,
+        ];
         Ok((window, activation, inits))
     }
 
@@ -156,7 +172,14 @@ impl DepthwiseConv2DConfig {
         r.check_dtype()?;
         let (kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias) = read_window_args(r)?;
         let mut c = DepthwiseConv2D::new(kernel_size);
-        (c.strides, c.padding, c.data_format, c.dilation_rate, c.activation, c.use_bias) = (strides, padding, data_format, dilation_rate, activation, use_bias);
+        (
+            c.strides,
+            c.padding,
+            c.data_format,
+            c.dilation_rate,
+            c.activation,
+            c.use_bias,
+        ) = (strides, padding, data_format, dilation_rate, activation, use_bias);
         c.name = r.name();
         c.trainable = r.trainable()?;
         c.depth_multiplier = r.usize("depth_multiplier")?.unwrap_or(1);
@@ -194,12 +217,26 @@ impl LayerConfig for DepthwiseConv2DConfig {
         let c = input_channels(name, &window, inputs)?;
         let (kh, kw) = window.kernel;
         let dm = self.depth_multiplier;
-        let mut weights = vec![Weight::trainable("kernel", inits[0].generate(name, &[kh, kw, c, dm], rng)?)];
+        let mut weights = vec![Weight::trainable(
+            "kernel",
+            inits[0].generate(name, &[kh, kw, c, dm], rng)?,
+        )];
         if self.use_bias {
             weights.push(Weight::trainable("bias", inits[1].generate(name, &[c * dm], rng)?));
         }
-        let config = DepthwiseConv2DConfig { name: Some(name.to_string()), ..self.clone() };
-        Ok(Box::new(DepthwiseConv2D { name: name.to_string(), config, window, activation, inits, weights, trainable: self.trainable }))
+        let config = DepthwiseConv2DConfig {
+            name: Some(name.to_string()),
+            ..self.clone()
+        };
+        Ok(Box::new(DepthwiseConv2D {
+            name: name.to_string(),
+            config,
+            window,
+            activation,
+            inits,
+            weights,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -235,15 +272,29 @@ impl Layer for DepthwiseConv2D {
     layer_basics!("DepthwiseConv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let ([n, oh, ow, c], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
-        Ok(vec![self.window.data_format.join([n, oh, ow, c.map(|c| c * self.config.depth_multiplier)])])
+        Ok(vec![self.window.data_format.join([
+            n,
+            oh,
+            ow,
+            c.map(|c| c * self.config.depth_multiplier),
+        ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, self.weights.len())?;
         let (err, df) = (engine_err(&self.name), self.window.data_format);
         let xs = df.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx.tape.depthwise_conv2d(xs, weights[0], weights.get(1).copied(), &depthwise_params(&self.window)).map_err(&err)?;
+        let y = ctx
+            .tape
+            .depthwise_conv2d(xs, weights[0], weights.get(1).copied(), &depthwise_params(&self.window))
+            .map_err(&err)?;
         let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(ctx.tape, &mut ctx.losses, y, self.activation, self.config.activity_regularizer)?])
+        Ok(vec![finish(
+            ctx.tape,
+            &mut ctx.losses,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
     }
     fn config(&self) -> Value {
         let c = &self.config;
@@ -271,17 +322,35 @@ impl Layer for DepthwiseConv2D {
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let s = self.weights[0].value.shape();
         let (kh, kw, c, dm) = (s[0], s[1], s[2], s[3]);
-        let formula = if self.config.use_bias { format!("({kh}·{kw} + 1)·{c}·{dm}") } else { format!("{kh}·{kw}·{c}·{dm}") };
+        let formula = if self.config.use_bias {
+            format!("({kh}·{kw} + 1)·{c}·{dm}")
+        } else {
+            format!("{kh}·{kw}·{c}·{dm}")
+        };
         let mut lines = vec![params_line(&formula, self.count_params())];
-        lines.extend(inputs.first().map(|x| self.window.explain(&self.name, x)).unwrap_or_default());
+        lines.extend(
+            inputs
+                .first()
+                .map(|x| self.window.explain(&self.name, x))
+                .unwrap_or_default(),
+        );
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
         let c = &self.config;
-        penalties(tape, &[(c.depthwise_regularizer, weights.first().copied()), (c.bias_regularizer, weights.get(1).copied())])
+        penalties(
+            tape,
+            &[
+                (c.depthwise_regularizer, weights.first().copied()),
+                (c.bias_regularizer, weights.get(1).copied()),
+            ],
+        )
     }
     fn apply_constraints(&mut self) {
-        let (kc, bc) = (self.config.depthwise_constraint.clone(), self.config.bias_constraint.clone());
+        let (kc, bc) = (
+            self.config.depthwise_constraint.clone(),
+            self.config.bias_constraint.clone(),
+        );
         let mut it = self.weights.iter_mut();
         constrain(&kc, it.next());
         constrain(&bc, it.next());

@@ -28,12 +28,18 @@ pub struct InputLayer {
 impl InputLayer {
     /// `InputLayer(shape=shape)`: batch unknown, every other dimension known.
     pub fn new(shape: &[usize]) -> InputLayerConfig {
-        InputLayerConfig { batch_shape: crate::kshape::batched(shape), name: None }
+        InputLayerConfig {
+            batch_shape: crate::kshape::batched(shape),
+            name: None,
+        }
     }
 
     /// An input with some unknown dimensions (`(None, None, 3)` for any image size).
     pub fn with_dims(shape: &[Option<usize>]) -> InputLayerConfig {
-        InputLayerConfig { batch_shape: std::iter::once(None).chain(shape.iter().copied()).collect(), name: None }
+        InputLayerConfig {
+            batch_shape: std::iter::once(None).chain(shape.iter().copied()).collect(),
+            name: None,
+        }
     }
 
     /// The declared shape with the batch.
@@ -73,7 +79,10 @@ impl InputLayerConfig {
         if batch_shape.is_empty() {
             return Err(arg_error(&r.layer, "batch_shape", "at least the batch dimension", "()"));
         }
-        Ok(InputLayerConfig { batch_shape, name: r.name() })
+        Ok(InputLayerConfig {
+            batch_shape,
+            name: r.name(),
+        })
     }
 
     /// Builds the layer and records its one call, giving the symbolic tensor.
@@ -105,12 +114,25 @@ impl LayerConfig for InputLayerConfig {
     }
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         if !inputs.is_empty() {
-            return Err(arg_error(name, "inputs", "no input (an InputLayer starts a graph)", format!("{} inputs", inputs.len())));
+            return Err(arg_error(
+                name,
+                "inputs",
+                "no input (an InputLayer starts a graph)",
+                format!("{} inputs", inputs.len()),
+            ));
         }
         if self.batch_shape.iter().skip(1).any(|d| *d == Some(0)) {
-            return Err(arg_error(name, "shape", "positive dimensions", format_shape(&self.batch_shape)));
+            return Err(arg_error(
+                name,
+                "shape",
+                "positive dimensions",
+                format_shape(&self.batch_shape),
+            ));
         }
-        Ok(Box::new(InputLayer { name: name.to_string(), batch_shape: self.batch_shape.clone() }))
+        Ok(Box::new(InputLayer {
+            name: name.to_string(),
+            batch_shape: self.batch_shape.clone(),
+        }))
     }
 }
 

@@ -125,7 +125,11 @@ impl Concatenate {
     /// `Concatenate(axis)` (Keras's default axis is -1).
     #[allow(clippy::new_ret_no_self)]
     pub fn new(axis: isize) -> MergeConfig {
-        MergeConfig { name: None, trainable: true, op: MergeOp::Concatenate(axis) }
+        MergeConfig {
+            name: None,
+            trainable: true,
+            op: MergeOp::Concatenate(axis),
+        }
     }
 }
 
@@ -150,9 +154,20 @@ impl MergeConfig {
             "Maximum" => MergeOp::Maximum,
             "Minimum" => MergeOp::Minimum,
             "Concatenate" => MergeOp::Concatenate(r.isize("axis")?.unwrap_or(-1)),
-            other => return Err(arg_error(&r.layer, "class_name", "a merge layer (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)", other)),
+            other => {
+                return Err(arg_error(
+                    &r.layer,
+                    "class_name",
+                    "a merge layer (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)",
+                    other,
+                ))
+            }
         };
-        Ok(MergeConfig { name: r.name(), trainable: r.trainable()?, op })
+        Ok(MergeConfig {
+            name: r.name(),
+            trainable: r.trainable()?,
+            op,
+        })
     }
 }
 
@@ -164,17 +179,42 @@ fn shapes_list(inputs: &[Shape]) -> String {
 pub fn merge_output_shape(layer: &str, op: MergeOp, inputs: &[Shape]) -> Result<Shape> {
     let class = op.class_name();
     if op == MergeOp::Subtract && inputs.len() != 2 {
-        return Err(shape_error(layer, format!("a `Subtract` layer should be called on exactly 2 inputs, received {}: {}", inputs.len(), shapes_list(inputs))));
+        return Err(shape_error(
+            layer,
+            format!(
+                "a `Subtract` layer should be called on exactly 2 inputs, received {}: {}",
+                inputs.len(),
+                shapes_list(inputs)
+            ),
+        ));
     }
     if inputs.len() < 2 {
-        return Err(shape_error(layer, format!("a `{class}` layer should be called on a list of at least 2 inputs, received {}", inputs.len())));
+        return Err(shape_error(
+            layer,
+            format!(
+                "a `{class}` layer should be called on a list of at least 2 inputs, received {}",
+                inputs.len()
+            ),
+        ));
     }
     if let Some(s) = inputs.iter().find(|s| s.is_empty()) {
-        return Err(shape_error(layer, format!("every input needs a batch dimension, received input shape {}", format_shape(s))));
+        return Err(shape_error(
+            layer,
+            format!(
+                "every input needs a batch dimension, received input shape {}",
+                format_shape(s)
+            ),
+        ));
     }
     let batches: Vec<usize> = inputs.iter().filter_map(|s| s[0]).collect();
     if batches.windows(2).any(|w| w[0] != w[1]) {
-        return Err(shape_error(layer, format!("cannot merge tensors with different batch sizes: received input shapes {}", shapes_list(inputs))));
+        return Err(shape_error(
+            layer,
+            format!(
+                "cannot merge tensors with different batch sizes: received input shapes {}",
+                shapes_list(inputs)
+            ),
+        ));
     }
     let batch = batches.first().copied();
     if let MergeOp::Concatenate(axis) = op {
@@ -197,7 +237,9 @@ pub fn merge_output_shape(layer: &str, op: MergeOp, inputs: &[Shape]) -> Result<
                         let pd = &p[1..];
                         o + pd.len() >= rank && pd[o + pd.len() - rank] == Some(a)
                     });
-                    let other = first.map_or(String::new(), |i| format!("input {i} {} and ", format_shape(&inputs[i])));
+                    let other = first.map_or(String::new(), |i| {
+                        format!("input {i} {} and ", format_shape(&inputs[i]))
+                    });
                     return Err(shape_error(
                         layer,
                         format!("inputs have incompatible shapes: {other}input {k} {} differ on axis {} ({a} vs {b}; sizes must be equal or 1)", format_shape(s), o + 1),
@@ -219,7 +261,17 @@ fn concat_shape(layer: &str, axis: isize, inputs: &[Shape]) -> Result<Shape> {
     }
     let r = rank as isize;
     if axis >= r || axis < -r {
-        return Err(arg_error(layer, "axis", format!("an axis in [{}, {}) for inputs of shapes {}", -r, r, shapes_list(inputs)), axis));
+        return Err(arg_error(
+            layer,
+            "axis",
+            format!(
+                "an axis in [{}, {}) for inputs of shapes {}",
+                -r,
+                r,
+                shapes_list(inputs)
+            ),
+            axis,
+        ));
     }
     let ax = if axis < 0 { axis + r } else { axis } as usize;
     let mut out = inputs[0].clone();
@@ -261,7 +313,11 @@ impl LayerConfig for MergeConfig {
     }
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         merge_output_shape(name, self.op, inputs)?;
-        Ok(Box::new(Merge { name: name.to_string(), op: self.op, trainable: self.trainable }))
+        Ok(Box::new(Merge {
+            name: name.to_string(),
+            op: self.op,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -289,12 +345,20 @@ impl Layer for Merge {
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         if !weights.is_empty() {
-            return Err(KerasError::Invalid(format!("{}: expected no weight variables, received {}", self.name, weights.len())));
+            return Err(KerasError::Invalid(format!(
+                "{}: expected no weight variables, received {}",
+                self.name,
+                weights.len()
+            )));
         }
         let err = in_layer(&self.name);
         let shapes: Vec<Shape> = inputs
             .iter()
-            .map(|v| ctx.tape.try_value(*v).map(|t| t.shape().iter().map(|&d| Some(d)).collect()))
+            .map(|v| {
+                ctx.tape
+                    .try_value(*v)
+                    .map(|t| t.shape().iter().map(|&d| Some(d)).collect())
+            })
             .collect::<tensor::Result<_>>()
             .map_err(&err)?;
         merge_output_shape(&self.name, self.op, &shapes)?;
@@ -326,7 +390,10 @@ impl Layer for Merge {
         if self.op == MergeOp::Average {
             // Divided, not scaled by 1/n, so the values are Keras's to the last bit.
             let n = xs.len() as f32;
-            y = ctx.tape.unary_map(y, move |v| v / n, move |_, _| 1.0 / n).map_err(&err)?;
+            y = ctx
+                .tape
+                .unary_map(y, move |v| v / n, move |_, _| 1.0 / n)
+                .map_err(&err)?;
         }
         Ok(vec![y])
     }
@@ -346,11 +413,18 @@ impl Layer for Merge {
             MergeOp::Concatenate(axis) => {
                 let r = out.len() as isize;
                 let ax = (if axis < 0 { axis + r } else { axis }) as usize;
-                let parts: Vec<String> = inputs.iter().map(|s| s[ax].map_or("None".into(), |d| d.to_string())).collect();
+                let parts: Vec<String> = inputs
+                    .iter()
+                    .map(|s| s[ax].map_or("None".into(), |d| d.to_string()))
+                    .collect();
                 let total = out[ax].map_or("None".into(), |d| d.to_string());
                 format!("axis {ax}: {} = {total}", parts.join(" + "))
             }
-            op => format!("elementwise {} of {} inputs", op.class_name().to_lowercase(), inputs.len()),
+            op => format!(
+                "elementwise {} of {} inputs",
+                op.class_name().to_lowercase(),
+                inputs.len()
+            ),
         };
         vec![format!("no parameters; {line}; output {}", format_shape(&out))]
     }

@@ -5,9 +5,9 @@
 //! (`Conv2D`) for an input shape. "Not built" is not a state: a built layer always has its
 //! weights. One registry table ([`registry`]) maps Keras `class_name`s to configs.
 
-pub mod registry;
-pub mod input;
 pub mod custom;
+pub mod input;
+pub mod registry;
 
 use crate::error::Result;
 use crate::kshape::Shape;
@@ -34,12 +34,20 @@ static NEXT_WEIGHT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 impl Weight {
     /// A trainable weight.
     pub fn trainable(name: &str, value: Tensor) -> Weight {
-        Weight { name: name.to_string(), value, trainable: true, id: NEXT_WEIGHT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
+        Weight {
+            name: name.to_string(),
+            value,
+            trainable: true,
+            id: NEXT_WEIGHT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// A non-trainable weight (statistics).
     pub fn non_trainable(name: &str, value: Tensor) -> Weight {
-        Weight { trainable: false, ..Weight::trainable(name, value) }
+        Weight {
+            trainable: false,
+            ..Weight::trainable(name, value)
+        }
     }
 
     /// Number of scalars.
@@ -66,7 +74,13 @@ pub struct CallCtx<'a> {
 impl<'a> CallCtx<'a> {
     /// A context for one forward pass.
     pub fn new(tape: &'a mut Tape, rng: &'a mut Rng, training: bool) -> CallCtx<'a> {
-        CallCtx { tape, training, rng, losses: Vec::new(), updates: Vec::new() }
+        CallCtx {
+            tape,
+            training,
+            rng,
+            losses: Vec::new(),
+            updates: Vec::new(),
+        }
     }
 }
 
@@ -233,7 +247,9 @@ pub use conv::{Conv2D, Conv2DConfig};
 pub use conv_args::{DataFormat, InitializerArg, Pair};
 pub use conv_transpose::{Conv2DTranspose, Conv2DTransposeConfig};
 pub use depthwise::{DepthwiseConv2D, DepthwiseConv2DConfig, SeparableConv2D, SeparableConv2DConfig};
-pub use pooling::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2DConfig, MaxPooling2D, Pooling2DConfig};
+pub use pooling::{
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalPooling2DConfig, MaxPooling2D, Pooling2DConfig,
+};
 pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};
 pub mod activations;
 pub mod core;
@@ -243,7 +259,10 @@ pub mod preprocessing;
 pub mod regularization;
 pub use self::activations::{ActivationLayer, ActivationLayerConfig, ActivationOp, LeakyReLU, ReLU, Softmax, ELU};
 pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
-pub use self::merge::{add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge, MergeConfig, MergeOp, Minimum, Multiply, Subtract};
+pub use self::merge::{
+    add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
+    MergeConfig, MergeOp, Minimum, Multiply, Subtract,
+};
 pub use self::normalization::{BatchNormalization, BatchNormalizationConfig};
 pub use self::preprocessing::{Factor, Rescaling, RescalingConfig};
 pub use self::regularization::{Dropout, DropoutConfig};

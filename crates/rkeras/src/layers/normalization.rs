@@ -13,7 +13,10 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::conv_args::{constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters, single, single_var, InitializerArg};
+use super::conv_args::{
+    constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters,
+    single, single_var, InitializerArg,
+};
 use super::core::base_config;
 use super::{CallCtx, Layer, LayerConfig, Weight};
 use crate::config::{short, ConfigReader};
@@ -141,7 +144,8 @@ impl BatchNormalizationConfig {
             self.gamma_initializer.resolve(layer, "gamma_initializer")?,
             self.beta_initializer.resolve(layer, "beta_initializer")?,
             self.moving_mean_initializer.resolve(layer, "moving_mean_initializer")?,
-            self.moving_variance_initializer.resolve(layer, "moving_variance_initializer")?,
+            self.moving_variance_initializer
+                .resolve(layer, "moving_variance_initializer")?,
         ])
     }
 
@@ -153,8 +157,13 @@ impl BatchNormalizationConfig {
         c.trainable = r.trainable()?;
         c.axis = match r.get("axis") {
             None => -1,
-            Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64().ok_or_else(|| arg_error(&r.layer, "axis", "an integer", short(&a[0])))? as isize,
-            Some(Value::Array(a)) => return Err(arg_error(&r.layer, "axis", "one axis", short(&Value::Array(a.clone())))),
+            Some(Value::Array(a)) if a.len() == 1 => {
+                a[0].as_i64()
+                    .ok_or_else(|| arg_error(&r.layer, "axis", "an integer", short(&a[0])))? as isize
+            }
+            Some(Value::Array(a)) => {
+                return Err(arg_error(&r.layer, "axis", "one axis", short(&Value::Array(a.clone()))))
+            }
             Some(_) => r.isize("axis")?.unwrap_or(-1),
         };
         c.momentum = r.f64("momentum")?.unwrap_or(0.99);
@@ -178,10 +187,20 @@ impl BatchNormalizationConfig {
         c.synchronized = r.bool("synchronized")?.unwrap_or(false);
         c.renorm_momentum = r.f64("renorm_momentum")?.unwrap_or(0.99);
         if r.bool("renorm")?.unwrap_or(false) {
-            return Err(arg_error(&r.layer, "renorm", "False (rkeras has no batch renormalization)", "True"));
+            return Err(arg_error(
+                &r.layer,
+                "renorm",
+                "False (rkeras has no batch renormalization)",
+                "True",
+            ));
         }
         if r.get("virtual_batch_size").is_some() || r.get("adjustment").is_some() {
-            return Err(arg_error(&r.layer, "virtual_batch_size", "None (rkeras has no ghost batch normalization)", short(r.get("virtual_batch_size").unwrap_or(&Value::Null))));
+            return Err(arg_error(
+                &r.layer,
+                "virtual_batch_size",
+                "None (rkeras has no ghost batch normalization)",
+                short(r.get("virtual_batch_size").unwrap_or(&Value::Null)),
+            ));
         }
         c.validate(&r.layer)?;
         Ok(c)
@@ -193,7 +212,17 @@ fn resolve_axis(layer: &str, axis: isize, input: &[Option<usize>]) -> Result<usi
     let rank = input.len() as isize;
     let a = if axis < 0 { axis + rank } else { axis };
     if a < 0 || a >= rank {
-        return Err(arg_error(layer, "axis", format!("an axis in [{}, {}) for input shape {}", -rank, rank, format_shape(input)), axis));
+        return Err(arg_error(
+            layer,
+            "axis",
+            format!(
+                "an axis in [{}, {}) for input shape {}",
+                -rank,
+                rank,
+                format_shape(input)
+            ),
+            axis,
+        ));
     }
     Ok(a as usize)
 }
@@ -220,11 +249,20 @@ impl LayerConfig for BatchNormalizationConfig {
         if self.center {
             weights.push(Weight::trainable("beta", inits[1].generate(name, &[c], rng)?));
         }
-        weights.push(Weight::non_trainable("moving_mean", inits[2].generate(name, &[c], rng)?));
-        weights.push(Weight::non_trainable("moving_variance", inits[3].generate(name, &[c], rng)?));
+        weights.push(Weight::non_trainable(
+            "moving_mean",
+            inits[2].generate(name, &[c], rng)?,
+        ));
+        weights.push(Weight::non_trainable(
+            "moving_variance",
+            inits[3].generate(name, &[c], rng)?,
+        ));
         Ok(Box::new(BatchNormalization {
             name: name.to_string(),
-            config: BatchNormalizationConfig { name: Some(name.to_string()), ..self.clone() },
+            config: BatchNormalizationConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             inits,
             weights,
             axis,
@@ -287,7 +325,10 @@ impl Layer for BatchNormalization {
             ctx.updates.push((vi, var));
             Ok(vec![y])
         } else {
-            Ok(vec![ctx.tape.batch_norm_inference(x, &mean, &var, gamma, beta, axis, eps).map_err(&err)?])
+            Ok(vec![ctx
+                .tape
+                .batch_norm_inference(x, &mean, &var, gamma, beta, axis, eps)
+                .map_err(&err)?])
         }
     }
     fn config(&self) -> Value {
@@ -319,14 +360,28 @@ impl Layer for BatchNormalization {
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         let c = self.weights[self.weights.len() - 1].value.len() as u64;
-        let learned: Vec<&str> = self.weights.iter().filter(|w| w.trainable).map(|w| w.name.as_str()).collect();
+        let learned: Vec<&str> = self
+            .weights
+            .iter()
+            .filter(|w| w.trainable)
+            .map(|w| w.name.as_str())
+            .collect();
         let n = self.weights.len() as u64;
         let t = learned.len() as u64 * c;
-        let state = if self.trainable { "trainable" } else { "frozen, non-trainable" };
+        let state = if self.trainable {
+            "trainable"
+        } else {
+            "frozen, non-trainable"
+        };
         let split = if learned.is_empty() {
             format!("moving_mean, moving_variance non-trainable: {}", thousands(2 * c))
         } else {
-            format!("{} {state}: {}; moving_mean, moving_variance non-trainable: {}", learned.join(", "), thousands(t), thousands(2 * c))
+            format!(
+                "{} {state}: {}; moving_mean, moving_variance non-trainable: {}",
+                learned.join(", "),
+                thousands(t),
+                thousands(2 * c)
+            )
         };
         let mut lines = vec![format!("{} ({split})", params_line(&format!("{n}·{c}"), n * c))];
         lines.push(format!(
@@ -341,14 +396,23 @@ impl Layer for BatchNormalization {
         }
         let (gi, bi, _, _) = indices(&self.config);
         let c = &self.config;
-        penalties(tape, &[(c.gamma_regularizer, gi.and_then(|i| weights.get(i).copied())), (c.beta_regularizer, bi.and_then(|i| weights.get(i).copied()))])
+        penalties(
+            tape,
+            &[
+                (c.gamma_regularizer, gi.and_then(|i| weights.get(i).copied())),
+                (c.beta_regularizer, bi.and_then(|i| weights.get(i).copied())),
+            ],
+        )
     }
     fn apply_constraints(&mut self) {
         if !self.trainable {
             return;
         }
         let (gi, bi, _, _) = indices(&self.config);
-        let (gc, bc) = (self.config.gamma_constraint.clone(), self.config.beta_constraint.clone());
+        let (gc, bc) = (
+            self.config.gamma_constraint.clone(),
+            self.config.beta_constraint.clone(),
+        );
         if let Some(i) = gi {
             constrain(&gc, self.weights.get_mut(i));
         }

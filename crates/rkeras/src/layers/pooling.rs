@@ -85,7 +85,15 @@ impl AveragePooling2D {
 
 impl Pooling2DConfig {
     fn new(kind: PoolKind, pool_size: Pair) -> Pooling2DConfig {
-        Pooling2DConfig { kind, name: None, trainable: true, pool_size, strides: None, padding: "valid".into(), data_format: "channels_last".into() }
+        Pooling2DConfig {
+            kind,
+            name: None,
+            trainable: true,
+            pool_size,
+            strides: None,
+            padding: "valid".into(),
+            data_format: "channels_last".into(),
+        }
     }
 
     setters!(padding: String, data_format: String);
@@ -103,13 +111,24 @@ impl Pooling2DConfig {
     /// Checks the arguments.
     pub fn validate(&self, layer: &str) -> Result<Window> {
         let strides = self.strides.unwrap_or(self.pool_size);
-        Window::new(layer, "pool_size", self.pool_size, strides, Pair(1, 1), &self.padding, &self.data_format)
+        Window::new(
+            layer,
+            "pool_size",
+            self.pool_size,
+            strides,
+            Pair(1, 1),
+            &self.padding,
+            &self.data_format,
+        )
     }
 
     /// Reads a Keras 3 or tf-keras 2 config; the class name picks max or average.
     pub fn from_keras(r: &ConfigReader) -> Result<Pooling2DConfig> {
         r.check_dtype()?;
-        let mut c = Pooling2DConfig::new(PoolKind::from_class(r.class_name), r.pair("pool_size")?.map_or(Pair(2, 2), Pair::from));
+        let mut c = Pooling2DConfig::new(
+            PoolKind::from_class(r.class_name),
+            r.pair("pool_size")?.map_or(Pair(2, 2), Pair::from),
+        );
         c.name = r.name();
         c.trainable = r.trainable()?;
         c.strides = r.pair("strides")?.map(Pair::from);
@@ -149,7 +168,12 @@ impl LayerConfig for Pooling2DConfig {
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let window = self.validate(name)?;
         window.output(name, single(name, inputs)?)?;
-        Ok(Box::new(Pooling2D { name: name.to_string(), kind: self.kind, window, trainable: self.trainable }))
+        Ok(Box::new(Pooling2D {
+            name: name.to_string(),
+            kind: self.kind,
+            window,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -211,7 +235,10 @@ impl Layer for Pooling2D {
         })
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        inputs.first().map(|x| self.window.explain(&self.name, x)).unwrap_or_default()
+        inputs
+            .first()
+            .map(|x| self.window.explain(&self.name, x))
+            .unwrap_or_default()
     }
 }
 
@@ -254,7 +281,13 @@ impl GlobalMaxPooling2D {
 
 impl GlobalPooling2DConfig {
     fn new(kind: PoolKind) -> GlobalPooling2DConfig {
-        GlobalPooling2DConfig { kind, name: None, trainable: true, data_format: "channels_last".into(), keepdims: false }
+        GlobalPooling2DConfig {
+            kind,
+            name: None,
+            trainable: true,
+            data_format: "channels_last".into(),
+            keepdims: false,
+        }
     }
 
     setters!(data_format: String);
@@ -307,7 +340,13 @@ impl LayerConfig for GlobalPooling2DConfig {
         if h == Some(0) || w == Some(0) {
             return Err(shape_error(name, "cannot pool over an empty image (height or width 0)"));
         }
-        Ok(Box::new(GlobalPooling2D { name: name.to_string(), kind: self.kind, data_format, keepdims: self.keepdims, trainable: self.trainable }))
+        Ok(Box::new(GlobalPooling2D {
+            name: name.to_string(),
+            kind: self.kind,
+            data_format,
+            keepdims: self.keepdims,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -321,7 +360,11 @@ impl Layer for GlobalPooling2D {
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let [n, _, _, c] = self.data_format.split(&self.name, single(&self.name, inputs)?)?;
-        Ok(vec![if self.keepdims { self.data_format.join([n, Some(1), Some(1), c]) } else { vec![n, c] }])
+        Ok(vec![if self.keepdims {
+            self.data_format.join([n, Some(1), Some(1), c])
+        } else {
+            vec![n, c]
+        }])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, 0)?;
@@ -332,7 +375,11 @@ impl Layer for GlobalPooling2D {
             PoolKind::Average => ctx.tape.global_avg_pool2d(xs, self.keepdims),
         }
         .map_err(&err)?;
-        let y = if self.keepdims { self.data_format.from_nhwc(ctx.tape, y).map_err(&err)? } else { y };
+        let y = if self.keepdims {
+            self.data_format.from_nhwc(ctx.tape, y).map_err(&err)?
+        } else {
+            y
+        };
         Ok(vec![y])
     }
     fn config(&self) -> Value {
@@ -347,7 +394,9 @@ impl Layer for GlobalPooling2D {
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let what = if self.kind == PoolKind::Max { "max" } else { "mean" };
         match inputs.first().map(|x| self.data_format.split(&self.name, x)) {
-            Some(Ok([_, Some(h), Some(w), _])) => vec![format!("{what} over H·W = {h}·{w} = {} positions per channel", h * w)],
+            Some(Ok([_, Some(h), Some(w), _])) => {
+                vec![format!("{what} over H·W = {h}·{w} = {} positions per channel", h * w)]
+            }
             _ => Vec::new(),
         }
     }

@@ -60,7 +60,11 @@ impl Factor {
         let bad = || arg_error(layer, arg, "a number or a list of numbers", short(v));
         match v {
             Value::Number(n) => n.as_f64().map(Factor::Scalar).ok_or_else(bad),
-            Value::Array(a) => a.iter().map(|x| x.as_f64().ok_or_else(bad)).collect::<Result<Vec<_>>>().map(Factor::PerChannel),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_f64().ok_or_else(bad))
+                .collect::<Result<Vec<_>>>()
+                .map(Factor::PerChannel),
             Value::Object(o) => match o.get("config").and_then(|c| c.get("value")) {
                 Some(inner @ (Value::Number(_) | Value::Array(_))) => Factor::from_json(layer, arg, inner),
                 _ => Err(bad()),
@@ -102,7 +106,12 @@ impl Rescaling {
     /// `Rescaling(scale)`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(scale: impl Into<Factor>) -> RescalingConfig {
-        RescalingConfig { name: None, trainable: true, scale: scale.into(), offset: Factor::Scalar(0.0) }
+        RescalingConfig {
+            name: None,
+            trainable: true,
+            scale: scale.into(),
+            offset: Factor::Scalar(0.0),
+        }
     }
 }
 
@@ -118,7 +127,12 @@ impl RescalingConfig {
             Some(v) => Factor::from_json(&r.layer, "offset", v)?,
             None => Factor::Scalar(0.0),
         };
-        Ok(RescalingConfig { name: r.name(), trainable: r.trainable()?, scale, offset })
+        Ok(RescalingConfig {
+            name: r.name(),
+            trainable: r.trainable()?,
+            scale,
+            offset,
+        })
     }
 }
 
@@ -127,7 +141,12 @@ fn check_factor(layer: &str, arg: &str, f: &Factor, input: &[Option<usize>]) -> 
     if let Factor::PerChannel(v) = f {
         let last = input.last().copied().flatten();
         if v.is_empty() || (v.len() != 1 && last.is_some_and(|c| c != v.len())) {
-            let want = last.map_or("a non-empty list".to_string(), |c| format!("a number or a list of 1 or {c} values (the last axis of input shape {})", format_shape(input)));
+            let want = last.map_or("a non-empty list".to_string(), |c| {
+                format!(
+                    "a number or a list of 1 or {c} values (the last axis of input shape {})",
+                    format_shape(input)
+                )
+            });
             return Err(arg_error(layer, arg, want, format!("a list of {} values", v.len())));
         }
     }
@@ -148,7 +167,14 @@ impl LayerConfig for RescalingConfig {
         let input = single(name, inputs)?;
         check_factor(name, "scale", &self.scale, input)?;
         check_factor(name, "offset", &self.offset, input)?;
-        Ok(Box::new(Rescaling { name: name.to_string(), config: RescalingConfig { name: Some(name.to_string()), ..self.clone() }, trainable: self.trainable }))
+        Ok(Box::new(Rescaling {
+            name: name.to_string(),
+            config: RescalingConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -184,7 +210,9 @@ impl Layer for Rescaling {
             Factor::Scalar(s) if *s == 1.0 => x,
             Factor::Scalar(s) => ctx.tape.scale(x, *s as f32).map_err(&err)?,
             Factor::PerChannel(v) => {
-                let c = ctx.tape.constant(Tensor::new(&[v.len()], v.iter().map(|&s| s as f32).collect()).map_err(&err)?);
+                let c = ctx
+                    .tape
+                    .constant(Tensor::new(&[v.len()], v.iter().map(|&s| s as f32).collect()).map_err(&err)?);
                 ctx.tape.mul(x, c).map_err(&err)?
             }
         };
@@ -192,7 +220,9 @@ impl Layer for Rescaling {
             Factor::Scalar(o) if *o == 0.0 => y,
             Factor::Scalar(o) => ctx.tape.add_scalar(y, *o as f32).map_err(&err)?,
             Factor::PerChannel(v) => {
-                let c = ctx.tape.constant(Tensor::new(&[v.len()], v.iter().map(|&o| o as f32).collect()).map_err(&err)?);
+                let c = ctx
+                    .tape
+                    .constant(Tensor::new(&[v.len()], v.iter().map(|&o| o as f32).collect()).map_err(&err)?);
                 ctx.tape.add(y, c).map_err(&err)?
             }
         };
@@ -205,7 +235,11 @@ impl Layer for Rescaling {
         Value::Object(m)
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
-        vec![format!("no parameters; y = x·{} + {}; output shape = input shape", self.config.scale.show(), self.config.offset.show())]
+        vec![format!(
+            "no parameters; y = x·{} + {}; output shape = input shape",
+            self.config.scale.show(),
+            self.config.offset.show()
+        )]
     }
 }
 
@@ -213,23 +247,36 @@ impl Layer for Rescaling {
 mod tests {
     use super::*;
     use crate::kshape::batched;
-    use crate::layers::core::tests::{err, build, grad_check, run};
+    use crate::layers::core::tests::{build, err, grad_check, run};
 
     #[test]
     fn scales_and_offsets() {
         let l = build(&Rescaling::new(1.0 / 255.0), "rescaling", batched(&[2, 2, 1])).unwrap();
-        assert_eq!(l.compute_output_shape(&[batched(&[2, 2, 1])]).unwrap(), vec![batched(&[2, 2, 1])]);
+        assert_eq!(
+            l.compute_output_shape(&[batched(&[2, 2, 1])]).unwrap(),
+            vec![batched(&[2, 2, 1])]
+        );
         let x = Tensor::new(&[1, 2, 2, 1], vec![0.0, 51.0, 127.5, 255.0]).unwrap();
         let y = run(l.as_ref(), std::slice::from_ref(&x), false).unwrap().out.remove(0);
         for (a, b) in y.data().iter().zip([0.0, 0.2, 0.5, 1.0]) {
             assert!((a - b).abs() < 1e-6);
         }
-        let l = build(&Rescaling::new(1.0 / 127.5).offset(-1.0), "rescaling", batched(&[2, 2, 1])).unwrap();
+        let l = build(
+            &Rescaling::new(1.0 / 127.5).offset(-1.0),
+            "rescaling",
+            batched(&[2, 2, 1]),
+        )
+        .unwrap();
         let y = run(l.as_ref(), &[x], false).unwrap().out.remove(0);
         for (a, b) in y.data().iter().zip([-1.0, -0.6, 0.0, 1.0]) {
             assert!((a - b).abs() < 1e-6);
         }
-        let l = build(&Rescaling::new(vec![1.0, 10.0]).offset(vec![0.5, 0.0]), "rescaling", batched(&[2])).unwrap();
+        let l = build(
+            &Rescaling::new(vec![1.0, 10.0]).offset(vec![0.5, 0.0]),
+            "rescaling",
+            batched(&[2]),
+        )
+        .unwrap();
         let y = run(l.as_ref(), &[Tensor::ones(&[2, 2])], false).unwrap().out.remove(0);
         assert_eq!(y.data(), &[1.5, 10.0, 1.5, 10.0]);
         grad_check(l.as_ref(), &[Tensor::arange(&[2, 2])], true);
@@ -237,8 +284,17 @@ mod tests {
 
     #[test]
     fn errors_and_json() {
-        let e = err(build(&Rescaling::new(vec![1.0, 2.0, 3.0]), "rescaling_1", batched(&[4, 4, 2])));
-        assert!(e.starts_with("rescaling_1: argument `scale`") && e.contains("(None, 4, 4, 2)") && e.ends_with("Received: scale=a list of 3 values"), "{e}");
+        let e = err(build(
+            &Rescaling::new(vec![1.0, 2.0, 3.0]),
+            "rescaling_1",
+            batched(&[4, 4, 2]),
+        ));
+        assert!(
+            e.starts_with("rescaling_1: argument `scale`")
+                && e.contains("(None, 4, 4, 2)")
+                && e.ends_with("Received: scale=a list of 3 values"),
+            "{e}"
+        );
         let l = build(&Rescaling::new(0.5).offset(2.0), "rescaling", batched(&[3])).unwrap();
         let j = l.config();
         assert_eq!((j["scale"].clone(), j["offset"].clone()), (json!(0.5), json!(2.0)));
@@ -247,7 +303,10 @@ mod tests {
         let k3_numpy = json!({"name": "r", "scale": {"class_name": "__numpy__", "config": {"value": [0.5, 0.25], "dtype": "float32"}}, "offset": 0.0});
         let c = RescalingConfig::from_keras(&ConfigReader::new("Rescaling", &k3_numpy).unwrap()).unwrap();
         assert_eq!(c.scale, Factor::PerChannel(vec![0.5, 0.25]));
-        let e = RescalingConfig::from_keras(&ConfigReader::new("Rescaling", &json!({"name": "r", "scale": "x"})).unwrap()).unwrap_err().to_string();
+        let e =
+            RescalingConfig::from_keras(&ConfigReader::new("Rescaling", &json!({"name": "r", "scale": "x"})).unwrap())
+                .unwrap_err()
+                .to_string();
         assert!(e.starts_with("r: argument `scale`"), "{e}");
     }
 }

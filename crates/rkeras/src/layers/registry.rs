@@ -37,36 +37,186 @@ fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
 
 /// Every layer class rkeras reads, by Keras class name.
 pub static REGISTRY: &[Entry] = &[
-    entry!("InputLayer", super::input::InputLayerConfig, super::input::InputLayer::new(&[4, 4, 2]), vec![]),
-    entry!("Dense", super::core::DenseConfig, super::core::Dense::new(3).activation("relu"), vec![crate::kshape::batched(&[4])]),
-    entry!("Activation", super::core::ActivationConfig, super::core::Activation::new("tanh"), vec![crate::kshape::batched(&[4])]),
-    entry!("ReLU", super::activations::ActivationLayerConfig, super::activations::ReLU::new().max_value(6.0), img(4, 4, 2)),
-    entry!("LeakyReLU", super::activations::ActivationLayerConfig, super::activations::LeakyReLU::new(), img(4, 4, 2)),
-    entry!("Softmax", super::activations::ActivationLayerConfig, super::activations::Softmax::new(), vec![crate::kshape::batched(&[5])]),
-    entry!("ELU", super::activations::ActivationLayerConfig, super::activations::ELU::new(), img(4, 4, 2)),
-    entry!("Dropout", super::regularization::DropoutConfig, super::regularization::Dropout::new(0.5), vec![crate::kshape::batched(&[8])]),
-    entry!("BatchNormalization", super::normalization::BatchNormalizationConfig, super::normalization::BatchNormalization::new(), img(4, 4, 3)),
-    entry!("Add", super::merge::MergeConfig, super::merge::Add::new(), vec![crate::kshape::batched(&[4]); 2]),
-    entry!("Subtract", super::merge::MergeConfig, super::merge::Subtract::new(), vec![crate::kshape::batched(&[4]); 2]),
-    entry!("Multiply", super::merge::MergeConfig, super::merge::Multiply::new(), vec![crate::kshape::batched(&[4]); 2]),
-    entry!("Average", super::merge::MergeConfig, super::merge::Average::new(), vec![crate::kshape::batched(&[4]); 3]),
-    entry!("Maximum", super::merge::MergeConfig, super::merge::Maximum::new(), vec![crate::kshape::batched(&[4]); 2]),
-    entry!("Minimum", super::merge::MergeConfig, super::merge::Minimum::new(), vec![crate::kshape::batched(&[4]); 2]),
-    entry!("Concatenate", super::merge::MergeConfig, super::merge::Concatenate::new(-1), vec![crate::kshape::batched(&[4, 4, 2]); 2]),
-    entry!("Rescaling", super::preprocessing::RescalingConfig, super::preprocessing::Rescaling::new(1.0 / 255.0), img(4, 4, 3)),
-    entry!("Conv2D", super::conv::Conv2DConfig, super::conv::Conv2D::new(4, 3), img(6, 6, 2)),
-    entry!("Conv2DTranspose", super::conv_transpose::Conv2DTransposeConfig, super::conv_transpose::Conv2DTranspose::new(3, 3).strides(2), img(4, 4, 2)),
-    entry!("DepthwiseConv2D", super::depthwise::DepthwiseConv2DConfig, super::depthwise::DepthwiseConv2D::new(3).depth_multiplier(2), img(6, 6, 2)),
-    entry!("SeparableConv2D", super::depthwise::SeparableConv2DConfig, super::depthwise::SeparableConv2D::new(4, 3), img(6, 6, 2)),
-    entry!("MaxPooling2D", super::pooling::Pooling2DConfig, super::pooling::MaxPooling2D::new(2), img(6, 6, 2)),
-    entry!("AveragePooling2D", super::pooling::Pooling2DConfig, super::pooling::AveragePooling2D::new(2), img(6, 6, 2)),
-    entry!("GlobalAveragePooling2D", super::pooling::GlobalPooling2DConfig, super::pooling::GlobalAveragePooling2D::new(), img(4, 4, 2)),
-    entry!("GlobalMaxPooling2D", super::pooling::GlobalPooling2DConfig, super::pooling::GlobalMaxPooling2D::new(), img(4, 4, 2)),
-    entry!("ZeroPadding2D", super::reshaping::Border2DConfig, super::reshaping::ZeroPadding2D::new(1), img(4, 4, 2)),
-    entry!("Cropping2D", super::reshaping::Border2DConfig, super::reshaping::Cropping2D::new(1), img(4, 4, 2)),
-    entry!("Flatten", super::reshaping::ShapeOpConfig, super::reshaping::Flatten::new(), img(4, 4, 2)),
-    entry!("Reshape", super::reshaping::ShapeOpConfig, super::reshaping::Reshape::new(&[-1, 2]), img(4, 4, 2)),
-    entry!("Permute", super::reshaping::ShapeOpConfig, super::reshaping::Permute::new(&[2, 1, 3]), img(4, 3, 2)),
+    entry!(
+        "InputLayer",
+        super::input::InputLayerConfig,
+        super::input::InputLayer::new(&[4, 4, 2]),
+        vec![]
+    ),
+    entry!(
+        "Dense",
+        super::core::DenseConfig,
+        super::core::Dense::new(3).activation("relu"),
+        vec![crate::kshape::batched(&[4])]
+    ),
+    entry!(
+        "Activation",
+        super::core::ActivationConfig,
+        super::core::Activation::new("tanh"),
+        vec![crate::kshape::batched(&[4])]
+    ),
+    entry!(
+        "ReLU",
+        super::activations::ActivationLayerConfig,
+        super::activations::ReLU::new().max_value(6.0),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "LeakyReLU",
+        super::activations::ActivationLayerConfig,
+        super::activations::LeakyReLU::new(),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Softmax",
+        super::activations::ActivationLayerConfig,
+        super::activations::Softmax::new(),
+        vec![crate::kshape::batched(&[5])]
+    ),
+    entry!(
+        "ELU",
+        super::activations::ActivationLayerConfig,
+        super::activations::ELU::new(),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Dropout",
+        super::regularization::DropoutConfig,
+        super::regularization::Dropout::new(0.5),
+        vec![crate::kshape::batched(&[8])]
+    ),
+    entry!(
+        "BatchNormalization",
+        super::normalization::BatchNormalizationConfig,
+        super::normalization::BatchNormalization::new(),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "Add",
+        super::merge::MergeConfig,
+        super::merge::Add::new(),
+        vec![crate::kshape::batched(&[4]); 2]
+    ),
+    entry!(
+        "Subtract",
+        super::merge::MergeConfig,
+        super::merge::Subtract::new(),
+        vec![crate::kshape::batched(&[4]); 2]
+    ),
+    entry!(
+        "Multiply",
+        super::merge::MergeConfig,
+        super::merge::Multiply::new(),
+        vec![crate::kshape::batched(&[4]); 2]
+    ),
+    entry!(
+        "Average",
+        super::merge::MergeConfig,
+        super::merge::Average::new(),
+        vec![crate::kshape::batched(&[4]); 3]
+    ),
+    entry!(
+        "Maximum",
+        super::merge::MergeConfig,
+        super::merge::Maximum::new(),
+        vec![crate::kshape::batched(&[4]); 2]
+    ),
+    entry!(
+        "Minimum",
+        super::merge::MergeConfig,
+        super::merge::Minimum::new(),
+        vec![crate::kshape::batched(&[4]); 2]
+    ),
+    entry!(
+        "Concatenate",
+        super::merge::MergeConfig,
+        super::merge::Concatenate::new(-1),
+        vec![crate::kshape::batched(&[4, 4, 2]); 2]
+    ),
+    entry!(
+        "Rescaling",
+        super::preprocessing::RescalingConfig,
+        super::preprocessing::Rescaling::new(1.0 / 255.0),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "Conv2D",
+        super::conv::Conv2DConfig,
+        super::conv::Conv2D::new(4, 3),
+        img(6, 6, 2)
+    ),
+    entry!(
+        "Conv2DTranspose",
+        super::conv_transpose::Conv2DTransposeConfig,
+        super::conv_transpose::Conv2DTranspose::new(3, 3).strides(2),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "DepthwiseConv2D",
+        super::depthwise::DepthwiseConv2DConfig,
+        super::depthwise::DepthwiseConv2D::new(3).depth_multiplier(2),
+        img(6, 6, 2)
+    ),
+    entry!(
+        "SeparableConv2D",
+        super::depthwise::SeparableConv2DConfig,
+        super::depthwise::SeparableConv2D::new(4, 3),
+        img(6, 6, 2)
+    ),
+    entry!(
+        "MaxPooling2D",
+        super::pooling::Pooling2DConfig,
+        super::pooling::MaxPooling2D::new(2),
+        img(6, 6, 2)
+    ),
+    entry!(
+        "AveragePooling2D",
+        super::pooling::Pooling2DConfig,
+        super::pooling::AveragePooling2D::new(2),
+        img(6, 6, 2)
+    ),
+    entry!(
+        "GlobalAveragePooling2D",
+        super::pooling::GlobalPooling2DConfig,
+        super::pooling::GlobalAveragePooling2D::new(),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "GlobalMaxPooling2D",
+        super::pooling::GlobalPooling2DConfig,
+        super::pooling::GlobalMaxPooling2D::new(),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "ZeroPadding2D",
+        super::reshaping::Border2DConfig,
+        super::reshaping::ZeroPadding2D::new(1),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Cropping2D",
+        super::reshaping::Border2DConfig,
+        super::reshaping::Cropping2D::new(1),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Flatten",
+        super::reshaping::ShapeOpConfig,
+        super::reshaping::Flatten::new(),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Reshape",
+        super::reshaping::ShapeOpConfig,
+        super::reshaping::Reshape::new(&[-1, 2]),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "Permute",
+        super::reshaping::ShapeOpConfig,
+        super::reshaping::Permute::new(&[2, 1, 3]),
+        img(4, 3, 2)
+    ),
 ];
 
 /// The entry for a class name.

@@ -54,7 +54,13 @@ impl Dropout {
     /// `Dropout(rate)`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(rate: f64) -> DropoutConfig {
-        DropoutConfig { name: None, trainable: true, rate, noise_shape: None, seed: None }
+        DropoutConfig {
+            name: None,
+            trainable: true,
+            rate,
+            noise_shape: None,
+            seed: None,
+        }
     }
 }
 
@@ -81,7 +87,12 @@ impl DropoutConfig {
         }
         if let Some(ns) = &self.noise_shape {
             if ns.contains(&Some(0)) {
-                return Err(arg_error(layer, "noise_shape", "positive integers or None", format_shape(ns)));
+                return Err(arg_error(
+                    layer,
+                    "noise_shape",
+                    "positive integers or None",
+                    format_shape(ns),
+                ));
             }
         }
         Ok(())
@@ -91,7 +102,13 @@ impl DropoutConfig {
     pub fn from_keras(r: &ConfigReader) -> Result<DropoutConfig> {
         r.check_dtype()?;
         let rate = r.f64("rate")?.ok_or_else(|| r.missing("rate"))?;
-        let c = DropoutConfig { name: r.name(), trainable: r.trainable()?, rate, noise_shape: r.dims("noise_shape")?, seed: r.usize("seed")?.map(|s| s as u64) };
+        let c = DropoutConfig {
+            name: r.name(),
+            trainable: r.trainable()?,
+            rate,
+            noise_shape: r.dims("noise_shape")?,
+            seed: r.usize("seed")?.map(|s| s as u64),
+        };
         c.validate(&r.layer)?;
         Ok(c)
     }
@@ -109,7 +126,11 @@ fn check_noise_shape(layer: &str, noise: &[Option<usize>], input: &[Option<usize
         return Err(arg_error(
             layer,
             "noise_shape",
-            format!("a shape of rank {} whose entries are 1, None or the input's size (input shape {})", input.len(), format_shape(input)),
+            format!(
+                "a shape of rank {} whose entries are 1, None or the input's size (input shape {})",
+                input.len(),
+                format_shape(input)
+            ),
             format_shape(noise),
         ));
     }
@@ -134,7 +155,10 @@ impl LayerConfig for DropoutConfig {
         }
         Ok(Box::new(Dropout {
             name: name.to_string(),
-            config: DropoutConfig { name: Some(name.to_string()), ..self.clone() },
+            config: DropoutConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             trainable: self.trainable,
             calls: Arc::new(AtomicU64::new(0)),
         }))
@@ -192,7 +216,12 @@ impl Layer for Dropout {
             None => ctx.tape.dropout(x, rate as f32, noise.as_deref(), ctx.rng, true),
         }
         .map_err(|e| match e {
-            tensor::TensorError::Argument { arg, expected, received, .. } => arg_error(&self.name, arg, expected, received),
+            tensor::TensorError::Argument {
+                arg,
+                expected,
+                received,
+                ..
+            } => arg_error(&self.name, arg, expected, received),
             other => err(other),
         })?;
         Ok(vec![y])
@@ -226,7 +255,7 @@ impl Layer for Dropout {
 mod tests {
     use super::*;
     use crate::kshape::batched;
-    use crate::layers::core::tests::{err, build, grad_check, run};
+    use crate::layers::core::tests::{build, err, grad_check, run};
     use tensor::Tensor;
 
     #[test]
@@ -247,8 +276,16 @@ mod tests {
         assert!(y.data().iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-6));
         assert!((kept as f64 / 4000.0 - 0.75).abs() < 0.03, "{kept}");
         // Channel dropout: a mask (None, 1, None) keeps or drops whole columns of axis 1.
-        let l = build(&Dropout::new(0.5).noise_shape(&[None, Some(1), None]), "dropout", batched(&[6, 5])).unwrap();
-        let y = run(l.as_ref(), &[Tensor::ones(&[3, 6, 5])], true).unwrap().out.remove(0);
+        let l = build(
+            &Dropout::new(0.5).noise_shape(&[None, Some(1), None]),
+            "dropout",
+            batched(&[6, 5]),
+        )
+        .unwrap();
+        let y = run(l.as_ref(), &[Tensor::ones(&[3, 6, 5])], true)
+            .unwrap()
+            .out
+            .remove(0);
         let d = y.data();
         for n in 0..3 {
             for c in 0..5 {
@@ -274,11 +311,26 @@ mod tests {
     #[test]
     fn errors_and_json() {
         let e = err(build(&Dropout::new(1.5), "dropout_2", batched(&[3])));
-        assert_eq!(e, "dropout_2: argument `rate`: expected a float value between 0 and 1. Received: rate=1.5");
-        let e = err(build(&Dropout::new(0.5).noise_shape(&[None, Some(2)]), "dropout", batched(&[3])));
-        assert!(e.starts_with("dropout: argument `noise_shape`") && e.contains("(None, 3)") && e.ends_with("noise_shape=(None, 2)"), "{e}");
+        assert_eq!(
+            e,
+            "dropout_2: argument `rate`: expected a float value between 0 and 1. Received: rate=1.5"
+        );
+        let e = err(build(
+            &Dropout::new(0.5).noise_shape(&[None, Some(2)]),
+            "dropout",
+            batched(&[3]),
+        ));
+        assert!(
+            e.starts_with("dropout: argument `noise_shape`")
+                && e.contains("(None, 3)")
+                && e.ends_with("noise_shape=(None, 2)"),
+            "{e}"
+        );
         let l = build(&Dropout::new(1.0), "dropout_1", batched(&[3])).unwrap();
-        let e = run(l.as_ref(), &[Tensor::ones(&[1, 3])], true).err().unwrap().to_string();
+        let e = run(l.as_ref(), &[Tensor::ones(&[1, 3])], true)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.starts_with("dropout_1: argument `rate`"), "{e}");
         // k_dropout.k2.json and a Keras 3 round trip.
         let k2 = json!({"name": "dropout", "trainable": true, "dtype": "float32", "rate": 0.5, "noise_shape": null, "seed": null});
@@ -288,7 +340,13 @@ mod tests {
         let j = build(&cfg, "dropout", batched(&[2, 4])).unwrap().config();
         assert_eq!(j["noise_shape"], json!([null, 1, 4]));
         let back = DropoutConfig::from_keras(&ConfigReader::new("Dropout", &j).unwrap()).unwrap();
-        assert_eq!(back, DropoutConfig { name: Some("dropout".into()), ..cfg });
+        assert_eq!(
+            back,
+            DropoutConfig {
+                name: Some("dropout".into()),
+                ..cfg
+            }
+        );
     }
 
     #[test]

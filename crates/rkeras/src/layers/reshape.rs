@@ -47,7 +47,11 @@ impl Flatten {
     /// `Flatten()`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> ShapeOpConfig {
-        ShapeOpConfig { op: ShapeOp::Flatten("channels_last".into()), name: None, trainable: true }
+        ShapeOpConfig {
+            op: ShapeOp::Flatten("channels_last".into()),
+            name: None,
+            trainable: true,
+        }
     }
 }
 
@@ -55,7 +59,11 @@ impl Reshape {
     /// `Reshape(target_shape)`, without the batch; one entry may be `-1`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(target_shape: &[i64]) -> ShapeOpConfig {
-        ShapeOpConfig { op: ShapeOp::Reshape(target_shape.to_vec()), name: None, trainable: true }
+        ShapeOpConfig {
+            op: ShapeOp::Reshape(target_shape.to_vec()),
+            name: None,
+            trainable: true,
+        }
     }
 }
 
@@ -63,7 +71,11 @@ impl Permute {
     /// `Permute(dims)`: 1-based axes, the batch excluded (`Permute(&[2, 1])` swaps two axes).
     #[allow(clippy::new_ret_no_self)]
     pub fn new(dims: &[usize]) -> ShapeOpConfig {
-        ShapeOpConfig { op: ShapeOp::Permute(dims.to_vec()), name: None, trainable: true }
+        ShapeOpConfig {
+            op: ShapeOp::Permute(dims.to_vec()),
+            name: None,
+            trainable: true,
+        }
     }
 }
 
@@ -89,7 +101,11 @@ impl ShapeOpConfig {
             }
             _ => ShapeOp::Flatten(read_data_format(r)?),
         };
-        let c = ShapeOpConfig { op, name: r.name(), trainable: r.trainable()? };
+        let c = ShapeOpConfig {
+            op,
+            name: r.name(),
+            trainable: r.trainable()?,
+        };
         c.check(&r.layer)?;
         Ok(c)
     }
@@ -99,7 +115,12 @@ impl ShapeOpConfig {
             ShapeOp::Flatten(d) => DataFormat::parse(layer, d).map(|_| ()),
             ShapeOp::Reshape(t) => {
                 if t.iter().filter(|&&d| d == -1).count() > 1 || t.iter().any(|&d| d < -1) {
-                    return Err(arg_error(layer, "target_shape", "non-negative sizes with at most one -1", format!("{t:?}")));
+                    return Err(arg_error(
+                        layer,
+                        "target_shape",
+                        "non-negative sizes with at most one -1",
+                        format!("{t:?}"),
+                    ));
                 }
                 Ok(())
             }
@@ -107,7 +128,12 @@ impl ShapeOpConfig {
                 let mut sorted = dims.clone();
                 sorted.sort_unstable();
                 if sorted != (1..=dims.len()).collect::<Vec<_>>() {
-                    return Err(arg_error(layer, "dims", format!("a permutation of 1..={} (consecutive, starting from 1)", dims.len()), format!("{dims:?}")));
+                    return Err(arg_error(
+                        layer,
+                        "dims",
+                        format!("a permutation of 1..={} (consecutive, starting from 1)", dims.len()),
+                        format!("{dims:?}"),
+                    ));
                 }
                 Ok(())
             }
@@ -126,7 +152,10 @@ pub struct ShapeOpLayer {
 impl ShapeOpLayer {
     fn output(&self, input: &[Option<usize>]) -> Result<Shape> {
         let Some((&n, rest)) = input.split_first() else {
-            return Err(shape_error(&self.name, "expected an input with a batch axis, received a scalar shape ()"));
+            return Err(shape_error(
+                &self.name,
+                "expected an input with a batch axis, received a scalar shape ()",
+            ));
         };
         let count = rest.iter().try_fold(1usize, |acc, d| d.map(|d| acc * d));
         match &self.op {
@@ -146,14 +175,21 @@ impl ShapeOpLayer {
                         format!("the total size must be unchanged: input shape {} cannot be reshaped to target_shape {target:?}", format_shape(input)),
                     ));
                 };
-                let dims = target.iter().map(|&d| if d == -1 { count.map(|_| fill) } else { Some(d as usize) });
+                let dims = target
+                    .iter()
+                    .map(|&d| if d == -1 { count.map(|_| fill) } else { Some(d as usize) });
                 Ok(std::iter::once(n).chain(dims).collect())
             }
             ShapeOp::Permute(dims) => {
                 if rest.len() != dims.len() {
                     return Err(shape_error(
                         &self.name,
-                        format!("dims {dims:?} permute {} axes, the input shape {} has {}", dims.len(), format_shape(input), rest.len()),
+                        format!(
+                            "dims {dims:?} permute {} axes, the input shape {} has {}",
+                            dims.len(),
+                            format_shape(input),
+                            rest.len()
+                        ),
                     ));
                 }
                 Ok(std::iter::once(n).chain(dims.iter().map(|&d| input[d])).collect())
@@ -182,7 +218,11 @@ impl LayerConfig for ShapeOpConfig {
         if let ShapeOp::Flatten(d) = &mut op {
             *d = DataFormat::parse(name, d)?.name().to_string();
         }
-        let layer = ShapeOpLayer { name: name.to_string(), op, trainable: self.trainable };
+        let layer = ShapeOpLayer {
+            name: name.to_string(),
+            op,
+            trainable: self.trainable,
+        };
         layer.output(single(name, inputs)?)?;
         Ok(Box::new(layer))
     }
@@ -220,7 +260,9 @@ impl Layer for ShapeOpLayer {
                 let t: Vec<isize> = target.iter().map(|&d| d as isize).collect();
                 let per: usize = shape.iter().skip(1).product();
                 let dims = tensor::ops::shape_ops::resolve_shape("reshape", per, &t).map_err(&err)?;
-                let full: Vec<usize> = std::iter::once(shape.first().copied().unwrap_or(1)).chain(dims).collect();
+                let full: Vec<usize> = std::iter::once(shape.first().copied().unwrap_or(1))
+                    .chain(dims)
+                    .collect();
                 ctx.tape.reshape(x, &full)
             }
             ShapeOp::Permute(dims) => {
@@ -245,14 +287,25 @@ impl Layer for ShapeOpLayer {
         match (&self.op, dims, self.output(input)) {
             (ShapeOp::Flatten(_), Some(d), _) if d.len() > 1 => {
                 let parts: Vec<String> = d.iter().map(usize::to_string).collect();
-                vec![format!("{} = {}", parts.join("·"), crate::explain::thousands(d.iter().product::<usize>() as u64))]
+                vec![format!(
+                    "{} = {}",
+                    parts.join("·"),
+                    crate::explain::thousands(d.iter().product::<usize>() as u64)
+                )]
             }
             (ShapeOp::Reshape(t), Some(d), Ok(out)) if t.contains(&-1) => {
                 let total: usize = d.iter().product();
                 let known: Vec<String> = t.iter().filter(|&&v| v >= 0).map(|v| v.to_string()).collect();
                 let i = t.iter().position(|&v| v == -1).unwrap_or(0);
                 let fill = out.get(i + 1).copied().flatten().unwrap_or(0);
-                vec![format!("-1 = {total}/({}) = {fill}", if known.is_empty() { "1".to_string() } else { known.join("·") })]
+                vec![format!(
+                    "-1 = {total}/({}) = {fill}",
+                    if known.is_empty() {
+                        "1".to_string()
+                    } else {
+                        known.join("·")
+                    }
+                )]
             }
             _ => Vec::new(),
         }

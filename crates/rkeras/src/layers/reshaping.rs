@@ -56,7 +56,14 @@ impl Sides {
     }
 
     fn read(r: &ConfigReader, key: &str) -> Result<Option<Sides>> {
-        let bad = || arg_error(&r.layer, key, "an int, a tuple of 2 ints or a tuple of 2 tuples of 2 ints", r.get(key).map_or("None".into(), short));
+        let bad = || {
+            arg_error(
+                &r.layer,
+                key,
+                "an int, a tuple of 2 ints or a tuple of 2 tuples of 2 ints",
+                r.get(key).map_or("None".into(), short),
+            )
+        };
         let num = |v: &Value| v.as_u64().map(|x| x as usize).ok_or_else(bad);
         let pair = |v: &Value| match v.as_array().map(Vec::as_slice) {
             Some([a, b]) => Ok((num(a)?, num(b)?)),
@@ -65,7 +72,9 @@ impl Sides {
         match r.get(key) {
             None => Ok(None),
             Some(v @ Value::Number(_)) => Ok(Some(Sides::from(num(v)?))),
-            Some(Value::Array(a)) if a.len() == 2 && a.iter().all(Value::is_number) => Ok(Some(Sides::from((num(&a[0])?, num(&a[1])?)))),
+            Some(Value::Array(a)) if a.len() == 2 && a.iter().all(Value::is_number) => {
+                Ok(Some(Sides::from((num(&a[0])?, num(&a[1])?))))
+            }
             Some(Value::Array(a)) if a.len() == 2 => Ok(Some(Sides(pair(&a[0])?, pair(&a[1])?))),
             Some(_) => Err(bad()),
         }
@@ -106,7 +115,13 @@ impl ZeroPadding2D {
     /// `ZeroPadding2D(padding)` (Keras's default is 1).
     #[allow(clippy::new_ret_no_self)]
     pub fn new(padding: impl Into<Sides>) -> Border2DConfig {
-        Border2DConfig { kind: BorderKind::Pad, name: None, trainable: true, sides: padding.into(), data_format: "channels_last".into() }
+        Border2DConfig {
+            kind: BorderKind::Pad,
+            name: None,
+            trainable: true,
+            sides: padding.into(),
+            data_format: "channels_last".into(),
+        }
     }
 }
 
@@ -114,7 +129,13 @@ impl Cropping2D {
     /// `Cropping2D(cropping)` (Keras's default is 0).
     #[allow(clippy::new_ret_no_self)]
     pub fn new(cropping: impl Into<Sides>) -> Border2DConfig {
-        Border2DConfig { kind: BorderKind::Crop, name: None, trainable: true, sides: cropping.into(), data_format: "channels_last".into() }
+        Border2DConfig {
+            kind: BorderKind::Crop,
+            name: None,
+            trainable: true,
+            sides: cropping.into(),
+            data_format: "channels_last".into(),
+        }
     }
 }
 
@@ -124,7 +145,11 @@ impl Border2DConfig {
     opt_setters!(name: String);
 
     fn key(&self) -> &'static str {
-        if self.kind == BorderKind::Pad { "padding" } else { "cropping" }
+        if self.kind == BorderKind::Pad {
+            "padding"
+        } else {
+            "cropping"
+        }
     }
 
     /// Reads a Keras 3 or tf-keras 2 config; the class name picks padding or cropping.
@@ -173,7 +198,11 @@ impl Border2D {
 
 impl LayerConfig for Border2DConfig {
     fn class_name(&self) -> &'static str {
-        if self.kind == BorderKind::Pad { "ZeroPadding2D" } else { "Cropping2D" }
+        if self.kind == BorderKind::Pad {
+            "ZeroPadding2D"
+        } else {
+            "Cropping2D"
+        }
     }
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -183,7 +212,13 @@ impl LayerConfig for Border2DConfig {
     }
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let data_format = DataFormat::parse(name, &self.data_format)?;
-        let layer = Border2D { name: name.to_string(), kind: self.kind, sides: self.sides, data_format, trainable: self.trainable };
+        let layer = Border2D {
+            name: name.to_string(),
+            kind: self.kind,
+            sides: self.sides,
+            data_format,
+            trainable: self.trainable,
+        };
         layer.output(single(name, inputs)?)?;
         Ok(Box::new(layer))
     }
@@ -192,7 +227,11 @@ impl LayerConfig for Border2DConfig {
 impl Layer for Border2D {
     no_weights!();
     fn class_name(&self) -> &str {
-        if self.kind == BorderKind::Pad { "ZeroPadding2D" } else { "Cropping2D" }
+        if self.kind == BorderKind::Pad {
+            "ZeroPadding2D"
+        } else {
+            "Cropping2D"
+        }
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         Ok(vec![self.output(single(&self.name, inputs)?)?])
@@ -208,7 +247,10 @@ impl Layer for Border2D {
             (BorderKind::Crop, DataFormat::ChannelsFirst) => {
                 let s = ctx.tape.try_value(x).map_err(&err)?.shape().to_vec();
                 if s.len() != 4 || t + b >= s[2] || l + r >= s[3] {
-                    return Err(shape_error(&self.name, format!("cannot crop {:?} from input of shape {s:?}", self.sides)));
+                    return Err(shape_error(
+                        &self.name,
+                        format!("cannot crop {:?} from input of shape {s:?}", self.sides),
+                    ));
                 }
                 ctx.tape.slice(x, &[0, 0, t, l], &[s[0], s[1], s[2] - b, s[3] - r])
             }
@@ -216,14 +258,20 @@ impl Layer for Border2D {
         Ok(vec![y.map_err(&err)?])
     }
     fn config(&self) -> Value {
-        let key = if self.kind == BorderKind::Pad { "padding" } else { "cropping" };
+        let key = if self.kind == BorderKind::Pad {
+            "padding"
+        } else {
+            "cropping"
+        };
         let mut v = json!({ "name": self.name, "trainable": self.trainable, "dtype": dtype_policy() });
         v[key] = self.sides.to_json();
         v["data_format"] = json!(self.data_format.name());
         v
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.data_format.split(&self.name, x)) else { return Vec::new() };
+        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.data_format.split(&self.name, x)) else {
+            return Vec::new();
+        };
         let mut lines = Vec::new();
         for (label, size, (a, b)) in [("H", h, self.sides.0), ("W", w, self.sides.1)] {
             if let (Some(n), Ok(Some(o))) = (size, self.axis(size, (a, b), label)) {

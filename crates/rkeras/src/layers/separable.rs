@@ -124,7 +124,15 @@ impl SeparableConv2DConfig {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
         check_multiplier(layer, self.depth_multiplier)?;
-        let window = Window::new(layer, "kernel_size", self.kernel_size, self.strides, self.dilation_rate, &self.padding, &self.data_format)?;
+        let window = Window::new(
+            layer,
+            "kernel_size",
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            &self.padding,
+            &self.data_format,
+        )?;
         let activation = resolve_activation(layer, &self.activation)?;
         let inits = [
             self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
@@ -140,7 +148,14 @@ impl SeparableConv2DConfig {
         r.check_dtype()?;
         let (kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias) = read_window_args(r)?;
         let mut c = SeparableConv2D::new(r.usize_req("filters")?, kernel_size);
-        (c.strides, c.padding, c.data_format, c.dilation_rate, c.activation, c.use_bias) = (strides, padding, data_format, dilation_rate, activation, use_bias);
+        (
+            c.strides,
+            c.padding,
+            c.data_format,
+            c.dilation_rate,
+            c.activation,
+            c.use_bias,
+        ) = (strides, padding, data_format, dilation_rate, activation, use_bias);
         c.name = r.name();
         c.trainable = r.trainable()?;
         c.depth_multiplier = r.usize("depth_multiplier")?.unwrap_or(1);
@@ -176,13 +191,30 @@ impl LayerConfig for SeparableConv2DConfig {
         let dm = self.depth_multiplier;
         let mut weights = vec![
             Weight::trainable("depthwise_kernel", inits[0].generate(name, &[kh, kw, c, dm], rng)?),
-            Weight::trainable("pointwise_kernel", inits[1].generate(name, &[1, 1, c * dm, self.filters], rng)?),
+            Weight::trainable(
+                "pointwise_kernel",
+                inits[1].generate(name, &[1, 1, c * dm, self.filters], rng)?,
+            ),
         ];
         if self.use_bias {
-            weights.push(Weight::trainable("bias", inits[2].generate(name, &[self.filters], rng)?));
+            weights.push(Weight::trainable(
+                "bias",
+                inits[2].generate(name, &[self.filters], rng)?,
+            ));
         }
-        let config = SeparableConv2DConfig { name: Some(name.to_string()), ..self.clone() };
-        Ok(Box::new(SeparableConv2D { name: name.to_string(), config, window, activation, inits, weights, trainable: self.trainable }))
+        let config = SeparableConv2DConfig {
+            name: Some(name.to_string()),
+            ..self.clone()
+        };
+        Ok(Box::new(SeparableConv2D {
+            name: name.to_string(),
+            config,
+            window,
+            activation,
+            inits,
+            weights,
+            trainable: self.trainable,
+        }))
     }
 }
 
@@ -190,16 +222,38 @@ impl Layer for SeparableConv2D {
     layer_basics!("SeparableConv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let ([n, oh, ow, _], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
-        Ok(vec![self.window.data_format.join([n, oh, ow, Some(self.config.filters)])])
+        Ok(vec![self.window.data_format.join([
+            n,
+            oh,
+            ow,
+            Some(self.config.filters),
+        ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = single_var(&self.name, inputs, weights, self.weights.len())?;
         let (err, df) = (engine_err(&self.name), self.window.data_format);
         let xs = df.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let d = ctx.tape.depthwise_conv2d(xs, weights[0], None, &depthwise_params(&self.window)).map_err(&err)?;
-        let y = ctx.tape.conv2d(d, weights[1], weights.get(2).copied(), &Conv2dParams::new((1, 1), Padding::Valid)).map_err(&err)?;
+        let d = ctx
+            .tape
+            .depthwise_conv2d(xs, weights[0], None, &depthwise_params(&self.window))
+            .map_err(&err)?;
+        let y = ctx
+            .tape
+            .conv2d(
+                d,
+                weights[1],
+                weights.get(2).copied(),
+                &Conv2dParams::new((1, 1), Padding::Valid),
+            )
+            .map_err(&err)?;
         let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(ctx.tape, &mut ctx.losses, y, self.activation, self.config.activity_regularizer)?])
+        Ok(vec![finish(
+            ctx.tape,
+            &mut ctx.losses,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
     }
     fn config(&self) -> Value {
         let c = &self.config;
@@ -231,10 +285,19 @@ impl Layer for SeparableConv2D {
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let s = self.weights[0].value.shape();
         let (kh, kw, c, dm, f) = (s[0], s[1], s[2], s[3], self.config.filters);
-        let bias = if self.config.use_bias { format!(" + {f}") } else { String::new() };
+        let bias = if self.config.use_bias {
+            format!(" + {f}")
+        } else {
+            String::new()
+        };
         let formula = format!("{kh}·{kw}·{c}·{dm} (depthwise) + {c}·{dm}·{f} (pointwise){bias}");
         let mut lines = vec![params_line(&formula, self.count_params())];
-        lines.extend(inputs.first().map(|x| self.window.explain(&self.name, x)).unwrap_or_default());
+        lines.extend(
+            inputs
+                .first()
+                .map(|x| self.window.explain(&self.name, x))
+                .unwrap_or_default(),
+        );
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {

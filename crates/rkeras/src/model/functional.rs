@@ -32,7 +32,10 @@ pub trait Call {
 
 impl<T: LayerConfig + Clone + 'static> Call for T {
     fn call_outputs(&self, inputs: &[&KerasTensor]) -> Result<Vec<KerasTensor>> {
-        let name = self.name().map(str::to_string).unwrap_or_else(|| auto_name(&snake_case(self.class_name())));
+        let name = self
+            .name()
+            .map(str::to_string)
+            .unwrap_or_else(|| auto_name(&snake_case(self.class_name())));
         let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape.clone()).collect();
         let mut rng = with_session(|s| s.rng.fork());
         let layer = self.build(&name, &shapes, &mut rng)?;
@@ -60,15 +63,25 @@ impl Model {
     }
 }
 
-pub(crate) fn build_from_session(name: &str, kind: ModelKind, inputs: &[&KerasTensor], outputs: &[&KerasTensor]) -> Result<Model> {
-    let graph_err = |detail: String| KerasError::Graph { model: name.to_string(), detail };
+pub(crate) fn build_from_session(
+    name: &str,
+    kind: ModelKind,
+    inputs: &[&KerasTensor],
+    outputs: &[&KerasTensor],
+) -> Result<Model> {
+    let graph_err = |detail: String| KerasError::Graph {
+        model: name.to_string(),
+        detail,
+    };
     if outputs.is_empty() {
         return Err(graph_err("a model needs at least one output".into()));
     }
     with_session(|s| {
         for t in inputs.iter().chain(outputs) {
             if t.epoch != s.epoch || t.node >= s.nodes.len() {
-                return Err(graph_err("a symbolic tensor from before clear_session() was used".into()));
+                return Err(graph_err(
+                    "a symbolic tensor from before clear_session() was used".into(),
+                ));
             }
         }
         let input_nodes: Vec<usize> = inputs.iter().map(|t| t.node).collect();
@@ -99,7 +112,10 @@ pub(crate) fn build_from_session(name: &str, kind: ModelKind, inputs: &[&KerasTe
                 return Ok(());
             }
             if in_progress.contains(&node) {
-                return Err(format!("the graph has a cycle through layer {}", s.layers[s.nodes[node].layer].name()));
+                return Err(format!(
+                    "the graph has a cycle through layer {}",
+                    s.layers[s.nodes[node].layer].name()
+                ));
             }
             let layer = s.nodes[node].layer;
             let next = op_index.len() as i64;
@@ -123,7 +139,16 @@ pub(crate) fn build_from_session(name: &str, kind: ModelKind, inputs: &[&KerasTe
             Ok(())
         }
         for t in outputs {
-            visit(s, t.node, &input_nodes, &mut finished, &mut in_progress, &mut order, &mut op_index).map_err(graph_err)?;
+            visit(
+                s,
+                t.node,
+                &input_nodes,
+                &mut finished,
+                &mut in_progress,
+                &mut order,
+                &mut op_index,
+            )
+            .map_err(graph_err)?;
         }
         // Keras's map_graph depths.
         let mut node_depth: HashMap<usize, usize> = HashMap::new();
@@ -171,7 +196,11 @@ pub(crate) fn build_from_session(name: &str, kind: ModelKind, inputs: &[&KerasTe
                 let sn = &s.nodes[n];
                 ModelNode {
                     layer: layer_pos[&sn.layer],
-                    inputs: if input_nodes.contains(&n) { Vec::new() } else { sn.inputs.iter().map(|&(src, i)| (node_pos[&src], i)).collect() },
+                    inputs: if input_nodes.contains(&n) {
+                        Vec::new()
+                    } else {
+                        sn.inputs.iter().map(|&(src, i)| (node_pos[&src], i)).collect()
+                    },
                     output_shapes: sn.output_shapes.clone(),
                     node_index: sn.node_index,
                     depth: node_depth[&n],
@@ -200,11 +229,19 @@ pub fn propagate_shapes(model: &Model, inputs: &[Shape]) -> Result<Vec<Shape>> {
         ));
     }
     for (k, (given, want)) in inputs.iter().zip(&declared).enumerate() {
-        let fits = given.len() == want.len() && given.iter().zip(want).all(|(g, w)| w.is_none() || g.is_none() || g == w);
+        let fits = given.len() == want.len()
+            && given
+                .iter()
+                .zip(want)
+                .all(|(g, w)| w.is_none() || g.is_none() || g == w);
         if !fits {
             return Err(crate::error::shape_error(
                 &model.name,
-                format!("input {k} is incompatible with the model: expected shape {}, received {}", format_shape(want), format_shape(given)),
+                format!(
+                    "input {k} is incompatible with the model: expected shape {}, received {}",
+                    format_shape(want),
+                    format_shape(given)
+                ),
             ));
         }
     }

@@ -12,10 +12,9 @@
 
 pub mod functional;
 pub mod ops;
-pub mod session;
 pub mod sequential;
+pub mod session;
 pub mod summary;
-
 
 use crate::error::{KerasError, Result};
 use crate::kshape::{format_shape, Shape};
@@ -69,7 +68,13 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Model({:?}, {} layers, {} params)", self.name, self.layers.len(), self.count_params())
+        write!(
+            f,
+            "Model({:?}, {} layers, {} params)",
+            self.name,
+            self.layers.len(),
+            self.count_params()
+        )
     }
 }
 
@@ -131,11 +136,17 @@ impl Model {
     /// then the previous layer's.
     pub fn pop(&mut self) -> Result<()> {
         if self.kind != ModelKind::Sequential {
-            return Err(KerasError::Invalid(format!("model {}: pop() is only for Sequential models", self.name)));
+            return Err(KerasError::Invalid(format!(
+                "model {}: pop() is only for Sequential models",
+                self.name
+            )));
         }
         let (last, _) = self.outputs[0];
         if self.inputs.contains(&last) {
-            return Err(KerasError::Invalid(format!("model {}: there are no layers in the model to pop", self.name)));
+            return Err(KerasError::Invalid(format!(
+                "model {}: there are no layers in the model to pop",
+                self.name
+            )));
         }
         let layer = self.nodes[last].layer;
         let prev = self.nodes[last].inputs[0];
@@ -153,26 +164,40 @@ impl Model {
 
     /// `get_layer(name)`.
     pub fn get_layer(&self, name: &str) -> Result<&dyn Layer> {
-        self.layers.iter().find(|l| l.name() == name).map(|l| l.as_ref()).ok_or_else(|| {
-            let names: Vec<&str> = self.layers().iter().map(|l| l.name()).collect();
-            KerasError::Invalid(format!("No such layer: {name}. Existing layers are: {names:?}."))
-        })
+        self.layers
+            .iter()
+            .find(|l| l.name() == name)
+            .map(|l| l.as_ref())
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.layers().iter().map(|l| l.name()).collect();
+                KerasError::Invalid(format!("No such layer: {name}. Existing layers are: {names:?}."))
+            })
     }
 
     /// Input shapes, batch first.
     pub fn input_shapes(&self) -> Vec<Shape> {
-        self.inputs.iter().flat_map(|&n| self.nodes[n].output_shapes.clone()).collect()
+        self.inputs
+            .iter()
+            .flat_map(|&n| self.nodes[n].output_shapes.clone())
+            .collect()
     }
 
     /// Output shapes, batch first.
     pub fn output_shapes(&self) -> Vec<Shape> {
-        self.outputs.iter().map(|&(n, i)| self.nodes[n].output_shapes[i].clone()).collect()
+        self.outputs
+            .iter()
+            .map(|&(n, i)| self.nodes[n].output_shapes[i].clone())
+            .collect()
     }
 
     /// All weights in Keras's order, each variable once.
     pub fn weights(&self) -> Vec<&Weight> {
         let mut seen = std::collections::HashSet::new();
-        self.layers.iter().flat_map(|l| l.weights()).filter(|w| seen.insert(w.id)).collect()
+        self.layers
+            .iter()
+            .flat_map(|l| l.weights())
+            .filter(|w| seen.insert(w.id))
+            .collect()
     }
 
     /// Weights that training updates: trainable weights of trainable layers.
@@ -192,7 +217,10 @@ impl Model {
     /// Weights training does not update.
     pub fn non_trainable_weights(&self) -> Vec<&Weight> {
         let trainable: std::collections::HashSet<u64> = self.trainable_weights().iter().map(|w| w.id).collect();
-        self.weights().into_iter().filter(|w| !trainable.contains(&w.id)).collect()
+        self.weights()
+            .into_iter()
+            .filter(|w| !trainable.contains(&w.id))
+            .collect()
     }
 
     /// `count_params()`: every variable once.
@@ -210,7 +238,11 @@ impl Model {
         let expected: Vec<(u64, String, Vec<usize>)> = self
             .layers
             .iter()
-            .flat_map(|l| l.weights().into_iter().map(move |w| (w.id, format!("{}/{}", l.name(), w.name), w.value.shape().to_vec())))
+            .flat_map(|l| {
+                l.weights()
+                    .into_iter()
+                    .map(move |w| (w.id, format!("{}/{}", l.name(), w.name), w.value.shape().to_vec()))
+            })
             .collect();
         let mut order: Vec<(u64, String, Vec<usize>)> = Vec::new();
         for e in expected {
@@ -262,7 +294,11 @@ impl Model {
         }
         offsets.push(total);
         if weights.len() != total {
-            return Err(KerasError::Invalid(format!("model {}: expected {total} weight variables, received {}", self.name, weights.len())));
+            return Err(KerasError::Invalid(format!(
+                "model {}: expected {total} weight variables, received {}",
+                self.name,
+                weights.len()
+            )));
         }
         // Remaining uses of each node's outputs, so inference can free them early.
         let mut uses = vec![0usize; self.nodes.len()];
@@ -323,7 +359,10 @@ impl Model {
         let mut start = 0;
         while start < n {
             let end = (start + batch_size).min(n);
-            let batch: Vec<Tensor> = inputs.iter().map(|t| slice_batch(t, start, end)).collect::<Result<_>>()?;
+            let batch: Vec<Tensor> = inputs
+                .iter()
+                .map(|t| slice_batch(t, start, end))
+                .collect::<Result<_>>()?;
             let res = self.forward(&batch, false)?;
             for (k, r) in res.iter().enumerate() {
                 if out_shapes.len() <= k {
@@ -349,7 +388,12 @@ impl Model {
         let mut rng = Rng::new(0);
         let mut ctx = CallCtx::new(&mut tape, &mut rng, training);
         let ins: Vec<Var> = inputs.iter().map(|t| ctx.tape.constant(t.clone())).collect();
-        let ws: Vec<Var> = self.layers.iter().flat_map(|l| l.weights()).map(|w| ctx.tape.constant(w.value.clone())).collect();
+        let ws: Vec<Var> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.weights())
+            .map(|w| ctx.tape.constant(w.value.clone()))
+            .collect();
         let outs = self.run(&mut ctx, &ins, &ws)?;
         Ok(outs.iter().map(|v| tape.value(*v).clone()).collect())
     }
@@ -423,7 +467,11 @@ impl Layer for Model {
         self.layers.iter_mut().flat_map(|l| l.weights_mut()).collect()
     }
     fn trainable_weight_list(&self) -> Vec<&Weight> {
-        self.layers.iter().filter(|l| l.trainable()).flat_map(|l| l.trainable_weight_list()).collect()
+        self.layers
+            .iter()
+            .filter(|l| l.trainable())
+            .flat_map(|l| l.trainable_weight_list())
+            .collect()
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         functional::propagate_shapes(self, inputs)

@@ -64,7 +64,11 @@ pub fn broadcast_symbolic(layer: &str, a: &Shape, b: &Shape) -> Result<Shape> {
             (Some(x), Some(y)) => {
                 return Err(shape_error(
                     layer,
-                    format!("cannot broadcast shapes {} and {}: dimension {i} is {x} vs {y}", format_shape(a), format_shape(b)),
+                    format!(
+                        "cannot broadcast shapes {} and {}: dimension {i} is {x} vs {y}",
+                        format_shape(a),
+                        format_shape(b)
+                    ),
                 ))
             }
             (None, d) | (d, None) => d.filter(|&v| v != 1),
@@ -84,7 +88,10 @@ impl LayerConfig for TensorOp {
         self.name = Some(name);
     }
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
-        let built = TensorOp { name: Some(name.to_string()), ..self.clone() };
+        let built = TensorOp {
+            name: Some(name.to_string()),
+            ..self.clone()
+        };
         built.compute_output_shape(inputs)?;
         Ok(Box::new(built))
     }
@@ -112,14 +119,26 @@ impl Layer for TensorOp {
         match (&self.rhs, inputs) {
             (Operand::Tensor, [a, b]) => Ok(vec![broadcast_symbolic(name, a, b)?]),
             (Operand::Scalar(_), [a]) => Ok(vec![a.clone()]),
-            _ => Err(shape_error(name, format!("expected {} input(s), received {}", if self.rhs == Operand::Tensor { 2 } else { 1 }, inputs.len()))),
+            _ => Err(shape_error(
+                name,
+                format!(
+                    "expected {} input(s), received {}",
+                    if self.rhs == Operand::Tensor { 2 } else { 1 },
+                    inputs.len()
+                ),
+            )),
         }
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], _weights: &[Var]) -> Result<Vec<Var>> {
         let rhs = match (&self.rhs, inputs) {
             (Operand::Tensor, [_, b]) => *b,
             (Operand::Scalar(v), [_]) => ctx.tape.constant(Tensor::scalar(*v)),
-            _ => return Err(shape_error(Layer::name(self), format!("received {} inputs", inputs.len()))),
+            _ => {
+                return Err(shape_error(
+                    Layer::name(self),
+                    format!("received {} inputs", inputs.len()),
+                ))
+            }
         };
         Ok(vec![ctx.tape.binary(self.op, inputs[0], rhs)?])
     }
@@ -133,8 +152,20 @@ impl Layer for TensorOp {
 
 fn apply(op: BinaryOp, a: &KerasTensor, b: Option<&KerasTensor>, scalar: f32) -> Result<KerasTensor> {
     match b {
-        Some(b) => TensorOp { op, rhs: Operand::Tensor, name: None }.call_many(&[a, b]),
-        None => Call::call(&TensorOp { op, rhs: Operand::Scalar(scalar), name: None }, a),
+        Some(b) => TensorOp {
+            op,
+            rhs: Operand::Tensor,
+            name: None,
+        }
+        .call_many(&[a, b]),
+        None => Call::call(
+            &TensorOp {
+                op,
+                rhs: Operand::Scalar(scalar),
+                name: None,
+            },
+            a,
+        ),
     }
 }
 
@@ -169,7 +200,9 @@ mod tests {
         let a = vec![None, Some(4), Some(1)];
         let b = vec![Some(3)];
         assert_eq!(broadcast_symbolic("add", &a, &b).unwrap(), vec![None, Some(4), Some(3)]);
-        let e = broadcast_symbolic("add", &vec![None, Some(4)], &vec![None, Some(5)]).unwrap_err().to_string();
+        let e = broadcast_symbolic("add", &vec![None, Some(4)], &vec![None, Some(5)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("add") && e.contains("4 vs 5"), "{e}");
     }
 }

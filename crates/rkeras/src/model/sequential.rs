@@ -77,12 +77,18 @@ impl Sequential {
     /// An empty stack named automatically (`sequential`, `sequential_1`, …) now, as Keras
     /// names a model when it is constructed.
     pub fn new() -> Sequential {
-        Sequential { name: auto_name("sequential"), items: Vec::new() }
+        Sequential {
+            name: auto_name("sequential"),
+            items: Vec::new(),
+        }
     }
 
     /// An empty stack with a name.
     pub fn named(name: &str) -> Sequential {
-        Sequential { name: name.to_string(), items: Vec::new() }
+        Sequential {
+            name: name.to_string(),
+            items: Vec::new(),
+        }
     }
 
     /// `model.add(layer)`.
@@ -95,7 +101,10 @@ impl Sequential {
     /// `model.pop()`: removes the last layer.
     pub fn pop(mut self) -> Result<Sequential> {
         if self.items.pop().is_none() {
-            return Err(KerasError::Invalid(format!("{}: there are no layers in the model to pop", self.name)));
+            return Err(KerasError::Invalid(format!(
+                "{}: there are no layers in the model to pop",
+                self.name
+            )));
         }
         Ok(self)
     }
@@ -132,17 +141,25 @@ fn build_stack(name: &str, input: InputLayerConfig, items: Vec<Item>) -> Result<
     for item in items {
         x = match item {
             Item::Input(_) => {
-                return Err(KerasError::Graph { model: name.to_string(), detail: "an InputLayer can only be the first layer of a Sequential model".into() })
+                return Err(KerasError::Graph {
+                    model: name.to_string(),
+                    detail: "an InputLayer can only be the first layer of a Sequential model".into(),
+                })
             }
             Item::Call(layer) => {
                 let outs = layer.call_outputs(&[&x])?;
                 if outs.len() != 1 {
                     return Err(KerasError::Graph {
                         model: name.to_string(),
-                        detail: format!("all layers in a Sequential model should have a single output tensor; a layer has {}", outs.len()),
+                        detail: format!(
+                            "all layers in a Sequential model should have a single output tensor; a layer has {}",
+                            outs.len()
+                        ),
                     });
                 }
-                outs.into_iter().next().ok_or_else(|| KerasError::Invalid("no output".into()))?
+                outs.into_iter()
+                    .next()
+                    .ok_or_else(|| KerasError::Invalid("no output".into()))?
             }
         };
     }

@@ -77,7 +77,11 @@ pub fn clear_session() {
 pub fn auto_name(stem: &str) -> String {
     with_session(|s| {
         let n = s.names.entry(stem.to_string()).or_insert(0);
-        let name = if *n == 0 { stem.to_string() } else { format!("{stem}_{n}") };
+        let name = if *n == 0 {
+            stem.to_string()
+        } else {
+            format!("{stem}_{n}")
+        };
         *n += 1;
         name
     })
@@ -104,7 +108,14 @@ impl Session {
             node_index,
         });
         let node = self.nodes.len() - 1;
-        Ok((0..output_shapes.len()).map(|i| KerasTensor { node, index: i, shape: output_shapes[i].clone(), epoch: self.epoch }).collect())
+        Ok((0..output_shapes.len())
+            .map(|i| KerasTensor {
+                node,
+                index: i,
+                shape: output_shapes[i].clone(),
+                epoch: self.epoch,
+            })
+            .collect())
     }
 
     /// Adds a built layer to the arena.

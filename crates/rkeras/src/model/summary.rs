@@ -24,7 +24,9 @@ pub fn display_name(name: &str, style: SummaryStyle) -> String {
         let n: usize = name.strip_prefix(stem)?.strip_prefix('_')?.parse().ok()?;
         Some(format!("{k2}_{}", n + plus))
     };
-    renum("input_layer", "input", 1).or_else(|| renum("functional", "model", 0)).unwrap_or_else(|| name.to_string())
+    renum("input_layer", "input", 1)
+        .or_else(|| renum("functional", "model", 0))
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// tf-keras's name of an operation row: Keras 3's `add_1` → `tf.__operators__.add_1`.
@@ -66,7 +68,10 @@ impl Model {
         for (i, n) in self.nodes.iter().enumerate() {
             by_depth.entry(n.depth).or_default().push(i);
         }
-        if by_depth.values().any(|v| v.len() > 1 || (v.len() == 1 && self.nodes[v[0]].inputs.len() > 1)) {
+        if by_depth
+            .values()
+            .any(|v| v.len() > 1 || (v.len() == 1 && self.nodes[v[0]].inputs.len() > 1))
+        {
             return false;
         }
         let mut calls = vec![0usize; self.layers.len()];
@@ -77,7 +82,9 @@ impl Model {
     }
 
     fn rows(&self, style: SummaryStyle, parent_trainable: bool) -> Vec<SummaryRow> {
-        (0..self.layers.len()).map(|li| self.row(li, style, parent_trainable)).collect()
+        (0..self.layers.len())
+            .map(|li| self.row(li, style, parent_trainable))
+            .collect()
     }
 
     fn row(&self, li: usize, style: SummaryStyle, parent_trainable: bool) -> SummaryRow {
@@ -88,13 +95,22 @@ impl Model {
             .flat_map(|&i| self.nodes[i].inputs.iter())
             .map(|&(src, idx)| {
                 let s = &self.nodes[src];
-                format!("{}[{}][{idx}]", display_name(self.layers[s.layer].name(), style), s.node_index)
+                format!(
+                    "{}[{}][{idx}]",
+                    display_name(self.layers[s.layer].name(), style),
+                    s.node_index
+                )
             })
             .collect();
         let first = calls.first().map(|&i| &self.nodes[i]);
         let output_shapes = first.map(|n| n.output_shapes.clone()).unwrap_or_default();
         let input_shapes: Vec<Shape> = first
-            .map(|n| n.inputs.iter().map(|&(src, idx)| self.nodes[src].output_shapes[idx].clone()).collect())
+            .map(|n| {
+                n.inputs
+                    .iter()
+                    .map(|&(src, idx)| self.nodes[src].output_shapes[idx].clone())
+                    .collect()
+            })
             .unwrap_or_default();
         let trainable = parent_trainable && self.trainable && layer.trainable();
         let (nested, nested_is_sequential) = match layer.as_model() {

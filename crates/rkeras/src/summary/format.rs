@@ -58,10 +58,7 @@ pub fn shapes_keras3(shapes: &[Vec<Dim>]) -> String {
     match shapes {
         [] => "?".to_string(),
         [s] => one(s),
-        _ => format!(
-            "[{}]",
-            shapes.iter().map(one).collect::<Vec<_>>().join(", ")
-        ),
+        _ => format!("[{}]", shapes.iter().map(one).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -75,10 +72,7 @@ pub fn shapes_keras2(shapes: &[Vec<Dim>], class_name: &str) -> String {
     match shapes {
         [] => "multiple".to_string(),
         [s] if class_name != "InputLayer" => one(s),
-        _ => format!(
-            "[{}]",
-            shapes.iter().map(one).collect::<Vec<_>>().join(", ")
-        ),
+        _ => format!("[{}]", shapes.iter().map(one).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -221,20 +215,13 @@ mod tests {
     #[test]
     fn python_list_repr() {
         assert_eq!(py_list_repr(&[]), "[]");
-        let items = vec![
-            "input_1[0][0]".to_string(),
-            "it's".to_string(),
-            "a\\b".to_string(),
-        ];
+        let items = vec!["input_1[0][0]".to_string(), "it's".to_string(), "a\\b".to_string()];
         assert_eq!(py_list_repr(&items), r#"['input_1[0][0]', "it's", 'a\\b']"#);
     }
 
     #[test]
     fn word_wrap() {
-        assert_eq!(
-            wrap_words("(3·3·1 + 1)·32 = 320", 40),
-            vec!["(3·3·1 + 1)·32 = 320"]
-        );
+        assert_eq!(wrap_words("(3·3·1 + 1)·32 = 320", 40), vec!["(3·3·1 + 1)·32 = 320"]);
         assert_eq!(wrap_words("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
         assert_eq!(wrap_words("abcdefghij k", 4), vec!["abcd", "efgh", "ij k"]);
         assert_eq!(wrap_words("", 4), vec![""]);

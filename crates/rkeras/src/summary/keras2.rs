@@ -21,9 +21,7 @@
 //! rkeras's `--explain` lines follow their row as `   ↳ text`, padded like the others.
 
 use super::format::{pad_to, py_list_repr, readable_memory_size, shapes_keras2, wrap_words};
-use super::{
-    visible_rows, SummaryError, SummaryOptions, SummaryRow, SummaryTable, MAX_LINE_LENGTH,
-};
+use super::{visible_rows, SummaryError, SummaryOptions, SummaryRow, SummaryTable, MAX_LINE_LENGTH};
 
 const UNITS: [&str; 6] = ["Byte", "KB", "MB", "GB", "TB", "PB"];
 /// Bytes per parameter: rkeras's weights are float32.
@@ -57,11 +55,7 @@ pub(super) fn render(table: &SummaryTable, opts: &SummaryOptions) -> Result<Stri
         line_length = n;
     }
     let given = opts.positions.as_ref().filter(|p| !p.is_empty());
-    let mut positions = positions(
-        given.unwrap_or(&default_positions),
-        headers.len(),
-        line_length,
-    )?;
+    let mut positions = positions(given.unwrap_or(&default_positions), headers.len(), line_length)?;
     if opts.show_trainable {
         line_length += 11;
         positions.push(i64::try_from(line_length).unwrap_or(i64::MAX));
@@ -79,10 +73,7 @@ pub(super) fn render(table: &SummaryTable, opts: &SummaryOptions) -> Result<Stri
         }
     }
 
-    let mut lines = vec![
-        format!("Model: \"{}\"", table.model_name),
-        "_".repeat(line_length),
-    ];
+    let mut lines = vec![format!("Model: \"{}\"", table.model_name), "_".repeat(line_length)];
     let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
     layout.print_row(&header, 0, &mut lines)?;
     lines.push("=".repeat(line_length));
@@ -91,16 +82,9 @@ pub(super) fn render(table: &SummaryTable, opts: &SummaryOptions) -> Result<Stri
     }
     lines.push("=".repeat(line_length));
     let size = |n: u64| readable_memory_size(n.saturating_mul(BYTES_PER_PARAM), &UNITS);
-    let (total, trainable, frozen) = (
-        table.total_params,
-        table.trainable_params,
-        table.non_trainable_params,
-    );
+    let (total, trainable, frozen) = (table.total_params, table.trainable_params, table.non_trainable_params);
     lines.push(format!("Total params: {total} ({})", size(total)));
-    lines.push(format!(
-        "Trainable params: {trainable} ({})",
-        size(trainable)
-    ));
+    lines.push(format!("Trainable params: {trainable} ({})", size(trainable)));
     lines.push(format!("Non-trainable params: {frozen} ({})", size(frozen)));
     lines.push("_".repeat(line_length));
 
@@ -124,10 +108,7 @@ fn positions(given: &[f64], count: usize, line_length: usize) -> Result<Vec<i64>
         return Err(invalid(format!("{count} column stops, one per column")));
     }
     let stops: Vec<i64> = if given[count - 1] <= 1.0 {
-        given
-            .iter()
-            .map(|p| (line_length as f64 * p) as i64)
-            .collect()
+        given.iter().map(|p| (line_length as f64 * p) as i64).collect()
     } else if given.iter().all(|p| p.fract() == 0.0) {
         given.iter().map(|&p| p as i64).collect()
     } else {
@@ -177,12 +158,7 @@ impl Layout<'_> {
     }
 
     /// `print_row`: the fields cut into their columns, over as many lines as needed.
-    fn print_row(
-        &self,
-        fields: &[String],
-        level: usize,
-        out: &mut Vec<String>,
-    ) -> Result<(), SummaryError> {
+    fn print_row(&self, fields: &[String], level: usize, out: &mut Vec<String>) -> Result<(), SummaryError> {
         let mut left: Vec<Vec<char>> = fields.iter().map(|f| f.chars().collect()).collect();
         let last = self.positions.len() - 1;
         while left.iter().any(|f| !f.is_empty()) {
@@ -210,12 +186,7 @@ impl Layout<'_> {
                     line.push_str("  ");
                 }
                 field.drain(..cutoff);
-                let stop = self.positions[col]
-                    - if level > 0 && col == last {
-                        level as i64
-                    } else {
-                        0
-                    };
+                let stop = self.positions[col] - if level > 0 && col == last { level as i64 } else { 0 };
                 line = pad_to(&line, usize::try_from(stop).unwrap_or(0));
             }
             line.push_str(&"|".repeat(level));
@@ -237,14 +208,10 @@ impl Layout<'_> {
             self.explain_lines(&row.explain, level, out);
         }
         let width = self.line_length;
-        let nested: Vec<&SummaryRow> =
-            visible_rows(&row.nested, row.nested_is_sequential).collect();
+        let nested: Vec<&SummaryRow> = visible_rows(&row.nested, row.nested_is_sequential).collect();
         if self.opts.expand_nested && !nested.is_empty() {
             let bar = "|".repeat(level + 1);
-            out.push(format!(
-                "{bar}{}{bar}",
-                "¯".repeat(width.saturating_sub(2 * level + 2))
-            ));
+            out.push(format!("{bar}{}{bar}", "¯".repeat(width.saturating_sub(2 * level + 2))));
             for (i, sub) in nested.iter().enumerate() {
                 self.print_layer(sub, level + 1, i + 1 == nested.len(), out)?;
             }
@@ -252,17 +219,11 @@ impl Layout<'_> {
             // model it is always true and no blank line follows.
             is_nested_last = true;
             let bar = "|".repeat(level);
-            out.push(format!(
-                "{bar}{}{bar}",
-                "¯".repeat(width.saturating_sub(2 * level))
-            ));
+            out.push(format!("{bar}{}{bar}", "¯".repeat(width.saturating_sub(2 * level))));
         }
         if !is_nested_last {
             let bar = "|".repeat(level);
-            out.push(format!(
-                "{bar}{}{bar}",
-                " ".repeat(width.saturating_sub(2 * level))
-            ));
+            out.push(format!("{bar}{}{bar}", " ".repeat(width.saturating_sub(2 * level))));
         }
         Ok(())
     }

@@ -49,10 +49,7 @@ pub(super) fn render(
     let mut lines = vec![format!("Model: \"{}\"", table.model_name)];
     lines.extend(render_table(&columns, &rows, table_width));
     let size = |params: u64, extra: u64| {
-        readable_memory_size(
-            params.saturating_mul(BYTES_PER_PARAM).saturating_add(extra),
-            &UNITS,
-        )
+        readable_memory_size(params.saturating_mul(BYTES_PER_PARAM).saturating_add(extra), &UNITS)
     };
     let (opt_count, opt_bytes) = table.optimizer.map_or((0, 0), |o| (o.count, o.bytes));
     let total = table.total_params.saturating_add(opt_count);
@@ -75,10 +72,7 @@ pub(super) fn render(
     ));
     if let Some(o) = table.optimizer {
         let bytes = readable_memory_size(o.bytes, &UNITS);
-        lines.push(format!(
-            " Optimizer params: {} ({bytes})",
-            thousands(o.count)
-        ));
+        lines.push(format!(" Optimizer params: {} ({bytes})", thousands(o.count)));
     }
 
     let mut out = String::new();
@@ -112,22 +106,21 @@ fn columns(
     opts: &SummaryOptions,
     terminal: Option<usize>,
 ) -> Result<(Vec<Column>, usize), SummaryError> {
-    let (mut default_length, default_positions, mut headers, mut justify): (i64, Vec<f64>, _, _) =
-        if sequential_like {
-            (
-                88,
-                vec![0.45, 0.80, 1.0],
-                vec!["Layer (type)", "Output Shape", "Param #"],
-                vec![Justify::Left, Justify::Left, Justify::Right],
-            )
-        } else {
-            (
-                108,
-                vec![0.3, 0.56, 0.74, 1.0],
-                vec!["Layer (type)", "Output Shape", "Param #", "Connected to"],
-                vec![Justify::Left, Justify::Left, Justify::Right, Justify::Left],
-            )
-        };
+    let (mut default_length, default_positions, mut headers, mut justify): (i64, Vec<f64>, _, _) = if sequential_like {
+        (
+            88,
+            vec![0.45, 0.80, 1.0],
+            vec!["Layer (type)", "Output Shape", "Param #"],
+            vec![Justify::Left, Justify::Left, Justify::Right],
+        )
+    } else {
+        (
+            108,
+            vec![0.3, 0.56, 0.74, 1.0],
+            vec!["Layer (type)", "Output Shape", "Param #", "Connected to"],
+            vec![Justify::Left, Justify::Left, Justify::Right, Justify::Left],
+        )
+    };
     let mut positions = match opts.positions.as_ref().filter(|p| !p.is_empty()) {
         Some(given) => {
             check_positions(given, headers.len())?;
@@ -162,9 +155,7 @@ fn columns(
             expected: "a width that leaves every column at least 4 characters \
                        (Keras 3: \"Insufficient console width to print summary.\")"
                 .to_string(),
-            received: format!(
-                "line_length={line_length} with positions {positions:?}, column widths {widths:?}"
-            ),
+            received: format!("line_length={line_length} with positions {positions:?}, column widths {widths:?}"),
         });
     }
     let columns = headers
@@ -182,10 +173,7 @@ fn columns(
 
 /// Keras 3 reads `positions` as fractions of the line, one per column.
 fn check_positions(given: &[f64], count: usize) -> Result<(), SummaryError> {
-    let bad = given.len() != count
-        || given
-            .iter()
-            .any(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0));
+    let bad = given.len() != count || given.iter().any(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0));
     if bad {
         return Err(SummaryError::InvalidOption {
             argument: "positions",
@@ -234,12 +222,7 @@ fn add_rows(
 }
 
 /// The cells of one row, as `get_layer_fields` makes them.
-fn fields(
-    row: &SummaryRow,
-    level: usize,
-    table: &SummaryTable,
-    opts: &SummaryOptions,
-) -> Vec<String> {
+fn fields(row: &SummaryRow, level: usize, table: &SummaryTable, opts: &SummaryOptions) -> Vec<String> {
     let prefix = if level > 0 {
         "   ".repeat(level) + "└ "
     } else {

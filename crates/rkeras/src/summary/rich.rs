@@ -120,19 +120,13 @@ pub(crate) fn column_widths(widths: &[usize], table_width: usize) -> Vec<usize> 
         let ones = vec![1; out.len()];
         out = ratio_reduce(total - max_width, &ones, &out, &out);
         total = out.iter().sum();
-        out = widths
-            .iter()
-            .zip(&out)
-            .map(|(&w, &got)| measure(w, got))
-            .collect();
+        out = widths.iter().zip(&out).map(|(&w, &got)| measure(w, got)).collect();
     }
     if total < max_width && total > 0 {
         let pads = ratio_distribute(max_width - total, &out);
         out = out.iter().zip(pads).map(|(w, p)| w + p).collect();
     }
-    out.into_iter()
-        .map(|w| usize::try_from(w).unwrap_or(0))
-        .collect()
+    out.into_iter().map(|w| usize::try_from(w).unwrap_or(0)).collect()
 }
 
 /// `rich._wrap.divide_line(text, width, fold)`: character offsets to break at. With `fold`,
@@ -370,39 +364,24 @@ mod tests {
         let w = |t: &str, n: usize| wrap(t, n, Justify::Left);
         assert_eq!(
             w("batch_normalization_1 (BatchNormalization)", 29),
-            vec![
-                "batch_normalization_1        ",
-                "(BatchNormalization)         "
-            ]
+            vec!["batch_normalization_1        ", "(BatchNormalization)         "]
         );
         // Words longer than the line are cut with an ellipsis, never folded.
         assert_eq!(
-            w(
-                "batch_normalization_1[0][0], batch_normalization_2[0][0]",
-                26
-            ),
+            w("batch_normalization_1[0][0], batch_normalization_2[0][0]", 26),
             vec!["batch_normalization_1[0][…", "batch_normalization_2[0][…"]
         );
         assert_eq!(w("", 3), vec!["   "]);
-        assert_eq!(
-            w("   └ dense (Dense)", 12),
-            vec!["   └ dense  ", "(Dense)     "]
-        );
+        assert_eq!(w("   └ dense (Dense)", 12), vec!["   └ dense  ", "(Dense)     "]);
         assert_eq!(wrap("Trainable", 7, Justify::Center), vec!["Traina…"]);
         assert_eq!(wrap("Y", 7, Justify::Center), vec!["   Y   "]);
         assert_eq!(wrap("18,496", 8, Justify::Right), vec!["  18,496"]);
-        assert_eq!(
-            wrap("Output Shape", 7, Justify::Left),
-            vec!["Output ", "Shape  "]
-        );
+        assert_eq!(wrap("Output Shape", 7, Justify::Left), vec!["Output ", "Shape  "]);
     }
 
     #[test]
     fn console_folds_long_words() {
-        assert_eq!(
-            console_lines(" Total params: 92,672 (362.00 KB)", 200).len(),
-            1
-        );
+        assert_eq!(console_lines(" Total params: 92,672 (362.00 KB)", 200).len(), 1);
         assert_eq!(
             console_lines("Model: \"abcdefghij\"", 6),
             vec!["Model:", "\"abcde", "fghij\""]

@@ -130,24 +130,15 @@ fn nested_model_expand_nested() {
         "i_nested_model3.k2.expand_nested",
         seed!("i_nested_model3.k2.summary_expand_nested.txt"),
     );
-    check(
-        "i_nested_model3.k3",
-        seed!("i_nested_model3.k3.summary.txt"),
-    );
+    check("i_nested_model3.k3", seed!("i_nested_model3.k3.summary.txt"));
 }
 
 #[test]
 fn functional_add_and_inception_concat() {
     check("c_func_add_mlp.k3", seed!("c_func_add_mlp.k3.summary.txt"));
     check("c_func_add_mlp.k2", seed!("c_func_add_mlp.k2.summary.txt"));
-    check(
-        "g_naive_inception.k3",
-        seed!("g_naive_inception.k3.summary.txt"),
-    );
-    check(
-        "g_naive_inception.k2",
-        seed!("g_naive_inception.k2.summary.txt"),
-    );
+    check("g_naive_inception.k3", seed!("g_naive_inception.k3.summary.txt"));
+    check("g_naive_inception.k2", seed!("g_naive_inception.k2.summary.txt"));
 }
 
 #[test]
@@ -227,10 +218,7 @@ fn hand_built_table_hides_a_sequential_input_layer() {
 #[test]
 fn explain_lines_keras3() {
     let mut table = seq_conv3();
-    table.rows[1].explain = vec![
-        "(3·3·1 + 1)·32 = 320".into(),
-        "⌊(28 + 0 − 3)/1⌋ + 1 = 26".into(),
-    ];
+    table.rows[1].explain = vec!["(3·3·1 + 1)·32 = 320".into(), "⌊(28 + 0 − 3)/1⌋ + 1 = 26".into()];
     let opts = SummaryOptions {
         explain: true,
         ..SummaryOptions::default()
@@ -264,9 +252,7 @@ fn explain_lines_wrap_inside_the_table() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[5].starts_with("│   ↳ word word"));
     assert!(lines[6].starts_with("│     word word"));
-    assert!(lines[5..7]
-        .iter()
-        .all(|l| l.chars().count() == 88 && l.ends_with('│')));
+    assert!(lines[5..7].iter().all(|l| l.chars().count() == 88 && l.ends_with('│')));
     assert!(lines[7].starts_with('├'), "{text}");
 }
 
@@ -285,10 +271,7 @@ fn explain_lines_keras2() {
         lines[4],
         " conv2d (Conv2D)             (None, 26, 26, 32)        320       "
     );
-    assert_eq!(
-        lines[5],
-        format!("   ↳ (3·3·1 + 1)·32 = 320{}", " ".repeat(40))
-    );
+    assert_eq!(lines[5], format!("   ↳ (3·3·1 + 1)·32 = 320{}", " ".repeat(40)));
     assert_eq!(lines[6], " ".repeat(65));
 }
 
@@ -302,10 +285,7 @@ fn bad_options_name_the_argument() {
     };
     let err = render(&table, &k3(Some(10), None)).expect_err("too narrow");
     let msg = err.to_string();
-    assert!(
-        msg.contains("`line_length`") && msg.contains("line_length=10"),
-        "{msg}"
-    );
+    assert!(msg.contains("`line_length`") && msg.contains("line_length=10"), "{msg}");
     assert!(msg.contains("column widths [4, 4, 2]"), "{msg}");
     let err = render(&table, &k3(None, Some(vec![0.5, 1.0]))).expect_err("two stops");
     assert!(err.to_string().contains("3 increasing fractions"), "{err}");
@@ -319,10 +299,7 @@ fn bad_options_name_the_argument() {
         ..SummaryOptions::default()
     };
     let err = render(&table, &k2(None, Some(vec![20.5, 40.0, 50.0]))).expect_err("fractional");
-    assert!(
-        err.to_string().contains("whole character positions"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("whole character positions"), "{err}");
     // tf-keras itself would loop forever here: a 2-character column cannot hold text.
     let err = render(&table, &k2(Some(6), None)).expect_err("narrow");
     assert!(err.to_string().contains("at least one character"), "{err}");
@@ -350,13 +327,7 @@ fn terminal_width_caps_the_keras3_default() {
     assert_same("wide", &wide, seed!("a_seq_conv3.k3.summary.txt"));
     // At 80 columns Keras 3 draws 76.
     let text = render_for_terminal(&table, &opts, 80).expect("renders");
-    assert!(
-        text.lines()
-            .skip(1)
-            .take(5)
-            .all(|l| l.chars().count() == 76),
-        "{text}"
-    );
+    assert!(text.lines().skip(1).take(5).all(|l| l.chars().count() == 76), "{text}");
     // An explicit line_length wider than the terminal is cropped by the console.
     let opts = SummaryOptions {
         line_length: Some(100),

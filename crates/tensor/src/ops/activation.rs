@@ -201,7 +201,11 @@ fn relu_general_scalar(x: f32, slope: f32, max_value: Option<f32>, threshold: f3
     if slope != 0.0 && max_value.is_none() && threshold == 0.0 {
         return if x > 0.0 { x } else { slope * x };
     }
-    let mut y = if threshold != 0.0 { x * step(x > threshold) } else { x.max(0.0) };
+    let mut y = if threshold != 0.0 {
+        x * step(x > threshold)
+    } else {
+        x.max(0.0)
+    };
     if let Some(m) = max_value {
         y = y.clamp(0.0, m);
     }
@@ -216,7 +220,11 @@ fn relu_general_grad(x: f32, slope: f32, max_value: Option<f32>, threshold: f32)
     if slope != 0.0 && max_value.is_none() && threshold == 0.0 {
         return if x > 0.0 { 1.0 } else { slope };
     }
-    let (pass, y) = if threshold != 0.0 { (x > threshold, x * step(x > threshold)) } else { (x > 0.0, x.max(0.0)) };
+    let (pass, y) = if threshold != 0.0 {
+        (x > threshold, x * step(x > threshold))
+    } else {
+        (x > 0.0, x.max(0.0))
+    };
     let clip_pass = match max_value {
         // Keras uses TF's relu6 op for max_value 6 without threshold: gradient only on (0, 6).
         Some(m) if m == 6.0 && threshold == 0.0 => x < 6.0,
@@ -247,7 +255,9 @@ fn check_relu_args(op: &'static str, negative_slope: f32, max_value: Option<f32>
 /// `[0, 0, 0, 0, 10]`.
 pub fn relu_general(x: &Tensor, negative_slope: f32, max_value: Option<f32>, threshold: f32) -> Result<Tensor> {
     check_relu_args("relu", negative_slope, max_value, threshold)?;
-    Ok(map_tensor(x, |v| relu_general_scalar(v, negative_slope, max_value, threshold)))
+    Ok(map_tensor(x, |v| {
+        relu_general_scalar(v, negative_slope, max_value, threshold)
+    }))
 }
 
 /// Leaky ReLU: `x` for `x > 0`, `negative_slope·x` otherwise (Keras 3's `LeakyReLU` layer
@@ -322,13 +332,21 @@ impl Tape {
     /// Leaky ReLU; see [`leaky_relu`].
     pub fn leaky_relu(&mut self, x: Var, negative_slope: f32) -> Result<Var> {
         check_relu_args("leaky_relu", negative_slope, None, 0.0)?;
-        self.unary_map(x, move |v| if v > 0.0 { v } else { negative_slope * v }, move |v, _| if v > 0.0 { 1.0 } else { negative_slope })
+        self.unary_map(
+            x,
+            move |v| if v > 0.0 { v } else { negative_slope * v },
+            move |v, _| if v > 0.0 { 1.0 } else { negative_slope },
+        )
     }
 
     /// ELU; see [`elu`].
     pub fn elu(&mut self, x: Var, alpha: f32) -> Result<Var> {
         check_alpha(alpha)?;
-        self.unary_map(x, move |v| if v > 0.0 { v } else { alpha * v.exp_m1() }, move |v, _| if v > 0.0 { 1.0 } else { alpha * v.exp() })
+        self.unary_map(
+            x,
+            move |v| if v > 0.0 { v } else { alpha * v.exp_m1() },
+            move |v, _| if v > 0.0 { 1.0 } else { alpha * v.exp() },
+        )
     }
 
     /// GELU; see [`gelu`].

@@ -34,28 +34,63 @@ fn erf_matches_reference_values() {
         (10.0, 2.088_487_583_762_545e-45),
     ];
     for (x, want) in tails {
-        assert!(((erfc(x) - want) / want).abs() < 1e-12, "erfc({x}) = {} vs {want}", erfc(x));
+        assert!(
+            ((erfc(x) - want) / want).abs() < 1e-12,
+            "erfc({x}) = {} vs {want}",
+            erfc(x)
+        );
     }
     assert!((erfc(-1.0) - 1.842_700_792_949_715).abs() < 1e-15);
-    assert!((erf(2.5 - 1e-12) - erf(2.5 + 1e-12)).abs() < 1e-14, "continuous at the switch");
+    assert!(
+        (erf(2.5 - 1e-12) - erf(2.5 + 1e-12)).abs() < 1e-14,
+        "continuous at the switch"
+    );
 }
 
 #[test]
 fn keras_documented_values() {
     let x = t(&[-10.0, -5.0, 0.0, 5.0, 10.0]);
     close(&relu(&x), &[0.0, 0.0, 0.0, 5.0, 10.0], 0.0);
-    close(&relu_general(&x, 0.5, None, 0.0).unwrap(), &[-5.0, -2.5, 0.0, 5.0, 10.0], 0.0);
-    close(&relu_general(&x, 0.0, Some(5.0), 0.0).unwrap(), &[0.0, 0.0, 0.0, 5.0, 5.0], 0.0);
-    close(&relu_general(&x, 0.0, None, 5.0).unwrap(), &[0.0, 0.0, 0.0, 0.0, 10.0], 0.0);
+    close(
+        &relu_general(&x, 0.5, None, 0.0).unwrap(),
+        &[-5.0, -2.5, 0.0, 5.0, 10.0],
+        0.0,
+    );
+    close(
+        &relu_general(&x, 0.0, Some(5.0), 0.0).unwrap(),
+        &[0.0, 0.0, 0.0, 5.0, 5.0],
+        0.0,
+    );
+    close(
+        &relu_general(&x, 0.0, None, 5.0).unwrap(),
+        &[0.0, 0.0, 0.0, 0.0, 10.0],
+        0.0,
+    );
     // The ReLU layer's docstring examples.
     let y = t(&[-3.0, -1.0, 0.0, 2.0]);
     close(&relu_general(&y, 1.0, None, 0.0).unwrap(), &[-3.0, -1.0, 0.0, 2.0], 0.0);
-    close(&relu_general(&t(&[-3.0, -1.0, 1.0, 2.0]), 0.0, None, 1.5).unwrap(), &[0.0, 0.0, 0.0, 2.0], 0.0);
-    close(&relu_general(&x, 0.5, Some(10.0), 0.0).unwrap(), &[-5.0, -2.5, 0.0, 5.0, 10.0], 0.0);
+    close(
+        &relu_general(&t(&[-3.0, -1.0, 1.0, 2.0]), 0.0, None, 1.5).unwrap(),
+        &[0.0, 0.0, 0.0, 2.0],
+        0.0,
+    );
+    close(
+        &relu_general(&x, 0.5, Some(10.0), 0.0).unwrap(),
+        &[-5.0, -2.5, 0.0, 5.0, 10.0],
+        0.0,
+    );
     // tf.keras.activations.gelu docstring, exact and approximate.
     let g = t(&[-3.0, -1.0, 0.0, 1.0, 3.0]);
-    close(&gelu(&g, false), &[-0.004_049_51, -0.158_655_29, 0.0, 0.841_344_7, 2.995_950_7], 1e-6);
-    close(&gelu(&g, true), &[-0.003_637_52, -0.158_807_96, 0.0, 0.841_192, 2.996_362_7], 1e-6);
+    close(
+        &gelu(&g, false),
+        &[-0.004_049_51, -0.158_655_29, 0.0, 0.841_344_7, 2.995_950_7],
+        1e-6,
+    );
+    close(
+        &gelu(&g, true),
+        &[-0.003_637_52, -0.158_807_96, 0.0, 0.841_192, 2.996_362_7],
+        1e-6,
+    );
 }
 
 #[test]
@@ -66,11 +101,23 @@ fn hand_checked_values() {
     close(&elu(&t(&[-1.0]), 0.5).unwrap(), &[-0.316_060_28], 1e-7);
     close(&selu(&t(&[1.0, -1.0])), &[1.050_701, -1.111_330_7], 1e-6);
     close(&sigmoid(&t(&[0.0, 100.0, -100.0])), &[0.5, 1.0, 0.0], 1e-7);
-    close(&hard_sigmoid(&t(&[-4.0, -3.0, 0.0, 1.5, 3.0])), &[0.0, 0.0, 0.5, 0.75, 1.0], 1e-7);
-    close(&hard_sigmoid_legacy(&t(&[-3.0, 0.0, 1.0, 2.5])), &[0.0, 0.5, 0.7, 1.0], 1e-7);
+    close(
+        &hard_sigmoid(&t(&[-4.0, -3.0, 0.0, 1.5, 3.0])),
+        &[0.0, 0.0, 0.5, 0.75, 1.0],
+        1e-7,
+    );
+    close(
+        &hard_sigmoid_legacy(&t(&[-3.0, 0.0, 1.0, 2.5])),
+        &[0.0, 0.5, 0.7, 1.0],
+        1e-7,
+    );
     close(&hard_silu(&t(&[-4.0, 1.0, 4.0])), &[0.0, 2.0 / 3.0, 4.0], 1e-7);
     close(&tanh(&t(&[0.5])), &[0.462_117_16], 1e-7);
-    close(&softplus(&t(&[0.0, 100.0, -100.0])), &[std::f32::consts::LN_2, 100.0, 0.0], 1e-7);
+    close(
+        &softplus(&t(&[0.0, 100.0, -100.0])),
+        &[std::f32::consts::LN_2, 100.0, 0.0],
+        1e-7,
+    );
     close(&softsign(&t(&[1.0, -3.0])), &[0.5, -0.75], 1e-7);
     close(&silu(&t(&[1.0])), &[0.731_058_6], 1e-7);
     close(&mish(&t(&[1.0])), &[0.865_098_4], 1e-6);
@@ -105,10 +152,14 @@ fn gradients_match_finite_differences() {
         ("relu max 6", Box::new(|tp, v| tp.relu_general(v, 0.0, Some(6.0), 0.0))),
         ("relu threshold", Box::new(|tp, v| tp.relu_general(v, 0.0, None, 1.5))),
         ("relu all", Box::new(|tp, v| tp.relu_general(v, 0.2, Some(2.0), 0.5))),
-        ("relu negative threshold", Box::new(|tp, v| tp.relu_general(v, 0.1, Some(4.0), -2.0))),
+        (
+            "relu negative threshold",
+            Box::new(|tp, v| tp.relu_general(v, 0.1, Some(4.0), -2.0)),
+        ),
     ];
     for (name, f) in cases {
-        check_gradients(std::slice::from_ref(&x), |tp, v| f(tp, v[0]), 1e-2, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_gradients(std::slice::from_ref(&x), |tp, v| f(tp, v[0]), 1e-2, 1e-2)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     // exponential on a smaller range so f32 differences stay accurate.
     let small = x.map(|v| v / 4.0);
@@ -144,7 +195,8 @@ fn names_round_trip_and_tape_matches_tensor() {
         let v = tape.param(x.clone());
         let y = a.apply(&mut tape, v).unwrap();
         assert_eq!(tape.value(y), &a.apply_tensor(&x).unwrap(), "{}", a.name());
-        check_gradients(std::slice::from_ref(&x), |tp, v| a.apply(tp, v[0]), 1e-2, 1e-2).unwrap_or_else(|e| panic!("{}: {e}", a.name()));
+        check_gradients(std::slice::from_ref(&x), |tp, v| a.apply(tp, v[0]), 1e-2, 1e-2)
+            .unwrap_or_else(|e| panic!("{}: {e}", a.name()));
     }
     let sm = Activation::Softmax.apply_tensor(&x).unwrap();
     assert!((sm.data()[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
@@ -154,7 +206,10 @@ fn names_round_trip_and_tape_matches_tensor() {
 fn bad_arguments_are_errors() {
     let x = t(&[1.0]);
     let e = relu_general(&x, 0.0, Some(-1.0), 0.0).unwrap_err().to_string();
-    assert_eq!(e, "relu: argument `max_value`: expected a number ≥ 0 or None, received -1");
+    assert_eq!(
+        e,
+        "relu: argument `max_value`: expected a number ≥ 0 or None, received -1"
+    );
     assert!(relu_general(&x, f32::NAN, None, 0.0).is_err());
     assert!(relu_general(&x, 0.0, None, f32::INFINITY).is_err());
     assert!(leaky_relu(&x, f32::INFINITY).is_err());

@@ -44,7 +44,11 @@ impl BatchStats {
     /// `σ²·m/(m − 1)`: the moving-variance input of tf-keras 2's fused kernel (the biased
     /// variance when `m` is 1).
     pub fn unbiased_variance(&self) -> Tensor {
-        let f = if self.count > 1 { self.count as f32 / (self.count - 1) as f32 } else { 1.0 };
+        let f = if self.count > 1 {
+            self.count as f32 / (self.count - 1) as f32
+        } else {
+            1.0
+        };
         self.variance.map(|v| v * f)
     }
 }
@@ -64,7 +68,14 @@ pub struct BatchNormGrads {
 /// `moving ← moving·momentum + batch·(1 − momentum)`, as Keras.
 pub fn update_moving_statistic(moving: &mut Tensor, batch: &Tensor, momentum: f32) -> Result<()> {
     if moving.shape() != batch.shape() {
-        return shape_err("batch_norm", format!("moving statistic {:?} and batch statistic {:?} differ", moving.shape(), batch.shape()));
+        return shape_err(
+            "batch_norm",
+            format!(
+                "moving statistic {:?} and batch statistic {:?} differ",
+                moving.shape(),
+                batch.shape()
+            ),
+        );
     }
     for (m, &b) in moving.data_mut().iter_mut().zip(batch.data()) {
         *m = *m * momentum + b * (1.0 - momentum);
@@ -91,14 +102,23 @@ fn layout(shape: &[usize], axis: isize) -> Result<Layout> {
         return shape_err("batch_norm", "expected an input with a channel axis, received a scalar");
     }
     let ax = normalize_axis("batch_norm", axis, shape.len())?;
-    Ok(Layout { outer: shape[..ax].iter().product(), c: shape[ax], inner: shape[ax + 1..].iter().product() })
+    Ok(Layout {
+        outer: shape[..ax].iter().product(),
+        c: shape[ax],
+        inner: shape[ax + 1..].iter().product(),
+    })
 }
 
 fn check_param(name: &str, t: Option<&Tensor>, l: &Layout) -> Result<()> {
     match t {
         Some(t) if t.shape() != [l.c] => shape_err(
             "batch_norm",
-            format!("{name} has shape {:?}, expected ({},) for the {} channels of the normalized axis", t.shape(), l.c, l.c),
+            format!(
+                "{name} has shape {:?}, expected ({},) for the {} channels of the normalized axis",
+                t.shape(),
+                l.c,
+                l.c
+            ),
         ),
         _ => Ok(()),
     }
@@ -148,12 +168,17 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
             .zip(y.par_chunks(block))
             .with_min_len(min_len)
             .fold(|| vec![0.0f64; 2 * c], sum_block)
-            .reduce(|| vec![0.0f64; 2 * c], |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
-                a
-            })
+            .reduce(
+                || vec![0.0f64; 2 * c],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
+                    a
+                },
+            )
     } else {
-        x.chunks(block).zip(y.chunks(block)).fold(vec![0.0f64; 2 * c], sum_block)
+        x.chunks(block)
+            .zip(y.chunks(block))
+            .fold(vec![0.0f64; 2 * c], sum_block)
     };
     let (sy, sxy) = acc.split_at(c);
     (sy.to_vec(), sxy.to_vec())
@@ -192,17 +217,26 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
     };
     if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
         let min_len = (PARALLEL_MIN_VALUES / block).max(1);
-        out.par_chunks_mut(block).zip(x.par_chunks(block).zip(y.par_chunks(block))).with_min_len(min_len).for_each(map_block);
+        out.par_chunks_mut(block)
+            .zip(x.par_chunks(block).zip(y.par_chunks(block)))
+            .with_min_len(min_len)
+            .for_each(map_block);
     } else {
-        out.chunks_mut(block).zip(x.chunks(block).zip(y.chunks(block))).for_each(map_block);
+        out.chunks_mut(block)
+            .zip(x.chunks(block).zip(y.chunks(block)))
+            .for_each(map_block);
     }
     out
 }
 
 /// Per-channel `inv = γ/√(σ² + ε)` and `shift = β − μ·inv`.
 fn affine(mean: &[f32], var: &[f32], gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f32) -> (Vec<f32>, Vec<f32>) {
-    let inv: Vec<f32> = (0..mean.len()).map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) / (var[ch] + eps).sqrt()).collect();
-    let shift = (0..mean.len()).map(|ch| beta.map_or(0.0, |b| b.data()[ch]) - mean[ch] * inv[ch]).collect();
+    let inv: Vec<f32> = (0..mean.len())
+        .map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) / (var[ch] + eps).sqrt())
+        .collect();
+    let shift = (0..mean.len())
+        .map(|ch| beta.map_or(0.0, |b| b.data()[ch]) - mean[ch] * inv[ch])
+        .collect();
     (inv, shift)
 }
 
@@ -217,12 +251,22 @@ pub fn batch_norm_inference(
     eps: f32,
 ) -> Result<Tensor> {
     let l = layout(x.shape(), axis)?;
-    for (name, t) in [("moving_mean", Some(mean)), ("moving_variance", Some(variance)), ("gamma", gamma), ("beta", beta)] {
+    for (name, t) in [
+        ("moving_mean", Some(mean)),
+        ("moving_variance", Some(variance)),
+        ("gamma", gamma),
+        ("beta", beta),
+    ] {
         check_param(name, t, &l)?;
     }
     let (inv, shift) = affine(mean.data(), variance.data(), gamma, beta, eps);
     let zeros = vec![0.0; l.c];
-    let co = Linear { a: inv, b: zeros.clone(), s: zeros, k: shift };
+    let co = Linear {
+        a: inv,
+        b: zeros.clone(),
+        s: zeros,
+        k: shift,
+    };
     Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co))
 }
 
@@ -246,16 +290,35 @@ pub fn batch_norm_inference_backward(
     let (m, g, dy) = (mean.data(), gamma, grad_out.data());
     let scale: Vec<f32> = (0..l.c).map(|ch| g.map_or(1.0, |g| g.data()[ch]) * rstd[ch]).collect();
     let zeros = vec![0.0; l.c];
-    let dx = channel_linear(&l, dy, dy, &Linear { a: scale, b: zeros.clone(), s: zeros.clone(), k: zeros });
+    let dx = channel_linear(
+        &l,
+        dy,
+        dy,
+        &Linear {
+            a: scale,
+            b: zeros.clone(),
+            s: zeros.clone(),
+            k: zeros,
+        },
+    );
     // Σ dy·(x − μ)/√(σ² + ε) = (Σ dy·x − μ·Σ dy)/√(σ² + ε), exact enough in f64.
     let (dbeta, sxd) = channel_moments(&l, x.data(), dy);
-    let dgamma = (0..l.c).map(|ch| (sxd[ch] - m[ch] as f64 * dbeta[ch]) * rstd[ch] as f64).collect();
+    let dgamma = (0..l.c)
+        .map(|ch| (sxd[ch] - m[ch] as f64 * dbeta[ch]) * rstd[ch] as f64)
+        .collect();
     grads(x, &l, dx, dgamma, dbeta)
 }
 
 fn check_grad(x: &Tensor, grad_out: &Tensor) -> Result<()> {
     if grad_out.shape() != x.shape() {
-        return shape_err("batch_norm", format!("gradient shape {:?} differs from the input's {:?}", grad_out.shape(), x.shape()));
+        return shape_err(
+            "batch_norm",
+            format!(
+                "gradient shape {:?} differs from the input's {:?}",
+                grad_out.shape(),
+                x.shape()
+            ),
+        );
     }
     Ok(())
 }
@@ -273,12 +336,21 @@ pub fn batch_moments(x: &Tensor, axis: isize) -> Result<BatchStats> {
     let l = layout(x.shape(), axis)?;
     let m = l.count();
     if m == 0 {
-        return shape_err("batch_norm", format!("needs at least one value per channel to compute batch statistics, received shape {:?}", x.shape()));
+        return shape_err(
+            "batch_norm",
+            format!(
+                "needs at least one value per channel to compute batch statistics, received shape {:?}",
+                x.shape()
+            ),
+        );
     }
     // One pass: E[x²] − E[x]², which in f64 loses nothing that f32 data could show.
     let (sums, squares) = channel_moments(&l, x.data(), x.data());
     let mean: Vec<f64> = sums.iter().map(|s| s / m as f64).collect();
-    let var = squares.iter().zip(&mean).map(|(q, mu)| ((q / m as f64) - mu * mu).max(0.0) as f32);
+    let var = squares
+        .iter()
+        .zip(&mean)
+        .map(|(q, mu)| ((q / m as f64) - mu * mu).max(0.0) as f32);
     Ok(BatchStats {
         mean: Tensor::new(&[l.c], mean.iter().map(|&v| v as f32).collect())?,
         variance: Tensor::new(&[l.c], var.collect())?,
@@ -301,7 +373,12 @@ pub fn batch_norm_training(
     let stats = batch_moments(x, axis)?;
     let (inv, shift) = affine(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
     let zeros = vec![0.0; l.c];
-    let co = Linear { a: inv, b: zeros.clone(), s: zeros, k: shift };
+    let co = Linear {
+        a: inv,
+        b: zeros.clone(),
+        s: zeros,
+        k: shift,
+    };
     let y = Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co))?;
     Ok((y, stats))
 }
@@ -327,9 +404,13 @@ pub fn batch_norm_training_backward(
     let rstd: Vec<f32> = stats.variance.data().iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
     let dy = grad_out.data();
     let (dbeta, sxd) = channel_moments(&l, x.data(), dy);
-    let dgamma: Vec<f64> = (0..l.c).map(|ch| (sxd[ch] - mu[ch] as f64 * dbeta[ch]) * rstd[ch] as f64).collect();
+    let dgamma: Vec<f64> = (0..l.c)
+        .map(|ch| (sxd[ch] - mu[ch] as f64 * dbeta[ch]) * rstd[ch] as f64)
+        .collect();
     // dx = k·dy − k·mean(dy) − k·x̂·mean(dy·x̂), with x̂ = (x − μ)·rstd.
-    let k: Vec<f32> = (0..l.c).map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) * rstd[ch]).collect();
+    let k: Vec<f32> = (0..l.c)
+        .map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) * rstd[ch])
+        .collect();
     let co = Linear {
         b: (0..l.c).map(|ch| -k[ch] * rstd[ch] * (dgamma[ch] / m) as f32).collect(),
         s: mu.to_vec(),
@@ -432,7 +513,8 @@ impl Tape {
             out,
             &p,
             Box::new(move |grad, inputs, _| {
-                let g = batch_norm_inference_backward(inputs[0], grad, &mean, &variance, gi.map(|i| inputs[i]), axis, eps)?;
+                let g =
+                    batch_norm_inference_backward(inputs[0], grad, &mean, &variance, gi.map(|i| inputs[i]), axis, eps)?;
                 Ok(route(g, gi, bi))
             }),
         )
@@ -472,7 +554,13 @@ mod tests {
     use crate::rng::Rng;
 
     fn random(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
-        Tensor::new(shape, (0..shape.iter().product()).map(|_| rng.uniform_range(lo, hi) as f32).collect()).unwrap()
+        Tensor::new(
+            shape,
+            (0..shape.iter().product())
+                .map(|_| rng.uniform_range(lo, hi) as f32)
+                .collect(),
+        )
+        .unwrap()
     }
 
     fn t(v: &[f32]) -> Tensor {
@@ -484,11 +572,32 @@ mod tests {
         // One channel, mean 1, variance 4 − ε so √(σ² + ε) = 2; γ 3, β 0.5:
         // y = 3·(x − 1)/2 + 0.5.
         let x = Tensor::new(&[3, 1], vec![1.0, 3.0, -1.0]).unwrap();
-        let y = batch_norm_inference(&x, &t(&[1.0]), &t(&[4.0 - 1e-3]), Some(&t(&[3.0])), Some(&t(&[0.5])), -1, 1e-3).unwrap();
-        assert!(y.allclose(&Tensor::new(&[3, 1], vec![0.5, 3.5, -2.5]).unwrap(), 1e-6, 1e-6), "{y:?}");
+        let y = batch_norm_inference(
+            &x,
+            &t(&[1.0]),
+            &t(&[4.0 - 1e-3]),
+            Some(&t(&[3.0])),
+            Some(&t(&[0.5])),
+            -1,
+            1e-3,
+        )
+        .unwrap();
+        assert!(
+            y.allclose(&Tensor::new(&[3, 1], vec![0.5, 3.5, -2.5]).unwrap(), 1e-6, 1e-6),
+            "{y:?}"
+        );
         // Channels-first axis 1 on (1, 2, 2): channel 1 shifted by β only.
         let x = Tensor::arange(&[1, 2, 2]);
-        let y = batch_norm_inference(&x, &t(&[0.0, 0.0]), &t(&[1.0, 1.0]), None, Some(&t(&[0.0, 10.0])), 1, 0.0).unwrap();
+        let y = batch_norm_inference(
+            &x,
+            &t(&[0.0, 0.0]),
+            &t(&[1.0, 1.0]),
+            None,
+            Some(&t(&[0.0, 10.0])),
+            1,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(y.data(), &[0.0, 1.0, 12.0, 13.0]);
     }
 
@@ -514,7 +623,9 @@ mod tests {
         for case in 0..120 {
             let rank = 1 + rng.below(4);
             let big = case % 30 == 0;
-            let shape: Vec<usize> = (0..rank).map(|_| if big { 8 + rng.below(24) } else { 1 + rng.below(5) }).collect();
+            let shape: Vec<usize> = (0..rank)
+                .map(|_| if big { 8 + rng.below(24) } else { 1 + rng.below(5) })
+                .collect();
             let axis = rng.below(rank) as isize - if rng.below(2) == 0 { rank as isize } else { 0 };
             let c = shape[normalize_axis("t", axis, rank).unwrap()];
             // Every third case sits far from zero: the one-pass f64 variance must not suffer.
@@ -526,7 +637,10 @@ mod tests {
             let (yn, sn) = batch_norm_training_naive(&x, gamma.as_ref(), beta.as_ref(), axis, 1e-3).unwrap();
             let what = format!("case {case}: shape {shape:?} axis {axis}");
             assert!(y.allclose(&yn, 1e-4, 1e-4), "{what}: {}", y.max_abs_diff(&yn).unwrap());
-            assert!(s.mean.allclose(&sn.mean, 1e-6, 1e-5) && s.variance.allclose(&sn.variance, 1e-6, 1e-5), "{what}");
+            assert!(
+                s.mean.allclose(&sn.mean, 1e-6, 1e-5) && s.variance.allclose(&sn.variance, 1e-6, 1e-5),
+                "{what}"
+            );
             assert_eq!(s.count, sn.count, "{what}");
             // Inference with the batch's own statistics is the training output.
             let yi = batch_norm_inference(&x, &s.mean, &s.variance, gamma.as_ref(), beta.as_ref(), axis, 1e-3).unwrap();
@@ -571,18 +685,34 @@ mod tests {
     #[test]
     fn errors_name_the_parameter() {
         let x = Tensor::zeros(&[2, 3, 3, 4]);
-        let e = batch_norm_inference(&x, &t(&[0.0; 3]), &t(&[1.0; 4]), None, None, -1, 1e-3).unwrap_err().to_string();
-        assert!(e.starts_with("batch_norm:") && e.contains("moving_mean has shape [3], expected (4,)"), "{e}");
-        let e = batch_norm_training(&x, Some(&t(&[1.0; 4])), None, 1, 1e-3).unwrap_err().to_string();
+        let e = batch_norm_inference(&x, &t(&[0.0; 3]), &t(&[1.0; 4]), None, None, -1, 1e-3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("batch_norm:") && e.contains("moving_mean has shape [3], expected (4,)"),
+            "{e}"
+        );
+        let e = batch_norm_training(&x, Some(&t(&[1.0; 4])), None, 1, 1e-3)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("gamma has shape [4], expected (3,)"), "{e}");
         let e = batch_norm_training(&x, None, None, 4, 1e-3).unwrap_err().to_string();
         assert!(e.contains("`axis`") && e.contains("received 4"), "{e}");
-        let e = batch_norm_training(&Tensor::zeros(&[0, 4]), None, None, -1, 1e-3).unwrap_err().to_string();
+        let e = batch_norm_training(&Tensor::zeros(&[0, 4]), None, None, -1, 1e-3)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least one value per channel"), "{e}");
         let s = batch_moments(&x, -1).unwrap();
-        let e = batch_norm_training_backward(&x, &Tensor::zeros(&[2, 3]), &s, None, -1, 1e-3).unwrap_err().to_string();
-        assert!(e.contains("gradient shape [2, 3] differs from the input's [2, 3, 3, 4]"), "{e}");
-        let e = update_moving_statistic(&mut t(&[0.0; 2]), &t(&[0.0; 3]), 0.99).unwrap_err().to_string();
+        let e = batch_norm_training_backward(&x, &Tensor::zeros(&[2, 3]), &s, None, -1, 1e-3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("gradient shape [2, 3] differs from the input's [2, 3, 3, 4]"),
+            "{e}"
+        );
+        let e = update_moving_statistic(&mut t(&[0.0; 2]), &t(&[0.0; 3]), 0.99)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[2]") && e.contains("[3]"), "{e}");
     }
 }

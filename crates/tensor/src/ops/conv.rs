@@ -17,8 +17,8 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::{arg_err, shape_err, Result};
-use crate::ops::conv_gemm::{self, COL_BUDGET};
 pub use crate::ops::conv_gemm::ConvGeometry;
+use crate::ops::conv_gemm::{self, COL_BUDGET};
 use crate::shape::{window_axis, Padding};
 use crate::tensor::Tensor;
 
@@ -38,14 +38,23 @@ pub struct Conv2dParams {
 impl Default for Conv2dParams {
     /// Keras's defaults: strides 1, `valid`, dilation 1, one group.
     fn default() -> Self {
-        Conv2dParams { strides: (1, 1), padding: (Padding::Valid, Padding::Valid), dilation: (1, 1), groups: 1 }
+        Conv2dParams {
+            strides: (1, 1),
+            padding: (Padding::Valid, Padding::Valid),
+            dilation: (1, 1),
+            groups: 1,
+        }
     }
 }
 
 impl Conv2dParams {
     /// Strides and one padding mode for both axes; dilation 1, one group.
     pub fn new(strides: (usize, usize), padding: Padding) -> Self {
-        Conv2dParams { strides, padding: (padding, padding), ..Default::default() }
+        Conv2dParams {
+            strides,
+            padding: (padding, padding),
+            ..Default::default()
+        }
     }
 
     /// The same, with a dilation rate.
@@ -63,7 +72,13 @@ impl Conv2dParams {
 
 fn check_rank(op: &'static str, arg: &'static str, t: &[usize], layout: &str) -> Result<()> {
     if t.len() != 4 {
-        return shape_err(op, format!("{arg} must have rank 4 {layout}, received shape {t:?} (rank {})", t.len()));
+        return shape_err(
+            op,
+            format!(
+                "{arg} must have rank 4 {layout}, received shape {t:?} (rank {})",
+                t.len()
+            ),
+        );
     }
     Ok(())
 }
@@ -88,18 +103,34 @@ pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv
     if kc != cin / groups {
         return shape_err(
             op,
-            format!("kernel {kernel:?} has {kc} input channels, expected in_channels/groups = {cin}/{groups} = {}", cin / groups),
+            format!(
+                "kernel {kernel:?} has {kc} input channels, expected in_channels/groups = {cin}/{groups} = {}",
+                cin / groups
+            ),
         );
     }
     let rows = window_axis(op, h, kh, p.strides.0, p.dilation.0, p.padding.0)?;
     let cols = window_axis(op, w, kw, p.strides.1, p.dilation.1, p.padding.1)?;
-    Ok(ConvGeometry { n, cin, cout, groups, rows, cols })
+    Ok(ConvGeometry {
+        n,
+        cin,
+        cout,
+        groups,
+        rows,
+        cols,
+    })
 }
 
 fn check_bias(op: &'static str, bias: Option<&Tensor>, cout: usize) -> Result<()> {
     if let Some(b) = bias {
         if b.shape() != [cout] {
-            return shape_err(op, format!("bias must have shape [{cout}] (one per filter), received {:?}", b.shape()));
+            return shape_err(
+                op,
+                format!(
+                    "bias must have shape [{cout}] (one per filter), received {:?}",
+                    b.shape()
+                ),
+            );
         }
     }
     Ok(())
@@ -107,7 +138,13 @@ fn check_bias(op: &'static str, bias: Option<&Tensor>, cout: usize) -> Result<()
 
 fn check_grad(op: &'static str, gy: &Tensor, expected: &[usize]) -> Result<()> {
     if gy.shape() != expected {
-        return shape_err(op, format!("output gradient must have the output's shape {expected:?}, received {:?}", gy.shape()));
+        return shape_err(
+            op,
+            format!(
+                "output gradient must have the output's shape {expected:?}, received {:?}",
+                gy.shape()
+            ),
+        );
     }
     Ok(())
 }
@@ -121,7 +158,12 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -
 }
 
 /// Gradients of [`conv2d`]: `(dx, dw, dbias)` for the output gradient `grad_out`.
-pub fn conv2d_backward(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn conv2d_backward(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &Conv2dParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (dx, dw, db) = conv2d_backward_parts(x, w, grad_out, p, true, true)?;
     let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
     Ok((
@@ -144,7 +186,10 @@ pub fn conv2d_backward_parts(
     let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
     check_grad("conv2d_backward", grad_out, &g.output_shape())?;
     let dx = if need_dx {
-        Some(Tensor::new(x.shape(), conv_gemm::input_grad(grad_out.data(), w.data(), &g, COL_BUDGET)?)?)
+        Some(Tensor::new(
+            x.shape(),
+            conv_gemm::input_grad(grad_out.data(), w.data(), &g, COL_BUDGET)?,
+        )?)
     } else {
         None
     };
@@ -208,7 +253,8 @@ pub fn conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dPar
                         for kx in 0..kw {
                             let Some(ix) = tap(ox, kx, &g.cols) else { continue };
                             for ci in 0..cg {
-                                s += xd[((b * h + iy) * wd + ix) * cin + grp * cg + ci] * wt[((ky * kw + kx) * cg + ci) * cout + co];
+                                s += xd[((b * h + iy) * wd + ix) * cin + grp * cg + ci]
+                                    * wt[((ky * kw + kx) * cg + ci) * cout + co];
                             }
                         }
                     }
@@ -221,7 +267,12 @@ pub fn conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dPar
 }
 
 /// Reference gradients `(dx, dw, dbias)`: the naive loop, accumulating instead of summing.
-pub fn conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn conv2d_backward_naive(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &Conv2dParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let g = conv2d_geometry("conv2d_backward_naive", x.shape(), w.shape(), p)?;
     check_grad("conv2d_backward_naive", grad_out, &g.output_shape())?;
     let (n, h, wd, cin, cout) = (g.n, g.rows.input, g.cols.input, g.cin, g.cout);
@@ -253,7 +304,11 @@ pub fn conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv
             }
         }
     }
-    Ok((Tensor::new(x.shape(), dx)?, Tensor::new(w.shape(), dw)?, Tensor::new(&[cout], db)?))
+    Ok((
+        Tensor::new(x.shape(), dx)?,
+        Tensor::new(w.shape(), dw)?,
+        Tensor::new(&[cout], db)?,
+    ))
 }
 
 impl Tape {
@@ -299,14 +354,23 @@ mod tests {
     fn close(a: &Tensor, b: &Tensor, what: &str) {
         assert_eq!(a.shape(), b.shape(), "{what}");
         for (i, (x, y)) in a.data().iter().zip(b.data()).enumerate() {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}: element {i}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: element {i}: {x} vs {y}"
+            );
         }
     }
 
     #[test]
     fn ones_same_counts_window_overlap() {
         // Each output is the number of in-bounds taps: corners 4, edges 6, interior 9.
-        let y = conv2d(&Tensor::ones(&[1, 3, 3, 1]), &Tensor::ones(&[3, 3, 1, 1]), None, &Conv2dParams::new((1, 1), Padding::Same)).unwrap();
+        let y = conv2d(
+            &Tensor::ones(&[1, 3, 3, 1]),
+            &Tensor::ones(&[3, 3, 1, 1]),
+            None,
+            &Conv2dParams::new((1, 1), Padding::Same),
+        )
+        .unwrap();
         assert_eq!(y.data(), &[4., 6., 4., 6., 9., 6., 4., 6., 4.]);
     }
 
@@ -325,7 +389,13 @@ mod tests {
     fn same_even_input_pads_bottom_right() {
         // 4×4 input 0..16, 3×3 ones, stride 2, same: out 2×2, total pad 1 → 0 top, 1 bottom.
         // Output (0,0) sums rows 0–2, cols 0–2: 0+1+2+4+5+6+8+9+10 = 45.
-        let y = conv2d(&Tensor::arange(&[1, 4, 4, 1]), &Tensor::ones(&[3, 3, 1, 1]), None, &Conv2dParams::new((2, 2), Padding::Same)).unwrap();
+        let y = conv2d(
+            &Tensor::arange(&[1, 4, 4, 1]),
+            &Tensor::ones(&[3, 3, 1, 1]),
+            None,
+            &Conv2dParams::new((2, 2), Padding::Same),
+        )
+        .unwrap();
         // (0,1): cols 2–3: 2+3+6+7+10+11 = 39; (1,0): rows 2–3: 8+9+10+12+13+14 = 66; (1,1): 10+11+14+15 = 50.
         assert_eq!(y.data(), &[45., 39., 66., 50.]);
     }
@@ -336,7 +406,9 @@ mod tests {
         let x = Tensor::new(&[1, 1, 3, 2], vec![1., 2., 3., 4., 5., 6.]).unwrap();
         let w = Tensor::new(&[1, 2, 1, 2], vec![1., 10., 1., 10.]).unwrap();
         // Dilation 2 along width: taps at columns 0 and 2.
-        let p = Conv2dParams::new((1, 1), Padding::Valid).with_groups(2).with_dilation((1, 2));
+        let p = Conv2dParams::new((1, 1), Padding::Valid)
+            .with_groups(2)
+            .with_dilation((1, 2));
         let y = conv2d(&x, &w, None, &p).unwrap();
         assert_eq!(y.shape(), &[1, 1, 1, 2]);
         assert_eq!(y.data(), &[1. + 5., 10. * (2. + 6.)]);
@@ -344,7 +416,11 @@ mod tests {
 
     #[test]
     fn empty_channels_give_the_bias() {
-        let (x, w, b) = (Tensor::zeros(&[2, 3, 3, 0]), Tensor::zeros(&[2, 2, 0, 2]), Tensor::new(&[2], vec![1., 2.]).unwrap());
+        let (x, w, b) = (
+            Tensor::zeros(&[2, 3, 3, 0]),
+            Tensor::zeros(&[2, 2, 0, 2]),
+            Tensor::new(&[2], vec![1., 2.]).unwrap(),
+        );
         let p = Conv2dParams::default();
         let y = conv2d(&x, &w, Some(&b), &p).unwrap();
         assert_eq!(y.shape(), &[2, 2, 2, 2]);
@@ -426,7 +502,11 @@ mod tests {
             let g = conv2d_geometry("t", &xs, &ws, &p).unwrap();
             let what = format!("case {case}: x {xs:?} w {ws:?} {p:?}");
             let y = conv_gemm::forward(x.data(), w.data(), None, &g, 3).unwrap();
-            close(&Tensor::new(&g.output_shape(), y).unwrap(), &conv2d_naive(&x, &w, None, &p).unwrap(), &what);
+            close(
+                &Tensor::new(&g.output_shape(), y).unwrap(),
+                &conv2d_naive(&x, &w, None, &p).unwrap(),
+                &what,
+            );
             let gy = rand_tensor(&mut rng, &g.output_shape());
             let (rx, rw, _) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
             let dx = conv_gemm::input_grad(gy.data(), w.data(), &g, 3).unwrap();
@@ -440,12 +520,26 @@ mod tests {
     fn gradients_match_finite_differences() {
         let mut rng = Rng::new(11);
         let cases = [
-            (vec![2, 5, 4, 2], vec![3, 2, 2, 3], Conv2dParams::new((2, 1), Padding::Same)),
-            (vec![1, 6, 6, 4], vec![2, 2, 2, 4], Conv2dParams::new((1, 2), Padding::Valid).with_groups(2).with_dilation((2, 1))),
+            (
+                vec![2, 5, 4, 2],
+                vec![3, 2, 2, 3],
+                Conv2dParams::new((2, 1), Padding::Same),
+            ),
+            (
+                vec![1, 6, 6, 4],
+                vec![2, 2, 2, 4],
+                Conv2dParams::new((1, 2), Padding::Valid)
+                    .with_groups(2)
+                    .with_dilation((2, 1)),
+            ),
             (vec![1, 3, 3, 3], vec![1, 1, 3, 2], Conv2dParams::default()),
         ];
         for (xs, ws, p) in cases {
-            let inputs = [rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ws), rand_tensor(&mut rng, &[ws[3]])];
+            let inputs = [
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &ws),
+                rand_tensor(&mut rng, &[ws[3]]),
+            ];
             check_gradients(&inputs, |t, v| t.conv2d(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
         }
     }
@@ -467,11 +561,17 @@ mod tests {
         let x = Tensor::zeros(&[1, 4, 4, 4]);
         let err = |w: &[usize], p: Conv2dParams| conv2d(&x, &Tensor::zeros(w), None, &p).unwrap_err().to_string();
         let e = err(&[3, 3, 2, 6], Conv2dParams::default().with_groups(3));
-        assert!(e.contains("groups") && e.contains("divisor of the input channels (4)") && e.contains("received 3"), "{e}");
+        assert!(
+            e.contains("groups") && e.contains("divisor of the input channels (4)") && e.contains("received 3"),
+            "{e}"
+        );
         let e = err(&[3, 3, 2, 6], Conv2dParams::default().with_groups(4));
         assert!(e.contains("divisor of the filters (6)"), "{e}");
         let e = err(&[3, 3, 3, 6], Conv2dParams::default().with_groups(2));
-        assert!(e.contains("3 input channels, expected in_channels/groups = 4/2 = 2"), "{e}");
+        assert!(
+            e.contains("3 input channels, expected in_channels/groups = 4/2 = 2"),
+            "{e}"
+        );
         let e = err(&[5, 5, 4, 1], Conv2dParams::default());
         assert!(e.contains("(4 + 0 − 5)/1 + 1 < 1"), "{e}");
         let e = err(&[3, 3, 4, 1], Conv2dParams::new((0, 1), Padding::Valid));
@@ -480,11 +580,32 @@ mod tests {
         assert!(e.contains("dilation_rate"), "{e}");
         let e = err(&[3, 3, 4, 1], Conv2dParams::default().with_groups(0));
         assert!(e.contains("groups") && e.contains("positive"), "{e}");
-        let e = conv2d(&Tensor::zeros(&[4, 4, 4]), &Tensor::zeros(&[3, 3, 4, 1]), None, &Conv2dParams::default()).unwrap_err().to_string();
+        let e = conv2d(
+            &Tensor::zeros(&[4, 4, 4]),
+            &Tensor::zeros(&[3, 3, 4, 1]),
+            None,
+            &Conv2dParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("input must have rank 4") && e.contains("[4, 4, 4]"), "{e}");
-        let e = conv2d(&x, &Tensor::zeros(&[3, 3, 4, 2]), Some(&Tensor::zeros(&[3])), &Conv2dParams::default()).unwrap_err().to_string();
+        let e = conv2d(
+            &x,
+            &Tensor::zeros(&[3, 3, 4, 2]),
+            Some(&Tensor::zeros(&[3])),
+            &Conv2dParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bias must have shape [2]"), "{e}");
-        let e = conv2d_backward(&x, &Tensor::zeros(&[3, 3, 4, 2]), &Tensor::zeros(&[1, 3, 3, 2]), &Conv2dParams::default()).unwrap_err().to_string();
+        let e = conv2d_backward(
+            &x,
+            &Tensor::zeros(&[3, 3, 4, 2]),
+            &Tensor::zeros(&[1, 3, 3, 2]),
+            &Conv2dParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("output gradient") && e.contains("[1, 2, 2, 2]"), "{e}");
     }
 }

@@ -121,7 +121,8 @@ fn unpack_kernel(packed: Vec<f32>, g: &ConvGeometry) -> Vec<f32> {
     let mut k = vec![0.0; packed.len()];
     for gi in 0..g.groups {
         for kk in 0..kg {
-            k[kk * cout + gi * cg..kk * cout + (gi + 1) * cg].copy_from_slice(&packed[(gi * kg + kk) * cg..(gi * kg + kk + 1) * cg]);
+            k[kk * cout + gi * cg..kk * cout + (gi + 1) * cg]
+                .copy_from_slice(&packed[(gi * kg + kk) * cg..(gi * kg + kk + 1) * cg]);
         }
     }
     k
@@ -180,7 +181,8 @@ pub(crate) fn im2col(x: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize
         for ky in 0..kh {
             let iy = (oy * sh + ky * dh) as isize - ph;
             if iy < 0 || iy >= h as isize {
-                run.chunks_exact_mut(kg).for_each(|row| row[ky * seg..(ky + 1) * seg].fill(0.0));
+                run.chunks_exact_mut(kg)
+                    .for_each(|row| row[ky * seg..(ky + 1) * seg].fill(0.0));
                 continue;
             }
             let src_row = &img[iy as usize * w * cin..(iy as usize + 1) * w * cin];
@@ -258,7 +260,13 @@ fn gemm_threads(tiles: usize, threads: usize) -> GemmThreads {
 }
 
 /// `y = conv(x, kernel) + bias`, NHWC in and out; `kernel` is `(kh, kw, cin/groups, cout)`.
-pub(crate) fn forward(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, budget: usize) -> Result<Vec<f32>> {
+pub(crate) fn forward(
+    x: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    g: &ConvGeometry,
+    budget: usize,
+) -> Result<Vec<f32>> {
     let (cin, cout, groups) = (g.cin, g.cout, g.groups);
     let (kg, cg) = (g.k_g(), g.cout_g());
     let total = g.n * g.oh() * g.ow();
@@ -289,7 +297,19 @@ pub(crate) fn forward(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, g: &ConvG
                 }
             }
             if pointwise {
-                return sgemm(m, cout, cin, &x[r0 * cin..(r0 + m) * cin], Trans::No, &wp, Trans::No, oc, alpha, 1.0, gt);
+                return sgemm(
+                    m,
+                    cout,
+                    cin,
+                    &x[r0 * cin..(r0 + m) * cin],
+                    Trans::No,
+                    &wp,
+                    Trans::No,
+                    oc,
+                    alpha,
+                    1.0,
+                    gt,
+                );
             }
             col.resize(m * kg, 0.0);
             if groups == 1 {
@@ -299,7 +319,19 @@ pub(crate) fn forward(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, g: &ConvG
             tmp.resize(m * cg, 0.0);
             for gi in 0..groups {
                 im2col(x, g, gi, r0, m, col);
-                sgemm(m, cg, kg, col, Trans::No, &wp[gi * kg * cg..(gi + 1) * kg * cg], Trans::No, tmp, 0.0, 1.0, gt)?;
+                sgemm(
+                    m,
+                    cg,
+                    kg,
+                    col,
+                    Trans::No,
+                    &wp[gi * kg * cg..(gi + 1) * kg * cg],
+                    Trans::No,
+                    tmp,
+                    0.0,
+                    1.0,
+                    gt,
+                )?;
                 for (orow, trow) in oc.chunks_exact_mut(cout).zip(tmp.chunks_exact(cg)) {
                     for (o, t) in orow[gi * cg..(gi + 1) * cg].iter_mut().zip(trow) {
                         *o += t;
@@ -336,7 +368,19 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
             let (rstart, rend) = (n0 * rows_per_img, (n0 + dxt.len() / img_len) * rows_per_img);
             if pointwise {
                 let m = rend - rstart;
-                return sgemm(m, cin, cout, &gy[rstart * cout..rend * cout], Trans::No, &wp, Trans::Yes, dxt, 0.0, 1.0, gt);
+                return sgemm(
+                    m,
+                    cin,
+                    cout,
+                    &gy[rstart * cout..rend * cout],
+                    Trans::No,
+                    &wp,
+                    Trans::Yes,
+                    dxt,
+                    0.0,
+                    1.0,
+                    gt,
+                );
             }
             let mut r0 = rstart;
             while r0 < rend {
@@ -350,7 +394,19 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
                         gather_group(gyc, cout, groups, gi, tmp);
                         tmp
                     };
-                    sgemm(m, kg, cg, a, Trans::No, &wp[gi * kg * cg..(gi + 1) * kg * cg], Trans::Yes, dcol, 0.0, 1.0, gt)?;
+                    sgemm(
+                        m,
+                        kg,
+                        cg,
+                        a,
+                        Trans::No,
+                        &wp[gi * kg * cg..(gi + 1) * kg * cg],
+                        Trans::Yes,
+                        dcol,
+                        0.0,
+                        1.0,
+                        gt,
+                    )?;
                     col2im_add(dcol, g, gi, r0, m, dxt, n0);
                 }
                 r0 += m;
@@ -363,14 +419,24 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
 
 /// `(dW, db)`: `dW = Σ col(x)ᵀ · dy` in the kernel's layout, `db` the sum of `dy` over every
 /// pixel (left empty when `want_bias` is false).
-pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, want_bias: bool, budget: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+pub(crate) fn weight_grad(
+    x: &[f32],
+    gy: &[f32],
+    g: &ConvGeometry,
+    want_bias: bool,
+    budget: usize,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let (cin, cout, groups) = (g.cin, g.cout, g.groups);
     let (kg, cg) = (g.k_g(), g.cout_g());
     let total = g.n * g.oh() * g.ow();
     let wlen = kg * cout;
     let blen = if want_bias { cout } else { 0 };
     if total == 0 || wlen == 0 {
-        let db = if want_bias { crate::ops::conv::bias_grad(gy, cout) } else { Vec::new() };
+        let db = if want_bias {
+            crate::ops::conv::bias_grad(gy, cout)
+        } else {
+            Vec::new()
+        };
         return Ok((vec![0.0; wlen], db));
     }
     let threads = rayon::current_num_threads();
@@ -395,7 +461,19 @@ pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, want_bias: bo
                     }
                 }
                 if pointwise {
-                    sgemm(cin, cout, m, &x[r0 * cin..(r0 + m) * cin], Trans::Yes, gyc, Trans::No, &mut dw, 1.0, 1.0, gt)?;
+                    sgemm(
+                        cin,
+                        cout,
+                        m,
+                        &x[r0 * cin..(r0 + m) * cin],
+                        Trans::Yes,
+                        gyc,
+                        Trans::No,
+                        &mut dw,
+                        1.0,
+                        1.0,
+                        gt,
+                    )?;
                     return Ok((dw, db, col, tmp));
                 }
                 col.resize(m * kg, 0.0);
@@ -407,7 +485,19 @@ pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, want_bias: bo
                         gather_group(gyc, cout, groups, gi, &mut tmp);
                         &tmp
                     };
-                    sgemm(kg, cg, m, &col, Trans::Yes, b, Trans::No, &mut dw[gi * kg * cg..(gi + 1) * kg * cg], 1.0, 1.0, gt)?;
+                    sgemm(
+                        kg,
+                        cg,
+                        m,
+                        &col,
+                        Trans::Yes,
+                        b,
+                        Trans::No,
+                        &mut dw[gi * kg * cg..(gi + 1) * kg * cg],
+                        1.0,
+                        1.0,
+                        gt,
+                    )?;
                 }
                 Ok((dw, db, col, tmp))
             },
@@ -434,7 +524,17 @@ mod tests {
     use crate::shape::{window_axis, Padding};
 
     #[allow(clippy::too_many_arguments)]
-    fn geom(n: usize, h: usize, w: usize, cin: usize, k: usize, cout: usize, s: usize, pad: Padding, groups: usize) -> ConvGeometry {
+    fn geom(
+        n: usize,
+        h: usize,
+        w: usize,
+        cin: usize,
+        k: usize,
+        cout: usize,
+        s: usize,
+        pad: Padding,
+        groups: usize,
+    ) -> ConvGeometry {
         ConvGeometry {
             n,
             cin,
@@ -452,12 +552,18 @@ mod tests {
         let g = geom(1, 3, 3, 1, 2, 1, 1, Padding::Valid, 1);
         let mut col = vec![-1.0; 16];
         im2col(&x, &g, 0, 0, 4, &mut col);
-        assert_eq!(col, vec![0., 1., 3., 4., 1., 2., 4., 5., 3., 4., 6., 7., 4., 5., 7., 8.]);
+        assert_eq!(
+            col,
+            vec![0., 1., 3., 4., 1., 2., 4., 5., 3., 4., 6., 7., 4., 5., 7., 8.]
+        );
         // 'same' with stride 2 on 3×3: out 2×2, total pad (2−1)·2+2−3 = 1 → 0 before, 1 after.
         let g = geom(1, 3, 3, 1, 2, 1, 2, Padding::Same, 1);
         let mut col = vec![-1.0; 16];
         im2col(&x, &g, 0, 0, 4, &mut col);
-        assert_eq!(col, vec![0., 1., 3., 4., 2., 0., 5., 0., 6., 7., 0., 0., 8., 0., 0., 0.]);
+        assert_eq!(
+            col,
+            vec![0., 1., 3., 4., 2., 0., 5., 0., 6., 7., 0., 0., 8., 0., 0., 0.]
+        );
         // Starting mid-batch: row 3 of the first geometry is the last window.
         let g = geom(1, 3, 3, 1, 2, 1, 1, Padding::Valid, 1);
         im2col(&x, &g, 0, 3, 1, &mut col);

@@ -42,14 +42,23 @@ pub struct Conv2dTransposeParams {
 impl Default for Conv2dTransposeParams {
     /// Strides 1, `valid`, no output padding, dilation 1.
     fn default() -> Self {
-        Conv2dTransposeParams { strides: (1, 1), padding: (Padding::Valid, Padding::Valid), output_padding: None, dilation: (1, 1) }
+        Conv2dTransposeParams {
+            strides: (1, 1),
+            padding: (Padding::Valid, Padding::Valid),
+            output_padding: None,
+            dilation: (1, 1),
+        }
     }
 }
 
 impl Conv2dTransposeParams {
     /// Strides and one padding mode for both axes.
     pub fn new(strides: (usize, usize), padding: Padding) -> Self {
-        Conv2dTransposeParams { strides, padding: (padding, padding), ..Default::default() }
+        Conv2dTransposeParams {
+            strides,
+            padding: (padding, padding),
+            ..Default::default()
+        }
     }
 
     /// The same, with `output_padding`.
@@ -67,23 +76,59 @@ impl Conv2dTransposeParams {
 
 /// One axis of the forward convolution this op is the input gradient of: its input is the
 /// transposed output (`out` rows), its output the transposed input (`input` rows).
-fn axis(op: &'static str, input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding, op_pad: Option<usize>) -> Result<AxisGeometry> {
+fn axis(
+    op: &'static str,
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+    op_pad: Option<usize>,
+) -> Result<AxisGeometry> {
     let (out, crop) = transpose_axis(op, input, kernel, stride, dilation, padding, op_pad)?;
     let reach = (input - 1) * stride + (kernel - 1) * dilation + 1;
-    Ok(AxisGeometry { input: out, kernel, stride, dilation, pad_before: crop, pad_after: reach.saturating_sub(out + crop), output: input })
+    Ok(AxisGeometry {
+        input: out,
+        kernel,
+        stride,
+        dilation,
+        pad_before: crop,
+        pad_after: reach.saturating_sub(out + crop),
+        output: input,
+    })
 }
 
 /// Checks shapes and arguments. The returned geometry is the *forward* convolution's:
 /// `input_shape()` is this op's output `[n, oh, ow, filters]`, `output_shape()` its input.
-pub fn conv2d_transpose_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv2dTransposeParams) -> Result<ConvGeometry> {
+pub fn conv2d_transpose_geometry(
+    op: &'static str,
+    x: &[usize],
+    kernel: &[usize],
+    p: &Conv2dTransposeParams,
+) -> Result<ConvGeometry> {
     if x.len() != 4 {
-        return shape_err(op, format!("input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})", x.len()));
+        return shape_err(
+            op,
+            format!(
+                "input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})",
+                x.len()
+            ),
+        );
     }
     if kernel.len() != 4 {
-        return shape_err(op, format!("kernel must have rank 4 (kh, kw, filters, in_channels), received shape {kernel:?}"));
+        return shape_err(
+            op,
+            format!("kernel must have rank 4 (kh, kw, filters, in_channels), received shape {kernel:?}"),
+        );
     }
     if kernel[3] != x[3] {
-        return shape_err(op, format!("kernel {kernel:?} expects {} input channels (its last axis), the input has {}", kernel[3], x[3]));
+        return shape_err(
+            op,
+            format!(
+                "kernel {kernel:?} expects {} input channels (its last axis), the input has {}",
+                kernel[3], x[3]
+            ),
+        );
     }
     let (oph, opw) = match p.output_padding {
         Some((a, b)) => (Some(a), Some(b)),
@@ -91,19 +136,39 @@ pub fn conv2d_transpose_geometry(op: &'static str, x: &[usize], kernel: &[usize]
     };
     let rows = axis(op, x[1], kernel[0], p.strides.0, p.dilation.0, p.padding.0, oph)?;
     let cols = axis(op, x[2], kernel[1], p.strides.1, p.dilation.1, p.padding.1, opw)?;
-    Ok(ConvGeometry { n: x[0], cin: kernel[2], cout: x[3], groups: 1, rows, cols })
+    Ok(ConvGeometry {
+        n: x[0],
+        cin: kernel[2],
+        cout: x[3],
+        groups: 1,
+        rows,
+        cols,
+    })
 }
 
 fn check_bias(op: &'static str, bias: Option<&Tensor>, filters: usize) -> Result<()> {
     match bias {
-        Some(b) if b.shape() != [filters] => shape_err(op, format!("bias must have shape [{filters}] (one per filter), received {:?}", b.shape())),
+        Some(b) if b.shape() != [filters] => shape_err(
+            op,
+            format!(
+                "bias must have shape [{filters}] (one per filter), received {:?}",
+                b.shape()
+            ),
+        ),
         _ => Ok(()),
     }
 }
 
 fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
     if gy.shape() != g.input_shape() {
-        return shape_err(op, format!("output gradient must have the output's shape {:?}, received {:?}", g.input_shape(), gy.shape()));
+        return shape_err(
+            op,
+            format!(
+                "output gradient must have the output's shape {:?}, received {:?}",
+                g.input_shape(),
+                gy.shape()
+            ),
+        );
     }
     Ok(())
 }
@@ -122,9 +187,18 @@ pub fn conv2d_transpose(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2
 }
 
 /// Gradients of [`conv2d_transpose`]: `(dx, dw, dbias)`.
-pub fn conv2d_transpose_backward(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dTransposeParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn conv2d_transpose_backward(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &Conv2dTransposeParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (dx, dw, db) = conv2d_transpose_backward_parts(x, w, grad_out, p, true, true)?;
-    Ok((dx.unwrap_or_else(|| Tensor::zeros(x.shape())), dw.unwrap_or_else(|| Tensor::zeros(w.shape())), db))
+    Ok((
+        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
+        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
+        db,
+    ))
 }
 
 /// Gradients of [`conv2d_transpose`], computing `dx` and `dw` only when asked:
@@ -139,9 +213,19 @@ pub fn conv2d_transpose_backward_parts(
 ) -> Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
     let g = conv2d_transpose_geometry("conv2d_transpose_backward", x.shape(), w.shape(), p)?;
     check_grad("conv2d_transpose_backward", grad_out, &g)?;
-    let dx = if need_dx { Some(Tensor::new(x.shape(), conv_gemm::forward(grad_out.data(), w.data(), None, &g, COL_BUDGET)?)?) } else { None };
+    let dx = if need_dx {
+        Some(Tensor::new(
+            x.shape(),
+            conv_gemm::forward(grad_out.data(), w.data(), None, &g, COL_BUDGET)?,
+        )?)
+    } else {
+        None
+    };
     let dw = if need_dw {
-        Some(Tensor::new(w.shape(), conv_gemm::weight_grad(grad_out.data(), x.data(), &g, false, COL_BUDGET)?.0)?)
+        Some(Tensor::new(
+            w.shape(),
+            conv_gemm::weight_grad(grad_out.data(), x.data(), &g, false, COL_BUDGET)?.0,
+        )?)
     } else {
         None
     };
@@ -155,14 +239,20 @@ fn reach(i: usize, k: usize, a: &AxisGeometry) -> Option<usize> {
 }
 
 /// Reference: every input pixel stamps the kernel, scaled, onto the output.
-pub fn conv2d_transpose_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dTransposeParams) -> Result<Tensor> {
+pub fn conv2d_transpose_naive(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    p: &Conv2dTransposeParams,
+) -> Result<Tensor> {
     let g = conv2d_transpose_geometry("conv2d_transpose_naive", x.shape(), w.shape(), p)?;
     check_bias("conv2d_transpose_naive", bias, g.cin)?;
     let [n, oh, ow, f] = g.input_shape();
     let (h, wd, c, kh, kw) = (x.shape()[1], x.shape()[2], x.shape()[3], g.rows.kernel, g.cols.kernel);
     let mut y = vec![0.0f32; n * oh * ow * f];
     if let Some(b) = bias {
-        y.chunks_exact_mut(f.max(1)).for_each(|row| row.copy_from_slice(b.data()));
+        y.chunks_exact_mut(f.max(1))
+            .for_each(|row| row.copy_from_slice(b.data()));
     }
     for b in 0..n {
         for i in 0..h {
@@ -174,7 +264,8 @@ pub fn conv2d_transpose_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: 
                         for kx in 0..kw {
                             let Some(ox) = reach(j, kx, &g.cols) else { continue };
                             for fi in 0..f {
-                                y[((b * oh + oy) * ow + ox) * f + fi] += v * w.data()[((ky * kw + kx) * f + fi) * c + ci];
+                                y[((b * oh + oy) * ow + ox) * f + fi] +=
+                                    v * w.data()[((ky * kw + kx) * f + fi) * c + ci];
                             }
                         }
                     }
@@ -186,7 +277,12 @@ pub fn conv2d_transpose_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: 
 }
 
 /// Reference gradients `(dx, dw, dbias)` of the scatter loop.
-pub fn conv2d_transpose_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &Conv2dTransposeParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn conv2d_transpose_backward_naive(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &Conv2dTransposeParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let g = conv2d_transpose_geometry("conv2d_transpose_backward_naive", x.shape(), w.shape(), p)?;
     check_grad("conv2d_transpose_backward_naive", grad_out, &g)?;
     let [n, oh, ow, f] = g.input_shape();
@@ -212,7 +308,11 @@ pub fn conv2d_transpose_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor
             }
         }
     }
-    Ok((Tensor::new(x.shape(), dx)?, Tensor::new(w.shape(), dw)?, Tensor::new(&[f], bias_grad(grad_out.data(), f))?))
+    Ok((
+        Tensor::new(x.shape(), dx)?,
+        Tensor::new(w.shape(), dw)?,
+        Tensor::new(&[f], bias_grad(grad_out.data(), f))?,
+    ))
 }
 
 impl Tape {
@@ -259,7 +359,10 @@ mod tests {
     fn close(a: &Tensor, b: &Tensor, what: &str) {
         assert_eq!(a.shape(), b.shape(), "{what}");
         for (i, (x, y)) in a.data().iter().zip(b.data()).enumerate() {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}: element {i}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: element {i}: {x} vs {y}"
+            );
         }
     }
 
@@ -275,25 +378,47 @@ mod tests {
         // Stride 1 valid: overlapping stamps [1, 10] and [2, 20] → [1, 12, 20].
         assert_eq!(row(&[1., 2.], &[1., 10.], s(1, Padding::Valid)), vec![1., 12., 20.]);
         // Stride 3 valid: out 2·3 + max(2 − 3, 0) = 6, a gap between the stamps.
-        assert_eq!(row(&[1., 2.], &[1., 10.], s(3, Padding::Valid)), vec![1., 10., 0., 2., 20., 0.]);
+        assert_eq!(
+            row(&[1., 2.], &[1., 10.], s(3, Padding::Valid)),
+            vec![1., 10., 0., 2., 20., 0.]
+        );
         // Stride 1 same, kernel 3: out 2, full [1, 12, 22, 20]... with kernel [1, 10, 1]:
         // full = [1, 10+2, 1+20, 2] = [1, 12, 21, 2], crop 1 in front → [12, 21].
         assert_eq!(row(&[1., 2.], &[1., 10., 1.], s(1, Padding::Same)), vec![12., 21.]);
         // Stride 2 same, output_padding 1, kernel 3: out (2−1)·2 + 1 + 1 = 4, full 5 → crop 0:
         // full = [1, 10, 1+2, 20, 2] → [1, 10, 3, 20].
-        assert_eq!(row(&[1., 2.], &[1., 10., 1.], s(2, Padding::Same).with_output_padding((0, 1))), vec![1., 10., 3., 20.]);
+        assert_eq!(
+            row(
+                &[1., 2.],
+                &[1., 10., 1.],
+                s(2, Padding::Same).with_output_padding((0, 1))
+            ),
+            vec![1., 10., 3., 20.]
+        );
         // Dilation 2: kernel taps 2 apart: [1, 0, 10] and [2, 0, 20] shifted by 1 → [1, 2, 10, 20].
-        assert_eq!(row(&[1., 2.], &[1., 10.], s(1, Padding::Valid).with_dilation((1, 2))), vec![1., 2., 10., 20.]);
+        assert_eq!(
+            row(&[1., 2.], &[1., 10.], s(1, Padding::Valid).with_dilation((1, 2))),
+            vec![1., 2., 10., 20.]
+        );
     }
 
     #[test]
     fn is_the_input_gradient_of_conv2d() {
         // conv2d_transpose(x, w) = the dx of a conv2d whose output gradient is x (same kernel).
         let mut rng = Rng::new(1);
-        let (x, w) = (rand_tensor(&mut rng, &[2, 4, 3, 3]), rand_tensor(&mut rng, &[3, 2, 5, 3]));
+        let (x, w) = (
+            rand_tensor(&mut rng, &[2, 4, 3, 3]),
+            rand_tensor(&mut rng, &[3, 2, 5, 3]),
+        );
         let y = conv2d_transpose(&x, &w, None, &Conv2dTransposeParams::new((2, 1), Padding::Same)).unwrap();
         assert_eq!(y.shape(), &[2, 8, 3, 5]);
-        let (dx, _, _) = conv2d_backward_naive(&Tensor::zeros(y.shape()), &w, &x, &Conv2dParams::new((2, 1), Padding::Same)).unwrap();
+        let (dx, _, _) = conv2d_backward_naive(
+            &Tensor::zeros(y.shape()),
+            &w,
+            &x,
+            &Conv2dParams::new((2, 1), Padding::Same),
+        )
+        .unwrap();
         close(&y, &dx, "transpose vs conv2d input gradient");
     }
 
@@ -312,7 +437,12 @@ mod tests {
             let padding = (pad(), pad());
             let strides = (1 + rng.below(3), 1 + rng.below(3));
             let output_padding = (rng.below(2) == 0).then(|| (rng.below(strides.0), rng.below(strides.1)));
-            let p = Conv2dTransposeParams { strides, padding, output_padding, dilation: (1 + rng.below(2), 1 + rng.below(2)) };
+            let p = Conv2dTransposeParams {
+                strides,
+                padding,
+                output_padding,
+                dilation: (1 + rng.below(2), 1 + rng.below(2)),
+            };
             let xs = [1 + rng.below(3), 1 + rng.below(5), 1 + rng.below(5), cin];
             let ws = [kh, kw, f, cin];
             // Some combinations are refused (as by TensorFlow); those are tested elsewhere.
@@ -320,7 +450,11 @@ mod tests {
                 continue;
             }
             tested += 1;
-            let (x, w, b) = (rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ws), rand_tensor(&mut rng, &[f]));
+            let (x, w, b) = (
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &ws),
+                rand_tensor(&mut rng, &[f]),
+            );
             let what = format!("case {case}: x {xs:?} w {ws:?} {p:?}");
             let y = conv2d_transpose(&x, &w, Some(&b), &p).unwrap();
             close(&y, &conv2d_transpose_naive(&x, &w, Some(&b), &p).unwrap(), &what);
@@ -338,29 +472,79 @@ mod tests {
     fn gradients_match_finite_differences() {
         let mut rng = Rng::new(4);
         for (xs, ws, p) in [
-            ([2, 3, 2, 2], [3, 2, 3, 2], Conv2dTransposeParams::new((2, 1), Padding::Same)),
-            ([1, 2, 3, 3], [2, 3, 2, 3], Conv2dTransposeParams::new((2, 2), Padding::Valid).with_output_padding((1, 0)).with_dilation((1, 2))),
+            (
+                [2, 3, 2, 2],
+                [3, 2, 3, 2],
+                Conv2dTransposeParams::new((2, 1), Padding::Same),
+            ),
+            (
+                [1, 2, 3, 3],
+                [2, 3, 2, 3],
+                Conv2dTransposeParams::new((2, 2), Padding::Valid)
+                    .with_output_padding((1, 0))
+                    .with_dilation((1, 2)),
+            ),
         ] {
-            let inputs = [rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ws), rand_tensor(&mut rng, &[ws[2]])];
-            check_gradients(&inputs, |t, v| t.conv2d_transpose(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
+            let inputs = [
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &ws),
+                rand_tensor(&mut rng, &[ws[2]]),
+            ];
+            check_gradients(
+                &inputs,
+                |t, v| t.conv2d_transpose(v[0], v[1], Some(v[2]), &p),
+                1e-2,
+                1e-2,
+            )
+            .unwrap();
         }
     }
 
     #[test]
     fn errors_name_what_is_wrong() {
         let x = Tensor::zeros(&[1, 4, 4, 3]);
-        let err = |w: &[usize], p: Conv2dTransposeParams| conv2d_transpose(&x, &Tensor::zeros(w), None, &p).unwrap_err().to_string();
+        let err = |w: &[usize], p: Conv2dTransposeParams| {
+            conv2d_transpose(&x, &Tensor::zeros(w), None, &p)
+                .unwrap_err()
+                .to_string()
+        };
         let e = err(&[3, 3, 2, 4], Conv2dTransposeParams::default());
-        assert!(e.contains("conv2d_transpose") && e.contains("expects 4 input channels") && e.contains("has 3"), "{e}");
-        let e = err(&[3, 3, 2, 3], Conv2dTransposeParams::new((2, 2), Padding::Valid).with_output_padding((2, 0)));
-        assert!(e.contains("output_padding") && e.contains("less than strides (2)"), "{e}");
-        let e = err(&[4, 4, 2, 3], Conv2dTransposeParams::new((2, 2), Padding::Same).with_output_padding((0, 0)));
+        assert!(
+            e.contains("conv2d_transpose") && e.contains("expects 4 input channels") && e.contains("has 3"),
+            "{e}"
+        );
+        let e = err(
+            &[3, 3, 2, 3],
+            Conv2dTransposeParams::new((2, 2), Padding::Valid).with_output_padding((2, 0)),
+        );
+        assert!(
+            e.contains("output_padding") && e.contains("less than strides (2)"),
+            "{e}"
+        );
+        let e = err(
+            &[4, 4, 2, 3],
+            Conv2dTransposeParams::new((2, 2), Padding::Same).with_output_padding((0, 0)),
+        );
         assert!(e.contains("≠ input 4"), "{e}");
         let e = err(&[3, 3, 2, 3], Conv2dTransposeParams::new((0, 1), Padding::Valid));
         assert!(e.contains("strides") && e.contains("received 0"), "{e}");
-        let e = conv2d_transpose(&x, &Tensor::zeros(&[3, 3, 2, 3]), Some(&Tensor::zeros(&[3])), &Conv2dTransposeParams::default()).unwrap_err().to_string();
+        let e = conv2d_transpose(
+            &x,
+            &Tensor::zeros(&[3, 3, 2, 3]),
+            Some(&Tensor::zeros(&[3])),
+            &Conv2dTransposeParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bias must have shape [2]"), "{e}");
-        let e = conv2d_transpose_backward(&x, &Tensor::zeros(&[3, 3, 2, 3]), &Tensor::zeros(&[1, 4, 4, 2]), &Conv2dTransposeParams::default()).unwrap_err().to_string();
+        let e = conv2d_transpose_backward(
+            &x,
+            &Tensor::zeros(&[3, 3, 2, 3]),
+            &Tensor::zeros(&[1, 4, 4, 2]),
+            &Conv2dTransposeParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("output gradient") && e.contains("[1, 6, 6, 2]"), "{e}");
     }
 }

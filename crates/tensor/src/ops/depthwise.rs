@@ -41,14 +41,22 @@ pub struct DepthwiseParams {
 impl Default for DepthwiseParams {
     /// Strides 1, `valid`, dilation 1.
     fn default() -> Self {
-        DepthwiseParams { strides: (1, 1), padding: (Padding::Valid, Padding::Valid), dilation: (1, 1) }
+        DepthwiseParams {
+            strides: (1, 1),
+            padding: (Padding::Valid, Padding::Valid),
+            dilation: (1, 1),
+        }
     }
 }
 
 impl DepthwiseParams {
     /// Strides and one padding mode for both axes; dilation 1.
     pub fn new(strides: (usize, usize), padding: Padding) -> Self {
-        DepthwiseParams { strides, padding: (padding, padding), dilation: (1, 1) }
+        DepthwiseParams {
+            strides,
+            padding: (padding, padding),
+            dilation: (1, 1),
+        }
     }
 
     /// The same, with a dilation rate.
@@ -60,23 +68,47 @@ impl DepthwiseParams {
 
 /// Checks shapes and arguments; the geometry is a grouped convolution's (`groups = c`,
 /// `cout = c·dm`), whose kernel `(kh, kw, 1, c·dm)` has exactly the depthwise kernel's layout.
-pub fn depthwise_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &DepthwiseParams) -> Result<ConvGeometry> {
+pub fn depthwise_geometry(
+    op: &'static str,
+    x: &[usize],
+    kernel: &[usize],
+    p: &DepthwiseParams,
+) -> Result<ConvGeometry> {
     if x.len() != 4 {
-        return shape_err(op, format!("input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})", x.len()));
+        return shape_err(
+            op,
+            format!(
+                "input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})",
+                x.len()
+            ),
+        );
     }
     if kernel.len() != 4 {
-        return shape_err(op, format!("kernel must have rank 4 (kh, kw, channels, depth_multiplier), received shape {kernel:?}"));
+        return shape_err(
+            op,
+            format!("kernel must have rank 4 (kh, kw, channels, depth_multiplier), received shape {kernel:?}"),
+        );
     }
     let (n, h, w, c) = (x[0], x[1], x[2], x[3]);
     if kernel[2] != c {
-        return shape_err(op, format!("kernel {kernel:?} has {} input channels, the input has {c}", kernel[2]));
+        return shape_err(
+            op,
+            format!("kernel {kernel:?} has {} input channels, the input has {c}", kernel[2]),
+        );
     }
     if kernel[3] == 0 {
         return crate::error::arg_err(op, "depth_multiplier", "a positive integer", 0);
     }
     let rows = window_axis(op, h, kernel[0], p.strides.0, p.dilation.0, p.padding.0)?;
     let cols = window_axis(op, w, kernel[1], p.strides.1, p.dilation.1, p.padding.1)?;
-    Ok(ConvGeometry { n, cin: c, cout: c * kernel[3], groups: c.max(1), rows, cols })
+    Ok(ConvGeometry {
+        n,
+        cin: c,
+        cout: c * kernel[3],
+        groups: c.max(1),
+        rows,
+        cols,
+    })
 }
 
 /// Output indices `o` whose tap `k` reads inside the input: `0 ≤ o·s + k·d − pad < in`.
@@ -127,7 +159,11 @@ fn taps_for(o: usize, a: &AxisGeometry) -> (usize, usize) {
     let base = o * a.stride;
     let lo = a.pad_before.saturating_sub(base).div_ceil(a.dilation);
     let lim = a.input + a.pad_before;
-    let hi = if lim > base { (lim - base).div_ceil(a.dilation).min(a.kernel) } else { 0 };
+    let hi = if lim > base {
+        (lim - base).div_ceil(a.dilation).min(a.kernel)
+    } else {
+        0
+    };
     (lo.min(hi), hi)
 }
 
@@ -168,7 +204,16 @@ macro_rules! channel_blocks {
 /// Depth multiplier 1, one output pixel, channels `c0..c0+B`: all taps summed in registers.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn fwd_block<const FMA: bool, const B: usize>(g: &ConvGeometry, img: &[f32], k: &[f32], bias: Option<&[f32]>, oy: usize, ox: usize, o: &mut [f32], c0: usize) {
+fn fwd_block<const FMA: bool, const B: usize>(
+    g: &ConvGeometry,
+    img: &[f32],
+    k: &[f32],
+    bias: Option<&[f32]>,
+    oy: usize,
+    ox: usize,
+    o: &mut [f32],
+    c0: usize,
+) {
     let (w, c, kw) = (g.cols.input, g.cin, g.cols.kernel);
     let (kx0, kx1) = taps_for(ox, &g.cols);
     let mut acc = [0.0f32; B];
@@ -192,13 +237,25 @@ fn fwd_block<const FMA: bool, const B: usize>(g: &ConvGeometry, img: &[f32], k: 
 /// Depth multiplier 1, input pixel `(iy, ix)`, channels `c0..c0+B`: gathers every output that
 /// read it.
 #[inline(always)]
-fn dx_block<const FMA: bool, const B: usize>(g: &ConvGeometry, gyimg: &[f32], k: &[f32], iy: usize, ix: usize, o: &mut [f32], c0: usize) {
+fn dx_block<const FMA: bool, const B: usize>(
+    g: &ConvGeometry,
+    gyimg: &[f32],
+    k: &[f32],
+    iy: usize,
+    ix: usize,
+    o: &mut [f32],
+    c0: usize,
+) {
     let (c, kw, oh, ow) = (g.cin, g.cols.kernel, g.oh(), g.ow());
     let mut acc = [0.0f32; B];
     for ky in 0..g.rows.kernel {
-        let Some(oy) = source(iy, ky, &g.rows, oh) else { continue };
+        let Some(oy) = source(iy, ky, &g.rows, oh) else {
+            continue;
+        };
         for kx in 0..kw {
-            let Some(ox) = source(ix, kx, &g.cols, ow) else { continue };
+            let Some(ox) = source(ix, kx, &g.cols, ow) else {
+                continue;
+            };
             let gs = block::<B>(gyimg, (oy * ow + ox) * c + c0);
             let ws = block::<B>(k, (ky * kw + kx) * c + c0);
             for j in 0..B {
@@ -213,7 +270,16 @@ fn dx_block<const FMA: bool, const B: usize>(g: &ConvGeometry, gyimg: &[f32], k:
 /// the row's pixels in registers, added to the kernel gradient once.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn dw_block<const FMA: bool, const B: usize>(g: &ConvGeometry, xrow: &[f32], gyrow: &[f32], kx: usize, lo: usize, hi: usize, dws: &mut [f32], c0: usize) {
+fn dw_block<const FMA: bool, const B: usize>(
+    g: &ConvGeometry,
+    xrow: &[f32],
+    gyrow: &[f32],
+    kx: usize,
+    lo: usize,
+    hi: usize,
+    dws: &mut [f32],
+    c0: usize,
+) {
     let c = g.cin;
     let mut acc = [0.0f32; B];
     for ox in lo..hi {
@@ -364,15 +430,18 @@ fn forward_impl(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, fm
     if row_len == 0 {
         return out;
     }
-    out.par_chunks_mut(row_len).with_min_len(min_rows(g, row_len)).enumerate().for_each(|(r, orow)| {
-        #[cfg(target_arch = "x86_64")]
-        if fma {
-            // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA.
-            return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
-        }
-        let _ = fma;
-        fwd_row::<false>(g, x, k, bias, r, orow)
-    });
+    out.par_chunks_mut(row_len)
+        .with_min_len(min_rows(g, row_len))
+        .enumerate()
+        .for_each(|(r, orow)| {
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA.
+                return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
+            }
+            let _ = fma;
+            fwd_row::<false>(g, x, k, bias, r, orow)
+        });
     out
 }
 
@@ -382,15 +451,18 @@ fn input_grad_impl(gy: &[f32], k: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f3
     if row_len == 0 || g.cout == 0 {
         return dx;
     }
-    dx.par_chunks_mut(row_len).with_min_len(min_rows(g, row_len)).enumerate().for_each(|(r, dxrow)| {
-        #[cfg(target_arch = "x86_64")]
-        if fma {
-            // SAFETY: as in `forward_impl`.
-            return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
-        }
-        let _ = fma;
-        dx_row::<false>(g, gy, k, r, dxrow)
-    });
+    dx.par_chunks_mut(row_len)
+        .with_min_len(min_rows(g, row_len))
+        .enumerate()
+        .for_each(|(r, dxrow)| {
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: as in `forward_impl`.
+                return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
+            }
+            let _ = fma;
+            dx_row::<false>(g, gy, k, r, dxrow)
+        });
     dx
 }
 
@@ -425,14 +497,27 @@ fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f
 
 fn check_bias(op: &'static str, bias: Option<&Tensor>, co: usize) -> Result<()> {
     match bias {
-        Some(b) if b.shape() != [co] => shape_err(op, format!("bias must have shape [{co}] (channels · depth_multiplier), received {:?}", b.shape())),
+        Some(b) if b.shape() != [co] => shape_err(
+            op,
+            format!(
+                "bias must have shape [{co}] (channels · depth_multiplier), received {:?}",
+                b.shape()
+            ),
+        ),
         _ => Ok(()),
     }
 }
 
 fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
     if gy.shape() != g.output_shape() {
-        return shape_err(op, format!("output gradient must have the output's shape {:?}, received {:?}", g.output_shape(), gy.shape()));
+        return shape_err(
+            op,
+            format!(
+                "output gradient must have the output's shape {:?}, received {:?}",
+                g.output_shape(),
+                gy.shape()
+            ),
+        );
     }
     Ok(())
 }
@@ -441,13 +526,25 @@ fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
 pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &DepthwiseParams) -> Result<Tensor> {
     let g = depthwise_geometry("depthwise_conv2d", x.shape(), w.shape(), p)?;
     check_bias("depthwise_conv2d", bias, g.cout)?;
-    Tensor::new(&g.output_shape(), forward_impl(x.data(), w.data(), bias.map(|b| b.data()), &g, cpu_has_fma()))
+    Tensor::new(
+        &g.output_shape(),
+        forward_impl(x.data(), w.data(), bias.map(|b| b.data()), &g, cpu_has_fma()),
+    )
 }
 
 /// Gradients of [`depthwise_conv2d`]: `(dx, dw, dbias)`.
-pub fn depthwise_conv2d_backward(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &DepthwiseParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn depthwise_conv2d_backward(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &DepthwiseParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (dx, dw, db) = depthwise_conv2d_backward_parts(x, w, grad_out, p, true, true)?;
-    Ok((dx.unwrap_or_else(|| Tensor::zeros(x.shape())), dw.unwrap_or_else(|| Tensor::zeros(w.shape())), db))
+    Ok((
+        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
+        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
+        db,
+    ))
 }
 
 /// Gradients of [`depthwise_conv2d`], computing `dx` and `dw` only when asked.
@@ -462,8 +559,22 @@ pub fn depthwise_conv2d_backward_parts(
     let g = depthwise_geometry("depthwise_conv2d_backward", x.shape(), w.shape(), p)?;
     check_grad("depthwise_conv2d_backward", grad_out, &g)?;
     let fma = cpu_has_fma();
-    let dx = if need_dx { Some(Tensor::new(x.shape(), input_grad_impl(grad_out.data(), w.data(), &g, fma))?) } else { None };
-    let dw = if need_dw { Some(Tensor::new(w.shape(), weight_grad_impl(x.data(), grad_out.data(), &g, fma))?) } else { None };
+    let dx = if need_dx {
+        Some(Tensor::new(
+            x.shape(),
+            input_grad_impl(grad_out.data(), w.data(), &g, fma),
+        )?)
+    } else {
+        None
+    };
+    let dw = if need_dw {
+        Some(Tensor::new(
+            w.shape(),
+            weight_grad_impl(x.data(), grad_out.data(), &g, fma),
+        )?)
+    } else {
+        None
+    };
     Ok((dx, dw, Tensor::new(&[g.cout], bias_grad(grad_out.data(), g.cout))?))
 }
 
@@ -484,7 +595,8 @@ pub fn depthwise_conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: 
                             let Some(iy) = tap(oy, ky, &g.rows) else { continue };
                             for kx in 0..kw {
                                 let Some(ix) = tap(ox, kx, &g.cols) else { continue };
-                                s += x.data()[((b * h + iy) * wd + ix) * c + ci] * w.data()[((ky * kw + kx) * c + ci) * dm + m];
+                                s += x.data()[((b * h + iy) * wd + ix) * c + ci]
+                                    * w.data()[((ky * kw + kx) * c + ci) * dm + m];
                             }
                         }
                         y[((b * oh + oy) * ow + ox) * c * dm + ci * dm + m] = s;
@@ -497,7 +609,12 @@ pub fn depthwise_conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: 
 }
 
 /// Reference gradients `(dx, dw, dbias)`.
-pub fn depthwise_conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor, p: &DepthwiseParams) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn depthwise_conv2d_backward_naive(
+    x: &Tensor,
+    w: &Tensor,
+    grad_out: &Tensor,
+    p: &DepthwiseParams,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let g = depthwise_geometry("depthwise_conv2d_backward_naive", x.shape(), w.shape(), p)?;
     check_grad("depthwise_conv2d_backward_naive", grad_out, &g)?;
     let (n, h, wd, c, dm) = (g.n, g.rows.input, g.cols.input, g.cin, w.shape()[3]);
@@ -524,7 +641,11 @@ pub fn depthwise_conv2d_backward_naive(x: &Tensor, w: &Tensor, grad_out: &Tensor
             }
         }
     }
-    Ok((Tensor::new(x.shape(), dx)?, Tensor::new(w.shape(), dw)?, Tensor::new(&[c * dm], db)?))
+    Ok((
+        Tensor::new(x.shape(), dx)?,
+        Tensor::new(w.shape(), dw)?,
+        Tensor::new(&[c * dm], db)?,
+    ))
 }
 
 impl Tape {
@@ -571,7 +692,10 @@ mod tests {
     fn close(a: &[f32], b: &[f32], what: &str) {
         assert_eq!(a.len(), b.len(), "{what}");
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{what}: element {i}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: element {i}: {x} vs {y}"
+            );
         }
     }
 
@@ -588,7 +712,13 @@ mod tests {
     #[test]
     fn same_stride2_by_hand() {
         // 4×4 arange, one channel, 3×3 ones, stride 2, same: pads 0 top/left, 1 bottom/right.
-        let y = depthwise_conv2d(&Tensor::arange(&[1, 4, 4, 1]), &Tensor::ones(&[3, 3, 1, 1]), Some(&Tensor::ones(&[1])), &DepthwiseParams::new((2, 2), Padding::Same)).unwrap();
+        let y = depthwise_conv2d(
+            &Tensor::arange(&[1, 4, 4, 1]),
+            &Tensor::ones(&[3, 3, 1, 1]),
+            Some(&Tensor::ones(&[1])),
+            &DepthwiseParams::new((2, 2), Padding::Same),
+        )
+        .unwrap();
         assert_eq!(y.data(), &[46., 40., 67., 51.]);
     }
 
@@ -608,9 +738,15 @@ mod tests {
     fn taps_for_and_source_match_tap() {
         let mut rng = Rng::new(8);
         for _ in 0..200 {
-            let pad = if rng.below(2) == 0 { Padding::Same } else { Padding::Explicit(rng.below(4), rng.below(4)) };
+            let pad = if rng.below(2) == 0 {
+                Padding::Same
+            } else {
+                Padding::Explicit(rng.below(4), rng.below(4))
+            };
             let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
-            let Ok(a) = window_axis("t", input, k, s, d, pad) else { continue };
+            let Ok(a) = window_axis("t", input, k, s, d, pad) else {
+                continue;
+            };
             for o in 0..a.output {
                 let (lo, hi) = taps_for(o, &a);
                 let want: Vec<usize> = (0..k).filter(|&kk| tap(o, kk, &a).is_some()).collect();
@@ -628,9 +764,15 @@ mod tests {
     fn valid_range_matches_tap() {
         let mut rng = Rng::new(3);
         for _ in 0..200 {
-            let pad = if rng.below(2) == 0 { Padding::Same } else { Padding::Explicit(rng.below(4), rng.below(4)) };
+            let pad = if rng.below(2) == 0 {
+                Padding::Same
+            } else {
+                Padding::Explicit(rng.below(4), rng.below(4))
+            };
             let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
-            let Ok(a) = window_axis("t", input, k, s, d, pad) else { continue };
+            let Ok(a) = window_axis("t", input, k, s, d, pad) else {
+                continue;
+            };
             for kk in 0..k {
                 let (lo, hi) = valid_range(kk, &a);
                 let want: Vec<usize> = (0..a.output).filter(|&o| tap(o, kk, &a).is_some()).collect();
@@ -652,22 +794,52 @@ mod tests {
                 _ => Padding::Explicit(rng.below(3), rng.below(3)),
             };
             let padding = (pad(), pad());
-            let p = DepthwiseParams { strides: (1 + rng.below(3), 1 + rng.below(3)), padding, dilation: (1 + rng.below(2), 1 + rng.below(2)) };
-            let xs = [1 + rng.below(3), (kh - 1) * p.dilation.0 + 1 + rng.below(6), (kw - 1) * p.dilation.1 + 1 + rng.below(6), c];
-            let (x, w, b) = (rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &[kh, kw, c, dm]), rand_tensor(&mut rng, &[c * dm]));
+            let p = DepthwiseParams {
+                strides: (1 + rng.below(3), 1 + rng.below(3)),
+                padding,
+                dilation: (1 + rng.below(2), 1 + rng.below(2)),
+            };
+            let xs = [
+                1 + rng.below(3),
+                (kh - 1) * p.dilation.0 + 1 + rng.below(6),
+                (kw - 1) * p.dilation.1 + 1 + rng.below(6),
+                c,
+            ];
+            let (x, w, b) = (
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &[kh, kw, c, dm]),
+                rand_tensor(&mut rng, &[c * dm]),
+            );
             let what = format!("case {case}: x {xs:?} w {:?} {p:?}", w.shape());
             let g = depthwise_geometry("t", x.shape(), w.shape(), &p).unwrap();
             let naive = depthwise_conv2d_naive(&x, &w, Some(&b), &p).unwrap();
             // A grouped conv with one group per channel is the same operation.
-            let cp = Conv2dParams { strides: p.strides, padding: p.padding, dilation: p.dilation, groups: c };
+            let cp = Conv2dParams {
+                strides: p.strides,
+                padding: p.padding,
+                dilation: p.dilation,
+                groups: c,
+            };
             let grouped = conv2d_naive(&x, &w.reshape(&[kh, kw, 1, c * dm]).unwrap(), Some(&b), &cp).unwrap();
             close(naive.data(), grouped.data(), &what);
             let gy = rand_tensor(&mut rng, naive.shape());
             let (rx, rw, rb) = depthwise_conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
             for fma in [false, cpu_has_fma()] {
-                close(&forward_impl(x.data(), w.data(), Some(b.data()), &g, fma), naive.data(), &format!("y {what}"));
-                close(&input_grad_impl(gy.data(), w.data(), &g, fma), rx.data(), &format!("dx {what}"));
-                close(&weight_grad_impl(x.data(), gy.data(), &g, fma), rw.data(), &format!("dw {what}"));
+                close(
+                    &forward_impl(x.data(), w.data(), Some(b.data()), &g, fma),
+                    naive.data(),
+                    &format!("y {what}"),
+                );
+                close(
+                    &input_grad_impl(gy.data(), w.data(), &g, fma),
+                    rx.data(),
+                    &format!("dx {what}"),
+                );
+                close(
+                    &weight_grad_impl(x.data(), gy.data(), &g, fma),
+                    rw.data(),
+                    &format!("dw {what}"),
+                );
             }
             let (_, _, db) = depthwise_conv2d_backward(&x, &w, &gy, &p).unwrap();
             close(db.data(), rb.data(), &format!("db {what}"));
@@ -679,27 +851,71 @@ mod tests {
         let mut rng = Rng::new(9);
         for (xs, ks, p) in [
             ([2, 5, 4, 3], [3, 2, 3, 2], DepthwiseParams::new((2, 1), Padding::Same)),
-            ([1, 6, 5, 2], [2, 2, 2, 1], DepthwiseParams::new((1, 2), Padding::Valid).with_dilation((2, 1))),
+            (
+                [1, 6, 5, 2],
+                [2, 2, 2, 1],
+                DepthwiseParams::new((1, 2), Padding::Valid).with_dilation((2, 1)),
+            ),
         ] {
-            let inputs = [rand_tensor(&mut rng, &xs), rand_tensor(&mut rng, &ks), rand_tensor(&mut rng, &[ks[2] * ks[3]])];
-            check_gradients(&inputs, |t, v| t.depthwise_conv2d(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
+            let inputs = [
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &ks),
+                rand_tensor(&mut rng, &[ks[2] * ks[3]]),
+            ];
+            check_gradients(
+                &inputs,
+                |t, v| t.depthwise_conv2d(v[0], v[1], Some(v[2]), &p),
+                1e-2,
+                1e-2,
+            )
+            .unwrap();
         }
     }
 
     #[test]
     fn errors_name_what_is_wrong() {
         let x = Tensor::zeros(&[1, 4, 4, 3]);
-        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 2, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
-        assert!(e.contains("depthwise_conv2d") && e.contains("2 input channels, the input has 3"), "{e}");
-        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 0]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 2, 1]), None, &DepthwiseParams::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("depthwise_conv2d") && e.contains("2 input channels, the input has 3"),
+            "{e}"
+        );
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 0]), None, &DepthwiseParams::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("depth_multiplier"), "{e}");
-        let e = depthwise_conv2d(&x, &Tensor::zeros(&[5, 3, 3, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        let e = depthwise_conv2d(&x, &Tensor::zeros(&[5, 3, 3, 1]), None, &DepthwiseParams::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(4 + 0 − 5)/1 + 1 < 1"), "{e}");
-        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 2]), Some(&Tensor::zeros(&[3])), &DepthwiseParams::default()).unwrap_err().to_string();
+        let e = depthwise_conv2d(
+            &x,
+            &Tensor::zeros(&[3, 3, 3, 2]),
+            Some(&Tensor::zeros(&[3])),
+            &DepthwiseParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bias must have shape [6]"), "{e}");
-        let e = depthwise_conv2d(&x, &Tensor::zeros(&[3, 3, 3, 1]), None, &DepthwiseParams::new((1, 0), Padding::Same)).unwrap_err().to_string();
+        let e = depthwise_conv2d(
+            &x,
+            &Tensor::zeros(&[3, 3, 3, 1]),
+            None,
+            &DepthwiseParams::new((1, 0), Padding::Same),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("strides"), "{e}");
-        let e = depthwise_conv2d(&Tensor::zeros(&[4, 4, 3]), &Tensor::zeros(&[3, 3, 3, 1]), None, &DepthwiseParams::default()).unwrap_err().to_string();
+        let e = depthwise_conv2d(
+            &Tensor::zeros(&[4, 4, 3]),
+            &Tensor::zeros(&[3, 3, 3, 1]),
+            None,
+            &DepthwiseParams::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("rank 4"), "{e}");
     }
 }

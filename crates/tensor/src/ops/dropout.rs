@@ -24,12 +24,17 @@ pub fn check_rate(rate: f32) -> Result<()> {
 /// The mask's shape: `noise_shape`, checked to broadcast to the input (same rank, each axis
 /// 1 or the input's size), or the input's own shape.
 pub fn mask_shape(x_shape: &[usize], noise_shape: Option<&[usize]>) -> Result<Vec<usize>> {
-    let Some(ns) = noise_shape else { return Ok(x_shape.to_vec()) };
+    let Some(ns) = noise_shape else {
+        return Ok(x_shape.to_vec());
+    };
     if ns.len() != x_shape.len() || ns.iter().zip(x_shape).any(|(&m, &d)| m != 1 && m != d) {
         return arg_err(
             "dropout",
             "noise_shape",
-            format!("a shape of rank {} whose axes are 1 or equal to the input's {x_shape:?}", x_shape.len()),
+            format!(
+                "a shape of rank {} whose axes are 1 or equal to the input's {x_shape:?}",
+                x_shape.len()
+            ),
             format!("{ns:?}"),
         );
     }
@@ -43,7 +48,9 @@ pub fn dropout_mask(x_shape: &[usize], rate: f32, noise_shape: Option<&[usize]>,
     // TensorFlow computes the scale in the input's dtype.
     let keep = 1.0f32 / (1.0f32 - rate);
     let threshold = f64::from(rate);
-    let data = (0..numel(&shape)).map(|_| if rng.uniform() >= threshold { keep } else { 0.0 }).collect();
+    let data = (0..numel(&shape))
+        .map(|_| if rng.uniform() >= threshold { keep } else { 0.0 })
+        .collect();
     Tensor::new(&shape, data)
 }
 
@@ -64,7 +71,14 @@ pub fn dropout_backward(grad: &Tensor, mask: &Tensor) -> Result<Tensor> {
 
 impl Tape {
     /// Dropout on the tape; returns `x` itself when not training or when `rate` is 0.
-    pub fn dropout(&mut self, x: Var, rate: f32, noise_shape: Option<&[usize]>, rng: &mut Rng, training: bool) -> Result<Var> {
+    pub fn dropout(
+        &mut self,
+        x: Var,
+        rate: f32,
+        noise_shape: Option<&[usize]>,
+        rng: &mut Rng,
+        training: bool,
+    ) -> Result<Var> {
         check_rate(rate)?;
         let xv = self.try_value(x)?;
         mask_shape(xv.shape(), noise_shape)?;
@@ -73,7 +87,11 @@ impl Tape {
         }
         let mask = dropout_mask(xv.shape(), rate, noise_shape, rng)?;
         let value = mul(xv, &mask)?;
-        self.record(value, &[x], Box::new(move |g, _, _| Ok(vec![Some(dropout_backward(g, &mask)?)])))
+        self.record(
+            value,
+            &[x],
+            Box::new(move |g, _, _| Ok(vec![Some(dropout_backward(g, &mask)?)])),
+        )
     }
 }
 
@@ -87,7 +105,10 @@ mod tests {
         let x = Tensor::ones(&[100, 100]);
         let y = dropout(&x, 0.2, None, &mut Rng::new(1), true).unwrap();
         let kept = y.data().iter().filter(|&&v| v != 0.0).count();
-        assert!(y.data().iter().all(|&v| v == 0.0 || v == 1.25), "values are 0 or 1/(1 − 0.2)");
+        assert!(
+            y.data().iter().all(|&v| v == 0.0 || v == 1.25),
+            "values are 0 or 1/(1 − 0.2)"
+        );
         assert!((kept as f64 / 1e4 - 0.8).abs() < 0.02, "kept {kept} of 10000");
         // Same seed, same mask.
         assert_eq!(y, dropout(&x, 0.2, None, &mut Rng::new(1), true).unwrap());
@@ -129,7 +150,13 @@ mod tests {
         let mask = dropout_mask(&[4, 5], 0.5, None, &mut Rng::new(8)).unwrap();
         assert_eq!(g.get(x).unwrap(), &mask);
         let xs = Tensor::arange(&[2, 3, 4]);
-        check_gradients(&[xs], |tp, v| tp.dropout(v[0], 0.3, Some(&[2, 1, 4]), &mut Rng::new(4), true), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            &[xs],
+            |tp, v| tp.dropout(v[0], 0.3, Some(&[2, 1, 4]), &mut Rng::new(4), true),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
     }
 
     #[test]

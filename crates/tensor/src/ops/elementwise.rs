@@ -25,7 +25,9 @@ pub(crate) fn map_slice(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
     let kernel = |o: &mut [f32], s: &[f32]| o.iter_mut().zip(s).for_each(|(o, &v)| *o = f(v));
     if x.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).for_each(|(o, s)| kernel(o, s));
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(x.par_chunks(PAR_CHUNK))
+            .for_each(|(o, s)| kernel(o, s));
     } else {
         kernel(&mut out, x);
     }
@@ -52,11 +54,18 @@ pub(crate) fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) 
 pub(crate) fn zip3_map(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0f32; a.len()];
     let kernel = |o: &mut [f32], a: &[f32], b: &[f32], c: &[f32]| {
-        o.iter_mut().zip(a).zip(b).zip(c).for_each(|(((o, &x), &y), &z)| *o = f(x, y, z));
+        o.iter_mut()
+            .zip(a)
+            .zip(b)
+            .zip(c)
+            .for_each(|(((o, &x), &y), &z)| *o = f(x, y, z));
     };
     if a.len() >= PAR_MIN_LEN {
         out.par_chunks_mut(PAR_CHUNK)
-            .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK).zip(c.par_chunks(PAR_CHUNK))))
+            .zip(
+                a.par_chunks(PAR_CHUNK)
+                    .zip(b.par_chunks(PAR_CHUNK).zip(c.par_chunks(PAR_CHUNK))),
+            )
             .for_each(|(o, (a, (b, c)))| kernel(o, a, b, c));
     } else {
         kernel(&mut out, a, b, c);
@@ -110,12 +119,20 @@ impl BinaryOp {
 
 #[inline]
 fn max_ab(a: f32, b: f32) -> f32 {
-    if a >= b { a } else { b }
+    if a >= b {
+        a
+    } else {
+        b
+    }
 }
 
 #[inline]
 fn min_ab(a: f32, b: f32) -> f32 {
-    if a <= b { a } else { b }
+    if a <= b {
+        a
+    } else {
+        b
+    }
 }
 
 /// The shape two shapes broadcast to (NumPy's rule: align on the right, a 1 stretches).
@@ -151,7 +168,13 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = strides_of(shape);
     let lead = out.len() - shape.len();
     (0..out.len())
-        .map(|i| if i < lead || (shape[i - lead] == 1 && out[i] != 1) { 0 } else { own[i - lead] })
+        .map(|i| {
+            if i < lead || (shape[i - lead] == 1 && out[i] != 1) {
+                0
+            } else {
+                own[i - lead]
+            }
+        })
         .collect()
 }
 
@@ -266,7 +289,9 @@ pub fn binary_with(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32
 fn par_rows(out: &mut [f32], src: &[f32], len: usize, rows: impl Fn(&mut [f32], &[f32]) + Sync) {
     if out.len() >= PAR_MIN_LEN {
         let chunk = rows_per_task(len) * len;
-        out.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(o, s)| rows(o, s));
+        out.par_chunks_mut(chunk)
+            .zip(src.par_chunks(chunk))
+            .for_each(|(o, s)| rows(o, s));
     } else {
         rows(out, src);
     }
@@ -292,7 +317,11 @@ fn binary_strided(
         for_each_row(outer, start, count, |r, [oa, ob]| {
             let o = &mut rows[(r - start) * len..(r - start + 1) * len];
             match (ia, ib) {
-                (1, 1) => o.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]).for_each(|((o, &x), &y)| *o = f(x, y)),
+                (1, 1) => o
+                    .iter_mut()
+                    .zip(&a[oa..oa + len])
+                    .zip(&b[ob..ob + len])
+                    .for_each(|((o, &x), &y)| *o = f(x, y)),
                 (1, 0) => {
                     let y = b[ob];
                     o.iter_mut().zip(&a[oa..oa + len]).for_each(|(o, &x)| *o = f(x, y));
@@ -301,13 +330,18 @@ fn binary_strided(
                     let x = a[oa];
                     o.iter_mut().zip(&b[ob..ob + len]).for_each(|(o, &y)| *o = f(x, y));
                 }
-                _ => o.iter_mut().enumerate().for_each(|(j, o)| *o = f(a[oa + j * ia], b[ob + j * ib])),
+                _ => o
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, o)| *o = f(a[oa + j * ia], b[ob + j * ib])),
             }
         });
     };
     if out.len() >= PAR_MIN_LEN {
         let per = rows_per_task(len);
-        out.par_chunks_mut(per * len).enumerate().for_each(|(t, rows)| run(rows, t * per));
+        out.par_chunks_mut(per * len)
+            .enumerate()
+            .for_each(|(t, rows)| run(rows, t * per));
     } else {
         run(out, 0);
     }
@@ -477,7 +511,10 @@ pub fn sum_to_shape_naive(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
 /// `t` stretched to `shape` (NumPy's `broadcast_to`): the forward of broadcasting.
 pub fn broadcast_to(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if broadcast_shape_for("broadcast_to", t.shape(), shape)? != shape {
-        return shape_err("broadcast_to", format!("shape {:?} does not broadcast to {shape:?}", t.shape()));
+        return shape_err(
+            "broadcast_to",
+            format!("shape {:?} does not broadcast to {shape:?}", t.shape()),
+        );
     }
     if t.shape() == shape {
         return Ok(t.clone());
@@ -558,10 +595,24 @@ pub(crate) fn map_tensor(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
 }
 
 /// Gradients of a broadcasting binary op for the inputs in `need`.
-pub fn binary_backward(op: BinaryOp, grad: &Tensor, a: &Tensor, b: &Tensor, out: &Tensor, need: [bool; 2]) -> Result<Vec<Option<Tensor>>> {
+pub fn binary_backward(
+    op: BinaryOp,
+    grad: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
     let (sa, sb) = (a.shape(), b.shape());
     if grad.shape() != out.shape() {
-        return shape_err(op.name(), format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), out.shape()));
+        return shape_err(
+            op.name(),
+            format!(
+                "gradient shape {:?} differs from the output's {:?}",
+                grad.shape(),
+                out.shape()
+            ),
+        );
     }
     let (ga, gb) = match op {
         BinaryOp::Add | BinaryOp::Sub => {
@@ -570,22 +621,46 @@ pub fn binary_backward(op: BinaryOp, grad: &Tensor, a: &Tensor, b: &Tensor, out:
             (ga, if op == BinaryOp::Sub { gb.map(|g| neg(&g)) } else { gb })
         }
         BinaryOp::Mul => (
-            if need[0] { Some(sum_to_shape(&mul(grad, b)?, sa)?) } else { None },
-            if need[1] { Some(sum_to_shape(&mul(grad, a)?, sb)?) } else { None },
+            if need[0] {
+                Some(sum_to_shape(&mul(grad, b)?, sa)?)
+            } else {
+                None
+            },
+            if need[1] {
+                Some(sum_to_shape(&mul(grad, a)?, sb)?)
+            } else {
+                None
+            },
         ),
         BinaryOp::Div => {
             // d(a/b)/db = −a/b² = −(g/b)·out.
             let t = div(grad, b)?;
-            let gb = if need[1] { Some(sum_to_shape(&Tensor::new(t.shape(), zip_map(t.data(), out.data(), |t, o| -t * o))?, sb)?) } else { None };
+            let gb = if need[1] {
+                Some(sum_to_shape(
+                    &Tensor::new(t.shape(), zip_map(t.data(), out.data(), |t, o| -t * o))?,
+                    sb,
+                )?)
+            } else {
+                None
+            };
             (if need[0] { Some(sum_to_shape(&t, sa)?) } else { None }, gb)
         }
         BinaryOp::Maximum | BinaryOp::Minimum => {
             // TensorFlow: the gradient goes to `a` where a ≥ b (maximum) or a ≤ b (minimum).
             let max = op == BinaryOp::Maximum;
-            let to_a = binary_with(op.name(), a, b, |x, y| f32::from(u8::from(if max { x >= y } else { x <= y })))?;
-            let ga = if need[0] { Some(sum_to_shape(&mul(grad, &to_a)?, sa)?) } else { None };
+            let to_a = binary_with(op.name(), a, b, |x, y| {
+                f32::from(u8::from(if max { x >= y } else { x <= y }))
+            })?;
+            let ga = if need[0] {
+                Some(sum_to_shape(&mul(grad, &to_a)?, sa)?)
+            } else {
+                None
+            };
             let gb = if need[1] {
-                Some(sum_to_shape(&Tensor::new(grad.shape(), zip_map(grad.data(), to_a.data(), |g, m| g * (1.0 - m)))?, sb)?)
+                Some(sum_to_shape(
+                    &Tensor::new(grad.shape(), zip_map(grad.data(), to_a.data(), |g, m| g * (1.0 - m)))?,
+                    sb,
+                )?)
             } else {
                 None
             };
@@ -600,7 +675,11 @@ impl Tape {
     pub fn binary(&mut self, op: BinaryOp, a: Var, b: Var) -> Result<Var> {
         let value = binary(op, self.try_value(a)?, self.try_value(b)?)?;
         let need = [self.requires_grad(a), self.requires_grad(b)];
-        self.record(value, &[a, b], Box::new(move |g, ins, out| binary_backward(op, g, ins[0], ins[1], out, need)))
+        self.record(
+            value,
+            &[a, b],
+            Box::new(move |g, ins, out| binary_backward(op, g, ins[0], ins[1], out, need)),
+        )
     }
 
     /// `a + b`, broadcasting.
@@ -689,19 +768,35 @@ impl Tape {
 
     /// `|x|`; the gradient at 0 is 0 (TensorFlow's `sign`).
     pub fn abs(&mut self, x: Var) -> Result<Var> {
-        self.unary_map(x, f32::abs, |x, _| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 })
+        self.unary_map(x, f32::abs, |x, _| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        })
     }
 
     /// `xᵖ` for a constant `p`.
     pub fn pow(&mut self, x: Var, p: f32) -> Result<Var> {
-        self.unary_map(x, move |v| v.powf(p), move |x, _| if p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) })
+        self.unary_map(
+            x,
+            move |v| v.powf(p),
+            move |x, _| if p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) },
+        )
     }
 
     /// Values limited to `[min, max]`; the gradient passes where `min ≤ x ≤ max`
     /// (TensorFlow's `clip_by_value`).
     pub fn clip(&mut self, x: Var, min: f32, max: f32) -> Result<Var> {
         check_clip(min, max)?;
-        self.unary_map(x, move |v| v.max(min).min(max), move |x, _| if x < min || x > max { 0.0 } else { 1.0 })
+        self.unary_map(
+            x,
+            move |v| v.max(min).min(max),
+            move |x, _| if x < min || x > max { 0.0 } else { 1.0 },
+        )
     }
 }
 

@@ -9,16 +9,33 @@ fn t(shape: &[usize], data: &[f32]) -> Tensor {
 }
 
 fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-    Tensor::new(shape, (0..numel(shape)).map(|_| rng.uniform_range(-2.0, 2.0) as f32).collect()).unwrap()
+    Tensor::new(
+        shape,
+        (0..numel(shape)).map(|_| rng.uniform_range(-2.0, 2.0) as f32).collect(),
+    )
+    .unwrap()
 }
 
 /// Distinct, well separated values (no ties, nothing near a kink).
 fn spread(shape: &[usize], offset: f32) -> Tensor {
     let n = numel(shape);
-    Tensor::new(shape, (0..n).map(|i| ((i * 7 + 3) % n.max(1)) as f32 * 0.37 - 1.1 + offset).collect()).unwrap()
+    Tensor::new(
+        shape,
+        (0..n)
+            .map(|i| ((i * 7 + 3) % n.max(1)) as f32 * 0.37 - 1.1 + offset)
+            .collect(),
+    )
+    .unwrap()
 }
 
-const ALL: [BinaryOp; 6] = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum, BinaryOp::Minimum];
+const ALL: [BinaryOp; 6] = [
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::Div,
+    BinaryOp::Maximum,
+    BinaryOp::Minimum,
+];
 
 #[test]
 fn broadcast_shapes() {
@@ -28,7 +45,10 @@ fn broadcast_shapes() {
     assert_eq!(broadcast_shape(&[8, 1, 6, 1], &[7, 1, 5]).unwrap(), vec![8, 7, 6, 5]);
     assert_eq!(broadcast_shape(&[0, 3], &[1, 3]).unwrap(), vec![0, 3]);
     let e = broadcast_shape_for("add", &[2, 3], &[4]).unwrap_err();
-    assert_eq!(e.to_string(), "add: shapes [2, 3] and [4] cannot be broadcast: dimension 1 is 3 vs 4");
+    assert_eq!(
+        e.to_string(),
+        "add: shapes [2, 3] and [4] cannot be broadcast: dimension 1 is 3 vs 4"
+    );
 }
 
 #[test]
@@ -43,7 +63,10 @@ fn hand_checked_binary_ops() {
     let p = mul(&col, &row).unwrap();
     assert_eq!(p.shape(), &[2, 3]);
     assert_eq!(p.data(), &[3.0, 4.0, 5.0, 6.0, 8.0, 10.0]);
-    assert_eq!(div(&a, &Tensor::scalar(2.0)).unwrap().data(), &[0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+    assert_eq!(
+        div(&a, &Tensor::scalar(2.0)).unwrap().data(),
+        &[0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    );
     let m = t(&[2, 1], &[1.5, 3.5]);
     assert_eq!(maximum(&a, &m).unwrap().data(), &[1.5, 1.5, 2.0, 3.5, 4.0, 5.0]);
     assert_eq!(minimum(&a, &m).unwrap().data(), &[0.0, 1.0, 1.5, 3.0, 3.5, 3.5]);
@@ -63,7 +86,10 @@ fn sum_to_shape_and_broadcast_to_by_hand() {
 /// A random output shape and an operand shape that broadcasts to it.
 fn operand_shape(rng: &mut Rng, out: &[usize]) -> Vec<usize> {
     let rank = rng.below(out.len() + 1);
-    out[out.len() - rank..].iter().map(|&d| if rng.below(3) == 0 { 1 } else { d }).collect()
+    out[out.len() - rank..]
+        .iter()
+        .map(|&d| if rng.below(3) == 0 { 1 } else { d })
+        .collect()
 }
 
 #[test]
@@ -72,7 +98,15 @@ fn fast_kernels_match_naive_on_random_shapes() {
     for case in 0..200 {
         let rank = rng.below(5);
         let big = case % 10 == 0;
-        let out: Vec<usize> = (0..rank).map(|d| if big && d == 0 { 40 + rng.below(40) } else { 1 + rng.below(if big { 12 } else { 5 }) }).collect();
+        let out: Vec<usize> = (0..rank)
+            .map(|d| {
+                if big && d == 0 {
+                    40 + rng.below(40)
+                } else {
+                    1 + rng.below(if big { 12 } else { 5 })
+                }
+            })
+            .collect();
         let (sa, sb) = match case % 4 {
             0 => (out.clone(), operand_shape(&mut rng, &out)),
             1 => (operand_shape(&mut rng, &out), out.clone()),
@@ -94,21 +128,37 @@ fn fast_kernels_match_naive_on_random_shapes() {
             let fast = sum_to_shape(&g, target).unwrap();
             let slow = sum_to_shape_naive(&g, target).unwrap();
             let summed = (g.len() / numel(target).max(1)) as f32;
-            assert!(fast.allclose(&slow, 1e-5 * summed, 1e-4), "sum_to_shape {full:?} → {target:?}");
+            assert!(
+                fast.allclose(&slow, 1e-5 * summed, 1e-4),
+                "sum_to_shape {full:?} → {target:?}"
+            );
         }
         let stretched = broadcast_to(&a, &full).unwrap();
-        assert_eq!(stretched, binary_naive(BinaryOp::Add, &a, &Tensor::zeros(&full)).unwrap());
+        assert_eq!(
+            stretched,
+            binary_naive(BinaryOp::Add, &a, &Tensor::zeros(&full)).unwrap()
+        );
     }
 }
 
 #[test]
 fn binary_gradients_reduce_over_broadcast_axes() {
-    let pairs: [(&[usize], &[usize]); 5] = [(&[2, 3], &[2, 3]), (&[2, 3], &[3]), (&[2, 1], &[1, 3]), (&[2, 3], &[]), (&[3], &[2, 2, 3])];
+    let pairs: [(&[usize], &[usize]); 5] = [
+        (&[2, 3], &[2, 3]),
+        (&[2, 3], &[3]),
+        (&[2, 1], &[1, 3]),
+        (&[2, 3], &[]),
+        (&[3], &[2, 2, 3]),
+    ];
     for (sa, sb) in pairs {
         for op in ALL {
             // b positive keeps div smooth; for max/min the offset keeps |a − b| ≥ 0.18 (no ties).
             let a = spread(sa, 0.0);
-            let shift = if matches!(op, BinaryOp::Maximum | BinaryOp::Minimum) { 0.55 } else { 2.9 };
+            let shift = if matches!(op, BinaryOp::Maximum | BinaryOp::Minimum) {
+                0.55
+            } else {
+                2.9
+            };
             let b = add_scalar(&spread(sb, 0.0), shift);
             check_gradients(&[a, b], |tp, v| tp.binary(op, v[0], v[1]), 1e-2, 1e-2)
                 .unwrap_or_else(|e| panic!("{op:?} {sa:?} {sb:?}: {e}"));
@@ -173,10 +223,12 @@ fn unary_gradients_match_finite_differences() {
         ("clip", |tp, v| tp.clip(v, 0.5, 2.8)),
     ];
     for (name, f) in on_any {
-        check_gradients(std::slice::from_ref(&x), |tp, v| f(tp, v[0]), 1e-2, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_gradients(std::slice::from_ref(&x), |tp, v| f(tp, v[0]), 1e-2, 1e-2)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for (name, f) in on_positive {
-        check_gradients(std::slice::from_ref(&pos), |tp, v| f(tp, v[0]), 1e-3, 1e-2).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_gradients(std::slice::from_ref(&pos), |tp, v| f(tp, v[0]), 1e-3, 1e-2)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
@@ -198,7 +250,10 @@ fn large_tensors_take_the_parallel_paths() {
 fn errors_name_the_op_and_shapes() {
     let a = Tensor::zeros(&[2, 3]);
     let b = Tensor::zeros(&[4]);
-    assert_eq!(mul(&a, &b).unwrap_err().to_string(), "mul: shapes [2, 3] and [4] cannot be broadcast: dimension 1 is 3 vs 4");
+    assert_eq!(
+        mul(&a, &b).unwrap_err().to_string(),
+        "mul: shapes [2, 3] and [4] cannot be broadcast: dimension 1 is 3 vs 4"
+    );
     let mut tape = Tape::new();
     let (va, vb) = (tape.param(a.clone()), tape.param(b));
     assert!(tape.add(va, vb).is_err());

@@ -49,7 +49,12 @@ pub fn sgemm(
     if a.len() < m * k || b.len() < k * n || c.len() < m * n {
         return shape_err(
             "gemm",
-            format!("buffers too small for {m}×{k} · {k}×{n}: a {} b {} c {}", a.len(), b.len(), c.len()),
+            format!(
+                "buffers too small for {m}×{k} · {k}×{n}: a {} b {} c {}",
+                a.len(),
+                b.len(),
+                c.len()
+            ),
         );
     }
     if m == 0 || n == 0 {
@@ -145,13 +150,39 @@ mod tests {
         let a = [1.0, 2.0];
         let b = [3.0, 4.0];
         let mut c = [10.0];
-        sgemm(1, 1, 2, &a, Trans::No, &b, Trans::No, &mut c, 1.0, 1.0, GemmThreads::Single).unwrap();
+        sgemm(
+            1,
+            1,
+            2,
+            &a,
+            Trans::No,
+            &b,
+            Trans::No,
+            &mut c,
+            1.0,
+            1.0,
+            GemmThreads::Single,
+        )
+        .unwrap();
         assert_eq!(c[0], 21.0);
     }
 
     #[test]
     fn short_buffers_are_an_error() {
         let mut c = [0.0; 4];
-        assert!(sgemm(2, 2, 2, &[1.0; 3], Trans::No, &[1.0; 4], Trans::No, &mut c, 0.0, 1.0, GemmThreads::Single).is_err());
+        assert!(sgemm(
+            2,
+            2,
+            2,
+            &[1.0; 3],
+            Trans::No,
+            &[1.0; 4],
+            Trans::No,
+            &mut c,
+            0.0,
+            1.0,
+            GemmThreads::Single
+        )
+        .is_err());
     }
 }

@@ -57,7 +57,13 @@ pub struct MatmulPlan {
 pub fn matmul_plan(a: &[usize], ta: Trans, b: &[usize], tb: Trans) -> Result<MatmulPlan> {
     let need_a = if ta == Trans::Yes { 2 } else { 1 };
     if a.len() < need_a {
-        return shape_err("matmul", format!("a must have rank ≥ {need_a}{}, received shape {a:?}", if ta == Trans::Yes { " when transposed" } else { "" }));
+        return shape_err(
+            "matmul",
+            format!(
+                "a must have rank ≥ {need_a}{}, received shape {a:?}",
+                if ta == Trans::Yes { " when transposed" } else { "" }
+            ),
+        );
     }
     if b.len() < 2 {
         return shape_err("matmul", format!("b must have rank ≥ 2, received shape {b:?}"));
@@ -92,8 +98,21 @@ pub fn matmul_plan(a: &[usize], ta: Trans, b: &[usize], tb: Trans) -> Result<Mat
         }
         out_shape.push(n);
         // Without a transposed `a`, every leading axis folds into the rows of one GEMM.
-        let (batch, m) = if ta == Trans::No { (1, m * numel(lead)) } else { (numel(lead), m) };
-        return Ok(MatmulPlan { batch, m, n, k, shared_b: true, ta, tb, out_shape });
+        let (batch, m) = if ta == Trans::No {
+            (1, m * numel(lead))
+        } else {
+            (numel(lead), m)
+        };
+        return Ok(MatmulPlan {
+            batch,
+            m,
+            n,
+            k,
+            shared_b: true,
+            ta,
+            tb,
+            out_shape,
+        });
     }
     let b_lead = &b[..b.len() - 2];
     if a.len() != b.len() || lead != b_lead {
@@ -103,7 +122,16 @@ pub fn matmul_plan(a: &[usize], ta: Trans, b: &[usize], tb: Trans) -> Result<Mat
         );
     }
     out_shape.extend([m, n]);
-    Ok(MatmulPlan { batch: numel(lead), m, n, k, shared_b: false, ta, tb, out_shape })
+    Ok(MatmulPlan {
+        batch: numel(lead),
+        m,
+        n,
+        k,
+        shared_b: false,
+        ta,
+        tb,
+        out_shape,
+    })
 }
 
 /// `batch` products `c_i (α·c_i +) op(a_i)·op(b_i)`; a stride of 0 shares an operand, and
@@ -127,20 +155,56 @@ fn gemm_batched(
     if batch == 1 || c_stride == 0 {
         for i in 0..batch {
             let alpha = if i == 0 { alpha } else { 1.0 };
-            sgemm(m, n, k, &a[i * a_stride..], ta, &b[i * b_stride..], tb, c, alpha, 1.0, all_threads())?;
+            sgemm(
+                m,
+                n,
+                k,
+                &a[i * a_stride..],
+                ta,
+                &b[i * b_stride..],
+                tb,
+                c,
+                alpha,
+                1.0,
+                all_threads(),
+            )?;
         }
         return Ok(());
     }
     let c = &mut c[..batch * c_stride];
     if m * n * k >= PARALLEL_MIN_FLOPS {
         for (i, ci) in c.chunks_mut(c_stride).enumerate() {
-            sgemm(m, n, k, &a[i * a_stride..], ta, &b[i * b_stride..], tb, ci, alpha, 1.0, all_threads())?;
+            sgemm(
+                m,
+                n,
+                k,
+                &a[i * a_stride..],
+                ta,
+                &b[i * b_stride..],
+                tb,
+                ci,
+                alpha,
+                1.0,
+                all_threads(),
+            )?;
         }
         return Ok(());
     }
-    c.par_chunks_mut(c_stride)
-        .enumerate()
-        .try_for_each(|(i, ci)| sgemm(m, n, k, &a[i * a_stride..], ta, &b[i * b_stride..], tb, ci, alpha, 1.0, GemmThreads::Single))
+    c.par_chunks_mut(c_stride).enumerate().try_for_each(|(i, ci)| {
+        sgemm(
+            m,
+            n,
+            k,
+            &a[i * a_stride..],
+            ta,
+            &b[i * b_stride..],
+            tb,
+            ci,
+            alpha,
+            1.0,
+            GemmThreads::Single,
+        )
+    })
 }
 
 /// `op(a) · op(b)` (see the module header for the shapes).
@@ -148,7 +212,18 @@ pub fn matmul_t(a: &Tensor, ta: Trans, b: &Tensor, tb: Trans) -> Result<Tensor> 
     let p = matmul_plan(a.shape(), ta, b.shape(), tb)?;
     let mut out = vec![0.0f32; numel(&p.out_shape)];
     let b_stride = if p.shared_b { 0 } else { p.k * p.n };
-    gemm_batched((p.batch, p.m, p.n, p.k), a.data(), p.m * p.k, ta, b.data(), b_stride, tb, &mut out, p.m * p.n, 0.0)?;
+    gemm_batched(
+        (p.batch, p.m, p.n, p.k),
+        a.data(),
+        p.m * p.k,
+        ta,
+        b.data(),
+        b_stride,
+        tb,
+        &mut out,
+        p.m * p.n,
+        0.0,
+    )?;
     Tensor::new(&p.out_shape, out)
 }
 
@@ -181,10 +256,24 @@ pub fn matmul_naive(a: &Tensor, ta: Trans, b: &Tensor, tb: Trans) -> Result<Tens
 }
 
 /// Gradients of `c = op(a)·op(b)` for the inputs in `need`.
-pub fn matmul_backward(grad: &Tensor, a: &Tensor, ta: Trans, b: &Tensor, tb: Trans, need: [bool; 2]) -> Result<Vec<Option<Tensor>>> {
+pub fn matmul_backward(
+    grad: &Tensor,
+    a: &Tensor,
+    ta: Trans,
+    b: &Tensor,
+    tb: Trans,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
     let p = matmul_plan(a.shape(), ta, b.shape(), tb)?;
     if grad.shape() != p.out_shape {
-        return shape_err("matmul", format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), p.out_shape));
+        return shape_err(
+            "matmul",
+            format!(
+                "gradient shape {:?} differs from the output's {:?}",
+                grad.shape(),
+                p.out_shape
+            ),
+        );
     }
     let (batch, m, n, k) = (p.batch, p.m, p.n, p.k);
     let (sa, sb, sc) = (m * k, if p.shared_b { 0 } else { k * n }, m * n);
@@ -194,7 +283,18 @@ pub fn matmul_backward(grad: &Tensor, a: &Tensor, ta: Trans, b: &Tensor, tb: Tra
         let mut da = vec![0.0f32; a.len()];
         match ta {
             // dA = dC · op(B)ᵀ
-            Trans::No => gemm_batched((batch, m, k, n), g, sc, Trans::No, b.data(), sb, flip(tb), &mut da, sa, 0.0)?,
+            Trans::No => gemm_batched(
+                (batch, m, k, n),
+                g,
+                sc,
+                Trans::No,
+                b.data(),
+                sb,
+                flip(tb),
+                &mut da,
+                sa,
+                0.0,
+            )?,
             // dA (k×m) = op(B) · dCᵀ
             Trans::Yes => gemm_batched((batch, k, m, n), b.data(), sb, tb, g, sc, Trans::Yes, &mut da, sa, 0.0)?,
         }
@@ -205,7 +305,18 @@ pub fn matmul_backward(grad: &Tensor, a: &Tensor, ta: Trans, b: &Tensor, tb: Tra
         let cs = if p.shared_b { 0 } else { k * n };
         match tb {
             // dB = op(A)ᵀ · dC
-            Trans::No => gemm_batched((batch, k, n, m), a.data(), sa, flip(ta), g, sc, Trans::No, &mut db, cs, 0.0)?,
+            Trans::No => gemm_batched(
+                (batch, k, n, m),
+                a.data(),
+                sa,
+                flip(ta),
+                g,
+                sc,
+                Trans::No,
+                &mut db,
+                cs,
+                0.0,
+            )?,
             // dB (n×k) = dCᵀ · op(A)
             Trans::Yes => gemm_batched((batch, n, k, m), g, sc, Trans::Yes, a.data(), sa, ta, &mut db, cs, 0.0)?,
         }
@@ -220,11 +331,17 @@ fn linear_dims(x: &[usize], w: &[usize], bias: Option<&[usize]>) -> Result<(usiz
     }
     let (fan_in, fan_out) = (w[0], w[1]);
     if x.last() != Some(&fan_in) {
-        return shape_err("linear", format!("input {x:?} does not fit kernel {w:?}: its last axis must be {fan_in}"));
+        return shape_err(
+            "linear",
+            format!("input {x:?} does not fit kernel {w:?}: its last axis must be {fan_in}"),
+        );
     }
     if let Some(bs) = bias {
         if bs != [fan_out] {
-            return shape_err("linear", format!("bias must have shape [{fan_out}] for kernel {w:?}, received {bs:?}"));
+            return shape_err(
+                "linear",
+                format!("bias must have shape [{fan_out}] for kernel {w:?}, received {bs:?}"),
+            );
         }
     }
     let mut out_shape = x.to_vec();
@@ -244,7 +361,19 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         }
         _ => 0.0,
     };
-    sgemm(rows, fan_out, fan_in, x.data(), Trans::No, w.data(), Trans::No, &mut out, alpha, 1.0, all_threads())?;
+    sgemm(
+        rows,
+        fan_out,
+        fan_in,
+        x.data(),
+        Trans::No,
+        w.data(),
+        Trans::No,
+        &mut out,
+        alpha,
+        1.0,
+        all_threads(),
+    )?;
     Tensor::new(&out_shape, out)
 }
 
@@ -254,7 +383,9 @@ pub fn linear_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Ten
     let mut out = vec![0.0f32; rows * fan_out];
     for r in 0..rows {
         for j in 0..fan_out {
-            let dot: f32 = (0..fan_in).map(|q| x.data()[r * fan_in + q] * w.data()[q * fan_out + j]).sum();
+            let dot: f32 = (0..fan_in)
+                .map(|q| x.data()[r * fan_in + q] * w.data()[q * fan_out + j])
+                .sum();
             out[r * fan_out + j] = dot + bias.map_or(0.0, |b| b.data()[j]);
         }
     }
@@ -262,26 +393,60 @@ pub fn linear_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Ten
 }
 
 /// Gradients of [`linear`] for `x`, `w` and (when present) `bias`, those in `need` only.
-pub fn linear_backward(grad: &Tensor, x: &Tensor, w: &Tensor, has_bias: bool, need: [bool; 3]) -> Result<Vec<Option<Tensor>>> {
+pub fn linear_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    has_bias: bool,
+    need: [bool; 3],
+) -> Result<Vec<Option<Tensor>>> {
     let (rows, fan_in, fan_out, _) = linear_dims(x.shape(), w.shape(), None)?;
     let g = grad.data();
     let mut out = Vec::with_capacity(3);
     out.push(if need[0] {
         let mut dx = vec![0.0f32; x.len()];
-        sgemm(rows, fan_in, fan_out, g, Trans::No, w.data(), Trans::Yes, &mut dx, 0.0, 1.0, all_threads())?;
+        sgemm(
+            rows,
+            fan_in,
+            fan_out,
+            g,
+            Trans::No,
+            w.data(),
+            Trans::Yes,
+            &mut dx,
+            0.0,
+            1.0,
+            all_threads(),
+        )?;
         Some(Tensor::new(x.shape(), dx)?)
     } else {
         None
     });
     out.push(if need[1] {
         let mut dw = vec![0.0f32; w.len()];
-        sgemm(fan_in, fan_out, rows, x.data(), Trans::Yes, g, Trans::No, &mut dw, 0.0, 1.0, all_threads())?;
+        sgemm(
+            fan_in,
+            fan_out,
+            rows,
+            x.data(),
+            Trans::Yes,
+            g,
+            Trans::No,
+            &mut dw,
+            0.0,
+            1.0,
+            all_threads(),
+        )?;
         Some(Tensor::new(w.shape(), dw)?)
     } else {
         None
     });
     if has_bias {
-        out.push(if need[2] { Some(sum_to_shape(grad, &[fan_out])?) } else { None });
+        out.push(if need[2] {
+            Some(sum_to_shape(grad, &[fan_out])?)
+        } else {
+            None
+        });
     }
     Ok(out)
 }
@@ -291,7 +456,11 @@ impl Tape {
     pub fn matmul_t(&mut self, a: Var, ta: Trans, b: Var, tb: Trans) -> Result<Var> {
         let value = matmul_t(self.try_value(a)?, ta, self.try_value(b)?, tb)?;
         let need = [self.requires_grad(a), self.requires_grad(b)];
-        self.record(value, &[a, b], Box::new(move |g, ins, _| matmul_backward(g, ins[0], ta, ins[1], tb, need)))
+        self.record(
+            value,
+            &[a, b],
+            Box::new(move |g, ins, _| matmul_backward(g, ins[0], ta, ins[1], tb, need)),
+        )
     }
 
     /// `a · b` on the tape.
@@ -308,11 +477,19 @@ impl Tape {
             };
             linear(self.try_value(x)?, self.try_value(w)?, b)?
         };
-        let need = [self.requires_grad(x), self.requires_grad(w), bias.is_some_and(|b| self.requires_grad(b))];
+        let need = [
+            self.requires_grad(x),
+            self.requires_grad(w),
+            bias.is_some_and(|b| self.requires_grad(b)),
+        ];
         let mut inputs = vec![x, w];
         inputs.extend(bias);
         let has_bias = bias.is_some();
-        self.record(value, &inputs, Box::new(move |g, ins, _| linear_backward(g, ins[0], ins[1], has_bias, need)))
+        self.record(
+            value,
+            &inputs,
+            Box::new(move |g, ins, _| linear_backward(g, ins[0], ins[1], has_bias, need)),
+        )
     }
 }
 
@@ -323,7 +500,11 @@ mod tests {
     use crate::rng::Rng;
 
     fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(shape, (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+        Tensor::new(
+            shape,
+            (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect(),
+        )
+        .unwrap()
     }
 
     fn stored(shape: &[usize], t: Trans) -> Vec<usize> {
@@ -335,7 +516,12 @@ mod tests {
         s
     }
 
-    const FLAGS: [(Trans, Trans); 4] = [(Trans::No, Trans::No), (Trans::No, Trans::Yes), (Trans::Yes, Trans::No), (Trans::Yes, Trans::Yes)];
+    const FLAGS: [(Trans, Trans); 4] = [
+        (Trans::No, Trans::No),
+        (Trans::No, Trans::Yes),
+        (Trans::Yes, Trans::No),
+        (Trans::Yes, Trans::Yes),
+    ];
 
     #[test]
     fn hand_checked_products() {
@@ -343,7 +529,10 @@ mod tests {
         let b = Tensor::new(&[2, 2], vec![5.0, 6.0, 7.0, 8.0]).unwrap();
         assert_eq!(matmul(&a, &b).unwrap().data(), &[19.0, 22.0, 43.0, 50.0]);
         // aᵀ·b = [[1, 3], [2, 4]]·b
-        assert_eq!(matmul_t(&a, Trans::Yes, &b, Trans::No).unwrap().data(), &[26.0, 30.0, 38.0, 44.0]);
+        assert_eq!(
+            matmul_t(&a, Trans::Yes, &b, Trans::No).unwrap().data(),
+            &[26.0, 30.0, 38.0, 44.0]
+        );
         // Dense on a rank-3 input multiplies the last axis.
         let x = Tensor::arange(&[2, 3, 2]);
         let y = matmul(&x, &Tensor::ones(&[2, 4])).unwrap();
@@ -354,7 +543,10 @@ mod tests {
         // Batched: identity times b, twice.
         let eye = Tensor::new(&[2, 2, 2], vec![1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 2.0]).unwrap();
         let bb = Tensor::new(&[2, 2, 2], vec![5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert_eq!(matmul(&eye, &bb).unwrap().data(), &[5.0, 6.0, 7.0, 8.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(
+            matmul(&eye, &bb).unwrap().data(),
+            &[5.0, 6.0, 7.0, 8.0, 2.0, 4.0, 6.0, 8.0]
+        );
         let l = linear(&a, &b, Some(&Tensor::new(&[2], vec![0.5, -1.0]).unwrap())).unwrap();
         assert_eq!(l.data(), &[19.5, 21.0, 43.5, 49.0]);
     }
@@ -368,16 +560,28 @@ mod tests {
             let lead: Vec<usize> = (0..rng.below(3)).map(|_| 1 + rng.below(4)).collect();
             let batched = case % 3 == 0 && !lead.is_empty();
             let a_shape = stored(&[lead.clone(), vec![m, k]].concat(), ta);
-            let b_shape = stored(&if batched { [lead.clone(), vec![k, n]].concat() } else { vec![k, n] }, tb);
+            let b_shape = stored(
+                &if batched {
+                    [lead.clone(), vec![k, n]].concat()
+                } else {
+                    vec![k, n]
+                },
+                tb,
+            );
             let (a, b) = (random(&mut rng, &a_shape), random(&mut rng, &b_shape));
             let fast = matmul_t(&a, ta, &b, tb).unwrap();
             let slow = matmul_naive(&a, ta, &b, tb).unwrap();
-            assert!(fast.allclose(&slow, 1e-5, 1e-4), "{a_shape:?} {ta:?} {b_shape:?} {tb:?}");
+            assert!(
+                fast.allclose(&slow, 1e-5, 1e-4),
+                "{a_shape:?} {ta:?} {b_shape:?} {tb:?}"
+            );
             let bias = random(&mut rng, &[n]);
             let x = random(&mut rng, &[lead.clone(), vec![m, k]].concat());
             let w = random(&mut rng, &[k, n]);
             for bias in [None, Some(&bias)] {
-                assert!(linear(&x, &w, bias).unwrap().allclose(&linear_naive(&x, &w, bias).unwrap(), 1e-5, 1e-4));
+                assert!(linear(&x, &w, bias)
+                    .unwrap()
+                    .allclose(&linear_naive(&x, &w, bias).unwrap(), 1e-5, 1e-4));
             }
         }
     }
@@ -387,9 +591,13 @@ mod tests {
         let mut rng = Rng::new(4);
         let a = random(&mut rng, &[3, 200, 150]);
         let b = random(&mut rng, &[150, 170]);
-        assert!(matmul(&a, &b).unwrap().allclose(&matmul_naive(&a, Trans::No, &b, Trans::No).unwrap(), 1e-4, 1e-4));
+        assert!(matmul(&a, &b)
+            .unwrap()
+            .allclose(&matmul_naive(&a, Trans::No, &b, Trans::No).unwrap(), 1e-4, 1e-4));
         let bb = random(&mut rng, &[3, 150, 170]);
-        assert!(matmul(&a, &bb).unwrap().allclose(&matmul_naive(&a, Trans::No, &bb, Trans::No).unwrap(), 1e-4, 1e-4));
+        assert!(matmul(&a, &bb)
+            .unwrap()
+            .allclose(&matmul_naive(&a, Trans::No, &bb, Trans::No).unwrap(), 1e-4, 1e-4));
     }
 
     #[test]
@@ -398,14 +606,24 @@ mod tests {
         for (ta, tb) in FLAGS {
             for (lead, batched) in [(vec![], false), (vec![2], false), (vec![2], true), (vec![2, 1], true)] {
                 let a = random(&mut rng, &stored(&[lead.clone(), vec![3, 4]].concat(), ta));
-                let b_shape = if batched { [lead.clone(), vec![4, 2]].concat() } else { vec![4, 2] };
+                let b_shape = if batched {
+                    [lead.clone(), vec![4, 2]].concat()
+                } else {
+                    vec![4, 2]
+                };
                 let b = random(&mut rng, &stored(&b_shape, tb));
                 check_gradients(&[a, b], |tp, v| tp.matmul_t(v[0], ta, v[1], tb), 1e-2, 1e-2)
                     .unwrap_or_else(|e| panic!("{ta:?} {tb:?} {lead:?} {batched}: {e}"));
             }
         }
         let v = random(&mut rng, &[3]);
-        check_gradients(&[v, random(&mut rng, &[3, 2])], |tp, x| tp.matmul(x[0], x[1]), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            &[v, random(&mut rng, &[3, 2])],
+            |tp, x| tp.matmul(x[0], x[1]),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -414,7 +632,13 @@ mod tests {
         let x = random(&mut rng, &[2, 3, 4]);
         let w = random(&mut rng, &[4, 5]);
         let b = random(&mut rng, &[5]);
-        check_gradients(&[x.clone(), w.clone(), b], |tp, v| tp.linear(v[0], v[1], Some(v[2])), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            &[x.clone(), w.clone(), b],
+            |tp, v| tp.linear(v[0], v[1], Some(v[2])),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
         check_gradients(&[x, w], |tp, v| tp.linear(v[0], v[1], None), 1e-2, 1e-2).unwrap();
     }
 
@@ -432,19 +656,43 @@ mod tests {
 
     #[test]
     fn mismatched_shapes_are_errors() {
-        let e = matmul(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[4, 5])).unwrap_err().to_string();
-        assert_eq!(e, "matmul: a [2, 3] and b [4, 5] do not fit: a's last axis is 3 but b's second-to-last axis is 4");
+        let e = matmul(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[4, 5]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "matmul: a [2, 3] and b [4, 5] do not fit: a's last axis is 3 but b's second-to-last axis is 4"
+        );
         assert!(matmul(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[3])).is_err());
         assert!(matmul_t(&Tensor::zeros(&[3]), Trans::Yes, &Tensor::zeros(&[3, 2]), Trans::No).is_err());
-        let e = matmul(&Tensor::zeros(&[2, 2, 3]), &Tensor::zeros(&[3, 3, 4])).unwrap_err().to_string();
+        let e = matmul(&Tensor::zeros(&[2, 2, 3]), &Tensor::zeros(&[3, 3, 4]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("equal leading axes"), "{e}");
         assert!(matmul(&Tensor::zeros(&[2, 2, 3]), &Tensor::zeros(&[1, 2, 3, 4])).is_err());
-        let e = linear(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[4, 5]), None).unwrap_err().to_string();
-        assert_eq!(e, "linear: input [2, 3] does not fit kernel [4, 5]: its last axis must be 4");
-        assert!(linear(&Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5]), Some(&Tensor::zeros(&[4]))).is_err());
+        let e = linear(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[4, 5]), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "linear: input [2, 3] does not fit kernel [4, 5]: its last axis must be 4"
+        );
+        assert!(linear(
+            &Tensor::zeros(&[2, 4]),
+            &Tensor::zeros(&[4, 5]),
+            Some(&Tensor::zeros(&[4]))
+        )
+        .is_err());
         assert!(linear(&Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5, 1]), None).is_err());
         let (a, b) = (Tensor::zeros(&[3, 2, 3]), Tensor::zeros(&[3, 2, 4]));
         assert!(matmul_backward(&Tensor::zeros(&[1, 2, 4]), &a, Trans::No, &b, Trans::Yes, [true, true]).is_err());
-        assert!(linear_backward(&Tensor::zeros(&[1, 5]), &Tensor::zeros(&[2, 4]), &Tensor::zeros(&[4, 5]), true, [true; 3]).is_err());
+        assert!(linear_backward(
+            &Tensor::zeros(&[1, 5]),
+            &Tensor::zeros(&[2, 4]),
+            &Tensor::zeros(&[4, 5]),
+            true,
+            [true; 3]
+        )
+        .is_err());
     }
 }

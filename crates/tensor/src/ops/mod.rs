@@ -4,8 +4,8 @@
 pub mod activation;
 pub mod batchnorm;
 pub mod conv;
-pub mod conv_transpose;
 pub mod conv_gemm;
+pub mod conv_transpose;
 pub mod depthwise;
 pub mod dropout;
 pub mod elementwise;

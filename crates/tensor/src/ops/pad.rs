@@ -55,7 +55,15 @@ pub(crate) fn copy_box(
             let rows = &mut dst[dst_off[0] * dst_step..(dst_off[0] + extent[0]) * dst_step];
             rows.par_chunks_mut(dst_step).enumerate().for_each(|(i, d)| {
                 let s = &src[(src_off[0] + i) * src_step..(src_off[0] + i + 1) * src_step];
-                copy_box(s, &src_shape[1..], &src_off[1..], d, &dst_shape[1..], &dst_off[1..], &extent[1..]);
+                copy_box(
+                    s,
+                    &src_shape[1..],
+                    &src_off[1..],
+                    d,
+                    &dst_shape[1..],
+                    &dst_off[1..],
+                    &extent[1..],
+                );
             });
             return;
         }
@@ -99,14 +107,27 @@ pub fn pad(x: &Tensor, pads: &[(usize, usize)], value: f32) -> Result<Tensor> {
     if pads.len() != x.rank() {
         return shape_err(
             "pad",
-            format!("expected one (before, after) pair per axis ({} for shape {:?}), received {}", x.rank(), x.shape(), pads.len()),
+            format!(
+                "expected one (before, after) pair per axis ({} for shape {:?}), received {}",
+                x.rank(),
+                x.shape(),
+                pads.len()
+            ),
         );
     }
     let out_shape: Vec<usize> = x.shape().iter().zip(pads).map(|(&d, &(a, b))| a + d + b).collect();
     let mut out = Tensor::full(&out_shape, value);
     let zeros = vec![0; x.rank()];
     let before: Vec<usize> = pads.iter().map(|p| p.0).collect();
-    copy_box(x.data(), x.shape(), &zeros, out.data_mut(), &out_shape, &before, x.shape());
+    copy_box(
+        x.data(),
+        x.shape(),
+        &zeros,
+        out.data_mut(),
+        &out_shape,
+        &before,
+        x.shape(),
+    );
     Ok(out)
 }
 
@@ -116,19 +137,38 @@ pub fn crop(x: &Tensor, crops: &[(usize, usize)]) -> Result<Tensor> {
     if crops.len() != x.rank() {
         return shape_err(
             "crop",
-            format!("expected one (before, after) pair per axis ({} for shape {:?}), received {}", x.rank(), x.shape(), crops.len()),
+            format!(
+                "expected one (before, after) pair per axis ({} for shape {:?}), received {}",
+                x.rank(),
+                x.shape(),
+                crops.len()
+            ),
         );
     }
     for (axis, (&d, &(a, b))) in x.shape().iter().zip(crops).enumerate() {
         if a + b > d {
-            return shape_err("crop", format!("axis {axis}: cropping {a} + {b} exceeds its size {d} (shape {:?})", x.shape()));
+            return shape_err(
+                "crop",
+                format!(
+                    "axis {axis}: cropping {a} + {b} exceeds its size {d} (shape {:?})",
+                    x.shape()
+                ),
+            );
         }
     }
     let out_shape: Vec<usize> = x.shape().iter().zip(crops).map(|(&d, &(a, b))| d - a - b).collect();
     let mut out = Tensor::zeros(&out_shape);
     let before: Vec<usize> = crops.iter().map(|p| p.0).collect();
     let zeros = vec![0; x.rank()];
-    copy_box(x.data(), x.shape(), &before, out.data_mut(), &out_shape, &zeros, &out_shape);
+    copy_box(
+        x.data(),
+        x.shape(),
+        &before,
+        out.data_mut(),
+        &out_shape,
+        &zeros,
+        &out_shape,
+    );
     Ok(out)
 }
 
@@ -145,7 +185,13 @@ pub fn crop_backward(grad_out: &Tensor, crops: &[(usize, usize)]) -> Result<Tens
 fn check_nhwc(op: &'static str, x: &Tensor) -> Result<(usize, usize)> {
     match *x.shape() {
         [_, h, w, _] => Ok((h, w)),
-        _ => shape_err(op, format!("expected a 4-D input (batch, height, width, channels), received shape {:?}", x.shape())),
+        _ => shape_err(
+            op,
+            format!(
+                "expected a 4-D input (batch, height, width, channels), received shape {:?}",
+                x.shape()
+            ),
+        ),
     }
 }
 
@@ -172,13 +218,19 @@ pub fn crop2d(x: &Tensor, top: usize, bottom: usize, left: usize, right: usize) 
     if top + bottom >= h {
         return shape_err(
             "crop2d",
-            format!("cropping top {top} + bottom {bottom} leaves no row of height {h} (input shape {:?})", x.shape()),
+            format!(
+                "cropping top {top} + bottom {bottom} leaves no row of height {h} (input shape {:?})",
+                x.shape()
+            ),
         );
     }
     if left + right >= w {
         return shape_err(
             "crop2d",
-            format!("cropping left {left} + right {right} leaves no column of width {w} (input shape {:?})", x.shape()),
+            format!(
+                "cropping left {left} + right {right} leaves no column of width {w} (input shape {:?})",
+                x.shape()
+            ),
         );
     }
     crop(x, &spatial(top, bottom, left, right))
@@ -193,7 +245,10 @@ pub fn crop2d_backward(grad_out: &Tensor, top: usize, bottom: usize, left: usize
 /// Reference for [`pad`]: one output element at a time, from its multi-index.
 pub fn pad_naive(x: &Tensor, pads: &[(usize, usize)], value: f32) -> Result<Tensor> {
     if pads.len() != x.rank() {
-        return shape_err("pad", format!("expected {} (before, after) pairs, received {}", x.rank(), pads.len()));
+        return shape_err(
+            "pad",
+            format!("expected {} (before, after) pairs, received {}", x.rank(), pads.len()),
+        );
     }
     let out_shape: Vec<usize> = x.shape().iter().zip(pads).map(|(&d, &(a, b))| a + d + b).collect();
     let in_strides = x.strides();
@@ -224,7 +279,11 @@ impl Tape {
     pub fn pad(&mut self, x: Var, pads: &[(usize, usize)], value: f32) -> Result<Var> {
         let out = pad(self.try_value(x)?, pads, value)?;
         let pads = pads.to_vec();
-        self.record(out, &[x], Box::new(move |g, _, _| Ok(vec![Some(pad_backward(g, &pads)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |g, _, _| Ok(vec![Some(pad_backward(g, &pads)?)])),
+        )
     }
 
     /// [`zero_pad2d`] on the tape.
@@ -240,7 +299,11 @@ impl Tape {
     /// [`crop2d`] on the tape.
     pub fn crop2d(&mut self, x: Var, top: usize, bottom: usize, left: usize, right: usize) -> Result<Var> {
         let out = crop2d(self.try_value(x)?, top, bottom, left, right)?;
-        self.record(out, &[x], Box::new(move |g, _, _| Ok(vec![Some(crop2d_backward(g, top, bottom, left, right)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |g, _, _| Ok(vec![Some(crop2d_backward(g, top, bottom, left, right)?)])),
+        )
     }
 }
 
@@ -251,7 +314,11 @@ mod tests {
     use crate::rng::Rng;
 
     fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(shape, (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+        Tensor::new(
+            shape,
+            (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -284,7 +351,10 @@ mod tests {
     #[test]
     fn pad_with_value_any_rank() {
         let x = Tensor::arange(&[3]);
-        assert_eq!(pad(&x, &[(2, 1)], -1.0).unwrap().data(), &[-1.0, -1.0, 0.0, 1.0, 2.0, -1.0]);
+        assert_eq!(
+            pad(&x, &[(2, 1)], -1.0).unwrap().data(),
+            &[-1.0, -1.0, 0.0, 1.0, 2.0, -1.0]
+        );
         let s = Tensor::scalar(5.0);
         assert_eq!(pad(&s, &[], 0.0).unwrap().data(), &[5.0]);
         let x = Tensor::arange(&[2, 2]);
@@ -299,7 +369,15 @@ mod tests {
             let rank = 1 + rng.below(5);
             // A few cases large enough to take the threaded path.
             let big = case % 25 == 0;
-            let shape: Vec<usize> = (0..rank).map(|i| if big && i < 2 { 20 + rng.below(30) } else { 1 + rng.below(5) }).collect();
+            let shape: Vec<usize> = (0..rank)
+                .map(|i| {
+                    if big && i < 2 {
+                        20 + rng.below(30)
+                    } else {
+                        1 + rng.below(5)
+                    }
+                })
+                .collect();
             let pads: Vec<(usize, usize)> = (0..rank).map(|_| (rng.below(3), rng.below(3))).collect();
             let x = random(&mut rng, &shape);
             let fast = pad(&x, &pads, 0.5).unwrap();
@@ -309,9 +387,19 @@ mod tests {
             // Adjointness: <pad0(x), y> = <x, crop(y)>.
             let z = pad(&x, &pads, 0.0).unwrap();
             let y = random(&mut rng, z.shape());
-            let lhs: f64 = z.data().iter().zip(y.data()).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            let lhs: f64 = z
+                .data()
+                .iter()
+                .zip(y.data())
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum();
             let cy = crop(&y, &pads).unwrap();
-            let rhs: f64 = x.data().iter().zip(cy.data()).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            let rhs: f64 = x
+                .data()
+                .iter()
+                .zip(cy.data())
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum();
             assert!((lhs - rhs).abs() < 1e-4, "case {case}: {lhs} vs {rhs}");
         }
     }
@@ -320,22 +408,43 @@ mod tests {
     fn gradients_of_pad_and_crop() {
         let mut rng = Rng::new(3);
         let x = random(&mut rng, &[2, 3, 2, 2]);
-        check_gradients(std::slice::from_ref(&x), |t, v| t.zero_pad2d(v[0], 1, 2, 0, 1), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            std::slice::from_ref(&x),
+            |t, v| t.zero_pad2d(v[0], 1, 2, 0, 1),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
         check_gradients(std::slice::from_ref(&x), |t, v| t.crop2d(v[0], 1, 1, 0, 1), 1e-2, 1e-2).unwrap();
-        check_gradients(&[x], |t, v| t.pad(v[0], &[(0, 1), (1, 0), (0, 0), (2, 1)], 3.0), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            &[x],
+            |t, v| t.pad(v[0], &[(0, 1), (1, 0), (0, 0), (2, 1)], 3.0),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
     }
 
     #[test]
     fn errors_name_op_and_sizes() {
         let x = Tensor::zeros(&[1, 5, 4, 2]);
         let e = crop2d(&x, 3, 2, 0, 0).unwrap_err().to_string();
-        assert!(e.starts_with("crop2d:") && e.contains("top 3 + bottom 2") && e.contains("height 5"), "{e}");
+        assert!(
+            e.starts_with("crop2d:") && e.contains("top 3 + bottom 2") && e.contains("height 5"),
+            "{e}"
+        );
         let e = crop2d(&x, 0, 0, 2, 2).unwrap_err().to_string();
         assert!(e.contains("left 2 + right 2") && e.contains("width 4"), "{e}");
         let e = zero_pad2d(&Tensor::zeros(&[5, 4]), 1, 1, 1, 1).unwrap_err().to_string();
-        assert!(e.starts_with("zero_pad2d:") && e.contains("4-D") && e.contains("[5, 4]"), "{e}");
+        assert!(
+            e.starts_with("zero_pad2d:") && e.contains("4-D") && e.contains("[5, 4]"),
+            "{e}"
+        );
         let e = pad(&x, &[(1, 1)], 0.0).unwrap_err().to_string();
-        assert!(e.contains("one (before, after) pair per axis (4") && e.contains("received 1"), "{e}");
+        assert!(
+            e.contains("one (before, after) pair per axis (4") && e.contains("received 1"),
+            "{e}"
+        );
         let e = crop(&x, &[(0, 0), (3, 3), (0, 0), (0, 0)]).unwrap_err().to_string();
         assert!(e.contains("axis 1: cropping 3 + 3 exceeds its size 5"), "{e}");
     }

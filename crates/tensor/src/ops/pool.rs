@@ -66,7 +66,11 @@ fn window(g: &AxisGeometry, o: usize) -> (usize, usize) {
 /// Output positions `[lo, hi)` whose window covers input position `i` along one axis.
 fn covering(g: &AxisGeometry, i: usize) -> (usize, usize) {
     let p = i + g.pad_before;
-    let lo = if p + 1 >= g.kernel { (p + 1 - g.kernel).div_ceil(g.stride) } else { 0 };
+    let lo = if p + 1 >= g.kernel {
+        (p + 1 - g.kernel).div_ceil(g.stride)
+    } else {
+        0
+    };
     let hi = (p / g.stride + 1).min(g.output);
     (lo, hi.max(lo))
 }
@@ -82,31 +86,59 @@ pub fn pool2d_geometry(
     padding: Padding,
 ) -> Result<Pool2dGeometry> {
     let &[n, h, w, c] = x_shape else {
-        return shape_err(op, format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}"));
+        return shape_err(
+            op,
+            format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}"),
+        );
     };
     let rows = window_axis(op, h, pool_size.0, strides.0, 1, padding)?;
     let cols = window_axis(op, w, pool_size.1, strides.1, 1, padding)?;
     if let Padding::Explicit(a, b) = padding {
         if a.max(b) >= pool_size.0.min(pool_size.1) {
-            return arg_err(op, "padding", format!("padding smaller than pool_size {pool_size:?}"), padding.name());
+            return arg_err(
+                op,
+                "padding",
+                format!("padding smaller than pool_size {pool_size:?}"),
+                padding.name(),
+            );
         }
     }
     if h * w * c > u32::MAX as usize {
-        return shape_err(op, format!("an image of {h}×{w}×{c} values is too large to index (limit {})", u32::MAX));
+        return shape_err(
+            op,
+            format!(
+                "an image of {h}×{w}×{c} values is too large to index (limit {})",
+                u32::MAX
+            ),
+        );
     }
     Ok(Pool2dGeometry { n, h, w, c, rows, cols })
 }
 
 fn check_input(op: &'static str, x: &Tensor, g: &Pool2dGeometry) -> Result<()> {
     if x.shape() != g.input_shape() {
-        return shape_err(op, format!("input shape {:?} differs from the geometry's {:?}", x.shape(), g.input_shape()));
+        return shape_err(
+            op,
+            format!(
+                "input shape {:?} differs from the geometry's {:?}",
+                x.shape(),
+                g.input_shape()
+            ),
+        );
     }
     Ok(())
 }
 
 fn check_grad(op: &'static str, grad: &Tensor, g: &Pool2dGeometry) -> Result<()> {
     if grad.shape() != g.output_shape() {
-        return shape_err(op, format!("gradient shape {:?} differs from the output shape {:?}", grad.shape(), g.output_shape()));
+        return shape_err(
+            op,
+            format!(
+                "gradient shape {:?} differs from the output shape {:?}",
+                grad.shape(),
+                g.output_shape()
+            ),
+        );
     }
     Ok(())
 }
@@ -164,15 +196,22 @@ fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tenso
         let xd = x.data();
         let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
         if ARG {
-            out.par_chunks_mut(row).zip(arg.par_chunks_mut(row)).enumerate().with_min_len(min_len).for_each(|(r, (o, a))| {
-                let b = r / oh;
-                max_row::<true>(&xd[b * img..(b + 1) * img], g, r % oh, o, a);
-            });
+            out.par_chunks_mut(row)
+                .zip(arg.par_chunks_mut(row))
+                .enumerate()
+                .with_min_len(min_len)
+                .for_each(|(r, (o, a))| {
+                    let b = r / oh;
+                    max_row::<true>(&xd[b * img..(b + 1) * img], g, r % oh, o, a);
+                });
         } else {
-            out.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, o)| {
-                let b = r / oh;
-                max_row::<false>(&xd[b * img..(b + 1) * img], g, r % oh, o, &mut []);
-            });
+            out.par_chunks_mut(row)
+                .enumerate()
+                .with_min_len(min_len)
+                .for_each(|(r, o)| {
+                    let b = r / oh;
+                    max_row::<false>(&xd[b * img..(b + 1) * img], g, r % oh, o, &mut []);
+                });
         }
     }
     Ok((Tensor::new(&shape, out)?, arg))
@@ -201,7 +240,14 @@ pub fn max_pool2d_with_argmax(
 pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], grad_out: &Tensor) -> Result<Tensor> {
     check_grad("max_pool2d", grad_out, g)?;
     if argmax.len() != grad_out.len() {
-        return shape_err("max_pool2d", format!("{} argmax indices for a gradient of {} values", argmax.len(), grad_out.len()));
+        return shape_err(
+            "max_pool2d",
+            format!(
+                "{} argmax indices for a gradient of {} values",
+                argmax.len(),
+                grad_out.len()
+            ),
+        );
     }
     let img = g.h * g.w * g.c;
     let per_out = g.rows.output * g.cols.output * g.c;
@@ -215,7 +261,12 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], grad_out: &Tensor
                 for (&i, &v) in ar.iter().zip(gr) {
                     match d.get_mut(i as usize) {
                         Some(slot) => *slot += v,
-                        None => return shape_err("max_pool2d", format!("argmax index {i} outside an image of {img} values")),
+                        None => {
+                            return shape_err(
+                                "max_pool2d",
+                                format!("argmax index {i} outside an image of {img} values"),
+                            )
+                        }
                     }
                 }
                 Ok(())
@@ -255,10 +306,13 @@ fn avg_forward(x: &Tensor, g: &Pool2dGeometry) -> Result<Tensor> {
         let oh = g.rows.output;
         let xd = x.data();
         let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
-        out.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, o)| {
-            let b = r / oh;
-            avg_row(&xd[b * img..(b + 1) * img], g, r % oh, o);
-        });
+        out.par_chunks_mut(row)
+            .enumerate()
+            .with_min_len(min_len)
+            .for_each(|(r, o)| {
+                let b = r / oh;
+                avg_row(&xd[b * img..(b + 1) * img], g, r % oh, o);
+            });
     }
     Tensor::new(&shape, out)
 }
@@ -282,23 +336,26 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tens
         let col_counts: Vec<usize> = (0..ow).map(|o| window(&g.cols, o)).map(|(a, b)| b - a).collect();
         let gd = grad_out.data();
         let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
-        dx.par_chunks_mut(row).enumerate().with_min_len(min_len).for_each(|(r, d)| {
-            let (b, iy) = (r / g.h, r % g.h);
-            let (oy0, oy1) = covering(&g.rows, iy);
-            for ix in 0..w {
-                let (ox0, ox1) = covering(&g.cols, ix);
-                let dv = &mut d[ix * c..(ix + 1) * c];
-                for oy in oy0..oy1 {
-                    for ox in ox0..ox1 {
-                        let inv = 1.0 / (row_counts[oy] * col_counts[ox]) as f32;
-                        let src = &gd[((b * oh + oy) * ow + ox) * c..((b * oh + oy) * ow + ox + 1) * c];
-                        for (v, &s) in dv.iter_mut().zip(src) {
-                            *v += s * inv;
+        dx.par_chunks_mut(row)
+            .enumerate()
+            .with_min_len(min_len)
+            .for_each(|(r, d)| {
+                let (b, iy) = (r / g.h, r % g.h);
+                let (oy0, oy1) = covering(&g.rows, iy);
+                for ix in 0..w {
+                    let (ox0, ox1) = covering(&g.cols, ix);
+                    let dv = &mut d[ix * c..(ix + 1) * c];
+                    for oy in oy0..oy1 {
+                        for ox in ox0..ox1 {
+                            let inv = 1.0 / (row_counts[oy] * col_counts[ox]) as f32;
+                            let src = &gd[((b * oh + oy) * ow + ox) * c..((b * oh + oy) * ow + ox + 1) * c];
+                            for (v, &s) in dv.iter_mut().zip(src) {
+                                *v += s * inv;
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
     }
     Tensor::new(&g.input_shape(), dx)
 }
@@ -308,7 +365,10 @@ fn global_geometry(op: &'static str, x_shape: &[usize]) -> Result<Pool2dGeometry
     match *x_shape {
         [_, h, w, _] if h > 0 && w > 0 => pool2d_geometry(op, x_shape, (h, w), (1, 1), Padding::Valid),
         [_, _, _, _] => shape_err(op, format!("needs a non-empty image, received shape {x_shape:?}")),
-        _ => shape_err(op, format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}")),
+        _ => shape_err(
+            op,
+            format!("expected a 4-D input (batch, height, width, channels), received shape {x_shape:?}"),
+        ),
     }
 }
 
@@ -340,13 +400,23 @@ pub fn global_max_pool2d(x: &Tensor, keepdims: bool) -> Result<Tensor> {
 }
 
 /// Reference for [`max_pool2d`]: every window scanned over its padded extent.
-pub fn max_pool2d_naive(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+pub fn max_pool2d_naive(
+    x: &Tensor,
+    pool_size: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Tensor> {
     let g = pool2d_geometry("max_pool2d", x.shape(), pool_size, strides, padding)?;
     naive_pool(x, &g, true)
 }
 
 /// Reference for [`avg_pool2d`].
-pub fn avg_pool2d_naive(x: &Tensor, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Tensor> {
+pub fn avg_pool2d_naive(
+    x: &Tensor,
+    pool_size: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Tensor> {
     let g = pool2d_geometry("avg_pool2d", x.shape(), pool_size, strides, padding)?;
     naive_pool(x, &g, false)
 }
@@ -442,22 +512,42 @@ pub fn avg_pool2d_backward_naive(g: &Pool2dGeometry, grad_out: &Tensor) -> Resul
 
 impl Tape {
     /// [`max_pool2d`] on the tape; the argmax is kept only when a gradient can flow.
-    pub fn max_pool2d(&mut self, x: Var, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Var> {
+    pub fn max_pool2d(
+        &mut self,
+        x: Var,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Var> {
         let xv = self.try_value(x)?;
         if !self.requires_grad(x) {
             let out = max_pool2d(xv, pool_size, strides, padding)?;
             return self.record(out, &[x], Box::new(|_, _, _| Ok(vec![None])));
         }
         let (out, arg, g) = max_pool2d_with_argmax(xv, pool_size, strides, padding)?;
-        self.record(out, &[x], Box::new(move |grad, _, _| Ok(vec![Some(max_pool2d_backward(&g, &arg, grad)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |grad, _, _| Ok(vec![Some(max_pool2d_backward(&g, &arg, grad)?)])),
+        )
     }
 
     /// [`avg_pool2d`] on the tape.
-    pub fn avg_pool2d(&mut self, x: Var, pool_size: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Var> {
+    pub fn avg_pool2d(
+        &mut self,
+        x: Var,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Var> {
         let xv = self.try_value(x)?;
         let g = pool2d_geometry("avg_pool2d", xv.shape(), pool_size, strides, padding)?;
         let out = avg_forward(xv, &g)?;
-        self.record(out, &[x], Box::new(move |grad, _, _| Ok(vec![Some(avg_pool2d_backward(&g, grad)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |grad, _, _| Ok(vec![Some(avg_pool2d_backward(&g, grad)?)])),
+        )
     }
 
     /// [`global_avg_pool2d`] on the tape.
@@ -476,16 +566,25 @@ impl Tape {
     pub fn global_max_pool2d(&mut self, x: Var, keepdims: bool) -> Result<Var> {
         let xv = self.try_value(x)?;
         let g = global_geometry("global_max_pool2d", xv.shape())?;
-        let (out, arg) = if self.requires_grad(x) { max_forward::<true>(xv, &g)? } else { max_forward::<false>(xv, &g)? };
+        let (out, arg) = if self.requires_grad(x) {
+            max_forward::<true>(xv, &g)?
+        } else {
+            max_forward::<false>(xv, &g)?
+        };
         let out = global_out(out, &g, keepdims)?;
         self.record(
             out,
             &[x],
-            Box::new(move |grad, _, _| Ok(vec![Some(max_pool2d_backward(&g, &arg, &grad.reshape(&g.output_shape())?)?)])),
+            Box::new(move |grad, _, _| {
+                Ok(vec![Some(max_pool2d_backward(
+                    &g,
+                    &arg,
+                    &grad.reshape(&g.output_shape())?,
+                )?)])
+            }),
         )
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -494,7 +593,13 @@ mod tests {
     use crate::rng::Rng;
 
     fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(shape, (0..shape.iter().product()).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+        Tensor::new(
+            shape,
+            (0..shape.iter().product())
+                .map(|_| rng.uniform_range(-1.0, 1.0) as f32)
+                .collect(),
+        )
+        .unwrap()
     }
 
     /// Distinct values 0.1 apart in shuffled order: no finite-difference step moves a maximum.
@@ -523,8 +628,14 @@ mod tests {
         assert_eq!(max.data(), &[-1.0, -3.0, -7.0, -9.0]);
         // Channels pool independently: channel 1 is channel 0 plus 100.
         let x = Tensor::new(&[1, 1, 2, 2], vec![1.0, 101.0, 2.0, 102.0]).unwrap();
-        assert_eq!(max_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(), &[2.0, 102.0]);
-        assert_eq!(avg_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(), &[1.5, 101.5]);
+        assert_eq!(
+            max_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(),
+            &[2.0, 102.0]
+        );
+        assert_eq!(
+            avg_pool2d(&x, (1, 2), (1, 2), Padding::Valid).unwrap().data(),
+            &[1.5, 101.5]
+        );
     }
 
     #[test]
@@ -572,7 +683,11 @@ mod tests {
         while cases < 200 {
             let big = cases % 40 == 0;
             let n = 1 + rng.below(3);
-            let (h, w) = if big { (20 + rng.below(20), 20 + rng.below(20)) } else { (1 + rng.below(9), 1 + rng.below(9)) };
+            let (h, w) = if big {
+                (20 + rng.below(20), 20 + rng.below(20))
+            } else {
+                (1 + rng.below(9), 1 + rng.below(9))
+            };
             let c = 1 + rng.below(if big { 16 } else { 5 });
             let pool = (1 + rng.below(4), 1 + rng.below(4));
             let strides = (1 + rng.below(3), 1 + rng.below(3));
@@ -581,9 +696,14 @@ mod tests {
                 1 => Padding::Same,
                 _ => Padding::Explicit(rng.below(pool.0.min(pool.1)), rng.below(pool.0.min(pool.1))),
             };
-            let Ok(g) = pool2d_geometry("t", &[n, h, w, c], pool, strides, padding) else { continue };
+            let Ok(g) = pool2d_geometry("t", &[n, h, w, c], pool, strides, padding) else {
+                continue;
+            };
             cases += 1;
-            let what = format!("case {cases}: {:?} pool {pool:?} strides {strides:?} {padding:?}", g.input_shape());
+            let what = format!(
+                "case {cases}: {:?} pool {pool:?} strides {strides:?} {padding:?}",
+                g.input_shape()
+            );
             let x = random(&mut rng, &[n, h, w, c]);
             let max = max_pool2d(&x, pool, strides, padding).unwrap();
             assert_eq!(max, max_pool2d_naive(&x, pool, strides, padding).unwrap(), "{what}");
@@ -594,9 +714,15 @@ mod tests {
             assert!(avg.allclose(&avg_naive, 1e-5, 1e-4), "{what}");
             let grad = random(&mut rng, &g.output_shape());
             let dx = max_pool2d_backward(&g, &arg, &grad).unwrap();
-            assert!(dx.allclose(&max_pool2d_backward_naive(&x, &g, &grad).unwrap(), 1e-5, 1e-4), "{what}");
+            assert!(
+                dx.allclose(&max_pool2d_backward_naive(&x, &g, &grad).unwrap(), 1e-5, 1e-4),
+                "{what}"
+            );
             let dx = avg_pool2d_backward(&g, &grad).unwrap();
-            assert!(dx.allclose(&avg_pool2d_backward_naive(&g, &grad).unwrap(), 1e-5, 1e-4), "{what}");
+            assert!(
+                dx.allclose(&avg_pool2d_backward_naive(&g, &grad).unwrap(), 1e-5, 1e-4),
+                "{what}"
+            );
         }
     }
 
@@ -605,12 +731,36 @@ mod tests {
         let mut rng = Rng::new(17);
         for padding in [Padding::Valid, Padding::Same] {
             let x = separated(&mut rng, &[2, 5, 4, 3]);
-            check_gradients(std::slice::from_ref(&x), |t, v| t.max_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
-            check_gradients(std::slice::from_ref(&x), |t, v| t.avg_pool2d(v[0], (3, 2), (2, 1), padding), 1e-2, 1e-2).unwrap();
+            check_gradients(
+                std::slice::from_ref(&x),
+                |t, v| t.max_pool2d(v[0], (3, 2), (2, 1), padding),
+                1e-2,
+                1e-2,
+            )
+            .unwrap();
+            check_gradients(
+                std::slice::from_ref(&x),
+                |t, v| t.avg_pool2d(v[0], (3, 2), (2, 1), padding),
+                1e-2,
+                1e-2,
+            )
+            .unwrap();
         }
         let x = separated(&mut rng, &[2, 3, 4, 2]);
-        check_gradients(std::slice::from_ref(&x), |t, v| t.global_max_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
-        check_gradients(std::slice::from_ref(&x), |t, v| t.global_avg_pool2d(v[0], true), 1e-2, 1e-2).unwrap();
+        check_gradients(
+            std::slice::from_ref(&x),
+            |t, v| t.global_max_pool2d(v[0], false),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+        check_gradients(
+            std::slice::from_ref(&x),
+            |t, v| t.global_avg_pool2d(v[0], true),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
         check_gradients(&[x], |t, v| t.global_avg_pool2d(v[0], false), 1e-2, 1e-2).unwrap();
     }
 
@@ -628,19 +778,38 @@ mod tests {
     fn errors_name_op_and_arithmetic() {
         let x = Tensor::zeros(&[1, 3, 3, 2]);
         let e = max_pool2d(&x, (4, 2), (1, 1), Padding::Valid).unwrap_err().to_string();
-        assert!(e.starts_with("max_pool2d:") && e.contains("(3 + 0 − 4)/1 + 1 < 1"), "{e}");
+        assert!(
+            e.starts_with("max_pool2d:") && e.contains("(3 + 0 − 4)/1 + 1 < 1"),
+            "{e}"
+        );
         let e = avg_pool2d(&x, (2, 2), (0, 1), Padding::Valid).unwrap_err().to_string();
         assert!(e.contains("`strides`") && e.contains("received 0"), "{e}");
-        let e = max_pool2d(&Tensor::zeros(&[3, 3, 2]), (2, 2), (2, 2), Padding::Valid).unwrap_err().to_string();
+        let e = max_pool2d(&Tensor::zeros(&[3, 3, 2]), (2, 2), (2, 2), Padding::Valid)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("4-D") && e.contains("[3, 3, 2]"), "{e}");
-        let e = max_pool2d(&x, (2, 2), (1, 1), Padding::Explicit(2, 0)).unwrap_err().to_string();
-        assert!(e.contains("`padding`") && e.contains("smaller than pool_size (2, 2)") && e.contains("(2, 0)"), "{e}");
+        let e = max_pool2d(&x, (2, 2), (1, 1), Padding::Explicit(2, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`padding`") && e.contains("smaller than pool_size (2, 2)") && e.contains("(2, 0)"),
+            "{e}"
+        );
         let g = pool2d_geometry("avg_pool2d", x.shape(), (2, 2), (1, 1), Padding::Valid).unwrap();
-        let e = avg_pool2d_backward(&g, &Tensor::zeros(&[1, 3, 3, 2])).unwrap_err().to_string();
-        assert!(e.contains("gradient shape [1, 3, 3, 2] differs from the output shape [1, 2, 2, 2]"), "{e}");
-        let e = max_pool2d_backward(&g, &[99; 8], &Tensor::zeros(&[1, 2, 2, 2])).unwrap_err().to_string();
+        let e = avg_pool2d_backward(&g, &Tensor::zeros(&[1, 3, 3, 2]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("gradient shape [1, 3, 3, 2] differs from the output shape [1, 2, 2, 2]"),
+            "{e}"
+        );
+        let e = max_pool2d_backward(&g, &[99; 8], &Tensor::zeros(&[1, 2, 2, 2]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("argmax index 99 outside an image of 18 values"), "{e}");
-        let e = global_avg_pool2d(&Tensor::zeros(&[2, 0, 3, 1]), false).unwrap_err().to_string();
+        let e = global_avg_pool2d(&Tensor::zeros(&[2, 0, 3, 1]), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("global_avg_pool2d:") && e.contains("non-empty"), "{e}");
     }
 }

@@ -64,7 +64,12 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], rank: usize) -> Result<V
     for &a in axes {
         let r = rank as isize;
         if a < -r || a >= r {
-            return arg_err(op, "axis", format!("an axis in [{}, {}) for a rank-{rank} input", -r, r), a);
+            return arg_err(
+                op,
+                "axis",
+                format!("an axis in [{}, {}) for a rank-{rank} input", -r, r),
+                a,
+            );
         }
         let p = if a < 0 { (a + r) as usize } else { a as usize };
         if out.contains(&p) {
@@ -122,7 +127,10 @@ pub fn reduce_naive(op: ReduceOp, x: &Tensor, axes: &[isize], keepdims: bool) ->
     let (sx, sk) = (strides_of(shape), strides_of(&keep));
     let mut out = vec![op.identity(); numel(&keep)];
     for (flat, &v) in x.data().iter().enumerate() {
-        let o: usize = (0..shape.len()).filter(|d| !axes.contains(d)).map(|d| flat / sx[d] % shape[d] * sk[d]).sum();
+        let o: usize = (0..shape.len())
+            .filter(|d| !axes.contains(d))
+            .map(|d| flat / sx[d] % shape[d] * sk[d])
+            .sum();
         out[o] = op.combine(out[o], v);
     }
     if op == ReduceOp::Mean {
@@ -173,7 +181,12 @@ pub fn argmax(x: &Tensor, axis: isize) -> Result<Tensor> {
     let shape = x.shape();
     let n = shape[ax];
     if n == 0 {
-        return arg_err("argmax", "axis", "an axis of positive size", format!("axis {axis} of size 0 in shape {shape:?}"));
+        return arg_err(
+            "argmax",
+            "axis",
+            "an axis of positive size",
+            format!("axis {axis} of size 0 in shape {shape:?}"),
+        );
     }
     let outer: usize = shape[..ax].iter().product();
     let inner: usize = shape[ax + 1..].iter().product();
@@ -307,7 +320,13 @@ mod tests {
             let rank = 1 + rng.below(4);
             let big = case % 15 == 0;
             let shape: Vec<usize> = (0..rank).map(|_| 1 + rng.below(if big { 40 } else { 6 })).collect();
-            let x = Tensor::new(&shape, (0..numel(&shape)).map(|_| rng.uniform_range(-3.0, 3.0) as f32).collect()).unwrap();
+            let x = Tensor::new(
+                &shape,
+                (0..numel(&shape))
+                    .map(|_| rng.uniform_range(-3.0, 3.0) as f32)
+                    .collect(),
+            )
+            .unwrap();
             let mut axes = Vec::new();
             for a in 0..rank as isize {
                 if rng.below(2) == 0 {
@@ -319,7 +338,10 @@ mod tests {
                 let fast = reduce(op, &x, &axes, keepdims).unwrap();
                 let slow = reduce_naive(op, &x, &axes, keepdims).unwrap();
                 let summed = (x.len() / fast.len().max(1)) as f32;
-                assert!(fast.allclose(&slow, 1e-5 * summed, 1e-5), "{op:?} {shape:?} {axes:?}: {fast:?} vs {slow:?}");
+                assert!(
+                    fast.allclose(&slow, 1e-5 * summed, 1e-5),
+                    "{op:?} {shape:?} {axes:?}: {fast:?} vs {slow:?}"
+                );
             }
         }
     }
@@ -329,9 +351,19 @@ mod tests {
         // Distinct values: max/min have a unique winner away from any tie.
         let x = Tensor::new(&[2, 3, 2], (0..12).map(|i| ((i * 5) % 12) as f32 * 0.3 - 1.5).collect()).unwrap();
         for op in OPS {
-            for (axes, keep) in [(vec![1isize], false), (vec![0, 2], true), (vec![-1], true), (vec![0, 1, 2], false)] {
-                check_gradients(std::slice::from_ref(&x), |tp, v| tp.reduce(op, v[0], &axes, keep), 1e-2, 1e-2)
-                    .unwrap_or_else(|e| panic!("{op:?} {axes:?}: {e}"));
+            for (axes, keep) in [
+                (vec![1isize], false),
+                (vec![0, 2], true),
+                (vec![-1], true),
+                (vec![0, 1, 2], false),
+            ] {
+                check_gradients(
+                    std::slice::from_ref(&x),
+                    |tp, v| tp.reduce(op, v[0], &axes, keep),
+                    1e-2,
+                    1e-2,
+                )
+                .unwrap_or_else(|e| panic!("{op:?} {axes:?}: {e}"));
             }
         }
         check_gradients(std::slice::from_ref(&x), |tp, v| tp.mean_all(v[0]), 1e-2, 1e-2).unwrap();
@@ -360,7 +392,10 @@ mod tests {
     fn bad_axes_are_errors() {
         let x = Tensor::zeros(&[2, 3]);
         let e = sum(&x, &[2], false).unwrap_err().to_string();
-        assert_eq!(e, "sum: argument `axis`: expected an axis in [-2, 2) for a rank-2 input, received 2");
+        assert_eq!(
+            e,
+            "sum: argument `axis`: expected an axis in [-2, 2) for a rank-2 input, received 2"
+        );
         assert!(mean(&x, &[-3], false).is_err());
         let e = max(&x, &[1, -1], false).unwrap_err().to_string();
         assert!(e.contains("distinct axes") && e.contains("[1, -1]"), "{e}");

@@ -42,17 +42,28 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
 pub fn resolve_shape(op: &'static str, count: usize, target: &[isize]) -> Result<Vec<usize>> {
     let unknown: Vec<usize> = (0..target.len()).filter(|&i| target[i] == -1).collect();
     if unknown.len() > 1 || target.iter().any(|&d| d < -1) {
-        return arg_err(op, "target_shape", "non-negative sizes and at most one -1", format!("{target:?}"));
+        return arg_err(
+            op,
+            "target_shape",
+            "non-negative sizes and at most one -1",
+            format!("{target:?}"),
+        );
     }
     let known: usize = target.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
     let mut shape: Vec<usize> = target.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
         if count.checked_rem(known) != Some(0) {
-            return shape_err(op, format!("cannot reshape {count} values to {target:?}: {count} is not a multiple of {known}"));
+            return shape_err(
+                op,
+                format!("cannot reshape {count} values to {target:?}: {count} is not a multiple of {known}"),
+            );
         }
         shape[i] = count / known;
     } else if known != count {
-        return shape_err(op, format!("cannot reshape {count} values to {target:?} ({known} values)"));
+        return shape_err(
+            op,
+            format!("cannot reshape {count} values to {target:?} ({known} values)"),
+        );
     }
     Ok(shape)
 }
@@ -98,8 +109,13 @@ fn simplify(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<usize>) {
     // Groups in input order give the reduced input shape; their output order the permutation.
     let mut by_input: Vec<usize> = (0..groups.len()).collect();
     by_input.sort_by_key(|&g| groups[g][0]);
-    let red_shape: Vec<usize> = by_input.iter().map(|&g| groups[g].iter().map(|&a| shape[a]).product()).collect();
-    let red_axes: Vec<usize> = (0..groups.len()).map(|g| by_input.iter().position(|&b| b == g).unwrap_or(0)).collect();
+    let red_shape: Vec<usize> = by_input
+        .iter()
+        .map(|&g| groups[g].iter().map(|&a| shape[a]).product())
+        .collect();
+    let red_axes: Vec<usize> = (0..groups.len())
+        .map(|g| by_input.iter().position(|&b| b == g).unwrap_or(0))
+        .collect();
     (red_shape, red_axes)
 }
 
@@ -119,7 +135,9 @@ fn batched_transpose(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
         }
     };
     if dst.len() >= PARALLEL_MIN_VALUES && dst.len() > plane {
-        dst.par_chunks_mut(plane).zip(src.par_chunks(plane)).for_each(|(d, s)| one(s, d));
+        dst.par_chunks_mut(plane)
+            .zip(src.par_chunks(plane))
+            .for_each(|(d, s)| one(s, d));
     } else {
         for (d, s) in dst.chunks_mut(plane).zip(src.chunks(plane)) {
             one(s, d);
@@ -181,7 +199,9 @@ pub fn transpose(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     };
     let rows_per_task = (PARALLEL_MIN_VALUES / inner).max(1);
     if out.len() >= PARALLEL_MIN_VALUES {
-        out.par_chunks_mut(rows_per_task * inner).enumerate().for_each(|(t, chunk)| fill(t * rows_per_task, chunk));
+        out.par_chunks_mut(rows_per_task * inner)
+            .enumerate()
+            .for_each(|(t, chunk)| fill(t * rows_per_task, chunk));
     } else {
         fill(0, &mut out);
     }
@@ -216,7 +236,13 @@ fn concat_shape(inputs: &[&Tensor], axis: isize) -> Result<(Vec<usize>, usize)> 
         if t.rank() != first.rank() {
             return shape_err(
                 "concat",
-                format!("input {i} has shape {:?} (rank {}) but input 0 has {:?} (rank {})", t.shape(), t.rank(), first.shape(), first.rank()),
+                format!(
+                    "input {i} has shape {:?} (rank {}) but input 0 has {:?} (rank {})",
+                    t.shape(),
+                    t.rank(),
+                    first.shape(),
+                    first.rank()
+                ),
             );
         }
         if (0..first.rank()).any(|d| d != ax && t.shape()[d] != first.shape()[d]) {
@@ -289,7 +315,14 @@ pub fn split(x: &Tensor, axis: isize, sizes: &[usize]) -> Result<Vec<Tensor>> {
     let ax = normalize_axis("split", axis, x.rank())?;
     let total: usize = sizes.iter().sum();
     if total != x.shape()[ax] {
-        return shape_err("split", format!("axis {ax}: sizes {sizes:?} add up to {total} but the input {:?} has {}", x.shape(), x.shape()[ax]));
+        return shape_err(
+            "split",
+            format!(
+                "axis {ax}: sizes {sizes:?} add up to {total} but the input {:?} has {}",
+                x.shape(),
+                x.shape()[ax]
+            ),
+        );
     }
     let mut start = vec![0; x.rank()];
     let mut stop = x.shape().to_vec();
@@ -306,12 +339,20 @@ fn check_slice(x_shape: &[usize], start: &[usize], stop: &[usize]) -> Result<Vec
     if start.len() != x_shape.len() || stop.len() != x_shape.len() {
         return shape_err(
             "slice",
-            format!("expected start and stop for each of the {} axes of {x_shape:?}, received {} and {}", x_shape.len(), start.len(), stop.len()),
+            format!(
+                "expected start and stop for each of the {} axes of {x_shape:?}, received {} and {}",
+                x_shape.len(),
+                start.len(),
+                stop.len()
+            ),
         );
     }
     for (ax, ((&a, &b), &d)) in start.iter().zip(stop).zip(x_shape).enumerate() {
         if a > b || b > d {
-            return shape_err("slice", format!("axis {ax}: range {a}..{b} does not fit size {d} (shape {x_shape:?})"));
+            return shape_err(
+                "slice",
+                format!("axis {ax}: range {a}..{b} does not fit size {d} (shape {x_shape:?})"),
+            );
         }
     }
     Ok(start.iter().zip(stop).map(|(a, b)| b - a).collect())
@@ -331,11 +372,25 @@ pub fn slice_backward(grad_out: &Tensor, input_shape: &[usize], start: &[usize])
     let stop: Vec<usize> = start.iter().zip(grad_out.shape()).map(|(a, d)| a + d).collect();
     let shape = check_slice(input_shape, start, &stop)?;
     if shape != grad_out.shape() {
-        return shape_err("slice", format!("gradient shape {:?} does not match rank of {input_shape:?}", grad_out.shape()));
+        return shape_err(
+            "slice",
+            format!(
+                "gradient shape {:?} does not match rank of {input_shape:?}",
+                grad_out.shape()
+            ),
+        );
     }
     let mut out = Tensor::zeros(input_shape);
     let zeros = vec![0; shape.len()];
-    copy_box(grad_out.data(), &shape, &zeros, out.data_mut(), input_shape, start, &shape);
+    copy_box(
+        grad_out.data(),
+        &shape,
+        &zeros,
+        out.data_mut(),
+        input_shape,
+        start,
+        &shape,
+    );
     Ok(out)
 }
 
@@ -359,7 +414,10 @@ pub fn expand_dims_shape(shape: &[usize], axis: isize) -> Result<Vec<usize>> {
 pub fn squeeze_shape(shape: &[usize], axis: isize) -> Result<Vec<usize>> {
     let ax = normalize_axis("squeeze", axis, shape.len())?;
     if shape[ax] != 1 {
-        return shape_err("squeeze", format!("axis {ax} has size {}, expected 1 (shape {shape:?})", shape[ax]));
+        return shape_err(
+            "squeeze",
+            format!("axis {ax} has size {}, expected 1 (shape {shape:?})", shape[ax]),
+        );
     }
     let mut s = shape.to_vec();
     s.remove(ax);
@@ -372,7 +430,11 @@ impl Tape {
         let xv = self.try_value(x)?;
         let in_shape = xv.shape().to_vec();
         let out = xv.reshape(shape)?;
-        self.record(out, &[x], Box::new(move |g, _, _| Ok(vec![Some(g.reshape(&in_shape)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |g, _, _| Ok(vec![Some(g.reshape(&in_shape)?)])),
+        )
     }
 
     /// [`flatten_shape`] as a reshape.
@@ -419,7 +481,11 @@ impl Tape {
         let in_shape = xv.shape().to_vec();
         let out = slice(xv, start, stop)?;
         let start = start.to_vec();
-        self.record(out, &[x], Box::new(move |g, _, _| Ok(vec![Some(slice_backward(g, &in_shape, &start)?)])))
+        self.record(
+            out,
+            &[x],
+            Box::new(move |g, _, _| Ok(vec![Some(slice_backward(g, &in_shape, &start)?)])),
+        )
     }
 }
 
@@ -430,7 +496,11 @@ mod tests {
     use crate::rng::Rng;
 
     fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(shape, (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
+        Tensor::new(
+            shape,
+            (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -446,7 +516,10 @@ mod tests {
         let x = Tensor::arange(&[2, 3, 2]);
         let y = transpose(&x, &[2, 0, 1]).unwrap();
         assert_eq!(y.shape(), &[2, 2, 3]);
-        assert_eq!(y.data(), &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 1.0, 3.0, 5.0, 7.0, 9.0, 11.0]);
+        assert_eq!(
+            y.data(),
+            &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+        );
     }
 
     #[test]
@@ -455,7 +528,9 @@ mod tests {
         for case in 0..200 {
             let rank = 1 + rng.below(5);
             let big = case % 20 == 0;
-            let shape: Vec<usize> = (0..rank).map(|_| if big { 3 + rng.below(20) } else { 1 + rng.below(5) }).collect();
+            let shape: Vec<usize> = (0..rank)
+                .map(|_| if big { 3 + rng.below(20) } else { 1 + rng.below(5) })
+                .collect();
             let mut axes: Vec<usize> = (0..rank).collect();
             rng.shuffle(&mut axes);
             let x = random(&mut rng, &shape);
@@ -466,7 +541,11 @@ mod tests {
         // The common 4-D permutations, large enough for the threaded paths.
         for axes in [[0, 3, 1, 2], [0, 2, 3, 1], [0, 2, 1, 3], [3, 1, 2, 0], [1, 0, 2, 3]] {
             let x = random(&mut rng, &[3, 37, 41, 19]);
-            assert_eq!(transpose(&x, &axes).unwrap(), transpose_naive(&x, &axes).unwrap(), "{axes:?}");
+            assert_eq!(
+                transpose(&x, &axes).unwrap(),
+                transpose_naive(&x, &axes).unwrap(),
+                "{axes:?}"
+            );
         }
     }
 
@@ -490,7 +569,9 @@ mod tests {
         for case in 0..150 {
             let rank = 1 + rng.below(4);
             let big = case % 25 == 0;
-            let base: Vec<usize> = (0..rank).map(|_| if big { 10 + rng.below(30) } else { 1 + rng.below(4) }).collect();
+            let base: Vec<usize> = (0..rank)
+                .map(|_| if big { 10 + rng.below(30) } else { 1 + rng.below(4) })
+                .collect();
             let axis = rng.below(rank);
             let k = 1 + rng.below(4);
             let xs: Vec<Tensor> = (0..k)
@@ -501,7 +582,11 @@ mod tests {
                 })
                 .collect();
             let refs: Vec<&Tensor> = xs.iter().collect();
-            let signed = if rng.below(2) == 0 { axis as isize } else { axis as isize - rank as isize };
+            let signed = if rng.below(2) == 0 {
+                axis as isize
+            } else {
+                axis as isize - rank as isize
+            };
             let fast = concat(&refs, signed).unwrap();
             assert_eq!(fast, concat_naive(&refs, signed).unwrap(), "case {case}");
             let sizes: Vec<usize> = xs.iter().map(|t| t.shape()[axis]).collect();
@@ -540,13 +625,36 @@ mod tests {
         let a = random(&mut rng, &[2, 3, 2, 2]);
         let b = random(&mut rng, &[2, 3, 2, 1]);
         check_gradients(&[a.clone(), b], |t, v| t.concat(&[v[0], v[1], v[0]], -1), 1e-2, 1e-2).unwrap();
-        check_gradients(std::slice::from_ref(&a), |t, v| t.transpose(v[0], &[0, 3, 1, 2]), 1e-2, 1e-2).unwrap();
-        check_gradients(std::slice::from_ref(&a), |t, v| t.transpose(v[0], &[2, 0, 3, 1]), 1e-2, 1e-2).unwrap();
-        check_gradients(std::slice::from_ref(&a), |t, v| t.slice(v[0], &[0, 1, 0, 1], &[2, 3, 1, 2]), 1e-2, 1e-2).unwrap();
-        check_gradients(&[a], |t, v| {
-            let f = t.flatten(v[0])?;
-            t.reshape(f, &[4, 6])
-        }, 1e-2, 1e-2)
+        check_gradients(
+            std::slice::from_ref(&a),
+            |t, v| t.transpose(v[0], &[0, 3, 1, 2]),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+        check_gradients(
+            std::slice::from_ref(&a),
+            |t, v| t.transpose(v[0], &[2, 0, 3, 1]),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+        check_gradients(
+            std::slice::from_ref(&a),
+            |t, v| t.slice(v[0], &[0, 1, 0, 1], &[2, 3, 1, 2]),
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+        check_gradients(
+            &[a],
+            |t, v| {
+                let f = t.flatten(v[0])?;
+                t.reshape(f, &[4, 6])
+            },
+            1e-2,
+            1e-2,
+        )
         .unwrap();
     }
 
@@ -560,11 +668,17 @@ mod tests {
             "concat: axis 3: input 1 has shape [1, 4, 4, 8] but input 0 has [1, 5, 4, 8]; all dimensions but the axis must match"
         );
         let e = concat(&[&a, &Tensor::zeros(&[5, 4, 8])], 0).unwrap_err().to_string();
-        assert!(e.contains("input 1 has shape [5, 4, 8] (rank 3) but input 0 has [1, 5, 4, 8] (rank 4)"), "{e}");
+        assert!(
+            e.contains("input 1 has shape [5, 4, 8] (rank 3) but input 0 has [1, 5, 4, 8] (rank 4)"),
+            "{e}"
+        );
         let e = concat(&[], 0).unwrap_err().to_string();
         assert!(e.contains("`inputs`") && e.contains("at least one"), "{e}");
         let e = concat(&[&a], 4).unwrap_err().to_string();
-        assert!(e.contains("`axis`") && e.contains("[-4, 4)") && e.contains("received 4"), "{e}");
+        assert!(
+            e.contains("`axis`") && e.contains("[-4, 4)") && e.contains("received 4"),
+            "{e}"
+        );
         let e = transpose(&a, &[0, 1, 1, 2]).unwrap_err().to_string();
         assert!(e.contains("permutation of 0..4") && e.contains("[0, 1, 1, 2]"), "{e}");
         let e = slice(&a, &[0, 2, 0, 0], &[1, 6, 4, 8]).unwrap_err().to_string();

@@ -17,7 +17,11 @@ use crate::tensor::Tensor;
 /// `(outer, n, inner)` around `axis`.
 fn split(op: &'static str, shape: &[usize], axis: isize) -> Result<(usize, usize, usize)> {
     let ax = normalize_axis(op, axis, shape.len())?;
-    Ok((shape[..ax].iter().product(), shape[ax], shape[ax + 1..].iter().product()))
+    Ok((
+        shape[..ax].iter().product(),
+        shape[ax],
+        shape[ax + 1..].iter().product(),
+    ))
 }
 
 /// Runs `f(first_block, chunk)` over chunks of whole `block`-sized pieces of `out`, in
@@ -28,7 +32,9 @@ fn par_blocks(out: &mut [f32], block: usize, f: impl Fn(usize, &mut [f32]) + Syn
     }
     if out.len() >= PAR_MIN_LEN {
         let per = (PAR_CHUNK / block).max(1);
-        out.par_chunks_mut(per * block).enumerate().for_each(|(t, c)| f(t * per, c));
+        out.par_chunks_mut(per * block)
+            .enumerate()
+            .for_each(|(t, c)| f(t * per, c));
     } else {
         f(0, out);
     }
@@ -90,7 +96,9 @@ pub fn softmax_naive(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     for o in 0..outer {
         for i in 0..inner {
             let at = |j: usize| o * n * inner + j * inner + i;
-            let m = (0..n).map(|j| f64::from(x.data()[at(j)])).fold(f64::NEG_INFINITY, f64::max);
+            let m = (0..n)
+                .map(|j| f64::from(x.data()[at(j)]))
+                .fold(f64::NEG_INFINITY, f64::max);
             let s: f64 = (0..n).map(|j| (f64::from(x.data()[at(j)]) - m).exp()).sum();
             for j in 0..n {
                 let v = f64::from(x.data()[at(j)]) - m;
@@ -104,7 +112,14 @@ pub fn softmax_naive(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
 /// Gradient of softmax (`log = false`) or log-softmax (`log = true`) from the output `y`.
 pub fn softmax_backward(grad: &Tensor, y: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     if grad.shape() != y.shape() {
-        return shape_err("softmax", format!("gradient shape {:?} differs from the output's {:?}", grad.shape(), y.shape()));
+        return shape_err(
+            "softmax",
+            format!(
+                "gradient shape {:?} differs from the output's {:?}",
+                grad.shape(),
+                y.shape()
+            ),
+        );
     }
     let (_, n, inner) = split("softmax", y.shape(), axis)?;
     let block = n * inner;
@@ -121,7 +136,11 @@ pub fn softmax_backward(grad: &Tensor, y: &Tensor, axis: isize, log: bool) -> Re
                     *d += if log { gv } else { gv * yv };
                 }
             }
-            for ((dr, gr), yr) in dst.chunks_exact_mut(inner).zip(gb.chunks_exact(inner)).zip(yb.chunks_exact(inner)) {
+            for ((dr, gr), yr) in dst
+                .chunks_exact_mut(inner)
+                .zip(gb.chunks_exact(inner))
+                .zip(yb.chunks_exact(inner))
+            {
                 for (((d, &gv), &yv), &s) in dr.iter_mut().zip(gr).zip(yr).zip(&dot) {
                     *d = if log { gv - yv.exp() * s } else { yv * (gv - s) };
                 }
@@ -135,13 +154,21 @@ impl Tape {
     /// Softmax along `axis` (Keras: `-1`).
     pub fn softmax(&mut self, x: Var, axis: isize) -> Result<Var> {
         let value = softmax(self.try_value(x)?, axis)?;
-        self.record(value, &[x], Box::new(move |g, _, y| Ok(vec![Some(softmax_backward(g, y, axis, false)?)])))
+        self.record(
+            value,
+            &[x],
+            Box::new(move |g, _, y| Ok(vec![Some(softmax_backward(g, y, axis, false)?)])),
+        )
     }
 
     /// Log-softmax along `axis` (Keras: `-1`).
     pub fn log_softmax(&mut self, x: Var, axis: isize) -> Result<Var> {
         let value = log_softmax(self.try_value(x)?, axis)?;
-        self.record(value, &[x], Box::new(move |g, _, y| Ok(vec![Some(softmax_backward(g, y, axis, true)?)])))
+        self.record(
+            value,
+            &[x],
+            Box::new(move |g, _, y| Ok(vec![Some(softmax_backward(g, y, axis, true)?)])),
+        )
     }
 }
 
@@ -157,7 +184,10 @@ mod tests {
         // softmax([0, ln 3]) = [1/4, 3/4]; a constant shift changes nothing.
         let x = Tensor::new(&[2, 2], vec![0.0, 3f32.ln(), 100.0, 100.0 + 3f32.ln()]).unwrap();
         let y = softmax(&x, -1).unwrap();
-        assert!(y.allclose(&Tensor::new(&[2, 2], vec![0.25, 0.75, 0.25, 0.75]).unwrap(), 1e-6, 1e-6), "{y:?}");
+        assert!(
+            y.allclose(&Tensor::new(&[2, 2], vec![0.25, 0.75, 0.25, 0.75]).unwrap(), 1e-6, 1e-6),
+            "{y:?}"
+        );
         let l = log_softmax(&x, -1).unwrap();
         assert!((l.data()[0] - 0.25f32.ln()).abs() < 1e-6 && (l.data()[3] - 0.75f32.ln()).abs() < 1e-5);
         // Along axis 0 of [[0, 0], [ln 3, 0]]: columns [1/4, 3/4] and [1/2, 1/2].
@@ -175,7 +205,13 @@ mod tests {
             let rank = 1 + rng.below(4);
             let big = case % 20 == 0;
             let shape: Vec<usize> = (0..rank).map(|_| 1 + rng.below(if big { 40 } else { 6 })).collect();
-            let x = Tensor::new(&shape, (0..numel(&shape)).map(|_| rng.uniform_range(-6.0, 6.0) as f32).collect()).unwrap();
+            let x = Tensor::new(
+                &shape,
+                (0..numel(&shape))
+                    .map(|_| rng.uniform_range(-6.0, 6.0) as f32)
+                    .collect(),
+            )
+            .unwrap();
             let axis = rng.below(rank) as isize - if rng.below(2) == 0 { rank as isize } else { 0 };
             for log in [false, true] {
                 let fast = forward("softmax", &x, axis, log).unwrap();
@@ -197,7 +233,10 @@ mod tests {
     #[test]
     fn bad_axis_is_an_error() {
         let e = softmax(&Tensor::zeros(&[2, 3]), 2).unwrap_err().to_string();
-        assert_eq!(e, "softmax: argument `axis`: expected an axis in [-2, 2) for a rank-2 input, received 2");
+        assert_eq!(
+            e,
+            "softmax: argument `axis`: expected an axis in [-2, 2) for a rank-2 input, received 2"
+        );
         assert!(log_softmax(&Tensor::zeros(&[2, 3]), -3).is_err());
         assert!(softmax(&Tensor::scalar(1.0), -1).is_err());
         assert!(softmax_backward(&Tensor::zeros(&[2]), &Tensor::zeros(&[2, 3]), -1, false).is_err());

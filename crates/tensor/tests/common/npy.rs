@@ -19,13 +19,18 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
     }
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(format!("unsupported .npy version {v}")),
     };
     let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|e| format!("header is not text: {e}"))?;
     let field = |key: &str| -> Result<&str, String> {
-        let at = header.find(&format!("'{key}'")).ok_or(format!("header has no '{key}': {header}"))?;
+        let at = header
+            .find(&format!("'{key}'"))
+            .ok_or(format!("header has no '{key}': {header}"))?;
         let rest = &header[at + key.len() + 2..];
         Ok(rest.trim_start().trim_start_matches(':').trim_start())
     };
