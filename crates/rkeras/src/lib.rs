@@ -37,6 +37,6 @@ pub mod prelude {
     pub use crate::layers::input::{Input, InputLayer};
     pub use crate::layers::*;
     pub use crate::model::functional::set_random_seed;
-    pub use crate::model::{clear_session, Call, KerasTensor, Model, Sequential};
+    pub use crate::model::{clear_session, Call, KerasTensor, Model, Sequential, Shared};
     pub use tensor::Tensor;
 }

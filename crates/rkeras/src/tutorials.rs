@@ -181,3 +181,39 @@ pub fn nested() -> Result<(Model, Model, Model)> {
         .build()?;
     Ok((model, model2, model3))
 }
+
+/// Tensor arithmetic on symbolic tensors: `d1 + d2`, then `x * 2.0`.
+pub fn ops_add() -> Result<Model> {
+    let inp = Input(&[784])?;
+    let d1 = Dense::new(64).activation("relu").call(&inp)?;
+    let d2 = Dense::new(64).activation("relu").call(&inp)?;
+    let x = (&d1 + &d2)?;
+    let x = (&x * 2.0)?;
+    let out = Dense::new(10).activation("softmax").call(&x)?;
+    Model::new(&[&inp], &[&out], None)
+}
+
+/// Two inputs (an image and 10 features) and two named outputs.
+pub fn multi_io() -> Result<Model> {
+    let img = Input(&[28, 28, 1])?;
+    let meta = Input(&[10])?;
+    let x = Conv2D::new(8, 3).activation("relu").call(&img)?;
+    let x = MaxPooling2D::new(2).call(&x)?;
+    let x = Flatten::new().call(&x)?;
+    let x = Concatenate::new(-1).call_many(&[&x, &meta])?;
+    let digit = Dense::new(10).activation("softmax").name("digit").call(&x)?;
+    let flag = Dense::new(1).activation("sigmoid").name("flag").call(&x)?;
+    Model::new(&[&img, &meta], &[&digit, &flag], None)
+}
+
+/// One Dense layer shared by two inputs (a siamese pair), their difference, a score.
+pub fn shared_dense() -> Result<Model> {
+    let a = Input(&[16])?;
+    let b = Input(&[16])?;
+    let shared = crate::model::Shared::new(Dense::new(8).activation("relu"));
+    let ha = shared.call(&a)?;
+    let hb = shared.call(&b)?;
+    let x = Subtract::new().call_many(&[&ha, &hb])?;
+    let out = Dense::new(1).call(&x)?;
+    Model::new(&[&a, &b], &[&out], None)
+}

@@ -170,3 +170,57 @@ fn sequential_from_a_list_pop_and_freeze() {
     model.pop().unwrap();
     assert!(model.pop().is_err(), "nothing left to pop");
 }
+
+/// References made by `tools/fixtures/make_extra_refs.py` (real Keras 3 and tf-keras 2).
+fn check_extra(case: &str, build: impl Fn() -> Result<Model>) {
+    for (style, tag) in [(SummaryStyle::Keras3, "k3"), (SummaryStyle::Keras2, "k2")] {
+        clear_session();
+        let model = build().unwrap_or_else(|e| panic!("{case}: {e}"));
+        let got = model
+            .summary(&SummaryOptions {
+                style,
+                ..SummaryOptions::default()
+            })
+            .unwrap();
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/extra/{case}.{tag}.summary.txt"));
+        assert_eq!(got, std::fs::read_to_string(p).unwrap(), "{case} {tag}:\n{got}");
+    }
+}
+
+#[test]
+fn tensor_arithmetic_rows() {
+    check_extra("ops_add", tutorials::ops_add);
+    clear_session();
+    let m = tutorials::ops_add().unwrap();
+    // (d1 + d2)·2 through the graph equals the same arithmetic done by hand.
+    let x = rkeras::prelude::Tensor::new(&[1, 784], (0..784).map(|i| (i % 7) as f32 * 0.1).collect()).unwrap();
+    let y = m.predict(&[x], 1).unwrap();
+    assert_eq!(y[0].shape(), &[1, 10]);
+    assert!((y[0].data().iter().sum::<f32>() - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn several_inputs_and_outputs() {
+    check_extra("multi_io", tutorials::multi_io);
+    clear_session();
+    let m = tutorials::multi_io().unwrap();
+    let img = rkeras::prelude::Tensor::ones(&[3, 28, 28, 1]);
+    let meta = rkeras::prelude::Tensor::ones(&[3, 10]);
+    let out = m.predict(&[img, meta], 2).unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].shape(), &[3, 10]);
+    assert_eq!(out[1].shape(), &[3, 1]);
+}
+
+#[test]
+fn shared_layer_called_twice() {
+    check_extra("shared_dense", tutorials::shared_dense);
+    clear_session();
+    let m = tutorials::shared_dense().unwrap();
+    let a = rkeras::prelude::Tensor::new(&[2, 16], (0..32).map(|i| i as f32 * 0.05).collect()).unwrap();
+    // Equal inputs through the shared layer subtract to zero: the output is the bias.
+    let out = m.predict(&[a.clone(), a], 2).unwrap();
+    let bias = m.get_weights()[3].data()[0];
+    assert!(out[0].data().iter().all(|v| (v - bias).abs() < 1e-6));
+}

@@ -46,6 +46,57 @@ impl<T: LayerConfig + Clone + 'static> Call for T {
     }
 }
 
+/// A layer called more than once, sharing its weights (Keras: `shared = Dense(8)`, then
+/// `shared(a)`, `shared(b)`).
+///
+/// ```
+/// use rkeras::prelude::*;
+/// clear_session();
+/// let (a, b) = (Input(&[16]).unwrap(), Input(&[16]).unwrap());
+/// let shared = Shared::new(Dense::new(8));
+/// let (ha, hb) = (shared.call(&a).unwrap(), shared.call(&b).unwrap());
+/// let model = Model::new(&[&a, &b], &[&ha, &hb], None).unwrap();
+/// assert_eq!(model.count_params(), 16 * 8 + 8);
+/// ```
+pub struct Shared {
+    config: Box<dyn LayerConfig>,
+    built: std::cell::Cell<Option<(u64, usize)>>,
+}
+
+impl Shared {
+    /// Wraps a layer config to be called several times.
+    pub fn new(config: impl LayerConfig + 'static) -> Shared {
+        Shared {
+            config: Box::new(config),
+            built: std::cell::Cell::new(None),
+        }
+    }
+}
+
+impl Call for Shared {
+    fn call_outputs(&self, inputs: &[&KerasTensor]) -> Result<Vec<KerasTensor>> {
+        let epoch = with_session(|s| s.epoch);
+        if let Some((e, id)) = self.built.get() {
+            if e == epoch {
+                return with_session(|s| s.record_call(id, inputs));
+            }
+        }
+        let name = self
+            .config
+            .name()
+            .map(str::to_string)
+            .unwrap_or_else(|| auto_name(&snake_case(self.config.class_name())));
+        let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let mut rng = with_session(|s| s.rng.fork());
+        let layer = self.config.build(&name, &shapes, &mut rng)?;
+        with_session(|s| {
+            let id = s.add_layer(layer);
+            self.built.set(Some((epoch, id)));
+            s.record_call(id, inputs)
+        })
+    }
+}
+
 impl Call for Model {
     fn call_outputs(&self, inputs: &[&KerasTensor]) -> Result<Vec<KerasTensor>> {
         with_session(|s| {

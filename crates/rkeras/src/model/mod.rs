@@ -22,7 +22,7 @@ use crate::layers::{CallCtx, Layer, Weight};
 use std::collections::HashMap;
 use tensor::{Rng, Tape, Tensor, Var};
 
-pub use functional::Call;
+pub use functional::{Call, Shared};
 pub use sequential::Sequential;
 pub use session::{clear_session, KerasTensor};
 

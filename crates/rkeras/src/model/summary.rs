@@ -37,6 +37,15 @@ fn keras2_op_name(name: &str, stem: &str) -> String {
     }
 }
 
+/// A layer's name as a style shows it (Keras 2 names automatic inputs, models and
+/// operations its own way).
+fn shown_name(layer: &dyn Layer, style: SummaryStyle) -> String {
+    match (style, layer.keras2_display()) {
+        (SummaryStyle::Keras2, Some((_, stem))) => keras2_op_name(layer.name(), stem),
+        _ => display_name(layer.name(), style),
+    }
+}
+
 impl Model {
     /// `model.summary(...)` as text.
     pub fn summary(&self, opts: &SummaryOptions) -> Result<String> {
@@ -97,7 +106,7 @@ impl Model {
                 let s = &self.nodes[src];
                 format!(
                     "{}[{}][{idx}]",
-                    display_name(self.layers[s.layer].name(), style),
+                    shown_name(self.layers[s.layer].as_ref(), style),
                     s.node_index
                 )
             })
@@ -117,10 +126,11 @@ impl Model {
             Some(m) => (m.rows(style, trainable), m.kind == ModelKind::Sequential),
             None => (Vec::new(), false),
         };
-        let (name, class_name) = match (style, layer.keras2_display()) {
-            (SummaryStyle::Keras2, Some((class, stem))) => (keras2_op_name(layer.name(), stem), class.to_string()),
-            _ => (display_name(layer.name(), style), layer.class_name().to_string()),
+        let class_name = match (style, layer.keras2_display()) {
+            (SummaryStyle::Keras2, Some((class, _))) => class.to_string(),
+            _ => layer.class_name().to_string(),
         };
+        let name = shown_name(layer, style);
         SummaryRow {
             name,
             class_name,
