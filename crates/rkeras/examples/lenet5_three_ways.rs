@@ -22,8 +22,8 @@ fn main() -> Result<()> {
         (0..4 * 784).map(|i| ((i * 31) % 256) as f32 / 255.0).collect(),
     )?;
     let (a, b, c) = (
-        seq.predict(&[x.clone()], 32)?,
-        func.predict(&[x.clone()], 32)?,
+        seq.predict(std::slice::from_ref(&x), 32)?,
+        func.predict(std::slice::from_ref(&x), 32)?,
         sub.predict(&[x], 32)?,
     );
     assert!(a[0] == b[0] && a[0] == c[0]);

@@ -75,8 +75,8 @@ fn lenet5_three_ways_predict_the_same() {
         (0..2 * 784).map(|i| ((i * 37) % 255) as f32 / 255.0).collect(),
     )
     .unwrap();
-    let a = seq.predict(&[x.clone()], 32).unwrap();
-    let b = func.predict(&[x.clone()], 32).unwrap();
+    let a = seq.predict(std::slice::from_ref(&x), 32).unwrap();
+    let b = func.predict(std::slice::from_ref(&x), 32).unwrap();
     let c = sub.predict(&[x], 32).unwrap();
     assert_eq!(a[0], b[0]);
     assert_eq!(a[0], c[0]);

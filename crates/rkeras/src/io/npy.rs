@@ -195,7 +195,7 @@ mod tests {
     fn round_trip_and_truncation() {
         let t = Tensor::arange(&[2, 3]);
         let b = npy_bytes(&t);
-        assert_eq!(b.len() % 64, 24 % 64, "header is padded to 64 bytes");
+        assert_eq!(b.len() % 64, 24, "header is padded to 64 bytes");
         assert_eq!(read_npy_bytes("x", &b).unwrap(), t);
         let e = read_npy_bytes("x.npy", &b[..b.len() - 4]).unwrap_err().to_string();
         assert!(e.contains("x.npy") && e.contains("needs 24 bytes"), "{e}");

@@ -27,6 +27,7 @@ pub struct InputLayer {
 
 impl InputLayer {
     /// `InputLayer(shape=shape)`: batch unknown, every other dimension known.
+    #[allow(clippy::new_ret_no_self)] // Keras style: `InputLayer::new(..)` is the config.
     pub fn new(shape: &[usize]) -> InputLayerConfig {
         InputLayerConfig {
             batch_shape: crate::kshape::batched(shape),
