@@ -49,7 +49,7 @@ fn check(channels: usize, filters: usize) -> Result<f32> {
     let mut w = model.get_weights();
     w[1] = Tensor::new(&[filters], (0..filters).map(|i| 0.1 * i as f32 - 0.2).collect())?;
     model.set_weights(&w)?;
-    let y = model.predict(&[x.clone()], 8)?;
+    let y = model.predict(std::slice::from_ref(&x), 8)?;
     let by_hand = conv_loop(&x, &w[0], &w[1]);
     let err = y[0]
         .data()
