@@ -3,3 +3,4 @@
 
 pub mod keras_json;
 pub mod npy;
+pub mod safetensors;
