@@ -4,9 +4,16 @@
 //! rkeras summary VGG16 --style keras2
 //! rkeras summary LeNet5 --explain
 //! rkeras summary model.json --expand-nested
+//! rkeras summary model.keras
+//! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
+//! rkeras convert model.h5 model.keras
 //! ```
 //!
 //! A bad argument or file gives a one-line error on stderr and exit code 2, never a panic.
+
+mod convert;
+mod modelfile;
+mod predict;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::applications::{self, AppOptions, Pooling};
@@ -43,7 +50,8 @@ enum Command {
     /// Print a model's summary exactly as Keras does (and, with --explain, the arithmetic).
     Summary {
         /// An application name as Keras spells it (VGG16, ResNet50, MobileNetV2, …, or
-        /// LeNet5; case-insensitive) or a path to a Keras JSON config (`model.to_json()`).
+        /// LeNet5; case-insensitive) or a model file: `.keras`, `.h5`, or a Keras JSON
+        /// config (`model.to_json()`).
         model: String,
         /// Which Keras's summary to reproduce.
         #[arg(long, value_enum, default_value = "keras3")]
@@ -73,6 +81,10 @@ enum Command {
         #[arg(long)]
         classes: Option<usize>,
     },
+    /// Run a saved model on arrays (`model.predict`): .npy in, .npy or .npz out.
+    Predict(predict::PredictArgs),
+    /// Convert between .keras, .h5, .weights.h5, .safetensors and .json, by extension.
+    Convert(convert::ConvertArgs),
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
@@ -110,13 +122,8 @@ fn run(cli: Cli) -> rkeras::Result<()> {
                 classes,
                 ..AppOptions::default()
             };
-            let m = if model.ends_with(".json") || std::path::Path::new(&model).is_file() {
-                let text = std::fs::read_to_string(&model).map_err(|source| rkeras::KerasError::Io {
-                    path: model.clone(),
-                    source,
-                })?;
-                rkeras::io::keras_json::model_from_json(&text)
-                    .map_err(|e| rkeras::KerasError::Invalid(format!("{model}: {e}")))?
+            let m = if modelfile::Format::of(&model).is_ok() || std::path::Path::new(&model).is_file() {
+                modelfile::load(&model)?
             } else {
                 applications::by_name(&model, &opts)?
             };
@@ -134,6 +141,8 @@ fn run(cli: Cli) -> rkeras::Result<()> {
             print!("{}", m.summary(&summary)?);
             Ok(())
         }
+        Command::Predict(args) => predict::run(args),
+        Command::Convert(args) => convert::run(args),
     }
 }
 
@@ -141,14 +150,19 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if e.use_stderr() => {
-            // One line: clap's first line, without its usage block.
+            // One line: clap's message (a missing argument is named on the lines after
+            // the first), without its usage block.
             let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
             eprintln!(
                 "rkeras: {}",
-                text.lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .trim_start_matches("error: ")
+                if message.is_empty() { "invalid arguments" } else { message.trim_start_matches("error: ") }
             );
             return ExitCode::from(2);
         }

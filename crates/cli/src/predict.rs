@@ -1,0 +1,93 @@
+//! `rkeras predict MODEL --input X.npy [--input X2.npy …] --output Y.npy [--batch-size N]`:
+//! Keras's `model.predict` on arrays from `.npy` files (or every array of an `.npz`, in
+//! archive order). One output goes to `Y.npy`; several go to `Y.npy`, `Y_1.npy`, … or, when
+//! the output path ends with `.npz`, into one archive as `arr_0`, `arr_1`, … (`np.savez`'s
+//! names). Arrays are written as float32.
+
+use crate::modelfile;
+use rkeras::io::npy::{read_npy, read_npz, write_npy, write_npz};
+use rkeras::{KerasError, Result};
+use rkeras::prelude::Tensor;
+
+/// Arguments of `rkeras predict`.
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The model: `.keras`, `.h5`, or a Keras JSON config with `--weights`.
+    pub model: String,
+    /// An input array (`.npy`, or `.npz` for all its arrays); repeat for several inputs.
+    #[arg(long = "input", required = true, value_name = "X.npy")]
+    pub inputs: Vec<String>,
+    /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`.
+    #[arg(long, value_name = "Y.npy")]
+    pub output: String,
+    /// Samples per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Weights to load into the model first (`.weights.h5`, `.h5`, `.safetensors`).
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<String>,
+}
+
+/// Output file names for `n` outputs written to `output`.
+pub fn output_paths(output: &str, n: usize) -> Vec<String> {
+    let stem = output.strip_suffix(".npy").unwrap_or(output);
+    (0..n)
+        .map(|k| if k == 0 { format!("{stem}.npy") } else { format!("{stem}_{k}.npy") })
+        .collect()
+}
+
+/// Runs `rkeras predict`.
+pub fn run(a: PredictArgs) -> Result<()> {
+    if a.batch_size == 0 {
+        return Err(KerasError::Invalid(
+            "--batch-size: expected a positive integer, received 0".to_string(),
+        ));
+    }
+    let npz_out = a.output.to_ascii_lowercase().ends_with(".npz");
+    if !npz_out && !a.output.to_ascii_lowercase().ends_with(".npy") {
+        return Err(KerasError::Invalid(format!(
+            "--output {}: expected a .npy or .npz path",
+            a.output
+        )));
+    }
+    let model = modelfile::load_with_weights(&a.model, a.weights.as_deref(), true)?;
+    let mut inputs: Vec<Tensor> = Vec::new();
+    for path in &a.inputs {
+        if path.to_ascii_lowercase().ends_with(".npz") {
+            inputs.extend(read_npz(path)?.into_iter().map(|(_, t)| t));
+        } else {
+            inputs.push(read_npy(path)?);
+        }
+    }
+    let outputs = model
+        .predict(&inputs, a.batch_size)
+        .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?;
+    if npz_out {
+        let named: Vec<(String, Tensor)> = outputs
+            .into_iter()
+            .enumerate()
+            .map(|(k, t)| (format!("arr_{k}"), t))
+            .collect();
+        write_npz(&a.output, &named)?;
+        for (name, t) in &named {
+            println!("{}:{name}: shape {:?}", a.output, t.shape());
+        }
+    } else {
+        for (path, t) in output_paths(&a.output, outputs.len()).iter().zip(&outputs) {
+            write_npy(path, t)?;
+            println!("{path}: shape {:?}", t.shape());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_paths;
+
+    #[test]
+    fn several_outputs_are_numbered_after_the_first() {
+        assert_eq!(output_paths("out/y.npy", 3), ["out/y.npy", "out/y_1.npy", "out/y_2.npy"]);
+        assert_eq!(output_paths("y.npy", 1), ["y.npy"]);
+    }
+}
