@@ -162,7 +162,11 @@ fn main() -> ExitCode {
             let message = message.join(" ");
             eprintln!(
                 "rkeras: {}",
-                if message.is_empty() { "invalid arguments" } else { message.trim_start_matches("error: ") }
+                if message.is_empty() {
+                    "invalid arguments"
+                } else {
+                    message.trim_start_matches("error: ")
+                }
             );
             return ExitCode::from(2);
         }

@@ -114,9 +114,7 @@ pub fn load_weights(model: &mut Model, path: &str) -> Result<()> {
     match Format::of(path)? {
         Format::Safetensors => load_safetensors(model, path),
         Format::WeightsH5 | Format::H5 | Format::Keras => Err(pending(path)),
-        Format::Json => Err(KerasError::Invalid(format!(
-            "{path}: a JSON config holds no weights"
-        ))),
+        Format::Json => Err(KerasError::Invalid(format!("{path}: a JSON config holds no weights"))),
     }
 }
 

@@ -6,8 +6,8 @@
 
 use crate::modelfile;
 use rkeras::io::npy::{read_npy, read_npz, write_npy, write_npz};
-use rkeras::{KerasError, Result};
 use rkeras::prelude::Tensor;
+use rkeras::{KerasError, Result};
 
 /// Arguments of `rkeras predict`.
 #[derive(clap::Args)]
@@ -32,7 +32,13 @@ pub struct PredictArgs {
 pub fn output_paths(output: &str, n: usize) -> Vec<String> {
     let stem = output.strip_suffix(".npy").unwrap_or(output);
     (0..n)
-        .map(|k| if k == 0 { format!("{stem}.npy") } else { format!("{stem}_{k}.npy") })
+        .map(|k| {
+            if k == 0 {
+                format!("{stem}.npy")
+            } else {
+                format!("{stem}_{k}.npy")
+            }
+        })
         .collect()
 }
 
@@ -87,7 +93,10 @@ mod tests {
 
     #[test]
     fn several_outputs_are_numbered_after_the_first() {
-        assert_eq!(output_paths("out/y.npy", 3), ["out/y.npy", "out/y_1.npy", "out/y_2.npy"]);
+        assert_eq!(
+            output_paths("out/y.npy", 3),
+            ["out/y.npy", "out/y_1.npy", "out/y_2.npy"]
+        );
         assert_eq!(output_paths("y.npy", 1), ["y.npy"]);
     }
 }

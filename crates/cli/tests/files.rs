@@ -69,7 +69,11 @@ fn predict_matches_keras_with_json_and_safetensors_weights() {
     let got = read_npy(s(&y)).unwrap();
     let want = read_npy(&fixture("safetensors/nested.output.npy")).unwrap();
     assert_eq!(got.shape(), want.shape());
-    assert!(got.allclose(&want, 1e-5, 1e-5), "max diff {}", got.max_abs_diff(&want).unwrap());
+    assert!(
+        got.allclose(&want, 1e-5, 1e-5),
+        "max diff {}",
+        got.max_abs_diff(&want).unwrap()
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 
@@ -96,17 +100,40 @@ fn several_inputs_and_outputs_as_npy_files_and_npz() {
 
     let y = d.join("y.npy");
     let out = rkeras(&[
-        "predict", s(&m), "--weights", s(&w), "--input", s(&img), "--input", s(&meta), "--output", s(&y),
+        "predict",
+        s(&m),
+        "--weights",
+        s(&w),
+        "--input",
+        s(&img),
+        "--input",
+        s(&meta),
+        "--output",
+        s(&y),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(read_npy(s(&y)).unwrap(), want[0]);
     assert_eq!(read_npy(s(&d.join("y_1.npy"))).unwrap(), want[1]);
-    assert!(text(&out.stdout).contains("y_1.npy: shape [3, 1]"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("y_1.npy: shape [3, 1]"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let z = d.join("y.npz");
     let out = rkeras(&[
-        "predict", s(&m), "--weights", s(&w), "--input", s(&img), "--input", s(&meta), "--output", s(&z),
-        "--batch-size", "2",
+        "predict",
+        s(&m),
+        "--weights",
+        s(&w),
+        "--input",
+        s(&img),
+        "--input",
+        s(&meta),
+        "--output",
+        s(&z),
+        "--batch-size",
+        "2",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let got = read_npz(s(&z)).unwrap();
@@ -119,9 +146,22 @@ fn several_inputs_and_outputs_as_npy_files_and_npz() {
 
     // Both inputs from one .npz, in archive order.
     let xz = d.join("x.npz");
-    write_npz(s(&xz), &[("img".into(), inputs[0].clone()), ("meta".into(), inputs[1].clone())]).unwrap();
+    write_npz(
+        s(&xz),
+        &[("img".into(), inputs[0].clone()), ("meta".into(), inputs[1].clone())],
+    )
+    .unwrap();
     let y2 = d.join("y2.npy");
-    let out = rkeras(&["predict", s(&m), "--weights", s(&w), "--input", s(&xz), "--output", s(&y2)]);
+    let out = rkeras(&[
+        "predict",
+        s(&m),
+        "--weights",
+        s(&w),
+        "--input",
+        s(&xz),
+        "--output",
+        s(&y2),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(read_npy(s(&y2)).unwrap(), want[0]);
     std::fs::remove_dir_all(&d).ok();
@@ -146,8 +186,16 @@ fn convert_json_and_safetensors_round_trip() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let y = d.join("y.npy");
     let out = rkeras(&[
-        "predict", s(&j2), "--weights", s(&w2), "--input", s(&d.join("img.npy")), "--input",
-        s(&d.join("meta.npy")), "--output", s(&y),
+        "predict",
+        s(&j2),
+        "--weights",
+        s(&w2),
+        "--input",
+        s(&d.join("img.npy")),
+        "--input",
+        s(&d.join("meta.npy")),
+        "--output",
+        s(&y),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(read_npy(s(&y)).unwrap(), model.predict(&inputs, 32).unwrap()[0]);
@@ -169,27 +217,91 @@ fn bad_uses_give_one_line_and_exit_code_2() {
     );
     let cases: Vec<(Vec<&str>, String)> = vec![
         (
-            vec!["predict", s(&m), "--input", s(&img), "--input", s(&meta), "--output", s(&y)],
+            vec![
+                "predict",
+                s(&m),
+                "--input",
+                s(&img),
+                "--input",
+                s(&meta),
+                "--output",
+                s(&y),
+            ],
             format!("{}: holds no weights", s(&m)),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&w), "--input", s(&img), "--output", s(&y)],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&w),
+                "--input",
+                s(&img),
+                "--output",
+                s(&y),
+            ],
             "expects 2 input(s), received 1".to_string(),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&w), "--input", s(&meta), "--input", s(&img), "--output", s(&y)],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&w),
+                "--input",
+                s(&meta),
+                "--input",
+                s(&img),
+                "--output",
+                s(&y),
+            ],
             "input 0: expected shape (None, 28, 28, 1), received (3, 10)".to_string(),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&w), "--input", "/nonexistent/x.npy", "--input", s(&meta), "--output", s(&y)],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&w),
+                "--input",
+                "/nonexistent/x.npy",
+                "--input",
+                s(&meta),
+                "--output",
+                s(&y),
+            ],
             "/nonexistent/x.npy".to_string(),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&w), "--input", s(&img), "--input", s(&meta), "--output", "y.csv"],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&w),
+                "--input",
+                s(&img),
+                "--input",
+                s(&meta),
+                "--output",
+                "y.csv",
+            ],
             "--output y.csv: expected a .npy or .npz path".to_string(),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&w), "--input", s(&img), "--input", s(&meta), "--output", s(&y), "--batch-size", "0"],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&w),
+                "--input",
+                s(&img),
+                "--input",
+                s(&meta),
+                "--output",
+                s(&y),
+                "--batch-size",
+                "0",
+            ],
             "--batch-size: expected a positive integer, received 0".to_string(),
         ),
         (
@@ -197,7 +309,16 @@ fn bad_uses_give_one_line_and_exit_code_2() {
             "holds weights only, no architecture".to_string(),
         ),
         (
-            vec!["predict", s(&m), "--weights", s(&img), "--input", s(&img), "--output", s(&y)],
+            vec![
+                "predict",
+                s(&m),
+                "--weights",
+                s(&img),
+                "--input",
+                s(&img),
+                "--output",
+                s(&y),
+            ],
             "unknown file type".to_string(),
         ),
         (
@@ -207,10 +328,7 @@ fn bad_uses_give_one_line_and_exit_code_2() {
         (vec!["convert", s(&m), s(&o_st)], "holds no weights".to_string()),
         (vec!["convert", s(&m), s(&o_txt)], "unknown file type".to_string()),
         (vec!["convert", s(&img), s(&o_json)], s(&img).to_string()),
-        (
-            vec!["convert", s(&m), s(&o_deep)],
-            "no/such/dir/out.json".to_string(),
-        ),
+        (vec!["convert", s(&m), s(&o_deep)], "no/such/dir/out.json".to_string()),
         (
             vec!["summary", s(&w)],
             "holds weights only, no architecture".to_string(),

@@ -13,7 +13,9 @@ use rkeras::prelude::*;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/safetensors").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/safetensors")
+        .join(name)
 }
 
 fn keras_model() -> Model {
@@ -106,7 +108,11 @@ fn file_from_python_safetensors_predicts_as_keras() {
     let want = read_npy(fixture("nested.output.npy").to_str().unwrap()).unwrap();
     let got = &model.predict(&[x], 32).unwrap()[0];
     assert_eq!(got.shape(), want.shape());
-    assert!(got.allclose(&want, 1e-5, 1e-5), "max diff {}", got.max_abs_diff(&want).unwrap());
+    assert!(
+        got.allclose(&want, 1e-5, 1e-5),
+        "max diff {}",
+        got.max_abs_diff(&want).unwrap()
+    );
     // And what rkeras writes for it is what Python wrote, tensor for tensor.
     let ours = read_safetensors_bytes("ours", &safetensors_bytes(&model).unwrap()).unwrap();
     let theirs = read_safetensors_bytes("theirs", &std::fs::read(fixture("nested.safetensors")).unwrap()).unwrap();
@@ -157,7 +163,9 @@ fn a_good_hand_made_file_loads() {
 fn mis_shaped_tensor_names_it_and_both_shapes() {
     let mut m = dense_model();
     let f = file_with(&[("dense/kernel", vec![3, 2]), ("dense/bias", vec![2])]);
-    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f).unwrap_err().to_string();
+    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "w.safetensors: tensor dense/kernel has shape [3, 2], the weight dense/kernel of model sequential has shape [4, 2]"
@@ -168,7 +176,9 @@ fn mis_shaped_tensor_names_it_and_both_shapes() {
 fn missing_tensor_names_it_and_its_shape() {
     let mut m = dense_model();
     let f = file_with(&[("dense/kernel", vec![4, 2])]);
-    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f).unwrap_err().to_string();
+    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "w.safetensors: no tensor for 1 weight(s) of model sequential: dense/bias [2]"
@@ -183,7 +193,9 @@ fn extra_tensor_names_it_and_its_shape() {
         ("dense/bias", vec![2]),
         ("dense_9/kernel", vec![7]),
     ]);
-    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f).unwrap_err().to_string();
+    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "w.safetensors: 1 tensor(s) match no weight of model sequential: dense_9/kernel [7]"
@@ -196,11 +208,21 @@ fn unsupported_dtype_and_broken_files_are_errors() {
     let mut f = file_with(&[("dense/kernel", vec![4, 2]), ("dense/bias", vec![2])]);
     let at = f.windows(3).position(|w| w == b"F32").unwrap();
     f[at] = b'I';
-    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f).unwrap_err().to_string();
-    assert!(e.contains("w.safetensors") && e.contains("dtype I32 is not supported"), "{e}");
+    let e = load_safetensors_bytes(&mut m, "w.safetensors", &f)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("w.safetensors") && e.contains("dtype I32 is not supported"),
+        "{e}"
+    );
     let good = file_with(&[("dense/kernel", vec![4, 2]), ("dense/bias", vec![2])]);
     for cut in [0, 4, 8, 20, good.len() - 1] {
-        let e = load_safetensors_bytes(&mut m, "w.safetensors", &good[..cut]).unwrap_err().to_string();
-        assert!(e.starts_with("w.safetensors: not a valid safetensors file"), "cut {cut}: {e}");
+        let e = load_safetensors_bytes(&mut m, "w.safetensors", &good[..cut])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("w.safetensors: not a valid safetensors file"),
+            "cut {cut}: {e}"
+        );
     }
 }
