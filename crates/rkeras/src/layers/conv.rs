@@ -14,7 +14,9 @@
 //! ```
 
 use super::conv_args::*;
+use super::core::activate;
 use super::{CallCtx, Layer, LayerConfig, Weight};
+use crate::activations::{parse_activation, to_keras, ActivationKind};
 use crate::config::{dtype_policy, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
@@ -23,7 +25,6 @@ use crate::initializers::Initializer;
 use crate::kshape::{known, Shape};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::activation::Activation;
 use tensor::ops::conv::Conv2dParams;
 use tensor::{Rng, Tape, Var};
 
@@ -74,7 +75,7 @@ pub struct Conv2D {
     name: String,
     config: Conv2DConfig,
     window: Window,
-    activation: Activation,
+    activation: ActivationKind,
     kernel_initializer: Initializer,
     bias_initializer: Initializer,
     weights: Vec<Weight>,
@@ -122,7 +123,7 @@ impl Conv2DConfig {
 
     /// Checks the arguments that do not depend on the input (Keras's `__init__` checks).
     #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV (1.80)
-    pub fn validate(&self, layer: &str) -> Result<(Window, Activation, Initializer, Initializer)> {
+    pub fn validate(&self, layer: &str) -> Result<(Window, ActivationKind, Initializer, Initializer)> {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
@@ -146,7 +147,7 @@ impl Conv2DConfig {
             &self.padding,
             &self.data_format,
         )?;
-        let activation = resolve_activation(layer, &self.activation)?;
+        let activation = parse_activation(layer, "activation", &self.activation)?;
         let ki = self.kernel_initializer.resolve(layer, "kernel_initializer")?;
         let bi = self.bias_initializer.resolve(layer, "bias_initializer")?;
         Ok((window, activation, ki, bi))
@@ -271,9 +272,9 @@ impl Layer for Conv2D {
             .conv2d(xs, weights[0], weights.get(1).copied(), &p)
             .map_err(&err)?;
         let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(
-            ctx.tape,
-            &mut ctx.losses,
+        Ok(vec![activate(
+            ctx,
+            &self.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -292,7 +293,7 @@ impl Layer for Conv2D {
             "data_format": self.window.data_format.name(),
             "dilation_rate": c.dilation_rate.to_json(),
             "groups": c.groups,
-            "activation": self.activation.name(),
+            "activation": to_keras(self.activation),
             "use_bias": c.use_bias,
             "kernel_initializer": self.kernel_initializer.to_keras(),
             "bias_initializer": self.bias_initializer.to_keras(),
@@ -324,6 +325,9 @@ impl Layer for Conv2D {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        if !self.trainable {
+            return Ok(None);
+        }
         let c = &self.config;
         penalties(
             tape,
@@ -334,6 +338,9 @@ impl Layer for Conv2D {
         )
     }
     fn apply_constraints(&mut self) {
+        if !self.trainable {
+            return;
+        }
         let (kc, bc) = (
             self.config.kernel_constraint.clone(),
             self.config.bias_constraint.clone(),

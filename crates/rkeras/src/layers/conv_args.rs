@@ -4,6 +4,7 @@
 //! arguments given by name or value ([`InitializerArg`]), and reading/writing the
 //! activation, regularizer and constraint arguments of their Keras configs.
 
+use crate::activations::activation_from_keras;
 use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, shape_error, KerasError, Result};
@@ -12,7 +13,6 @@ use crate::initializers::Initializer;
 use crate::kshape::{format_shape, Shape};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::activation::Activation;
 use tensor::shape::{window_axis, AxisGeometry, Padding};
 use tensor::{Tape, TensorError, Var};
 
@@ -333,46 +333,13 @@ impl InitializerArg {
     }
 }
 
-/// The activation Keras means by `name`; an unknown name is an argument error.
-pub fn resolve_activation(layer: &str, name: &str) -> Result<Activation> {
-    let key = if name.is_empty() || name == "None" {
-        "linear"
-    } else {
-        name
-    };
-    Activation::from_name(key).ok_or_else(|| {
-        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
-        arg_error(layer, "activation", format!("one of {}", names.join(", ")), name)
-    })
-}
-
-/// `activation` of a config: a name, `null` (linear), or a serialized function object.
+/// `activation` of a config (a name, `null` or a serialized function), as the name the
+/// config stores; absent means `"linear"`.
 pub fn read_activation(r: &ConfigReader) -> Result<String> {
-    let name = match r.get("activation") {
-        None => "linear".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => match o.get("config") {
-            Some(Value::String(s)) => s.clone(),
-            _ => {
-                return Err(arg_error(
-                    &r.layer,
-                    "activation",
-                    "an activation name",
-                    crate::config::short(&Value::Object(o.clone())),
-                ))
-            }
-        },
-        Some(v) => {
-            return Err(arg_error(
-                &r.layer,
-                "activation",
-                "an activation name",
-                crate::config::short(v),
-            ))
-        }
-    };
-    resolve_activation(&r.layer, &name)?;
-    Ok(name)
+    Ok(r.get("activation")
+        .map(|v| activation_from_keras(&r.layer, v))
+        .transpose()?
+        .map_or_else(|| "linear".to_string(), |a| a.name().to_string()))
 }
 
 /// A string argument, checked by `check` (so bad names fail when the config is read).
@@ -426,22 +393,6 @@ pub fn reg_json(r: &Option<Regularizer>) -> Value {
 /// Keras 3 JSON of an optional constraint.
 pub fn constraint_json(c: &Option<Constraint>) -> Value {
     c.as_ref().map_or(Value::Null, Constraint::to_keras)
-}
-
-/// Activation, then the activity regularizer's penalty on the result (Keras 3 adds it to the
-/// layer's losses, not divided by the batch size).
-pub fn finish(
-    tape: &mut Tape,
-    losses: &mut Vec<Var>,
-    y: Var,
-    activation: Activation,
-    activity: Option<Regularizer>,
-) -> Result<Var> {
-    let out = activation.apply(tape, y)?;
-    if let Some(r) = activity {
-        losses.push(r.penalty(tape, out)?);
-    }
-    Ok(out)
 }
 
 /// The sum of the weight regularizers' penalties (`None` when no weight has one).
@@ -590,12 +541,6 @@ mod tests {
             .to_string();
         assert!(
             e.starts_with("conv2d_3: height: ") && e.contains("(3 + 0 − 5)/1 + 1 < 1"),
-            "{e}"
-        );
-        assert!(resolve_activation("d", "relu").is_ok());
-        let e = resolve_activation("dense_1", "rleu").unwrap_err().to_string();
-        assert!(
-            e.contains("dense_1: argument `activation`") && e.contains("rleu"),
             "{e}"
         );
     }

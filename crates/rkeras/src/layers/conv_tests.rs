@@ -219,14 +219,18 @@ fn regularizers_constraints_and_activity_loss() {
     assert!((tape.value(p).item().unwrap() - 4.0).abs() < 1e-6);
     let mut rng = Rng::new(0);
     let mut ctx = CallCtx::new(&mut tape, &mut rng, true);
-    let x = ctx.tape.constant(Tensor::ones(&[1, 2, 2, 3]));
+    let x = ctx.tape.constant(Tensor::ones(&[2, 2, 2, 3]));
     l.call(&mut ctx, &[x], &ws).unwrap();
-    // Output 3 − 2 = 1 at 2·2·2 positions → l1 activity 8.
+    // Output 3 − 2 = 1 at 2·2·2·2 positions → l1 activity 16, divided by the batch size 2 (as
+    // Keras 3.14+ and tf-keras 2 do, and as Dense does).
     assert_eq!(ctx.losses.len(), 1);
     let loss = ctx.losses[0];
     assert!((tape.value(loss).item().unwrap() - 8.0).abs() < 1e-6);
     l.apply_constraints();
     assert_eq!(l.weights()[1].value.data(), &[0.0, 0.0]);
+    // Keras regularizes trainable weights only: a frozen layer adds no penalty.
+    l.set_trainable(false);
+    assert!(l.regularization(&mut tape, &ws).unwrap().is_none());
 }
 
 #[test]
@@ -246,6 +250,9 @@ fn config_round_trips_and_reads_keras2() {
     let l = build(&cfg, &img(8, 8, 4));
     let j = l.config();
     assert_eq!(j["kernel_size"], json!([3, 2]));
+    // Activations are written by their Keras 3 name, as Dense writes them.
+    let swish = build(&Conv2D::new(2, 1).activation("swish"), &img(2, 2, 1)).config();
+    assert_eq!(swish["activation"], json!("silu"));
     assert_eq!(j["dtype"]["class_name"], json!("DTypePolicy"));
     let again = Conv2DConfig::from_keras(&ConfigReader::new("Conv2D", &j).unwrap()).unwrap();
     assert_eq!(

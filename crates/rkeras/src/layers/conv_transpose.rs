@@ -15,7 +15,9 @@
 //! ```
 
 use super::conv_args::*;
+use super::core::activate;
 use super::{CallCtx, Layer, LayerConfig, Weight};
+use crate::activations::{parse_activation, to_keras, ActivationKind};
 use crate::config::{dtype_policy, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
@@ -24,7 +26,6 @@ use crate::initializers::Initializer;
 use crate::kshape::{known, Shape};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::activation::Activation;
 use tensor::ops::conv_transpose::Conv2dTransposeParams;
 use tensor::shape::{transpose_axis, Padding};
 use tensor::{Rng, Tape, Var};
@@ -76,7 +77,7 @@ pub struct Conv2DTranspose {
     name: String,
     config: Conv2DTransposeConfig,
     window: Window,
-    activation: Activation,
+    activation: ActivationKind,
     kernel_initializer: Initializer,
     bias_initializer: Initializer,
     weights: Vec<Weight>,
@@ -146,7 +147,7 @@ impl Conv2DTransposeConfig {
     opt_setters!(activity_regularizer: Regularizer, kernel_constraint: Constraint, bias_constraint: Constraint);
 
     /// Checks the arguments that do not depend on the input.
-    pub fn validate(&self, layer: &str) -> Result<(Window, Activation, Initializer, Initializer)> {
+    pub fn validate(&self, layer: &str) -> Result<(Window, ActivationKind, Initializer, Initializer)> {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
@@ -169,7 +170,7 @@ impl Conv2DTransposeConfig {
                 ));
             }
         }
-        let activation = resolve_activation(layer, &self.activation)?;
+        let activation = parse_activation(layer, "activation", &self.activation)?;
         let ki = self.kernel_initializer.resolve(layer, "kernel_initializer")?;
         let bi = self.bias_initializer.resolve(layer, "bias_initializer")?;
         Ok((window, activation, ki, bi))
@@ -290,9 +291,9 @@ impl Layer for Conv2DTranspose {
             .conv2d_transpose(xs, weights[0], weights.get(1).copied(), &p)
             .map_err(&err)?;
         let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(
-            ctx.tape,
-            &mut ctx.losses,
+        Ok(vec![activate(
+            ctx,
+            &self.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -311,7 +312,7 @@ impl Layer for Conv2DTranspose {
             "output_padding": c.output_padding.map_or(Value::Null, Pair::to_json),
             "data_format": self.window.data_format.name(),
             "dilation_rate": c.dilation_rate.to_json(),
-            "activation": self.activation.name(),
+            "activation": to_keras(self.activation),
             "use_bias": c.use_bias,
             "kernel_initializer": self.kernel_initializer.to_keras(),
             "bias_initializer": self.bias_initializer.to_keras(),
@@ -352,6 +353,9 @@ impl Layer for Conv2DTranspose {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        if !self.trainable {
+            return Ok(None);
+        }
         let c = &self.config;
         penalties(
             tape,
@@ -362,6 +366,9 @@ impl Layer for Conv2DTranspose {
         )
     }
     fn apply_constraints(&mut self) {
+        if !self.trainable {
+            return;
+        }
         let (kc, bc) = (
             self.config.kernel_constraint.clone(),
             self.config.bias_constraint.clone(),

@@ -228,6 +228,20 @@ pub(crate) fn activity_penalty(ctx: &mut CallCtx, layer: &str, out: Var, reg: Op
     Ok(())
 }
 
+/// `activation(y)`, then the activity regularizer's penalty on it ([`activity_penalty`]): the
+/// end of every layer with `activation` and `activity_regularizer` arguments.
+pub(crate) fn activate(
+    ctx: &mut CallCtx,
+    layer: &str,
+    y: Var,
+    activation: ActivationKind,
+    activity: Option<Regularizer>,
+) -> Result<Var> {
+    let out = activation.apply(ctx.tape, y).map_err(in_layer(layer))?;
+    activity_penalty(ctx, layer, out, activity)?;
+    Ok(out)
+}
+
 /// The Keras 3 config head every layer writes: name, trainable, dtype, and the activity
 /// regularizer when one is set (Keras's base `Layer.get_config`).
 pub(crate) fn base_config(name: &str, trainable: bool, activity: Option<&Regularizer>) -> Map<String, Value> {
@@ -281,9 +295,13 @@ impl Layer for Dense {
             .tape
             .linear(x, weights[0], weights.get(1).copied())
             .map_err(in_layer(&self.name))?;
-        let y = self.activation.apply(ctx.tape, y).map_err(in_layer(&self.name))?;
-        activity_penalty(ctx, &self.name, y, self.config.activity_regularizer)?;
-        Ok(vec![y])
+        Ok(vec![activate(
+            ctx,
+            &self.name,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
     }
     fn config(&self) -> Value {
         let c = &self.config;

@@ -19,7 +19,9 @@
 //! ```
 
 use super::conv_args::*;
+use super::core::activate;
 use super::{CallCtx, Layer, LayerConfig, Weight};
+use crate::activations::{parse_activation, to_keras, ActivationKind};
 use crate::config::{dtype_policy, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
@@ -28,7 +30,6 @@ use crate::initializers::Initializer;
 use crate::kshape::{known, Shape};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::activation::Activation;
 use tensor::ops::depthwise::DepthwiseParams;
 use tensor::{Rng, Tape, Var};
 
@@ -77,7 +78,7 @@ pub struct DepthwiseConv2D {
     name: String,
     config: DepthwiseConv2DConfig,
     window: Window,
-    activation: Activation,
+    activation: ActivationKind,
     inits: [Initializer; 2],
     weights: Vec<Weight>,
     trainable: bool,
@@ -148,7 +149,7 @@ impl DepthwiseConv2DConfig {
     opt_setters!(depthwise_constraint: Constraint, bias_constraint: Constraint);
 
     /// Checks the arguments that do not depend on the input.
-    pub fn validate(&self, layer: &str) -> Result<(Window, Activation, [Initializer; 2])> {
+    pub fn validate(&self, layer: &str) -> Result<(Window, ActivationKind, [Initializer; 2])> {
         check_multiplier(layer, self.depth_multiplier)?;
         let window = Window::new(
             layer,
@@ -159,7 +160,7 @@ impl DepthwiseConv2DConfig {
             &self.padding,
             &self.data_format,
         )?;
-        let activation = resolve_activation(layer, &self.activation)?;
+        let activation = parse_activation(layer, "activation", &self.activation)?;
         let inits = [
             self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
             self.bias_initializer.resolve(layer, "bias_initializer")?,
@@ -288,9 +289,9 @@ impl Layer for DepthwiseConv2D {
             .depthwise_conv2d(xs, weights[0], weights.get(1).copied(), &depthwise_params(&self.window))
             .map_err(&err)?;
         let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(
-            ctx.tape,
-            &mut ctx.losses,
+        Ok(vec![activate(
+            ctx,
+            &self.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -308,7 +309,7 @@ impl Layer for DepthwiseConv2D {
             "padding": padding_name(self.window.padding),
             "data_format": self.window.data_format.name(),
             "dilation_rate": c.dilation_rate.to_json(),
-            "activation": self.activation.name(),
+            "activation": to_keras(self.activation),
             "use_bias": c.use_bias,
             "depthwise_initializer": self.inits[0].to_keras(),
             "bias_initializer": self.inits[1].to_keras(),
@@ -337,6 +338,9 @@ impl Layer for DepthwiseConv2D {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        if !self.trainable {
+            return Ok(None);
+        }
         let c = &self.config;
         penalties(
             tape,
@@ -347,6 +351,9 @@ impl Layer for DepthwiseConv2D {
         )
     }
     fn apply_constraints(&mut self) {
+        if !self.trainable {
+            return;
+        }
         let (kc, bc) = (
             self.config.depthwise_constraint.clone(),
             self.config.bias_constraint.clone(),

@@ -7,6 +7,7 @@
 //! whose readers and helpers it shares.
 
 use super::{check_multiplier, depthwise_params, input_channels, read_window_args};
+use crate::activations::{parse_activation, to_keras, ActivationKind};
 use crate::config::{dtype_policy, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
@@ -14,10 +15,10 @@ use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::Shape;
 use crate::layers::conv_args::*;
+use crate::layers::core::activate;
 use crate::layers::{CallCtx, Layer, LayerConfig, Weight};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::activation::Activation;
 use tensor::ops::conv::Conv2dParams;
 use tensor::shape::Padding;
 use tensor::{Rng, Tape, Var};
@@ -75,7 +76,7 @@ pub struct SeparableConv2D {
     name: String,
     config: SeparableConv2DConfig,
     window: Window,
-    activation: Activation,
+    activation: ActivationKind,
     inits: [Initializer; 3],
     weights: Vec<Weight>,
     trainable: bool,
@@ -119,7 +120,7 @@ impl SeparableConv2DConfig {
     opt_setters!(activity_regularizer: Regularizer, depthwise_constraint: Constraint, pointwise_constraint: Constraint, bias_constraint: Constraint);
 
     /// Checks the arguments that do not depend on the input.
-    pub fn validate(&self, layer: &str) -> Result<(Window, Activation, [Initializer; 3])> {
+    pub fn validate(&self, layer: &str) -> Result<(Window, ActivationKind, [Initializer; 3])> {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
@@ -133,7 +134,7 @@ impl SeparableConv2DConfig {
             &self.padding,
             &self.data_format,
         )?;
-        let activation = resolve_activation(layer, &self.activation)?;
+        let activation = parse_activation(layer, "activation", &self.activation)?;
         let inits = [
             self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
             self.pointwise_initializer.resolve(layer, "pointwise_initializer")?,
@@ -247,9 +248,9 @@ impl Layer for SeparableConv2D {
             )
             .map_err(&err)?;
         let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
-        Ok(vec![finish(
-            ctx.tape,
-            &mut ctx.losses,
+        Ok(vec![activate(
+            ctx,
+            &self.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -268,7 +269,7 @@ impl Layer for SeparableConv2D {
             "padding": padding_name(self.window.padding),
             "data_format": self.window.data_format.name(),
             "dilation_rate": c.dilation_rate.to_json(),
-            "activation": self.activation.name(),
+            "activation": to_keras(self.activation),
             "use_bias": c.use_bias,
             "depthwise_initializer": self.inits[0].to_keras(),
             "pointwise_initializer": self.inits[1].to_keras(),
@@ -301,6 +302,9 @@ impl Layer for SeparableConv2D {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        if !self.trainable {
+            return Ok(None);
+        }
         let c = &self.config;
         penalties(
             tape,
@@ -312,6 +316,9 @@ impl Layer for SeparableConv2D {
         )
     }
     fn apply_constraints(&mut self) {
+        if !self.trainable {
+            return;
+        }
         let c = self.config.clone();
         let mut it = self.weights.iter_mut();
         constrain(&c.depthwise_constraint, it.next());
