@@ -139,15 +139,36 @@ pub fn write_npy(path: &str, t: &Tensor) -> Result<()> {
     })
 }
 
+/// Deflate expands at most about 1032:1; an archive whose members claim more in total than
+/// that times its size overlaps its members (a zip bomb) and is refused before reading.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// Reads every array of a `.npz` file, in archive order, with their names (without `.npy`).
 pub fn read_npz(path: &str) -> Result<Vec<(String, Tensor)>> {
     let file = std::fs::File::open(path).map_err(|source| KerasError::Io {
         path: path.to_string(),
         source,
     })?;
-    let mut zip = zip::ZipArchive::new(file)
+    let len = file
+        .metadata()
+        .map_err(|source| KerasError::Io {
+            path: path.to_string(),
+            source,
+        })?
+        .len();
+    read_npz_from(path, file, len)
+}
+
+/// [`read_npz`] from the bytes of an archive; `path` names it in errors.
+pub fn read_npz_bytes(path: &str, bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    read_npz_from(path, std::io::Cursor::new(bytes), bytes.len() as u64)
+}
+
+fn read_npz_from<R: Read + std::io::Seek>(path: &str, reader: R, file_len: u64) -> Result<Vec<(String, Tensor)>> {
+    let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| KerasError::Invalid(format!("{path}: not a valid .npz (zip) file: {e}")))?;
     let mut out = Vec::new();
+    let mut total = 0u64;
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
@@ -157,13 +178,26 @@ pub fn read_npz(path: &str) -> Result<Vec<(String, Tensor)>> {
             .map_err(|e| KerasError::Invalid(format!("{path}: member {i}: {e}")))?
             .trim_end_matches(".npy")
             .to_string();
-        let mut bytes = Vec::new();
-        // Bounded by what the archive really holds.
         let size = entry.size();
+        total = total.saturating_add(size);
+        if total > MAX_DEFLATE_RATIO.saturating_mul(file_len) {
+            return Err(KerasError::Invalid(format!(
+                "{path}: member {name}: the archive's members claim {total} bytes uncompressed from a \
+                 {file_len}-byte file, more than deflate can expand to (a zip bomb)"
+            )));
+        }
+        // Bounded by the size the archive declares, checked above.
+        let mut bytes = Vec::new();
         (&mut entry)
             .take(size)
             .read_to_end(&mut bytes)
             .map_err(|e| KerasError::Invalid(format!("{path}: member {name}: {e}")))?;
+        if bytes.len() as u64 != size {
+            return Err(KerasError::Invalid(format!(
+                "{path}: member {name}: declares {size} bytes, holds {}",
+                bytes.len()
+            )));
+        }
         out.push((name.clone(), read_npy_bytes(&format!("{path}:{name}"), &bytes)?));
     }
     Ok(out)
