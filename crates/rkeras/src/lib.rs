@@ -29,6 +29,7 @@ pub mod summary;
 pub mod tutorials;
 
 pub use error::{KerasError, Result};
+pub use model::saving::load_model;
 pub use model::{clear_session, KerasTensor, Model, Sequential};
 
 /// Everything a model-building program needs.

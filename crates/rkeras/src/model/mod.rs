@@ -12,6 +12,7 @@
 
 pub mod functional;
 pub mod ops;
+pub mod saving;
 pub mod sequential;
 pub mod session;
 pub mod summary;
