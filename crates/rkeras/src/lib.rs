@@ -17,6 +17,7 @@ pub mod activations;
 pub mod applications;
 pub mod config;
 pub mod constraints;
+pub mod datasets;
 pub mod error;
 pub mod explain;
 pub mod initializers;
@@ -27,6 +28,7 @@ pub mod model;
 pub mod regularizers;
 pub mod summary;
 pub mod tutorials;
+pub mod utils;
 
 pub use error::{KerasError, Result};
 pub use model::saving::load_model;
