@@ -27,6 +27,7 @@ pub mod layers;
 pub mod model;
 pub mod regularizers;
 pub mod summary;
+pub mod training;
 pub mod tutorials;
 pub mod utils;
 

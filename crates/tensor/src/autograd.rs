@@ -44,6 +44,9 @@ struct Node {
 pub struct Tape {
     nodes: Vec<Node>,
     no_grad: bool,
+    /// Outputs of softmax / sigmoid and the logits they came from (Keras's `_keras_logits`),
+    /// so a cross-entropy loss can start from the logits.
+    logits: Vec<(usize, usize, &'static str)>,
 }
 
 /// Gradients from one backward pass, indexed by [`Var`].
@@ -72,8 +75,8 @@ impl Tape {
     /// An empty tape that records values only (inference: no rule is kept).
     pub fn inference() -> Tape {
         Tape {
-            nodes: Vec::new(),
             no_grad: true,
+            ..Tape::default()
         }
     }
 
@@ -160,6 +163,22 @@ impl Tape {
             requires_grad,
         });
         Ok(Var(self.nodes.len() - 1))
+    }
+
+    /// Remembers that `out` is `op(logits)` for `op` = `"softmax"` (last axis) or `"sigmoid"`,
+    /// as Keras keeps `output._keras_logits`: cross-entropy losses then use the logits.
+    pub fn mark_logits(&mut self, out: Var, logits: Var, op: &'static str) {
+        self.logits.push((out.0, logits.0, op));
+    }
+
+    /// The logits `out` was computed from and the activation (`"softmax"` / `"sigmoid"`), when
+    /// [`Tape::mark_logits`] recorded them.
+    pub fn logits_of(&self, out: Var) -> Option<(Var, &'static str)> {
+        self.logits
+            .iter()
+            .rev()
+            .find(|(o, _, _)| *o == out.0)
+            .map(|&(_, l, op)| (Var(l), op))
     }
 
     /// Gradients of a scalar with respect to every variable it depends on.

@@ -266,6 +266,7 @@ pub(crate) fn build_from_session(
             inputs: input_nodes.iter().map(|n| node_pos[n]).collect(),
             outputs: outputs.iter().map(|t| (node_pos[&t.node], t.index)).collect(),
             trainable: true,
+            compiled: None,
         })
     })
 }

@@ -65,6 +65,8 @@ pub struct Model {
     /// Output tensors.
     pub(crate) outputs: Vec<(usize, usize)>,
     pub(crate) trainable: bool,
+    /// What `compile()` set: optimizer, loss, metrics and training state (`None` until then).
+    pub(crate) compiled: Option<Box<crate::training::Compiled>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -485,6 +487,16 @@ impl Layer for Model {
     }
     fn as_model(&self) -> Option<&Model> {
         Some(self)
+    }
+    fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
+        crate::training::regularization_of_layers(&self.layers, tape, weights)
+    }
+    fn apply_constraints(&mut self) {
+        for l in &mut self.layers {
+            if l.trainable() {
+                l.apply_constraints();
+            }
+        }
     }
     fn count_params(&self) -> u64 {
         Model::count_params(self)

@@ -485,7 +485,11 @@ impl Activation {
             Activation::LeakyRelu => tape.leaky_relu(x, 0.2),
             Activation::Elu => tape.elu(x, 1.0),
             Activation::Selu => tape.selu(x),
-            Activation::Sigmoid => tape.sigmoid(x),
+            Activation::Sigmoid => {
+                let y = tape.sigmoid(x)?;
+                tape.mark_logits(y, x, "sigmoid");
+                Ok(y)
+            }
             Activation::HardSigmoid => tape.hard_sigmoid(x),
             Activation::HardSigmoidLegacy => tape.hard_sigmoid_legacy(x),
             Activation::HardSilu | Activation::HardSwish => tape.hard_silu(x),

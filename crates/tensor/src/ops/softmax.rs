@@ -153,12 +153,17 @@ pub fn softmax_backward(grad: &Tensor, y: &Tensor, axis: isize, log: bool) -> Re
 impl Tape {
     /// Softmax along `axis` (Keras: `-1`).
     pub fn softmax(&mut self, x: Var, axis: isize) -> Result<Var> {
+        let rank = self.try_value(x)?.rank() as isize;
         let value = softmax(self.try_value(x)?, axis)?;
-        self.record(
+        let y = self.record(
             value,
             &[x],
             Box::new(move |g, _, y| Ok(vec![Some(softmax_backward(g, y, axis, false)?)])),
-        )
+        )?;
+        if axis == -1 || axis == rank - 1 {
+            self.mark_logits(y, x, "softmax");
+        }
+        Ok(y)
     }
 
     /// Log-softmax along `axis` (Keras: `-1`).

@@ -1,0 +1,124 @@
+//! Training parity with real Keras 3.15 (TensorFlow 2.21 backend).
+//!
+//! `fixtures/train/` (from `../shared/reference/keras/fixtures/`, made by the reference
+//! script): LeNet-5 (`fixtures/keras/lenet5.config.json`, weights
+//! `fixtures/keras/lenet5.weights.npz`), data `train_x_u8.npy / 255` and `train_y.npy`,
+//! `compile(SGD(learning_rate=0.01), "sparse_categorical_crossentropy")`, `train_on_batch`
+//! on samples [0:32], [32:64], [64:96]: the step-1 gradients and weights, the three losses,
+//! the predictions after step 3, and `fit(batch_size=32, shuffle=False)` giving the same
+//! weights and the mean of the three losses.
+//!
+//! `fixtures/train_refs/` (made by `tools/fixtures/make_train_refs.py`): other optimizers,
+//! losses, weights, BatchNormalization, regularizers and constraints; see that script.
+
+use rkeras::io::keras_json::model_from_json;
+use rkeras::io::npy::{read_npy, read_npz};
+use rkeras::training::{FitOptions, Optimizer};
+use rkeras::Model;
+use std::path::PathBuf;
+use tensor::Tensor;
+
+fn fixture(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn npz(path: &str) -> Vec<Tensor> {
+    read_npz(&fixture(path)).unwrap().into_iter().map(|(_, t)| t).collect()
+}
+
+fn lenet() -> Model {
+    rkeras::clear_session();
+    let text = std::fs::read_to_string(fixture("keras/lenet5.config.json")).unwrap();
+    let mut model = model_from_json(&text).unwrap();
+    model.set_weights(&npz("keras/lenet5.weights.npz")).unwrap();
+    model
+}
+
+fn data() -> (Tensor, Tensor) {
+    let x = read_npy(&fixture("train/train_x_u8.npy")).unwrap().map(|v| v / 255.0);
+    let y = read_npy(&fixture("train/train_y.npy")).unwrap();
+    (x, y)
+}
+
+fn rows(t: &Tensor, a: usize, b: usize) -> Tensor {
+    let row: usize = t.shape()[1..].iter().product();
+    let mut shape = t.shape().to_vec();
+    shape[0] = b - a;
+    Tensor::new(&shape, t.data()[a * row..b * row].to_vec()).unwrap()
+}
+
+fn max_diff(a: &[Tensor], b: &[Tensor]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| x.max_abs_diff(y).unwrap()).fold(0.0, f32::max)
+}
+
+fn reference() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("train/train_ref.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn lenet5_sgd_step1_gradients_weights_and_three_losses_match_keras() {
+    let r = reference();
+    let (x, y) = data();
+    let mut model = lenet();
+    model
+        .compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &[] as &[&str])
+        .unwrap();
+    let (loss, grads) = model.gradients(&rows(&x, 0, 32), &rows(&y, 0, 32), None).unwrap();
+    let want = npz("train/train_step1.grads.npz");
+    let gd = max_diff(&grads, &want);
+    assert!(gd < 1e-4, "step-1 gradients differ from Keras by {gd:e}");
+    let k1 = r["steps"][0]["loss_train_on_batch"].as_f64().unwrap() as f32;
+    assert!((loss - k1).abs() < 1e-5, "loss {loss} vs Keras {k1}");
+
+    for step in 0..3 {
+        let logs = model
+            .train_on_batch(&rows(&x, 32 * step, 32 * step + 32), &rows(&y, 32 * step, 32 * step + 32), None, None)
+            .unwrap();
+        let k = r["steps"][step]["loss_train_on_batch"].as_f64().unwrap();
+        let got = logs.get("loss").unwrap();
+        assert!((got - k).abs() < 1e-5, "step {}: loss {got} vs Keras {k}", step + 1);
+        if step == 0 {
+            let wd = max_diff(&model.get_weights(), &npz("train/train_step1.weights.npz"));
+            assert!(wd < 1e-4, "weights after step 1 differ from Keras by {wd:e}");
+        }
+    }
+    assert_eq!(model.optimizer().unwrap().iterations(), 3);
+    let pred = model.predict(&[rows(&x, 0, 4)], 32).unwrap();
+    let want = &r["predict_after_step3_first4"];
+    for i in 0..4 {
+        for j in 0..10 {
+            let k = want[i][j].as_f64().unwrap() as f32;
+            let g = pred[0].data()[i * 10 + j];
+            assert!((g - k).abs() < 1e-4, "prediction [{i}][{j}] after 3 steps: {g} vs Keras {k}");
+        }
+    }
+}
+
+#[test]
+fn lenet5_fit_one_epoch_unshuffled_equals_three_steps() {
+    let r = reference();
+    let (x, y) = data();
+    let mut a = lenet();
+    a.compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
+    let h = a
+        .fit(&x, &y, FitOptions::default().batch_size(32).shuffle(false).verbose(0))
+        .unwrap();
+    let k = r["fit_1epoch_reported_loss(mean of 3 batch losses)"].as_f64().unwrap();
+    let got = h.get("loss").unwrap()[0];
+    assert!((got - k).abs() < 1e-5, "fit loss {got} vs Keras {k}");
+    assert_eq!(h.keys().collect::<Vec<_>>(), ["accuracy", "loss"]);
+    let mut b = lenet();
+    b.compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
+    for s in 0..3 {
+        b.train_on_batch(&rows(&x, 32 * s, 32 * s + 32), &rows(&y, 32 * s, 32 * s + 32), None, None)
+            .unwrap();
+    }
+    assert_eq!(max_diff(&a.get_weights(), &b.get_weights()), 0.0);
+}
