@@ -122,3 +122,157 @@ fn lenet5_fit_one_epoch_unshuffled_equals_three_steps() {
     }
     assert_eq!(max_diff(&a.get_weights(), &b.get_weights()), 0.0);
 }
+
+/// One case of `fixtures/train_refs/`: arrays by name.
+fn case_arrays(case: &str) -> std::collections::HashMap<String, Tensor> {
+    read_npz(&fixture(&format!("train_refs/{case}.npz")))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+fn prefixed(arrays: &std::collections::HashMap<String, Tensor>, prefix: &str) -> Vec<Tensor> {
+    let mut keys: Vec<&String> = arrays.keys().filter(|k| k.starts_with(prefix)).collect();
+    keys.sort();
+    keys.into_iter().map(|k| arrays[k].clone()).collect()
+}
+
+/// Builds, weights and compiles a case's model as the script did.
+fn case_model(case: &str, spec: &serde_json::Value, arrays: &std::collections::HashMap<String, Tensor>) -> Model {
+    rkeras::clear_session();
+    let mut model = model_from_json(&spec["model"].to_string()).unwrap();
+    model.set_weights(&prefixed(arrays, "w0_")).unwrap();
+    let config = serde_json::json!({"optimizer": spec["optimizer"], "loss": spec["loss"]});
+    model.compile_from_config(&config).unwrap();
+    if case == "huber" {
+        // Keras 3.15's Huber.get_config() leaves out `delta` (0.5 in the script).
+        let opt = model.optimizer().unwrap().clone();
+        model
+            .compile(opt, rkeras::training::Loss::Huber { delta: 0.5 }, &[] as &[&str])
+            .unwrap();
+    }
+    model
+}
+
+fn rows_of(t: &Tensor, step: usize, batch: usize) -> Tensor {
+    rows(t, step * batch, (step + 1) * batch)
+}
+
+#[test]
+fn optimizers_losses_weights_and_layers_match_keras_over_three_steps() {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("train_refs/index.json")).unwrap()).unwrap();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (case, spec) in index.as_object().unwrap() {
+        if case == "fit_metrics" {
+            continue;
+        }
+        let a = case_arrays(case);
+        let mut model = case_model(case, spec, &a);
+        let batch = spec["batch_size"].as_u64().unwrap() as usize;
+        let class_weight: Option<std::collections::HashMap<usize, f32>> = spec["class_weight"].as_object().map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap() as f32))
+                .collect()
+        });
+        for step in 0..3 {
+            let sw = a.get("sw").map(|w| rows_of(w, step, batch));
+            let logs = model
+                .train_on_batch(
+                    &rows_of(&a["x"], step, batch),
+                    &rows_of(&a["y"], step, batch),
+                    sw.as_ref(),
+                    class_weight.as_ref(),
+                )
+                .unwrap();
+            let want = spec["losses"][step].as_f64().unwrap();
+            let got = logs.get("loss").unwrap();
+            if (got - want).abs() > 1e-5 * want.abs().max(1.0) {
+                failures.push(format!("{case}: step {} loss {got} vs Keras {want}", step + 1));
+            }
+            let expect = match step {
+                0 => Some(prefixed(&a, "w1_")),
+                2 => Some(prefixed(&a, "w3_")),
+                _ => None,
+            };
+            if let Some(w) = expect {
+                let d = max_diff(&model.get_weights(), &w);
+                if d > 1e-4 {
+                    failures.push(format!("{case}: weights after step {} differ by {d:e}", step + 1));
+                }
+            }
+        }
+        let vars = model.optimizer().unwrap().variables();
+        let names: Vec<String> = vars.iter().map(|v| v.name.clone()).collect();
+        let want_names: Vec<String> = spec["optimizer_variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        if names != want_names {
+            failures.push(format!("{case}: optimizer variables {names:?} vs Keras {want_names:?}"));
+        } else {
+            let values: Vec<Tensor> = vars.into_iter().map(|v| v.value.reshape(&[v.value.len()]).unwrap()).collect();
+            let want: Vec<Tensor> = prefixed(&a, "opt_")
+                .into_iter()
+                .map(|t| t.reshape(&[t.len()]).unwrap())
+                .collect();
+            let d = max_diff(&values, &want);
+            if d > 1e-4 {
+                failures.push(format!("{case}: optimizer variables differ by {d:e}"));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 28, "only {checked} cases found");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn fit_history_with_validation_split_and_metrics_matches_keras() {
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("train_refs/index.json")).unwrap()).unwrap();
+    let spec = &index["fit_metrics"];
+    let a = case_arrays("fit_metrics");
+    rkeras::clear_session();
+    let mut model = model_from_json(&spec["model"].to_string()).unwrap();
+    model.set_weights(&prefixed(&a, "w0_")).unwrap();
+    let metrics = ["accuracy", "binary_crossentropy", "auc", "precision", "recall", "mse"];
+    model
+        .compile(Optimizer::adam().learning_rate(0.02), "binary_crossentropy", &metrics)
+        .unwrap();
+    let h = model
+        .fit(
+            &a["x"],
+            &a["y"],
+            FitOptions::default()
+                .batch_size(8)
+                .epochs(3)
+                .shuffle(false)
+                .validation_split(0.25)
+                .verbose(0),
+        )
+        .unwrap();
+    let want = spec["history"].as_object().unwrap();
+    let keys: Vec<&str> = h.keys().collect();
+    let want_keys: Vec<&str> = want.keys().map(String::as_str).collect();
+    assert_eq!(keys, want_keys, "History keys (Keras 3 sorts them)");
+    for (k, vals) in want {
+        for (e, v) in vals.as_array().unwrap().iter().enumerate() {
+            let (got, v) = (h.get(k).unwrap()[e], v.as_f64().unwrap());
+            assert!((got - v).abs() < 1e-5, "history[{k}][{e}] = {got}, Keras {v}");
+        }
+    }
+    assert_eq!(h.epoch, [0, 1, 2]);
+    let d = max_diff(&model.get_weights(), &prefixed(&a, "w3_"));
+    assert!(d < 1e-4, "weights after fit differ by {d:e}");
+    let ev = model
+        .evaluate(&a["x"], &a["y"], rkeras::training::EvaluateOptions::default().batch_size(16).verbose(0))
+        .unwrap();
+    for (k, v) in spec["evaluate"].as_object().unwrap() {
+        let (got, v) = (ev.get(k).unwrap(), v.as_f64().unwrap());
+        assert!((got - v).abs() < 1e-5, "evaluate {k} = {got}, Keras {v}");
+    }
+}
