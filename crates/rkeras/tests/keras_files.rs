@@ -1,9 +1,12 @@
 //! Keras files in and out. Every fixture Keras wrote (`tests/fixtures/keras_files/`: Keras 3
-//! `.keras` and `.weights.h5`, tf-keras 2 legacy `.h5`; copied from the shared reference
-//! set, see `tests/fixtures/keras/README.md`) loads in rkeras and predicts Keras's output on
-//! `tests/fixtures/keras/<case>.input.npy` within 1e-5; rkeras's own files round-trip with
-//! identical weights and predictions.
+//! `.keras` and `.weights.h5`, tf-keras 2 legacy `.h5`, copied from the shared reference set
+//! (see `tests/fixtures/keras/README.md`); nested models and tf-keras weights-only files
+//! `.k2w.h5` / `.k2w_fixed.h5` made by `tools/fixtures/make_keras_files.py`) loads in rkeras
+//! and predicts Keras's output on `<case>.input.npy` within 1e-5; a MobileNetV2 saved by
+//! Keras loads through `AppOptions::weights`; rkeras's own files round-trip with identical
+//! weights and predictions.
 
+use rkeras::io::keras_file::read_archive;
 use rkeras::io::keras_json::model_from_json;
 use rkeras::io::npy::read_npy;
 use rkeras::model::saving::LoadWeightsOptions;
@@ -42,7 +45,12 @@ fn max_err(got: &Tensor, want: &Tensor) -> Result<f32, String> {
 }
 
 fn check_predicts(case: &str, model: &Model) -> Result<f32, String> {
-    let dir = fixtures().join("keras");
+    // The shared set's inputs/outputs live beside its configs; the extra cases' beside their files.
+    let dir = if file(case, ".input.npy").exists() {
+        fixtures().join("keras_files")
+    } else {
+        fixtures().join("keras")
+    };
     let x = read_npy(&dir.join(format!("{case}.input.npy")).to_string_lossy()).map_err(|e| e.to_string())?;
     let want = read_npy(&dir.join(format!("{case}.output.npy")).to_string_lossy()).map_err(|e| e.to_string())?;
     let got = model.predict(&[x], 32).map_err(|e| format!("predict: {e}"))?;
@@ -53,10 +61,11 @@ fn check_predicts(case: &str, model: &Model) -> Result<f32, String> {
     Ok(err)
 }
 
+/// The model of a case's `.keras` `config.json`, with fresh weights.
 fn config_model(case: &str) -> Result<Model, String> {
-    let text = std::fs::read_to_string(fixtures().join("keras").join(format!("{case}.config.json")))
-        .map_err(|e| e.to_string())?;
-    model_from_json(&text).map_err(|e| format!("config: {e}"))
+    let bytes = std::fs::read(file(case, ".keras")).map_err(|e| e.to_string())?;
+    let archive = read_archive(case, &bytes).map_err(|e| e.to_string())?;
+    model_from_json(&archive.config).map_err(|e| format!("config: {e}"))
 }
 
 /// All four ways into rkeras for one case.
@@ -74,13 +83,21 @@ fn run_case(case: &str) -> Result<(), String> {
     let mut m = config_model(case)?;
     m.load_weights(file(case, ".h5")).map_err(|e| format!("load_weights(.h5): {e}"))?;
     check_predicts(case, &m).map_err(|e| format!("load_weights(.h5): {e}"))?;
+    // tf-keras `save_weights("x.h5")`, also with fixed-length and chunked string attributes.
+    for ext in [".k2w.h5", ".k2w_fixed.h5"] {
+        if file(case, ext).exists() {
+            let mut m = config_model(case)?;
+            m.load_weights(file(case, ext)).map_err(|e| format!("{ext}: {e}"))?;
+            check_predicts(case, &m).map_err(|e| format!("{ext}: {e}"))?;
+        }
+    }
     Ok(())
 }
 
 #[test]
 fn every_keras_file_fixture_loads_and_predicts_as_keras() {
     let cases = cases();
-    assert!(cases.len() >= 30, "expected the fixture set, found {}", cases.len());
+    assert!(cases.len() >= 33, "expected the fixture set, found {}", cases.len());
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|c| run_case(c).err().map(|e| format!("{c}: {e}")))
@@ -229,6 +246,43 @@ fn by_name_matches_layers_by_name() {
     // by_name is for the legacy layout only, as in Keras.
     let e = m.load_weights_with(file("lenet5", ".weights.h5"), opts).unwrap_err().to_string();
     assert!(e.contains("by_name"), "{e}");
+}
+
+#[test]
+fn application_weights_from_a_keras_saved_file() {
+    use rkeras::applications::{mobilenet_v2, AppOptions};
+    let dir = fixtures().join("keras_apps");
+    rkeras::clear_session();
+    let opts = AppOptions {
+        alpha: 0.35,
+        input_shape: Some((96, 96, 3)),
+        classes: Some(10),
+        classifier_activation: None,
+        weights: Some(dir.join("mobilenetv2_035_96.keras").to_string_lossy().into_owned()),
+        ..AppOptions::default()
+    };
+    let m = mobilenet_v2(&opts).unwrap();
+    let x = read_npy(&dir.join("mobilenetv2_035_96.input.npy").to_string_lossy()).unwrap();
+    let want = read_npy(&dir.join("mobilenetv2_035_96.output.npy").to_string_lossy()).unwrap();
+    let got = m.predict(&[x], 8).unwrap();
+    let err = max_err(&got[0], &want).unwrap();
+    assert!(err <= 1e-5, "MobileNetV2 from Keras's file: max error {err:e}");
+    // The same file as a whole model.
+    let whole = load_model(dir.join("mobilenetv2_035_96.keras")).unwrap();
+    assert_eq!(whole.get_weights(), m.get_weights());
+    // A path that does not exist, and "imagenet", are clear errors.
+    let missing = AppOptions {
+        weights: Some("no/such/file.weights.h5".into()),
+        ..opts.clone()
+    };
+    let e = mobilenet_v2(&missing).unwrap_err().to_string();
+    assert!(e.contains("weights") && e.contains("no/such/file.weights.h5"), "{e}");
+    let imagenet = AppOptions {
+        weights: Some("imagenet".into()),
+        ..opts
+    };
+    let e = mobilenet_v2(&imagenet).unwrap_err().to_string();
+    assert!(e.contains("imagenet") && e.contains("not implemented"), "{e}");
 }
 
 #[test]

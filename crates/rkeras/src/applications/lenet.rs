@@ -39,7 +39,7 @@ pub fn lenet5(opts: &AppOptions) -> Result<Model> {
             None => {}
         }
     }
-    seq.build()
+    super::load_weights_option(seq.build()?, opts)
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ pub fn mobilenet(opts: &AppOptions) -> Result<Model> {
     finish(
         &input,
         &x,
+        opts,
         &model_name(opts, &format!("mobilenet_{:.2}_{rows}", opts.alpha)),
     )
 }

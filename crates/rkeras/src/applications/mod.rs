@@ -63,8 +63,8 @@ impl Pooling {
     }
 }
 
-/// The arguments Keras's application constructors share (`weights` is always `None` here:
-/// random initialization from the session's seed).
+/// The arguments Keras's application constructors share (`weights`: `None` for random
+/// initialization from the session's seed, or a weights file to load).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppOptions {
     /// Keep the classifier on top (default true). Without it the model ends at the last
@@ -90,6 +90,10 @@ pub struct AppOptions {
     /// Use tf-keras 2's layer names where they differ from Keras 3's (DenseNet's
     /// `conv1/conv`, `conv1/bn`, `conv1/relu`); default false (Keras 3's names).
     pub keras2_names: bool,
+    /// Keras's `weights`: `None` (random initialization from the session's seed) or the path
+    /// of a weights file to load after building (`.keras`, `.weights.h5`, legacy `.h5`).
+    /// `"imagenet"` is recognized but not implemented yet (an error says so).
+    pub weights: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -105,6 +109,7 @@ impl Default for AppOptions {
             dropout: 1e-3,
             name: None,
             keras2_names: false,
+            weights: None,
         }
     }
 }
@@ -245,9 +250,31 @@ pub(crate) fn pool(
     }
 }
 
-/// `Functional(inputs, x, name=name)`.
-pub(crate) fn finish(input: &KerasTensor, output: &KerasTensor, name: &str) -> Result<Model> {
-    Model::new(&[input], &[output], Some(name))
+/// `Functional(inputs, x, name=name)`, then the `weights` option.
+pub(crate) fn finish(input: &KerasTensor, output: &KerasTensor, opts: &AppOptions, name: &str) -> Result<Model> {
+    load_weights_option(Model::new(&[input], &[output], Some(name))?, opts)
+}
+
+/// Keras's `weights` argument after the model is built: `None` keeps the random weights, a
+/// path is loaded with `load_weights` (`.keras`, `.weights.h5` or legacy `.h5`).
+pub(crate) fn load_weights_option(mut model: Model, opts: &AppOptions) -> Result<Model> {
+    match opts.weights.as_deref() {
+        None => Ok(model),
+        Some("imagenet") => Err(KerasError::Invalid(format!(
+            "{}: weights=\"imagenet\" (Keras's pretrained-weights cache and download) is not implemented yet; pass the path of a weights file (.keras, .weights.h5 or .h5) or None",
+            model.name()
+        ))),
+        Some(path) if !std::path::Path::new(path).exists() => Err(arg_error(
+            model.name(),
+            "weights",
+            "None (random initialization), 'imagenet' (pre-training on ImageNet), or the path to the weights file to be loaded",
+            path,
+        )),
+        Some(path) => {
+            model.load_weights(path)?;
+            Ok(model)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -190,6 +190,27 @@ fn sequential_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     build_from_session(&name, ModelKind::Sequential, &[&inp], &[&x])
 }
 
+/// The node index tf-keras 2's JSON gives a layer's first call. A nested Functional model, or
+/// a Sequential one built on an `Input`, has an internal node 0 (its input to its output) that
+/// the config leaves out, so the calls recorded in `inbound_nodes` are nodes 1, 2, … (tf-keras
+/// `_should_skip_first_node`). Keras 3 numbers calls from 0.
+fn keras2_first_node(layer: &Value, nodes: &[Value]) -> usize {
+    let keras2 = nodes.first().is_some_and(Value::is_array);
+    let class = layer.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let starts_with_input = || {
+        layer
+            .pointer("/config/layers/0/class_name")
+            .and_then(Value::as_str)
+            == Some("InputLayer")
+    };
+    let skips = match class {
+        "Functional" | "Model" => true,
+        "Sequential" => starts_with_input(),
+        _ => false,
+    };
+    usize::from(keras2 && skips)
+}
+
 /// `[name, node_index, tensor_index]` references of one inbound node, Keras 3 or 2.
 fn inbound_refs(layer: &str, node: &Value) -> Result<Vec<(String, usize, usize)>> {
     let mut refs = Vec::new();
@@ -269,7 +290,8 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     // Tensors made so far: (layer name, node index) → outputs.
     let mut made: HashMap<(String, usize), Vec<KerasTensor>> = HashMap::new();
     let mut built = HashMap::new();
-    let mut pending: Vec<(String, Callable, Vec<Value>)> = Vec::new();
+    // (layer, callable, inbound nodes, first node index the config uses for this layer's calls)
+    let mut pending: Vec<(String, Callable, Vec<Value>, usize)> = Vec::new();
     for layer in &layers {
         let class = layer.get("class_name").and_then(Value::as_str).unwrap_or("");
         if class == "InputLayer" {
@@ -292,14 +314,15 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        pending.push((lname, c, nodes));
+        let first = keras2_first_node(layer, &nodes);
+        pending.push((lname, c, nodes, first));
     }
     // Keras's functional_from_config: process nodes whose inputs exist, until none is left.
     let mut next_node: HashMap<String, usize> = HashMap::new();
     loop {
         let mut progressed = false;
         let mut remaining = 0;
-        for (lname, c, nodes) in &pending {
+        for (lname, c, nodes, first) in &pending {
             let done = *next_node.get(lname).unwrap_or(&0);
             for node in nodes.iter().skip(done) {
                 let refs = inbound_refs(lname, node)?;
@@ -311,7 +334,7 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
                 let args: Vec<&KerasTensor> = inputs.iter().collect();
                 let index = *next_node.get(lname).unwrap_or(&0);
                 let outs = call(lname, c, &args, &mut built)?;
-                made.insert((lname.clone(), index), outs);
+                made.insert((lname.clone(), index + first), outs);
                 next_node.insert(lname.clone(), index + 1);
                 progressed = true;
             }
@@ -323,8 +346,8 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
         if !progressed {
             let stuck: Vec<String> = pending
                 .iter()
-                .filter(|(l, _, n)| *next_node.get(l).unwrap_or(&0) < n.len())
-                .map(|(l, _, _)| l.clone())
+                .filter(|(l, _, n, _)| *next_node.get(l).unwrap_or(&0) < n.len())
+                .map(|(l, _, _, _)| l.clone())
                 .collect();
             return Err(KerasError::Graph {
                 model: name,

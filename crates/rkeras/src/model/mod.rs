@@ -318,7 +318,9 @@ impl Model {
         let mut holders: HashMap<Var, usize> = HashMap::new();
         for (k, &n) in self.inputs.iter().enumerate() {
             values[n] = vec![inputs[k]];
-            *holders.entry(inputs[k]).or_insert(0) += 1;
+            // One extra hold: the inputs belong to the caller (an outer model that calls this
+            // nested model may still need them), so they are never released here.
+            *holders.entry(inputs[k]).or_insert(0) += 2;
         }
         for (i, node) in self.nodes.iter().enumerate() {
             if self.inputs.contains(&i) {
