@@ -381,9 +381,21 @@ pub fn model_to_json(model: &Model) -> String {
         ModelKind::Sequential => "Sequential",
         ModelKind::Functional => "Functional",
     };
-    json!({ "module": "keras", "class_name": cls, "config": model_config(model), "registered_name": null, "build_config": { "input_shape": model.input_shapes().first() } })
-        .to_string()
+    // Keras's envelope: a Functional model is `keras.src.models.functional`, registered as
+    // "Functional", with no build input shape; both kinds carry an empty compile_config.
+    let envelope = match model.kind() {
+        ModelKind::Sequential => json!({ "module": "keras", "registered_name": null,
+            "build_config": { "input_shape": model.input_shapes().first() } }),
+        ModelKind::Functional => json!({ "module": FUNCTIONAL_MODULE, "registered_name": "Functional",
+            "build_config": { "input_shape": null } }),
+    };
+    json!({ "module": envelope["module"], "class_name": cls, "config": model_config(model),
+        "registered_name": envelope["registered_name"], "build_config": envelope["build_config"], "compile_config": {} })
+    .to_string()
 }
+
+/// The Python module Keras 3 names for a Functional model.
+const FUNCTIONAL_MODULE: &str = "keras.src.models.functional";
 
 /// Keras 3 classes built at construction (`_build_at_init`): their JSON has no `build_config`.
 const BUILT_AT_INIT: &[&str] = &[
@@ -404,16 +416,17 @@ const BUILT_AT_INIT: &[&str] = &[
 fn layer_entry(model: &Model, li: usize) -> Value {
     let layer = &model.layers[li];
     let class = layer.class_name();
-    let module = if matches!(class, "Sequential" | "Functional") {
-        "keras"
-    } else {
-        "keras.layers"
+    let module = match class {
+        "Sequential" => "keras",
+        "Functional" => FUNCTIONAL_MODULE,
+        _ => "keras.layers",
     };
     let mut config = layer.config();
     if let (Some(m), Some(c)) = (layer.as_model(), config.as_object_mut()) {
         c.insert("name".into(), json!(m.name()));
     }
-    let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": null });
+    let registered = if class == "Functional" { json!("Functional") } else { Value::Null };
+    let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": registered });
     let calls: Vec<&crate::model::ModelNode> = model.nodes.iter().filter(|n| n.layer == li).collect();
     let first_call = calls
         .iter()

@@ -125,6 +125,16 @@ impl Model {
         write_atomic(path, &bytes)
     }
 
+    /// The bytes `save_weights("x.weights.h5")` writes (Keras 3 layout).
+    pub fn weights_h5_bytes(&self) -> Result<Vec<u8>> {
+        save_keras3(self)?.to_bytes()
+    }
+
+    /// The bytes `save("x.keras")` writes.
+    pub fn keras_bytes(&self) -> Result<Vec<u8>> {
+        keras_bytes(self)
+    }
+
     /// `model.load_weights(path)` from `.keras`, `.weights.h5` or legacy `.h5`.
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         self.load_weights_with(path, LoadWeightsOptions::default()).map(|_| ())
