@@ -10,9 +10,8 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::conv_args::{opt_setters, setters, single, single_var};
-use super::core::base_config;
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::common::{config_name, layer_core, opt_setters, setters, single, LayerCore};
+use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::kshape::{format_shape, Shape};
@@ -124,9 +123,8 @@ pub struct ActivationLayerConfig {
 /// A built activation layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivationLayer {
-    name: String,
+    core: LayerCore,
     op: ActivationOp,
-    trainable: bool,
 }
 
 /// `keras.layers.ReLU`.
@@ -284,12 +282,7 @@ impl LayerConfig for ActivationLayerConfig {
     fn class_name(&self) -> &'static str {
         self.op.class_name()
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         self.op.validate(name)?;
         let input = single(name, inputs)?;
@@ -310,39 +303,24 @@ impl LayerConfig for ActivationLayerConfig {
             }
         }
         Ok(Box::new(ActivationLayer {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             op: self.op.clone(),
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for ActivationLayer {
-    fn name(&self) -> &str {
-        &self.name
-    }
+    layer_core!();
     fn class_name(&self) -> &str {
         self.op.class_name()
     }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        Vec::new()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        Vec::new()
-    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let input = single(&self.name, inputs)?;
+        let input = single(&self.core.name, inputs)?;
         if let ActivationOp::Softmax { axis } = self.op {
             let rank = input.len() as isize;
             if axis >= rank || axis < -rank {
                 return Err(shape_error(
-                    &self.name,
+                    &self.core.name,
                     format!("axis {axis} is out of bounds for input shape {}", format_shape(input)),
                 ));
             }
@@ -350,8 +328,8 @@ impl Layer for ActivationLayer {
         Ok(vec![input.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        let err = in_layer(&self.name);
+        let x = self.core.input(inputs, weights)?;
+        let err = in_layer(&self.core.name);
         let y = match self.op {
             ActivationOp::ReLU {
                 max_value,
@@ -368,11 +346,7 @@ impl Layer for ActivationLayer {
         Ok(vec![y])
     }
     fn config(&self) -> Value {
-        let mut m = base_config(&self.name, self.trainable, None);
-        for (k, v) in self.op.config_entries() {
-            m.insert(k.into(), v);
-        }
-        Value::Object(m)
+        Value::Object(self.core.config_with(None, self.op.config_entries()))
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         let what = match self.op {
@@ -396,7 +370,7 @@ impl Layer for ActivationLayer {
 mod tests {
     use super::*;
     use crate::kshape::batched;
-    use crate::layers::core::tests::{build, err, grad_check, run};
+    use crate::layers::test_util::{build, err, grad_check, run};
     use tensor::Tensor;
 
     fn apply(cfg: &ActivationLayerConfig, x: &[f32]) -> Vec<f32> {

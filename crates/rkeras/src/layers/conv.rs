@@ -13,11 +13,14 @@
 //! assert_eq!(y.shape(), &vec![None, Some(14), Some(14), Some(32)]);
 //! ```
 
+use super::common::{
+    activate, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args, setters, weight_args,
+    LayerCore,
+};
 use super::conv_args::*;
-use super::core::activate;
-use super::{CallCtx, Layer, LayerConfig, Weight};
-use crate::activations::{parse_activation, to_keras, ActivationKind};
-use crate::config::{dtype_policy, ConfigReader};
+use super::{CallCtx, Layer, LayerConfig};
+use crate::activations::{to_keras, ActivationKind};
+use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
 use crate::explain::params_line;
@@ -72,14 +75,12 @@ pub struct Conv2DConfig {
 /// A built `Conv2D` layer.
 #[derive(Debug, Clone)]
 pub struct Conv2D {
-    name: String,
+    core: LayerCore,
     config: Conv2DConfig,
     window: Window,
     activation: ActivationKind,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
-    weights: Vec<Weight>,
-    trainable: bool,
+    /// Kernel and bias initializers.
+    inits: [Initializer; 2],
 }
 
 impl Conv2D {
@@ -138,16 +139,7 @@ impl Conv2DConfig {
                 self.groups,
             ));
         }
-        let window = Window::new(
-            layer,
-            "kernel_size",
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-            &self.padding,
-            &self.data_format,
-        )?;
-        let activation = parse_activation(layer, "activation", &self.activation)?;
+        let (window, activation) = conv_window!(self, layer)?;
         let ki = self.kernel_initializer.resolve(layer, "kernel_initializer")?;
         let bi = self.bias_initializer.resolve(layer, "bias_initializer")?;
         Ok((window, activation, ki, bi))
@@ -159,37 +151,17 @@ impl Conv2DConfig {
         let filters = r.usize_req("filters")?;
         let kernel_size = r.pair("kernel_size")?.ok_or_else(|| r.missing("kernel_size"))?;
         let mut c = Conv2D::new(filters, kernel_size);
-        c.name = r.name();
-        c.trainable = r.trainable()?;
-        c.strides = r.pair("strides")?.map_or(c.strides, Pair::from);
-        c.padding = read_padding(r)?;
-        c.data_format = read_data_format(r)?;
-        c.dilation_rate = r.pair("dilation_rate")?.map_or(c.dilation_rate, Pair::from);
+        read_conv_args!(r, c);
         c.groups = r.usize("groups")?.unwrap_or(1);
-        c.activation = read_activation(r)?;
-        c.use_bias = r.bool("use_bias")?.unwrap_or(true);
-        c.kernel_initializer = read_init(r, "kernel_initializer")?.unwrap_or(c.kernel_initializer);
-        c.bias_initializer = read_init(r, "bias_initializer")?.unwrap_or(c.bias_initializer);
-        c.kernel_regularizer = read_reg(r, "kernel_regularizer")?;
-        c.bias_regularizer = read_reg(r, "bias_regularizer")?;
-        c.activity_regularizer = read_reg(r, "activity_regularizer")?;
-        c.kernel_constraint = read_constraint(r, "kernel_constraint")?;
-        c.bias_constraint = read_constraint(r, "bias_constraint")?;
+        read_args!(r, c; init kernel_initializer, bias_initializer;
+            reg kernel_regularizer, bias_regularizer, activity_regularizer; constraint kernel_constraint, bias_constraint);
         c.validate(&r.layer)?;
         Ok(c)
     }
 }
 
 impl LayerConfig for Conv2DConfig {
-    fn class_name(&self) -> &'static str {
-        "Conv2D"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Conv2D");
     #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV (1.80)
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let (window, activation, ki, bi) = self.validate(name)?;
@@ -208,50 +180,30 @@ impl LayerConfig for Conv2DConfig {
             ));
         }
         let (kh, kw) = window.kernel;
-        let mut weights = vec![Weight::trainable(
-            "kernel",
-            ki.generate(name, &[kh, kw, c / self.groups, self.filters], rng)?,
-        )];
-        if self.use_bias {
-            weights.push(Weight::trainable("bias", bi.generate(name, &[self.filters], rng)?));
-        }
+        let kernel = [kh, kw, c / self.groups, self.filters];
+        let weights = kernels_and_bias(
+            name,
+            rng,
+            &[("kernel", &ki, &kernel)],
+            self.use_bias.then_some((&bi, self.filters)),
+        )?;
         Ok(Box::new(Conv2D {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, weights),
             config: Conv2DConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
             window,
             activation,
-            kernel_initializer: ki,
-            bias_initializer: bi,
-            weights,
-            trainable: self.trainable,
+            inits: [ki, bi],
         }))
     }
 }
 
 impl Layer for Conv2D {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Conv2D"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        self.weights.iter().collect()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        self.weights.iter_mut().collect()
-    }
+    layer_core!("Conv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let ([n, oh, ow, _], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
+        let ([n, oh, ow, _], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
         Ok(vec![self.window.data_format.join([
             n,
             oh,
@@ -260,21 +212,17 @@ impl Layer for Conv2D {
         ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
+        let x = self.core.input(inputs, weights)?;
         let w = &self.window;
         let p = Conv2dParams::new(w.strides, w.padding)
             .with_dilation(w.dilation)
             .with_groups(self.config.groups);
-        let err = engine_err(&self.name);
-        let xs = w.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx
-            .tape
-            .conv2d(xs, weights[0], weights.get(1).copied(), &p)
-            .map_err(&err)?;
-        let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
+        let y = w.data_format.run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
+            t.conv2d(xs, weights[0], weights.get(1).copied(), &p)
+        })?;
         Ok(vec![activate(
             ctx,
-            &self.name,
+            &self.core.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -282,31 +230,24 @@ impl Layer for Conv2D {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "filters": c.filters,
-            "kernel_size": c.kernel_size.to_json(),
-            "strides": c.strides.to_json(),
-            "padding": padding_name(self.window.padding),
-            "data_format": self.window.data_format.name(),
-            "dilation_rate": c.dilation_rate.to_json(),
-            "groups": c.groups,
-            "activation": to_keras(self.activation),
-            "use_bias": c.use_bias,
-            "kernel_initializer": self.kernel_initializer.to_keras(),
-            "bias_initializer": self.bias_initializer.to_keras(),
-            "kernel_regularizer": reg_json(&c.kernel_regularizer),
-            "bias_regularizer": reg_json(&c.bias_regularizer),
-            "activity_regularizer": reg_json(&c.activity_regularizer),
-            "kernel_constraint": constraint_json(&c.kernel_constraint),
-            "bias_constraint": constraint_json(&c.bias_constraint),
-        })
+        let mut m = self
+            .core
+            .config_with(c.activity_regularizer.as_ref(), [("filters", json!(c.filters))]);
+        self.window.write_config(&mut m, None);
+        m.insert("groups".into(), json!(c.groups));
+        m.insert("activation".into(), to_keras(self.activation));
+        m.insert("use_bias".into(), json!(c.use_bias));
+        let [ki, bi] = &self.inits;
+        let args = [
+            ("kernel", ki, c.kernel_regularizer, &c.kernel_constraint),
+            ("bias", bi, c.bias_regularizer, &c.bias_constraint),
+        ];
+        weight_args(&mut m, &args, Some(c.activity_regularizer));
+        Value::Object(m)
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let (kh, kw) = self.window.kernel;
-        let s = &self.weights[0].value.shape().to_vec();
+        let s = &self.core.weights[0].value.shape().to_vec();
         let (cin, f, g) = (s[2] * self.config.groups, self.config.filters, self.config.groups);
         let per = if g > 1 {
             format!("{kh}·{kw}·{cin}/{g}")
@@ -319,35 +260,17 @@ impl Layer for Conv2D {
             format!("{per}·{f}")
         };
         let mut lines = vec![params_line(&formula, self.count_params())];
-        if let Some(x) = inputs.first() {
-            lines.extend(self.window.explain(&self.name, x));
-        }
+        lines.extend(self.window.explain_inputs(&self.core.name, inputs));
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.kernel_regularizer, weights.first().copied()),
-                (c.bias_regularizer, weights.get(1).copied()),
-            ],
-        )
+        self.core
+            .regularization(tape, weights, &[c.kernel_regularizer, c.bias_regularizer])
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let (kc, bc) = (
-            self.config.kernel_constraint.clone(),
-            self.config.bias_constraint.clone(),
-        );
-        let mut it = self.weights.iter_mut();
-        constrain(&kc, it.next());
-        constrain(&bc, it.next());
+        let c = &self.config;
+        self.core.apply_constraints(&[&c.kernel_constraint, &c.bias_constraint]);
     }
 }
 

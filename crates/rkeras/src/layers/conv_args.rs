@@ -1,18 +1,21 @@
 //! What the convolution and pooling layers share: Keras's int-or-tuple arguments ([`Pair`]),
 //! `data_format` ([`DataFormat`]: `channels_first` inputs are transposed NCHW → NHWC around
-//! the engine op and back), the window arguments checked once ([`Window`]), initializer
-//! arguments given by name or value ([`InitializerArg`]), and reading/writing the
-//! activation, regularizer and constraint arguments of their Keras configs.
+//! the engine op and back, [`DataFormat::run_nhwc`]), the window arguments checked once
+//! ([`Window`], which also writes them to a config), the arguments every convolution config
+//! reads alike (`read_conv_args!`), and initializer arguments given by name or value
+//! ([`InitializerArg`]). The helpers every layer family uses (single inputs, engine errors,
+//! reading and writing regularizers and constraints) live in `common.rs` and are re-exported
+//! here under their former paths.
 
-use crate::activations::activation_from_keras;
+pub use super::common::{
+    constraint_json, engine_err, read_activation, read_constraint, read_init, read_reg, reg_json, single, single_var,
+};
 use crate::config::ConfigReader;
-use crate::constraints::Constraint;
-use crate::error::{arg_error, shape_error, KerasError, Result};
+use crate::error::{arg_error, shape_error, Result};
 use crate::explain::axis_line;
 use crate::initializers::Initializer;
 use crate::kshape::{format_shape, Shape};
-use crate::regularizers::Regularizer;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tensor::shape::{window_axis, AxisGeometry, Padding};
 use tensor::{Tape, TensorError, Var};
 
@@ -139,19 +142,19 @@ impl DataFormat {
             DataFormat::ChannelsFirst => tape.transpose(y, &[0, 3, 1, 2]),
         }
     }
-}
 
-/// Re-labels an engine error with the layer's name, keeping Keras's argument names.
-pub fn engine_err(layer: &str) -> impl Fn(TensorError) -> KerasError + '_ {
-    move |e| match e {
-        TensorError::Argument {
-            arg,
-            expected,
-            received,
-            ..
-        } => arg_error(layer, arg, expected, received),
-        TensorError::Shape { detail, .. } => shape_error(layer, detail),
-        other => shape_error(layer, other.to_string()),
+    /// Runs an NHWC engine op on a layer input in this format: `x` to NHWC, `op`, back.
+    pub(crate) fn run_nhwc(
+        self,
+        tape: &mut Tape,
+        layer: &str,
+        x: Var,
+        op: impl FnOnce(&mut Tape, Var) -> tensor::Result<Var>,
+    ) -> Result<Var> {
+        let err = engine_err(layer);
+        let xs = self.to_nhwc(tape, x).map_err(&err)?;
+        let y = op(tape, xs).map_err(&err)?;
+        self.from_nhwc(tape, y).map_err(&err)
     }
 }
 
@@ -250,6 +253,24 @@ impl Window {
         Ok(([n, rows.map(|g| g.output), cols.map(|g| g.output), c], [rows, cols]))
     }
 
+    /// A convolution's window arguments in Keras's order: `kernel_size`, `strides`, `padding`,
+    /// `extra` (Conv2DTranspose's `output_padding`), `data_format`, `dilation_rate`.
+    pub(crate) fn write_config(&self, m: &mut Map<String, Value>, extra: Option<(&str, Value)>) {
+        m.insert("kernel_size".into(), Pair::from(self.kernel).to_json());
+        m.insert("strides".into(), Pair::from(self.strides).to_json());
+        m.insert("padding".into(), json!(padding_name(self.padding)));
+        if let Some((k, v)) = extra {
+            m.insert(k.into(), v);
+        }
+        m.insert("data_format".into(), json!(self.data_format.name()));
+        m.insert("dilation_rate".into(), Pair::from(self.dilation).to_json());
+    }
+
+    /// `--explain` lines of the output-size arithmetic for a layer's first input, if any.
+    pub(crate) fn explain_inputs(&self, layer: &str, inputs: &[Shape]) -> Vec<String> {
+        inputs.first().map(|x| self.explain(layer, x)).unwrap_or_default()
+    }
+
     /// `--explain` lines of the output-size arithmetic.
     pub fn explain(&self, layer: &str, input: &[Option<usize>]) -> Vec<String> {
         match self.output(layer, input) {
@@ -266,34 +287,6 @@ impl Window {
             Err(e) => vec![e.to_string()],
         }
     }
-}
-
-/// The one input of a single-input layer.
-pub fn single<'a>(layer: &str, inputs: &'a [Shape]) -> Result<&'a Shape> {
-    match inputs {
-        [one] => Ok(one),
-        _ => Err(shape_error(
-            layer,
-            format!("expected 1 input, received {}", inputs.len()),
-        )),
-    }
-}
-
-/// The one input variable of a single-input layer, and checks the weight count.
-pub fn single_var(layer: &str, inputs: &[Var], weights: &[Var], n_weights: usize) -> Result<Var> {
-    if inputs.len() != 1 {
-        return Err(shape_error(
-            layer,
-            format!("expected 1 input, received {}", inputs.len()),
-        ));
-    }
-    if weights.len() != n_weights {
-        return Err(KerasError::Invalid(format!(
-            "{layer}: expected {n_weights} weight variables, received {}",
-            weights.len()
-        )));
-    }
-    Ok(inputs[0])
 }
 
 /// An initializer argument as Keras takes it: a name (`"he_normal"`) or an initializer.
@@ -333,15 +326,6 @@ impl InitializerArg {
     }
 }
 
-/// `activation` of a config (a name, `null` or a serialized function), as the name the
-/// config stores; absent means `"linear"`.
-pub fn read_activation(r: &ConfigReader) -> Result<String> {
-    Ok(r.get("activation")
-        .map(|v| activation_from_keras(&r.layer, v))
-        .transpose()?
-        .map_or_else(|| "linear".to_string(), |a| a.name().to_string()))
-}
-
 /// A string argument, checked by `check` (so bad names fail when the config is read).
 pub fn read_name(
     r: &ConfigReader,
@@ -354,6 +338,51 @@ pub fn read_name(
     Ok(s.to_ascii_lowercase())
 }
 
+/// Refuses a `groups` other than 1 (tf-keras 2 writes `groups: 1` for layers without groups).
+pub fn check_no_groups(r: &ConfigReader, why: &str) -> Result<()> {
+    match r.usize("groups")? {
+        Some(g) if g != 1 => Err(arg_error(&r.layer, "groups", format!("1 ({why})"), g)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the arguments every convolution config has into the fields of the same names:
+/// `name`, `trainable`, `strides`, `padding`, `data_format`, `dilation_rate`, `activation`,
+/// `use_bias` (defaults where absent).
+macro_rules! read_conv_args {
+    ($r:expr, $c:ident) => {
+        $c.name = $r.name();
+        $c.trainable = $r.trainable()?;
+        $c.strides = $r.pair("strides")?.map_or($c.strides, $crate::layers::Pair::from);
+        $c.padding = $crate::layers::conv_args::read_padding($r)?;
+        $c.data_format = $crate::layers::conv_args::read_data_format($r)?;
+        $c.dilation_rate = $r
+            .pair("dilation_rate")?
+            .map_or($c.dilation_rate, $crate::layers::Pair::from);
+        $c.activation = $crate::layers::common::read_activation($r)?;
+        $c.use_bias = $r.bool("use_bias")?.unwrap_or(true);
+    };
+}
+pub(crate) use read_conv_args;
+
+/// The checked `(Window, ActivationKind)` of a convolution config, from its fields of Keras's
+/// names (`kernel_size`, `strides`, `dilation_rate`, `padding`, `data_format`, `activation`).
+macro_rules! conv_window {
+    ($c:expr, $layer:expr) => {
+        $crate::layers::conv_args::Window::new(
+            $layer,
+            "kernel_size",
+            $c.kernel_size,
+            $c.strides,
+            $c.dilation_rate,
+            &$c.padding,
+            &$c.data_format,
+        )
+        .and_then(|w| $crate::activations::parse_activation($layer, "activation", &$c.activation).map(|a| (w, a)))
+    };
+}
+pub(crate) use conv_window;
+
 /// `padding` of a config (default `valid`), checked.
 pub fn read_padding(r: &ConfigReader) -> Result<String> {
     read_name(r, "padding", "valid", |l, s| parse_padding(l, s).map(|_| ()))
@@ -365,100 +394,6 @@ pub fn read_data_format(r: &ConfigReader) -> Result<String> {
         DataFormat::parse(l, s).map(|_| ())
     })
 }
-
-/// An initializer argument of a config, if given.
-pub fn read_init(r: &ConfigReader, key: &str) -> Result<Option<InitializerArg>> {
-    r.get(key)
-        .map(|v| Initializer::from_keras(&r.layer, key, v).map(InitializerArg::Value))
-        .transpose()
-}
-
-/// A regularizer argument of a config, if given.
-pub fn read_reg(r: &ConfigReader, key: &str) -> Result<Option<Regularizer>> {
-    r.get(key)
-        .map(|v| Regularizer::from_keras(&r.layer, key, v))
-        .transpose()
-}
-
-/// A constraint argument of a config, if given.
-pub fn read_constraint(r: &ConfigReader, key: &str) -> Result<Option<Constraint>> {
-    r.get(key).map(|v| Constraint::from_keras(&r.layer, key, v)).transpose()
-}
-
-/// Keras 3 JSON of an optional regularizer.
-pub fn reg_json(r: &Option<Regularizer>) -> Value {
-    r.as_ref().map_or(Value::Null, Regularizer::to_keras)
-}
-
-/// Keras 3 JSON of an optional constraint.
-pub fn constraint_json(c: &Option<Constraint>) -> Value {
-    c.as_ref().map_or(Value::Null, Constraint::to_keras)
-}
-
-/// The sum of the weight regularizers' penalties (`None` when no weight has one).
-pub fn penalties(tape: &mut Tape, pairs: &[(Option<Regularizer>, Option<Var>)]) -> Result<Option<Var>> {
-    let mut total: Option<Var> = None;
-    for (reg, var) in pairs {
-        if let (Some(r), Some(v)) = (reg, var) {
-            let p = r.penalty(tape, *v)?;
-            total = Some(match total {
-                Some(t) => tape.add(t, p)?,
-                None => p,
-            });
-        }
-    }
-    Ok(total)
-}
-
-/// Applies an optional constraint to a weight's value.
-pub fn constrain(c: &Option<Constraint>, w: Option<&mut crate::layers::Weight>) {
-    if let (Some(c), Some(w)) = (c, w) {
-        c.apply(&mut w.value);
-    }
-}
-
-/// Builder methods setting fields from anything convertible (`.strides(2)`, `.padding("same")`).
-macro_rules! setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
-                self.$field = v.into();
-                self
-            }
-        )*
-    };
-}
-
-/// Builder methods setting optional fields (`.kernel_regularizer(Regularizer::l2(1e-4))`).
-macro_rules! opt_setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
-                self.$field = Some(v.into());
-                self
-            }
-        )*
-    };
-}
-
-/// Builder methods setting plain fields (`.groups(2)`, `.use_bias(false)`).
-macro_rules! plain_setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: $ty) -> Self {
-                self.$field = v;
-                self
-            }
-        )*
-    };
-}
-
-pub(crate) use opt_setters;
-pub(crate) use plain_setters;
-pub(crate) use setters;
 
 #[cfg(test)]
 mod tests {

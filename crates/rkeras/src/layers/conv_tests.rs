@@ -2,15 +2,11 @@
 //! parameter counts are Keras's (reference/keras/seed/index.json, the `k_conv_*` cases).
 
 use super::*;
+use crate::layers::test_util::{forward, grad_check, img};
 use crate::layers::CallCtx;
 use crate::regularizers::Regularizer;
 use serde_json::json;
-use tensor::gradcheck::check_gradients;
-use tensor::{Tensor, TensorError};
-
-fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
-    vec![crate::kshape::batched(&[h, w, c])]
-}
+use tensor::Tensor;
 
 fn build(cfg: &Conv2DConfig, input: &[Shape]) -> Box<dyn Layer> {
     cfg.build("conv2d", input, &mut Rng::new(0)).unwrap()
@@ -26,17 +22,6 @@ fn err(cfg: &Conv2DConfig, input: Vec<Shape>) -> String {
         .err()
         .expect("an error")
         .to_string()
-}
-
-/// Runs a built layer on values (weights as tape constants) and returns the output.
-fn run(l: &dyn Layer, x: Tensor) -> Tensor {
-    let mut tape = Tape::new();
-    let mut rng = Rng::new(0);
-    let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
-    let xv = ctx.tape.constant(x);
-    let ws: Vec<Var> = l.weights().iter().map(|w| ctx.tape.constant(w.value.clone())).collect();
-    let y = l.call(&mut ctx, &[xv], &ws).unwrap()[0];
-    tape.value(y).clone()
 }
 
 #[test]
@@ -138,7 +123,7 @@ fn forward_on_ones_counts_the_window_overlap() {
             .bias_initializer("ones"),
         &img(3, 3, 1),
     );
-    let y = run(l.as_ref(), Tensor::ones(&[1, 3, 3, 1]));
+    let y = forward(l.as_ref(), Tensor::ones(&[1, 3, 3, 1]));
     assert_eq!(y.data(), &[5., 7., 5., 7., 10., 7., 5., 7., 5.]);
     // relu clips: a constant −1 kernel gives negatives → 0.
     let l = build(
@@ -147,7 +132,7 @@ fn forward_on_ones_counts_the_window_overlap() {
             .kernel_initializer(Initializer::Constant(-1.0)),
         &img(2, 2, 1),
     );
-    assert_eq!(run(l.as_ref(), Tensor::ones(&[1, 2, 2, 1])).data(), &[0.0]);
+    assert_eq!(forward(l.as_ref(), Tensor::ones(&[1, 2, 2, 1])).data(), &[0.0]);
 }
 
 #[test]
@@ -172,9 +157,9 @@ fn channels_first_equals_channels_last_on_transposed_data() {
         .collect();
     cf.set_weights_by_id(&values);
     let x = Tensor::arange(&[2, 7, 6, 3]).map(|v| (v * 0.37).sin());
-    let y_cl = run(cl.as_ref(), x.clone());
+    let y_cl = forward(cl.as_ref(), x.clone());
     let x_cf = tensor::ops::shape_ops::transpose(&x, &[0, 3, 1, 2]).unwrap();
-    let y_cf = run(cf.as_ref(), x_cf);
+    let y_cf = forward(cf.as_ref(), x_cf);
     assert_eq!(y_cf.shape(), &[2, 4, 4, 3]);
     let back = tensor::ops::shape_ops::transpose(&y_cf, &[0, 2, 3, 1]).unwrap();
     assert!(back.allclose(&y_cl, 1e-6, 1e-6));
@@ -190,16 +175,11 @@ fn gradients_match_finite_differences() {
             .activation("tanh"),
         &img(4, 3, 2),
     );
-    let mut inputs = vec![Tensor::arange(&[2, 4, 3, 2]).map(|v| (v * 0.3).cos())];
-    inputs.extend(l.weights().iter().map(|w| w.value.clone()));
-    let f = |tape: &mut Tape, v: &[Var]| {
-        let mut rng = Rng::new(0);
-        let mut ctx = CallCtx::new(tape, &mut rng, true);
-        l.call(&mut ctx, &v[..1], &v[1..])
-            .map(|o| o[0])
-            .map_err(|e| TensorError::Autograd(e.to_string()))
-    };
-    check_gradients(&inputs, f, 1e-2, 2e-2).unwrap();
+    grad_check(
+        l.as_ref(),
+        &[Tensor::arange(&[2, 4, 3, 2]).map(|v| (v * 0.3).cos())],
+        true,
+    );
 }
 
 #[test]

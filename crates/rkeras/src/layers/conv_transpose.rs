@@ -14,11 +14,14 @@
 //! assert_eq!(y.shape(), &vec![None, Some(15), Some(15), Some(4)]);
 //! ```
 
+use super::common::{
+    activate, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args, setters, weight_args,
+    LayerCore,
+};
 use super::conv_args::*;
-use super::core::activate;
-use super::{CallCtx, Layer, LayerConfig, Weight};
-use crate::activations::{parse_activation, to_keras, ActivationKind};
-use crate::config::{dtype_policy, ConfigReader};
+use super::{CallCtx, Layer, LayerConfig};
+use crate::activations::{to_keras, ActivationKind};
+use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
 use crate::explain::params_line;
@@ -74,14 +77,12 @@ pub struct Conv2DTransposeConfig {
 /// A built `Conv2DTranspose` layer.
 #[derive(Debug, Clone)]
 pub struct Conv2DTranspose {
-    name: String,
+    core: LayerCore,
     config: Conv2DTransposeConfig,
     window: Window,
     activation: ActivationKind,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
-    weights: Vec<Weight>,
-    trainable: bool,
+    /// Kernel and bias initializers.
+    inits: [Initializer; 2],
 }
 
 impl Conv2DTranspose {
@@ -111,7 +112,7 @@ impl Conv2DTranspose {
     }
 
     fn axis(&self, which: usize, input: Option<usize>) -> Result<Option<usize>> {
-        transpose_out(&self.name, &self.window, self.config.output_padding, which, input)
+        transpose_out(&self.core.name, &self.window, self.config.output_padding, which, input)
     }
 }
 
@@ -151,15 +152,7 @@ impl Conv2DTransposeConfig {
         if self.filters == 0 {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
-        let window = Window::new(
-            layer,
-            "kernel_size",
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-            &self.padding,
-            &self.data_format,
-        )?;
+        let (window, activation) = conv_window!(self, layer)?;
         if let Some(p) = self.output_padding {
             if p.0 >= self.strides.0 || p.1 >= self.strides.1 {
                 return Err(arg_error(
@@ -170,7 +163,6 @@ impl Conv2DTransposeConfig {
                 ));
             }
         }
-        let activation = parse_activation(layer, "activation", &self.activation)?;
         let ki = self.kernel_initializer.resolve(layer, "kernel_initializer")?;
         let bi = self.bias_initializer.resolve(layer, "bias_initializer")?;
         Ok((window, activation, ki, bi))
@@ -182,43 +174,18 @@ impl Conv2DTransposeConfig {
         let filters = r.usize_req("filters")?;
         let kernel_size = r.pair("kernel_size")?.ok_or_else(|| r.missing("kernel_size"))?;
         let mut c = Conv2DTranspose::new(filters, kernel_size);
-        c.name = r.name();
-        c.trainable = r.trainable()?;
-        c.strides = r.pair("strides")?.map_or(c.strides, Pair::from);
-        c.padding = read_padding(r)?;
+        read_conv_args!(r, c);
         c.output_padding = r.pair("output_padding")?.map(Pair::from);
-        c.data_format = read_data_format(r)?;
-        c.dilation_rate = r.pair("dilation_rate")?.map_or(c.dilation_rate, Pair::from);
-        // tf-keras 2 writes `groups: 1`; other values were never supported.
-        if let Some(g) = r.usize("groups")? {
-            if g != 1 {
-                return Err(arg_error(&r.layer, "groups", "1 (Conv2DTranspose has no groups)", g));
-            }
-        }
-        c.activation = read_activation(r)?;
-        c.use_bias = r.bool("use_bias")?.unwrap_or(true);
-        c.kernel_initializer = read_init(r, "kernel_initializer")?.unwrap_or(c.kernel_initializer);
-        c.bias_initializer = read_init(r, "bias_initializer")?.unwrap_or(c.bias_initializer);
-        c.kernel_regularizer = read_reg(r, "kernel_regularizer")?;
-        c.bias_regularizer = read_reg(r, "bias_regularizer")?;
-        c.activity_regularizer = read_reg(r, "activity_regularizer")?;
-        c.kernel_constraint = read_constraint(r, "kernel_constraint")?;
-        c.bias_constraint = read_constraint(r, "bias_constraint")?;
+        check_no_groups(r, "Conv2DTranspose has no groups")?;
+        read_args!(r, c; init kernel_initializer, bias_initializer;
+            reg kernel_regularizer, bias_regularizer, activity_regularizer; constraint kernel_constraint, bias_constraint);
         c.validate(&r.layer)?;
         Ok(c)
     }
 }
 
 impl LayerConfig for Conv2DTransposeConfig {
-    fn class_name(&self) -> &'static str {
-        "Conv2DTranspose"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Conv2DTranspose");
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let (window, activation, ki, bi) = self.validate(name)?;
         let input = single(name, inputs)?;
@@ -227,50 +194,33 @@ impl LayerConfig for Conv2DTransposeConfig {
         transpose_out(name, &window, self.output_padding, 0, h)?;
         transpose_out(name, &window, self.output_padding, 1, w)?;
         let (kh, kw) = window.kernel;
-        let mut weights = vec![Weight::trainable(
-            "kernel",
-            ki.generate(name, &[kh, kw, self.filters, c], rng)?,
-        )];
-        if self.use_bias {
-            weights.push(Weight::trainable("bias", bi.generate(name, &[self.filters], rng)?));
-        }
+        let kernel = [kh, kw, self.filters, c];
+        let weights = kernels_and_bias(
+            name,
+            rng,
+            &[("kernel", &ki, &kernel)],
+            self.use_bias.then_some((&bi, self.filters)),
+        )?;
         Ok(Box::new(Conv2DTranspose {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, weights),
             config: Conv2DTransposeConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
             window,
             activation,
-            kernel_initializer: ki,
-            bias_initializer: bi,
-            weights,
-            trainable: self.trainable,
+            inits: [ki, bi],
         }))
     }
 }
 
 impl Layer for Conv2DTranspose {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Conv2DTranspose"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        self.weights.iter().collect()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        self.weights.iter_mut().collect()
-    }
+    layer_core!("Conv2DTranspose");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let [n, h, w, _] = self.window.data_format.split(&self.name, single(&self.name, inputs)?)?;
+        let [n, h, w, _] = self
+            .window
+            .data_format
+            .split(&self.core.name, single(&self.core.name, inputs)?)?;
         let (oh, ow) = (self.axis(0, h)?, self.axis(1, w)?);
         Ok(vec![self.window.data_format.join([
             n,
@@ -280,20 +230,16 @@ impl Layer for Conv2DTranspose {
         ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
+        let x = self.core.input(inputs, weights)?;
         let w = &self.window;
         let mut p = Conv2dTransposeParams::new(w.strides, w.padding).with_dilation(w.dilation);
         p.output_padding = self.config.output_padding.map(Pair::tuple);
-        let err = engine_err(&self.name);
-        let xs = w.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx
-            .tape
-            .conv2d_transpose(xs, weights[0], weights.get(1).copied(), &p)
-            .map_err(&err)?;
-        let y = w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?;
+        let y = w.data_format.run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
+            t.conv2d_transpose(xs, weights[0], weights.get(1).copied(), &p)
+        })?;
         Ok(vec![activate(
             ctx,
-            &self.name,
+            &self.core.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -301,38 +247,35 @@ impl Layer for Conv2DTranspose {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "filters": c.filters,
-            "kernel_size": c.kernel_size.to_json(),
-            "strides": c.strides.to_json(),
-            "padding": padding_name(self.window.padding),
-            "output_padding": c.output_padding.map_or(Value::Null, Pair::to_json),
-            "data_format": self.window.data_format.name(),
-            "dilation_rate": c.dilation_rate.to_json(),
-            "activation": to_keras(self.activation),
-            "use_bias": c.use_bias,
-            "kernel_initializer": self.kernel_initializer.to_keras(),
-            "bias_initializer": self.bias_initializer.to_keras(),
-            "kernel_regularizer": reg_json(&c.kernel_regularizer),
-            "bias_regularizer": reg_json(&c.bias_regularizer),
-            "activity_regularizer": reg_json(&c.activity_regularizer),
-            "kernel_constraint": constraint_json(&c.kernel_constraint),
-            "bias_constraint": constraint_json(&c.bias_constraint),
-        })
+        let mut m = self
+            .core
+            .config_with(c.activity_regularizer.as_ref(), [("filters", json!(c.filters))]);
+        let output_padding = c.output_padding.map_or(Value::Null, Pair::to_json);
+        self.window
+            .write_config(&mut m, Some(("output_padding", output_padding)));
+        m.insert("activation".into(), to_keras(self.activation));
+        m.insert("use_bias".into(), json!(c.use_bias));
+        let [ki, bi] = &self.inits;
+        let args = [
+            ("kernel", ki, c.kernel_regularizer, &c.kernel_constraint),
+            ("bias", bi, c.bias_regularizer, &c.bias_constraint),
+        ];
+        weight_args(&mut m, &args, Some(c.activity_regularizer));
+        Value::Object(m)
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let (kh, kw) = self.window.kernel;
-        let (f, cin) = (self.config.filters, self.weights[0].value.shape()[3]);
+        let (f, cin) = (self.config.filters, self.core.weights[0].value.shape()[3]);
         let formula = if self.config.use_bias {
             format!("({kh}·{kw}·{cin} + 1)·{f}")
         } else {
             format!("{kh}·{kw}·{cin}·{f}")
         };
         let mut lines = vec![params_line(&formula, self.count_params())];
-        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.window.data_format.split(&self.name, x)) else {
+        let Some(Ok([_, h, w, _])) = inputs
+            .first()
+            .map(|x| self.window.data_format.split(&self.core.name, x))
+        else {
             return lines;
         };
         for (which, label, input) in [(0, "H", h), (1, "W", w)] {
@@ -353,42 +296,22 @@ impl Layer for Conv2DTranspose {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.kernel_regularizer, weights.first().copied()),
-                (c.bias_regularizer, weights.get(1).copied()),
-            ],
-        )
+        self.core
+            .regularization(tape, weights, &[c.kernel_regularizer, c.bias_regularizer])
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let (kc, bc) = (
-            self.config.kernel_constraint.clone(),
-            self.config.bias_constraint.clone(),
-        );
-        let mut it = self.weights.iter_mut();
-        constrain(&kc, it.next());
-        constrain(&bc, it.next());
+        let c = &self.config;
+        self.core.apply_constraints(&[&c.kernel_constraint, &c.bias_constraint]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::CallCtx;
+    use crate::layers::test_util::{forward, grad_check, img};
     use serde_json::json;
     use tensor::Tensor;
-
-    fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
-        vec![crate::kshape::batched(&[h, w, c])]
-    }
 
     fn out(cfg: &Conv2DTransposeConfig, input: Vec<Shape>) -> (Shape, u64) {
         let l = cfg.build("t", &input, &mut Rng::new(0)).unwrap();
@@ -462,13 +385,8 @@ mod tests {
             .kernel_initializer("ones")
             .build("t", &img(1, 1, 1), &mut Rng::new(0))
             .unwrap();
-        let mut tape = Tape::new();
-        let mut rng = Rng::new(0);
-        let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
-        let x = ctx.tape.constant(Tensor::full(&[1, 1, 1, 1], 2.0));
-        let ws: Vec<Var> = l.weights().iter().map(|w| ctx.tape.constant(w.value.clone())).collect();
-        let y = l.call(&mut ctx, &[x], &ws).unwrap()[0];
-        assert_eq!(tape.value(y).data(), &[3.0, 3.0, 3.0, 3.0]);
+        let y = forward(l.as_ref(), Tensor::full(&[1, 1, 1, 1], 2.0));
+        assert_eq!(y.data(), &[3.0, 3.0, 3.0, 3.0]);
 
         let l = Conv2DTranspose::new(2, 3)
             .strides(2)
@@ -476,21 +394,11 @@ mod tests {
             .activation("tanh")
             .build("t", &img(3, 2, 2), &mut Rng::new(1))
             .unwrap();
-        let mut inputs = vec![Tensor::arange(&[1, 3, 2, 2]).map(|v| v / 12.0 - 0.3)];
-        inputs.extend(l.weights().iter().map(|w| w.value.clone()));
-        tensor::gradcheck::check_gradients(
-            &inputs,
-            |tape, v| {
-                let mut rng = Rng::new(0);
-                let mut ctx = CallCtx::new(tape, &mut rng, true);
-                l.call(&mut ctx, &v[..1], &v[1..])
-                    .map(|o| o[0])
-                    .map_err(|e| tensor::TensorError::Autograd(e.to_string()))
-            },
-            1e-2,
-            2e-2,
-        )
-        .unwrap();
+        grad_check(
+            l.as_ref(),
+            &[Tensor::arange(&[1, 3, 2, 2]).map(|v| v / 12.0 - 0.3)],
+            true,
+        );
     }
 
     #[test]

@@ -13,20 +13,20 @@
 //! assert_eq!(y.shape(), &vec![None, Some(64)]);
 //! ```
 
-use super::conv_args::{
-    constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters,
-    single, single_var, InitializerArg,
+use super::common::{
+    activate, config_name, kernels_and_bias, layer_core, opt_setters, read_args, setters, single, weight_args,
+    LayerCore,
 };
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::{CallCtx, InitializerArg, Layer, LayerConfig};
 use crate::activations::{activation_from_keras, parse_activation, to_keras, ActivationKind};
-use crate::config::{dtype_policy, ConfigReader};
+use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::{format_shape, Shape};
 use crate::regularizers::Regularizer;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tensor::{Rng, Tape, Var};
 
 /// `Dense(units, …)` with Keras 3's defaults.
@@ -61,14 +61,12 @@ pub struct DenseConfig {
 /// A built `Dense` layer.
 #[derive(Debug, Clone)]
 pub struct Dense {
-    name: String,
+    core: LayerCore,
     config: DenseConfig,
     activation: ActivationKind,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
-    weights: Vec<Weight>,
+    /// Kernel and bias initializers.
+    inits: [Initializer; 2],
     input_shape: Shape,
-    trainable: bool,
 }
 
 impl Dense {
@@ -125,13 +123,8 @@ impl DenseConfig {
             c.activation = activation_from_keras(&r.layer, v)?.name().to_string();
         }
         c.use_bias = r.bool("use_bias")?.unwrap_or(true);
-        c.kernel_initializer = read_init(r, "kernel_initializer")?.unwrap_or(c.kernel_initializer);
-        c.bias_initializer = read_init(r, "bias_initializer")?.unwrap_or(c.bias_initializer);
-        c.kernel_regularizer = read_reg(r, "kernel_regularizer")?;
-        c.bias_regularizer = read_reg(r, "bias_regularizer")?;
-        c.activity_regularizer = read_reg(r, "activity_regularizer")?;
-        c.kernel_constraint = read_constraint(r, "kernel_constraint")?;
-        c.bias_constraint = read_constraint(r, "bias_constraint")?;
+        read_args!(r, c; init kernel_initializer, bias_initializer;
+            reg kernel_regularizer, bias_regularizer, activity_regularizer; constraint kernel_constraint, bias_constraint);
         if r.get("lora_rank").is_some() {
             return Err(arg_error(
                 &r.layer,
@@ -169,117 +162,39 @@ fn dense_input_dim(layer: &str, input: &[Option<usize>]) -> Result<usize> {
 }
 
 impl LayerConfig for DenseConfig {
-    fn class_name(&self) -> &'static str {
-        "Dense"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Dense");
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let (activation, ki, bi) = self.validate(name)?;
         let input = single(name, inputs)?;
         let fan_in = dense_input_dim(name, input)?;
-        let mut weights = vec![Weight::trainable(
-            "kernel",
-            ki.generate(name, &[fan_in, self.units], rng)?,
-        )];
-        if self.use_bias {
-            weights.push(Weight::trainable("bias", bi.generate(name, &[self.units], rng)?));
-        }
+        let kernel = [fan_in, self.units];
+        let weights = kernels_and_bias(
+            name,
+            rng,
+            &[("kernel", &ki, &kernel)],
+            self.use_bias.then_some((&bi, self.units)),
+        )?;
         Ok(Box::new(Dense {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, weights),
             config: DenseConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
             activation,
-            kernel_initializer: ki,
-            bias_initializer: bi,
-            weights,
+            inits: [ki, bi],
             input_shape: input.clone(),
-            trainable: self.trainable,
         }))
     }
 }
 
-/// The activity regularizer's penalty on a layer output, divided by the batch size as Keras
-/// 3 (since 3.14) and tf-keras 2 do, pushed onto the call's losses.
-pub(crate) fn activity_penalty(ctx: &mut CallCtx, layer: &str, out: Var, reg: Option<Regularizer>) -> Result<()> {
-    if let Some(r) = reg {
-        let batch = ctx
-            .tape
-            .try_value(out)
-            .map_err(in_layer(layer))?
-            .shape()
-            .first()
-            .copied()
-            .unwrap_or(1);
-        let p = r.penalty(ctx.tape, out)?;
-        let p = if batch > 0 {
-            ctx.tape.scale(p, 1.0 / batch as f32).map_err(in_layer(layer))?
-        } else {
-            p
-        };
-        ctx.losses.push(p);
-    }
-    Ok(())
-}
-
-/// `activation(y)`, then the activity regularizer's penalty on it ([`activity_penalty`]): the
-/// end of every layer with `activation` and `activity_regularizer` arguments.
-pub(crate) fn activate(
-    ctx: &mut CallCtx,
-    layer: &str,
-    y: Var,
-    activation: ActivationKind,
-    activity: Option<Regularizer>,
-) -> Result<Var> {
-    let out = activation.apply(ctx.tape, y).map_err(in_layer(layer))?;
-    activity_penalty(ctx, layer, out, activity)?;
-    Ok(out)
-}
-
-/// The Keras 3 config head every layer writes: name, trainable, dtype, and the activity
-/// regularizer when one is set (Keras's base `Layer.get_config`).
-pub(crate) fn base_config(name: &str, trainable: bool, activity: Option<&Regularizer>) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(name));
-    m.insert("trainable".into(), json!(trainable));
-    m.insert("dtype".into(), dtype_policy());
-    if let Some(r) = activity {
-        m.insert("activity_regularizer".into(), r.to_keras());
-    }
-    m
-}
-
 impl Layer for Dense {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Dense"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        self.weights.iter().collect()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        self.weights.iter_mut().collect()
-    }
+    layer_core!("Dense");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let input = single(&self.name, inputs)?;
-        let fan_in = self.weights[0].value.shape()[0];
+        let input = single(&self.core.name, inputs)?;
+        let fan_in = self.core.weights[0].value.shape()[0];
         if input.len() < 2 || input[input.len() - 1].is_some_and(|d| d != fan_in) {
             return Err(shape_error(
-                &self.name,
+                &self.core.name,
                 format!("expected axis -1 of the input to have size {fan_in} (the layer was built for {}), received input shape {}", format_shape(&self.input_shape), format_shape(input)),
             ));
         }
@@ -290,14 +205,14 @@ impl Layer for Dense {
         Ok(vec![out])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
+        let x = self.core.input(inputs, weights)?;
         let y = ctx
             .tape
             .linear(x, weights[0], weights.get(1).copied())
-            .map_err(in_layer(&self.name))?;
+            .map_err(in_layer(&self.core.name))?;
         Ok(vec![activate(
             ctx,
-            &self.name,
+            &self.core.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -305,21 +220,23 @@ impl Layer for Dense {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        let mut m = base_config(&self.name, self.trainable, c.activity_regularizer.as_ref());
-        m.insert("units".into(), json!(c.units));
-        m.insert("activation".into(), to_keras(self.activation));
-        m.insert("use_bias".into(), json!(c.use_bias));
-        m.insert("kernel_initializer".into(), self.kernel_initializer.to_keras());
-        m.insert("bias_initializer".into(), self.bias_initializer.to_keras());
-        m.insert("kernel_regularizer".into(), reg_json(&c.kernel_regularizer));
-        m.insert("bias_regularizer".into(), reg_json(&c.bias_regularizer));
-        m.insert("kernel_constraint".into(), constraint_json(&c.kernel_constraint));
-        m.insert("bias_constraint".into(), constraint_json(&c.bias_constraint));
+        let entries = [
+            ("units", json!(c.units)),
+            ("activation", to_keras(self.activation)),
+            ("use_bias", json!(c.use_bias)),
+        ];
+        let mut m = self.core.config_with(c.activity_regularizer.as_ref(), entries);
+        let [ki, bi] = &self.inits;
+        let args = [
+            ("kernel", ki, c.kernel_regularizer, &c.kernel_constraint),
+            ("bias", bi, c.bias_regularizer, &c.bias_constraint),
+        ];
+        weight_args(&mut m, &args, None);
         m.insert("quantization_config".into(), Value::Null);
         Value::Object(m)
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let fan_in = self.weights[0].value.shape()[0];
+        let fan_in = self.core.weights[0].value.shape()[0];
         let units = self.config.units;
         let formula = if self.config.use_bias {
             format!("({fan_in} + 1)·{units}")
@@ -343,29 +260,13 @@ impl Layer for Dense {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.kernel_regularizer, weights.first().copied()),
-                (c.bias_regularizer, weights.get(1).copied()),
-            ],
-        )
+        self.core
+            .regularization(tape, weights, &[c.kernel_regularizer, c.bias_regularizer])
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let (kc, bc) = (
-            self.config.kernel_constraint.clone(),
-            self.config.bias_constraint.clone(),
-        );
-        let mut it = self.weights.iter_mut();
-        constrain(&kc, it.next());
-        constrain(&bc, it.next());
+        let c = &self.config;
+        self.core.apply_constraints(&[&c.kernel_constraint, &c.bias_constraint]);
     }
 }
 
@@ -383,9 +284,8 @@ pub struct ActivationConfig {
 /// A built `Activation` layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activation {
-    name: String,
+    core: LayerCore,
     kind: ActivationKind,
-    trainable: bool,
 }
 
 impl Activation {
@@ -422,56 +322,28 @@ impl ActivationConfig {
 }
 
 impl LayerConfig for ActivationConfig {
-    fn class_name(&self) -> &'static str {
-        "Activation"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Activation");
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let kind = parse_activation(name, "activation", &self.activation)?;
         single(name, inputs)?;
         Ok(Box::new(Activation {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             kind,
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for Activation {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Activation"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        Vec::new()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        Vec::new()
-    }
+    layer_core!("Activation");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        Ok(vec![single(&self.name, inputs)?.clone()])
+        Ok(vec![single(&self.core.name, inputs)?.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        Ok(vec![self.kind.apply(ctx.tape, x).map_err(in_layer(&self.name))?])
+        let x = self.core.input(inputs, weights)?;
+        Ok(vec![self.kind.apply(ctx.tape, x).map_err(in_layer(&self.core.name))?])
     }
     fn config(&self) -> Value {
-        let mut m = base_config(&self.name, self.trainable, None);
-        m.insert("activation".into(), to_keras(self.kind));
-        Value::Object(m)
+        Value::Object(self.core.config_with(None, [("activation", to_keras(self.kind))]))
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         let how = if matches!(self.kind, ActivationKind::Softmax | ActivationKind::LogSoftmax) {
@@ -488,4 +360,4 @@ impl Layer for Activation {
 
 #[cfg(test)]
 #[path = "core_tests.rs"]
-pub(crate) mod tests;
+mod tests;

@@ -333,10 +333,7 @@ impl<T: CustomLayer> Layer for CustomBuilt<T> {
         for c in &self.children {
             let n = c.weights().len();
             if let Some(p) = c.regularization(tape, weights.get(at..at + n).unwrap_or(&[]))? {
-                total = Some(match total {
-                    Some(t) => tape.add(t, p)?,
-                    None => p,
-                });
+                super::common::add_penalty(tape, &mut total, p)?;
             }
             at += n;
         }

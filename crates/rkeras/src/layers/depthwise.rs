@@ -18,11 +18,14 @@
 //! assert_eq!(z.shape(), &vec![None, Some(8), Some(8), Some(8)]);
 //! ```
 
+use super::common::{
+    activate, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args, setters, weight_args,
+    LayerCore,
+};
 use super::conv_args::*;
-use super::core::activate;
-use super::{CallCtx, Layer, LayerConfig, Weight};
-use crate::activations::{parse_activation, to_keras, ActivationKind};
-use crate::config::{dtype_policy, ConfigReader};
+use super::{CallCtx, Layer, LayerConfig};
+use crate::activations::{to_keras, ActivationKind};
+use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
 use crate::explain::params_line;
@@ -75,13 +78,12 @@ pub struct DepthwiseConv2DConfig {
 /// A built `DepthwiseConv2D` layer.
 #[derive(Debug, Clone)]
 pub struct DepthwiseConv2D {
-    name: String,
+    core: LayerCore,
     config: DepthwiseConv2DConfig,
     window: Window,
     activation: ActivationKind,
+    /// Depthwise kernel and bias initializers.
     inits: [Initializer; 2],
-    weights: Vec<Weight>,
-    trainable: bool,
 }
 
 impl DepthwiseConv2D {
@@ -117,28 +119,12 @@ fn check_multiplier(layer: &str, dm: usize) -> Result<()> {
     Ok(())
 }
 
-/// Window arguments shared by both readers.
-fn read_window_args(r: &ConfigReader) -> Result<(Pair, Pair, String, String, Pair, String, bool)> {
+/// The start of both readers: the arguments every convolution has, and no `groups`.
+fn read_depthwise_args<C>(r: &ConfigReader, new: impl FnOnce(Pair) -> C) -> Result<C> {
+    r.check_dtype()?;
     let kernel_size = r.pair("kernel_size")?.ok_or_else(|| r.missing("kernel_size"))?;
-    if let Some(g) = r.usize("groups")? {
-        if g != 1 {
-            return Err(arg_error(
-                &r.layer,
-                "groups",
-                "1 (depthwise convolutions have no groups)",
-                g,
-            ));
-        }
-    }
-    Ok((
-        kernel_size.into(),
-        r.pair("strides")?.map_or(Pair(1, 1), Pair::from),
-        read_padding(r)?,
-        read_data_format(r)?,
-        r.pair("dilation_rate")?.map_or(Pair(1, 1), Pair::from),
-        read_activation(r)?,
-        r.bool("use_bias")?.unwrap_or(true),
-    ))
+    check_no_groups(r, "depthwise convolutions have no groups")?;
+    Ok(new(kernel_size.into()))
 }
 
 impl DepthwiseConv2DConfig {
@@ -151,16 +137,7 @@ impl DepthwiseConv2DConfig {
     /// Checks the arguments that do not depend on the input.
     pub fn validate(&self, layer: &str) -> Result<(Window, ActivationKind, [Initializer; 2])> {
         check_multiplier(layer, self.depth_multiplier)?;
-        let window = Window::new(
-            layer,
-            "kernel_size",
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-            &self.padding,
-            &self.data_format,
-        )?;
-        let activation = parse_activation(layer, "activation", &self.activation)?;
+        let (window, activation) = conv_window!(self, layer)?;
         let inits = [
             self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
             self.bias_initializer.resolve(layer, "bias_initializer")?,
@@ -170,27 +147,11 @@ impl DepthwiseConv2DConfig {
 
     /// Reads a Keras 3 or tf-keras 2 `DepthwiseConv2D` config.
     pub fn from_keras(r: &ConfigReader) -> Result<DepthwiseConv2DConfig> {
-        r.check_dtype()?;
-        let (kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias) = read_window_args(r)?;
-        let mut c = DepthwiseConv2D::new(kernel_size);
-        (
-            c.strides,
-            c.padding,
-            c.data_format,
-            c.dilation_rate,
-            c.activation,
-            c.use_bias,
-        ) = (strides, padding, data_format, dilation_rate, activation, use_bias);
-        c.name = r.name();
-        c.trainable = r.trainable()?;
+        let mut c = read_depthwise_args(r, DepthwiseConv2D::new)?;
+        read_conv_args!(r, c);
         c.depth_multiplier = r.usize("depth_multiplier")?.unwrap_or(1);
-        c.depthwise_initializer = read_init(r, "depthwise_initializer")?.unwrap_or(c.depthwise_initializer);
-        c.bias_initializer = read_init(r, "bias_initializer")?.unwrap_or(c.bias_initializer);
-        c.depthwise_regularizer = read_reg(r, "depthwise_regularizer")?;
-        c.bias_regularizer = read_reg(r, "bias_regularizer")?;
-        c.activity_regularizer = read_reg(r, "activity_regularizer")?;
-        c.depthwise_constraint = read_constraint(r, "depthwise_constraint")?;
-        c.bias_constraint = read_constraint(r, "bias_constraint")?;
+        read_args!(r, c; init depthwise_initializer, bias_initializer;
+            reg depthwise_regularizer, bias_regularizer, activity_regularizer; constraint depthwise_constraint, bias_constraint);
         c.validate(&r.layer)?;
         Ok(c)
     }
@@ -204,65 +165,28 @@ fn input_channels(layer: &str, window: &Window, inputs: &[Shape]) -> Result<usiz
 }
 
 impl LayerConfig for DepthwiseConv2DConfig {
-    fn class_name(&self) -> &'static str {
-        "DepthwiseConv2D"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("DepthwiseConv2D");
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
-        let (window, activation, inits) = self.validate(name)?;
+        let (window, activation, [ki, bi]) = self.validate(name)?;
         let c = input_channels(name, &window, inputs)?;
-        let (kh, kw) = window.kernel;
-        let dm = self.depth_multiplier;
-        let mut weights = vec![Weight::trainable(
-            "kernel",
-            inits[0].generate(name, &[kh, kw, c, dm], rng)?,
-        )];
-        if self.use_bias {
-            weights.push(Weight::trainable("bias", inits[1].generate(name, &[c * dm], rng)?));
-        }
-        let config = DepthwiseConv2DConfig {
-            name: Some(name.to_string()),
-            ..self.clone()
-        };
+        let ((kh, kw), dm) = (window.kernel, self.depth_multiplier);
+        let weights = kernels_and_bias(
+            name,
+            rng,
+            &[("kernel", &ki, &[kh, kw, c, dm])],
+            self.use_bias.then_some((&bi, c * dm)),
+        )?;
         Ok(Box::new(DepthwiseConv2D {
-            name: name.to_string(),
-            config,
+            core: LayerCore::new(name, self.trainable, weights),
+            config: DepthwiseConv2DConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             window,
             activation,
-            inits,
-            weights,
-            trainable: self.trainable,
+            inits: [ki, bi],
         }))
     }
-}
-
-/// The common `Layer` methods of both (identical but for the names).
-macro_rules! layer_basics {
-    ($class:literal) => {
-        fn name(&self) -> &str {
-            &self.name
-        }
-        fn class_name(&self) -> &str {
-            $class
-        }
-        fn trainable(&self) -> bool {
-            self.trainable
-        }
-        fn set_trainable(&mut self, trainable: bool) {
-            self.trainable = trainable;
-        }
-        fn weights(&self) -> Vec<&Weight> {
-            self.weights.iter().collect()
-        }
-        fn weights_mut(&mut self) -> Vec<&mut Weight> {
-            self.weights.iter_mut().collect()
-        }
-    };
 }
 
 fn depthwise_params(w: &Window) -> DepthwiseParams {
@@ -270,28 +194,24 @@ fn depthwise_params(w: &Window) -> DepthwiseParams {
 }
 
 impl Layer for DepthwiseConv2D {
-    layer_basics!("DepthwiseConv2D");
+    layer_core!("DepthwiseConv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let ([n, oh, ow, c], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
-        Ok(vec![self.window.data_format.join([
-            n,
-            oh,
-            ow,
-            c.map(|c| c * self.config.depth_multiplier),
-        ])])
+        let ([n, oh, ow, c], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
+        let dm = self.config.depth_multiplier;
+        Ok(vec![self.window.data_format.join([n, oh, ow, c.map(|c| c * dm)])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
-        let (err, df) = (engine_err(&self.name), self.window.data_format);
-        let xs = df.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = ctx
-            .tape
-            .depthwise_conv2d(xs, weights[0], weights.get(1).copied(), &depthwise_params(&self.window))
-            .map_err(&err)?;
-        let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
+        let x = self.core.input(inputs, weights)?;
+        let p = depthwise_params(&self.window);
+        let y = self
+            .window
+            .data_format
+            .run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
+                t.depthwise_conv2d(xs, weights[0], weights.get(1).copied(), &p)
+            })?;
         Ok(vec![activate(
             ctx,
-            &self.name,
+            &self.core.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -299,29 +219,21 @@ impl Layer for DepthwiseConv2D {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "depth_multiplier": c.depth_multiplier,
-            "kernel_size": c.kernel_size.to_json(),
-            "strides": c.strides.to_json(),
-            "padding": padding_name(self.window.padding),
-            "data_format": self.window.data_format.name(),
-            "dilation_rate": c.dilation_rate.to_json(),
-            "activation": to_keras(self.activation),
-            "use_bias": c.use_bias,
-            "depthwise_initializer": self.inits[0].to_keras(),
-            "bias_initializer": self.inits[1].to_keras(),
-            "depthwise_regularizer": reg_json(&c.depthwise_regularizer),
-            "bias_regularizer": reg_json(&c.bias_regularizer),
-            "activity_regularizer": reg_json(&c.activity_regularizer),
-            "depthwise_constraint": constraint_json(&c.depthwise_constraint),
-            "bias_constraint": constraint_json(&c.bias_constraint),
-        })
+        let head = [("depth_multiplier", json!(c.depth_multiplier))];
+        let mut m = self.core.config_with(c.activity_regularizer.as_ref(), head);
+        self.window.write_config(&mut m, None);
+        m.insert("activation".into(), to_keras(self.activation));
+        m.insert("use_bias".into(), json!(c.use_bias));
+        let [di, bi] = &self.inits;
+        let args = [
+            ("depthwise", di, c.depthwise_regularizer, &c.depthwise_constraint),
+            ("bias", bi, c.bias_regularizer, &c.bias_constraint),
+        ];
+        weight_args(&mut m, &args, Some(c.activity_regularizer));
+        Value::Object(m)
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let s = self.weights[0].value.shape();
+        let s = self.core.weights[0].value.shape();
         let (kh, kw, c, dm) = (s[0], s[1], s[2], s[3]);
         let formula = if self.config.use_bias {
             format!("({kh}·{kw} + 1)·{c}·{dm}")
@@ -329,38 +241,18 @@ impl Layer for DepthwiseConv2D {
             format!("{kh}·{kw}·{c}·{dm}")
         };
         let mut lines = vec![params_line(&formula, self.count_params())];
-        lines.extend(
-            inputs
-                .first()
-                .map(|x| self.window.explain(&self.name, x))
-                .unwrap_or_default(),
-        );
+        lines.extend(self.window.explain_inputs(&self.core.name, inputs));
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.depthwise_regularizer, weights.first().copied()),
-                (c.bias_regularizer, weights.get(1).copied()),
-            ],
-        )
+        self.core
+            .regularization(tape, weights, &[c.depthwise_regularizer, c.bias_regularizer])
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let (kc, bc) = (
-            self.config.depthwise_constraint.clone(),
-            self.config.bias_constraint.clone(),
-        );
-        let mut it = self.weights.iter_mut();
-        constrain(&kc, it.next());
-        constrain(&bc, it.next());
+        let c = &self.config;
+        self.core
+            .apply_constraints(&[&c.depthwise_constraint, &c.bias_constraint]);
     }
 }
 

@@ -2,14 +2,9 @@
 //! are Keras's (reference/keras/seed/index.json: `k_depthwise_*`, `k_separable*`).
 
 use super::*;
-use crate::layers::CallCtx;
+use crate::layers::test_util::{forward, grad_check, img};
 use serde_json::json;
-use tensor::gradcheck::check_gradients;
-use tensor::{Tensor, TensorError};
-
-fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
-    vec![crate::kshape::batched(&[h, w, c])]
-}
+use tensor::Tensor;
 
 fn shape_params(cfg: &dyn LayerConfig, input: Vec<Shape>) -> (Shape, u64, Vec<String>) {
     let l = cfg.build("l", &input, &mut Rng::new(0)).unwrap();
@@ -23,29 +18,6 @@ fn shape_params(cfg: &dyn LayerConfig, input: Vec<Shape>) -> (Shape, u64, Vec<St
         l.count_params(),
         names,
     )
-}
-
-fn run(l: &dyn Layer, x: Tensor) -> Tensor {
-    let mut tape = Tape::new();
-    let mut rng = Rng::new(0);
-    let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
-    let xv = ctx.tape.constant(x);
-    let ws: Vec<Var> = l.weights().iter().map(|w| ctx.tape.constant(w.value.clone())).collect();
-    let y = l.call(&mut ctx, &[xv], &ws).unwrap()[0];
-    tape.value(y).clone()
-}
-
-fn grad_check(l: &dyn Layer, x: Tensor) {
-    let mut inputs = vec![x];
-    inputs.extend(l.weights().iter().map(|w| w.value.clone()));
-    let f = |tape: &mut Tape, v: &[Var]| {
-        let mut rng = Rng::new(0);
-        let mut ctx = CallCtx::new(tape, &mut rng, true);
-        l.call(&mut ctx, &v[..1], &v[1..])
-            .map(|o| o[0])
-            .map_err(|e| TensorError::Autograd(e.to_string()))
-    };
-    check_gradients(&inputs, f, 1e-2, 2e-2).unwrap();
 }
 
 #[test]
@@ -123,7 +95,7 @@ fn forward_values_by_hand() {
         .build("d", &img(2, 2, 2), &mut Rng::new(0))
         .unwrap();
     let x = Tensor::new(&[1, 2, 2, 2], vec![1., 10., 1., 10., 1., 10., 1., 10.]).unwrap();
-    assert_eq!(run(l.as_ref(), x.clone()).data(), &[4., 4., 40., 40.]);
+    assert_eq!(forward(l.as_ref(), x.clone()).data(), &[4., 4., 40., 40.]);
     // Separable: then a ones 1×1 pointwise into 1 filter, bias 1: 4 + 4 + 40 + 40 + 1 = 89.
     let s = SeparableConv2D::new(1, 2)
         .depth_multiplier(2)
@@ -132,7 +104,7 @@ fn forward_values_by_hand() {
         .bias_initializer("ones")
         .build("s", &img(2, 2, 2), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(s.as_ref(), x).data(), &[89.]);
+    assert_eq!(forward(s.as_ref(), x).data(), &[89.]);
 }
 
 #[test]
@@ -157,8 +129,8 @@ fn channels_first_matches_channels_last() {
         .collect();
     cf.set_weights_by_id(&values);
     let x = Tensor::arange(&[1, 5, 4, 2]).map(|v| (v * 0.7).sin());
-    let y = run(cl.as_ref(), x.clone());
-    let ycf = run(
+    let y = forward(cl.as_ref(), x.clone());
+    let ycf = forward(
         cf.as_ref(),
         tensor::ops::shape_ops::transpose(&x, &[0, 3, 1, 2]).unwrap(),
     );
@@ -175,13 +147,21 @@ fn gradients_match_finite_differences() {
         .padding("same")
         .activation("tanh");
     let d = d.build("d", &img(4, 5, 2), &mut Rng::new(1)).unwrap();
-    grad_check(d.as_ref(), Tensor::arange(&[1, 4, 5, 2]).map(|v| (v * 0.4).cos()));
+    grad_check(
+        d.as_ref(),
+        &[Tensor::arange(&[1, 4, 5, 2]).map(|v| (v * 0.4).cos())],
+        true,
+    );
     let s = SeparableConv2D::new(2, 2)
         .depth_multiplier(2)
         .activation("sigmoid")
         .build("s", &img(3, 3, 2), &mut Rng::new(2))
         .unwrap();
-    grad_check(s.as_ref(), Tensor::arange(&[2, 3, 3, 2]).map(|v| (v * 0.4).sin()));
+    grad_check(
+        s.as_ref(),
+        &[Tensor::arange(&[2, 3, 3, 2]).map(|v| (v * 0.4).sin())],
+        true,
+    );
 }
 
 #[test]

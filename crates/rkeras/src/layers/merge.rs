@@ -17,9 +17,8 @@
 //! assert_eq!(concatenate(&[&a, &b], -1).unwrap().shape(), &vec![None, Some(8), Some(8), Some(32)]);
 //! ```
 
-use super::conv_args::{opt_setters, setters};
-use super::core::base_config;
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::common::{config_name, layer_core, opt_setters, setters, LayerCore};
+use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, shape_error, KerasError, Result};
 use crate::kshape::{format_shape, Shape};
@@ -76,9 +75,8 @@ pub struct MergeConfig {
 /// A built merge layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merge {
-    name: String,
+    core: LayerCore,
     op: MergeOp,
-    trainable: bool,
 }
 
 macro_rules! merge_class {
@@ -305,53 +303,33 @@ impl LayerConfig for MergeConfig {
     fn class_name(&self) -> &'static str {
         self.op.class_name()
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         merge_output_shape(name, self.op, inputs)?;
         Ok(Box::new(Merge {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             op: self.op,
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for Merge {
-    fn name(&self) -> &str {
-        &self.name
-    }
+    layer_core!();
     fn class_name(&self) -> &str {
         self.op.class_name()
     }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        Vec::new()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        Vec::new()
-    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        Ok(vec![merge_output_shape(&self.name, self.op, inputs)?])
+        Ok(vec![merge_output_shape(&self.core.name, self.op, inputs)?])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         if !weights.is_empty() {
             return Err(KerasError::Invalid(format!(
                 "{}: expected no weight variables, received {}",
-                self.name,
+                self.core.name,
                 weights.len()
             )));
         }
-        let err = in_layer(&self.name);
+        let err = in_layer(&self.core.name);
         let shapes: Vec<Shape> = inputs
             .iter()
             .map(|v| {
@@ -361,7 +339,7 @@ impl Layer for Merge {
             })
             .collect::<tensor::Result<_>>()
             .map_err(&err)?;
-        merge_output_shape(&self.name, self.op, &shapes)?;
+        merge_output_shape(&self.core.name, self.op, &shapes)?;
         if let MergeOp::Concatenate(axis) = self.op {
             return Ok(vec![ctx.tape.concat(inputs, axis).map_err(&err)?]);
         }
@@ -398,14 +376,14 @@ impl Layer for Merge {
         Ok(vec![y])
     }
     fn config(&self) -> Value {
-        let mut m = base_config(&self.name, self.trainable, None);
-        if let MergeOp::Concatenate(axis) = self.op {
-            m.insert("axis".into(), json!(axis));
-        }
-        Value::Object(m)
+        let axis = match self.op {
+            MergeOp::Concatenate(axis) => Some(("axis", json!(axis))),
+            _ => None,
+        };
+        Value::Object(self.core.config_with(None, axis))
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let out = match merge_output_shape(&self.name, self.op, inputs) {
+        let out = match merge_output_shape(&self.core.name, self.op, inputs) {
             Ok(s) => s,
             Err(e) => return vec![e.to_string()],
         };

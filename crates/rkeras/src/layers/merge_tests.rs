@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::kshape::batched;
-use crate::layers::core::tests::{err, grad_check, run};
+use crate::layers::test_util::{err, grad_check, run};
 use tensor::Tensor;
 
 fn shape(op: MergeConfig, inputs: &[Shape]) -> Result<Shape> {

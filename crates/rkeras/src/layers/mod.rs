@@ -5,9 +5,12 @@
 //! (`Conv2D`) for an input shape. "Not built" is not a state: a built layer always has its
 //! weights. One registry table ([`registry`]) maps Keras `class_name`s to configs.
 
+mod common;
 pub mod custom;
 pub mod input;
 pub mod registry;
+#[cfg(test)]
+mod test_util;
 
 use crate::error::Result;
 use crate::kshape::Shape;

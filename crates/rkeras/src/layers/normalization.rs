@@ -13,12 +13,10 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::conv_args::{
-    constrain, constraint_json, opt_setters, penalties, read_constraint, read_init, read_reg, reg_json, setters,
-    single, single_var, InitializerArg,
+use super::common::{
+    config_name, constraint_json, layer_core, opt_setters, read_args, reg_json, setters, single, LayerCore,
 };
-use super::core::base_config;
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::{CallCtx, InitializerArg, Layer, LayerConfig, Weight};
 use crate::config::{short, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, in_layer, shape_error, Result};
@@ -73,14 +71,12 @@ pub struct BatchNormalizationConfig {
 /// A built `BatchNormalization` layer.
 #[derive(Debug, Clone)]
 pub struct BatchNormalization {
-    name: String,
+    core: LayerCore,
     config: BatchNormalizationConfig,
     inits: [Initializer; 4],
-    weights: Vec<Weight>,
     /// The axis counted from the front, for the input rank it was built for.
     axis: usize,
     input_shape: Shape,
-    trainable: bool,
 }
 
 impl BatchNormalization {
@@ -170,20 +166,8 @@ impl BatchNormalizationConfig {
         c.epsilon = r.f64("epsilon")?.unwrap_or(1e-3);
         c.center = r.bool("center")?.unwrap_or(true);
         c.scale = r.bool("scale")?.unwrap_or(true);
-        for (key, slot) in [
-            ("beta_initializer", &mut c.beta_initializer),
-            ("gamma_initializer", &mut c.gamma_initializer),
-            ("moving_mean_initializer", &mut c.moving_mean_initializer),
-            ("moving_variance_initializer", &mut c.moving_variance_initializer),
-        ] {
-            if let Some(i) = read_init(r, key)? {
-                *slot = i;
-            }
-        }
-        c.beta_regularizer = read_reg(r, "beta_regularizer")?;
-        c.gamma_regularizer = read_reg(r, "gamma_regularizer")?;
-        c.beta_constraint = read_constraint(r, "beta_constraint")?;
-        c.gamma_constraint = read_constraint(r, "gamma_constraint")?;
+        read_args!(r, c; init beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer;
+            reg beta_regularizer, gamma_regularizer; constraint beta_constraint, gamma_constraint);
         c.synchronized = r.bool("synchronized")?.unwrap_or(false);
         c.renorm_momentum = r.f64("renorm_momentum")?.unwrap_or(0.99);
         if r.bool("renorm")?.unwrap_or(false) {
@@ -228,15 +212,7 @@ fn resolve_axis(layer: &str, axis: isize, input: &[Option<usize>]) -> Result<usi
 }
 
 impl LayerConfig for BatchNormalizationConfig {
-    fn class_name(&self) -> &'static str {
-        "BatchNormalization"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("BatchNormalization");
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let inits = self.validate(name)?;
         let input = single(name, inputs)?;
@@ -258,45 +234,26 @@ impl LayerConfig for BatchNormalizationConfig {
             inits[3].generate(name, &[c], rng)?,
         ));
         Ok(Box::new(BatchNormalization {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, weights),
             config: BatchNormalizationConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
             inits,
-            weights,
             axis,
             input_shape: input.clone(),
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for BatchNormalization {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "BatchNormalization"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        self.weights.iter().collect()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        self.weights.iter_mut().collect()
-    }
+    layer_core!("BatchNormalization");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let input = single(&self.name, inputs)?;
-        let c = self.weights[self.weights.len() - 1].value.len();
+        let input = single(&self.core.name, inputs)?;
+        let c = self.core.weights[self.core.weights.len() - 1].value.len();
         if input.len() != self.input_shape.len() || input[self.axis].is_some_and(|d| d != c) {
             return Err(shape_error(
-                &self.name,
+                &self.core.name,
                 format!(
                     "expected an input of rank {} with {c} channels on axis {} (built for {}), received input shape {}",
                     self.input_shape.len(),
@@ -309,14 +266,14 @@ impl Layer for BatchNormalization {
         Ok(vec![input.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
+        let x = self.core.input(inputs, weights)?;
         let (gi, bi, mi, vi) = indices(&self.config);
         let (gamma, beta) = (gi.map(|i| weights[i]), bi.map(|i| weights[i]));
-        let err = in_layer(&self.name);
+        let err = in_layer(&self.core.name);
         let (axis, eps) = (self.axis as isize, self.config.epsilon as f32);
         let mut mean = ctx.tape.try_value(weights[mi]).map_err(&err)?.clone();
         let mut var = ctx.tape.try_value(weights[vi]).map_err(&err)?.clone();
-        if ctx.training && self.trainable {
+        if ctx.training && self.core.trainable {
             let (y, stats) = ctx.tape.batch_norm_training(x, gamma, beta, axis, eps).map_err(&err)?;
             let momentum = self.config.momentum as f32;
             update_moving_statistic(&mut mean, &stats.mean, momentum).map_err(&err)?;
@@ -333,7 +290,6 @@ impl Layer for BatchNormalization {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        let mut m = base_config(&self.name, self.trainable, None);
         let entries = [
             ("axis", json!(c.axis)),
             ("momentum", json!(c.momentum)),
@@ -353,22 +309,20 @@ impl Layer for BatchNormalization {
             ("renorm_clipping", Value::Null),
             ("renorm_momentum", json!(c.renorm_momentum)),
         ];
-        for (k, v) in entries {
-            m.insert(k.into(), v);
-        }
-        Value::Object(m)
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
-        let c = self.weights[self.weights.len() - 1].value.len() as u64;
+        let c = self.core.weights[self.core.weights.len() - 1].value.len() as u64;
         let learned: Vec<&str> = self
+            .core
             .weights
             .iter()
             .filter(|w| w.trainable)
             .map(|w| w.name.as_str())
             .collect();
-        let n = self.weights.len() as u64;
+        let n = self.core.weights.len() as u64;
         let t = learned.len() as u64 * c;
-        let state = if self.trainable {
+        let state = if self.core.trainable {
             "trainable"
         } else {
             "frozen, non-trainable"
@@ -391,34 +345,25 @@ impl Layer for BatchNormalization {
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
-        let (gi, bi, _, _) = indices(&self.config);
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.gamma_regularizer, gi.and_then(|i| weights.get(i).copied())),
-                (c.beta_regularizer, bi.and_then(|i| weights.get(i).copied())),
-            ],
-        )
+        self.core
+            .regularization(tape, weights, &self.learned(c.gamma_regularizer, c.beta_regularizer))
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let (gi, bi, _, _) = indices(&self.config);
-        let (gc, bc) = (
-            self.config.gamma_constraint.clone(),
-            self.config.beta_constraint.clone(),
-        );
-        if let Some(i) = gi {
-            constrain(&gc, self.weights.get_mut(i));
-        }
-        if let Some(i) = bi {
-            constrain(&bc, self.weights.get_mut(i));
-        }
+        let c = &self.config;
+        let constraints = self.learned(&c.gamma_constraint, &c.beta_constraint);
+        self.core.apply_constraints(&constraints);
+    }
+}
+
+impl BatchNormalization {
+    /// The γ and β entries of a per-weight list, for those the layer has (weights 0 and 1).
+    fn learned<T>(&self, gamma: T, beta: T) -> Vec<T> {
+        let c = &self.config;
+        [(c.scale, gamma), (c.center, beta)]
+            .into_iter()
+            .filter_map(|(on, v)| on.then_some(v))
+            .collect()
     }
 }
 

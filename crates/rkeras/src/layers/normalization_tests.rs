@@ -2,15 +2,8 @@
 
 use super::*;
 use crate::kshape::batched;
-use crate::layers::core::tests::{build, err, grad_check, run};
+use crate::layers::test_util::{build, close, err, grad_check, run};
 use tensor::Tensor;
-
-fn close(a: &[f32], b: &[f32]) {
-    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
-    for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{a:?} vs {b:?}");
-    }
-}
 
 #[test]
 fn shapes_params_and_weight_order() {

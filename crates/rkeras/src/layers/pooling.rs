@@ -15,9 +15,10 @@
 //! assert_eq!(g.shape(), &vec![None, Some(3)]);
 //! ```
 
+use super::common::{config_name, layer_core, opt_setters, plain_setters, setters, LayerCore};
 use super::conv_args::*;
-use super::{CallCtx, Layer, LayerConfig, Weight};
-use crate::config::{dtype_policy, ConfigReader};
+use super::{CallCtx, Layer, LayerConfig};
+use crate::config::ConfigReader;
 use crate::error::{shape_error, Result};
 use crate::kshape::Shape;
 use serde_json::{json, Value};
@@ -149,58 +150,29 @@ impl Default for Pooling2DConfig {
 /// A built pooling layer.
 #[derive(Debug, Clone)]
 pub struct Pooling2D {
-    name: String,
+    core: LayerCore,
     kind: PoolKind,
     window: Window,
-    trainable: bool,
 }
 
 impl LayerConfig for Pooling2DConfig {
     fn class_name(&self) -> &'static str {
         self.class()
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let window = self.validate(name)?;
         window.output(name, single(name, inputs)?)?;
         Ok(Box::new(Pooling2D {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             kind: self.kind,
             window,
-            trainable: self.trainable,
         }))
     }
 }
 
-/// The `Layer` methods of a weightless layer.
-macro_rules! no_weights {
-    () => {
-        fn name(&self) -> &str {
-            &self.name
-        }
-        fn trainable(&self) -> bool {
-            self.trainable
-        }
-        fn set_trainable(&mut self, trainable: bool) {
-            self.trainable = trainable;
-        }
-        fn weights(&self) -> Vec<&Weight> {
-            Vec::new()
-        }
-        fn weights_mut(&mut self) -> Vec<&mut Weight> {
-            Vec::new()
-        }
-    };
-}
-pub(crate) use no_weights;
-
 impl Layer for Pooling2D {
-    no_weights!();
+    layer_core!();
     fn class_name(&self) -> &str {
         match self.kind {
             PoolKind::Max => "MaxPooling2D",
@@ -208,37 +180,32 @@ impl Layer for Pooling2D {
         }
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let (out, _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
+        let (out, _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
         Ok(vec![self.window.data_format.join(out)])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        let (w, err) = (&self.window, engine_err(&self.name));
-        let xs = w.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let y = match self.kind {
-            PoolKind::Max => ctx.tape.max_pool2d(xs, w.kernel, w.strides, w.padding),
-            PoolKind::Average => ctx.tape.avg_pool2d(xs, w.kernel, w.strides, w.padding),
-        }
-        .map_err(&err)?;
-        Ok(vec![w.data_format.from_nhwc(ctx.tape, y).map_err(&err)?])
+        let x = self.core.input(inputs, weights)?;
+        let w = &self.window;
+        let y = w
+            .data_format
+            .run_nhwc(ctx.tape, &self.core.name, x, |t, xs| match self.kind {
+                PoolKind::Max => t.max_pool2d(xs, w.kernel, w.strides, w.padding),
+                PoolKind::Average => t.avg_pool2d(xs, w.kernel, w.strides, w.padding),
+            })?;
+        Ok(vec![y])
     }
     fn config(&self) -> Value {
         let w = &self.window;
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "pool_size": Pair::from(w.kernel).to_json(),
-            "padding": padding_name(w.padding),
-            "strides": Pair::from(w.strides).to_json(),
-            "data_format": w.data_format.name(),
-        })
+        let entries = [
+            ("pool_size", Pair::from(w.kernel).to_json()),
+            ("padding", json!(padding_name(w.padding))),
+            ("strides", Pair::from(w.strides).to_json()),
+            ("data_format", json!(w.data_format.name())),
+        ];
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        inputs
-            .first()
-            .map(|x| self.window.explain(&self.name, x))
-            .unwrap_or_default()
+        self.window.explain_inputs(&self.core.name, inputs)
     }
 }
 
@@ -317,23 +284,17 @@ impl GlobalPooling2DConfig {
 /// A built global pooling layer.
 #[derive(Debug, Clone)]
 pub struct GlobalPooling2D {
-    name: String,
+    core: LayerCore,
     kind: PoolKind,
     data_format: DataFormat,
     keepdims: bool,
-    trainable: bool,
 }
 
 impl LayerConfig for GlobalPooling2DConfig {
     fn class_name(&self) -> &'static str {
         self.class()
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let data_format = DataFormat::parse(name, &self.data_format)?;
         let [_, h, w, _] = data_format.split(name, single(name, inputs)?)?;
@@ -341,17 +302,16 @@ impl LayerConfig for GlobalPooling2DConfig {
             return Err(shape_error(name, "cannot pool over an empty image (height or width 0)"));
         }
         Ok(Box::new(GlobalPooling2D {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             kind: self.kind,
             data_format,
             keepdims: self.keepdims,
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for GlobalPooling2D {
-    no_weights!();
+    layer_core!();
     fn class_name(&self) -> &str {
         match self.kind {
             PoolKind::Max => "GlobalMaxPooling2D",
@@ -359,7 +319,9 @@ impl Layer for GlobalPooling2D {
         }
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let [n, _, _, c] = self.data_format.split(&self.name, single(&self.name, inputs)?)?;
+        let [n, _, _, c] = self
+            .data_format
+            .split(&self.core.name, single(&self.core.name, inputs)?)?;
         Ok(vec![if self.keepdims {
             self.data_format.join([n, Some(1), Some(1), c])
         } else {
@@ -367,8 +329,8 @@ impl Layer for GlobalPooling2D {
         }])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        let err = engine_err(&self.name);
+        let x = self.core.input(inputs, weights)?;
+        let err = engine_err(&self.core.name);
         let xs = self.data_format.to_nhwc(ctx.tape, x).map_err(&err)?;
         let y = match self.kind {
             PoolKind::Max => ctx.tape.global_max_pool2d(xs, self.keepdims),
@@ -383,17 +345,15 @@ impl Layer for GlobalPooling2D {
         Ok(vec![y])
     }
     fn config(&self) -> Value {
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "data_format": self.data_format.name(),
-            "keepdims": self.keepdims,
-        })
+        let entries = [
+            ("data_format", json!(self.data_format.name())),
+            ("keepdims", json!(self.keepdims)),
+        ];
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let what = if self.kind == PoolKind::Max { "max" } else { "mean" };
-        match inputs.first().map(|x| self.data_format.split(&self.name, x)) {
+        match inputs.first().map(|x| self.data_format.split(&self.core.name, x)) {
             Some(Ok([_, Some(h), Some(w), _])) => {
                 vec![format!("{what} over H·W = {h}·{w} = {} positions per channel", h * w)]
             }

@@ -2,26 +2,13 @@
 //! `k_maxpool_*`, `k_avgpool_*`, `k_gap`, `k_gmp`).
 
 use super::*;
-use tensor::gradcheck::check_gradients;
-use tensor::{Tape, Tensor, TensorError};
-
-fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
-    vec![crate::kshape::batched(&[h, w, c])]
-}
+use crate::layers::test_util::{forward, grad_check, img};
+use tensor::Tensor;
 
 fn out(cfg: &dyn LayerConfig, input: Vec<Shape>) -> Shape {
     let l = cfg.build("p", &input, &mut Rng::new(0)).unwrap();
     assert_eq!(l.count_params(), 0);
     l.compute_output_shape(&input).unwrap().remove(0)
-}
-
-fn run(l: &dyn Layer, x: Tensor) -> Tensor {
-    let mut tape = Tape::new();
-    let mut rng = Rng::new(0);
-    let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
-    let xv = ctx.tape.constant(x);
-    let y = l.call(&mut ctx, &[xv], &[]).unwrap()[0];
-    tape.value(y).clone()
 }
 
 #[test]
@@ -104,35 +91,35 @@ fn forward_values_by_hand() {
     let m = MaxPooling2D::new(2)
         .build("m", &img(4, 4, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(m.as_ref(), x.clone()).data(), &[5., 7., 13., 15.]);
+    assert_eq!(forward(m.as_ref(), x.clone()).data(), &[5., 7., 13., 15.]);
     let a = AveragePooling2D::new(2)
         .build("a", &img(4, 4, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(a.as_ref(), x.clone()).data(), &[2.5, 4.5, 10.5, 12.5]);
+    assert_eq!(forward(a.as_ref(), x.clone()).data(), &[2.5, 4.5, 10.5, 12.5]);
     // `same` 3×3 stride 2 on 4×4: padding 1 after; the last window averages only real cells.
     let a = AveragePooling2D::new(3)
         .strides(2)
         .padding("same")
         .build("a", &img(4, 4, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(a.as_ref(), x.clone()).data(), &[5., 6.5, 11., 12.5]);
+    assert_eq!(forward(a.as_ref(), x.clone()).data(), &[5., 6.5, 11., 12.5]);
     let g = GlobalAveragePooling2D::new()
         .build("g", &img(4, 4, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(g.as_ref(), x.clone()).data(), &[7.5]);
+    assert_eq!(forward(g.as_ref(), x.clone()).data(), &[7.5]);
     // channels_first: channel c of (1, 2, 2, 2) = [c, c + 2, c + 4, c + 6]; max per channel.
     let xcf = Tensor::new(&[1, 2, 2, 2], vec![0., 2., 4., 6., 1., 3., 5., 7.]).unwrap();
     let g = GlobalMaxPooling2D::new().keepdims(true).data_format("channels_first");
     let g = g
         .build("g", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
         .unwrap();
-    let y = run(g.as_ref(), xcf.clone());
+    let y = forward(g.as_ref(), xcf.clone());
     assert_eq!((y.shape(), y.data()), (&[1usize, 2, 1, 1][..], &[6., 7.][..]));
     let m = MaxPooling2D::new(2)
         .data_format("channels_first")
         .build("m", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
         .unwrap();
-    let y = run(m.as_ref(), xcf);
+    let y = forward(m.as_ref(), xcf);
     assert_eq!((y.shape(), y.data()), (&[1usize, 2, 1, 1][..], &[6., 7.][..]));
 }
 
@@ -146,14 +133,7 @@ fn gradients_flow_through_pools() {
         .build("a", &[crate::kshape::batched(&[2, 5, 4])], &mut Rng::new(0))
         .unwrap();
     let x = Tensor::arange(&[1, 2, 5, 4]).map(|v| (v * 0.9).sin());
-    let f = |tape: &mut Tape, v: &[Var]| {
-        let mut rng = Rng::new(0);
-        let mut ctx = CallCtx::new(tape, &mut rng, true);
-        a.call(&mut ctx, v, &[])
-            .map(|o| o[0])
-            .map_err(|e| TensorError::Autograd(e.to_string()))
-    };
-    check_gradients(&[x], f, 1e-2, 1e-2).unwrap();
+    grad_check(a.as_ref(), &[x], true);
 }
 
 #[test]

@@ -10,9 +10,8 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::conv_args::{opt_setters, setters, single, single_var};
-use super::core::base_config;
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::common::{config_name, layer_core, opt_setters, setters, single, LayerCore};
+use super::{CallCtx, Layer, LayerConfig};
 use crate::config::{short, ConfigReader};
 use crate::error::{arg_error, in_layer, Result};
 use crate::kshape::{format_shape, Shape};
@@ -97,9 +96,8 @@ pub struct RescalingConfig {
 /// A built `Rescaling` layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rescaling {
-    name: String,
+    core: LayerCore,
     config: RescalingConfig,
-    trainable: bool,
 }
 
 impl Rescaling {
@@ -154,58 +152,32 @@ fn check_factor(layer: &str, arg: &str, f: &Factor, input: &[Option<usize>]) -> 
 }
 
 impl LayerConfig for RescalingConfig {
-    fn class_name(&self) -> &'static str {
-        "Rescaling"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Rescaling");
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let input = single(name, inputs)?;
         check_factor(name, "scale", &self.scale, input)?;
         check_factor(name, "offset", &self.offset, input)?;
         Ok(Box::new(Rescaling {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             config: RescalingConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
-            trainable: self.trainable,
         }))
     }
 }
 
 impl Layer for Rescaling {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Rescaling"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        Vec::new()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        Vec::new()
-    }
+    layer_core!("Rescaling");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let input = single(&self.name, inputs)?;
-        check_factor(&self.name, "scale", &self.config.scale, input)?;
-        check_factor(&self.name, "offset", &self.config.offset, input)?;
+        let input = single(&self.core.name, inputs)?;
+        check_factor(&self.core.name, "scale", &self.config.scale, input)?;
+        check_factor(&self.core.name, "offset", &self.config.offset, input)?;
         Ok(vec![input.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        let err = in_layer(&self.name);
+        let x = self.core.input(inputs, weights)?;
+        let err = in_layer(&self.core.name);
         let y = match &self.config.scale {
             Factor::Scalar(s) if *s == 1.0 => x,
             Factor::Scalar(s) => ctx.tape.scale(x, *s as f32).map_err(&err)?,
@@ -229,10 +201,11 @@ impl Layer for Rescaling {
         Ok(vec![y])
     }
     fn config(&self) -> Value {
-        let mut m = base_config(&self.name, self.trainable, None);
-        m.insert("scale".into(), self.config.scale.to_json());
-        m.insert("offset".into(), self.config.offset.to_json());
-        Value::Object(m)
+        let entries = [
+            ("scale", self.config.scale.to_json()),
+            ("offset", self.config.offset.to_json()),
+        ];
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         vec![format!(
@@ -247,7 +220,7 @@ impl Layer for Rescaling {
 mod tests {
     use super::*;
     use crate::kshape::batched;
-    use crate::layers::core::tests::{build, err, grad_check, run};
+    use crate::layers::test_util::{build, err, grad_check, run};
 
     #[test]
     fn scales_and_offsets() {

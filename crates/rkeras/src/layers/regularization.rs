@@ -13,9 +13,8 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::conv_args::{opt_setters, setters, single, single_var};
-use super::core::base_config;
-use super::{CallCtx, Layer, LayerConfig, Weight};
+use super::common::{config_name, layer_core, opt_setters, setters, single, LayerCore};
+use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, Result};
 use crate::kshape::{format_shape, Shape};
@@ -42,9 +41,8 @@ pub struct DropoutConfig {
 /// A built `Dropout` layer.
 #[derive(Debug, Clone)]
 pub struct Dropout {
-    name: String,
+    core: LayerCore,
     config: DropoutConfig,
-    trainable: bool,
     /// Calls made with the layer's own seed, so each draws a new mask (Keras's
     /// `SeedGenerator` state); shared by clones of the layer.
     calls: Arc<AtomicU64>,
@@ -138,15 +136,7 @@ fn check_noise_shape(layer: &str, noise: &[Option<usize>], input: &[Option<usize
 }
 
 impl LayerConfig for DropoutConfig {
-    fn class_name(&self) -> &'static str {
-        "Dropout"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("Dropout");
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         self.validate(name)?;
         let input = single(name, inputs)?;
@@ -154,56 +144,38 @@ impl LayerConfig for DropoutConfig {
             check_noise_shape(name, ns, input)?;
         }
         Ok(Box::new(Dropout {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             config: DropoutConfig {
                 name: Some(name.to_string()),
                 ..self.clone()
             },
-            trainable: self.trainable,
             calls: Arc::new(AtomicU64::new(0)),
         }))
     }
 }
 
 impl Layer for Dropout {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn class_name(&self) -> &str {
-        "Dropout"
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
-    }
-    fn weights(&self) -> Vec<&Weight> {
-        Vec::new()
-    }
-    fn weights_mut(&mut self) -> Vec<&mut Weight> {
-        Vec::new()
-    }
+    layer_core!("Dropout");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let input = single(&self.name, inputs)?;
+        let input = single(&self.core.name, inputs)?;
         if let Some(ns) = &self.config.noise_shape {
-            check_noise_shape(&self.name, ns, input)?;
+            check_noise_shape(&self.core.name, ns, input)?;
         }
         Ok(vec![input.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
+        let x = self.core.input(inputs, weights)?;
         let rate = self.config.rate;
         if !ctx.training || rate == 0.0 {
             return Ok(vec![x]);
         }
-        let err = in_layer(&self.name);
+        let err = in_layer(&self.core.name);
         let shape = ctx.tape.try_value(x).map_err(&err)?.shape().to_vec();
         let noise: Option<Vec<usize>> = match &self.config.noise_shape {
             None => None,
             Some(ns) => {
                 let concrete: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
-                check_noise_shape(&self.name, ns, &concrete)?;
+                check_noise_shape(&self.core.name, ns, &concrete)?;
                 Some(ns.iter().zip(&shape).map(|(n, d)| n.unwrap_or(*d)).collect())
             }
         };
@@ -221,18 +193,19 @@ impl Layer for Dropout {
                 expected,
                 received,
                 ..
-            } => arg_error(&self.name, arg, expected, received),
+            } => arg_error(&self.core.name, arg, expected, received),
             other => err(other),
         })?;
         Ok(vec![y])
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        let mut m = base_config(&self.name, self.trainable, None);
-        m.insert("rate".into(), json!(c.rate));
-        m.insert("seed".into(), json!(c.seed));
-        m.insert("noise_shape".into(), json!(c.noise_shape));
-        Value::Object(m)
+        let entries = [
+            ("rate", json!(c.rate)),
+            ("seed", json!(c.seed)),
+            ("noise_shape", json!(c.noise_shape)),
+        ];
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         let r = self.config.rate;
@@ -255,7 +228,7 @@ impl Layer for Dropout {
 mod tests {
     use super::*;
     use crate::kshape::batched;
-    use crate::layers::core::tests::{build, err, grad_check, run};
+    use crate::layers::test_util::{build, err, grad_check, run};
     use tensor::Tensor;
 
     #[test]

@@ -5,12 +5,12 @@
 //! `Permute(dims)`: output axis `i` is input axis `dims[i]` (1-based, batch excluded).
 //! Unknown sizes stay `None`. Declared inside [`super`] (`reshaping.rs`).
 
-use crate::config::{dtype_policy, ConfigReader};
+use crate::config::ConfigReader;
 use crate::error::{arg_error, shape_error, Result};
 use crate::kshape::{format_shape, Shape};
+use crate::layers::common::{config_name, layer_core, opt_setters, single, LayerCore};
 use crate::layers::conv_args::*;
-use crate::layers::pooling::no_weights;
-use crate::layers::{CallCtx, Layer, LayerConfig, Weight};
+use crate::layers::{CallCtx, Layer, LayerConfig};
 use serde_json::{json, Value};
 use tensor::{Rng, Var};
 
@@ -144,16 +144,15 @@ impl ShapeOpConfig {
 /// A built `Flatten`, `Reshape` or `Permute`.
 #[derive(Debug, Clone)]
 pub struct ShapeOpLayer {
-    name: String,
+    core: LayerCore,
     op: ShapeOp,
-    trainable: bool,
 }
 
 impl ShapeOpLayer {
     fn output(&self, input: &[Option<usize>]) -> Result<Shape> {
         let Some((&n, rest)) = input.split_first() else {
             return Err(shape_error(
-                &self.name,
+                &self.core.name,
                 "expected an input with a batch axis, received a scalar shape ()",
             ));
         };
@@ -171,7 +170,7 @@ impl ShapeOpLayer {
                 };
                 let Some(fill) = resolved else {
                     return Err(shape_error(
-                        &self.name,
+                        &self.core.name,
                         format!("the total size must be unchanged: input shape {} cannot be reshaped to target_shape {target:?}", format_shape(input)),
                     ));
                 };
@@ -183,7 +182,7 @@ impl ShapeOpLayer {
             ShapeOp::Permute(dims) => {
                 if rest.len() != dims.len() {
                     return Err(shape_error(
-                        &self.name,
+                        &self.core.name,
                         format!(
                             "dims {dims:?} permute {} axes, the input shape {} has {}",
                             dims.len(),
@@ -206,12 +205,7 @@ impl LayerConfig for ShapeOpConfig {
             ShapeOp::Permute(_) => "Permute",
         }
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         self.check(name)?;
         let mut op = self.op.clone();
@@ -219,9 +213,8 @@ impl LayerConfig for ShapeOpConfig {
             *d = DataFormat::parse(name, d)?.name().to_string();
         }
         let layer = ShapeOpLayer {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             op,
-            trainable: self.trainable,
         };
         layer.output(single(name, inputs)?)?;
         Ok(Box::new(layer))
@@ -229,7 +222,7 @@ impl LayerConfig for ShapeOpConfig {
 }
 
 impl Layer for ShapeOpLayer {
-    no_weights!();
+    layer_core!();
     fn class_name(&self) -> &str {
         match self.op {
             ShapeOp::Flatten(_) => "Flatten",
@@ -238,11 +231,11 @@ impl Layer for ShapeOpLayer {
         }
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        Ok(vec![self.output(single(&self.name, inputs)?)?])
+        Ok(vec![self.output(single(&self.core.name, inputs)?)?])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
-        let err = engine_err(&self.name);
+        let x = self.core.input(inputs, weights)?;
+        let err = engine_err(&self.core.name);
         let shape = ctx.tape.try_value(x).map_err(&err)?.shape().to_vec();
         let rank = shape.len();
         let y = match &self.op {
@@ -273,13 +266,12 @@ impl Layer for ShapeOpLayer {
         Ok(vec![y.map_err(&err)?])
     }
     fn config(&self) -> Value {
-        let mut v = json!({ "name": self.name, "trainable": self.trainable, "dtype": dtype_policy() });
-        match &self.op {
-            ShapeOp::Flatten(d) => v["data_format"] = json!(d),
-            ShapeOp::Reshape(t) => v["target_shape"] = json!(t),
-            ShapeOp::Permute(d) => v["dims"] = json!(d),
-        }
-        v
+        let entry = match &self.op {
+            ShapeOp::Flatten(d) => ("data_format", json!(d)),
+            ShapeOp::Reshape(t) => ("target_shape", json!(t)),
+            ShapeOp::Permute(d) => ("dims", json!(d)),
+        };
+        Value::Object(self.core.config_with(None, [entry]))
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
         let Some(input) = inputs.first() else { return Vec::new() };

@@ -18,10 +18,10 @@
 //! assert_eq!(Flatten::new().call(&x).unwrap().shape(), &vec![None, Some(48)]);
 //! ```
 
+use super::common::{config_name, layer_core, opt_setters, plain_setters, setters, LayerCore};
 use super::conv_args::*;
-use super::pooling::no_weights;
-use super::{CallCtx, Layer, LayerConfig, Weight};
-use crate::config::{dtype_policy, short, ConfigReader};
+use super::{CallCtx, Layer, LayerConfig};
+use crate::config::{short, ConfigReader};
 use crate::error::{arg_error, shape_error, Result};
 use crate::kshape::Shape;
 use serde_json::{json, Value};
@@ -168,11 +168,10 @@ impl Border2DConfig {
 /// A built `ZeroPadding2D` or `Cropping2D`.
 #[derive(Debug, Clone)]
 pub struct Border2D {
-    name: String,
+    core: LayerCore,
     kind: BorderKind,
     sides: Sides,
     data_format: DataFormat,
-    trainable: bool,
 }
 
 impl Border2D {
@@ -182,14 +181,14 @@ impl Border2D {
             (Some(n), BorderKind::Pad) => Ok(Some(a + n + b)),
             (Some(n), BorderKind::Crop) if a + b < n => Ok(Some(n - a - b)),
             (Some(n), BorderKind::Crop) => Err(shape_error(
-                &self.name,
+                &self.core.name,
                 format!("cropping {a} + {b} from {label} {n} leaves nothing: `cropping` must be smaller than the input's {label}"),
             )),
         }
     }
 
     fn output(&self, input: &[Option<usize>]) -> Result<Shape> {
-        let [n, h, w, c] = self.data_format.split(&self.name, input)?;
+        let [n, h, w, c] = self.data_format.split(&self.core.name, input)?;
         let oh = self.axis(h, self.sides.0, "height")?;
         let ow = self.axis(w, self.sides.1, "width")?;
         Ok(self.data_format.join([n, oh, ow, c]))
@@ -204,20 +203,14 @@ impl LayerConfig for Border2DConfig {
             "Cropping2D"
         }
     }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!();
     fn build(&self, name: &str, inputs: &[Shape], _rng: &mut Rng) -> Result<Box<dyn Layer>> {
         let data_format = DataFormat::parse(name, &self.data_format)?;
         let layer = Border2D {
-            name: name.to_string(),
+            core: LayerCore::new(name, self.trainable, Vec::new()),
             kind: self.kind,
             sides: self.sides,
             data_format,
-            trainable: self.trainable,
         };
         layer.output(single(name, inputs)?)?;
         Ok(Box::new(layer))
@@ -225,7 +218,7 @@ impl LayerConfig for Border2DConfig {
 }
 
 impl Layer for Border2D {
-    no_weights!();
+    layer_core!();
     fn class_name(&self) -> &str {
         if self.kind == BorderKind::Pad {
             "ZeroPadding2D"
@@ -234,12 +227,12 @@ impl Layer for Border2D {
         }
     }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        Ok(vec![self.output(single(&self.name, inputs)?)?])
+        Ok(vec![self.output(single(&self.core.name, inputs)?)?])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, 0)?;
+        let x = self.core.input(inputs, weights)?;
         let ((t, b), (l, r)) = (self.sides.0, self.sides.1);
-        let err = engine_err(&self.name);
+        let err = engine_err(&self.core.name);
         let y = match (self.kind, self.data_format) {
             (BorderKind::Pad, DataFormat::ChannelsLast) => ctx.tape.zero_pad2d(x, t, b, l, r),
             (BorderKind::Pad, DataFormat::ChannelsFirst) => ctx.tape.pad(x, &[(0, 0), (0, 0), (t, b), (l, r)], 0.0),
@@ -248,7 +241,7 @@ impl Layer for Border2D {
                 let s = ctx.tape.try_value(x).map_err(&err)?.shape().to_vec();
                 if s.len() != 4 || t + b >= s[2] || l + r >= s[3] {
                     return Err(shape_error(
-                        &self.name,
+                        &self.core.name,
                         format!("cannot crop {:?} from input of shape {s:?}", self.sides),
                     ));
                 }
@@ -263,13 +256,14 @@ impl Layer for Border2D {
         } else {
             "cropping"
         };
-        let mut v = json!({ "name": self.name, "trainable": self.trainable, "dtype": dtype_policy() });
-        v[key] = self.sides.to_json();
-        v["data_format"] = json!(self.data_format.name());
-        v
+        let entries = [
+            (key, self.sides.to_json()),
+            ("data_format", json!(self.data_format.name())),
+        ];
+        Value::Object(self.core.config_with(None, entries))
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.data_format.split(&self.name, x)) else {
+        let Some(Ok([_, h, w, _])) = inputs.first().map(|x| self.data_format.split(&self.core.name, x)) else {
             return Vec::new();
         };
         let mut lines = Vec::new();

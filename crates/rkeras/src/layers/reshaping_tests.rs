@@ -3,13 +3,9 @@
 //! `k_flatten`).
 
 use super::*;
+use crate::layers::test_util::{forward, grad_check, img};
 use serde_json::json;
-use tensor::gradcheck::check_gradients;
-use tensor::{Tape, Tensor, TensorError};
-
-fn img(h: usize, w: usize, c: usize) -> Vec<Shape> {
-    vec![crate::kshape::batched(&[h, w, c])]
-}
+use tensor::Tensor;
 
 fn out(cfg: &dyn LayerConfig, input: Vec<Shape>) -> Shape {
     let l = cfg.build("r", &input, &mut Rng::new(0)).unwrap();
@@ -21,15 +17,6 @@ fn err(cfg: &dyn LayerConfig, input: Vec<Shape>) -> String {
         .err()
         .expect("an error")
         .to_string()
-}
-
-fn run(l: &dyn Layer, x: Tensor) -> Tensor {
-    let mut tape = Tape::new();
-    let mut rng = Rng::new(0);
-    let mut ctx = CallCtx::new(&mut tape, &mut rng, false);
-    let xv = ctx.tape.constant(x);
-    let y = l.call(&mut ctx, &[xv], &[]).unwrap()[0];
-    tape.value(y).clone()
 }
 
 fn reader<'a>(class: &'a str, v: &'a Value) -> ConfigReader<'a> {
@@ -101,11 +88,14 @@ fn forward_values_by_hand() {
     let p = ZeroPadding2D::new(((1, 0), (0, 1)))
         .build("z", &img(2, 2, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(p.as_ref(), x.clone()).data(), &[0., 0., 0., 0., 1., 0., 2., 3., 0.]);
+    assert_eq!(
+        forward(p.as_ref(), x.clone()).data(),
+        &[0., 0., 0., 0., 1., 0., 2., 3., 0.]
+    );
     let c = Cropping2D::new(((1, 0), (0, 1)))
         .build("c", &img(2, 2, 1), &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(c.as_ref(), x.clone()).data(), &[2.]);
+    assert_eq!(forward(c.as_ref(), x.clone()).data(), &[2.]);
     // channels_first: pad and crop act on the last two axes.
     let xcf = Tensor::arange(&[1, 2, 2, 2]);
     let cf = |cfg: Border2DConfig| {
@@ -113,29 +103,35 @@ fn forward_values_by_hand() {
             .build("b", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
             .unwrap()
     };
-    let y = run(cf(Cropping2D::new(((0, 1), (1, 0)))).as_ref(), xcf.clone());
+    let y = forward(cf(Cropping2D::new(((0, 1), (1, 0)))).as_ref(), xcf.clone());
     assert_eq!((y.shape(), y.data()), (&[1usize, 2, 1, 1][..], &[1., 5.][..]));
-    let y = run(cf(ZeroPadding2D::new(((0, 0), (1, 0)))).as_ref(), xcf.clone());
+    let y = forward(cf(ZeroPadding2D::new(((0, 0), (1, 0)))).as_ref(), xcf.clone());
     assert_eq!(y.data(), &[0., 0., 1., 0., 2., 3., 0., 4., 5., 0., 6., 7.]);
     // Flatten channels_first moves channels last first: (c, h, w) → (h, w, c) order.
     let f = Flatten::new()
         .data_format("channels_first")
         .build("f", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(f.as_ref(), xcf.clone()).data(), &[0., 4., 1., 5., 2., 6., 3., 7.]);
+    assert_eq!(
+        forward(f.as_ref(), xcf.clone()).data(),
+        &[0., 4., 1., 5., 2., 6., 3., 7.]
+    );
     let f = Flatten::new()
         .build("f", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(f.as_ref(), xcf.clone()).data(), &[0., 1., 2., 3., 4., 5., 6., 7.]);
+    assert_eq!(
+        forward(f.as_ref(), xcf.clone()).data(),
+        &[0., 1., 2., 3., 4., 5., 6., 7.]
+    );
     let r = Reshape::new(&[-1, 2])
         .build("r", &[crate::kshape::batched(&[2, 2, 2])], &mut Rng::new(0))
         .unwrap();
-    assert_eq!(run(r.as_ref(), Tensor::arange(&[3, 2, 2, 2])).shape(), &[3, 4, 2]);
+    assert_eq!(forward(r.as_ref(), Tensor::arange(&[3, 2, 2, 2])).shape(), &[3, 4, 2]);
     let p = Permute::new(&[2, 1])
         .build("p", &[crate::kshape::batched(&[2, 3])], &mut Rng::new(0))
         .unwrap();
     assert_eq!(
-        run(p.as_ref(), Tensor::arange(&[1, 2, 3])).data(),
+        forward(p.as_ref(), Tensor::arange(&[1, 2, 3])).data(),
         &[0., 3., 1., 4., 2., 5.]
     );
 }
@@ -171,14 +167,7 @@ fn gradients_flow_back() {
         ),
     ];
     for (l, shape) in cases {
-        let f = |tape: &mut Tape, v: &[Var]| {
-            let mut rng = Rng::new(0);
-            let mut ctx = CallCtx::new(tape, &mut rng, true);
-            l.call(&mut ctx, v, &[])
-                .map(|o| o[0])
-                .map_err(|e| TensorError::Autograd(e.to_string()))
-        };
-        check_gradients(&[Tensor::arange(&shape)], f, 1e-2, 1e-2).unwrap();
+        grad_check(l.as_ref(), &[Tensor::arange(&shape)], true);
     }
 }
 

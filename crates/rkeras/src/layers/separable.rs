@@ -6,17 +6,20 @@
 //! transposed to NHWC around the engine ops. Declared inside [`super`] (`depthwise.rs`),
 //! whose readers and helpers it shares.
 
-use super::{check_multiplier, depthwise_params, input_channels, read_window_args};
-use crate::activations::{parse_activation, to_keras, ActivationKind};
-use crate::config::{dtype_policy, ConfigReader};
+use super::{check_multiplier, depthwise_params, input_channels, read_depthwise_args};
+use crate::activations::{to_keras, ActivationKind};
+use crate::config::ConfigReader;
 use crate::constraints::Constraint;
 use crate::error::{arg_error, Result};
 use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::Shape;
+use crate::layers::common::{
+    activate, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args, setters, weight_args,
+    LayerCore,
+};
 use crate::layers::conv_args::*;
-use crate::layers::core::activate;
-use crate::layers::{CallCtx, Layer, LayerConfig, Weight};
+use crate::layers::{CallCtx, Layer, LayerConfig};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::conv::Conv2dParams;
@@ -73,13 +76,12 @@ pub struct SeparableConv2DConfig {
 /// A built `SeparableConv2D` layer.
 #[derive(Debug, Clone)]
 pub struct SeparableConv2D {
-    name: String,
+    core: LayerCore,
     config: SeparableConv2DConfig,
     window: Window,
     activation: ActivationKind,
+    /// Depthwise, pointwise and bias initializers.
     inits: [Initializer; 3],
-    weights: Vec<Weight>,
-    trainable: bool,
 }
 
 impl SeparableConv2D {
@@ -125,16 +127,7 @@ impl SeparableConv2DConfig {
             return Err(arg_error(layer, "filters", "a strictly positive value", 0));
         }
         check_multiplier(layer, self.depth_multiplier)?;
-        let window = Window::new(
-            layer,
-            "kernel_size",
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-            &self.padding,
-            &self.data_format,
-        )?;
-        let activation = parse_activation(layer, "activation", &self.activation)?;
+        let (window, activation) = conv_window!(self, layer)?;
         let inits = [
             self.depthwise_initializer.resolve(layer, "depthwise_initializer")?,
             self.pointwise_initializer.resolve(layer, "pointwise_initializer")?,
@@ -146,83 +139,46 @@ impl SeparableConv2DConfig {
     /// Reads a Keras 3 or tf-keras 2 `SeparableConv2D` config (tf-keras 2's unused
     /// `kernel_*` arguments are ignored).
     pub fn from_keras(r: &ConfigReader) -> Result<SeparableConv2DConfig> {
-        r.check_dtype()?;
-        let (kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias) = read_window_args(r)?;
-        let mut c = SeparableConv2D::new(r.usize_req("filters")?, kernel_size);
-        (
-            c.strides,
-            c.padding,
-            c.data_format,
-            c.dilation_rate,
-            c.activation,
-            c.use_bias,
-        ) = (strides, padding, data_format, dilation_rate, activation, use_bias);
-        c.name = r.name();
-        c.trainable = r.trainable()?;
+        let mut c = read_depthwise_args(r, |k| SeparableConv2D::new(0, k))?;
+        c.filters = r.usize_req("filters")?;
+        read_conv_args!(r, c);
         c.depth_multiplier = r.usize("depth_multiplier")?.unwrap_or(1);
-        c.depthwise_initializer = read_init(r, "depthwise_initializer")?.unwrap_or(c.depthwise_initializer);
-        c.pointwise_initializer = read_init(r, "pointwise_initializer")?.unwrap_or(c.pointwise_initializer);
-        c.bias_initializer = read_init(r, "bias_initializer")?.unwrap_or(c.bias_initializer);
-        c.depthwise_regularizer = read_reg(r, "depthwise_regularizer")?;
-        c.pointwise_regularizer = read_reg(r, "pointwise_regularizer")?;
-        c.bias_regularizer = read_reg(r, "bias_regularizer")?;
-        c.activity_regularizer = read_reg(r, "activity_regularizer")?;
-        c.depthwise_constraint = read_constraint(r, "depthwise_constraint")?;
-        c.pointwise_constraint = read_constraint(r, "pointwise_constraint")?;
-        c.bias_constraint = read_constraint(r, "bias_constraint")?;
+        read_args!(r, c; init depthwise_initializer, pointwise_initializer, bias_initializer;
+            reg depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer;
+            constraint depthwise_constraint, pointwise_constraint, bias_constraint);
         c.validate(&r.layer)?;
         Ok(c)
     }
 }
 
 impl LayerConfig for SeparableConv2DConfig {
-    fn class_name(&self) -> &'static str {
-        "SeparableConv2D"
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    config_name!("SeparableConv2D");
     fn build(&self, name: &str, inputs: &[Shape], rng: &mut Rng) -> Result<Box<dyn Layer>> {
-        let (window, activation, inits) = self.validate(name)?;
+        let (window, activation, [di, pi, bi]) = self.validate(name)?;
         let c = input_channels(name, &window, inputs)?;
-        let (kh, kw) = window.kernel;
-        let dm = self.depth_multiplier;
-        let mut weights = vec![
-            Weight::trainable("depthwise_kernel", inits[0].generate(name, &[kh, kw, c, dm], rng)?),
-            Weight::trainable(
-                "pointwise_kernel",
-                inits[1].generate(name, &[1, 1, c * dm, self.filters], rng)?,
-            ),
+        let ((kh, kw), dm, f) = (window.kernel, self.depth_multiplier, self.filters);
+        let kernels = [
+            ("depthwise_kernel", &di, &[kh, kw, c, dm][..]),
+            ("pointwise_kernel", &pi, &[1, 1, c * dm, f][..]),
         ];
-        if self.use_bias {
-            weights.push(Weight::trainable(
-                "bias",
-                inits[2].generate(name, &[self.filters], rng)?,
-            ));
-        }
-        let config = SeparableConv2DConfig {
-            name: Some(name.to_string()),
-            ..self.clone()
-        };
+        let weights = kernels_and_bias(name, rng, &kernels, self.use_bias.then_some((&bi, f)))?;
         Ok(Box::new(SeparableConv2D {
-            name: name.to_string(),
-            config,
+            core: LayerCore::new(name, self.trainable, weights),
+            config: SeparableConv2DConfig {
+                name: Some(name.to_string()),
+                ..self.clone()
+            },
             window,
             activation,
-            inits,
-            weights,
-            trainable: self.trainable,
+            inits: [di, pi, bi],
         }))
     }
 }
 
 impl Layer for SeparableConv2D {
-    layer_basics!("SeparableConv2D");
+    layer_core!("SeparableConv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let ([n, oh, ow, _], _) = self.window.output(&self.name, single(&self.name, inputs)?)?;
+        let ([n, oh, ow, _], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
         Ok(vec![self.window.data_format.join([
             n,
             oh,
@@ -231,26 +187,19 @@ impl Layer for SeparableConv2D {
         ])])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = single_var(&self.name, inputs, weights, self.weights.len())?;
-        let (err, df) = (engine_err(&self.name), self.window.data_format);
-        let xs = df.to_nhwc(ctx.tape, x).map_err(&err)?;
-        let d = ctx
-            .tape
-            .depthwise_conv2d(xs, weights[0], None, &depthwise_params(&self.window))
-            .map_err(&err)?;
-        let y = ctx
-            .tape
-            .conv2d(
-                d,
-                weights[1],
-                weights.get(2).copied(),
-                &Conv2dParams::new((1, 1), Padding::Valid),
-            )
-            .map_err(&err)?;
-        let y = df.from_nhwc(ctx.tape, y).map_err(&err)?;
+        let x = self.core.input(inputs, weights)?;
+        let p = depthwise_params(&self.window);
+        let pointwise = Conv2dParams::new((1, 1), Padding::Valid);
+        let y = self
+            .window
+            .data_format
+            .run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
+                let d = t.depthwise_conv2d(xs, weights[0], None, &p)?;
+                t.conv2d(d, weights[1], weights.get(2).copied(), &pointwise)
+            })?;
         Ok(vec![activate(
             ctx,
-            &self.name,
+            &self.core.name,
             y,
             self.activation,
             self.config.activity_regularizer,
@@ -258,33 +207,25 @@ impl Layer for SeparableConv2D {
     }
     fn config(&self) -> Value {
         let c = &self.config;
-        json!({
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": dtype_policy(),
-            "depth_multiplier": c.depth_multiplier,
-            "filters": c.filters,
-            "kernel_size": c.kernel_size.to_json(),
-            "strides": c.strides.to_json(),
-            "padding": padding_name(self.window.padding),
-            "data_format": self.window.data_format.name(),
-            "dilation_rate": c.dilation_rate.to_json(),
-            "activation": to_keras(self.activation),
-            "use_bias": c.use_bias,
-            "depthwise_initializer": self.inits[0].to_keras(),
-            "pointwise_initializer": self.inits[1].to_keras(),
-            "bias_initializer": self.inits[2].to_keras(),
-            "depthwise_regularizer": reg_json(&c.depthwise_regularizer),
-            "pointwise_regularizer": reg_json(&c.pointwise_regularizer),
-            "bias_regularizer": reg_json(&c.bias_regularizer),
-            "activity_regularizer": reg_json(&c.activity_regularizer),
-            "depthwise_constraint": constraint_json(&c.depthwise_constraint),
-            "pointwise_constraint": constraint_json(&c.pointwise_constraint),
-            "bias_constraint": constraint_json(&c.bias_constraint),
-        })
+        let head = [
+            ("depth_multiplier", json!(c.depth_multiplier)),
+            ("filters", json!(c.filters)),
+        ];
+        let mut m = self.core.config_with(c.activity_regularizer.as_ref(), head);
+        self.window.write_config(&mut m, None);
+        m.insert("activation".into(), to_keras(self.activation));
+        m.insert("use_bias".into(), json!(c.use_bias));
+        let [di, pi, bi] = &self.inits;
+        let args = [
+            ("depthwise", di, c.depthwise_regularizer, &c.depthwise_constraint),
+            ("pointwise", pi, c.pointwise_regularizer, &c.pointwise_constraint),
+            ("bias", bi, c.bias_regularizer, &c.bias_constraint),
+        ];
+        weight_args(&mut m, &args, Some(c.activity_regularizer));
+        Value::Object(m)
     }
     fn explain(&self, inputs: &[Shape]) -> Vec<String> {
-        let s = self.weights[0].value.shape();
+        let s = self.core.weights[0].value.shape();
         let (kh, kw, c, dm, f) = (s[0], s[1], s[2], s[3], self.config.filters);
         let bias = if self.config.use_bias {
             format!(" + {f}")
@@ -293,36 +234,17 @@ impl Layer for SeparableConv2D {
         };
         let formula = format!("{kh}·{kw}·{c}·{dm} (depthwise) + {c}·{dm}·{f} (pointwise){bias}");
         let mut lines = vec![params_line(&formula, self.count_params())];
-        lines.extend(
-            inputs
-                .first()
-                .map(|x| self.window.explain(&self.name, x))
-                .unwrap_or_default(),
-        );
+        lines.extend(self.window.explain_inputs(&self.core.name, inputs));
         lines
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
-        if !self.trainable {
-            return Ok(None);
-        }
         let c = &self.config;
-        penalties(
-            tape,
-            &[
-                (c.depthwise_regularizer, weights.first().copied()),
-                (c.pointwise_regularizer, weights.get(1).copied()),
-                (c.bias_regularizer, weights.get(2).copied()),
-            ],
-        )
+        let regs = [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer];
+        self.core.regularization(tape, weights, &regs)
     }
     fn apply_constraints(&mut self) {
-        if !self.trainable {
-            return;
-        }
-        let c = self.config.clone();
-        let mut it = self.weights.iter_mut();
-        constrain(&c.depthwise_constraint, it.next());
-        constrain(&c.pointwise_constraint, it.next());
-        constrain(&c.bias_constraint, it.next());
+        let c = &self.config;
+        let constraints = [&c.depthwise_constraint, &c.pointwise_constraint, &c.bias_constraint];
+        self.core.apply_constraints(&constraints);
     }
 }
