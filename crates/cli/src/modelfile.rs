@@ -78,7 +78,7 @@ pub fn load(path: &str) -> Result<Model> {
         Err(_) => sniff(path)?,
     };
     match format {
-        Format::Keras | Format::H5 => Err(pending(path)),
+        Format::Keras | Format::H5 => rkeras::load_model(path),
         Format::Json => {
             let text = std::fs::read_to_string(path).map_err(|source| KerasError::Io {
                 path: path.to_string(),
@@ -113,7 +113,7 @@ pub fn load_with_weights(path: &str, weights: Option<&str>, need_weights: bool) 
 pub fn load_weights(model: &mut Model, path: &str) -> Result<()> {
     match Format::of(path)? {
         Format::Safetensors => load_safetensors(model, path),
-        Format::WeightsH5 | Format::H5 | Format::Keras => Err(pending(path)),
+        Format::WeightsH5 | Format::H5 | Format::Keras => model.load_weights(path),
         Format::Json => Err(KerasError::Invalid(format!("{path}: a JSON config holds no weights"))),
     }
 }
@@ -121,17 +121,12 @@ pub fn load_weights(model: &mut Model, path: &str) -> Result<()> {
 /// Writes a model (or its weights, or its architecture) in the format of `path`.
 pub fn save(model: &Model, path: &str) -> Result<()> {
     match Format::of(path)? {
-        Format::Keras | Format::H5 | Format::WeightsH5 => Err(pending(path)),
+        Format::Keras | Format::H5 => model.save(path),
+        Format::WeightsH5 => model.save_weights(path),
         Format::Safetensors => save_safetensors(model, path),
         Format::Json => std::fs::write(path, model_to_json(model)).map_err(|source| KerasError::Io {
             path: path.to_string(),
             source,
         }),
     }
-}
-
-// TEMPORARY until the Keras HDF5/zip readers and writers land (rkeras::load_model,
-// Model::save, save_weights, load_weights).
-fn pending(path: &str) -> KerasError {
-    KerasError::Invalid(format!("{path}: .keras/.h5 files are not supported by this build yet"))
 }
