@@ -80,6 +80,15 @@ fn round_trip_keeps_weights_and_predictions() {
     assert_eq!(other.get_weights(), model.get_weights());
     assert_eq!(other.predict(&[x], 8).unwrap(), want);
 
+    // The same through save_weights/load_weights, which dispatch on the extension.
+    let path2 = dir.join("small2.safetensors");
+    model.save_weights(&path2).unwrap();
+    assert_eq!(std::fs::read(&path2).unwrap(), std::fs::read(&path).unwrap());
+    clear_session();
+    let mut third = small();
+    third.load_weights(&path2).unwrap();
+    assert_eq!(third.get_weights(), model.get_weights());
+
     let read = read_safetensors_bytes("small.safetensors", &std::fs::read(&path).unwrap()).unwrap();
     // The safetensors writer orders tensors by name (as Python's does).
     let names: Vec<&str> = read.iter().map(|(n, _)| n.as_str()).collect();

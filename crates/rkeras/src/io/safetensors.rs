@@ -72,6 +72,11 @@ fn collect<'a>(
     }
 }
 
+/// True when `path` names a `.safetensors` file (`save_weights`/`load_weights` dispatch on it).
+pub fn is_safetensors(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
 /// The bytes of a `.safetensors` file holding the model's weights (F32).
 pub fn safetensors_bytes(model: &Model) -> Result<Vec<u8>> {
     let named = named_weights(model);

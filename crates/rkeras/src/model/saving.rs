@@ -112,6 +112,9 @@ impl Model {
     /// layout, readable by tf-keras's and Keras 3's `load_weights`).
     pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        if crate::io::safetensors::is_safetensors(path) {
+            return crate::io::safetensors::save_safetensors(self, path);
+        }
         let bytes = match KerasFormat::of(path)? {
             KerasFormat::WeightsH5 => save_keras3(self)?.to_bytes()?,
             KerasFormat::LegacyH5 => legacy_weights_bytes(self)?,
@@ -144,6 +147,9 @@ impl Model {
     /// layer skipped because of `skip_mismatch`.
     pub fn load_weights_with(&mut self, path: impl AsRef<Path>, opts: LoadWeightsOptions) -> Result<Vec<String>> {
         let path = path.as_ref();
+        if crate::io::safetensors::is_safetensors(path) {
+            return crate::io::safetensors::load_safetensors(self, path).map(|()| Vec::new());
+        }
         let origin = path.display().to_string();
         let format = KerasFormat::of(path)?;
         let bytes = read(path)?;
@@ -174,5 +180,4 @@ impl Model {
             None => load_keras3(self, r, opts.skip_mismatch),
         }
     }
-
 }
