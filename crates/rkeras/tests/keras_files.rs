@@ -26,7 +26,12 @@ fn cases() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(fixtures().join("keras_files"))
         .expect("fixture dir")
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".keras")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".keras"))
+                .map(str::to_string)
+        })
         .collect();
     v.sort();
     v
@@ -76,12 +81,14 @@ fn run_case(case: &str) -> Result<(), String> {
     let m = load_model(file(case, ".h5")).map_err(|e| format!("legacy .h5: {e}"))?;
     check_predicts(case, &m).map_err(|e| format!("legacy .h5: {e}"))?;
     let mut m = config_model(case)?;
-    m.load_weights(file(case, ".weights.h5")).map_err(|e| format!(".weights.h5: {e}"))?;
+    m.load_weights(file(case, ".weights.h5"))
+        .map_err(|e| format!(".weights.h5: {e}"))?;
     check_predicts(case, &m).map_err(|e| format!(".weights.h5: {e}"))?;
     // A Keras 3 model loading tf-keras's file: layer names differ (input_1 / input_layer),
     // matching is by order among the layers with weights.
     let mut m = config_model(case)?;
-    m.load_weights(file(case, ".h5")).map_err(|e| format!("load_weights(.h5): {e}"))?;
+    m.load_weights(file(case, ".h5"))
+        .map_err(|e| format!("load_weights(.h5): {e}"))?;
     check_predicts(case, &m).map_err(|e| format!("load_weights(.h5): {e}"))?;
     // tf-keras `save_weights("x.h5")`, also with fixed-length and chunked string attributes.
     for ext in [".k2w.h5", ".k2w_fixed.h5"] {
@@ -124,7 +131,10 @@ fn assert_same(a: &Model, b: &Model, x: &Tensor) {
         assert_eq!(p.shape(), q.shape());
         assert_eq!(p.data(), q.data(), "weights differ");
     }
-    let (pa, pb) = (a.predict(&[x.clone()], 8).unwrap(), b.predict(&[x.clone()], 8).unwrap());
+    let (pa, pb) = (
+        a.predict(std::slice::from_ref(x), 8).unwrap(),
+        b.predict(std::slice::from_ref(x), 8).unwrap(),
+    );
     assert_eq!(pa[0].data(), pb[0].data());
 }
 
@@ -213,16 +223,31 @@ fn mismatches_name_the_layer_and_both_shapes() {
     let mut m = config_model("dense_mlp").unwrap();
     // lenet5's first Dense kernel is (400, 120) where dense_mlp's is (20, 16).
     let e = m.load_weights(file("lenet5", ".weights.h5")).unwrap_err().to_string();
-    assert!(e.contains("layer 'dense'") && e.contains("[20, 16]") && e.contains("[400, 120]"), "{e}");
+    assert!(
+        e.contains("layer 'dense'") && e.contains("[20, 16]") && e.contains("[400, 120]"),
+        "{e}"
+    );
     let e = m.load_weights(file("conv_relu", ".h5")).unwrap_err().to_string();
     assert!(e.contains("layer count mismatch"), "{e}");
     let mut m = config_model("conv_relu").unwrap();
-    let e = m.load_weights(file("conv_nobias", ".weights.h5")).unwrap_err().to_string();
-    assert!(e.contains("conv2d") && e.contains("expected 2 variables, but received 1"), "{e}");
-    let e = m.load_weights(file("conv_groups2", ".weights.h5")).unwrap_err().to_string();
+    let e = m
+        .load_weights(file("conv_nobias", ".weights.h5"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("conv2d") && e.contains("expected 2 variables, but received 1"),
+        "{e}"
+    );
+    let e = m
+        .load_weights(file("conv_groups2", ".weights.h5"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("[3, 3, 3, 4]") && e.contains("[3, 3, 2, 6]"), "{e}");
     let e = m.load_weights(file("conv_groups2", ".h5")).unwrap_err().to_string();
-    assert!(e.contains("conv2d") && e.contains("[3, 3, 3, 4]") && e.contains("[3, 3, 2, 6]"), "{e}");
+    assert!(
+        e.contains("conv2d") && e.contains("[3, 3, 3, 4]") && e.contains("[3, 3, 2, 6]"),
+        "{e}"
+    );
     // skip_mismatch keeps the weights and reports the layer.
     let before = m.get_weights();
     let opts = LoadWeightsOptions {
@@ -244,7 +269,10 @@ fn by_name_matches_layers_by_name() {
     m.load_weights_with(file("lenet5", ".h5"), opts).unwrap();
     check_predicts("lenet5", &m).unwrap();
     // by_name is for the legacy layout only, as in Keras.
-    let e = m.load_weights_with(file("lenet5", ".weights.h5"), opts).unwrap_err().to_string();
+    let e = m
+        .load_weights_with(file("lenet5", ".weights.h5"), opts)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("by_name"), "{e}");
 }
 

@@ -87,7 +87,13 @@ fn rkeras_built() -> Model {
         .get_weights()
         .iter()
         .enumerate()
-        .map(|(k, w)| Tensor::new(w.shape(), w.data().iter().map(|v| v + 0.05 * (k as f32 + 1.0)).collect()).unwrap())
+        .map(|(k, w)| {
+            Tensor::new(
+                w.shape(),
+                w.data().iter().map(|v| v + 0.05 * (k as f32 + 1.0)).collect(),
+            )
+            .unwrap()
+        })
         .collect();
     m.set_weights(&ws).unwrap();
     m
@@ -100,12 +106,21 @@ fn cases() -> Vec<(String, Model, Tensor)> {
     let mut names: Vec<String> = std::fs::read_dir(&files)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".keras")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".keras"))
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
     let input = |case: &str| {
         let own = files.join(format!("{case}.input.npy"));
-        let p = if own.exists() { own } else { fixtures().join("keras").join(format!("{case}.input.npy")) };
+        let p = if own.exists() {
+            own
+        } else {
+            fixtures().join("keras").join(format!("{case}.input.npy"))
+        };
         read_npy(&p.to_string_lossy()).unwrap()
     };
     let mut out = Vec::new();
@@ -120,7 +135,11 @@ fn cases() -> Vec<(String, Model, Tensor)> {
     perturb(&mut m, 7);
     let x = read_npy(&apps.join("mobilenetv2_035_96.input.npy").to_string_lossy()).unwrap();
     out.push(("mobilenetv2_035_96".into(), m, x));
-    let x = Tensor::new(&[2, 6, 6, 3], (0..216).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect()).unwrap();
+    let x = Tensor::new(
+        &[2, 6, 6, 3],
+        (0..216).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect(),
+    )
+    .unwrap();
     out.push(("rkeras_built".into(), rkeras_built(), x));
     out
 }
@@ -167,7 +186,7 @@ fn dump(dir: &Path, case: &str, m: &Model, x: &Tensor, w: &Written) {
     std::fs::write(dir.join(format!("{case}.weights.h5")), &w.weights_h5).unwrap();
     std::fs::write(dir.join(format!("{case}.legacy.h5")), &w.legacy_h5).unwrap();
     write_npy(&dir.join(format!("{case}.input.npy")).to_string_lossy(), x).unwrap();
-    let y = m.predict(&[x.clone()], 32).unwrap();
+    let y = m.predict(std::slice::from_ref(x), 32).unwrap();
     write_npy(&dir.join(format!("{case}.rkeras_output.npy")).to_string_lossy(), &y[0]).unwrap();
 }
 
@@ -184,7 +203,11 @@ fn files_rkeras_writes_load_in_keras_with_the_same_predictions() {
     let dir = fixtures().join("keras_roundtrip");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let rows = report["cases"].as_object().expect("report.cases");
-    assert_eq!(rows.len(), cases.len(), "the report covers other cases than the test: rerun the script");
+    assert_eq!(
+        rows.len(),
+        cases.len(),
+        "the report covers other cases than the test: rerun the script"
+    );
     let mut problems = Vec::new();
     for (case, m, x) in &cases {
         let Some(row) = rows.get(case) else {
@@ -206,7 +229,7 @@ fn files_rkeras_writes_load_in_keras_with_the_same_predictions() {
             }
         }
         let keras = read_npy(&dir.join(format!("{case}.keras_output.npy")).to_string_lossy()).unwrap();
-        let ours = m.predict(&[x.clone()], 32).unwrap();
+        let ours = m.predict(std::slice::from_ref(x), 32).unwrap();
         let e = max_err(&ours[0], &keras);
         if e > 1e-5 {
             problems.push(format!("{case}: rkeras vs Keras's prediction on rkeras's file: {e:e}"));

@@ -157,7 +157,12 @@ pub fn mobilenet_v2(opts: &AppOptions) -> Result<Model> {
         x = pool(x, opts, None, None)?;
     }
     let rows = shape[0].map_or("None".to_string(), |r| r.to_string());
-    finish(&input, &x, opts, &model_name(opts, &format!("mobilenetv2_{alpha:.2}_{rows}")))
+    finish(
+        &input,
+        &x,
+        opts,
+        &model_name(opts, &format!("mobilenetv2_{alpha:.2}_{rows}")),
+    )
 }
 
 #[cfg(test)]

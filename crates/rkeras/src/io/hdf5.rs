@@ -20,7 +20,11 @@ pub struct H5Reader {
 }
 
 fn h5_err(origin: &str, path: &str, e: impl std::fmt::Display) -> KerasError {
-    let at = if path.is_empty() { "/".to_string() } else { path.to_string() };
+    let at = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    };
     KerasError::Invalid(format!("{origin}: HDF5 {at}: {e}"))
 }
 
@@ -117,11 +121,13 @@ impl H5Reader {
         let count = count as usize;
         let data: Vec<f32> = if elem == 4 {
             let mut buf = vec![0f32; count];
-            ds.read_into::<f32>(&mut buf).map_err(|e| h5_err(&self.origin, path, e))?;
+            ds.read_into::<f32>(&mut buf)
+                .map_err(|e| h5_err(&self.origin, path, e))?;
             buf
         } else {
             let mut buf = vec![0f64; count];
-            ds.read_into::<f64>(&mut buf).map_err(|e| h5_err(&self.origin, path, e))?;
+            ds.read_into::<f64>(&mut buf)
+                .map_err(|e| h5_err(&self.origin, path, e))?;
             buf.into_iter().map(|v| v as f32).collect()
         };
         Tensor::new(&shape, data).map_err(|e| h5_err(&self.origin, path, e))

@@ -127,9 +127,15 @@ mod tests {
         let mut root = H5Group::new();
         root.set_attr("keras_version", H5Attr::Str("2.21.0".into()));
         let g = root.group_mut("model_weights/dense");
-        g.set_attr("weight_names", H5Attr::StrList(vec!["dense/kernel:0".into(), "dense/bias:0".into()]));
-        g.put_dataset("dense/kernel:0", Tensor::new(&[3, 2], (0..6).map(|v| v as f32).collect()).unwrap())
-            .unwrap();
+        g.set_attr(
+            "weight_names",
+            H5Attr::StrList(vec!["dense/kernel:0".into(), "dense/bias:0".into()]),
+        );
+        g.put_dataset(
+            "dense/kernel:0",
+            Tensor::new(&[3, 2], (0..6).map(|v| v as f32).collect()).unwrap(),
+        )
+        .unwrap();
         root.group_mut("model_weights/input_1")
             .set_attr("weight_names", H5Attr::StrList(vec![]));
         let r = H5Reader::from_bytes("t.h5", root.to_bytes().unwrap()).unwrap();

@@ -197,12 +197,8 @@ fn sequential_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
 fn keras2_first_node(layer: &Value, nodes: &[Value]) -> usize {
     let keras2 = nodes.first().is_some_and(Value::is_array);
     let class = layer.get("class_name").and_then(Value::as_str).unwrap_or("");
-    let starts_with_input = || {
-        layer
-            .pointer("/config/layers/0/class_name")
-            .and_then(Value::as_str)
-            == Some("InputLayer")
-    };
+    let starts_with_input =
+        || layer.pointer("/config/layers/0/class_name").and_then(Value::as_str) == Some("InputLayer");
     let skips = match class {
         "Functional" | "Model" => true,
         "Sequential" => starts_with_input(),
@@ -425,7 +421,11 @@ fn layer_entry(model: &Model, li: usize) -> Value {
     if let (Some(m), Some(c)) = (layer.as_model(), config.as_object_mut()) {
         c.insert("name".into(), json!(m.name()));
     }
-    let registered = if class == "Functional" { json!("Functional") } else { Value::Null };
+    let registered = if class == "Functional" {
+        json!("Functional")
+    } else {
+        Value::Null
+    };
     let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": registered });
     let calls: Vec<&crate::model::ModelNode> = model.nodes.iter().filter(|n| n.layer == li).collect();
     let first_call = calls

@@ -111,7 +111,8 @@ pub fn save_legacy(model: &Model, g: &mut H5Group) -> Result<()> {
             lg.put_dataset(n, w.value.clone())?;
         }
     }
-    g.group_mut(TOP_LEVEL).set_attr(WEIGHT_NAMES, H5Attr::StrList(Vec::new()));
+    g.group_mut(TOP_LEVEL)
+        .set_attr(WEIGHT_NAMES, H5Attr::StrList(Vec::new()));
     Ok(())
 }
 
