@@ -15,6 +15,7 @@
 
 pub mod activations;
 pub mod applications;
+pub mod callbacks;
 pub mod config;
 pub mod constraints;
 pub mod datasets;
