@@ -67,7 +67,7 @@ fn round_trip_keeps_weights_and_predictions() {
         .collect();
     model.set_weights(&values).unwrap();
     let x = Tensor::arange(&[2, 5, 5, 1]).map(|v| v / 50.0);
-    let want = model.predict(&[x.clone()], 8).unwrap();
+    let want = model.predict(std::slice::from_ref(&x), 8).unwrap();
     let dir = std::env::temp_dir().join(format!("rkeras_st_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("small.safetensors");
