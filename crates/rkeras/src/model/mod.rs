@@ -130,9 +130,14 @@ impl Model {
             .ok_or_else(|| KerasError::Invalid(format!("No such layer: {name}. Existing layers are: {known:?}.")))
     }
 
-    /// `model.trainable = flag`: a frozen model's weights all count as non-trainable.
+    /// `model.trainable = flag`: a frozen model's weights all count as non-trainable. As in
+    /// Keras, the flag is set on every layer inside too (so BatchNormalization in a frozen
+    /// model runs in inference mode while training).
     pub fn set_trainable(&mut self, trainable: bool) {
         self.trainable = trainable;
+        for l in &mut self.layers {
+            l.set_trainable(trainable);
+        }
     }
 
     /// `model.pop()` on a Sequential model: removes the last layer; the model's output is
@@ -463,7 +468,7 @@ impl Layer for Model {
         self.trainable
     }
     fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
+        Model::set_trainable(self, trainable);
     }
     fn weights(&self) -> Vec<&Weight> {
         self.layers.iter().flat_map(|l| l.weights()).collect()
