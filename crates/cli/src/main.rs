@@ -7,13 +7,18 @@
 //! rkeras summary model.keras
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
 //! rkeras convert model.h5 model.keras
+//! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
+//! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
+//! rkeras evaluate lenet.keras --dataset mnist
 //! ```
 //!
 //! A bad argument or file gives a one-line error on stderr and exit code 2, never a panic.
 
 mod convert;
+mod fit;
 mod modelfile;
 mod predict;
+mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::applications::{self, AppOptions, Pooling};
@@ -85,6 +90,13 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Convert between .keras, .h5, .weights.h5, .safetensors and .json, by extension.
     Convert(convert::ConvertArgs),
+    /// Train a model on a dataset (the tutorials' program): summary, fit with the progress
+    /// bar, test accuracy, save.
+    Train(train::TrainArgs),
+    /// Train a saved model on arrays (`model.fit`).
+    Fit(fit::FitArgs),
+    /// Evaluate a saved model on a dataset's test split or on arrays (`model.evaluate`).
+    Evaluate(fit::EvaluateArgs),
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
@@ -143,6 +155,9 @@ fn run(cli: Cli) -> rkeras::Result<()> {
         }
         Command::Predict(args) => predict::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Fit(args) => fit::run_fit(args),
+        Command::Evaluate(args) => fit::run_evaluate(args),
     }
 }
 
