@@ -159,6 +159,11 @@ fn round_trip(model: &mut Model, stem: &str, x: &Tensor) {
     let back = load_model(&p).unwrap();
     assert_same(model, &back, x);
     assert_eq!(back.name(), model.name());
+    // Legacy full model: tf-keras's config and layout.
+    let p = tmp(&format!("{stem}.h5"));
+    model.save(&p).unwrap();
+    let back = load_model(&p).unwrap();
+    assert_same(model, &back, x);
     for ext in [".weights.h5", ".h5"] {
         let p = tmp(&format!("{stem}{ext}"));
         model.save_weights(&p).unwrap();

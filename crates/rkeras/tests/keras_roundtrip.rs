@@ -7,21 +7,23 @@
 //! ```
 //!
 //! For every case rkeras writes `<case>.keras`, `<case>.weights.h5` (Keras 3 layout),
-//! `<case>.legacy.h5` (tf-keras `save_weights` layout), the input and its own predictions;
-//! the script loads them in Keras 3 (`load_model`, `load_weights` of both `.h5` kinds) and in
-//! tf-keras 2 (`load_weights` of the legacy file into the tf-keras twin of the model) and
+//! `<case>.legacy.h5` (tf-keras `save_weights` layout), `<case>.h5` (tf-keras full model, for
+//! models without tensor operations), the input and its own predictions; the script loads
+//! them in Keras 3 (`load_model` of `.keras` and `.h5`, `load_weights` of both weights files)
+//! and in tf-keras 2 (`load_model` of the `.h5`, `load_weights` of the legacy file into the
+//! tf-keras twin of the model) and
 //! writes `tests/fixtures/keras_roundtrip/report.json` (max errors, and a hash of each file
 //! it read) plus Keras 3's predictions `<case>.keras_output.npy`.
 //!
 //! This test keeps the report honest without Keras: it rewrites the files with the current
 //! code and requires the same bytes (FNV-1a hashes of `config.json`, `model.weights.h5`, the
-//! `.weights.h5` and the legacy `.h5`; the zip's `metadata.json` holds a date and is left
+//! `.weights.h5` and both legacy `.h5`; the zip's `metadata.json` holds a date and is left
 //! out), every error in the report within 1e-5, and rkeras's predictions within 1e-5 of
 //! Keras's committed ones. A change in what rkeras writes fails here until the script is
 //! rerun.
 
 use rkeras::io::keras_file::{keras_bytes, read_archive};
-use rkeras::io::legacy_h5::legacy_weights_bytes;
+use rkeras::io::legacy_h5::{legacy_model_bytes, legacy_weights_bytes};
 use rkeras::io::npy::{read_npy, write_npy};
 use rkeras::{load_model, Model};
 use serde_json::Value;
@@ -149,6 +151,8 @@ struct Written {
     keras: Vec<u8>,
     weights_h5: Vec<u8>,
     legacy_h5: Vec<u8>,
+    /// The legacy full model, when the model has a tf-keras form (no tensor operations).
+    model_h5: Option<Vec<u8>>,
     hashes: Vec<(&'static str, String)>,
 }
 
@@ -156,17 +160,20 @@ fn write_case(m: &Model) -> Written {
     let keras = keras_bytes(m).unwrap();
     let weights_h5 = m.weights_h5_bytes().unwrap();
     let legacy_h5 = legacy_weights_bytes(m).unwrap();
+    let model_h5 = legacy_model_bytes(m).ok();
     let archive = read_archive("case", &keras).unwrap();
     let hashes = vec![
         ("config.json", fnv(archive.config.as_bytes())),
         ("model.weights.h5", fnv(&archive.weights_h5)),
         ("weights.h5", fnv(&weights_h5)),
         ("legacy.h5", fnv(&legacy_h5)),
+        ("h5", model_h5.as_deref().map_or("none".to_string(), fnv)),
     ];
     Written {
         keras,
         weights_h5,
         legacy_h5,
+        model_h5,
         hashes,
     }
 }
@@ -185,6 +192,9 @@ fn dump(dir: &Path, case: &str, m: &Model, x: &Tensor, w: &Written) {
     std::fs::write(dir.join(format!("{case}.keras")), &w.keras).unwrap();
     std::fs::write(dir.join(format!("{case}.weights.h5")), &w.weights_h5).unwrap();
     std::fs::write(dir.join(format!("{case}.legacy.h5")), &w.legacy_h5).unwrap();
+    if let Some(b) = &w.model_h5 {
+        std::fs::write(dir.join(format!("{case}.h5")), b).unwrap();
+    }
     write_npy(&dir.join(format!("{case}.input.npy")).to_string_lossy(), x).unwrap();
     let y = m.predict(std::slice::from_ref(x), 32).unwrap();
     write_npy(&dir.join(format!("{case}.rkeras_output.npy")).to_string_lossy(), &y[0]).unwrap();

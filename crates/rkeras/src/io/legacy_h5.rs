@@ -1,11 +1,15 @@
 //! tf-keras 2's legacy HDF5 files: the full model (`model.save("x.h5")`: a `model_config`
 //! attribute with the Keras 2 JSON, weights under `model_weights`) and weights only
-//! (`model.save_weights("x.h5")`: the same weight layout at the root). The weight layout
+//! (`model.save_weights("x.h5")`: the same weight layout at the root), read and written. The
+//! config is tf-keras's JSON ([`keras2_json`](crate::io::keras2_json)). The weight layout
 //! itself is in [`weights_layout::legacy`](crate::io::weights_layout::legacy).
 
 use super::hdf5::H5Reader;
-use super::hdf5_write::H5Group;
-use super::weights_layout::legacy::{load_legacy, save_legacy, LegacyOptions, MODEL_CONFIG, MODEL_WEIGHTS};
+use super::hdf5_write::{H5Attr, H5Group};
+use super::keras2_json::model_to_keras2_value;
+use super::weights_layout::legacy::{
+    load_legacy, save_legacy, LegacyOptions, LEGACY_KERAS_VERSION, MODEL_CONFIG, MODEL_WEIGHTS,
+};
 use crate::error::{KerasError, Result};
 use crate::io::keras_json::model_from_json;
 use crate::model::Model;
@@ -51,5 +55,16 @@ pub fn model_from_h5_bytes(origin: &str, bytes: Vec<u8>) -> Result<Model> {
 pub fn legacy_weights_bytes(model: &Model) -> Result<Vec<u8>> {
     let mut root = H5Group::new();
     save_legacy(model, &mut root)?;
+    root.to_bytes()
+}
+
+/// The bytes of a legacy full-model `.h5` (tf-keras `model.save("x.h5")`, not compiled): the
+/// tf-keras config in `model_config` and the weights under `model_weights`.
+pub fn legacy_model_bytes(model: &Model) -> Result<Vec<u8>> {
+    let mut root = H5Group::new();
+    root.set_attr("backend", H5Attr::Str("tensorflow".into()));
+    root.set_attr("keras_version", H5Attr::Str(LEGACY_KERAS_VERSION.into()));
+    root.set_attr(MODEL_CONFIG, H5Attr::Str(model_to_keras2_value(model)?.to_string()));
+    save_legacy(model, root.group_mut(MODEL_WEIGHTS))?;
     root.to_bytes()
 }

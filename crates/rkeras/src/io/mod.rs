@@ -4,6 +4,7 @@
 pub mod atomic;
 pub mod hdf5;
 pub mod hdf5_write;
+pub mod keras2_json;
 pub mod keras_file;
 pub mod keras_json;
 pub mod legacy_h5;

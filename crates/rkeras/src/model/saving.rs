@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | `.keras` | yes | yes | — | yes (its weights) |
 //! | `.weights.h5` | — | — | Keras 3 layout | yes |
-//! | `.h5`, `.hdf5` | tf-keras full model | — | tf-keras legacy layout | yes (legacy or Keras 3 layout, by content; `by_name`, `skip_mismatch`) |
+//! | `.h5`, `.hdf5` | tf-keras full model | tf-keras full model | tf-keras legacy layout | yes (legacy or Keras 3 layout, by content; `by_name`, `skip_mismatch`) |
 //!
 //! Files are written atomically (temporary file + rename). A weight count or shape mismatch
 //! is an error naming the layer and both shapes, unless `skip_mismatch` is set.
@@ -25,7 +25,7 @@ use crate::error::{KerasError, Result};
 use crate::io::atomic::write_atomic;
 use crate::io::hdf5::H5Reader;
 use crate::io::keras_file::{keras_bytes, model_from_keras_bytes, read_archive, weights_reader};
-use crate::io::legacy_h5::{legacy_weights_bytes, legacy_weights_root, model_from_h5};
+use crate::io::legacy_h5::{legacy_model_bytes, legacy_weights_bytes, legacy_weights_root, model_from_h5};
 use crate::io::weights_layout::legacy::{load_legacy, LegacyOptions};
 use crate::io::weights_layout::{load_keras3, save_keras3};
 use std::path::Path;
@@ -92,7 +92,9 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
 }
 
 impl Model {
-    /// `model.save(path)`: `.keras` (config, metadata and weights, Keras 3 layout).
+    /// `model.save(path)`: `.keras` (config, metadata and weights, Keras 3 layout) or legacy
+    /// `.h5` (tf-keras config and weights, loadable by tf-keras's `load_model`, and by Keras
+    /// 3's unless nested models are called in it).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         match KerasFormat::of(path)? {
@@ -101,10 +103,7 @@ impl Model {
                 "{}: a .weights.h5 name is for save_weights; save a whole model as .keras",
                 path.display()
             ))),
-            KerasFormat::LegacyH5 => Err(KerasError::Invalid(format!(
-                "{}: saving a whole model as legacy .h5 is not supported; use .keras, or save_weights(\"x.h5\") for tf-keras weights",
-                path.display()
-            ))),
+            KerasFormat::LegacyH5 => write_atomic(path, &legacy_model_bytes(self)?),
         }
     }
 
