@@ -11,7 +11,7 @@
 
 use crate::modelfile;
 use rkeras::applications::{self, AppOptions};
-use rkeras::callbacks::{BackupAndRestore, Callback, EarlyStopping, Logs, TensorBoard};
+use rkeras::callbacks::{BackupAndRestore, Callback, EarlyStopping, Logs, ModelCheckpoint, TensorBoard};
 use rkeras::datasets::{self, Dataset};
 use rkeras::prelude::*;
 use rkeras::summary::SummaryOptions;
@@ -55,6 +55,10 @@ pub struct TrainArgs {
     /// crash to resume at the next epoch (BackupAndRestore).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<String>,
+    /// Save a checkpoint after every epoch (ModelCheckpoint): `.keras`, or `.weights.h5` for
+    /// weights only; the name may use `{epoch:02d}`, `{val_loss:.2f}`, … Written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<String>,
     /// Save the trained model (`.keras`) or its weights (`.weights.h5`, `.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub save: Option<String>,
@@ -204,6 +208,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     if let Some(dir) = &a.logdir {
         fit = fit.callback(TensorBoard::new(dir).histogram_freq(a.histogram_freq));
+    }
+    if let Some(path) = &a.checkpoint {
+        fit = fit.callback(ModelCheckpoint::new(path).save_weights_only(path.ends_with(".weights.h5")));
     }
     if let Some(dir) = &a.backup_dir {
         let backup = BackupAndRestore::new(dir);

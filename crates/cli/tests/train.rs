@@ -102,6 +102,7 @@ fn data_dir_options_save_then_evaluate_and_fit() {
     write_idx(&data, 64);
     let model = dir.join("m.keras");
     let logs = dir.join("logs");
+    let ckpt = format!("{}/ck-{{epoch:02d}}.keras", dir.display());
     let args = [
         "train",
         "LeNet5",
@@ -127,6 +128,8 @@ fn data_dir_options_save_then_evaluate_and_fit() {
         model.to_str().unwrap(),
         "--seed",
         "7",
+        "--checkpoint",
+        &ckpt,
         "--verbose",
         "2",
     ];
@@ -142,6 +145,7 @@ fn data_dir_options_save_then_evaluate_and_fit() {
         "48 training samples in batches of 16: {stdout}"
     );
     assert!(model.is_file() && logs.join("train").is_dir() && logs.join("validation").is_dir());
+    assert!(dir.join("ck-01.keras").is_file() && dir.join("ck-03.keras").is_file());
 
     let out = rkeras(
         &[
