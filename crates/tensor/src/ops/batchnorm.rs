@@ -551,17 +551,8 @@ impl Tape {
 mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
+    use crate::ops::test_util::random_in as random;
     use crate::rng::Rng;
-
-    fn random(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
-        Tensor::new(
-            shape,
-            (0..shape.iter().product())
-                .map(|_| rng.uniform_range(lo, hi) as f32)
-                .collect(),
-        )
-        .unwrap()
-    }
 
     fn t(v: &[f32]) -> Tensor {
         Tensor::new(&[v.len()], v.to_vec()).unwrap()

@@ -17,6 +17,7 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::{arg_err, shape_err, Result};
+use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 pub use crate::ops::conv_gemm::ConvGeometry;
 use crate::ops::conv_gemm::{self, COL_BUDGET};
 use crate::shape::{window_axis, Padding};
@@ -70,24 +71,11 @@ impl Conv2dParams {
     }
 }
 
-fn check_rank(op: &'static str, arg: &'static str, t: &[usize], layout: &str) -> Result<()> {
-    if t.len() != 4 {
-        return shape_err(
-            op,
-            format!(
-                "{arg} must have rank 4 {layout}, received shape {t:?} (rank {})",
-                t.len()
-            ),
-        );
-    }
-    Ok(())
-}
-
 /// Checks a convolution's shapes and arguments and derives its geometry; `op` names the
 /// caller in errors. Input `[n, h, w, cin]`, kernel `[kh, kw, cin/groups, cout]`.
 pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv2dParams) -> Result<ConvGeometry> {
-    check_rank(op, "input", x, "(batch, height, width, channels)")?;
-    check_rank(op, "kernel", kernel, "(kh, kw, in_channels/groups, filters)")?;
+    check_rank4(op, "input", x, "(batch, height, width, channels)")?;
+    check_rank4(op, "kernel", kernel, "(kh, kw, in_channels/groups, filters)")?;
     let (n, h, w, cin) = (x[0], x[1], x[2], x[3]);
     let (kh, kw, kc, cout) = (kernel[0], kernel[1], kernel[2], kernel[3]);
     let groups = p.groups;
@@ -121,38 +109,10 @@ pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv
     })
 }
 
-fn check_bias(op: &'static str, bias: Option<&Tensor>, cout: usize) -> Result<()> {
-    if let Some(b) = bias {
-        if b.shape() != [cout] {
-            return shape_err(
-                op,
-                format!(
-                    "bias must have shape [{cout}] (one per filter), received {:?}",
-                    b.shape()
-                ),
-            );
-        }
-    }
-    Ok(())
-}
-
-fn check_grad(op: &'static str, gy: &Tensor, expected: &[usize]) -> Result<()> {
-    if gy.shape() != expected {
-        return shape_err(
-            op,
-            format!(
-                "output gradient must have the output's shape {expected:?}, received {:?}",
-                gy.shape()
-            ),
-        );
-    }
-    Ok(())
-}
-
 /// `y = conv2d(x, w) + bias`: im2col + GEMM tiled over the batch, parallel over tiles.
 pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
     let g = conv2d_geometry("conv2d", x.shape(), w.shape(), p)?;
-    check_bias("conv2d", bias, g.cout)?;
+    check_bias("conv2d", bias, g.cout, "one per filter")?;
     let y = conv_gemm::forward(x.data(), w.data(), bias.map(|b| b.data()), &g, COL_BUDGET)?;
     Tensor::new(&g.output_shape(), y)
 }
@@ -164,13 +124,7 @@ pub fn conv2d_backward(
     grad_out: &Tensor,
     p: &Conv2dParams,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (dx, dw, db) = conv2d_backward_parts(x, w, grad_out, p, true, true)?;
-    let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
-    Ok((
-        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
-        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
-        db.unwrap_or_else(|| Tensor::zeros(&[g.cout])),
-    ))
+    Ok(all_grads(x, w, conv2d_backward_parts(x, w, grad_out, p, true, true)?))
 }
 
 /// Gradients of [`conv2d`], computing `dx` and `dw` only when asked (the first layer's input
@@ -182,7 +136,7 @@ pub fn conv2d_backward_parts(
     p: &Conv2dParams,
     need_dx: bool,
     need_dw: bool,
-) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+) -> Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
     let g = conv2d_geometry("conv2d_backward", x.shape(), w.shape(), p)?;
     check_grad("conv2d_backward", grad_out, &g.output_shape())?;
     let dx = if need_dx {
@@ -199,7 +153,7 @@ pub fn conv2d_backward_parts(
     } else {
         (None, bias_grad(grad_out.data(), g.cout))
     };
-    Ok((dx, dw, Some(Tensor::new(&[g.cout], db)?)))
+    Ok((dx, dw, Tensor::new(&[g.cout], db)?))
 }
 
 /// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks).
@@ -228,16 +182,10 @@ pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
         )
 }
 
-/// Input row read by output row `o` through tap `k`, if it lies inside the input.
-fn tap(o: usize, k: usize, a: &crate::shape::AxisGeometry) -> Option<usize> {
-    let i = (o * a.stride + k * a.dilation) as isize - a.pad_before as isize;
-    (i >= 0 && (i as usize) < a.input).then_some(i as usize)
-}
-
 /// Reference convolution: one loop per index, no tiling, no GEMM.
 pub fn conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
     let g = conv2d_geometry("conv2d_naive", x.shape(), w.shape(), p)?;
-    check_bias("conv2d_naive", bias, g.cout)?;
+    check_bias("conv2d_naive", bias, g.cout, "one per filter")?;
     let (n, h, wd, cin, cout) = (g.n, g.rows.input, g.cols.input, g.cin, g.cout);
     let (oh, ow, kh, kw, cg, og) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel, g.cin_g(), g.cout_g());
     let (xd, wt) = (x.data(), w.data());
@@ -314,28 +262,13 @@ pub fn conv2d_backward_naive(
 impl Tape {
     /// `conv2d(x, w) + bias` on the tape; see [`conv2d`].
     pub fn conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, p: &Conv2dParams) -> Result<Var> {
-        let y = {
-            let b = match bias {
-                Some(b) => Some(self.try_value(b)?),
-                None => None,
-            };
-            conv2d(self.try_value(x)?, self.try_value(w)?, b, p)?
-        };
-        let (need_dx, need_dw) = (self.requires_grad(x), self.requires_grad(w));
         let p = *p;
-        let mut parents = vec![x, w];
-        parents.extend(bias);
-        self.record(
-            y,
-            &parents,
-            Box::new(move |gy, inputs, _| {
-                let (dx, dw, db) = conv2d_backward_parts(inputs[0], inputs[1], gy, &p, need_dx, need_dw)?;
-                let mut grads = vec![dx, dw];
-                if inputs.len() == 3 {
-                    grads.push(db);
-                }
-                Ok(grads)
-            }),
+        self.record_conv(
+            x,
+            w,
+            bias,
+            |x, w, b| conv2d(x, w, b, &p),
+            move |x, w, gy, need_dx, need_dw| conv2d_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )
     }
 }
@@ -344,22 +277,8 @@ impl Tape {
 mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
+    use crate::ops::test_util::{assert_tensors_close as close, random as rand_tensor, random_padding};
     use crate::rng::Rng;
-
-    fn rand_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        let n = shape.iter().product();
-        Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
-    }
-
-    fn close(a: &Tensor, b: &Tensor, what: &str) {
-        assert_eq!(a.shape(), b.shape(), "{what}");
-        for (i, (x, y)) in a.data().iter().zip(b.data()).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}: element {i}: {x} vs {y}"
-            );
-        }
-    }
 
     #[test]
     fn ones_same_counts_window_overlap() {
@@ -447,12 +366,7 @@ mod tests {
         let cin = groups * (1 + rng.below(3));
         let cout = groups * (1 + rng.below(3));
         let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
-        let mut pad = || match rng.below(5) {
-            0 | 1 => Padding::Valid,
-            2 | 3 => Padding::Same,
-            _ => Padding::Explicit(rng.below(3), rng.below(3)),
-        };
-        let padding = (pad(), pad());
+        let padding = (random_padding(rng, 3), random_padding(rng, 3));
         let p = Conv2dParams {
             strides: (1 + rng.below(3), 1 + rng.below(3)),
             padding,

@@ -22,6 +22,7 @@
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
 use crate::ops::conv::bias_grad;
+use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_gemm::{self, ConvGeometry, COL_BUDGET};
 use crate::shape::{transpose_axis, AxisGeometry, Padding};
 use crate::tensor::Tensor;
@@ -106,21 +107,8 @@ pub fn conv2d_transpose_geometry(
     kernel: &[usize],
     p: &Conv2dTransposeParams,
 ) -> Result<ConvGeometry> {
-    if x.len() != 4 {
-        return shape_err(
-            op,
-            format!(
-                "input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})",
-                x.len()
-            ),
-        );
-    }
-    if kernel.len() != 4 {
-        return shape_err(
-            op,
-            format!("kernel must have rank 4 (kh, kw, filters, in_channels), received shape {kernel:?}"),
-        );
-    }
+    check_rank4(op, "input", x, "(batch, height, width, channels)")?;
+    check_rank4(op, "kernel", kernel, "(kh, kw, filters, in_channels)")?;
     if kernel[3] != x[3] {
         return shape_err(
             op,
@@ -146,37 +134,10 @@ pub fn conv2d_transpose_geometry(
     })
 }
 
-fn check_bias(op: &'static str, bias: Option<&Tensor>, filters: usize) -> Result<()> {
-    match bias {
-        Some(b) if b.shape() != [filters] => shape_err(
-            op,
-            format!(
-                "bias must have shape [{filters}] (one per filter), received {:?}",
-                b.shape()
-            ),
-        ),
-        _ => Ok(()),
-    }
-}
-
-fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
-    if gy.shape() != g.input_shape() {
-        return shape_err(
-            op,
-            format!(
-                "output gradient must have the output's shape {:?}, received {:?}",
-                g.input_shape(),
-                gy.shape()
-            ),
-        );
-    }
-    Ok(())
-}
-
 /// `y = conv2d_transpose(x, w) + bias`: GEMM + col2im, tiled over the batch.
 pub fn conv2d_transpose(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dTransposeParams) -> Result<Tensor> {
     let g = conv2d_transpose_geometry("conv2d_transpose", x.shape(), w.shape(), p)?;
-    check_bias("conv2d_transpose", bias, g.cin)?;
+    check_bias("conv2d_transpose", bias, g.cin, "one per filter")?;
     let mut y = conv_gemm::input_grad(x.data(), w.data(), &g, COL_BUDGET)?;
     if let Some(b) = bias {
         for row in y.chunks_exact_mut(g.cin.max(1)) {
@@ -193,11 +154,10 @@ pub fn conv2d_transpose_backward(
     grad_out: &Tensor,
     p: &Conv2dTransposeParams,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (dx, dw, db) = conv2d_transpose_backward_parts(x, w, grad_out, p, true, true)?;
-    Ok((
-        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
-        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
-        db,
+    Ok(all_grads(
+        x,
+        w,
+        conv2d_transpose_backward_parts(x, w, grad_out, p, true, true)?,
     ))
 }
 
@@ -212,7 +172,7 @@ pub fn conv2d_transpose_backward_parts(
     need_dw: bool,
 ) -> Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
     let g = conv2d_transpose_geometry("conv2d_transpose_backward", x.shape(), w.shape(), p)?;
-    check_grad("conv2d_transpose_backward", grad_out, &g)?;
+    check_grad("conv2d_transpose_backward", grad_out, &g.input_shape())?;
     let dx = if need_dx {
         Some(Tensor::new(
             x.shape(),
@@ -232,12 +192,6 @@ pub fn conv2d_transpose_backward_parts(
     Ok((dx, dw, Tensor::new(&[g.cin], bias_grad(grad_out.data(), g.cin))?))
 }
 
-/// Output row that input row `i` reaches through tap `k`, if inside the output.
-fn reach(i: usize, k: usize, a: &AxisGeometry) -> Option<usize> {
-    let o = (i * a.stride + k * a.dilation) as isize - a.pad_before as isize;
-    (o >= 0 && (o as usize) < a.input).then_some(o as usize)
-}
-
 /// Reference: every input pixel stamps the kernel, scaled, onto the output.
 pub fn conv2d_transpose_naive(
     x: &Tensor,
@@ -246,7 +200,7 @@ pub fn conv2d_transpose_naive(
     p: &Conv2dTransposeParams,
 ) -> Result<Tensor> {
     let g = conv2d_transpose_geometry("conv2d_transpose_naive", x.shape(), w.shape(), p)?;
-    check_bias("conv2d_transpose_naive", bias, g.cin)?;
+    check_bias("conv2d_transpose_naive", bias, g.cin, "one per filter")?;
     let [n, oh, ow, f] = g.input_shape();
     let (h, wd, c, kh, kw) = (x.shape()[1], x.shape()[2], x.shape()[3], g.rows.kernel, g.cols.kernel);
     let mut y = vec![0.0f32; n * oh * ow * f];
@@ -260,9 +214,9 @@ pub fn conv2d_transpose_naive(
                 for ci in 0..c {
                     let v = x.data()[((b * h + i) * wd + j) * c + ci];
                     for ky in 0..kh {
-                        let Some(oy) = reach(i, ky, &g.rows) else { continue };
+                        let Some(oy) = tap(i, ky, &g.rows) else { continue };
                         for kx in 0..kw {
-                            let Some(ox) = reach(j, kx, &g.cols) else { continue };
+                            let Some(ox) = tap(j, kx, &g.cols) else { continue };
                             for fi in 0..f {
                                 y[((b * oh + oy) * ow + ox) * f + fi] +=
                                     v * w.data()[((ky * kw + kx) * f + fi) * c + ci];
@@ -284,7 +238,7 @@ pub fn conv2d_transpose_backward_naive(
     p: &Conv2dTransposeParams,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let g = conv2d_transpose_geometry("conv2d_transpose_backward_naive", x.shape(), w.shape(), p)?;
-    check_grad("conv2d_transpose_backward_naive", grad_out, &g)?;
+    check_grad("conv2d_transpose_backward_naive", grad_out, &g.input_shape())?;
     let [n, oh, ow, f] = g.input_shape();
     let (h, wd, c, kh, kw) = (x.shape()[1], x.shape()[2], x.shape()[3], g.rows.kernel, g.cols.kernel);
     let (mut dx, mut dw) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()]);
@@ -294,9 +248,9 @@ pub fn conv2d_transpose_backward_naive(
                 for ci in 0..c {
                     let xi = ((b * h + i) * wd + j) * c + ci;
                     for ky in 0..kh {
-                        let Some(oy) = reach(i, ky, &g.rows) else { continue };
+                        let Some(oy) = tap(i, ky, &g.rows) else { continue };
                         for kx in 0..kw {
-                            let Some(ox) = reach(j, kx, &g.cols) else { continue };
+                            let Some(ox) = tap(j, kx, &g.cols) else { continue };
                             for fi in 0..f {
                                 let (yi, wi) = (((b * oh + oy) * ow + ox) * f + fi, ((ky * kw + kx) * f + fi) * c + ci);
                                 dx[xi] += grad_out.data()[yi] * w.data()[wi];
@@ -318,28 +272,13 @@ pub fn conv2d_transpose_backward_naive(
 impl Tape {
     /// `conv2d_transpose(x, w) + bias` on the tape; see [`conv2d_transpose`].
     pub fn conv2d_transpose(&mut self, x: Var, w: Var, bias: Option<Var>, p: &Conv2dTransposeParams) -> Result<Var> {
-        let y = {
-            let b = match bias {
-                Some(b) => Some(self.try_value(b)?),
-                None => None,
-            };
-            conv2d_transpose(self.try_value(x)?, self.try_value(w)?, b, p)?
-        };
-        let (need_dx, need_dw) = (self.requires_grad(x), self.requires_grad(w));
         let p = *p;
-        let mut parents = vec![x, w];
-        parents.extend(bias);
-        self.record(
-            y,
-            &parents,
-            Box::new(move |gy, inputs, _| {
-                let (dx, dw, db) = conv2d_transpose_backward_parts(inputs[0], inputs[1], gy, &p, need_dx, need_dw)?;
-                let mut grads = vec![dx, dw];
-                if inputs.len() == 3 {
-                    grads.push(Some(db));
-                }
-                Ok(grads)
-            }),
+        self.record_conv(
+            x,
+            w,
+            bias,
+            |x, w, b| conv2d_transpose(x, w, b, &p),
+            move |x, w, gy, need_dx, need_dw| conv2d_transpose_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )
     }
 }
@@ -349,22 +288,8 @@ mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
     use crate::ops::conv::{conv2d_backward_naive, Conv2dParams};
+    use crate::ops::test_util::{assert_tensors_close as close, random as rand_tensor, random_padding};
     use crate::rng::Rng;
-
-    fn rand_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        let n = shape.iter().product();
-        Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
-    }
-
-    fn close(a: &Tensor, b: &Tensor, what: &str) {
-        assert_eq!(a.shape(), b.shape(), "{what}");
-        for (i, (x, y)) in a.data().iter().zip(b.data()).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}: element {i}: {x} vs {y}"
-            );
-        }
-    }
 
     fn row(x: &[f32], k: &[f32], p: Conv2dTransposeParams) -> Vec<f32> {
         let x = Tensor::new(&[1, 1, x.len(), 1], x.to_vec()).unwrap();
@@ -429,12 +354,7 @@ mod tests {
         for case in 0..200 {
             let (cin, f) = (1 + rng.below(4), 1 + rng.below(4));
             let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
-            let mut pad = || match rng.below(5) {
-                0 | 1 => Padding::Valid,
-                2 | 3 => Padding::Same,
-                _ => Padding::Explicit(rng.below(2), rng.below(2)),
-            };
-            let padding = (pad(), pad());
+            let padding = (random_padding(&mut rng, 2), random_padding(&mut rng, 2));
             let strides = (1 + rng.below(3), 1 + rng.below(3));
             let output_padding = (rng.below(2) == 0).then(|| (rng.below(strides.0), rng.below(strides.1)));
             let p = Conv2dTransposeParams {

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
 use crate::ops::conv::bias_grad;
+use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_gemm::ConvGeometry;
 use crate::shape::{window_axis, AxisGeometry, Padding};
 use crate::tensor::Tensor;
@@ -74,21 +75,8 @@ pub fn depthwise_geometry(
     kernel: &[usize],
     p: &DepthwiseParams,
 ) -> Result<ConvGeometry> {
-    if x.len() != 4 {
-        return shape_err(
-            op,
-            format!(
-                "input must have rank 4 (batch, height, width, channels), received shape {x:?} (rank {})",
-                x.len()
-            ),
-        );
-    }
-    if kernel.len() != 4 {
-        return shape_err(
-            op,
-            format!("kernel must have rank 4 (kh, kw, channels, depth_multiplier), received shape {kernel:?}"),
-        );
-    }
+    check_rank4(op, "input", x, "(batch, height, width, channels)")?;
+    check_rank4(op, "kernel", kernel, "(kh, kw, channels, depth_multiplier)")?;
     let (n, h, w, c) = (x[0], x[1], x[2], x[3]);
     if kernel[2] != c {
         return shape_err(
@@ -118,12 +106,6 @@ fn valid_range(k: usize, a: &AxisGeometry) -> (usize, usize) {
     let lim = a.input + a.pad_before;
     let hi = if lim > off { (lim - off).div_ceil(a.stride) } else { 0 };
     (lo.min(a.output), hi.min(a.output).max(lo.min(a.output)))
-}
-
-/// Input index read by output `o` through tap `k`, if inside.
-fn tap(o: usize, k: usize, a: &AxisGeometry) -> Option<usize> {
-    let i = (o * a.stride + k * a.dilation) as isize - a.pad_before as isize;
-    (i >= 0 && (i as usize) < a.input).then_some(i as usize)
 }
 
 /// `acc[c·dm + m] += x[c] · w[c·dm + m]`.
@@ -495,37 +477,10 @@ fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f
         )
 }
 
-fn check_bias(op: &'static str, bias: Option<&Tensor>, co: usize) -> Result<()> {
-    match bias {
-        Some(b) if b.shape() != [co] => shape_err(
-            op,
-            format!(
-                "bias must have shape [{co}] (channels · depth_multiplier), received {:?}",
-                b.shape()
-            ),
-        ),
-        _ => Ok(()),
-    }
-}
-
-fn check_grad(op: &'static str, gy: &Tensor, g: &ConvGeometry) -> Result<()> {
-    if gy.shape() != g.output_shape() {
-        return shape_err(
-            op,
-            format!(
-                "output gradient must have the output's shape {:?}, received {:?}",
-                g.output_shape(),
-                gy.shape()
-            ),
-        );
-    }
-    Ok(())
-}
-
 /// `y = depthwise_conv2d(x, w) + bias` with the direct vectorized kernel.
 pub fn depthwise_conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &DepthwiseParams) -> Result<Tensor> {
     let g = depthwise_geometry("depthwise_conv2d", x.shape(), w.shape(), p)?;
-    check_bias("depthwise_conv2d", bias, g.cout)?;
+    check_bias("depthwise_conv2d", bias, g.cout, "channels · depth_multiplier")?;
     Tensor::new(
         &g.output_shape(),
         forward_impl(x.data(), w.data(), bias.map(|b| b.data()), &g, cpu_has_fma()),
@@ -539,11 +494,10 @@ pub fn depthwise_conv2d_backward(
     grad_out: &Tensor,
     p: &DepthwiseParams,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (dx, dw, db) = depthwise_conv2d_backward_parts(x, w, grad_out, p, true, true)?;
-    Ok((
-        dx.unwrap_or_else(|| Tensor::zeros(x.shape())),
-        dw.unwrap_or_else(|| Tensor::zeros(w.shape())),
-        db,
+    Ok(all_grads(
+        x,
+        w,
+        depthwise_conv2d_backward_parts(x, w, grad_out, p, true, true)?,
     ))
 }
 
@@ -557,7 +511,7 @@ pub fn depthwise_conv2d_backward_parts(
     need_dw: bool,
 ) -> Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
     let g = depthwise_geometry("depthwise_conv2d_backward", x.shape(), w.shape(), p)?;
-    check_grad("depthwise_conv2d_backward", grad_out, &g)?;
+    check_grad("depthwise_conv2d_backward", grad_out, &g.output_shape())?;
     let fma = cpu_has_fma();
     let dx = if need_dx {
         Some(Tensor::new(
@@ -581,7 +535,7 @@ pub fn depthwise_conv2d_backward_parts(
 /// Reference depthwise convolution: one loop per index.
 pub fn depthwise_conv2d_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &DepthwiseParams) -> Result<Tensor> {
     let g = depthwise_geometry("depthwise_conv2d_naive", x.shape(), w.shape(), p)?;
-    check_bias("depthwise_conv2d_naive", bias, g.cout)?;
+    check_bias("depthwise_conv2d_naive", bias, g.cout, "channels · depth_multiplier")?;
     let (n, h, wd, c, dm) = (g.n, g.rows.input, g.cols.input, g.cin, w.shape()[3]);
     let (oh, ow, kh, kw) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel);
     let mut y = vec![0.0f32; n * oh * ow * c * dm];
@@ -616,7 +570,7 @@ pub fn depthwise_conv2d_backward_naive(
     p: &DepthwiseParams,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let g = depthwise_geometry("depthwise_conv2d_backward_naive", x.shape(), w.shape(), p)?;
-    check_grad("depthwise_conv2d_backward_naive", grad_out, &g)?;
+    check_grad("depthwise_conv2d_backward_naive", grad_out, &g.output_shape())?;
     let (n, h, wd, c, dm) = (g.n, g.rows.input, g.cols.input, g.cin, w.shape()[3]);
     let (oh, ow, kh, kw) = (g.oh(), g.ow(), g.rows.kernel, g.cols.kernel);
     let (mut dx, mut dw, mut db) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()], vec![0.0f32; c * dm]);
@@ -651,28 +605,13 @@ pub fn depthwise_conv2d_backward_naive(
 impl Tape {
     /// `depthwise_conv2d(x, w) + bias` on the tape; see [`depthwise_conv2d`].
     pub fn depthwise_conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, p: &DepthwiseParams) -> Result<Var> {
-        let y = {
-            let b = match bias {
-                Some(b) => Some(self.try_value(b)?),
-                None => None,
-            };
-            depthwise_conv2d(self.try_value(x)?, self.try_value(w)?, b, p)?
-        };
-        let (need_dx, need_dw) = (self.requires_grad(x), self.requires_grad(w));
         let p = *p;
-        let mut parents = vec![x, w];
-        parents.extend(bias);
-        self.record(
-            y,
-            &parents,
-            Box::new(move |gy, inputs, _| {
-                let (dx, dw, db) = depthwise_conv2d_backward_parts(inputs[0], inputs[1], gy, &p, need_dx, need_dw)?;
-                let mut grads = vec![dx, dw];
-                if inputs.len() == 3 {
-                    grads.push(Some(db));
-                }
-                Ok(grads)
-            }),
+        self.record_conv(
+            x,
+            w,
+            bias,
+            |x, w, b| depthwise_conv2d(x, w, b, &p),
+            move |x, w, gy, need_dx, need_dw| depthwise_conv2d_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )
     }
 }
@@ -682,22 +621,8 @@ mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
     use crate::ops::conv::{conv2d_naive, Conv2dParams};
+    use crate::ops::test_util::{assert_close as close, random as rand_tensor, random_padding};
     use crate::rng::Rng;
-
-    fn rand_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        let n = shape.iter().product();
-        Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).unwrap()
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}: element {i}: {x} vs {y}"
-            );
-        }
-    }
 
     #[test]
     fn channel_order_is_tensorflows() {
@@ -734,19 +659,26 @@ mod tests {
         assert_eq!(db.data(), &[1., 2.]);
     }
 
+    /// `count` random padded axes (`same` or explicit), the invalid draws skipped.
+    fn random_axes(seed: u64, count: usize) -> Vec<AxisGeometry> {
+        let mut rng = Rng::new(seed);
+        (0..count)
+            .filter_map(|_| {
+                let pad = if rng.below(2) == 0 {
+                    Padding::Same
+                } else {
+                    Padding::Explicit(rng.below(4), rng.below(4))
+                };
+                let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
+                window_axis("t", input, k, s, d, pad).ok()
+            })
+            .collect()
+    }
+
     #[test]
     fn taps_for_and_source_match_tap() {
-        let mut rng = Rng::new(8);
-        for _ in 0..200 {
-            let pad = if rng.below(2) == 0 {
-                Padding::Same
-            } else {
-                Padding::Explicit(rng.below(4), rng.below(4))
-            };
-            let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
-            let Ok(a) = window_axis("t", input, k, s, d, pad) else {
-                continue;
-            };
+        for a in random_axes(8, 200) {
+            let k = a.kernel;
             for o in 0..a.output {
                 let (lo, hi) = taps_for(o, &a);
                 let want: Vec<usize> = (0..k).filter(|&kk| tap(o, kk, &a).is_some()).collect();
@@ -762,18 +694,8 @@ mod tests {
 
     #[test]
     fn valid_range_matches_tap() {
-        let mut rng = Rng::new(3);
-        for _ in 0..200 {
-            let pad = if rng.below(2) == 0 {
-                Padding::Same
-            } else {
-                Padding::Explicit(rng.below(4), rng.below(4))
-            };
-            let (input, k, s, d) = (1 + rng.below(9), 1 + rng.below(4), 1 + rng.below(3), 1 + rng.below(3));
-            let Ok(a) = window_axis("t", input, k, s, d, pad) else {
-                continue;
-            };
-            for kk in 0..k {
+        for a in random_axes(3, 200) {
+            for kk in 0..a.kernel {
                 let (lo, hi) = valid_range(kk, &a);
                 let want: Vec<usize> = (0..a.output).filter(|&o| tap(o, kk, &a).is_some()).collect();
                 assert_eq!((lo..hi).collect::<Vec<_>>(), want, "{a:?} tap {kk}");
@@ -788,12 +710,7 @@ mod tests {
             let c = [1, 2, 3, 5, 9, 32, 41][rng.below(7)];
             let dm = if c > 9 { 1 } else { 1 + rng.below(3) };
             let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
-            let mut pad = || match rng.below(5) {
-                0 | 1 => Padding::Valid,
-                2 | 3 => Padding::Same,
-                _ => Padding::Explicit(rng.below(3), rng.below(3)),
-            };
-            let padding = (pad(), pad());
+            let padding = (random_padding(&mut rng, 3), random_padding(&mut rng, 3));
             let p = DepthwiseParams {
                 strides: (1 + rng.below(3), 1 + rng.below(3)),
                 padding,

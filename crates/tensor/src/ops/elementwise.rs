@@ -259,25 +259,13 @@ pub fn binary_with(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32
     // Bias over the trailing axes: one operand repeats as a block.
     if out_shape == a.shape() {
         if let Some(len) = trailing_suffix(a.shape(), b.shape()).filter(|&l| l > 1) {
-            let (bd, f) = (b.data(), &f);
-            let rows = |o: &mut [f32], s: &[f32]| {
-                for (o, s) in o.chunks_exact_mut(len).zip(s.chunks_exact(len)) {
-                    o.iter_mut().zip(s).zip(bd).for_each(|((o, &x), &y)| *o = f(x, y));
-                }
-            };
-            par_rows(&mut out, a.data(), len, rows);
+            block_broadcast::<true>(&mut out, a.data(), b.data(), len, &f);
             return Tensor::new(&out_shape, out);
         }
     }
     if out_shape == b.shape() {
         if let Some(len) = trailing_suffix(b.shape(), a.shape()).filter(|&l| l > 1) {
-            let (ad, f) = (a.data(), &f);
-            let rows = |o: &mut [f32], s: &[f32]| {
-                for (o, s) in o.chunks_exact_mut(len).zip(s.chunks_exact(len)) {
-                    o.iter_mut().zip(ad).zip(s).for_each(|((o, &x), &y)| *o = f(x, y));
-                }
-            };
-            par_rows(&mut out, b.data(), len, rows);
+            block_broadcast::<false>(&mut out, b.data(), a.data(), len, &f);
             return Tensor::new(&out_shape, out);
         }
     }
@@ -285,15 +273,32 @@ pub fn binary_with(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32
     Tensor::new(&out_shape, out)
 }
 
-/// Runs `rows(out_chunk, src_chunk)` over whole rows of `len`, in parallel when large.
-fn par_rows(out: &mut [f32], src: &[f32], len: usize, rows: impl Fn(&mut [f32], &[f32]) + Sync) {
+/// `out = f(big, block)` (or `f(block, big)` when `!BIG_FIRST`) where `block` (`len` values)
+/// repeats along `big`'s rows; in parallel when large. The operand order is a const so each
+/// loop stays branch-free.
+fn block_broadcast<const BIG_FIRST: bool>(
+    out: &mut [f32],
+    big: &[f32],
+    block: &[f32],
+    len: usize,
+    f: &(impl Fn(f32, f32) -> f32 + Sync),
+) {
+    let rows = |o: &mut [f32], s: &[f32]| {
+        for (o, s) in o.chunks_exact_mut(len).zip(s.chunks_exact(len)) {
+            if BIG_FIRST {
+                o.iter_mut().zip(s).zip(block).for_each(|((o, &x), &y)| *o = f(x, y));
+            } else {
+                o.iter_mut().zip(block).zip(s).for_each(|((o, &x), &y)| *o = f(x, y));
+            }
+        }
+    };
     if out.len() >= PAR_MIN_LEN {
         let chunk = rows_per_task(len) * len;
         out.par_chunks_mut(chunk)
-            .zip(src.par_chunks(chunk))
+            .zip(big.par_chunks(chunk))
             .for_each(|(o, s)| rows(o, s));
     } else {
-        rows(out, src);
+        rows(out, big);
     }
 }
 

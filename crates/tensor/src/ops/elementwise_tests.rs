@@ -8,12 +8,9 @@ fn t(shape: &[usize], data: &[f32]) -> Tensor {
     Tensor::new(shape, data.to_vec()).unwrap()
 }
 
+/// Values in [-2, 2).
 fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-    Tensor::new(
-        shape,
-        (0..numel(shape)).map(|_| rng.uniform_range(-2.0, 2.0) as f32).collect(),
-    )
-    .unwrap()
+    crate::ops::test_util::random_in(rng, shape, -2.0, 2.0)
 }
 
 /// Distinct, well separated values (no ties, nothing near a kink).

@@ -152,45 +152,8 @@ fn gemm_batched(
     if batch == 0 {
         return Ok(());
     }
-    if batch == 1 || c_stride == 0 {
-        for i in 0..batch {
-            let alpha = if i == 0 { alpha } else { 1.0 };
-            sgemm(
-                m,
-                n,
-                k,
-                &a[i * a_stride..],
-                ta,
-                &b[i * b_stride..],
-                tb,
-                c,
-                alpha,
-                1.0,
-                all_threads(),
-            )?;
-        }
-        return Ok(());
-    }
-    let c = &mut c[..batch * c_stride];
-    if m * n * k >= PARALLEL_MIN_FLOPS {
-        for (i, ci) in c.chunks_mut(c_stride).enumerate() {
-            sgemm(
-                m,
-                n,
-                k,
-                &a[i * a_stride..],
-                ta,
-                &b[i * b_stride..],
-                tb,
-                ci,
-                alpha,
-                1.0,
-                all_threads(),
-            )?;
-        }
-        return Ok(());
-    }
-    c.par_chunks_mut(c_stride).enumerate().try_for_each(|(i, ci)| {
+    // Product `i` into `ci`, `ci ← α·ci + op(a_i)·op(b_i)`.
+    let product = |i: usize, ci: &mut [f32], alpha: f32, threads: GemmThreads| {
         sgemm(
             m,
             n,
@@ -202,9 +165,25 @@ fn gemm_batched(
             ci,
             alpha,
             1.0,
-            GemmThreads::Single,
+            threads,
         )
-    })
+    };
+    if batch == 1 || c_stride == 0 {
+        for i in 0..batch {
+            product(i, c, if i == 0 { alpha } else { 1.0 }, all_threads())?;
+        }
+        return Ok(());
+    }
+    let c = &mut c[..batch * c_stride];
+    if m * n * k >= PARALLEL_MIN_FLOPS {
+        for (i, ci) in c.chunks_mut(c_stride).enumerate() {
+            product(i, ci, alpha, all_threads())?;
+        }
+        return Ok(());
+    }
+    c.par_chunks_mut(c_stride)
+        .enumerate()
+        .try_for_each(|(i, ci)| product(i, ci, alpha, GemmThreads::Single))
 }
 
 /// `op(a) · op(b)` (see the module header for the shapes).
@@ -497,15 +476,8 @@ impl Tape {
 mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
+    use crate::ops::test_util::random;
     use crate::rng::Rng;
-
-    fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(
-            shape,
-            (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect(),
-        )
-        .unwrap()
-    }
 
     fn stored(shape: &[usize], t: Trans) -> Vec<usize> {
         let mut s = shape.to_vec();

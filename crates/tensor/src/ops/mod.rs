@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod batchnorm;
 pub mod conv;
+mod conv_common;
 pub mod conv_gemm;
 pub mod conv_transpose;
 pub mod depthwise;
@@ -16,3 +17,5 @@ pub mod pool;
 pub mod reduce;
 pub mod shape_ops;
 pub mod softmax;
+#[cfg(test)]
+mod test_util;

@@ -185,36 +185,53 @@ fn max_row<const ARG: bool>(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_ro
     }
 }
 
-fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tensor, Vec<u32>)> {
+/// Rows a rayon task should get at least when each row of `row_len` values costs a window of
+/// work per value.
+fn min_rows(g: &Pool2dGeometry, row_len: usize) -> usize {
+    (TASK_MIN_WORK / (row_len * g.rows.kernel * g.cols.kernel).max(1)).max(1)
+}
+
+/// The pooled output, one output row `(b, oy)` per rayon task: `row(image b, oy, out_row,
+/// arg_row)`, where `arg_row` is that row of `arg` (empty without one).
+fn pool_rows(
+    x: &Tensor,
+    g: &Pool2dGeometry,
+    arg: Option<&mut [u32]>,
+    row: impl Fn(&[f32], usize, &mut [f32], &mut [u32]) + Sync,
+) -> Result<Tensor> {
     let shape = g.output_shape();
-    let row = g.cols.output * g.c;
+    let row_len = g.cols.output * g.c;
     let mut out = vec![0.0f32; shape.iter().product()];
-    let mut arg = vec![0u32; if ARG { out.len() } else { 0 }];
     if !out.is_empty() {
-        let img = g.h * g.w * g.c;
-        let oh = g.rows.output;
-        let xd = x.data();
-        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
-        if ARG {
-            out.par_chunks_mut(row)
-                .zip(arg.par_chunks_mut(row))
+        let (img, oh, xd, min_len) = (g.h * g.w * g.c, g.rows.output, x.data(), min_rows(g, row_len));
+        let run = |(r, (o, a)): (usize, (&mut [f32], &mut [u32]))| {
+            let b = r / oh;
+            row(&xd[b * img..(b + 1) * img], r % oh, o, a)
+        };
+        let rows = out.par_chunks_mut(row_len);
+        match arg {
+            Some(arg) => rows
+                .zip(arg.par_chunks_mut(row_len))
                 .enumerate()
                 .with_min_len(min_len)
-                .for_each(|(r, (o, a))| {
-                    let b = r / oh;
-                    max_row::<true>(&xd[b * img..(b + 1) * img], g, r % oh, o, a);
-                });
-        } else {
-            out.par_chunks_mut(row)
+                .for_each(run),
+            None => rows
+                .map(|o| (o, &mut [][..]))
                 .enumerate()
                 .with_min_len(min_len)
-                .for_each(|(r, o)| {
-                    let b = r / oh;
-                    max_row::<false>(&xd[b * img..(b + 1) * img], g, r % oh, o, &mut []);
-                });
+                .for_each(run),
         }
     }
-    Ok((Tensor::new(&shape, out)?, arg))
+    Tensor::new(&shape, out)
+}
+
+/// Max pooling; with `ARG`, also the index (within its image) of each window's first maximum.
+fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tensor, Vec<u32>)> {
+    let mut arg = vec![0u32; if ARG { g.output_shape().iter().product() } else { 0 }];
+    let out = pool_rows(x, g, ARG.then_some(&mut arg[..]), |img, oy, o, a| {
+        max_row::<ARG>(img, g, oy, o, a)
+    })?;
+    Ok((out, arg))
 }
 
 /// Max pooling (Keras's `MaxPooling2D`): the maximum of each window; padding never wins.
@@ -298,23 +315,7 @@ fn avg_row(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_row: &mut [f32]) {
 }
 
 fn avg_forward(x: &Tensor, g: &Pool2dGeometry) -> Result<Tensor> {
-    let shape = g.output_shape();
-    let row = g.cols.output * g.c;
-    let mut out = vec![0.0f32; shape.iter().product()];
-    if !out.is_empty() {
-        let img = g.h * g.w * g.c;
-        let oh = g.rows.output;
-        let xd = x.data();
-        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
-        out.par_chunks_mut(row)
-            .enumerate()
-            .with_min_len(min_len)
-            .for_each(|(r, o)| {
-                let b = r / oh;
-                avg_row(&xd[b * img..(b + 1) * img], g, r % oh, o);
-            });
-    }
-    Tensor::new(&shape, out)
+    pool_rows(x, g, None, |img, oy, o, _| avg_row(img, g, oy, o))
 }
 
 /// Average pooling (Keras's `AveragePooling2D`): each window's mean over its valid cells (with
@@ -335,10 +336,9 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tens
         let row_counts: Vec<usize> = (0..oh).map(|o| window(&g.rows, o)).map(|(a, b)| b - a).collect();
         let col_counts: Vec<usize> = (0..ow).map(|o| window(&g.cols, o)).map(|(a, b)| b - a).collect();
         let gd = grad_out.data();
-        let min_len = (TASK_MIN_WORK / (row * g.rows.kernel * g.cols.kernel).max(1)).max(1);
         dx.par_chunks_mut(row)
             .enumerate()
-            .with_min_len(min_len)
+            .with_min_len(min_rows(g, row))
             .for_each(|(r, d)| {
                 let (b, iy) = (r / g.h, r % g.h);
                 let (oy0, oy1) = covering(&g.rows, iy);
@@ -428,27 +428,32 @@ fn naive_cell(g: &Pool2dGeometry, oy: usize, ox: usize, ky: usize, kx: usize) ->
     (py >= 0 && px >= 0 && (py as usize) < g.h && (px as usize) < g.w).then_some((py as usize, px as usize))
 }
 
-fn naive_pool(x: &Tensor, g: &Pool2dGeometry, max: bool) -> Result<Tensor> {
+/// Every output position of the reference kernels, in order: its flat output index (channel
+/// 0) and the flat input indices (channel 0) of the cells its window covers, in row-major
+/// window order, padding left out.
+fn naive_windows(g: &Pool2dGeometry) -> impl Iterator<Item = (usize, Vec<usize>)> + '_ {
     let [n, oh, ow, c] = g.output_shape();
-    let mut out = Tensor::zeros(&[n, oh, ow, c]);
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for ch in 0..c {
-                    let (mut best, mut sum, mut count) = (f32::NEG_INFINITY, 0.0f32, 0usize);
-                    for ky in 0..g.rows.kernel {
-                        for kx in 0..g.cols.kernel {
-                            if let Some((iy, ix)) = naive_cell(g, oy, ox, ky, kx) {
-                                let v = x.data()[((b * g.h + iy) * g.w + ix) * c + ch];
-                                best = best.max(v);
-                                sum += v;
-                                count += 1;
-                            }
-                        }
-                    }
-                    out.data_mut()[((b * oh + oy) * ow + ox) * c + ch] = if max { best } else { sum / count as f32 };
-                }
-            }
+    let positions = (0..n).flat_map(move |b| (0..oh).flat_map(move |oy| (0..ow).map(move |ox| (b, oy, ox))));
+    positions.map(move |(b, oy, ox)| {
+        let cells = (0..g.rows.kernel)
+            .flat_map(|ky| (0..g.cols.kernel).map(move |kx| (ky, kx)))
+            .filter_map(|(ky, kx)| naive_cell(g, oy, ox, ky, kx))
+            .map(|(iy, ix)| ((b * g.h + iy) * g.w + ix) * c)
+            .collect();
+        (((b * oh + oy) * ow + ox) * c, cells)
+    })
+}
+
+fn naive_pool(x: &Tensor, g: &Pool2dGeometry, max: bool) -> Result<Tensor> {
+    let mut out = Tensor::zeros(&g.output_shape());
+    for (o, cells) in naive_windows(g) {
+        for ch in 0..g.c {
+            let values = cells.iter().map(|&i| x.data()[i + ch]);
+            out.data_mut()[o + ch] = if max {
+                values.fold(f32::NEG_INFINITY, f32::max)
+            } else {
+                values.fold(0.0, |s, v| s + v) / cells.len() as f32
+            };
         }
     }
     Ok(out)
@@ -458,28 +463,18 @@ fn naive_pool(x: &Tensor, g: &Pool2dGeometry, max: bool) -> Result<Tensor> {
 pub fn max_pool2d_backward_naive(x: &Tensor, g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tensor> {
     check_input("max_pool2d", x, g)?;
     check_grad("max_pool2d", grad_out, g)?;
-    let [n, oh, ow, c] = g.output_shape();
     let mut dx = Tensor::zeros(x.shape());
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for ch in 0..c {
-                    let mut best: Option<(f32, usize)> = None;
-                    for ky in 0..g.rows.kernel {
-                        for kx in 0..g.cols.kernel {
-                            if let Some((iy, ix)) = naive_cell(g, oy, ox, ky, kx) {
-                                let i = ((b * g.h + iy) * g.w + ix) * c + ch;
-                                let v = x.data()[i];
-                                if best.is_none() || best.is_some_and(|(m, _)| v > m) {
-                                    best = Some((v, i));
-                                }
-                            }
-                        }
-                    }
-                    if let Some((_, i)) = best {
-                        dx.data_mut()[i] += grad_out.data()[((b * oh + oy) * ow + ox) * c + ch];
-                    }
+    for (o, cells) in naive_windows(g) {
+        for ch in 0..g.c {
+            let mut best: Option<(f32, usize)> = None;
+            for i in cells.iter().map(|&i| i + ch) {
+                let v = x.data()[i];
+                if best.is_none_or(|(m, _)| v > m) {
+                    best = Some((v, i));
                 }
+            }
+            if let Some((_, i)) = best {
+                dx.data_mut()[i] += grad_out.data()[o + ch];
             }
         }
     }
@@ -489,21 +484,12 @@ pub fn max_pool2d_backward_naive(x: &Tensor, g: &Pool2dGeometry, grad_out: &Tens
 /// Reference for the average-pool backward: scatters `grad / count` over each window.
 pub fn avg_pool2d_backward_naive(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tensor> {
     check_grad("avg_pool2d", grad_out, g)?;
-    let [n, oh, ow, c] = g.output_shape();
     let mut dx = Tensor::zeros(&g.input_shape());
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let cells: Vec<(usize, usize)> = (0..g.rows.kernel)
-                    .flat_map(|ky| (0..g.cols.kernel).map(move |kx| (ky, kx)))
-                    .filter_map(|(ky, kx)| naive_cell(g, oy, ox, ky, kx))
-                    .collect();
-                for ch in 0..c {
-                    let share = grad_out.data()[((b * oh + oy) * ow + ox) * c + ch] / cells.len() as f32;
-                    for &(iy, ix) in &cells {
-                        dx.data_mut()[((b * g.h + iy) * g.w + ix) * c + ch] += share;
-                    }
-                }
+    for (o, cells) in naive_windows(g) {
+        for ch in 0..g.c {
+            let share = grad_out.data()[o + ch] / cells.len() as f32;
+            for &i in &cells {
+                dx.data_mut()[i + ch] += share;
             }
         }
     }
@@ -590,17 +576,8 @@ impl Tape {
 mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
+    use crate::ops::test_util::random;
     use crate::rng::Rng;
-
-    fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(
-            shape,
-            (0..shape.iter().product())
-                .map(|_| rng.uniform_range(-1.0, 1.0) as f32)
-                .collect(),
-        )
-        .unwrap()
-    }
 
     /// Distinct values 0.1 apart in shuffled order: no finite-difference step moves a maximum.
     fn separated(rng: &mut Rng, shape: &[usize]) -> Tensor {

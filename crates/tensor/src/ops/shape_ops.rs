@@ -493,15 +493,8 @@ impl Tape {
 mod tests {
     use super::*;
     use crate::gradcheck::check_gradients;
+    use crate::ops::test_util::random;
     use crate::rng::Rng;
-
-    fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
-        Tensor::new(
-            shape,
-            (0..numel(shape)).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect(),
-        )
-        .unwrap()
-    }
 
     #[test]
     fn transpose_by_hand() {
