@@ -299,7 +299,7 @@ impl Initializer {
 
     /// Values for a weight of `shape`. `rng` is used when the initializer has no seed of its own.
     pub fn generate(&self, layer: &str, shape: &[usize], rng: &mut Rng) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = weight_elements(layer, shape)?;
         let mut own;
         let seeded = |s: &Option<u64>, own: &mut Option<Rng>| {
             if let Some(seed) = s {
@@ -377,6 +377,28 @@ impl Initializer {
         };
         Ok(Tensor::new(shape, data)?)
     }
+}
+
+/// The most elements one weight may have: 2³¹ floats (8 GiB), far above any real layer
+/// (VGG19's largest kernel has 1.03·10⁸) and below what a config or file can make rkeras
+/// try to allocate.
+pub const MAX_WEIGHT_ELEMENTS: usize = 1 << 31;
+
+/// Element count of a weight shape, refused (naming the layer) when it overflows or exceeds
+/// [`MAX_WEIGHT_ELEMENTS`], before anything is allocated.
+pub fn weight_elements(layer: &str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_WEIGHT_ELEMENTS)
+        .ok_or_else(|| {
+            crate::error::arg_error(
+                layer,
+                "weight shape",
+                format!("at most {MAX_WEIGHT_ELEMENTS} elements in one weight"),
+                format!("{shape:?}"),
+            )
+        })
 }
 
 /// Keras's `compute_fans`.

@@ -1,14 +1,15 @@
 //! Inputs found by fuzzing or by hand while fuzzing (`fuzz/README.md`), kept in
 //! `fuzz/regressions/`: each must be refused with an error naming the problem, never a panic
-//! or an abort. A test is `#[ignore]`d while its bug is open, with the reason; run them with
-//! `cargo test -p rkeras --test fuzz_regressions -- --ignored` (an open one may abort the
-//! test process: it allocates before checking).
+//! or an abort. A test is `#[ignore]`d while its bug is open, with the reason (none is open:
+//! weights are size-checked before allocation, `initializers::weight_elements`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 fn regression(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(name)
 }
 
 /// Runs `f`; the error message, or a failure for a panic or a success.
@@ -29,7 +30,6 @@ fn json(name: &str) -> rkeras::Result<()> {
 /// 2·10^13 floats (80 TB), and the allocation failure aborts the process
 /// (`Initializer::generate` collects into a `Vec` before any size check).
 #[test]
-#[ignore = "open: Initializer::generate asks for 80 TB and aborts (initializers.rs)"]
 fn json_with_a_huge_dense_is_an_error() {
     let e = refused(|| json("keras_json-huge-dense-units.json"));
     assert!(e.contains("dense"), "{e}");
@@ -38,7 +38,6 @@ fn json_with_a_huge_dense_is_an_error() {
 /// The same in a `.keras` file (whose weights member holds 3·4 + 3 floats for that layer):
 /// `load_model` builds the model before reading the weights, and aborts the same way.
 #[test]
-#[ignore = "open: load_model builds a Dense(10**12) before checking the weights file (initializers.rs, io/keras_file.rs)"]
 fn keras_file_with_a_huge_dense_is_an_error() {
     let e = refused(|| rkeras::load_model(regression("keras_file-huge-dense-units.keras")).map(drop));
     assert!(e.contains("keras_file-huge-dense-units.keras"), "{e}");
@@ -48,7 +47,6 @@ fn keras_file_with_a_huge_dense_is_an_error() {
 /// panics with overflow checks on (`shape.iter().product()` in `Initializer::generate`) and
 /// wraps to a wrong size without them.
 #[test]
-#[ignore = "open: shape product overflows in Initializer::generate (initializers.rs)"]
 fn json_with_an_overflowing_dense_is_an_error() {
     let e = refused(|| json("keras_json-overflowing-dense-units.json"));
     assert!(e.contains("dense"), "{e}");

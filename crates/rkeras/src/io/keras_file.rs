@@ -114,9 +114,11 @@ pub fn weights_reader(origin: &str, archive: KerasArchive) -> Result<H5Reader> {
 /// weights of `model.weights.h5`.
 pub fn model_from_keras_bytes(origin: &str, bytes: &[u8]) -> Result<Model> {
     let archive = read_archive(origin, bytes)?;
+    // Every error building the model names the file it came from.
     let mut model = model_from_json(&archive.config).map_err(|e| match e {
         KerasError::Config(m) => KerasError::Config(format!("{origin}/{CONFIG_JSON}: {m}")),
-        other => other,
+        KerasError::Io { .. } => e,
+        other => KerasError::Config(format!("{origin}/{CONFIG_JSON}: {other}")),
     })?;
     let r = weights_reader(origin, archive)?;
     load_keras3(&mut model, &r, false)?;
