@@ -104,7 +104,7 @@ fn run_case(case: &str) -> Result<(), String> {
 #[test]
 fn every_keras_file_fixture_loads_and_predicts_as_keras() {
     let cases = cases();
-    assert!(cases.len() >= 33, "expected the fixture set, found {}", cases.len());
+    assert!(cases.len() >= 34, "expected the fixture set, found {}", cases.len());
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|c| run_case(c).err().map(|e| format!("{c}: {e}")))
