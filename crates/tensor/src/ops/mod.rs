@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod batchnorm;
+mod broadcast;
 pub mod conv;
 mod conv_common;
 pub mod conv_gemm;
