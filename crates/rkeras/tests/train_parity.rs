@@ -53,7 +53,10 @@ fn rows(t: &Tensor, a: usize, b: usize) -> Tensor {
 
 fn max_diff(a: &[Tensor], b: &[Tensor]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| x.max_abs_diff(y).unwrap()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.max_abs_diff(y).unwrap())
+        .fold(0.0, f32::max)
 }
 
 fn reference() -> serde_json::Value {
@@ -66,7 +69,11 @@ fn lenet5_sgd_step1_gradients_weights_and_three_losses_match_keras() {
     let (x, y) = data();
     let mut model = lenet();
     model
-        .compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &[] as &[&str])
+        .compile(
+            Optimizer::sgd().learning_rate(0.01),
+            "sparse_categorical_crossentropy",
+            &[] as &[&str],
+        )
         .unwrap();
     let (loss, grads) = model.gradients(&rows(&x, 0, 32), &rows(&y, 0, 32), None).unwrap();
     let want = npz("train/train_step1.grads.npz");
@@ -77,7 +84,12 @@ fn lenet5_sgd_step1_gradients_weights_and_three_losses_match_keras() {
 
     for step in 0..3 {
         let logs = model
-            .train_on_batch(&rows(&x, 32 * step, 32 * step + 32), &rows(&y, 32 * step, 32 * step + 32), None, None)
+            .train_on_batch(
+                &rows(&x, 32 * step, 32 * step + 32),
+                &rows(&y, 32 * step, 32 * step + 32),
+                None,
+                None,
+            )
             .unwrap();
         let k = r["steps"][step]["loss_train_on_batch"].as_f64().unwrap();
         let got = logs.get("loss").unwrap();
@@ -94,7 +106,10 @@ fn lenet5_sgd_step1_gradients_weights_and_three_losses_match_keras() {
         for j in 0..10 {
             let k = want[i][j].as_f64().unwrap() as f32;
             let g = pred[0].data()[i * 10 + j];
-            assert!((g - k).abs() < 1e-4, "prediction [{i}][{j}] after 3 steps: {g} vs Keras {k}");
+            assert!(
+                (g - k).abs() < 1e-4,
+                "prediction [{i}][{j}] after 3 steps: {g} vs Keras {k}"
+            );
         }
     }
 }
@@ -104,8 +119,12 @@ fn lenet5_fit_one_epoch_unshuffled_equals_three_steps() {
     let r = reference();
     let (x, y) = data();
     let mut a = lenet();
-    a.compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &["accuracy"])
-        .unwrap();
+    a.compile(
+        Optimizer::sgd().learning_rate(0.01),
+        "sparse_categorical_crossentropy",
+        &["accuracy"],
+    )
+    .unwrap();
     let h = a
         .fit(&x, &y, FitOptions::default().batch_size(32).shuffle(false).verbose(0))
         .unwrap();
@@ -114,11 +133,20 @@ fn lenet5_fit_one_epoch_unshuffled_equals_three_steps() {
     assert!((got - k).abs() < 1e-5, "fit loss {got} vs Keras {k}");
     assert_eq!(h.keys().collect::<Vec<_>>(), ["accuracy", "loss"]);
     let mut b = lenet();
-    b.compile(Optimizer::sgd().learning_rate(0.01), "sparse_categorical_crossentropy", &["accuracy"])
-        .unwrap();
+    b.compile(
+        Optimizer::sgd().learning_rate(0.01),
+        "sparse_categorical_crossentropy",
+        &["accuracy"],
+    )
+    .unwrap();
     for s in 0..3 {
-        b.train_on_batch(&rows(&x, 32 * s, 32 * s + 32), &rows(&y, 32 * s, 32 * s + 32), None, None)
-            .unwrap();
+        b.train_on_batch(
+            &rows(&x, 32 * s, 32 * s + 32),
+            &rows(&y, 32 * s, 32 * s + 32),
+            None,
+            None,
+        )
+        .unwrap();
     }
     assert_eq!(max_diff(&a.get_weights(), &b.get_weights()), 0.0);
 }
@@ -214,7 +242,10 @@ fn optimizers_losses_weights_and_layers_match_keras_over_three_steps() {
         if names != want_names {
             failures.push(format!("{case}: optimizer variables {names:?} vs Keras {want_names:?}"));
         } else {
-            let values: Vec<Tensor> = vars.into_iter().map(|v| v.value.reshape(&[v.value.len()]).unwrap()).collect();
+            let values: Vec<Tensor> = vars
+                .into_iter()
+                .map(|v| v.value.reshape(&[v.value.len()]).unwrap())
+                .collect();
             let want: Vec<Tensor> = prefixed(&a, "opt_")
                 .into_iter()
                 .map(|t| t.reshape(&[t.len()]).unwrap())
@@ -227,7 +258,12 @@ fn optimizers_losses_weights_and_layers_match_keras_over_three_steps() {
         checked += 1;
     }
     assert!(checked >= 28, "only {checked} cases found");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -269,7 +305,11 @@ fn fit_history_with_validation_split_and_metrics_matches_keras() {
     let d = max_diff(&model.get_weights(), &prefixed(&a, "w3_"));
     assert!(d < 1e-4, "weights after fit differ by {d:e}");
     let ev = model
-        .evaluate(&a["x"], &a["y"], rkeras::training::EvaluateOptions::default().batch_size(16).verbose(0))
+        .evaluate(
+            &a["x"],
+            &a["y"],
+            rkeras::training::EvaluateOptions::default().batch_size(16).verbose(0),
+        )
         .unwrap();
     for (k, v) in spec["evaluate"].as_object().unwrap() {
         let (got, v) = (ev.get(k).unwrap(), v.as_f64().unwrap());

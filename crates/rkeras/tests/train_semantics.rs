@@ -67,7 +67,10 @@ fn whole_model_gradients_match_finite_differences() {
             worst = worst.max(err);
         }
     }
-    assert!(worst < 2e-3, "gradient vs finite difference: worst relative error {worst:e}");
+    assert!(
+        worst < 2e-3,
+        "gradient vs finite difference: worst relative error {worst:e}"
+    );
 }
 
 #[test]
@@ -157,7 +160,11 @@ fn frozen_batch_normalization_keeps_its_statistics_and_runs_in_inference_mode() 
         assert_eq!(before.len(), 2);
         let test_loss = model.test_on_batch(&x, &y, None).unwrap().get("loss").unwrap();
         let train_loss = model.train_on_batch(&x, &y, None, None).unwrap().get("loss").unwrap();
-        assert_eq!(stats(&model), before, "frozen BN statistics moved (freeze_model={freeze_model})");
+        assert_eq!(
+            stats(&model),
+            before,
+            "frozen BN statistics moved (freeze_model={freeze_model})"
+        );
         // Inference-mode BN: the training pass saw the same function as the test pass.
         assert!((test_loss - train_loss).abs() < 1e-6, "{test_loss} vs {train_loss}");
     }
@@ -180,7 +187,8 @@ impl Callback for Recorder {
         Ok(())
     }
     fn on_train_batch_end(&mut self, _m: &mut Model, b: usize, l: &Logs) -> Result<()> {
-        self.events.push(format!("batch_end {b} {:?}", l.keys().collect::<Vec<_>>()));
+        self.events
+            .push(format!("batch_end {b} {:?}", l.keys().collect::<Vec<_>>()));
         Ok(())
     }
     fn on_test_begin(&mut self, _m: &mut Model, _l: &Logs) -> Result<()> {
@@ -192,7 +200,8 @@ impl Callback for Recorder {
         Ok(())
     }
     fn on_epoch_end(&mut self, m: &mut Model, e: usize, l: &mut Logs) -> Result<()> {
-        self.events.push(format!("epoch_end {e} {:?}", l.keys().collect::<Vec<_>>()));
+        self.events
+            .push(format!("epoch_end {e} {:?}", l.keys().collect::<Vec<_>>()));
         if self.stop_at_epoch == Some(e) {
             m.set_stop_training(true);
         }
@@ -264,12 +273,22 @@ fn callbacks_see_keras_order_and_can_stop_training() {
 
     // Fitting again continues from the optimizer's state; initial_epoch skips epochs.
     let h = model
-        .fit(&x, &y, FitOptions::default().epochs(3).initial_epoch(2).batch_size(6).verbose(0))
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(3)
+                .initial_epoch(2)
+                .batch_size(6)
+                .verbose(0),
+        )
         .unwrap();
     assert_eq!(h.epoch, [2]);
     assert_eq!(model.optimizer().unwrap().iterations(), 6);
     // Compiling again starts a fresh optimizer.
-    model.compile("adam", "sparse_categorical_crossentropy", &["accuracy"]).unwrap();
+    model
+        .compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
     assert_eq!(model.optimizer().unwrap().iterations(), 0);
 }
 
@@ -290,7 +309,10 @@ fn evaluate_and_fit_agree_with_weighted_metrics() {
     let logs = model
         .evaluate(&x, &y, EvaluateOptions::default().verbose(0).sample_weight(sw.clone()))
         .unwrap();
-    assert_eq!(logs.keys().collect::<Vec<_>>(), ["accuracy", "loss", "weighted_accuracy"]);
+    assert_eq!(
+        logs.keys().collect::<Vec<_>>(),
+        ["accuracy", "loss", "weighted_accuracy"]
+    );
     let pred = model.predict(&[x.clone()], 32).unwrap().remove(0);
     let hits: Vec<f32> = (0..7)
         .map(|i| {
@@ -319,7 +341,10 @@ fn bad_arrays_and_arguments_give_clear_errors() {
     assert!(err(model.compile("adamx", "mse", &[] as &[&str])).contains("optimizer identifier: \"adamx\""));
     assert!(err(model.compile("adam", "msex", &[] as &[&str])).contains("loss identifier: msex"));
     assert!(err(model.compile("adam", "mse", &["acuracy"])).contains("metric identifier: acuracy"));
-    assert!(err(model.compile(Optimizer::adam().momentum(0.9), "mse", &[] as &[&str])).contains("`momentum` is not an argument of Adam"));
+    assert!(
+        err(model.compile(Optimizer::adam().momentum(0.9), "mse", &[] as &[&str]))
+            .contains("`momentum` is not an argument of Adam")
+    );
     model
         .compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
         .unwrap();
@@ -329,7 +354,10 @@ fn bad_arrays_and_arguments_give_clear_errors() {
     assert!(err(model.fit(&x, &short_y, quiet())).contains("x has 10 samples, y has 9"));
     let out_of_range = Tensor::new(&[10], vec![0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 0.0, 1.0, 2.0]).unwrap();
     let e = err(model.fit(&x, &out_of_range, quiet()));
-    assert!(e.contains("label value of 3") && e.contains("valid range of [0, 3)"), "{e}");
+    assert!(
+        e.contains("label value of 3") && e.contains("valid range of [0, 3)"),
+        "{e}"
+    );
     let fractional = Tensor::new(&[10], vec![0.5; 10]).unwrap();
     assert!(err(model.train_on_batch(&x, &fractional, None, None)).contains("labels must be integers"));
     let onehot = Tensor::zeros(&[10, 3]);
@@ -339,7 +367,8 @@ fn bad_arrays_and_arguments_give_clear_errors() {
     assert!(err(model.fit(&x, &nan_y, quiet())).contains("NaN"));
     assert!(err(model.fit(&x, &y, quiet().batch_size(0))).contains("batch_size"));
     assert!(err(model.fit(&x, &y, quiet().validation_split(0.95))).contains("not sufficient to split"));
-    assert!(err(model.fit(&x, &y, quiet().sample_weight(Tensor::ones(&[3])))).contains("sample_weight must have shape (10,)"));
+    assert!(err(model.fit(&x, &y, quiet().sample_weight(Tensor::ones(&[3]))))
+        .contains("sample_weight must have shape (10,)"));
     let both = quiet().sample_weight(Tensor::ones(&[10])).class_weight(&[(0, 2.0)]);
     assert!(err(model.fit(&x, &y, both)).contains("both `class_weight` and `sample_weight`"));
     assert!(err(model.fit(&[x.clone(), x.clone()], &y, quiet())).contains("expects 1 input array(s), received 2"));

@@ -96,7 +96,9 @@ impl Dataset {
             )));
         }
         if y.data().iter().any(|v| !v.is_finite()) {
-            return Err(KerasError::Invalid(format!("{what}: y contains NaN or infinite values")));
+            return Err(KerasError::Invalid(format!(
+                "{what}: y contains NaN or infinite values"
+            )));
         }
         if let Some(w) = &sw {
             let ok = w.shape() == [n] || w.shape() == [n, 1];

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! Files: [`callback`] (the `Callback` trait, `Logs`, `History`), [`losses`], [`metrics`],
-//! [`optimizers`], [`schedules`], `fit.rs` (compile / fit / evaluate), `step.rs` (one
+//! [`optimizers`], [`schedules`], `compile.rs`, `options.rs` (fit's arguments, the callback
+//! list), `fit.rs` (fit / evaluate / train_on_batch), `step.rs` (one
 //! training or test step), `data.rs` (arrays, batches, weights), [`progbar`] (the progress
 //! output `verbose` selects).
 
@@ -33,16 +34,19 @@ pub mod optimizers;
 pub mod progbar;
 pub mod schedules;
 
+mod compile;
 mod data;
 mod fit;
+mod options;
 mod step;
 
 pub use callback::{Callback, CallbackParams, History, Logs};
+pub use compile::{CompileOptions, LossArg, MetricArg, OptimizerArg};
 pub use data::Arrays;
-pub use fit::{CompileOptions, EvaluateOptions, FitOptions, LossArg, MetricArg, OptimizerArg, ValidationData};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use optimizers::{LearningRate, Optimizer};
+pub use options::{EvaluateOptions, FitOptions, ValidationData};
 pub use schedules::LearningRateSchedule;
 
 use crate::error::Result;

@@ -287,7 +287,10 @@ mod tests {
     #[test]
     fn piecewise_constant_uses_half_open_intervals() {
         let s = LearningRateSchedule::piecewise_constant_decay(&[10, 20], &[1.0, 0.5, 0.1]).unwrap();
-        assert_eq!([s.at(0), s.at(10), s.at(11), s.at(20), s.at(21)], [1.0, 1.0, 0.5, 0.5, 0.1f32]);
+        assert_eq!(
+            [s.at(0), s.at(10), s.at(11), s.at(20), s.at(21)],
+            [1.0, 1.0, 0.5, 0.5, 0.1f32]
+        );
         assert!(LearningRateSchedule::piecewise_constant_decay(&[10], &[1.0]).is_err());
     }
 
@@ -307,7 +310,10 @@ mod tests {
         for s in [
             LearningRateSchedule::exponential_decay(0.1, 10, 0.5, true).unwrap(),
             LearningRateSchedule::piecewise_constant_decay(&[10, 20], &[1.0, 0.5, 0.1]).unwrap(),
-            LearningRateSchedule::cosine_decay(1.0, 100, 0.1).unwrap().with_warmup(2.0, 10).unwrap(),
+            LearningRateSchedule::cosine_decay(1.0, 100, 0.1)
+                .unwrap()
+                .with_warmup(2.0, 10)
+                .unwrap(),
         ] {
             assert_eq!(LearningRateSchedule::from_keras(&s.to_keras()).unwrap(), s);
         }

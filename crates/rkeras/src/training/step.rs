@@ -108,7 +108,8 @@ impl Model {
                     continue;
                 }
                 for w in l.weights() {
-                    out.entry(w.id).or_insert_with(|| format!("{prefix}/{}/{}", l.name(), w.name));
+                    out.entry(w.id)
+                        .or_insert_with(|| format!("{prefix}/{}/{}", l.name(), w.name));
                 }
             }
         }
@@ -132,7 +133,9 @@ impl Model {
         let activity = std::mem::take(&mut ctx.losses);
         let updates = std::mem::take(&mut ctx.updates);
         drop(ctx);
-        let y_pred = *outs.first().ok_or_else(|| KerasError::Invalid(format!("model {}: no output", self.name)))?;
+        let y_pred = *outs
+            .first()
+            .ok_or_else(|| KerasError::Invalid(format!("model {}: no output", self.name)))?;
         // The logits are usable unless inference already freed them.
         let logits = tape
             .logits_of(y_pred)
@@ -163,7 +166,10 @@ impl Model {
     /// One training step on a batch: forward, loss, backward, update.
     pub(crate) fn train_step(&mut self, batch: &Dataset) -> Result<StepResult> {
         let compiled = self.compiled_mut("train")?;
-        let (loss_fn, mut rng) = (compiled.loss_fn.clone(), std::mem::replace(&mut compiled.rng, tensor::Rng::new(0)));
+        let (loss_fn, mut rng) = (
+            compiled.loss_fn.clone(),
+            std::mem::replace(&mut compiled.rng, tensor::Rng::new(0)),
+        );
         let mut tape = Tape::new();
         let result = self.forward_loss(&mut tape, &mut rng, &loss_fn, batch, true);
         self.compiled_mut("train")?.rng = rng;
@@ -190,7 +196,11 @@ impl Model {
         let mut new_values: HashMap<u64, Tensor> = HashMap::new();
         for (i, value) in updates {
             let id = *flat_ids.get(i).ok_or_else(|| {
-                KerasError::Invalid(format!("model {}: an update names weight {i} of {}", self.name, flat_ids.len()))
+                KerasError::Invalid(format!(
+                    "model {}: an update names weight {i} of {}",
+                    self.name,
+                    flat_ids.len()
+                ))
             })?;
             new_values.insert(id, value);
         }
@@ -279,7 +289,12 @@ impl Model {
         c.loss_tracker.update_value(step.loss, batch.len() as f32);
         let (yt, yp) = (batch.y.shape().to_vec(), step.y_pred.shape().to_vec());
         if c.metrics.is_none() {
-            c.metrics = Some(c.metric_args.iter().map(|m| m.resolve(&yt, &yp)).collect::<Result<_>>()?);
+            c.metrics = Some(
+                c.metric_args
+                    .iter()
+                    .map(|m| m.resolve(&yt, &yp))
+                    .collect::<Result<_>>()?,
+            );
             c.weighted_metrics = Some(
                 c.weighted_metric_args
                     .iter()

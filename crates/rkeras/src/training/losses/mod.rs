@@ -91,9 +91,8 @@ impl Loss {
     /// `label_smoothing=value` (categorical and binary cross-entropy).
     pub fn label_smoothing(mut self, value: f64) -> Loss {
         match &mut self {
-            Loss::CategoricalCrossentropy { label_smoothing, .. } | Loss::BinaryCrossentropy { label_smoothing, .. } => {
-                *label_smoothing = value
-            }
+            Loss::CategoricalCrossentropy { label_smoothing, .. }
+            | Loss::BinaryCrossentropy { label_smoothing, .. } => *label_smoothing = value,
             _ => {}
         }
         self
@@ -183,11 +182,19 @@ impl Loss {
                 None => vec![seed; n],
             };
             let pred = inputs[0];
-            let geo = loss.geometry(&y_true, pred).map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
+            let geo = loss
+                .geometry(&y_true, pred)
+                .map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
             let mut dpred = vec![0.0f32; pred.len()];
             let mut scratch = vec![0.0f32; geo.rows];
-            loss.kernel(&geo, y_true.data(), pred.data(), &mut scratch, Some((&upstream, &mut dpred)))
-                .map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
+            loss.kernel(
+                &geo,
+                y_true.data(),
+                pred.data(),
+                &mut scratch,
+                Some((&upstream, &mut dpred)),
+            )
+            .map_err(|e| tensor::TensorError::Autograd(e.to_string()))?;
             Ok(vec![Some(Tensor::new(pred.shape(), dpred)?)])
         });
         Ok(tape.record(Tensor::scalar(value), &[y_pred], backward)?)
@@ -253,7 +260,14 @@ impl Loss {
     }
 
     /// Per-row loss into `out`; with `grad = (upstream, dpred)` also `dpred = upstream·∂loss/∂pred`.
-    fn kernel(&self, g: &Geometry, t: &[f32], p: &[f32], out: &mut [f32], grad: Option<(&[f32], &mut [f32])>) -> Result<()> {
+    fn kernel(
+        &self,
+        g: &Geometry,
+        t: &[f32],
+        p: &[f32],
+        out: &mut [f32],
+        grad: Option<(&[f32], &mut [f32])>,
+    ) -> Result<()> {
         let c = g.classes;
         let (upstream, mut dp) = match grad {
             Some((u, d)) => (Some(u), Some(d)),
@@ -303,13 +317,6 @@ struct Geometry {
     out_shape: Vec<usize>,
 }
 
-fn smooth(t: &[f32], s: f32, k: f32) -> Vec<f32> {
-    if s == 0.0 {
-        return t.to_vec();
-    }
-    t.iter().map(|&y| y * (1.0 - s) + s / k).collect()
-}
-
 /// Sample weights broadcast over the per-sample values (`(N,)` over `(N, …)`).
 fn sample_weights(sw: Option<&Tensor>, per_shape: &[usize]) -> Result<Option<Vec<f32>>> {
     let Some(sw) = sw else { return Ok(None) };
@@ -321,7 +328,9 @@ fn sample_weights(sw: Option<&Tensor>, per_shape: &[usize]) -> Result<Option<Vec
     }
     if s == lead && lead > 0 {
         let inner = n / lead;
-        return Ok(Some(sw.data().iter().flat_map(|&w| std::iter::repeat_n(w, inner)).collect()));
+        return Ok(Some(
+            sw.data().iter().flat_map(|&w| std::iter::repeat_n(w, inner)).collect(),
+        ));
     }
     Err(KerasError::Invalid(format!(
         "sample_weight has shape {:?}, expected one weight per sample ({lead},)",
@@ -340,205 +349,7 @@ fn reduce(per: &[f32], w: Option<&[f32]>) -> f32 {
     sum / per.len() as f32
 }
 
-fn log_sum_exp(z: &[f32]) -> f32 {
-    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    m + z.iter().map(|&v| (v - m).exp()).sum::<f32>().ln()
-}
-
-/// TF: from probabilities, `sparse_softmax_cross_entropy_with_logits(log(clip(p)))`, i.e.
-/// `−log pc_y + log Σ pc`; from logits `lse(z) − z_y`.
-fn sparse_ce(p: &[f32], y: usize, from_logits: bool, d: Option<&mut [f32]>, up: f32) -> f32 {
-    if from_logits {
-        let lse = log_sum_exp(p);
-        if let Some(d) = d {
-            for (j, dj) in d.iter_mut().enumerate() {
-                *dj = up * ((p[j] - lse).exp() - if j == y { 1.0 } else { 0.0 });
-            }
-        }
-        return lse - p[y];
-    }
-    let pc: Vec<f32> = p.iter().map(|v| v.clamp(EPSILON, 1.0 - EPSILON)).collect();
-    let s: f32 = pc.iter().sum();
-    if let Some(d) = d {
-        for (j, dj) in d.iter_mut().enumerate() {
-            let inside = p[j] >= EPSILON && p[j] <= 1.0 - EPSILON;
-            let g = 1.0 / s - if j == y { 1.0 / pc[y] } else { 0.0 };
-            *dj = if inside { up * g } else { 0.0 };
-        }
-    }
-    -pc[y].ln() + s.ln()
-}
-
-/// TF: from probabilities, `q = p/Σp`, `−Σ y·log clip(q)`; from logits `Σ y·(lse(z) − z)`.
-fn categorical_ce(p: &[f32], t: &[f32], from_logits: bool, d: Option<&mut [f32]>, up: f32) -> f32 {
-    if from_logits {
-        let lse = log_sum_exp(p);
-        let ty: f32 = t.iter().sum();
-        if let Some(d) = d {
-            for (j, dj) in d.iter_mut().enumerate() {
-                *dj = up * ((p[j] - lse).exp() * ty - t[j]);
-            }
-        }
-        return t.iter().zip(p).map(|(y, z)| y * (lse - z)).sum();
-    }
-    let s: f32 = p.iter().sum();
-    let q: Vec<f32> = p.iter().map(|v| v / s).collect();
-    let qc: Vec<f32> = q.iter().map(|v| v.clamp(EPSILON, 1.0 - EPSILON)).collect();
-    if let Some(d) = d {
-        // dL/dq_j (through the clip), then through q = p/s.
-        let dq: Vec<f32> = (0..p.len())
-            .map(|j| {
-                if q[j] >= EPSILON && q[j] <= 1.0 - EPSILON {
-                    -t[j] / qc[j]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let dot: f32 = dq.iter().zip(&q).map(|(a, b)| a * b).sum();
-        for (j, dj) in d.iter_mut().enumerate() {
-            *dj = up * (dq[j] - dot) / s;
-        }
-    }
-    -t.iter().zip(&qc).map(|(y, q)| y * q.ln()).sum::<f32>()
-}
-
-/// TF: from probabilities `−(y·log pc + (1−y)·log(1−pc))`, from logits
-/// `max(z,0) − z·y + log(1 + e^−|z|)`; averaged over the last axis.
-fn binary_ce(p: &[f32], t: &[f32], from_logits: bool, mut d: Option<&mut [f32]>, up: f32) -> f32 {
-    let c = p.len() as f32;
-    let mut sum = 0.0f32;
-    for j in 0..p.len() {
-        let (z, y) = (p[j], t[j]);
-        if from_logits {
-            sum += z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
-            if let Some(d) = d.as_deref_mut() {
-                let sig = 1.0 / (1.0 + (-z).exp());
-                d[j] = up * (sig - y) / c;
-            }
-        } else {
-            let pc = z.clamp(EPSILON, 1.0 - EPSILON);
-            sum += -(y * pc.ln() + (1.0 - y) * (1.0 - pc).ln());
-            if let Some(d) = d.as_deref_mut() {
-                let inside = (EPSILON..=1.0 - EPSILON).contains(&z);
-                d[j] = if inside {
-                    up * (-(y / pc) + (1.0 - y) / (1.0 - pc)) / c
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
-    sum / c
-}
-
-fn regression(loss: &Loss, p: &[f32], t: &[f32], mut d: Option<&mut [f32]>, up: f32) -> f32 {
-    let c = p.len() as f32;
-    let mut sum = 0.0f32;
-    for j in 0..p.len() {
-        let e = p[j] - t[j];
-        let (v, g) = match *loss {
-            Loss::MeanSquaredError => (e * e, 2.0 * e),
-            Loss::MeanAbsoluteError => (e.abs(), if e > 0.0 { 1.0 } else if e < 0.0 { -1.0 } else { 0.0 }),
-            Loss::Huber { delta } => {
-                let delta = delta as f32;
-                if e.abs() <= delta {
-                    (0.5 * e * e, e)
-                } else {
-                    (delta * e.abs() - 0.5 * delta * delta, delta * e.signum())
-                }
-            }
-            _ => (0.0, 0.0),
-        };
-        sum += v;
-        if let Some(d) = d.as_deref_mut() {
-            d[j] = up * g / c;
-        }
-    }
-    sum / c
-}
-
+mod kernels;
+use kernels::{binary_ce, categorical_ce, regression, smooth, sparse_ce};
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(shape: &[usize], v: &[f32]) -> Tensor {
-        Tensor::new(shape, v.to_vec()).unwrap()
-    }
-
-    /// Finite differences of `value` against the recorded op's gradient.
-    fn check_grad(loss: &Loss, y_true: &Tensor, y_pred: &Tensor, sw: Option<&Tensor>) {
-        let mut tape = Tape::new();
-        let p = tape.param(y_pred.clone());
-        let l = loss.record(&mut tape, y_true, p, sw).unwrap();
-        let v = tape.value(l).item().unwrap();
-        assert!((v - loss.value(y_true, y_pred, sw).unwrap()).abs() < 1e-6);
-        let g = tape.backward(l).unwrap();
-        let grad = g.get(p).unwrap().clone();
-        for i in 0..y_pred.len() {
-            let h = 1e-3f32;
-            let mut plus = y_pred.clone();
-            plus.data_mut()[i] += h;
-            let mut minus = y_pred.clone();
-            minus.data_mut()[i] -= h;
-            let fd = (loss.value(y_true, &plus, sw).unwrap() - loss.value(y_true, &minus, sw).unwrap()) / (2.0 * h);
-            assert!(
-                (fd - grad.data()[i]).abs() < 2e-3,
-                "{}: d/dp[{i}] = {} vs finite difference {fd}",
-                loss.name(),
-                grad.data()[i]
-            );
-        }
-    }
-
-    #[test]
-    fn gradients_match_finite_differences() {
-        let probs = t(&[2, 3], &[0.2, 0.5, 0.3, 0.6, 0.1, 0.3]);
-        let logits = t(&[2, 3], &[0.5, -1.0, 2.0, 0.1, 0.2, -0.3]);
-        let sparse = t(&[2], &[1.0, 0.0]);
-        let onehot = t(&[2, 3], &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
-        let sw = t(&[2], &[0.5, 2.0]);
-        check_grad(&Loss::sparse_categorical_crossentropy(), &sparse, &probs, None);
-        check_grad(&Loss::sparse_categorical_crossentropy().from_logits(true), &sparse, &logits, Some(&sw));
-        check_grad(&Loss::categorical_crossentropy(), &onehot, &probs, Some(&sw));
-        check_grad(
-            &Loss::categorical_crossentropy().from_logits(true).label_smoothing(0.1),
-            &onehot,
-            &logits,
-            None,
-        );
-        let bin = t(&[2, 3], &[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
-        check_grad(&Loss::binary_crossentropy(), &bin, &probs, None);
-        check_grad(&Loss::binary_crossentropy().from_logits(true).label_smoothing(0.2), &bin, &logits, Some(&sw));
-        check_grad(&Loss::MeanSquaredError, &onehot, &logits, None);
-        check_grad(&Loss::MeanAbsoluteError, &onehot, &logits, Some(&sw));
-        check_grad(&Loss::Huber { delta: 1.0 }, &onehot, &logits, None);
-    }
-
-    #[test]
-    fn keras_docstring_values() {
-        // keras.losses.categorical_crossentropy docstring: [0.0513, 2.303].
-        let y = t(&[2, 3], &[0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
-        let p = t(&[2, 3], &[0.05, 0.95, 0.0, 0.1, 0.8, 0.1]);
-        let v = Loss::categorical_crossentropy().per_sample(&y, &p).unwrap();
-        assert!((v.data()[0] - 0.0513).abs() < 1e-4 && (v.data()[1] - 2.3026).abs() < 1e-4);
-        // BinaryCrossentropy docstring: 0.815 (mean of [0.916, 0.714]).
-        let y = t(&[2, 2], &[0.0, 1.0, 0.0, 0.0]);
-        let p = t(&[2, 2], &[0.6, 0.4, 0.4, 0.6]);
-        assert!((Loss::binary_crossentropy().value(&y, &p, None).unwrap() - 0.815).abs() < 1e-3);
-        // Binary labels (N,) against (N, 1) predictions are aligned.
-        let v = Loss::binary_crossentropy().value(&t(&[2], &[0.0, 1.0]), &t(&[2, 1], &[0.4, 0.6]), None);
-        assert!((v.unwrap() - 0.6f32.ln().abs()).abs() < 1e-6);
-    }
-
-    #[test]
-    fn bad_labels_are_errors() {
-        let p = t(&[2, 3], &[0.2, 0.5, 0.3, 0.6, 0.1, 0.3]);
-        let e = Loss::sparse_categorical_crossentropy().value(&t(&[2], &[1.0, 3.0]), &p, None);
-        assert!(e.unwrap_err().to_string().contains("outside the valid range of [0, 3)"));
-        let e = Loss::categorical_crossentropy().value(&t(&[2], &[1.0, 2.0]), &p, None);
-        assert!(e.unwrap_err().to_string().contains("sparse_categorical_crossentropy"));
-        assert!(Loss::sparse_categorical_crossentropy().value(&t(&[3], &[0.0; 3]), &p, None).is_err());
-        assert!(Loss::get("hinge_x").is_err());
-    }
-}
+mod tests;
