@@ -180,3 +180,31 @@ fn search_order_env_dir_then_keras_cache() {
     std::env::remove_var("KERAS_HOME");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A small in-CI fuzz: every truncation and a byte flip at every position of real pickles
+/// (a Python 2 CIFAR batch, Keras's object array of reviews) is an error or a value, never a
+/// panic. (The long fuzz runs are cargo-fuzz's, by hand.)
+#[test]
+fn damaged_pickles_never_panic() {
+    use rkeras::datasets::pickle;
+    let npz = std::fs::read(fixture("imdb/imdb.npz")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(npz)).unwrap();
+    let mut reviews = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name("x_train.npy").unwrap(), &mut reviews).unwrap();
+    let start = reviews.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let cifar = std::fs::read(fixture("cifar/batch_py2")).unwrap();
+    // The pixel payload is one long string: damage the structure around it, not its bytes.
+    let cifar_head: Vec<u8> = cifar[..400].to_vec();
+    for bytes in [&reviews[start..], &cifar[..], &cifar_head[..]] {
+        for n in 0..bytes.len().min(1500) {
+            let _ = pickle::load(&bytes[..n], "t");
+        }
+        for i in 0..bytes.len().min(1500) {
+            for flip in [0xff, 0x01, 0x80] {
+                let mut b = bytes.to_vec();
+                b[i] ^= flip;
+                let _ = pickle::load(&b, "t");
+            }
+        }
+    }
+}

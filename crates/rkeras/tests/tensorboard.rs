@@ -166,3 +166,28 @@ fn committed_fixture_decodes_to_what_tensorboard_read() {
         .to_string();
     assert!(e.contains("CRC mismatch"), "{e}");
 }
+
+/// Every truncation of an event file and every byte flip inside its records' payloads (past
+/// the CRC, straight into the protobuf decoder) is an error or a value, never a panic.
+#[test]
+fn damaged_event_files_never_panic() {
+    use rkeras::callbacks::tensorboard::reader::{decode_event, read_events_bytes};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tensorboard");
+    let bytes = std::fs::read(root.join("train/events.out.tfevents.rkeras.v2")).unwrap();
+    for n in 0..bytes.len() {
+        let _ = read_events_bytes("t", &bytes[..n]);
+    }
+    let mut pos = 0;
+    while pos + 12 <= bytes.len() {
+        let len = u64::from_le_bytes(bytes[pos..pos + 8].try_into().unwrap()) as usize;
+        let payload = &bytes[pos + 12..pos + 12 + len];
+        for i in 0..payload.len().min(600) {
+            for flip in [0xff, 0x01, 0x80, 0x7f] {
+                let mut p = payload.to_vec();
+                p[i] ^= flip;
+                let _ = decode_event(&p);
+            }
+        }
+        pos += 12 + len + 4;
+    }
+}

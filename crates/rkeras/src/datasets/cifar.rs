@@ -226,7 +226,7 @@ pub fn read_python_batch(path: &Path, key: &str) -> Result<(Vec<u8>, Vec<f32>)> 
     let missing = |k: &str| KerasError::Invalid(format!("{name}: CIFAR batch has no {k:?} entry"));
     let data = v.get("data").ok_or_else(|| missing("data"))?;
     let labels = v.get(key).ok_or_else(|| missing(key))?.to_ints(&name)?;
-    let Value::Array(a) = data else {
+    let Value::Array(a) = &data else {
         return Err(KerasError::Invalid(format!("{name}: \"data\" is not a numpy array")));
     };
     let a = a.borrow();

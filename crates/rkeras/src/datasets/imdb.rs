@@ -189,7 +189,7 @@ fn sequences(name: &str, bytes: &[u8]) -> Result<Sequences> {
         return Err(bad("expected an object array of reviews (dtype '|O')"));
     }
     let v = pickle::load(&bytes[start + len..], name)?;
-    let Value::Array(a) = v else {
+    let Value::Array(a) = &v else {
         return Err(bad("the pickle does not hold a numpy array"));
     };
     let a = a.borrow();

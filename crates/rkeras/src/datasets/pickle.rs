@@ -278,7 +278,7 @@ pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
                 } else {
                     let q = pop(&mut stack)?;
                     let m = pop(&mut stack)?;
-                    match (m, q) {
+                    match (&m, &q) {
                         (Value::Str(m), Value::Str(q)) => (m.to_string(), q.to_string()),
                         _ => return Err(bad(name, "STACK_GLOBAL needs two strings")),
                     }
@@ -333,70 +333,8 @@ pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
     }
 }
 
-impl Value {
-    /// A `str`, or a Python 2 `str` read as bytes (ASCII in numpy's type codes).
-    fn text(&self) -> Option<String> {
-        match self {
-            Value::Str(s) => Some(s.to_string()),
-            Value::Bytes(b) => std::str::from_utf8(b).ok().map(str::to_string),
-            _ => None,
-        }
-    }
-
-    /// The value under `key` (a `str` or `bytes` key) of a dict.
-    pub fn get(&self, key: &str) -> Option<Value> {
-        let Value::Dict(d) = self else { return None };
-        let d = d.borrow();
-        d.iter()
-            .find(|(k, _)| match k {
-                Value::Str(s) => &**s == key,
-                Value::Bytes(b) => b.as_slice() == key.as_bytes(),
-                _ => false,
-            })
-            .map(|(_, v)| v.clone())
-    }
-
-    /// Integers of a list, tuple or integer ndarray.
-    pub fn to_ints(&self, name: &str) -> Result<Vec<i64>> {
-        match self {
-            Value::List(l) => l.borrow().iter().map(|v| v.as_int(name)).collect(),
-            Value::Tuple(t) => t.iter().map(|v| v.as_int(name)).collect(),
-            Value::Array(a) => a
-                .borrow()
-                .to_f64(name)
-                .map(|v| v.into_iter().map(|x| x as i64).collect()),
-            _ => Err(bad(name, "expected a list of integers")),
-        }
-    }
-
-    /// An integer.
-    pub fn as_int(&self, name: &str) -> Result<i64> {
-        match self {
-            Value::Int(i) => Ok(*i),
-            Value::Bool(b) => Ok(*b as i64),
-            _ => Err(bad(name, format!("expected an integer, found {}", self.kind()))),
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Value::None => "None",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Float(_) => "float",
-            Value::Bytes(_) => "bytes",
-            Value::Str(_) => "str",
-            Value::List(_) => "list",
-            Value::Tuple(_) => "tuple",
-            Value::Dict(_) => "dict",
-            Value::Global(_) => "global",
-            Value::Dtype(_) => "dtype",
-            Value::Array(_) => "ndarray",
-        }
-    }
-}
-
 mod numpy;
+mod value;
 use numpy::{build, reduce};
 
 #[cfg(test)]

@@ -15,9 +15,8 @@ fn lists_dicts_ints_and_memo() {
     let v = load(&p, "t").unwrap();
     assert_eq!(v.get("a").unwrap().to_ints("t").unwrap(), vec![1, -2, 300, 1 << 40]);
     assert_eq!(v.get("c").unwrap().to_ints("t").unwrap(), vec![1, -2, 300, 1 << 40]);
-    let Some(Value::Tuple(t)) = v.get("k") else {
-        panic!("tuple")
-    };
+    let k = v.get("k");
+    let Some(Value::Tuple(t)) = &k else { panic!("tuple") };
     assert!(matches!(t[..], [Value::Bool(true), Value::None, Value::Float(f)] if f == 1.5));
 }
 
@@ -71,4 +70,22 @@ fn numeric_arrays_of_every_width_and_order() {
         .to_string()
         .contains("needs 1 bytes"));
     assert!(arr("c16", '<', vec![], 0).to_f64("a").is_err());
+}
+
+#[test]
+fn a_million_nested_lists_do_not_overflow_the_stack() {
+    let depth = 1_000_000;
+    let mut p = vec![0x80, 2];
+    p.extend(std::iter::repeat_n(b']', depth));
+    p.extend(std::iter::repeat_n(b'a', depth - 1));
+    p.push(b'.');
+    let v = load(&p, "deep").unwrap();
+    assert!(matches!(v, Value::List(_)));
+    drop(v);
+    // Nested tuples too (MARK ... TUPLE around each level).
+    let mut p = vec![0x80, 2];
+    p.extend(std::iter::repeat_n(b'(', depth));
+    p.extend(std::iter::repeat_n(b't', depth));
+    p.push(b'.');
+    assert!(load(&p, "deep").is_ok());
 }
