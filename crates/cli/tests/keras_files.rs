@@ -144,19 +144,28 @@ fn conversions_keep_the_predictions() {
     let case = "lenet5";
     let src = fixtures().join(format!("keras_files/{case}.keras"));
     let h5 = fixtures().join(format!("keras_files/{case}.h5"));
-    let (k2, w, st, j, hk) = (
+    let (k2, w, st, j, hk, h2) = (
         d.join("m.keras"),
         d.join("m.weights.h5"),
         d.join("m.safetensors"),
         d.join("m.json"),
         d.join("from_h5.keras"),
+        d.join("m.h5"),
     );
-    for (from, to) in [(&src, &k2), (&src, &w), (&src, &st), (&src, &j), (&h5, &hk)] {
+    for (from, to) in [
+        (&src, &k2),
+        (&src, &w),
+        (&src, &st),
+        (&src, &j),
+        (&h5, &hk),
+        (&src, &h2),
+    ] {
         let o = rkeras(&["convert", s(from), s(to)]);
         assert!(o.status.success(), "{} -> {}: {}", s(from), s(to), text(&o.stderr));
     }
     check(case, &[s(&k2)], &y).unwrap();
     check(case, &[s(&hk)], &y).unwrap();
+    check(case, &[s(&h2)], &y).unwrap();
     check(case, &[s(&j), "--weights", s(&w)], &y).unwrap();
     check(case, &[s(&j), "--weights", s(&st)], &y).unwrap();
     // JSON + weights back into a whole model.
