@@ -40,7 +40,7 @@ pub struct ModelCheckpoint {
 }
 
 impl ModelCheckpoint {
-    /// A checkpoint writing `filepath` (`.keras` for the model, `.weights.h5` with
+    /// A checkpoint writing `filepath` (`.keras` or legacy `.h5` for the model, `.weights.h5` with
     /// `save_weights_only`); the suffix is checked when `fit` starts, as Keras checks it in
     /// the constructor.
     pub fn new(filepath: &str) -> ModelCheckpoint {
@@ -103,7 +103,7 @@ impl ModelCheckpoint {
                     self.filepath
                 )));
             }
-        } else if !self.filepath.ends_with(".keras") {
+        } else if !self.filepath.ends_with(".keras") && !self.filepath.ends_with(".h5") {
             return Err(KerasError::Invalid(format!(
                 "The filepath provided must end in `.keras` (Keras model format). Received: filepath={}",
                 self.filepath
