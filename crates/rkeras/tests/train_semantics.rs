@@ -94,7 +94,7 @@ fn a_variable_shared_by_two_layers_gets_one_update_from_the_summed_gradient() {
         }
     }
     // Every copy of the shared layer holds the new value.
-    let preds = model3.predict(&[x.clone()], 4).unwrap();
+    let preds = model3.predict(std::slice::from_ref(&x), 4).unwrap();
     let mut fresh = rkeras::tutorials::nested().unwrap().2;
     fresh.set_weights(&after).unwrap();
     assert_eq!(fresh.predict(&[x], 4).unwrap()[0], preds[0]);
@@ -313,7 +313,7 @@ fn evaluate_and_fit_agree_with_weighted_metrics() {
         logs.keys().collect::<Vec<_>>(),
         ["accuracy", "loss", "weighted_accuracy"]
     );
-    let pred = model.predict(&[x.clone()], 32).unwrap().remove(0);
+    let pred = model.predict(std::slice::from_ref(&x), 32).unwrap().remove(0);
     let hits: Vec<f32> = (0..7)
         .map(|i| {
             let row = &pred.data()[i * 3..i * 3 + 3];

@@ -16,7 +16,7 @@ pub enum OptimizerArg {
     /// Keras's string identifier, with defaults.
     Name(String),
     /// A configured optimizer.
-    Optimizer(Optimizer),
+    Optimizer(Box<Optimizer>),
 }
 
 impl From<&str> for OptimizerArg {
@@ -27,7 +27,7 @@ impl From<&str> for OptimizerArg {
 
 impl From<Optimizer> for OptimizerArg {
     fn from(o: Optimizer) -> Self {
-        OptimizerArg::Optimizer(o)
+        OptimizerArg::Optimizer(Box::new(o))
     }
 }
 
@@ -149,7 +149,7 @@ impl Model {
     pub fn compile_with(&mut self, options: CompileOptions) -> Result<()> {
         let optimizer = match options.optimizer {
             OptimizerArg::Name(n) => Optimizer::get(&n)?,
-            OptimizerArg::Optimizer(o) => o,
+            OptimizerArg::Optimizer(o) => *o,
         };
         optimizer.validate()?;
         let loss_fn = match &options.loss {
@@ -269,7 +269,10 @@ impl Model {
             Some(Value::String(s)) => OptimizerArg::Name(s.clone()),
             Some(o @ Value::Object(_)) => {
                 let class = o.get("class_name").and_then(Value::as_str).unwrap_or("");
-                OptimizerArg::Optimizer(Optimizer::from_config(class, o.get("config").unwrap_or(&Value::Null))?)
+                OptimizerArg::Optimizer(Box::new(Optimizer::from_config(
+                    class,
+                    o.get("config").unwrap_or(&Value::Null),
+                )?))
             }
             _ => OptimizerArg::Name("rmsprop".into()),
         };

@@ -275,7 +275,7 @@ impl Loss {
         };
         for r in 0..g.rows {
             let pr = &p[r * c..(r + 1) * c];
-            let mut d = dp.as_deref_mut().map(|d| &mut d[r * c..(r + 1) * c]);
+            let d = dp.as_deref_mut().map(|d| &mut d[r * c..(r + 1) * c]);
             let up = upstream.map_or(0.0, |u| u[r]);
             out[r] = match *self {
                 Loss::SparseCategoricalCrossentropy { from_logits } => {
@@ -286,24 +286,24 @@ impl Loss {
                              which is outside the valid range of [0, {c}); labels must be integers"
                         )));
                     }
-                    sparse_ce(pr, label as usize, from_logits, d.as_deref_mut(), up)
+                    sparse_ce(pr, label as usize, from_logits, d, up)
                 }
                 Loss::CategoricalCrossentropy {
                     from_logits,
                     label_smoothing,
                 } => {
                     let tr = smooth(&t[r * c..(r + 1) * c], label_smoothing as f32, c as f32);
-                    categorical_ce(pr, &tr, from_logits, d.as_deref_mut(), up)
+                    categorical_ce(pr, &tr, from_logits, d, up)
                 }
                 Loss::BinaryCrossentropy {
                     from_logits,
                     label_smoothing,
                 } => {
                     let tr = smooth(&t[r * c..(r + 1) * c], label_smoothing as f32, 2.0);
-                    binary_ce(pr, &tr, from_logits, d.as_deref_mut(), up)
+                    binary_ce(pr, &tr, from_logits, d, up)
                 }
                 Loss::MeanSquaredError | Loss::MeanAbsoluteError | Loss::Huber { .. } => {
-                    regression(self, pr, &t[r * c..(r + 1) * c], d.as_deref_mut(), up)
+                    regression(self, pr, &t[r * c..(r + 1) * c], d, up)
                 }
             };
         }
