@@ -10,7 +10,7 @@
 //! assert_eq!(y.shape(), x.shape());
 //! ```
 
-use super::common::{config_name, layer_core, opt_setters, setters, single, LayerCore};
+use super::common::{config_name, layer_core, opt_setters, resolve_axis, setters, single, LayerCore};
 use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, shape_error, Result};
@@ -287,20 +287,7 @@ impl LayerConfig for ActivationLayerConfig {
         self.op.validate(name)?;
         let input = single(name, inputs)?;
         if let ActivationOp::Softmax { axis } = self.op {
-            let rank = input.len() as isize;
-            if axis >= rank || axis < -rank {
-                return Err(arg_error(
-                    name,
-                    "axis",
-                    format!(
-                        "an axis in [{}, {}) for input shape {}",
-                        -rank,
-                        rank,
-                        format_shape(input)
-                    ),
-                    axis,
-                ));
-            }
+            resolve_axis(name, axis, input)?;
         }
         Ok(Box::new(ActivationLayer {
             core: LayerCore::new(name, self.trainable, Vec::new()),

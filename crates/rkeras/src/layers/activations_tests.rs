@@ -1,4 +1,5 @@
-//! Tests of the activation layers (`ReLU`, `LeakyReLU`, `Softmax`, `ELU`): Keras's docstring values, argument errors, Keras 3 and tf-keras 2 JSON, gradients.
+//! Tests of the activation layers (`ReLU`, `LeakyReLU`, `Softmax`, `ELU`): Keras's docstring
+//! values, argument errors, Keras 3 and tf-keras 2 JSON, gradients.
 
 use super::*;
 use crate::kshape::batched;

@@ -9,8 +9,8 @@
 //!   Keras regularizes and constrains trainable weights only);
 //! - Keras 3 config writing: the base head ([`LayerCore::config_with`]) and the weights'
 //!   initializer, regularizer and constraint arguments in Keras's order ([`weight_args`]);
-//! - reading config arguments (`read_args!`), checking a single input, and the
-//!   builder-method macros (`setters!`, `opt_setters!`, `plain_setters!`).
+//! - reading config arguments (`read_args!`) and checking a single input; the builder-method
+//!   macros (`setters!`, `opt_setters!`, `plain_setters!`, in `builders.rs`) are re-exported.
 
 use super::{CallCtx, Weight};
 use crate::activations::{activation_from_keras, ActivationKind};
@@ -18,7 +18,7 @@ use crate::config::{dtype_policy, ConfigReader};
 use crate::constraints::Constraint;
 use crate::error::{arg_error, in_layer, shape_error, KerasError, Result};
 use crate::initializers::Initializer;
-use crate::kshape::Shape;
+use crate::kshape::{format_shape, Shape};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Map, Value};
 use tensor::{Rng, Tape, TensorError, Var};
@@ -212,6 +212,27 @@ pub fn engine_err(layer: &str) -> impl Fn(TensorError) -> KerasError + '_ {
     }
 }
 
+/// A layer's `axis` argument counted from the front for an input shape (negative counts from
+/// the end), checked as Keras does: BatchNormalization's channel axis, Softmax's axis.
+pub fn resolve_axis(layer: &str, axis: isize, input: &[Option<usize>]) -> Result<usize> {
+    let rank = input.len() as isize;
+    let a = if axis < 0 { axis + rank } else { axis };
+    if a < 0 || a >= rank {
+        return Err(arg_error(
+            layer,
+            "axis",
+            format!(
+                "an axis in [{}, {}) for input shape {}",
+                -rank,
+                rank,
+                format_shape(input)
+            ),
+            axis,
+        ));
+    }
+    Ok(a as usize)
+}
+
 /// The one input of a single-input layer.
 pub fn single<'a>(layer: &str, inputs: &'a [Shape]) -> Result<&'a Shape> {
     match inputs {
@@ -341,48 +362,8 @@ macro_rules! config_name {
     };
 }
 
-/// Builder methods setting fields from anything convertible (`.strides(2)`, `.padding("same")`).
-macro_rules! setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
-                self.$field = v.into();
-                self
-            }
-        )*
-    };
-}
-
-/// Builder methods setting optional fields (`.kernel_regularizer(Regularizer::l2(1e-4))`).
-macro_rules! opt_setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: impl Into<$ty>) -> Self {
-                self.$field = Some(v.into());
-                self
-            }
-        )*
-    };
-}
-
-/// Builder methods setting plain fields (`.groups(2)`, `.use_bias(false)`).
-macro_rules! plain_setters {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets `", stringify!($field), "`.")]
-            pub fn $field(mut self, v: $ty) -> Self {
-                self.$field = v;
-                self
-            }
-        )*
-    };
-}
-
 pub(crate) use config_name;
 pub(crate) use layer_core;
-pub(crate) use opt_setters;
-pub(crate) use plain_setters;
 pub(crate) use read_args;
-pub(crate) use setters;
+// The builder-method macros, under the path every layer file imports them from.
+pub(crate) use super::builders::{opt_setters, plain_setters, setters};

@@ -1,4 +1,5 @@
-//! Tests of the shared convolution and pooling arguments: `Pair`, `DataFormat`, padding names and `Window` checks and geometry.
+//! Tests of the shared convolution and pooling arguments: `Pair`, `DataFormat`, padding names
+//! and `Window` checks and geometry.
 
 use super::*;
 

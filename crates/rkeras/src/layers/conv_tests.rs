@@ -2,7 +2,7 @@
 //! parameter counts are Keras's (reference/keras/seed/index.json, the `k_conv_*` cases).
 
 use super::*;
-use crate::layers::test_util::{forward, grad_check, img};
+use crate::layers::test_util::{copy_weights, forward, grad_check, img};
 use crate::layers::CallCtx;
 use crate::regularizers::Regularizer;
 use serde_json::json;
@@ -149,13 +149,7 @@ fn channels_first_equals_channels_last_on_transposed_data() {
             .data_format("channels_first"),
         &[crate::kshape::batched(&[3, 7, 6])],
     );
-    let values: std::collections::HashMap<u64, Tensor> = cf
-        .weights()
-        .iter()
-        .zip(cl.weights())
-        .map(|(a, b)| (a.id, b.value.clone()))
-        .collect();
-    cf.set_weights_by_id(&values);
+    copy_weights(cl.as_ref(), cf.as_mut());
     let x = Tensor::arange(&[2, 7, 6, 3]).map(|v| (v * 0.37).sin());
     let y_cl = forward(cl.as_ref(), x.clone());
     let x_cf = tensor::ops::shape_ops::transpose(&x, &[0, 3, 1, 2]).unwrap();

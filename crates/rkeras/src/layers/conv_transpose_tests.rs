@@ -1,4 +1,5 @@
-//! Tests of `Conv2DTranspose`: Keras's shapes and parameter counts (seed cases `k_conv_transpose_*`), errors, forward values, gradients, JSON and `--explain`.
+//! Tests of `Conv2DTranspose`: Keras's shapes and parameter counts (seed cases
+//! `k_conv_transpose_*`), errors, forward values, gradients, JSON and `--explain`.
 
 use super::*;
 use crate::layers::test_util::{forward, grad_check, img};

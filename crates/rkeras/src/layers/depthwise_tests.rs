@@ -2,7 +2,7 @@
 //! are Keras's (reference/keras/seed/index.json: `k_depthwise_*`, `k_separable*`).
 
 use super::*;
-use crate::layers::test_util::{forward, grad_check, img};
+use crate::layers::test_util::{copy_weights, forward, grad_check, img};
 use serde_json::json;
 use tensor::Tensor;
 
@@ -121,13 +121,7 @@ fn channels_first_matches_channels_last() {
     let mut cf = cf_cfg
         .build("s", &[crate::kshape::batched(&[2, 5, 4])], &mut Rng::new(4))
         .unwrap();
-    let values = cf
-        .weights()
-        .iter()
-        .zip(cl.weights())
-        .map(|(a, b)| (a.id, b.value.clone()))
-        .collect();
-    cf.set_weights_by_id(&values);
+    copy_weights(cl.as_ref(), cf.as_mut());
     let x = Tensor::arange(&[1, 5, 4, 2]).map(|v| (v * 0.7).sin());
     let y = forward(cl.as_ref(), x.clone());
     let ycf = forward(

@@ -5,6 +5,7 @@
 //! (`Conv2D`) for an input shape. "Not built" is not a state: a built layer always has its
 //! weights. One registry table ([`registry`]) maps Keras `class_name`s to configs.
 
+mod builders;
 mod common;
 pub mod custom;
 pub mod input;

@@ -14,7 +14,8 @@
 //! ```
 
 use super::common::{
-    config_name, constraint_json, layer_core, opt_setters, read_args, reg_json, setters, single, LayerCore,
+    config_name, constraint_json, layer_core, opt_setters, read_args, reg_json, resolve_axis, setters, single,
+    LayerCore,
 };
 use super::{CallCtx, InitializerArg, Layer, LayerConfig, Weight};
 use crate::config::{short, ConfigReader};
@@ -189,26 +190,6 @@ impl BatchNormalizationConfig {
         c.validate(&r.layer)?;
         Ok(c)
     }
-}
-
-/// The channel axis counted from the front for an input shape, checked as Keras does.
-fn resolve_axis(layer: &str, axis: isize, input: &[Option<usize>]) -> Result<usize> {
-    let rank = input.len() as isize;
-    let a = if axis < 0 { axis + rank } else { axis };
-    if a < 0 || a >= rank {
-        return Err(arg_error(
-            layer,
-            "axis",
-            format!(
-                "an axis in [{}, {}) for input shape {}",
-                -rank,
-                rank,
-                format_shape(input)
-            ),
-            axis,
-        ));
-    }
-    Ok(a as usize)
 }
 
 impl LayerConfig for BatchNormalizationConfig {

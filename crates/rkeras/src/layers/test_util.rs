@@ -100,6 +100,17 @@ pub(crate) fn close(a: &[f32], b: &[f32]) {
     }
 }
 
+/// Gives `to` the weight values of `from` (same order and shapes), as `set_weights` does.
+pub(crate) fn copy_weights(from: &dyn Layer, to: &mut dyn Layer) {
+    let values = to
+        .weights()
+        .iter()
+        .zip(from.weights())
+        .map(|(a, b)| (a.id, b.value.clone()))
+        .collect();
+    to.set_weights_by_id(&values);
+}
+
 /// The output of a single-input layer on `x`, in inference mode.
 pub(crate) fn forward(layer: &dyn Layer, x: Tensor) -> Tensor {
     match run(layer, &[x], false) {

@@ -276,8 +276,9 @@ impl Tape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::check_gradients;
-    use crate::ops::test_util::{assert_tensors_close as close, random as rand_tensor, random_padding};
+    use crate::ops::test_util::{
+        assert_tensors_close as close, check_conv_gradients, random as rand_tensor, random_padding,
+    };
     use crate::rng::Rng;
 
     #[test]
@@ -449,12 +450,7 @@ mod tests {
             (vec![1, 3, 3, 3], vec![1, 1, 3, 2], Conv2dParams::default()),
         ];
         for (xs, ws, p) in cases {
-            let inputs = [
-                rand_tensor(&mut rng, &xs),
-                rand_tensor(&mut rng, &ws),
-                rand_tensor(&mut rng, &[ws[3]]),
-            ];
-            check_gradients(&inputs, |t, v| t.conv2d(v[0], v[1], Some(v[2]), &p), 1e-2, 1e-2).unwrap();
+            check_conv_gradients(&mut rng, [&xs, &ws, &[ws[3]]], |t, x, w, b| t.conv2d(x, w, Some(b), &p));
         }
     }
 

@@ -286,9 +286,10 @@ impl Tape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gradcheck::check_gradients;
     use crate::ops::conv::{conv2d_backward_naive, Conv2dParams};
-    use crate::ops::test_util::{assert_tensors_close as close, random as rand_tensor, random_padding};
+    use crate::ops::test_util::{
+        assert_tensors_close as close, check_conv_gradients, random as rand_tensor, random_padding,
+    };
     use crate::rng::Rng;
 
     fn row(x: &[f32], k: &[f32], p: Conv2dTransposeParams) -> Vec<f32> {
@@ -405,18 +406,9 @@ mod tests {
                     .with_dilation((1, 2)),
             ),
         ] {
-            let inputs = [
-                rand_tensor(&mut rng, &xs),
-                rand_tensor(&mut rng, &ws),
-                rand_tensor(&mut rng, &[ws[2]]),
-            ];
-            check_gradients(
-                &inputs,
-                |t, v| t.conv2d_transpose(v[0], v[1], Some(v[2]), &p),
-                1e-2,
-                1e-2,
-            )
-            .unwrap();
+            check_conv_gradients(&mut rng, [&xs, &ws, &[ws[2]]], |t, x, w, b| {
+                t.conv2d_transpose(x, w, Some(b), &p)
+            });
         }
     }
 

@@ -1,9 +1,10 @@
-//! Tests of `depthwise.rs`: hand-checked values, the tap arithmetic, the vectorized kernels (with and without FMA) against the naive loops and a grouped `conv2d`, finite differences, and error messages.
+//! Tests of `depthwise.rs`: hand-checked values, the tap arithmetic, the vectorized kernels
+//! (with and without FMA) against the naive loops and a grouped `conv2d`, finite differences,
+//! and error messages.
 
 use super::*;
-use crate::gradcheck::check_gradients;
 use crate::ops::conv::{conv2d_naive, Conv2dParams};
-use crate::ops::test_util::{assert_close as close, random as rand_tensor, random_padding};
+use crate::ops::test_util::{assert_close as close, check_conv_gradients, random as rand_tensor, random_padding};
 use crate::rng::Rng;
 
 #[test]
@@ -156,18 +157,9 @@ fn gradients_match_finite_differences() {
             DepthwiseParams::new((1, 2), Padding::Valid).with_dilation((2, 1)),
         ),
     ] {
-        let inputs = [
-            rand_tensor(&mut rng, &xs),
-            rand_tensor(&mut rng, &ks),
-            rand_tensor(&mut rng, &[ks[2] * ks[3]]),
-        ];
-        check_gradients(
-            &inputs,
-            |t, v| t.depthwise_conv2d(v[0], v[1], Some(v[2]), &p),
-            1e-2,
-            1e-2,
-        )
-        .unwrap();
+        check_conv_gradients(&mut rng, [&xs, &ks, &[ks[2] * ks[3]]], |t, x, w, b| {
+            t.depthwise_conv2d(x, w, Some(b), &p)
+        });
     }
 }
 

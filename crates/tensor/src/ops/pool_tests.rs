@@ -1,4 +1,5 @@
-//! Tests of `pool.rs`: pools by hand, fast kernels against the naive references, gradients, and error messages.
+//! Tests of `pool.rs`: pools by hand, fast kernels against the naive references, gradients, and
+//! error messages.
 
 use super::*;
 use crate::gradcheck::check_gradients;

@@ -1,6 +1,10 @@
 //! Helpers the op families' tests share: random tensors, random paddings for property tests
-//! over window ops, and an elementwise closeness check that names the failing element.
+//! over window ops, an elementwise closeness check that names the failing element, and the
+//! finite-difference check of a convolution's tape op.
 
+use crate::autograd::{Tape, Var};
+use crate::error::Result;
+use crate::gradcheck::check_gradients;
 use crate::rng::Rng;
 use crate::shape::Padding;
 use crate::tensor::{numel, Tensor};
@@ -40,4 +44,18 @@ pub(crate) fn assert_close(a: &[f32], b: &[f32], what: &str) {
 pub(crate) fn assert_tensors_close(a: &Tensor, b: &Tensor, what: &str) {
     assert_eq!(a.shape(), b.shape(), "{what}");
     assert_close(a.data(), b.data(), what);
+}
+
+/// Finite-difference check of a convolution's tape op `op(x, w, bias)` at random `x`, `w` and
+/// `bias` of `shapes` (drawn in that order).
+pub(crate) fn check_conv_gradients(
+    rng: &mut Rng,
+    shapes: [&[usize]; 3],
+    op: impl Fn(&mut Tape, Var, Var, Var) -> Result<Var>,
+) {
+    let inputs = shapes.map(|s| random(rng, s));
+    let what = format!("{shapes:?}");
+    if let Err(e) = check_gradients(&inputs, |t, v| op(t, v[0], v[1], v[2]), 1e-2, 1e-2) {
+        panic!("{what}: {e}");
+    }
 }
