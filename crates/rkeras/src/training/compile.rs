@@ -147,6 +147,7 @@ impl Model {
 
     /// `compile` with every argument.
     pub fn compile_with(&mut self, options: CompileOptions) -> Result<()> {
+        super::malloc::tune_for_training();
         let optimizer = match options.optimizer {
             OptimizerArg::Name(n) => Optimizer::get(&n)?,
             OptimizerArg::Optimizer(o) => *o,

@@ -37,6 +37,7 @@ pub mod schedules;
 mod compile;
 mod data;
 mod fit;
+mod malloc;
 mod options;
 mod step;
 
