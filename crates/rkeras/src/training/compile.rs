@@ -282,18 +282,31 @@ impl Model {
             Some(o @ Value::Object(_)) => LossArg::Loss(loss_from_config(o)?),
             _ => return Err(KerasError::Config("compile_config: missing `loss`".into())),
         };
-        let names = |k: &str| -> Vec<MetricArg> {
-            config
-                .get(k)
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(MetricArg::from).collect())
-                .unwrap_or_default()
+        // Metrics as Keras stores them: strings, or `{class_name, config: {name, …}}` objects.
+        let names = |k: &str| -> Result<Vec<MetricArg>> {
+            let Some(list) = config.get(k).and_then(Value::as_array) else {
+                return Ok(Vec::new());
+            };
+            list.iter()
+                .map(|m| match m {
+                    Value::String(s) => Ok(MetricArg::from(s.as_str())),
+                    _ => {
+                        let class = m.get("class_name").and_then(Value::as_str).unwrap_or("");
+                        let mut metric = metrics::get(class)
+                            .map_err(|e| KerasError::Config(format!("compile_config `{k}`: {e}")))?;
+                        if let Some(n) = m.pointer("/config/name").and_then(Value::as_str) {
+                            metric.set_name(n);
+                        }
+                        Ok(MetricArg::Metric(metric))
+                    }
+                })
+                .collect()
         };
         self.compile_with(CompileOptions {
             optimizer,
             loss,
-            metrics: names("metrics"),
-            weighted_metrics: names("weighted_metrics"),
+            metrics: names("metrics")?,
+            weighted_metrics: names("weighted_metrics")?,
         })
     }
 }
