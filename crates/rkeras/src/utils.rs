@@ -1,5 +1,6 @@
 //! Data utilities the tutorials use, with Keras's arguments: `to_categorical` (one-hot),
-//! `multi_hot` (the IMDB tutorial's `vectorize_sequences`) and `pad_sequences`.
+//! `multi_hot` (the IMDB tutorial's `vectorize_sequences`) and `pad_sequences`; and
+//! [`get_file`] (`keras.utils.get_file`: Keras's download cache).
 //!
 //! ```
 //! use rkeras::utils::{pad_sequences, to_categorical, PadOptions};
@@ -12,6 +13,8 @@
 
 use crate::error::{arg_error, KerasError, Result};
 use tensor::Tensor;
+
+pub mod get_file;
 
 /// `keras.utils.to_categorical(x, num_classes)`: integer labels of any shape to one-hot
 /// rows; a trailing dimension of 1 is dropped first (`(N, 1)` → `(N, classes)`), as Keras.
