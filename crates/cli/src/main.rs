@@ -6,6 +6,7 @@
 //! rkeras summary model.json --expand-nested
 //! rkeras summary model.keras
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
+//! rkeras predict ResNet50 --weights imagenet --input images.npy --output probs.npy
 //! rkeras convert model.h5 model.keras
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
@@ -14,6 +15,7 @@
 //!
 //! A bad argument or file gives a one-line error on stderr and exit code 2, never a panic.
 
+mod app_args;
 mod convert;
 mod fit;
 mod modelfile;
@@ -21,7 +23,6 @@ mod predict;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use rkeras::applications::{self, AppOptions, Pooling};
 use rkeras::summary::{SummaryOptions, SummaryStyle};
 use std::process::ExitCode;
 
@@ -42,12 +43,6 @@ enum Style {
     Keras3,
     /// tf-keras 2's fixed-width table.
     Keras2,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum PoolingArg {
-    Avg,
-    Max,
 }
 
 #[derive(Subcommand)]
@@ -73,18 +68,8 @@ enum Command {
         /// Total width of the table.
         #[arg(long)]
         line_length: Option<usize>,
-        /// Application input shape `H,W,C`.
-        #[arg(long, value_parser = parse_shape)]
-        input_shape: Option<(usize, usize, usize)>,
-        /// Application without its classifier (`include_top=False`).
-        #[arg(long)]
-        no_top: bool,
-        /// Global pooling for `--no-top` (`pooling=`).
-        #[arg(long, value_enum)]
-        pooling: Option<PoolingArg>,
-        /// Number of classes of the classifier.
-        #[arg(long)]
-        classes: Option<usize>,
+        #[command(flatten)]
+        app: app_args::AppArgs,
     },
     /// Run a saved model on arrays (`model.predict`): .npy in, .npy or .npz out.
     Predict(predict::PredictArgs),
@@ -99,17 +84,6 @@ enum Command {
     Evaluate(fit::EvaluateArgs),
 }
 
-fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
-    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    let nums: Result<Vec<usize>, _> = parts.iter().map(|p| p.parse::<usize>()).collect();
-    match nums {
-        Ok(v) if v.len() == 3 && v.iter().all(|&d| d > 0) => Ok((v[0], v[1], v[2])),
-        _ => Err(format!(
-            "expected three positive integers H,W,C (e.g. 224,224,3), received {s:?}"
-        )),
-    }
-}
-
 fn run(cli: Cli) -> rkeras::Result<()> {
     match cli.command {
         Command::Summary {
@@ -119,25 +93,12 @@ fn run(cli: Cli) -> rkeras::Result<()> {
             expand_nested,
             show_trainable,
             line_length,
-            input_shape,
-            no_top,
-            pooling,
-            classes,
+            app,
         } => {
-            let opts = AppOptions {
-                include_top: !no_top,
-                input_shape,
-                pooling: pooling.map(|p| match p {
-                    PoolingArg::Avg => Pooling::Avg,
-                    PoolingArg::Max => Pooling::Max,
-                }),
-                classes,
-                ..AppOptions::default()
-            };
-            let m = if modelfile::Format::of(&model).is_ok() || std::path::Path::new(&model).is_file() {
+            let m = if modelfile::is_file_arg(&model) {
                 modelfile::load(&model)?
             } else {
-                applications::by_name(&model, &opts)?
+                app.build(&model, None)?
             };
             let summary = SummaryOptions {
                 style: match style {

@@ -93,6 +93,27 @@ pub fn load(path: &str) -> Result<Model> {
     }
 }
 
+/// Whether a MODEL argument names a file (by extension, or an existing file) rather than an
+/// application.
+pub fn is_file_arg(model: &str) -> bool {
+    Format::of(model).is_ok() || std::path::Path::new(model).is_file()
+}
+
+/// MODEL as a file (with `weights` loaded into it) or an application built with `app`'s
+/// options and `weights` (`None`, a file, or `imagenet`).
+pub fn load_or_build(
+    model: &str,
+    app: &crate::app_args::AppArgs,
+    weights: Option<&str>,
+    need_weights: bool,
+) -> Result<Model> {
+    if is_file_arg(model) {
+        load_with_weights(model, weights, need_weights)
+    } else {
+        app.build(model, weights.map(str::to_string))
+    }
+}
+
 /// Loads a model and, when given, a weights file into it. A model that ends up without
 /// weights (a JSON config alone) is refused when `need_weights`.
 pub fn load_with_weights(path: &str, weights: Option<&str>, need_weights: bool) -> Result<Model> {

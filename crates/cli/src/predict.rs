@@ -12,7 +12,8 @@ use rkeras::{KerasError, Result};
 /// Arguments of `rkeras predict`.
 #[derive(clap::Args)]
 pub struct PredictArgs {
-    /// The model: `.keras`, `.h5`, or a Keras JSON config with `--weights`.
+    /// The model: `.keras`, `.h5`, a Keras JSON config with `--weights`, or an application
+    /// name (`ResNet50`, `MobileNetV2`, …) with `--weights imagenet` or a weights file.
     pub model: String,
     /// An input array (`.npy`, or `.npz` for all its arrays); repeat for several inputs.
     #[arg(long = "input", required = true, value_name = "X.npy")]
@@ -23,9 +24,13 @@ pub struct PredictArgs {
     /// Samples per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Weights to load into the model first (`.weights.h5`, `.h5`, `.safetensors`).
+    /// Weights to load into the model first (`.weights.h5`, `.h5`, `.safetensors`); for an
+    /// application also `imagenet` (Keras's cached or downloaded file).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<String>,
+    /// Options of an application MODEL.
+    #[command(flatten)]
+    pub app: crate::app_args::AppArgs,
 }
 
 /// Output file names for `n` outputs written to `output`.
@@ -56,7 +61,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             a.output
         )));
     }
-    let model = modelfile::load_with_weights(&a.model, a.weights.as_deref(), true)?;
+    let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
     let mut inputs: Vec<Tensor> = Vec::new();
     for path in &a.inputs {
         if path.to_ascii_lowercase().ends_with(".npz") {

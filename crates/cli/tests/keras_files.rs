@@ -197,3 +197,69 @@ fn hostile_model_files_give_one_line_and_exit_code_2() {
         }
     }
 }
+
+/// A Keras cache (`KERAS_HOME`) holding MobileNetV2 0.35/96's no-top file under Keras's name
+/// (`tools/fixtures/make_imagenet_cache.py`: tf-keras `save_weights`, then Keras 3's own
+/// `weights="imagenet"` predictions with that cache).
+#[test]
+fn predict_an_application_with_imagenet_weights_from_keras_s_cache() {
+    let d = scratch("imagenet");
+    let home = d.join("keras_home");
+    std::fs::create_dir_all(home.join("models")).unwrap();
+    let file = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5";
+    let cache = fixtures().join("keras_cache");
+    std::fs::copy(cache.join("models").join(file), home.join("models").join(file)).unwrap();
+    let out = d.join("y.npy");
+    let o = Command::new(env!("CARGO_BIN_EXE_rkeras"))
+        .env("KERAS_HOME", &home)
+        .args([
+            "predict",
+            "mobilenetv2",
+            "--alpha",
+            "0.35",
+            "--input-shape",
+            "96,96,3",
+            "--no-top",
+        ])
+        .args([
+            "--pooling",
+            "avg",
+            "--weights",
+            "imagenet",
+            "--output",
+            s(&out),
+            "--input",
+        ])
+        .arg(cache.join("imagenet_mnv2.input.npy"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let got = read_npy(s(&out)).unwrap();
+    let want = read_npy(s(&cache.join("imagenet_mnv2.output.npy"))).unwrap();
+    assert_eq!(got.shape(), &[2, 1280]);
+    let err = got
+        .data()
+        .iter()
+        .zip(want.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 1e-5, "max error {err:e}");
+    // Keras's checks come before anything is built or fetched.
+    let o = Command::new(env!("CARGO_BIN_EXE_rkeras"))
+        .env("KERAS_HOME", &home)
+        .args([
+            "convert",
+            "VGG16",
+            s(&d.join("v.keras")),
+            "--weights",
+            "imagenet",
+            "--classes",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("`classes` should be 1000.  Received classes=10"), "{err}");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -113,7 +113,7 @@ fn densenet(app: &str, default_name: &str, blocks: [usize; 4], opts: &AppOptions
     } else {
         x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
     }
-    finish(&input, &x, opts, &model_name(opts, default_name))
+    finish(app, &input, &x, opts, &model_name(opts, default_name))
 }
 
 #[cfg(test)]

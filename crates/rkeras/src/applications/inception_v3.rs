@@ -137,7 +137,7 @@ pub fn inception_v3(opts: &AppOptions) -> Result<Model> {
     } else {
         x = pool(x, opts, None, None)?;
     }
-    finish(&input, &x, opts, &model_name(opts, "inception_v3"))
+    finish(app, &input, &x, opts, &model_name(opts, "inception_v3"))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub fn lenet5(opts: &AppOptions) -> Result<Model> {
             None => {}
         }
     }
-    super::load_weights_option(seq.build()?, opts)
+    super::load_weights_option(seq.build()?, opts, "LeNet5")
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ pub fn mobilenet(opts: &AppOptions) -> Result<Model> {
     }
     let rows = shape[0].map_or("None".to_string(), |r| r.to_string());
     finish(
+        app,
         &input,
         &x,
         opts,

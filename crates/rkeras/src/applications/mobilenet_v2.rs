@@ -158,6 +158,7 @@ pub fn mobilenet_v2(opts: &AppOptions) -> Result<Model> {
     }
     let rows = shape[0].map_or("None".to_string(), |r| r.to_string());
     finish(
+        app,
         &input,
         &x,
         opts,

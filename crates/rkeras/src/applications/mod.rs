@@ -19,6 +19,7 @@
 //! ```
 
 mod densenet;
+pub mod imagenet;
 mod inception_v3;
 mod lenet;
 mod mobilenet;
@@ -90,9 +91,11 @@ pub struct AppOptions {
     /// Use tf-keras 2's layer names where they differ from Keras 3's (DenseNet's
     /// `conv1/conv`, `conv1/bn`, `conv1/relu`); default false (Keras 3's names).
     pub keras2_names: bool,
-    /// Keras's `weights`: `None` (random initialization from the session's seed) or the path
-    /// of a weights file to load after building (`.keras`, `.weights.h5`, legacy `.h5`).
-    /// `"imagenet"` is recognized but not implemented yet (an error says so).
+    /// Keras's `weights`: `None` (random initialization from the session's seed), the path
+    /// of a weights file to load after building (`.keras`, `.weights.h5`, legacy `.h5`), or
+    /// `"imagenet"`: Keras's pretrained file, from Keras's cache (`$KERAS_HOME/models` or
+    /// `~/.keras/models`) or downloaded there from Keras's address and hash-checked
+    /// ([`imagenet::weights_file`]).
     pub weights: Option<String>,
 }
 
@@ -176,6 +179,7 @@ pub(crate) fn obtain_input_shape(
     default_size: usize,
     min_size: usize,
 ) -> Result<[Option<usize>; 3]> {
+    imagenet::check_input_shape(app, opts, default_size)?;
     match opts.input_shape {
         Some((h, w, c)) => {
             let given = py_shape(&[Some(h), Some(w), Some(c)]);
@@ -213,6 +217,7 @@ pub(crate) fn top_args(app: &str, opts: &AppOptions, default: usize) -> Result<(
         Some(n) => n,
         None => default,
     };
+    imagenet::check_args(app, opts, classes)?;
     let activation = opts.classifier_activation.clone().unwrap_or_else(|| "linear".into());
     crate::activations::parse_activation(app, "classifier_activation", &activation)?;
     Ok((classes, activation))
@@ -251,19 +256,31 @@ pub(crate) fn pool(
 }
 
 /// `Functional(inputs, x, name=name)`, then the `weights` option.
-pub(crate) fn finish(input: &KerasTensor, output: &KerasTensor, opts: &AppOptions, name: &str) -> Result<Model> {
-    load_weights_option(Model::new(&[input], &[output], Some(name))?, opts)
+pub(crate) fn finish(
+    app: &str,
+    input: &KerasTensor,
+    output: &KerasTensor,
+    opts: &AppOptions,
+    name: &str,
+) -> Result<Model> {
+    load_weights_option(Model::new(&[input], &[output], Some(name))?, opts, app)
 }
 
 /// Keras's `weights` argument after the model is built: `None` keeps the random weights, a
-/// path is loaded with `load_weights` (`.keras`, `.weights.h5` or legacy `.h5`).
-pub(crate) fn load_weights_option(mut model: Model, opts: &AppOptions) -> Result<Model> {
+/// path is loaded with `load_weights` (`.keras`, `.weights.h5` or legacy `.h5`), and
+/// `"imagenet"` is Keras's file for `app` (cached or downloaded), loaded in layer order.
+pub(crate) fn load_weights_option(mut model: Model, opts: &AppOptions, app: &str) -> Result<Model> {
     match opts.weights.as_deref() {
         None => Ok(model),
-        Some("imagenet") => Err(KerasError::Invalid(format!(
-            "{}: weights=\"imagenet\" (Keras's pretrained-weights cache and download) is not implemented yet; pass the path of a weights file (.keras, .weights.h5 or .h5) or None",
-            model.name()
-        ))),
+        Some("imagenet") => {
+            let shape = model.input_shapes().into_iter().next().unwrap_or_default();
+            let dim = |i: usize| shape.get(i).copied().flatten();
+            let path = imagenet::weights_file(app, opts.include_top, opts.alpha, dim(1), dim(2))?.get()?;
+            model
+                .load_weights(&path)
+                .map_err(|e| KerasError::Invalid(format!("{app}: ImageNet weights {}: {e}", path.display())))?;
+            Ok(model)
+        }
         Some(path) if !std::path::Path::new(path).exists() => Err(arg_error(
             model.name(),
             "weights",

@@ -92,7 +92,7 @@ fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts:
     } else {
         x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
     }
-    finish(&input, &x, opts, &model_name(opts, default_name))
+    finish(app, &input, &x, opts, &model_name(opts, default_name))
 }
 
 /// Keras's `residual_block_v1`: 1×1 (stride), 3×3 `same`, 1×1 ×4, added to the shortcut.

@@ -49,7 +49,7 @@ fn vgg(app: &str, default_name: &str, convs: &[usize; 5], opts: &AppOptions) -> 
     } else {
         x = pool(x, opts, None, None)?;
     }
-    finish(&input, &x, opts, &model_name(opts, default_name))
+    finish(app, &input, &x, opts, &model_name(opts, default_name))
 }
 
 #[cfg(test)]

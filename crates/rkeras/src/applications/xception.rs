@@ -130,7 +130,7 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
     } else {
         x = pool(x, opts, None, None)?;
     }
-    finish(&input, &x, opts, &model_name(opts, "xception"))
+    finish(app, &input, &x, opts, &model_name(opts, "xception"))
 }
 
 #[cfg(test)]
