@@ -14,6 +14,7 @@
 use crate::error::{arg_error, KerasError, Result};
 use tensor::Tensor;
 
+pub mod archive;
 pub mod get_file;
 
 /// `keras.utils.to_categorical(x, num_classes)`: integer labels of any shape to one-hot
