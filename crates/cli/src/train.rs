@@ -31,6 +31,11 @@ pub struct TrainArgs {
     /// embedded subset).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
+    /// Download the full dataset into Keras's cache first, from Keras's address with its
+    /// checksum, as `keras.datasets.<name>.load_data()` (files already cached are kept).
+    /// Without it, MNIST falls back to the embedded subset; the others download when missing.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub download: bool,
     /// Number of epochs.
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
@@ -154,6 +159,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 "--validation-split must be in [0, 1), received {f}"
             )));
         }
+    }
+    if a.download {
+        datasets::download(&a.dataset)?;
     }
     let data = datasets::load(&a.dataset, a.data_dir.as_deref().map(std::path::Path::new))?;
     let (h, w, c) = image_shape(&data);

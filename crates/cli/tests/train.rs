@@ -233,7 +233,14 @@ fn errors_are_one_line_with_exit_code_2() {
             "mnist: no data found",
         ),
         (
-            vec!["train", "LeNet5", "--dataset", "cifar10"],
+            vec![
+                "train",
+                "LeNet5",
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                empty.to_str().unwrap(),
+            ],
             "cifar10: no data found",
         ),
         (

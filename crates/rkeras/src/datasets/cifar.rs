@@ -9,7 +9,7 @@
 //! channel-major (`3, 32, 32`), transposed here to Keras's channels-last.
 
 use super::pickle::{self, Value};
-use super::{check_pair, first_file, not_found, read_file, search_dirs, source_of, Dataset, Splits};
+use super::{check_pair, first_file, not_found, or_download, read_file, search_dirs, source_of, Dataset, Splits};
 use crate::error::{KerasError, Result};
 use std::path::{Path, PathBuf};
 use tensor::Tensor;
@@ -53,7 +53,8 @@ impl LabelMode {
 /// `keras.datasets.cifar10`.
 pub mod cifar10 {
     use super::*;
-    /// Keras's `cifar10.load_data()` from [`crate::datasets::DATA_DIR_ENV`] or Keras's cache.
+    /// Keras's `cifar10.load_data()` from [`crate::datasets::DATA_DIR_ENV`] or Keras's cache,
+    /// downloading into the cache as Keras when it is in neither.
     pub fn load_data() -> Result<Splits> {
         Ok(load_cifar10(None)?.into_splits())
     }
@@ -112,21 +113,30 @@ pub(crate) fn load_cifar10(data_dir: Option<&Path>) -> Result<Dataset> {
         "data_batch_5",
     ];
     let py = ["cifar-10-batches-py-target/cifar-10-batches-py", "cifar-10-batches-py"];
-    let mut looked = Vec::new();
-    for (dir, is_cache) in search_dirs(data_dir) {
-        if let Some((layout, at)) = find(&dir, "cifar-10-batches-bin", &py, &train, "test_batch") {
-            return load_layout("cifar10", layout, 1, 0, "labels", source_of(&at, is_cache));
+    let scan = |looked: &mut Vec<PathBuf>| -> Result<Option<Dataset>> {
+        for (dir, is_cache) in search_dirs(data_dir) {
+            if let Some((layout, at)) = find(&dir, "cifar-10-batches-bin", &py, &train, "test_batch") {
+                return load_layout("cifar10", layout, 1, 0, "labels", source_of(&at, is_cache)).map(Some);
+            }
+            looked.push(dir);
         }
-        looked.push(dir);
+        Ok(None)
+    };
+    let mut looked = Vec::new();
+    if let Some(d) = scan(&mut looked)? {
+        return Ok(d);
     }
-    Err(not_found(
+    let missing = not_found(
         "cifar10",
         &looked,
         "cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin or \
          cifar-10-batches-py-target/cifar-10-batches-py/{data_batch_1..5,test_batch}",
         CIFAR10_ORIGIN,
         &format!("sha256 {CIFAR10_SHA256}"),
-    ))
+    );
+    or_download("cifar10", data_dir, missing, super::keras_files("cifar10")?, || {
+        scan(&mut Vec::new())
+    })
 }
 
 /// CIFAR-100 from `data_dir` (only) or the usual places.
@@ -136,20 +146,29 @@ pub(crate) fn load_cifar100(data_dir: Option<&Path>, mode: LabelMode) -> Result<
         LabelMode::Coarse => (0, "coarse_labels"),
         LabelMode::Fine => (1, "fine_labels"),
     };
-    let mut looked = Vec::new();
-    for (dir, is_cache) in search_dirs(data_dir) {
-        if let Some((layout, at)) = find(&dir, "cifar-100-binary", &py, &["train"], "test") {
-            return load_layout("cifar100", layout, 2, offset, key, source_of(&at, is_cache));
+    let scan = |looked: &mut Vec<PathBuf>| -> Result<Option<Dataset>> {
+        for (dir, is_cache) in search_dirs(data_dir) {
+            if let Some((layout, at)) = find(&dir, "cifar-100-binary", &py, &["train"], "test") {
+                return load_layout("cifar100", layout, 2, offset, key, source_of(&at, is_cache)).map(Some);
+            }
+            looked.push(dir);
         }
-        looked.push(dir);
+        Ok(None)
+    };
+    let mut looked = Vec::new();
+    if let Some(d) = scan(&mut looked)? {
+        return Ok(d);
     }
-    Err(not_found(
+    let missing = not_found(
         "cifar100",
         &looked,
         "cifar-100-binary/{train,test}.bin or cifar-100-python-target/cifar-100-python/{train,test}",
         CIFAR100_ORIGIN,
         &format!("sha256 {CIFAR100_SHA256}"),
-    ))
+    );
+    or_download("cifar100", data_dir, missing, super::keras_files("cifar100")?, || {
+        scan(&mut Vec::new())
+    })
 }
 
 fn load_layout(

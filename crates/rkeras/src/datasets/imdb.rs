@@ -15,7 +15,7 @@
 
 use super::mt19937::Mt19937;
 use super::pickle::{self, Value};
-use super::{first_file, not_found, read_file, search_dirs};
+use super::{first_file, not_found, or_download, read_file, search_dirs};
 use crate::error::{KerasError, Result};
 use std::collections::HashMap;
 use std::io::Read;
@@ -67,7 +67,8 @@ impl Default for ImdbOptions {
     }
 }
 
-/// `keras.datasets.imdb.load_data(...)` from [`super::DATA_DIR_ENV`] or Keras's cache.
+/// `keras.datasets.imdb.load_data(...)` from [`super::DATA_DIR_ENV`] or Keras's cache,
+/// downloading `imdb.npz` into the cache as Keras when it is in neither.
 pub fn load_data(opts: &ImdbOptions) -> Result<((Sequences, Tensor), (Sequences, Tensor))> {
     load_data_from(&find("imdb.npz", IMDB_ORIGIN, &format!("sha256 {IMDB_SHA256}"))?, opts)
 }
@@ -99,14 +100,25 @@ pub fn get_word_index_from(path: &Path) -> Result<HashMap<String, usize>> {
 }
 
 fn find(file: &str, origin: &str, hash: &str) -> Result<PathBuf> {
-    let mut looked = Vec::new();
-    for (dir, _) in search_dirs(None) {
-        if let Some(p) = first_file(&dir, &[file]).or_else(|| first_file(&dir.join("imdb"), &[file])) {
-            return Ok(p);
+    let scan = |looked: &mut Vec<PathBuf>| -> Result<Option<PathBuf>> {
+        for (dir, _) in search_dirs(None) {
+            if let Some(p) = first_file(&dir, &[file]).or_else(|| first_file(&dir.join("imdb"), &[file])) {
+                return Ok(Some(p));
+            }
+            looked.push(dir);
         }
-        looked.push(dir);
+        Ok(None)
+    };
+    let mut looked = Vec::new();
+    if let Some(p) = scan(&mut looked)? {
+        return Ok(p);
     }
-    Err(not_found("imdb", &looked, file, origin, hash))
+    let missing = not_found("imdb", &looked, file, origin, hash);
+    let spec: Vec<_> = super::keras_files("imdb")?
+        .into_iter()
+        .filter(|g| g.fname.as_deref() == Some(file))
+        .collect();
+    or_download("imdb", None, missing, spec, || scan(&mut Vec::new()))
 }
 
 /// The four arrays of Keras's `imdb.npz`, unprocessed.

@@ -7,7 +7,7 @@
 //! subset's attribution is in `crates/rkeras/data/mnist-subset/README.md`.
 
 use super::idx::{maybe_gunzip, read_idx, read_idx_bytes, MAX_IDX_BYTES};
-use super::{check_pair, first_file, not_found, search_dirs, source_of, Dataset, Source, Splits};
+use super::{check_pair, first_file, not_found, or_download, search_dirs, source_of, Dataset, Source, Splits};
 use crate::error::{KerasError, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -38,9 +38,21 @@ static EMBED: [&[u8]; 4] = [
 ];
 
 /// `keras.datasets.mnist.load_data()`: the full MNIST from [`super::DATA_DIR_ENV`] or
-/// Keras's cache (`mnist.npz`), else the embedded subset (a notice says so on stderr once).
+/// Keras's cache (`mnist.npz`), else downloaded into the cache as Keras does; when that
+/// fails (offline), the embedded subset, with a notice on stderr saying why.
 pub fn load_data() -> Result<Splits> {
-    Ok(load_mnist(None, true)?.into_splits())
+    Ok(load_mnist(None, Missing::DownloadElseEmbedded)?.into_splits())
+}
+
+/// What [`load_mnist`] does when no full MNIST is found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Missing {
+    /// An error.
+    Error,
+    /// The embedded subset.
+    Embedded,
+    /// Keras's download into its cache, else the embedded subset.
+    DownloadElseEmbedded,
 }
 
 /// MNIST from a file (`mnist.npz`) or a directory (`mnist.npz`, or the four IDX files, in
@@ -49,7 +61,7 @@ pub fn load_data_from(path: &Path) -> Result<Splits> {
     if path.is_file() {
         return Ok(read_mnist_npz(path)?.into_splits());
     }
-    Ok(load_mnist(Some(path), false)?.into_splits())
+    Ok(load_mnist(Some(path), Missing::Error)?.into_splits())
 }
 
 /// The embedded subset: the first 6,000 training and first 1,000 test digits of MNIST.
@@ -66,7 +78,8 @@ pub fn load_embedded() -> Result<Dataset> {
 }
 
 /// `keras.datasets.fashion_mnist.load_data()` from [`super::DATA_DIR_ENV`], Keras's cache
-/// (`fashion-mnist/`) or Debian's copy ([`FASHION_SYSTEM_DIR`]).
+/// (`fashion-mnist/`) or Debian's copy ([`FASHION_SYSTEM_DIR`]), else downloaded into the
+/// cache as Keras does.
 pub mod fashion_mnist {
     use super::*;
 
@@ -81,46 +94,64 @@ pub mod fashion_mnist {
     }
 }
 
-/// MNIST from `data_dir` (only), else the usual places; `embedded_fallback` allows the subset.
-pub(crate) fn load_mnist(data_dir: Option<&Path>, embedded_fallback: bool) -> Result<Dataset> {
-    let mut looked = Vec::new();
-    for (dir, is_cache) in search_dirs(data_dir) {
-        if let Some(npz) = first_file(&dir, &["mnist.npz"]) {
-            return read_mnist_npz(&npz).map(|d| Dataset {
-                source: source_of(&npz, is_cache),
-                ..d
-            });
-        }
-        for d in [dir.clone(), dir.join("mnist")] {
-            if let Some(files) = idx_set(&d)? {
-                return read_idx_set("mnist", &files, source_of(&d, is_cache));
+/// MNIST from `data_dir` (only), else the usual places; `missing` says what then.
+pub(crate) fn load_mnist(data_dir: Option<&Path>, missing: Missing) -> Result<Dataset> {
+    let scan = |looked: &mut Vec<PathBuf>| -> Result<Option<Dataset>> {
+        for (dir, is_cache) in search_dirs(data_dir) {
+            if let Some(npz) = first_file(&dir, &["mnist.npz"]) {
+                return read_mnist_npz(&npz)
+                    .map(|d| Dataset {
+                        source: source_of(&npz, is_cache),
+                        ..d
+                    })
+                    .map(Some);
             }
+            for d in [dir.clone(), dir.join("mnist")] {
+                if let Some(files) = idx_set(&d)? {
+                    return read_idx_set("mnist", &files, source_of(&d, is_cache)).map(Some);
+                }
+            }
+            looked.push(dir);
         }
-        looked.push(dir);
+        Ok(None)
+    };
+    let mut looked = Vec::new();
+    if let Some(d) = scan(&mut looked)? {
+        return Ok(d);
     }
-    if embedded_fallback && data_dir.is_none() {
-        static NOTICE: Once = Once::new();
-        NOTICE.call_once(|| {
-            eprintln!(
-                "rkeras: no full MNIST found (looked in {}); using the embedded subset \
-                 (6,000 training / 1,000 test digits)",
-                looked
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
-        return load_embedded();
-    }
-    Err(not_found(
+    let not_there = not_found(
         "mnist",
         &looked,
         "mnist.npz or the IDX files train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], \
          t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
         MNIST_ORIGIN,
         &format!("sha256 {MNIST_SHA256}"),
-    ))
+    );
+    if data_dir.is_some() || missing == Missing::Error {
+        return Err(not_there);
+    }
+    let why = if missing == Missing::DownloadElseEmbedded {
+        match or_download("mnist", None, not_there, super::keras_files("mnist")?, || {
+            scan(&mut Vec::new())
+        }) {
+            Ok(d) => return Ok(d),
+            Err(e) => format!("downloading failed: {e}"),
+        }
+    } else {
+        format!(
+            "looked in {}",
+            looked
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        eprintln!("rkeras: no full MNIST found ({why}); using the embedded subset (6,000 training / 1,000 test digits)")
+    });
+    load_embedded()
 }
 
 /// Fashion-MNIST from `data_dir` (only), else the usual places and Debian's copy.
@@ -149,13 +180,20 @@ pub(crate) fn load_fashion(data_dir: Option<&Path>) -> Result<Dataset> {
         }
         looked.push(dir);
     }
-    Err(not_found(
+    let missing = not_found(
         "fashion_mnist",
         &looked,
         "the four files fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz",
         &format!("{FASHION_ORIGIN}<file>"),
         "no checksum in Keras",
-    ))
+    );
+    or_download(
+        "fashion_mnist",
+        data_dir,
+        missing,
+        super::keras_files("fashion_mnist")?,
+        || load_fashion(Some(&super::cache_dir().join("fashion-mnist"))).map(Some),
+    )
 }
 
 /// The four IDX files in `dir` (each `.gz` or plain, also `train-images.idx3-ubyte`
@@ -333,7 +371,7 @@ mod tests {
             (x.shape(), y.data(), yt.data()),
             (&[2, 28, 28][..], &[4.0, 4.0][..], &[5.0][..])
         );
-        let d = load_mnist(Some(&root), false).unwrap();
+        let d = load_mnist(Some(&root), Missing::Error).unwrap();
         assert_eq!(d.source, Source::Dir(npz));
         let _ = std::fs::remove_dir_all(&root);
     }

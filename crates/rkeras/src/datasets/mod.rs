@@ -17,10 +17,14 @@
 //!    Keras's layout (`mnist.npz`, `fashion-mnist/*.gz`,
 //!    `cifar-10-batches-py-target/cifar-10-batches-py/`, `imdb.npz`);
 //! 3. system copies (Debian's `dataset-fashion-mnist` package);
-//! 4. for MNIST only, a small real subset embedded in the library ([`mnist::load_embedded`]).
+//! 4. Keras's download ([`download`], `keras.utils.get_file`: same addresses, same checksums,
+//!    same cache layout), when no directory was given explicitly;
+//! 5. for MNIST only, a small real subset embedded in the library ([`mnist::load_embedded`]):
+//!    `mnist::load_data()` falls back to it when the download fails (offline), and
+//!    [`load`] (the CLI's `--dataset mnist`) uses it instead of downloading.
 //!
-//! Nothing is downloaded: this build has no HTTP client. When a file is missing the error
-//! says which file, Keras's address for it and its checksum, and where to put it.
+//! When nothing can be had the error says which files, where they were looked for, Keras's
+//! address and checksum, and why the download failed.
 //!
 //! Arrays come back as `f32` tensors holding Keras's values (`uint8` pixels 0..255, labels
 //! 0..9) in Keras's shapes; scale them yourself (`x.map(|v| v / 255.0)`), as the tutorials do.
@@ -36,6 +40,7 @@ pub use cifar::{cifar10, cifar100};
 pub use mnist::fashion_mnist;
 
 use crate::error::{KerasError, Result};
+use crate::utils::get_file::GetFile;
 use std::path::{Path, PathBuf};
 use tensor::Tensor;
 
@@ -127,11 +132,12 @@ pub const IMAGE_DATASETS: [&str; 4] = ["mnist", "fashion_mnist", "cifar10", "cif
 /// Loads an image dataset by Keras's name (`mnist`, `fashion_mnist`, `cifar10`,
 /// `cifar100`, also spelled `fashion-mnist`, `cifar-10`), from `data_dir` when given
 /// (and then only from there), else from the places listed in the module docs. MNIST
-/// falls back to the embedded subset when no full copy is found.
+/// falls back to the embedded subset when no full copy is found, without downloading
+/// (call [`download`] first for the full set); the others are downloaded as Keras does.
 pub fn load(name: &str, data_dir: Option<&Path>) -> Result<Dataset> {
     let key = name.to_ascii_lowercase().replace('-', "_");
     match key.as_str() {
-        "mnist" => mnist::load_mnist(data_dir, true),
+        "mnist" => mnist::load_mnist(data_dir, mnist::Missing::Embedded),
         "fashion_mnist" => mnist::load_fashion(data_dir),
         "cifar10" | "cifar_10" => cifar::load_cifar10(data_dir),
         "cifar100" | "cifar_100" => cifar::load_cifar100(data_dir, cifar::LabelMode::Fine),
@@ -140,6 +146,82 @@ pub fn load(name: &str, data_dir: Option<&Path>) -> Result<Dataset> {
             IMAGE_DATASETS.join(", ")
         ))),
     }
+}
+
+/// The `get_file` calls `keras.datasets.<name>.load_data()` makes (IMDB: also
+/// `get_word_index()`'s): the same addresses, file names, cache folders and checksums.
+pub fn keras_files(name: &str) -> Result<Vec<GetFile>> {
+    let key = name.to_ascii_lowercase().replace('-', "_");
+    Ok(match key.as_str() {
+        "mnist" => vec![GetFile::new(mnist::MNIST_ORIGIN)
+            .fname("mnist.npz")
+            .file_hash(mnist::MNIST_SHA256)],
+        "fashion_mnist" => [
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        ]
+        .iter()
+        .map(|f| {
+            GetFile::new(format!("{}{f}", mnist::FASHION_ORIGIN))
+                .fname(*f)
+                .cache_subdir("datasets/fashion-mnist")
+        })
+        .collect(),
+        "cifar10" | "cifar_10" => vec![GetFile::new(cifar::CIFAR10_ORIGIN)
+            .fname("cifar-10-batches-py-target")
+            .extract(true)
+            .file_hash(cifar::CIFAR10_SHA256)],
+        "cifar100" | "cifar_100" => vec![GetFile::new(cifar::CIFAR100_ORIGIN)
+            .fname("cifar-100-python-target")
+            .extract(true)
+            .file_hash(cifar::CIFAR100_SHA256)],
+        "imdb" => vec![
+            GetFile::new(imdb::IMDB_ORIGIN)
+                .fname("imdb.npz")
+                .file_hash(imdb::IMDB_SHA256),
+            GetFile::new(imdb::WORD_INDEX_ORIGIN)
+                .fname("imdb_word_index.json")
+                .file_hash(imdb::WORD_INDEX_MD5),
+        ],
+        _ => {
+            return Err(KerasError::Invalid(format!(
+                "unknown dataset {name:?}: expected one of {}, imdb",
+                IMAGE_DATASETS.join(", ")
+            )))
+        }
+    })
+}
+
+/// Downloads a dataset into Keras's cache as `keras.datasets.<name>.load_data()` does
+/// (files already there with the right checksum are kept); returns the cached paths.
+pub fn download(name: &str) -> Result<Vec<PathBuf>> {
+    keras_files(name)?.iter().map(GetFile::get).collect()
+}
+
+/// Nothing found locally and no explicit directory: Keras's download into its cache, then
+/// `scan` again. The error keeps `missing`'s account of where files were looked for.
+pub(crate) fn or_download<T>(
+    name: &str,
+    data_dir: Option<&Path>,
+    missing: KerasError,
+    files: Vec<GetFile>,
+    scan: impl Fn() -> Result<Option<T>>,
+) -> Result<T> {
+    if data_dir.is_some() {
+        return Err(missing);
+    }
+    for f in &files {
+        f.get()
+            .map_err(|e| KerasError::Invalid(format!("{missing}. Downloading failed: {e}")))?;
+    }
+    scan()?.ok_or_else(|| {
+        KerasError::Invalid(format!(
+            "{name}: downloaded into {}, but the files are not in Keras's layout there",
+            cache_dir().display()
+        ))
+    })
 }
 
 /// The directories to search for a dataset: the explicit one only, when given; else
@@ -175,8 +257,7 @@ pub(crate) fn not_found(name: &str, looked: &[PathBuf], files: &str, origin: &st
     let places: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
     KerasError::Invalid(format!(
         "{name}: no data found (looked in {}). Expected {files}. Keras downloads it from {origin} \
-         ({hash}); this build does not download: put the file(s) in {} or pass a directory \
-         (--data-dir / {DATA_DIR_ENV})",
+         ({hash}) into {}; put the file(s) there or pass a directory (--data-dir / {DATA_DIR_ENV})",
         places.join(", "),
         cache_dir().display()
     ))
@@ -200,3 +281,6 @@ pub(crate) fn check_pair(name: &str, x: &Tensor, y: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod download_tests;

@@ -167,6 +167,16 @@ impl GetFile {
         self.paths_in(&base)
     }
 
+    /// `paths()` under `base`, as `"file"` or `"archive -> folder"` (tests elsewhere).
+    #[cfg(test)]
+    pub(crate) fn paths_in_for_test(&self, base: &str) -> String {
+        let p = self.paths_in(Path::new(base)).unwrap();
+        match p.extraction_dir {
+            None => p.download_target.display().to_string(),
+            Some(d) => format!("{} -> {}", p.download_target.display(), d.display()),
+        }
+    }
+
     fn paths_in(&self, base: &Path) -> Result<CachePaths> {
         let datadir = base.join(&self.cache_subdir);
         let provided = self.fname.is_some();
@@ -437,4 +447,4 @@ pub(crate) fn io_error(path: &Path, source: std::io::Error) -> KerasError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
