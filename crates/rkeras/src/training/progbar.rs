@@ -311,7 +311,11 @@ impl ProgbarLogger {
         if self.progbar.is_none() {
             self.reset();
         }
-        let target = if self.params.steps > 0 { self.params.steps } else { self.seen };
+        let target = if self.params.steps > 0 {
+            self.params.steps
+        } else {
+            self.seen
+        };
         let values: Vec<(&str, f64)> = logs.iter().collect();
         if let Some(p) = &mut self.progbar {
             p.target = Some(target);

@@ -21,7 +21,12 @@ fn verbose1_redraws_like_keras() {
     p.update_at(1, &[("accuracy", 0.5), ("loss", 1.25)], false, 0.5);
     p.update_at(2, &[("accuracy", 0.6), ("loss", 1.0)], false, 0.52);
     p.update_at(200, &[("accuracy", 0.8), ("loss", 0.00012345)], false, 1.7);
-    let end = [("accuracy", 0.9012345), ("loss", 0.3301), ("val_accuracy", 0.95), ("val_loss", 0.2)];
+    let end = [
+        ("accuracy", 0.9012345),
+        ("loss", 0.3301),
+        ("val_accuracy", 0.95),
+        ("val_loss", 0.2),
+    ];
     p.update_at(469, &end, true, 3.4);
     assert_eq!(text(&buf), V1);
 }
@@ -52,7 +57,10 @@ fn not_a_terminal_prints_only_the_finished_line_without_colours() {
     p.update_at(1, &[("loss", 1.25)], false, 0.5);
     p.update_at(200, &[("loss", 0.5)], false, 1.7);
     p.update_at(469, &[("accuracy", 0.9012345), ("loss", 0.3301)], true, 3.4);
-    assert_eq!(text(&buf), "469/469 ━━━━━━━━━━━━━━━━━━━━ 3s 6ms/step - loss: 0.3301 - accuracy: 0.9012\n");
+    assert_eq!(
+        text(&buf),
+        "469/469 ━━━━━━━━━━━━━━━━━━━━ 3s 6ms/step - loss: 0.3301 - accuracy: 0.9012\n"
+    );
 }
 
 #[test]
@@ -60,15 +68,21 @@ fn logger_prints_epoch_headers_and_stays_silent_during_validation() {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let mut l = ProgbarLogger::to_buffer(2, buf.clone());
     let mut m = crate::applications::by_name("LeNet5", &Default::default()).unwrap();
-    l.set_params(&CallbackParams { verbose: 2, epochs: 2, steps: 3 });
+    l.set_params(&CallbackParams {
+        verbose: 2,
+        epochs: 2,
+        steps: 3,
+    });
     l.on_train_begin(&mut m, &Logs::new()).unwrap();
     for epoch in 0..2 {
         l.on_epoch_begin(&mut m, epoch, &Logs::new()).unwrap();
         for b in 0..3 {
-            l.on_train_batch_end(&mut m, b, &[("loss", 1.0)].into_iter().collect()).unwrap();
+            l.on_train_batch_end(&mut m, b, &[("loss", 1.0)].into_iter().collect())
+                .unwrap();
         }
         l.on_test_begin(&mut m, &Logs::new()).unwrap();
-        l.on_test_batch_end(&mut m, 0, &[("loss", 9.0)].into_iter().collect()).unwrap();
+        l.on_test_batch_end(&mut m, 0, &[("loss", 9.0)].into_iter().collect())
+            .unwrap();
         l.on_test_end(&mut m, &[("loss", 9.0)].into_iter().collect()).unwrap();
         let mut logs: Logs = [("loss", 0.5), ("val_loss", 0.25)].into_iter().collect();
         l.on_epoch_end(&mut m, epoch, &mut logs).unwrap();
@@ -77,7 +91,10 @@ fn logger_prints_epoch_headers_and_stays_silent_during_validation() {
     let lines: Vec<&str> = t.lines().collect();
     assert_eq!(lines.len(), 4, "{t}");
     assert_eq!(lines[0], "Epoch 1/2");
-    assert!(lines[1].starts_with("3/3 - 0s - ") && lines[1].ends_with("step - loss: 0.5000 - val_loss: 0.2500"), "{t}");
+    assert!(
+        lines[1].starts_with("3/3 - 0s - ") && lines[1].ends_with("step - loss: 0.5000 - val_loss: 0.2500"),
+        "{t}"
+    );
     assert_eq!(lines[2], "Epoch 2/2");
 }
 
