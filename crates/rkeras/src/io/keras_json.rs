@@ -102,6 +102,20 @@ fn callable_from(layer: &Value, shared: &mut Shared) -> Result<(String, Callable
             shared.insert(key, m.clone());
             Ok((name, Callable::Model(Box::new(m))))
         }
+        _ if layer
+            .get("module")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("keras.src.ops")) =>
+        {
+            let args = layer
+                .pointer("/inbound_nodes/0/args")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let op = crate::model::ops::TensorOp::from_keras(class, &args)
+                .map_err(|e| cfg_err(format!("layer {name}: {e}")))?;
+            Ok((name, Callable::Layer(Box::new(op))))
+        }
         "Lambda" | "TFOpLambda" | "SlicingOpLambda" => Err(cfg_err(format!(
             "layer {name} ({class}): refused: a {class} layer holds Python code, and rkeras never executes code from a file (Keras's safe mode refuses it too)"
         ))),
@@ -426,12 +440,18 @@ fn layer_entry(model: &Model, li: usize) -> Value {
     } else {
         Value::Null
     };
+    let is_op = layer.keras_op_args(Vec::new()).is_some();
+    let (module, registered) = if is_op {
+        ("keras.src.ops.numpy", json!(class))
+    } else {
+        (module, registered)
+    };
     let mut entry = json!({ "module": module, "class_name": class, "config": config, "registered_name": registered });
     let calls: Vec<&crate::model::ModelNode> = model.nodes.iter().filter(|n| n.layer == li).collect();
     let first_call = calls
         .iter()
         .find(|n| !n.inputs.is_empty())
-        .filter(|_| !BUILT_AT_INIT.contains(&class) && layer.keras2_display().is_none());
+        .filter(|_| !BUILT_AT_INIT.contains(&class) && !is_op);
     if let Some(first) = first_call {
         let shapes: Vec<Value> = first
             .inputs
@@ -460,10 +480,10 @@ fn layer_entry(model: &Model, li: usize) -> Value {
                             "keras_history": [model.layers[src.layer].name(), src.node_index, i] } })
                     })
                     .collect();
-                let args = if tensors.len() == 1 {
-                    tensors
-                } else {
-                    vec![Value::Array(tensors)]
+                let args = match layer.keras_op_args(tensors.clone()) {
+                    Some(op_args) => op_args,
+                    None if tensors.len() == 1 => tensors,
+                    None => vec![Value::Array(tensors)],
                 };
                 // The keyword arguments Keras records for these calls.
                 let kwargs = match class {

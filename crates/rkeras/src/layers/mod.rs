@@ -124,6 +124,11 @@ pub trait Layer: Send + Sync + LayerClone {
     fn keras2_display(&self) -> Option<(&'static str, &'static str)> {
         None
     }
+    /// For a Keras 3 operation saved as `keras.src.ops.numpy` (`x + y`, `x * 2.0`): its call
+    /// arguments, the input `tensors` with any constant in its place. `None` for layers.
+    fn keras_op_args(&self, _tensors: Vec<serde_json::Value>) -> Option<Vec<serde_json::Value>> {
+        None
+    }
     /// For a nested model used as a layer: the model.
     fn as_model(&self) -> Option<&crate::model::Model> {
         None

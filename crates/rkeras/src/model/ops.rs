@@ -1,6 +1,8 @@
-//! Tensor arithmetic on symbolic tensors, as Keras's `d1 + d2`: `(&d1 + &d2)?`, `&x * 2.0`.
-//! Each expression is an operation node of the graph (Keras 3 shows it as its own row,
-//! `add (Add)`; tf-keras as `tf.__operators__.add (TFOpLambda)`), with NumPy broadcasting.
+//! Tensor arithmetic on symbolic tensors, as Keras's `d1 + d2`: `(&d1 + &d2)?`, `&x * 2.0`,
+//! `2.0 - &x`. Each expression is an operation node of the graph (Keras 3 shows it as its own
+//! row, `add (Add)`, and saves it as a `keras.src.ops.numpy` operation whose arguments keep
+//! the constant in place; tf-keras shows `tf.__operators__.add (TFOpLambda)`), with NumPy
+//! broadcasting.
 
 use super::functional::Call;
 use super::session::KerasTensor;
@@ -11,11 +13,13 @@ use serde_json::{json, Value};
 use tensor::ops::elementwise::BinaryOp;
 use tensor::{Rng, Tensor, Var};
 
-/// The right-hand side of an expression: another tensor or a constant.
+/// The other operand of an expression: a second tensor, or a constant on the right
+/// (`x * 2.0`) or on the left (`2.0 - x`).
 #[derive(Debug, Clone, PartialEq)]
 enum Operand {
     Tensor,
     Scalar(f32),
+    ScalarLeft(f32),
 }
 
 /// One arithmetic operation (config and built layer at once: it has no weights).
@@ -36,6 +40,38 @@ impl TensorOp {
             BinaryOp::Maximum => "Maximum",
             BinaryOp::Minimum => "Minimum",
         }
+    }
+
+    /// The operation Keras 3 saved as `{"module": "keras.src.ops.numpy", "class_name":
+    /// class, ...}` called with `args` (tensors as `__keras_tensor__` objects, constants as
+    /// numbers, in call order).
+    pub fn from_keras(class: &str, args: &[Value]) -> Result<TensorOp> {
+        let op = match class {
+            "Add" => BinaryOp::Add,
+            "Subtract" => BinaryOp::Sub,
+            "Multiply" => BinaryOp::Mul,
+            "TrueDivide" | "Divide" => BinaryOp::Div,
+            "Maximum" => BinaryOp::Maximum,
+            "Minimum" => BinaryOp::Minimum,
+            _ => {
+                return Err(crate::error::KerasError::Config(format!(
+                    "operation {class} (keras.src.ops): not supported; rkeras reads Add, Subtract, Multiply, \
+                     TrueDivide, Divide, Maximum and Minimum"
+                )))
+            }
+        };
+        let rhs = match args {
+            [a, b] if a.is_object() && b.is_object() => Operand::Tensor,
+            [a, b] if a.is_object() && b.is_number() => Operand::Scalar(b.as_f64().unwrap_or(0.0) as f32),
+            [a, b] if a.is_number() && b.is_object() => Operand::ScalarLeft(a.as_f64().unwrap_or(0.0) as f32),
+            _ => {
+                return Err(crate::error::KerasError::Config(format!(
+                    "operation {class}: expected two arguments, tensors or a tensor and a number; received {}",
+                    Value::Array(args.to_vec())
+                )))
+            }
+        };
+        Ok(TensorOp { op, rhs, name: None })
     }
 
     /// tf-keras 2's name stem for the same expression.
@@ -118,7 +154,7 @@ impl Layer for TensorOp {
         let name = Layer::name(self);
         match (&self.rhs, inputs) {
             (Operand::Tensor, [a, b]) => Ok(vec![broadcast_symbolic(name, a, b)?]),
-            (Operand::Scalar(_), [a]) => Ok(vec![a.clone()]),
+            (Operand::Scalar(_) | Operand::ScalarLeft(_), [a]) => Ok(vec![a.clone()]),
             _ => Err(shape_error(
                 name,
                 format!(
@@ -130,9 +166,10 @@ impl Layer for TensorOp {
         }
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], _weights: &[Var]) -> Result<Vec<Var>> {
-        let rhs = match (&self.rhs, inputs) {
-            (Operand::Tensor, [_, b]) => *b,
-            (Operand::Scalar(v), [_]) => ctx.tape.constant(Tensor::scalar(*v)),
+        let (lhs, rhs) = match (&self.rhs, inputs) {
+            (Operand::Tensor, [a, b]) => (*a, *b),
+            (Operand::Scalar(v), [a]) => (*a, ctx.tape.constant(Tensor::scalar(*v))),
+            (Operand::ScalarLeft(v), [b]) => (ctx.tape.constant(Tensor::scalar(*v)), *b),
             _ => {
                 return Err(shape_error(
                     Layer::name(self),
@@ -140,7 +177,7 @@ impl Layer for TensorOp {
                 ))
             }
         };
-        Ok(vec![ctx.tape.binary(self.op, inputs[0], rhs)?])
+        Ok(vec![ctx.tape.binary(self.op, lhs, rhs)?])
     }
     fn config(&self) -> Value {
         json!({ "name": Layer::name(self) })
@@ -148,24 +185,21 @@ impl Layer for TensorOp {
     fn keras2_display(&self) -> Option<(&'static str, &'static str)> {
         Some(("TFOpLambda", self.keras2_stem()))
     }
+    fn keras_op_args(&self, tensors: Vec<Value>) -> Option<Vec<Value>> {
+        let mut t = tensors.into_iter();
+        Some(match self.rhs {
+            Operand::Tensor => t.collect(),
+            Operand::Scalar(v) => t.next().into_iter().chain([json!(v as f64)]).collect(),
+            Operand::ScalarLeft(v) => std::iter::once(json!(v as f64)).chain(t.next()).collect(),
+        })
+    }
 }
 
-fn apply(op: BinaryOp, a: &KerasTensor, b: Option<&KerasTensor>, scalar: f32) -> Result<KerasTensor> {
+fn apply(op: BinaryOp, a: &KerasTensor, b: Option<&KerasTensor>, rhs: Operand) -> Result<KerasTensor> {
+    let op = TensorOp { op, rhs, name: None };
     match b {
-        Some(b) => TensorOp {
-            op,
-            rhs: Operand::Tensor,
-            name: None,
-        }
-        .call_many(&[a, b]),
-        None => Call::call(
-            &TensorOp {
-                op,
-                rhs: Operand::Scalar(scalar),
-                name: None,
-            },
-            a,
-        ),
+        Some(b) => op.call_many(&[a, b]),
+        None => Call::call(&op, a),
     }
 }
 
@@ -174,13 +208,19 @@ macro_rules! arith {
         impl std::ops::$trait<&KerasTensor> for &KerasTensor {
             type Output = Result<KerasTensor>;
             fn $method(self, rhs: &KerasTensor) -> Result<KerasTensor> {
-                apply($op, self, Some(rhs), 0.0)
+                apply($op, self, Some(rhs), Operand::Tensor)
             }
         }
         impl std::ops::$trait<f32> for &KerasTensor {
             type Output = Result<KerasTensor>;
             fn $method(self, rhs: f32) -> Result<KerasTensor> {
-                apply($op, self, None, rhs)
+                apply($op, self, None, Operand::Scalar(rhs))
+            }
+        }
+        impl std::ops::$trait<&KerasTensor> for f32 {
+            type Output = Result<KerasTensor>;
+            fn $method(self, rhs: &KerasTensor) -> Result<KerasTensor> {
+                apply($op, rhs, None, Operand::ScalarLeft(self))
             }
         }
     };
