@@ -13,7 +13,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras_ops").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keras_ops")
+        .join(name)
 }
 
 #[test]
@@ -22,7 +24,12 @@ fn keras_operations_load_predict_summarize_and_round_trip() {
     let x = read_npy(fixture("ops.input.npy").to_str().unwrap()).unwrap();
     let want = read_npy(fixture("ops.output.npy").to_str().unwrap()).unwrap();
     let got = m.predict(&[x], 32).unwrap();
-    let err = got[0].data().iter().zip(want.data()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let err = got[0]
+        .data()
+        .iter()
+        .zip(want.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(err <= 1e-5, "max error {err:e}");
     let summary = m.summary(&SummaryOptions::default()).unwrap();
     assert_eq!(summary, std::fs::read_to_string(fixture("ops.summary.txt")).unwrap());
@@ -49,16 +56,24 @@ fn operators_with_constants_on_either_side_build_the_same_graph() {
     let sub = layers.iter().find(|l| l["class_name"] == "Subtract").unwrap();
     assert_eq!(sub["module"], "keras.src.ops.numpy");
     assert_eq!(sub["inbound_nodes"][0]["args"][0], 2.0, "{sub}");
-    assert_eq!(sub["inbound_nodes"][0]["args"][1]["config"]["keras_history"][0], "multiply");
+    assert_eq!(
+        sub["inbound_nodes"][0]["args"][1]["config"]["keras_history"][0],
+        "multiply"
+    );
     // Values: 2 - 2d over d² + 1, for d = the Dense output.
     let x = Tensor::new(&[2, 4], vec![0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -0.5, 3.0]).unwrap();
-    let dense = Model::new(&[&i], &[&d], None).unwrap().predict(&[x.clone()], 8).unwrap();
+    let dense = Model::new(&[&i], &[&d], None)
+        .unwrap()
+        .predict(&[x.clone()], 8)
+        .unwrap();
     let out = m.predict(&[x], 8).unwrap();
     for (o, d) in out[0].data().iter().zip(dense[0].data()) {
         assert!((o - (2.0 - 2.0 * d) / (d * d + 1.0)).abs() < 1e-6);
     }
     // An operation Keras has but rkeras does not read is named.
-    let bad = std::fs::read_to_string(fixture("ops.json")).unwrap().replace("\"Maximum\"", "\"Arctan2\"");
+    let bad = std::fs::read_to_string(fixture("ops.json"))
+        .unwrap()
+        .replace("\"Maximum\"", "\"Arctan2\"");
     let e = model_from_json(&bad).unwrap_err().to_string();
     assert!(e.contains("Arctan2") && e.contains("not supported"), "{e}");
 }
