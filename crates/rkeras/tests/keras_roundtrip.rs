@@ -102,7 +102,7 @@ fn rkeras_built() -> Model {
 }
 
 /// The cases: every Keras-made fixture model (`keras_files/*.keras`), the MobileNetV2 saved
-/// by Keras, and a model built in rkeras. Each with its input batch.
+/// by Keras, a model of Keras 3 tensor operations, and a model built in rkeras. Each with its input batch.
 fn cases() -> Vec<(String, Model, Tensor)> {
     let files = fixtures().join("keras_files");
     let mut names: Vec<String> = std::fs::read_dir(&files)
@@ -138,6 +138,12 @@ fn cases() -> Vec<(String, Model, Tensor)> {
     perturb(&mut m, 7);
     let x = read_npy(&apps.join("mobilenetv2_035_96.input.npy").to_string_lossy()).unwrap();
     out.push(("mobilenetv2_035_96".into(), m, x));
+    // Keras 3 operations (`x * 2.0`, `2.0 - x`, …): tf-keras's TFOpLambda in the legacy files.
+    let ops = fixtures().join("keras_ops");
+    let mut m = load_model(ops.join("ops.keras")).unwrap();
+    perturb(&mut m, 11);
+    let x = read_npy(&ops.join("ops.input.npy").to_string_lossy()).unwrap();
+    out.push(("tensor_ops".into(), m, x));
     let x = Tensor::new(
         &[2, 6, 6, 3],
         (0..216).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect(),

@@ -77,3 +77,56 @@ fn operators_with_constants_on_either_side_build_the_same_graph() {
     let e = model_from_json(&bad).unwrap_err().to_string();
     assert!(e.contains("Arctan2") && e.contains("not supported"), "{e}");
 }
+
+#[test]
+fn tf_keras_tf_op_lambda_layers_load_predict_and_are_written_back() {
+    use rkeras::summary::SummaryStyle;
+    let m = rkeras::load_model(fixture("ops.tf_keras.h5")).unwrap();
+    let x = read_npy(fixture("ops.input.npy").to_str().unwrap()).unwrap();
+    let want = read_npy(fixture("ops.tf_keras.output.npy").to_str().unwrap()).unwrap();
+    let got = m.predict(&[x.clone()], 32).unwrap();
+    let err = got[0]
+        .data()
+        .iter()
+        .zip(want.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err <= 1e-5, "max error {err:e}");
+    let k2 = SummaryOptions {
+        style: SummaryStyle::Keras2,
+        ..SummaryOptions::default()
+    };
+    assert_eq!(
+        m.summary(&k2).unwrap(),
+        std::fs::read_to_string(fixture("ops.tf_keras.summary.txt")).unwrap()
+    );
+    // rkeras's legacy .h5 of it holds TFOpLambda layers again and reads back the same.
+    let dir = std::env::temp_dir().join(format!("rkeras-tfop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("ops.h5");
+    m.save(&p).unwrap();
+    let back = rkeras::load_model(&p).unwrap();
+    assert_eq!(back.predict(&[x], 32).unwrap()[0].data(), got[0].data());
+    let k2 = rkeras::io::keras2_json::model_to_keras2_value(&back).unwrap();
+    let lambdas: Vec<&Value> = k2["config"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["class_name"] == "TFOpLambda")
+        .collect();
+    assert_eq!(lambdas.len(), 7);
+    let sub = lambdas
+        .iter()
+        .find(|l| l["config"]["function"] == "math.subtract")
+        .unwrap();
+    assert_eq!(sub["inbound_nodes"][0][0], "_CONSTANT_VALUE", "{sub}");
+    std::fs::remove_dir_all(&dir).ok();
+    // A TFOpLambda of any other TF function is refused, never run.
+    let bad = serde_json::json!({"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 2], "name": "i"}, "name": "i", "inbound_nodes": []},
+        {"class_name": "TFOpLambda", "config": {"name": "tf.io.write_file", "function": "io.write_file"},
+         "name": "tf.io.write_file", "inbound_nodes": [["i", 0, 0, {"y": 1.0, "name": null}]]}],
+        "input_layers": [["i", 0, 0]], "output_layers": [["tf.io.write_file", 0, 0]]}});
+    let e = model_from_json(&bad.to_string()).unwrap_err().to_string();
+    assert!(e.contains("io.write_file") && e.contains("never executes code"), "{e}");
+}

@@ -52,6 +52,10 @@ fn convert_model(v: &Value) -> Result<Value> {
             let mut entries = Vec::with_capacity(layers.len());
             for l in layers {
                 let lname = l["config"]["name"].clone();
+                if l["module"] == "keras.src.ops.numpy" {
+                    entries.push(tf_op_lambda(l, &shifted)?);
+                    continue;
+                }
                 let nodes = l["inbound_nodes"]
                     .as_array()
                     .map(|ns| ns.iter().map(|n| inbound_node(n, &shifted)).collect::<Result<Vec<_>>>())
@@ -110,6 +114,47 @@ fn inbound_node(node: &Value, shifted: &HashSet<&str>) -> Result<Value> {
     let mut refs = Vec::new();
     walk(&node["args"], &mut refs, shifted)?;
     Ok(Value::Array(refs))
+}
+
+/// A Keras 3 operation (`x * 2.0`) as tf-keras writes the same expression: a `TFOpLambda`
+/// layer (`function`: `math.multiply`, …) called once, its node `[x, node, tensor, {"y":
+/// other, "name": null}]`, a constant on the left as `["_CONSTANT_VALUE", -1, value, …]`.
+fn tf_op_lambda(l: &Value, shifted: &HashSet<&str>) -> Result<Value> {
+    let class = l["class_name"].as_str().unwrap_or("");
+    let name = l["config"]["name"].clone();
+    let function = crate::model::ops::TensorOp::TF_FUNCTIONS
+        .iter()
+        .find(|(c, _)| *c == class)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| err(format!("layer {name}: operation {class} has no tf-keras form")))?;
+    let args = l
+        .pointer("/inbound_nodes/0/args")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err(format!("layer {name}: operation {class} without a call")))?;
+    let reference = |v: &Value| -> Result<Value> {
+        if v.is_number() {
+            return Ok(v.clone());
+        }
+        let r = inbound_node(&json!({ "args": [v] }), shifted)?;
+        match r.pointer("/0") {
+            Some(Value::Array(a)) if a.len() == 4 => Ok(json!([a[0], a[1], a[2]])),
+            _ => Err(err(format!("layer {name}: malformed argument {v}"))),
+        }
+    };
+    let node = match args.as_slice() {
+        [x, y] if x.is_number() => json!(["_CONSTANT_VALUE", -1, x, { "y": reference(y)?, "name": null }]),
+        [x, y] => {
+            let x = reference(x)?;
+            json!([x[0], x[1], x[2], { "y": reference(y)?, "name": null }])
+        }
+        _ => return Err(err(format!("layer {name}: operation {class} expects two arguments"))),
+    };
+    Ok(json!({
+        "class_name": "TFOpLambda",
+        "config": { "name": name, "trainable": true, "dtype": "float32", "function": function },
+        "name": name,
+        "inbound_nodes": [node],
+    }))
 }
 
 const DROPPED: &[&str] = &[

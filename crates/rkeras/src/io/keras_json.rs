@@ -294,6 +294,56 @@ fn endpoint_list(config: &Value, key: &str, model: &str) -> Result<Vec<(String, 
         .collect()
 }
 
+/// tf-keras 2's `TFOpLambda` for arithmetic (`x * 2.0`, `x + y`, `tf.maximum`: a TF function
+/// named in the config, not Python code) as the Keras 3 operation entry for the same
+/// expression. Other functions are refused, as Lambda layers are.
+fn tf_op_lambda_as_operation(layer: &Value) -> Result<Value> {
+    let name = layer
+        .pointer("/config/name")
+        .or_else(|| layer.get("name"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let function = layer.pointer("/config/function").and_then(Value::as_str).unwrap_or("");
+    let Some((class, _)) = crate::model::ops::TensorOp::TF_FUNCTIONS
+        .iter()
+        .find(|(_, f)| *f == function)
+    else {
+        return Err(cfg_err(format!(
+            "layer {name} (TFOpLambda, function {function:?}): refused: rkeras reads the arithmetic TFOpLambda \
+             functions (add, subtract, multiply, truediv, maximum, minimum) and never executes code from a file"
+        )));
+    };
+    let node = layer
+        .pointer("/inbound_nodes/0")
+        .and_then(Value::as_array)
+        .filter(|n| n.len() == 4)
+        .ok_or_else(|| {
+            cfg_err(format!(
+                "layer {name} (TFOpLambda): expected one call [x, node, tensor, {{y}}]"
+            ))
+        })?;
+    let tensor = |r: &[Value]| json!({ "class_name": "__keras_tensor__", "config": { "keras_history": r } });
+    let x = if node[0] == "_CONSTANT_VALUE" {
+        node[2].clone()
+    } else {
+        tensor(&node[..3])
+    };
+    let y = match node[3].get("y") {
+        Some(Value::Array(r)) => tensor(r),
+        Some(v) if v.is_number() => v.clone(),
+        other => {
+            return Err(cfg_err(format!(
+                "layer {name} (TFOpLambda {function}): expected `y` to be a tensor or a number, received {}",
+                other.map_or("nothing".into(), short)
+            )))
+        }
+    };
+    Ok(json!({
+        "module": "keras.src.ops.numpy", "class_name": class, "config": { "name": name },
+        "name": name, "inbound_nodes": [{ "args": [x, y], "kwargs": {} }],
+    }))
+}
+
 fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> {
     let name = model_name(config, "functional");
     let layers = layer_list(config, &name)?;
@@ -304,6 +354,13 @@ fn functional_from_config(config: &Value, shared: &mut Shared) -> Result<Model> 
     let mut pending: Vec<(String, Callable, Vec<Value>, usize)> = Vec::new();
     for layer in &layers {
         let class = layer.get("class_name").and_then(Value::as_str).unwrap_or("");
+        let tf_op;
+        let layer = if class == "TFOpLambda" {
+            tf_op = tf_op_lambda_as_operation(layer)?;
+            &tf_op
+        } else {
+            layer
+        };
         if class == "InputLayer" {
             let c = layer
                 .get("config")

@@ -74,6 +74,19 @@ impl TensorOp {
         Ok(TensorOp { op, rhs, name: None })
     }
 
+    /// tf-keras 2's `TFOpLambda` function for a Keras 3 operation class (`Multiply` →
+    /// `math.multiply`), and back (`function_class`).
+    pub const TF_FUNCTIONS: &'static [(&'static str, &'static str)] = &[
+        ("Add", "__operators__.add"),
+        ("Add", "math.add"),
+        ("Subtract", "math.subtract"),
+        ("Multiply", "math.multiply"),
+        ("TrueDivide", "math.truediv"),
+        ("TrueDivide", "math.divide"),
+        ("Maximum", "math.maximum"),
+        ("Minimum", "math.minimum"),
+    ];
+
     /// tf-keras 2's name stem for the same expression.
     pub fn keras2_stem(&self) -> &'static str {
         match self.op {
