@@ -64,7 +64,7 @@ fn operators_with_constants_on_either_side_build_the_same_graph() {
     let x = Tensor::new(&[2, 4], vec![0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -0.5, 3.0]).unwrap();
     let dense = Model::new(&[&i], &[&d], None)
         .unwrap()
-        .predict(&[x.clone()], 8)
+        .predict(std::slice::from_ref(&x), 8)
         .unwrap();
     let out = m.predict(&[x], 8).unwrap();
     for (o, d) in out[0].data().iter().zip(dense[0].data()) {
@@ -84,7 +84,7 @@ fn tf_keras_tf_op_lambda_layers_load_predict_and_are_written_back() {
     let m = rkeras::load_model(fixture("ops.tf_keras.h5")).unwrap();
     let x = read_npy(fixture("ops.input.npy").to_str().unwrap()).unwrap();
     let want = read_npy(fixture("ops.tf_keras.output.npy").to_str().unwrap()).unwrap();
-    let got = m.predict(&[x.clone()], 32).unwrap();
+    let got = m.predict(std::slice::from_ref(&x), 32).unwrap();
     let err = got[0]
         .data()
         .iter()
