@@ -264,6 +264,46 @@ fn mismatches_name_the_layer_and_both_shapes() {
     assert_eq!(m.get_weights()[0].data(), before[0].data());
 }
 
+/// Keras's `load_weights(by_name=True, skip_mismatch=True)` on a legacy file skips only the
+/// weight whose shape differs; the layer's other weights load.
+#[test]
+fn by_name_skip_mismatch_skips_single_weights() {
+    use rkeras::prelude::{Call, Dense, Input};
+    rkeras::clear_session();
+    let dir = std::env::temp_dir().join(format!("rkeras-skipw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let i = Input(&[5]).unwrap();
+    let y = Dense::new(3).bias_initializer("ones").name("d").call(&i).unwrap();
+    let saved = Model::new(&[&i], &[&y], None).unwrap();
+    let p = dir.join("w.h5");
+    saved.save_weights(&p).unwrap();
+    let i = Input(&[4]).unwrap();
+    let y = Dense::new(3).name("d").call(&i).unwrap();
+    let mut m = Model::new(&[&i], &[&y], None).unwrap();
+    let kernel = m.get_weights()[0].clone();
+    let opts = LoadWeightsOptions {
+        by_name: true,
+        skip_mismatch: true,
+    };
+    let warnings = m.load_weights_with(&p, opts).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("d/kernel") && warnings[0].contains("[4, 3]") && warnings[0].contains("[5, 3]"));
+    let w = m.get_weights();
+    assert_eq!(w[0], kernel, "the mismatched kernel is left alone");
+    assert_eq!(w[1].data(), &[1.0, 1.0, 1.0], "the bias loads");
+    let e = m
+        .load_weights_with(
+            &p,
+            LoadWeightsOptions {
+                skip_mismatch: false,
+                ..opts
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("shape mismatch"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn by_name_matches_layers_by_name() {
     let mut m = config_model("lenet5").unwrap();

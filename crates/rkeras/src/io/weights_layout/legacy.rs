@@ -15,8 +15,8 @@
 //! all non-trainable. Weight names are the owning layer's name plus `/<weight>:0`, without
 //! the enclosing model (`inner` holds `batch_normalization/gamma:0`, `dense/kernel:0`, …).
 //! Loading matches the file's layers that have weights to the model's, in order
-//! (topological), or by layer name (`by_name`); `skip_mismatch` skips layers whose count or
-//! shapes differ.
+//! (topological), or by layer name (`by_name`); `skip_mismatch` skips, as Keras, a layer whose
+//! weight count differs and a single weight whose shape differs (the layer's others load).
 
 use super::{assign, is_operation, slots, Slot};
 use crate::error::{KerasError, Result};
@@ -167,30 +167,39 @@ pub fn load_legacy(model: &mut Model, r: &H5Reader, root: &str, opts: LegacyOpti
         .collect();
     let mut values: HashMap<u64, Tensor> = HashMap::new();
     let mut warnings = Vec::new();
+    // Keras's rule: a count mismatch concerns the whole layer; a shape mismatch only that
+    // weight (with `skip_mismatch` the layer's other weights still load).
     let mut take = |k: usize, name: &str, saved: &str, want: &[Slot], got: Vec<Tensor>| -> Result<()> {
-        let problem = if got.len() != want.len() {
-            Some(format!(
+        if got.len() != want.len() {
+            let p = format!(
                 "weight count mismatch for layer #{k} (named {name} in the current model, {saved} in the save file): the layer expects {} weight(s), the file has {}",
                 want.len(),
                 got.len()
-            ))
-        } else {
-            want.iter().zip(&got).find(|(s, v)| v.shape() != s.shape.as_slice()).map(|(s, v)| {
-                format!(
-                    "shape mismatch in layer #{k} (named {name}) for weight {name}/{}: the model expects {:?}, the file has {:?}",
-                    s.name,
-                    s.shape,
-                    v.shape()
-                )
-            })
+            );
+            if !opts.skip_mismatch {
+                return Err(KerasError::Invalid(format!("{origin}: {p}")));
+            }
+            warnings.push(format!("skipped loading weights: {p}"));
+            return Ok(());
+        }
+        let mismatch = |s: &Slot, v: &Tensor| {
+            format!(
+                "shape mismatch in layer #{k} (named {name}) for weight {name}/{}: the model expects {:?}, the file has {:?}",
+                s.name,
+                s.shape,
+                v.shape()
+            )
         };
-        match problem {
-            Some(p) if opts.skip_mismatch => warnings.push(format!("skipped loading weights: {p}")),
-            Some(p) => return Err(KerasError::Invalid(format!("{origin}: {p}"))),
-            None => {
-                for (s, v) in want.iter().zip(got) {
-                    values.insert(s.id, v);
-                }
+        if !opts.skip_mismatch {
+            if let Some((s, v)) = want.iter().zip(&got).find(|(s, v)| v.shape() != s.shape.as_slice()) {
+                return Err(KerasError::Invalid(format!("{origin}: {}", mismatch(s, v))));
+            }
+        }
+        for (s, v) in want.iter().zip(got) {
+            if v.shape() == s.shape.as_slice() {
+                values.insert(s.id, v);
+            } else {
+                warnings.push(format!("skipped loading weight: {}", mismatch(s, &v)));
             }
         }
         Ok(())
