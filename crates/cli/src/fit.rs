@@ -73,6 +73,9 @@ pub struct EvaluateArgs {
     /// A directory of dataset files.
     #[arg(long, value_name = "DIR", requires = "dataset")]
     pub data_dir: Option<String>,
+    /// Download the full dataset into Keras's cache first, as `train --download`.
+    #[arg(long, requires = "dataset", conflicts_with = "data_dir")]
+    pub download: bool,
     /// Inputs (`.npy`).
     #[arg(long, value_name = "X.npy", requires = "y")]
     pub x: Option<String>,
@@ -137,6 +140,9 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     let mut model = modelfile::load_with_weights(&a.model, None, true)?;
     let (x, y) = match (&a.dataset, &a.x, &a.y) {
         (Some(name), _, _) => {
+            if a.download {
+                datasets::download(name)?;
+            }
             let d = datasets::load(name, a.data_dir.as_deref().map(std::path::Path::new))?;
             println!("{}: {} test images from {}", d.name, d.x_test.shape()[0], d.source);
             (prepare(&d.x_test)?, d.y_test)
