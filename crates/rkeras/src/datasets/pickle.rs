@@ -133,7 +133,36 @@ fn signed_le(bytes: &[u8], name: &str) -> Result<i64> {
 }
 
 /// Runs the pickle in `bytes` (`name` labels errors) and returns its value.
+///
+/// A structure that contains itself (a list appended to itself through the memo or DUP) is
+/// refused: Python's garbage collector frees such cycles, `Rc` would leak them. Every list,
+/// dict and array made is kept until the end so that, on any error, their contents are
+/// dropped and no cycle outlives the call.
 pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
+    let mut made = Vec::new();
+    let result = run(bytes, name, &mut made);
+    let cyclic = result.is_ok() && value::has_cycle(&made);
+    if result.is_err() || cyclic {
+        value::break_cycles(&made);
+    }
+    if cyclic {
+        return Err(bad(
+            name,
+            "a list, dict or array contains itself (recursive structures are not supported)",
+        ));
+    }
+    result
+}
+
+/// Keeps a handle on a new list, dict or array for [`load`]'s cycle check.
+fn made(v: Value, made: &mut Vec<Value>) -> Value {
+    if matches!(v, Value::List(_) | Value::Dict(_) | Value::Array(_)) {
+        made.push(v.clone());
+    }
+    v
+}
+
+fn run(bytes: &[u8], name: &str, made_: &mut Vec<Value>) -> Result<Value> {
     let mut r = Reader { b: bytes, pos: 0, name };
     let mut stack: Vec<Value> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
@@ -213,10 +242,10 @@ pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
                 let s = std::str::from_utf8(r.take(n)?).map_err(|_| bad(name, "string is not UTF-8"))?;
                 stack.push(Value::Str(s.into()));
             }
-            b']' => stack.push(Value::List(Default::default())),
+            b']' => stack.push(made(Value::List(Default::default()), made_)),
             b'l' => {
                 let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::List(Rc::new(RefCell::new(items))));
+                stack.push(made(Value::List(Rc::new(RefCell::new(items))), made_));
             }
             b'a' | b'e' => {
                 let items = if op == b'a' {
@@ -242,11 +271,11 @@ pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
                 let items = stack.split_off(stack.len() - n);
                 stack.push(Value::Tuple(Rc::new(items)));
             }
-            b'}' => stack.push(Value::Dict(Default::default())),
+            b'}' => stack.push(made(Value::Dict(Default::default()), made_)),
             b'd' | b's' | b'u' => {
                 let items = match op {
                     b'd' => {
-                        stack.push(Value::Dict(Default::default()));
+                        stack.push(made(Value::Dict(Default::default()), made_));
                         let d = pop(&mut stack)?;
                         let items = pop_mark(&mut stack, &mut marks)?;
                         stack.push(d);
@@ -294,7 +323,7 @@ pub fn load(bytes: &[u8], name: &str) -> Result<Value> {
             b'R' => {
                 let args = pop(&mut stack)?;
                 let f = pop(&mut stack)?;
-                stack.push(reduce(f, args, name)?);
+                stack.push(made(reduce(f, args, name)?, made_));
             }
             b'b' => {
                 let state = pop(&mut stack)?;

@@ -81,17 +81,18 @@ impl NdArray {
         let size: usize = size
             .parse()
             .map_err(|_| bad(name, format!("unsupported dtype {:?}", dt.code)))?;
-        let count: usize = self.shape.iter().product();
         if !matches!((kind, size), ("u" | "i", 1 | 2 | 4 | 8) | ("f", 4 | 8) | ("b", 1)) {
             return Err(bad(name, format!("unsupported dtype {:?}", dt.code)));
         }
-        if self.bytes.len() != count * size {
+        let needed = self.shape.iter().try_fold(size, |n, &d| n.checked_mul(d));
+        if needed != Some(self.bytes.len()) {
+            let needed = needed.map_or("more than 2^64".to_string(), |n| n.to_string());
             return Err(bad(
                 name,
                 format!(
-                    "shape {:?} needs {} bytes, holds {}",
+                    "array of shape {:?} and dtype {:?} needs {needed} bytes, holds {}",
                     self.shape,
-                    count * size,
+                    dt.code,
                     self.bytes.len()
                 ),
             ));

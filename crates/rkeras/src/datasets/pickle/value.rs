@@ -3,6 +3,7 @@
 
 use super::{bad, Value};
 use crate::error::Result;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Dropping a value frees its children iteratively: a hostile pickle can nest lists a
@@ -34,6 +35,75 @@ fn detach(v: &mut Value, out: &mut Vec<Value>) {
         }
         Value::Array(a) if Rc::strong_count(a) == 1 => out.append(&mut a.borrow_mut().objects),
         _ => {}
+    }
+}
+
+/// The address of a container (its identity in [`has_cycle`]); `None` for a scalar.
+fn id(v: &Value) -> Option<usize> {
+    match v {
+        Value::List(l) => Some(Rc::as_ptr(l) as *const () as usize),
+        Value::Tuple(t) => Some(Rc::as_ptr(t) as *const () as usize),
+        Value::Dict(d) => Some(Rc::as_ptr(d) as *const () as usize),
+        Value::Array(a) => Some(Rc::as_ptr(a) as *const () as usize),
+        _ => None,
+    }
+}
+
+fn children(v: &Value) -> Vec<Value> {
+    match v {
+        Value::List(l) => l.borrow().clone(),
+        Value::Tuple(t) => t.to_vec(),
+        Value::Dict(d) => d.borrow().iter().flat_map(|(k, x)| [k.clone(), x.clone()]).collect(),
+        Value::Array(a) => a.borrow().objects.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether any of `roots` reaches itself (a depth-first walk without recursion, each
+/// container visited once).
+pub(super) fn has_cycle(roots: &[Value]) -> bool {
+    // false: on the current path; true: finished.
+    let mut seen: HashMap<usize, bool> = HashMap::new();
+    for root in roots {
+        let Some(rid) = id(root) else { continue };
+        if seen.contains_key(&rid) {
+            continue;
+        }
+        seen.insert(rid, false);
+        let mut path = vec![(rid, children(root).into_iter())];
+        while let Some((node, next)) = path.last_mut() {
+            let Some(child) = next.next() else {
+                seen.insert(*node, true);
+                path.pop();
+                continue;
+            };
+            let Some(cid) = id(&child) else { continue };
+            match seen.get(&cid) {
+                Some(false) => return true,
+                Some(true) => {}
+                None => {
+                    seen.insert(cid, false);
+                    path.push((cid, children(&child).into_iter()));
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Empties every list, dict and array in `made`, so that cycles among them are freed.
+pub(super) fn break_cycles(made: &[Value]) {
+    for v in made {
+        let contents: Vec<Value> = match v {
+            Value::List(l) => std::mem::take(&mut *l.borrow_mut()),
+            Value::Dict(d) => std::mem::take(&mut *d.borrow_mut())
+                .into_iter()
+                .flat_map(|(k, x)| [k, x])
+                .collect(),
+            Value::Array(a) => std::mem::take(&mut a.borrow_mut().objects),
+            _ => Vec::new(),
+        };
+        drop(contents);
     }
 }
 
