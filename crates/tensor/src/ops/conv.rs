@@ -18,6 +18,7 @@
 use crate::autograd::{Tape, Var};
 use crate::error::{arg_err, shape_err, Result};
 use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
+use crate::ops::conv_direct;
 pub use crate::ops::conv_gemm::ConvGeometry;
 use crate::ops::conv_gemm::{self, COL_BUDGET};
 use crate::shape::{window_axis, Padding};
@@ -113,7 +114,12 @@ pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv
 pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
     let g = conv2d_geometry("conv2d", x.shape(), w.shape(), p)?;
     check_bias("conv2d", bias, g.cout, "one per filter")?;
-    let y = conv_gemm::forward(x.data(), w.data(), bias.map(|b| b.data()), &g, COL_BUDGET)?;
+    let b = bias.map(|b| b.data());
+    let y = if conv_direct::applies(&g) {
+        conv_direct::forward(x.data(), w.data(), b, &g, conv_direct::cpu_has_fma())
+    } else {
+        conv_gemm::forward(x.data(), w.data(), b, &g, COL_BUDGET)?
+    };
     Tensor::new(&g.output_shape(), y)
 }
 
@@ -147,7 +153,10 @@ pub fn conv2d_backward_parts(
     } else {
         None
     };
-    let (dw, db) = if need_dw {
+    let (dw, db) = if need_dw && conv_direct::applies(&g) {
+        let dw = conv_direct::weight_grad(x.data(), grad_out.data(), &g, conv_direct::cpu_has_fma());
+        (Some(Tensor::new(w.shape(), dw)?), bias_grad(grad_out.data(), g.cout))
+    } else if need_dw {
         let (dw, db) = conv_gemm::weight_grad(x.data(), grad_out.data(), &g, true, COL_BUDGET)?;
         (Some(Tensor::new(w.shape(), dw)?), db)
     } else {

@@ -6,6 +6,7 @@ pub mod batchnorm;
 mod broadcast;
 pub mod conv;
 mod conv_common;
+mod conv_direct;
 pub mod conv_gemm;
 pub mod conv_transpose;
 pub mod depthwise;
