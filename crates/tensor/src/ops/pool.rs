@@ -145,44 +145,71 @@ fn check_grad(op: &'static str, grad: &Tensor, g: &Pool2dGeometry) -> Result<()>
 
 /// One output row `oy` of image `x_img`: the window maxima, and with `ARG` their positions
 /// (index into the image).
+///
+/// Two passes, so that the inner loops run over long contiguous runs instead of one window's
+/// few channels at a time: the maximum down the window's input rows, for every input column and
+/// channel (`col_max`, `col_arg`: the first row wins ties), then across each window's columns,
+/// where ties go to the smaller image index. Both together keep the first maximum in row-major
+/// order, as TensorFlow does.
 fn max_row<const ARG: bool>(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_row: &mut [f32], arg_row: &mut [u32]) {
+    thread_local! {
+        /// Per worker: the column maxima and their image indices.
+        static COLUMNS: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
     let (w, c) = (g.w, g.c);
     let (y0, y1) = window(&g.rows, oy);
-    for ox in 0..g.cols.output {
-        let (x0, x1) = window(&g.cols, ox);
-        let o = &mut out_row[ox * c..(ox + 1) * c];
-        let first = (y0 * w + x0) * c;
-        o.copy_from_slice(&x_img[first..first + c]);
+    let row = w * c;
+    COLUMNS.with_borrow_mut(|(col_max, col_arg)| {
+        col_max.clear();
+        col_max.extend_from_slice(&x_img[y0 * row..(y0 + 1) * row]);
         if ARG {
-            for (ch, a) in arg_row[ox * c..(ox + 1) * c].iter_mut().enumerate() {
-                *a = (first + ch) as u32;
-            }
+            col_arg.clear();
+            col_arg.extend((y0 * row) as u32..((y0 + 1) * row) as u32);
         }
-        for iy in y0..y1 {
-            for ix in x0..x1 {
-                if iy == y0 && ix == x0 {
-                    continue;
+        // Selects written with masks, not branches, so they vectorize.
+        for iy in y0 + 1..y1 {
+            let src = &x_img[iy * row..(iy + 1) * row];
+            if ARG {
+                let base = (iy * row) as u32;
+                for (j, ((m, a), &v)) in col_max.iter_mut().zip(col_arg.iter_mut()).zip(src).enumerate() {
+                    let mask = ((v > *m) as u32).wrapping_neg();
+                    *m = if v > *m { v } else { *m };
+                    *a = (*a & !mask) | ((base + j as u32) & mask);
                 }
-                let base = (iy * w + ix) * c;
-                let src = &x_img[base..base + c];
-                if ARG {
-                    let a = &mut arg_row[ox * c..(ox + 1) * c];
-                    // Strictly greater: the first maximum in row-major order keeps the gradient.
-                    // Written as selects, not branches, so it vectorizes.
-                    let base = base as u32;
-                    for (ch, ((ov, av), &v)) in o.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
-                        let mask = ((v > *ov) as u32).wrapping_neg();
-                        *ov = if v > *ov { v } else { *ov };
-                        *av = (*av & !mask) | ((base + ch as u32) & mask);
-                    }
-                } else {
-                    for (ov, &v) in o.iter_mut().zip(src) {
-                        *ov = if v > *ov { v } else { *ov };
-                    }
+            } else {
+                for (m, &v) in col_max.iter_mut().zip(src) {
+                    *m = if v > *m { v } else { *m };
                 }
             }
         }
-    }
+        for ox in 0..g.cols.output {
+            let (x0, x1) = window(&g.cols, ox);
+            let o = &mut out_row[ox * c..(ox + 1) * c];
+            for (d, &v) in o.iter_mut().zip(&col_max[x0 * c..(x0 + 1) * c]) {
+                *d = v;
+            }
+            if ARG {
+                let a = &mut arg_row[ox * c..(ox + 1) * c];
+                for (d, &i) in a.iter_mut().zip(&col_arg[x0 * c..(x0 + 1) * c]) {
+                    *d = i;
+                }
+                for ix in x0 + 1..x1 {
+                    let (vs, is) = (&col_max[ix * c..(ix + 1) * c], &col_arg[ix * c..(ix + 1) * c]);
+                    for (((ov, av), &v), &i) in o.iter_mut().zip(a.iter_mut()).zip(vs).zip(is) {
+                        let mask = ((v > *ov) as u32 | ((v == *ov) as u32 & (i < *av) as u32)).wrapping_neg();
+                        *ov = if v > *ov { v } else { *ov };
+                        *av = (*av & !mask) | (i & mask);
+                    }
+                }
+            } else {
+                for ix in x0 + 1..x1 {
+                    for (ov, &v) in o.iter_mut().zip(&col_max[ix * c..(ix + 1) * c]) {
+                        *ov = if v > *ov { v } else { *ov };
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Rows a rayon task should get at least when each row of `row_len` values costs a window of

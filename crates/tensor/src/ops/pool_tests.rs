@@ -131,6 +131,34 @@ fn fast_kernels_match_naive() {
 }
 
 #[test]
+fn ties_go_to_the_first_maximum_in_row_major_order() {
+    // Values from {0, 1, 2} (ReLU outputs are often 0): windows are full of ties, which the
+    // fast kernel (rows first, then columns) must break as the naive scan does.
+    let mut rng = Rng::new(9);
+    for case in 0..150 {
+        let (n, h, w, c) = (1 + rng.below(2), 1 + rng.below(8), 1 + rng.below(8), 1 + rng.below(7));
+        let (pool, strides) = (
+            (1 + rng.below(3), 1 + rng.below(3)),
+            (1 + rng.below(3), 1 + rng.below(3)),
+        );
+        let padding = if case % 2 == 0 { Padding::Valid } else { Padding::Same };
+        let Ok(g) = pool2d_geometry("t", &[n, h, w, c], pool, strides, padding) else {
+            continue;
+        };
+        let x = Tensor::new(&[n, h, w, c], (0..n * h * w * c).map(|_| rng.below(3) as f32).collect()).unwrap();
+        let (y, arg, _) = max_pool2d_with_argmax(&x, pool, strides, padding).unwrap();
+        assert_eq!(y, max_pool2d_naive(&x, pool, strides, padding).unwrap(), "case {case}");
+        let grad = random(&mut rng, &g.output_shape());
+        let dx = max_pool2d_backward(&g, &arg, &grad).unwrap();
+        assert_eq!(
+            dx,
+            max_pool2d_backward_naive(&x, &g, &grad).unwrap(),
+            "case {case}: {g:?}"
+        );
+    }
+}
+
+#[test]
 fn gradient_checks() {
     let mut rng = Rng::new(17);
     for padding in [Padding::Valid, Padding::Same] {
