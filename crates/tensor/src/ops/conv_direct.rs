@@ -35,15 +35,6 @@ fn widths(g: &ConvGeometry) -> (usize, usize) {
     (owp, owp + (g.cols.kernel - 1) * g.cols.dilation)
 }
 
-#[inline(always)]
-fn fmadd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
-    if FMA {
-        a.mul_add(b, acc)
-    } else {
-        acc + a * b
-    }
-}
-
 /// Input row `iy` of image `n` as `cin` zero-padded planes of width `wp`: plane `c`, column
 /// `j` holds `x[n, iy, j − pad_left, c]` (zero outside the image).
 #[inline(always)]
@@ -62,6 +53,25 @@ fn load_planes(x: &[f32], g: &ConvGeometry, n: usize, iy: usize, wp: usize, plan
     for (c, plane) in planes.chunks_exact_mut(wp).enumerate() {
         for (dst, src) in plane[pw..j1].iter_mut().zip(row.chunks_exact(cin)) {
             *dst = src[c];
+        }
+    }
+}
+
+/// The input under output row `r = n·oh + oy` as planes per kernel row (`[kh, cin, wp]`, see
+/// [`load_planes`]), and `taps`: `(offset into planes, kernel index (ky·kw + kx)·cin + c)` of
+/// every tap whose input row lies inside the image.
+#[inline(always)]
+fn row_taps(g: &ConvGeometry, x: &[f32], r: usize, planes: &mut Vec<f32>, taps: &mut Vec<(usize, usize)>) {
+    let (cin, kh, kw, dw) = (g.cin, g.rows.kernel, g.cols.kernel, g.cols.dilation);
+    let wp = widths(g).1;
+    let (n, oy) = (r / g.oh(), r % g.oh());
+    planes.resize(kh * cin * wp, 0.0);
+    taps.clear();
+    for (ky, p) in planes.chunks_exact_mut(cin * wp).enumerate() {
+        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+        load_planes(x, g, n, iy, wp, p);
+        for kx in 0..kw {
+            taps.extend((0..cin).map(|c| ((ky * cin + c) * wp + kx * dw, (ky * kw + kx) * cin + c)));
         }
     }
 }
@@ -118,7 +128,9 @@ fn fwd_block<const FMA: bool, const F: usize>(
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::LANES;
-    use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps};
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
 
     /// `acc[i] += planes[at + x0..][..8] · k[t·cout + f0 + i]` for every tap `(at, t)`.
     #[target_feature(enable = "avx2,fma")]
@@ -144,6 +156,37 @@ mod avx {
             _mm256_storeu_ps(acc[i].as_mut_ptr(), v[i]);
         }
     }
+
+    /// `acc[t, f0 + i, ..] += Σ_q planes[at + 8q..][..8] · dyt[f0 + i, 8q..][..8]` per tap `(at, t)`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn dw_taps<const F: usize>(
+        planes: &[f32],
+        taps: &[(usize, usize)],
+        dyt: &[f32],
+        owp: usize,
+        acc: &mut [f32],
+        cout: usize,
+        f0: usize,
+    ) {
+        let dys = &dyt[f0 * owp..(f0 + F) * owp];
+        for &(at, t) in taps {
+            let xs = &planes[at..at + owp];
+            let mut v: [__m256; F] = [_mm256_setzero_ps(); F];
+            for q in (0..owp).step_by(LANES) {
+                // SAFETY: `q + 8 ≤ owp`, the length of `xs` and of each filter's row of `dys`.
+                let xv = _mm256_loadu_ps(xs[q..q + LANES].as_ptr());
+                for i in 0..F {
+                    let dv = _mm256_loadu_ps(dys[i * owp + q..i * owp + q + LANES].as_ptr());
+                    v[i] = _mm256_fmadd_ps(xv, dv, v[i]);
+                }
+            }
+            let a = &mut acc[(t * cout + f0) * LANES..(t * cout + f0 + F) * LANES];
+            for i in 0..F {
+                let p = a[i * LANES..(i + 1) * LANES].as_mut_ptr();
+                _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), v[i]));
+            }
+        }
+    }
 }
 
 /// One output row `r = n·oh + oy`: `orow` (`ow·cout`, NHWC) from the taps over every kernel row.
@@ -159,18 +202,8 @@ fn fwd_row<const FMA: bool>(
     planes: &mut Vec<f32>,
     taps: &mut Vec<(usize, usize)>,
 ) {
-    let (cin, kh, kw, dw, ow) = (g.cin, g.rows.kernel, g.cols.kernel, g.cols.dilation, g.ow());
-    let wp = widths(g).1;
-    let (n, oy) = (r / g.oh(), r % g.oh());
-    planes.resize(kh * cin * wp, 0.0);
-    taps.clear();
-    for (ky, p) in planes.chunks_exact_mut(cin * wp).enumerate() {
-        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
-        load_planes(x, g, n, iy, wp, p);
-        for kx in 0..kw {
-            taps.extend((0..cin).map(|c| ((ky * cin + c) * wp + kx * dw, (ky * kw + kx) * cin + c)));
-        }
-    }
+    let ow = g.ow();
+    row_taps(g, x, r, planes, taps);
     macro_rules! block {
         ($x0:expr, $f0:expr, $f:expr, $($n:literal)*) => {
             match $f {
@@ -186,6 +219,37 @@ fn fwd_row<const FMA: bool>(
     }
 }
 
+/// Filters `f0..f0+F` of the weight gradient from one row: for every tap, the row's
+/// `Σ_ox plane[at + ox] · dy[f, ox]` in `LANES` partial sums, added to `acc[t, f, ..]`.
+#[inline(always)]
+fn dw_block<const FMA: bool, const F: usize>(
+    planes: &[f32],
+    taps: &[(usize, usize)],
+    dyt: &[f32],
+    owp: usize,
+    acc: &mut [f32],
+    cout: usize,
+    f0: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: `FMA` is true only in code compiled for (and run after checking) AVX2 + FMA.
+        return unsafe { avx::dw_taps::<F>(planes, taps, dyt, owp, acc, cout, f0) };
+    }
+    for &(at, t) in taps {
+        let xs = &planes[at..at + owp];
+        for i in 0..F {
+            let a = &mut acc[(t * cout + f0 + i) * LANES..(t * cout + f0 + i + 1) * LANES];
+            let d = &dyt[(f0 + i) * owp..(f0 + i + 1) * owp];
+            for (xb, db) in xs.chunks_exact(LANES).zip(d.chunks_exact(LANES)) {
+                for j in 0..LANES {
+                    a[j] += xb[j] * db[j];
+                }
+            }
+        }
+    }
+}
+
 /// Adds row `r`'s contribution to the per-lane weight-gradient sums `acc`
 /// (`[kh·kw·cin, cout, LANES]`).
 #[inline(always)]
@@ -197,11 +261,11 @@ fn dw_row<const FMA: bool>(
     r: usize,
     acc: &mut [f32],
     planes: &mut Vec<f32>,
+    taps: &mut Vec<(usize, usize)>,
     dyt: &mut Vec<f32>,
 ) {
-    let (cin, cout, kw, dw, ow) = (g.cin, g.cout, g.cols.kernel, g.cols.dilation, g.ow());
-    let (owp, wp) = widths(g);
-    let (n, oy) = (r / g.oh(), r % g.oh());
+    let (cout, ow) = (g.cout, g.ow());
+    let owp = widths(g).0;
     // dy's row transposed to `[cout, owp]`, zero beyond `ow` so padded lanes add nothing.
     dyt.resize(cout * owp, 0.0);
     let grow = &gy[r * ow * cout..(r + 1) * ow * cout];
@@ -210,24 +274,17 @@ fn dw_row<const FMA: bool>(
             *v = if ox < ow { grow[ox * cout + f] } else { 0.0 };
         }
     }
-    planes.resize(cin * wp, 0.0);
-    for ky in 0..g.rows.kernel {
-        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
-        load_planes(x, g, n, iy, wp, planes);
-        for kx in 0..kw {
-            for c in 0..cin {
-                let xs = &planes[c * wp + kx * dw..c * wp + kx * dw + owp];
-                let t = (ky * kw + kx) * cin + c;
-                let at = &mut acc[t * cout * LANES..(t + 1) * cout * LANES];
-                for (a, d) in at.chunks_exact_mut(LANES).zip(dyt.chunks_exact(owp)) {
-                    for (xb, db) in xs.chunks_exact(LANES).zip(d.chunks_exact(LANES)) {
-                        for j in 0..LANES {
-                            a[j] = fmadd::<FMA>(xb[j], db[j], a[j]);
-                        }
-                    }
-                }
+    row_taps(g, x, r, planes, taps);
+    macro_rules! block {
+        ($f0:expr, $f:expr, $($n:literal)*) => {
+            match $f {
+                $($n => dw_block::<FMA, $n>(planes, taps, dyt, owp, acc, cout, $f0),)*
+                _ => unreachable!("filter blocks hold 1 to 8 filters"),
             }
-        }
+        };
+    }
+    for f0 in (0..cout).step_by(8) {
+        block!(f0, (cout - f0).min(8), 1 2 3 4 5 6 7 8);
     }
 }
 
@@ -249,6 +306,7 @@ unsafe fn fwd_row_fma(
 }
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn dw_row_fma(
     g: &ConvGeometry,
     x: &[f32],
@@ -256,9 +314,10 @@ unsafe fn dw_row_fma(
     r: usize,
     acc: &mut [f32],
     planes: &mut Vec<f32>,
+    taps: &mut Vec<(usize, usize)>,
     dyt: &mut Vec<f32>,
 ) {
-    dw_row::<true>(g, x, gy, r, acc, planes, dyt)
+    dw_row::<true>(g, x, gy, r, acc, planes, taps, dyt)
 }
 
 /// Output rows per rayon task: enough multiply-adds to pay for the task.
@@ -300,19 +359,19 @@ pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) ->
         .into_par_iter()
         .with_min_len(min_rows(g))
         .fold(
-            || (vec![0.0f32; wlen * LANES], Vec::new(), Vec::new()),
-            |(mut acc, mut planes, mut dyt), r| {
+            || (vec![0.0f32; wlen * LANES], Vec::new(), Vec::new(), Vec::new()),
+            |(mut acc, mut planes, mut taps, mut dyt), r| {
                 #[cfg(target_arch = "x86_64")]
                 if fma {
                     // SAFETY: as in `forward`.
-                    unsafe { dw_row_fma(g, x, gy, r, &mut acc, &mut planes, &mut dyt) };
-                    return (acc, planes, dyt);
+                    unsafe { dw_row_fma(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt) };
+                    return (acc, planes, taps, dyt);
                 }
-                dw_row::<false>(g, x, gy, r, &mut acc, &mut planes, &mut dyt);
-                (acc, planes, dyt)
+                dw_row::<false>(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt);
+                (acc, planes, taps, dyt)
             },
         )
-        .map(|(acc, _, _)| acc)
+        .map(|(acc, _, _, _)| acc)
         .reduce(
             || vec![0.0f32; wlen * LANES],
             |mut a, b| {
