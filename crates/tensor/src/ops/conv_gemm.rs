@@ -87,10 +87,26 @@ impl ConvGeometry {
     }
 }
 
-/// Rows per tile: as many as the column budget allows, but split so every thread gets about
-/// two tiles, and never so few that the rayon task costs more than its GEMM.
-fn chunk_rows(total: usize, k: usize, cout: usize, threads: usize, budget: usize) -> usize {
-    let by_mem = (budget / k.max(1)).max(1);
+/// Floats of column buffer a tile aims for, so that im2col's output is still in the core's L2
+/// cache when the GEMM reads it (and the GEMM's output when col2im reads it).
+const CACHE_TILE: usize = 1 << 15;
+
+/// Rows of `k` floats per tile: about [`CACHE_TILE`] floats, but at least 256 rows (a shorter
+/// GEMM pays more for packing than it saves) and within the memory `budget`.
+fn cache_rows(k: usize, budget: usize) -> usize {
+    let k = k.max(1);
+    (CACHE_TILE / k).max(256).min(budget / k).max(1)
+}
+
+/// Rows per tile: cache-sized when the tile goes through a column buffer (`im2col`), else as
+/// many as the column budget allows; split so every thread gets about two tiles, and never so
+/// few that the rayon task costs more than its GEMM.
+fn chunk_rows(total: usize, k: usize, cout: usize, threads: usize, budget: usize, im2col: bool) -> usize {
+    let by_mem = if im2col {
+        cache_rows(k, budget)
+    } else {
+        (budget / k.max(1)).max(1)
+    };
     let min_rows = ((1 << 15) / (k * cout).max(1)).max(8);
     let by_par = total.div_ceil(2 * threads.max(1)).max(min_rows);
     by_mem.min(by_par).min(total).max(1)
@@ -282,10 +298,10 @@ pub(crate) fn forward(
         return Ok(out);
     }
     let threads = rayon::current_num_threads();
-    let mt = chunk_rows(total, kg, cout, threads, budget);
+    let pointwise = g.is_pointwise();
+    let mt = chunk_rows(total, kg, cout, threads, budget, !pointwise);
     let gt = gemm_threads(total.div_ceil(mt), threads);
     let wp = pack_kernel(kernel, g);
-    let pointwise = g.is_pointwise();
     let alpha = if bias.is_some() { 1.0 } else { 0.0 };
     out.par_chunks_mut(mt * cout).enumerate().try_for_each_init(
         || (Vec::<f32>::new(), Vec::<f32>::new()),
@@ -358,7 +374,7 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
     // Whole images per tile: neighbouring output rows write the same input pixels.
     let per_tile = n.div_ceil(n.min(2 * threads));
     let gt = gemm_threads(n.div_ceil(per_tile), threads);
-    let mt = (budget / kg.max(1)).max(1);
+    let mt = cache_rows(kg, budget);
     let wp = pack_kernel(kernel, g);
     let pointwise = g.is_pointwise();
     dx.par_chunks_mut(per_tile * img_len).enumerate().try_for_each_init(
@@ -440,10 +456,10 @@ pub(crate) fn weight_grad(
         return Ok((vec![0.0; wlen], db));
     }
     let threads = rayon::current_num_threads();
-    let mt = chunk_rows(total, kg, cout, threads, budget);
+    let pointwise = g.is_pointwise();
+    let mt = chunk_rows(total, kg, cout, threads, budget, !pointwise);
     let chunks = total.div_ceil(mt);
     let gt = gemm_threads(chunks, threads);
-    let pointwise = g.is_pointwise();
     type Acc = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
     let (dw, db) = (0..chunks)
         .into_par_iter()
@@ -607,11 +623,15 @@ mod tests {
 
     #[test]
     fn chunking_keeps_memory_and_parallelism() {
-        // Plenty of rows and a small window: two tiles per thread.
-        assert_eq!(chunk_rows(25088, 25, 6, 2, COL_BUDGET), 6272);
+        // Plenty of rows and a small window: the column buffer stays cache-sized (2^15 / 25
+        // rows), and without im2col (pointwise) two tiles per thread.
+        assert_eq!(chunk_rows(25088, 25, 6, 2, COL_BUDGET, true), 1310);
+        assert_eq!(chunk_rows(25088, 25, 6, 2, COL_BUDGET, false), 6272);
+        // LeNet's second layer at batch 128 (k = 150): at least 256 rows per GEMM.
+        assert_eq!(chunk_rows(12800, 150, 16, 2, COL_BUDGET, true), 256);
         // A huge window: memory decides.
-        assert_eq!(chunk_rows(1 << 20, 4608, 512, 2, COL_BUDGET), COL_BUDGET / 4608);
+        assert_eq!(chunk_rows(1 << 20, 4608, 512, 2, COL_BUDGET, true), COL_BUDGET / 4608);
         // Tiny problems stay in one tile.
-        assert_eq!(chunk_rows(36, 27, 4, 2, COL_BUDGET), 36);
+        assert_eq!(chunk_rows(36, 27, 4, 2, COL_BUDGET, true), 36);
     }
 }
