@@ -6,7 +6,10 @@
 //! with the share of the sum. The first convolution's input gets no gradient, as in training.
 //!
 //! Run with `cargo bench -p rkeras-tensor --bench lenet_ops`; a non-flag argument keeps only
-//! the batch sizes whose label (`b32`, `b128`) contains it.
+//! the batch sizes whose label (`b32`, `b128`) contains it, and `--min` prints each op's
+//! minimum instead of its median (steadier on a shared machine). Training raises glibc's mmap
+//! threshold (`rkeras`'s `training/malloc.rs`); to time the ops as a training step sees them,
+//! run with `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824`.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -48,15 +51,13 @@ fn time(mut f: impl FnMut()) -> f64 {
     }
 }
 
-/// The gradient of ReLU as the tape computes it (a fresh tape's `relu` backward).
-fn relu_backward(x: &Tensor, gy: &Tensor) -> Tensor {
+/// ReLU's backward as the tape runs it: `(time of the backward alone, the input gradient)`.
+fn relu_backward(x: &Tensor, gy: &Tensor) -> (f64, Tensor) {
     let mut tape = Tape::new();
     let v = tape.param(x.clone());
     let y = tape.relu(v).expect("relu");
-    tape.backward_with(y, gy.clone())
-        .expect("backward")
-        .take(v)
-        .expect("gradient")
+    let run = || tape.backward_with(y, gy.clone()).expect("backward");
+    (time(|| drop(black_box(run()))), run().take(v).expect("gradient"))
 }
 
 fn step(batch: usize) {
@@ -118,11 +119,9 @@ fn step(batch: usize) {
     let mut gy = random(&mut rng, h.shape());
     for (i, ((hin, z), (w, _))) in acts.iter().zip(&dense).enumerate().rev() {
         if i < 2 {
-            add(
-                &format!("dense{} relu backward", i + 1),
-                time(|| drop(black_box(relu_backward(z, &gy)))),
-            );
-            gy = relu_backward(z, &gy);
+            let (t, g) = relu_backward(z, &gy);
+            add(&format!("dense{} relu backward", i + 1), t);
+            gy = g;
         }
         let need = [true, true, true];
         add(
@@ -137,8 +136,8 @@ fn step(batch: usize) {
         time(|| drop(black_box(max_pool2d_backward(&g2, &arg2, &gp2)))),
     );
     let ga2 = max_pool2d_backward(&g2, &arg2, &gp2).unwrap();
-    add("relu2 backward", time(|| drop(black_box(relu_backward(&z2, &ga2)))));
-    let gz2 = relu_backward(&z2, &ga2);
+    let (t, gz2) = relu_backward(&z2, &ga2);
+    add("relu2 backward", t);
     add(
         "conv2 backward (dx, dw, db)",
         time(|| drop(black_box(conv2d_backward_parts(&p1, &w2, &gz2, &valid, true, true)))),
@@ -152,15 +151,11 @@ fn step(batch: usize) {
         time(|| drop(black_box(max_pool2d_backward(&g1, &arg1, &gp1)))),
     );
     let ga1 = max_pool2d_backward(&g1, &arg1, &gp1).unwrap();
-    add("relu1 backward", time(|| drop(black_box(relu_backward(&z1, &ga1)))));
-    let gz1 = relu_backward(&z1, &ga1);
+    let (t, gz1) = relu_backward(&z1, &ga1);
+    add("relu1 backward", t);
     add(
         "conv1 backward (dw, db)",
         time(|| drop(black_box(conv2d_backward_parts(&x, &w1, &gz1, &same, false, true)))),
-    );
-    add(
-        "conv1 forward again",
-        time(|| drop(black_box(conv2d(&x, &w1, Some(&b1), &same)))),
     );
     let total: f64 = rows.iter().map(|r| r.1).sum();
     println!("LeNet-5 ops, batch {batch}: sum {:.3} ms", total * 1e3);
