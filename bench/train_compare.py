@@ -23,6 +23,7 @@ Run from the repository root (hand-run, never in CI):
     cargo build --release -p rkeras-cli
     /root/venv-keras/bin/python bench/train_compare.py              # 3 rounds, 8192 samples
     /root/venv-keras/bin/python bench/train_compare.py -r 5 -n 16384 --profile debug
+    /root/venv-keras/bin/python bench/train_compare.py --rkeras /tmp/rkeras-at-some-commit
 """
 
 from __future__ import annotations
@@ -145,8 +146,10 @@ def main() -> None:
     ap.add_argument("-n", "--samples", type=int, default=8192)
     ap.add_argument("--profile", choices=["release", "debug"], default="release",
                     help="which rkeras build to run (target/<profile>/rkeras)")
+    ap.add_argument("--rkeras", type=Path, default=None,
+                    help="an rkeras binary to run instead of target/<profile>/rkeras (e.g. a copy built at another commit)")
     a = ap.parse_args()
-    binary = ROOT / "target" / a.profile / "rkeras"
+    binary = a.rkeras.resolve() if a.rkeras else ROOT / "target" / a.profile / "rkeras"
     if not binary.is_file():
         sys.exit(f"{binary} not found: cargo build {'--release ' if a.profile == 'release' else ''}-p rkeras-cli")
     cases = [c for c in CASES if a.filter.lower() in c[0].lower()]
@@ -171,7 +174,7 @@ def main() -> None:
                     print(f"round {r + 1} {label:<28} {side:<6} {a.samples / s:9.0f} samples/s  peak {rss / 1024:7.0f} MiB",
                           file=sys.stderr)
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {a.samples} samples, "
-          f"epoch 2 of 2, median of {a.rounds} interleaved rounds; rkeras {a.profile} build\n")
+          f"epoch 2 of 2, median of {a.rounds} interleaved rounds; rkeras {a.rkeras or a.profile + ' build'}\n")
     print(f"| workload | rkeras samples/s | Keras/TF samples/s | ours/theirs | rkeras peak RSS | Keras/TF peak RSS |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, _, _ in cases:
