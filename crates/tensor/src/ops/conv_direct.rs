@@ -4,10 +4,10 @@
 //! for that traffic: the layer ran at under 10 GFLOP/s. Here the work goes output row by
 //! output row, vectorized over the pixels of the row:
 //!
-//! - forward: the input row under kernel row `ky` is copied once into a zero-padded planar
-//!   buffer (one plane per input channel), and each tap `(ky, kx, c)` adds
-//!   `w[ky, kx, c, f] · plane_c[ox + kx·d]` to filter `f`'s accumulator row (contiguous, so it
-//!   vectorizes); the accumulators `[f, ox]` are written back as NHWC `[ox, f]`;
+//! - forward: the input row under each kernel row `ky` is copied once into zero-padded planar
+//!   buffers (one plane per input channel); then, for 8 pixels and up to 8 filters at a time,
+//!   every tap `(ky, kx, c)` adds `w[ky, kx, c, f] · plane_c[ox + kx·d]` to accumulators held
+//!   in registers, written back as NHWC `[ox, f]`;
 //! - weight gradient: `dW[ky, kx, c, f] = Σ plane_c[ox + kx·d] · dy[ox, f]` summed in
 //!   per-lane partial sums over the whole batch, reduced at the end.
 //!
