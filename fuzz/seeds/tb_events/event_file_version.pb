@@ -1,0 +1,1 @@
+	c¿„÷ÀÚAbrain.Event:2
