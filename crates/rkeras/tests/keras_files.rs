@@ -368,3 +368,68 @@ fn wrong_kinds_of_file_are_clear_errors() {
     let e = load_model(fixtures().join("keras/lenet5.input.npy").with_extension("keras")).unwrap_err();
     assert!(e.to_string().contains("lenet5.input.keras"), "{e}");
 }
+
+/// A compiled `.keras` from Keras (Adam, trained one step: `optimizer/vars` hold iteration 1,
+/// the learning rate and the moments) loads compiled, with that optimizer state; a model
+/// trained in rkeras saves its compile_config and optimizer state, and after loading trains
+/// on exactly as if it had never been saved.
+#[test]
+fn optimizer_state_and_compile_config_live_in_keras_files() {
+    use rkeras::io::hdf5::H5Reader;
+    let path = fixtures().join("keras_files/compiled_mlp.keras");
+    let m = load_model(&path).unwrap();
+    assert!(m.is_compiled());
+    let opt = m.optimizer().unwrap();
+    assert_eq!(opt.class_name(), "Adam");
+    let archive = read_archive("compiled_mlp.keras", &std::fs::read(&path).unwrap()).unwrap();
+    let r = H5Reader::from_bytes("compiled_mlp/model.weights.h5", archive.weights_h5).unwrap();
+    let vars = opt.variables();
+    assert_eq!(vars.len(), 10);
+    assert_eq!(vars[0].value.data(), &[1.0], "iteration");
+    for (i, v) in vars.iter().enumerate().skip(1) {
+        assert_eq!(
+            v.value,
+            r.read_tensor(&format!("optimizer/vars/{i}")).unwrap(),
+            "{}",
+            v.name
+        );
+    }
+
+    // rkeras → .keras → rkeras, then one more step on both: identical.
+    rkeras::clear_session();
+    let mut a = config_model("dense_mlp").unwrap();
+    a.compile("adam", "mse", &["mae"]).unwrap();
+    let x = read_npy(&fixtures().join("keras/dense_mlp.input.npy").to_string_lossy()).unwrap();
+    let y = a
+        .predict(std::slice::from_ref(&x), 32)
+        .unwrap()
+        .remove(0)
+        .map(|v| v * 0.5 + 0.1);
+    for _ in 0..3 {
+        a.train_on_batch(&x, &y, None, None).unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("rkeras-optstate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("m.keras");
+    a.save(&p).unwrap();
+    let mut b = load_model(&p).unwrap();
+    assert_eq!(b.compile_config(), a.compile_config());
+    let (va, vb) = (a.optimizer().unwrap().variables(), b.optimizer().unwrap().variables());
+    assert_eq!(va.len(), vb.len());
+    assert!(va.iter().zip(&vb).all(|(p, q)| p.value == q.value));
+    a.train_on_batch(&x, &y, None, None).unwrap();
+    b.train_on_batch(&x, &y, None, None).unwrap();
+    assert_eq!(a.get_weights(), b.get_weights());
+    // The same through save_weights / load_weights into a compiled twin.
+    let w = dir.join("m.weights.h5");
+    a.save_weights(&w).unwrap();
+    let mut c = config_model("dense_mlp").unwrap();
+    c.compile("adam", "mse", &["mae"]).unwrap();
+    c.load_weights(&w).unwrap();
+    assert_eq!(
+        c.optimizer().unwrap().variables()[0].value.data(),
+        &[4.0],
+        "3 steps, then 1"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

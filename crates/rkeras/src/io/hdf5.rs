@@ -88,10 +88,23 @@ impl H5Reader {
 
     /// Reads a float dataset (float32, or float64 converted) as a tensor.
     pub fn read_tensor(&self, path: &str) -> Result<Tensor> {
+        self.read_numeric(path, false)
+    }
+
+    /// Reads a scalar counter (an optimizer's int64 `iteration`) or any float dataset, as
+    /// float32.
+    pub fn read_counter(&self, path: &str) -> Result<Tensor> {
+        self.read_numeric(path, true)
+    }
+
+    fn read_numeric(&self, path: &str, ints: bool) -> Result<Tensor> {
         let ds = self.file.dataset(path).map_err(|e| h5_err(&self.origin, path, e))?;
         let shape = self.dataset_shape(path)?;
-        let elem = match ds.dtype() {
-            Datatype::FloatingPoint { size, .. } if *size == 4 || *size == 8 => *size as u64,
+        let (elem, int) = match ds.dtype() {
+            Datatype::FloatingPoint { size, .. } if *size == 4 || *size == 8 => (*size as u64, false),
+            Datatype::FixedPoint {
+                size: 8, signed: true, ..
+            } if ints => (8, true),
             other => {
                 let what = match other {
                     Datatype::FloatingPoint { size, .. } => format!("float{}", u32::from(*size) * 8),
@@ -119,7 +132,12 @@ impl H5Reader {
                 )
             })?;
         let count = count as usize;
-        let data: Vec<f32> = if elem == 4 {
+        let data: Vec<f32> = if int {
+            let mut buf = vec![0i64; count];
+            ds.read_into::<i64>(&mut buf)
+                .map_err(|e| h5_err(&self.origin, path, e))?;
+            buf.into_iter().map(|v| v as f32).collect()
+        } else if elem == 4 {
             let mut buf = vec![0f32; count];
             ds.read_into::<f32>(&mut buf)
                 .map_err(|e| h5_err(&self.origin, path, e))?;

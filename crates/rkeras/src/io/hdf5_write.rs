@@ -17,11 +17,20 @@ pub enum H5Attr {
     StrList(Vec<String>),
 }
 
+/// How a dataset's values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// float32 (weights).
+    F32,
+    /// int64 (an optimizer's `iteration` counter), from whole-valued floats.
+    I64,
+}
+
 /// A group: attributes, datasets and subgroups, in insertion order.
 #[derive(Debug, Clone, Default)]
 pub struct H5Group {
     attrs: Vec<(String, H5Attr)>,
-    datasets: Vec<(String, Tensor)>,
+    datasets: Vec<(String, Tensor, Dtype)>,
     groups: Vec<(String, H5Group)>,
 }
 
@@ -58,17 +67,22 @@ impl H5Group {
     /// Adds a dataset at `path` (`a/b/kernel:0` makes groups `a/b`), as h5py's
     /// `create_dataset` does with a slashed name.
     pub fn put_dataset(&mut self, path: &str, value: Tensor) -> Result<()> {
+        self.put_dataset_as(path, value, Dtype::F32)
+    }
+
+    /// [`H5Group::put_dataset`] stored as `dtype`.
+    pub fn put_dataset_as(&mut self, path: &str, value: Tensor, dtype: Dtype) -> Result<()> {
         let (dir, name) = match path.rfind('/') {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => ("", path),
         };
         let g = self.group_mut(dir);
-        if g.datasets.iter().any(|(n, _)| n == name) || g.groups.iter().any(|(n, _)| n == name) {
+        if g.datasets.iter().any(|(n, _, _)| n == name) || g.groups.iter().any(|(n, _)| n == name) {
             return Err(KerasError::Invalid(format!(
                 "HDF5 writer: two objects named {path:?} in one group"
             )));
         }
-        g.datasets.push((name.to_string(), value));
+        g.datasets.push((name.to_string(), value, dtype));
         Ok(())
     }
 
@@ -78,8 +92,13 @@ impl H5Group {
         for (name, value) in &self.attrs {
             fb.set_attr(name, attr_value(value));
         }
-        for (name, t) in &self.datasets {
-            fb.create_dataset(name).with_f32_data(t.data()).with_shape(&dims(t));
+        for (name, t, dtype) in &self.datasets {
+            let ds = fb.create_dataset(name);
+            match dtype {
+                Dtype::F32 => ds.with_f32_data(t.data()),
+                Dtype::I64 => ds.with_i64_data(&ints(t)),
+            }
+            .with_shape(&dims(t));
         }
         for (name, child) in &self.groups {
             let mut gb = fb.create_group(name);
@@ -94,8 +113,13 @@ impl H5Group {
         for (name, value) in &self.attrs {
             gb.set_attr(name, attr_value(value));
         }
-        for (name, t) in &self.datasets {
-            gb.create_dataset(name).with_f32_data(t.data()).with_shape(&dims(t));
+        for (name, t, dtype) in &self.datasets {
+            let ds = gb.create_dataset(name);
+            match dtype {
+                Dtype::F32 => ds.with_f32_data(t.data()),
+                Dtype::I64 => ds.with_i64_data(&ints(t)),
+            }
+            .with_shape(&dims(t));
         }
         for (name, child) in &self.groups {
             let mut sub = gb.create_group(name);
@@ -103,6 +127,10 @@ impl H5Group {
             gb.add_group(sub.finish());
         }
     }
+}
+
+fn ints(t: &Tensor) -> Vec<i64> {
+    t.data().iter().map(|&v| v as i64).collect()
 }
 
 fn dims(t: &Tensor) -> Vec<u64> {

@@ -110,8 +110,9 @@ pub fn weights_reader(origin: &str, archive: KerasArchive) -> Result<H5Reader> {
     H5Reader::from_bytes(&format!("{origin}/{WEIGHTS_H5}"), archive.weights_h5)
 }
 
-/// `keras.saving.load_model` for `.keras` bytes: the model from `config.json` with the
-/// weights of `model.weights.h5`.
+/// `keras.saving.load_model` for `.keras` bytes: the model from `config.json`, compiled
+/// from its `compile_config` when it has one, with the weights (and the optimizer's state)
+/// of `model.weights.h5`.
 pub fn model_from_keras_bytes(origin: &str, bytes: &[u8]) -> Result<Model> {
     let archive = read_archive(origin, bytes)?;
     // Every error building the model names the file it came from.
@@ -120,8 +121,20 @@ pub fn model_from_keras_bytes(origin: &str, bytes: &[u8]) -> Result<Model> {
         KerasError::Io { .. } => e,
         other => KerasError::Config(format!("{origin}/{CONFIG_JSON}: {other}")),
     })?;
+    let compile_config = serde_json::from_str::<serde_json::Value>(&archive.config)
+        .ok()
+        .and_then(|c| c.get("compile_config").cloned())
+        .filter(|c| c.as_object().is_some_and(|o| !o.is_empty()));
+    if let Some(cc) = compile_config {
+        // As Keras: a model that cannot be compiled from its config loads uncompiled, warned.
+        if let Err(e) = model.compile_from_config(&cc) {
+            eprintln!("UserWarning: {origin}: compile() was not called as part of model loading: {e}");
+        }
+    }
     let r = weights_reader(origin, archive)?;
-    load_keras3(&mut model, &r, false)?;
+    for w in load_keras3(&mut model, &r, false)? {
+        eprintln!("UserWarning: {origin}: {w}");
+    }
     Ok(model)
 }
 

@@ -449,15 +449,18 @@ pub fn model_to_json(model: &Model) -> String {
         ModelKind::Functional => "Functional",
     };
     // Keras's envelope: a Functional model is `keras.src.models.functional`, registered as
-    // "Functional", with no build input shape; both kinds carry an empty compile_config.
+    // "Functional", with no build input shape; both kinds carry the compile_config (empty
+    // when the model is not compiled).
     let envelope = match model.kind() {
         ModelKind::Sequential => json!({ "module": "keras", "registered_name": null,
             "build_config": { "input_shape": model.input_shapes().first() } }),
         ModelKind::Functional => json!({ "module": FUNCTIONAL_MODULE, "registered_name": "Functional",
             "build_config": { "input_shape": null } }),
     };
+    let compile_config = model.compile_config().unwrap_or_else(|| json!({}));
     json!({ "module": envelope["module"], "class_name": cls, "config": model_config(model),
-        "registered_name": envelope["registered_name"], "build_config": envelope["build_config"], "compile_config": {} })
+        "registered_name": envelope["registered_name"], "build_config": envelope["build_config"],
+        "compile_config": compile_config })
     .to_string()
 }
 

@@ -21,7 +21,7 @@
 pub mod legacy;
 
 use super::hdf5::H5Reader;
-use super::hdf5_write::{H5Attr, H5Group};
+use super::hdf5_write::{Dtype, H5Attr, H5Group};
 use crate::error::{KerasError, Result};
 use crate::layers::{snake_case, Layer, Weight};
 use crate::model::Model;
@@ -123,7 +123,12 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// The Keras 3 weights file of a model (`model.weights.h5` / `.weights.h5`).
+/// Where Keras 3 keeps a compiled model's optimizer variables (`iteration` as int64, the
+/// learning rate, then the slots in Keras's order).
+const OPTIMIZER_VARS: &str = "optimizer/vars";
+
+/// The Keras 3 weights file of a model (`model.weights.h5` / `.weights.h5`), with the
+/// optimizer's variables when the model is compiled, as Keras writes them.
 pub fn save_keras3(model: &Model) -> Result<H5Group> {
     let mut root = H5Group::new();
     for e in keras3_entries(model) {
@@ -133,7 +138,59 @@ pub fn save_keras3(model: &Model) -> Result<H5Group> {
             root.put_dataset(&format!("{vars}/{i}"), w.value.clone())?;
         }
     }
+    if let Some(opt) = model.optimizer() {
+        root.group_mut(OPTIMIZER_VARS)
+            .set_attr("name", H5Attr::Str(optimizer_name(opt)));
+        for (i, v) in opt.variables().into_iter().enumerate() {
+            let dtype = if i == 0 { Dtype::I64 } else { Dtype::F32 };
+            root.put_dataset_as(&format!("{OPTIMIZER_VARS}/{i}"), v.value, dtype)?;
+        }
+    }
     Ok(root)
+}
+
+fn optimizer_name(opt: &crate::training::optimizers::Optimizer) -> String {
+    opt.config()["name"].as_str().unwrap_or("optimizer").to_string()
+}
+
+/// Restores a compiled model's optimizer state from `optimizer/vars` (Keras's rule: the
+/// slots are built first; a file with another number of variables is skipped with a
+/// warning, returned).
+fn load_optimizer(model: &mut Model, r: &H5Reader) -> Result<Vec<String>> {
+    if model.optimizer().is_none() || !r.has_group(OPTIMIZER_VARS) {
+        return Ok(Vec::new());
+    }
+    let saved = r.members(OPTIMIZER_VARS)?.1.len();
+    model.build_optimizer()?;
+    let Some(opt) = model.optimizer_mut() else {
+        return Ok(Vec::new());
+    };
+    let want = opt.variables();
+    if saved != want.len() {
+        return Ok(vec![format!(
+            "Skipping variable loading for optimizer '{}', because it has {} variables whereas the saved optimizer has {saved} variables.",
+            optimizer_name(opt),
+            want.len()
+        )]);
+    }
+    let mut values = Vec::with_capacity(saved);
+    for (i, w) in want.iter().enumerate() {
+        let p = format!("{OPTIMIZER_VARS}/{i}");
+        let v = r.read_counter(&p)?;
+        if v.shape() != w.value.shape() {
+            return Err(KerasError::Invalid(format!(
+                "{}: optimizer variable {} has shape {:?} in the model, {:?} in the file (at {p})",
+                r.origin(),
+                w.name,
+                w.value.shape(),
+                v.shape()
+            )));
+        }
+        values.push(v);
+    }
+    opt.set_variables(&values)
+        .map_err(|e| KerasError::Invalid(format!("{}: optimizer state: {e}", r.origin())))?;
+    Ok(Vec::new())
 }
 
 /// A weight to fill: identity, display name and shape (owned, so the model can be mutated).
@@ -191,6 +248,7 @@ pub fn load_keras3(model: &mut Model, r: &H5Reader, skip_mismatch: bool) -> Resu
         }
     }
     assign(model, &values);
+    warnings.extend(load_optimizer(model, r)?);
     Ok(warnings)
 }
 
