@@ -148,7 +148,10 @@ fn lenet5_fit_one_epoch_unshuffled_equals_three_steps() {
         )
         .unwrap();
     }
-    assert_eq!(max_diff(&a.get_weights(), &b.get_weights()), 0.0);
+    // Equal up to float summation order: the convolution kernels split work across rayon
+    // workers, and under load the split (hence the order of a few sums) can differ.
+    let d = max_diff(&a.get_weights(), &b.get_weights());
+    assert!(d < 1e-6, "fit vs three train_on_batch: {d:e}");
 }
 
 /// One case of `fixtures/train_refs/`: arrays by name.
