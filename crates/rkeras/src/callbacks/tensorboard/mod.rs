@@ -91,17 +91,11 @@ impl TensorBoard {
     }
 
     fn train_writer(&mut self) -> Result<&mut EventWriter> {
-        if self.train.is_none() {
-            self.train = Some(EventWriter::create(&self.log_dir.join("train"))?);
-        }
-        Ok(self.train.as_mut().expect("created above"))
+        open_writer(&mut self.train, &self.log_dir.join("train"))
     }
 
     fn val_writer(&mut self) -> Result<&mut EventWriter> {
-        if self.val.is_none() {
-            self.val = Some(EventWriter::create(&self.log_dir.join("validation"))?);
-        }
-        Ok(self.val.as_mut().expect("created above"))
+        open_writer(&mut self.val, &self.log_dir.join("validation"))
     }
 
     fn records_batch(&self, step: i64) -> bool {
@@ -234,4 +228,13 @@ impl Callback for TensorBoard {
         }
         Ok(())
     }
+}
+
+/// The writer in `slot`, created in `dir` on first use.
+fn open_writer<'a>(slot: &'a mut Option<EventWriter>, dir: &std::path::Path) -> Result<&'a mut EventWriter> {
+    if slot.is_none() {
+        *slot = Some(EventWriter::create(dir)?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| crate::error::KerasError::Invalid(format!("{}: no event writer", dir.display())))
 }
