@@ -7,6 +7,7 @@
 pub mod autograd;
 pub mod error;
 pub mod gradcheck;
+pub mod kernels;
 pub mod ops;
 pub mod rng;
 pub mod shape;

@@ -15,7 +15,9 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::kshape::{format_shape, Shape};
+use crate::model::plan::{InferenceOp, PlanAct};
 use serde_json::{json, Value};
+use tensor::kernels::act::ActSpec;
 use tensor::{Rng, Var};
 
 /// Which activation an [`ActivationLayer`] computes, with its arguments.
@@ -298,6 +300,25 @@ impl LayerConfig for ActivationLayerConfig {
 
 impl Layer for ActivationLayer {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        let act = match self.op {
+            ActivationOp::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            } => PlanAct::Elementwise(ActSpec::relu_general(
+                negative_slope as f32,
+                max_value.map(|m| m as f32),
+                threshold as f32,
+            )?),
+            ActivationOp::LeakyReLU { negative_slope } => {
+                PlanAct::Elementwise(ActSpec::relu_general(negative_slope as f32, None, 0.0)?)
+            }
+            ActivationOp::Softmax { axis: -1 } => PlanAct::Softmax,
+            ActivationOp::Softmax { .. } | ActivationOp::ELU { .. } => return None,
+        };
+        Some(InferenceOp::Activation(act))
+    }
     fn class_name(&self) -> &str {
         self.op.class_name()
     }

@@ -26,6 +26,7 @@ use crate::error::{arg_error, Result};
 use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::{known, Shape};
+use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::conv::Conv2dParams;
@@ -262,6 +263,17 @@ impl Layer for Conv2D {
         let mut lines = vec![params_line(&formula, self.count_params())];
         lines.extend(self.window.explain_inputs(&self.core.name, inputs));
         lines
+    }
+    fn inference_op(&self) -> Option<InferenceOp> {
+        let w = &self.window;
+        (w.data_format == DataFormat::ChannelsLast).then(|| InferenceOp::Conv {
+            params: Conv2dParams::new(w.strides, w.padding)
+                .with_dilation(w.dilation)
+                .with_groups(self.config.groups),
+            kernel: self.core.weights[0].value.clone(),
+            bias: self.core.weights.get(1).map(|b| b.value.clone()),
+            act: PlanAct::of(self.activation),
+        })
     }
     fn regularization(&self, tape: &mut Tape, weights: &[Var]) -> Result<Option<Var>> {
         let c = &self.config;

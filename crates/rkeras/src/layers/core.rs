@@ -25,6 +25,7 @@ use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::{format_shape, Shape};
+use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::{Rng, Tape, Var};
@@ -189,6 +190,13 @@ impl LayerConfig for DenseConfig {
 
 impl Layer for Dense {
     layer_core!("Dense");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        Some(InferenceOp::Dense {
+            kernel: self.core.weights[0].value.clone(),
+            bias: self.core.weights.get(1).map(|b| b.value.clone()),
+            act: PlanAct::of(self.activation),
+        })
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let input = single(&self.core.name, inputs)?;
         let fan_in = self.core.weights[0].value.shape()[0];
@@ -335,6 +343,9 @@ impl LayerConfig for ActivationConfig {
 
 impl Layer for Activation {
     layer_core!("Activation");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        Some(InferenceOp::Activation(PlanAct::of(self.kind)))
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         Ok(vec![single(&self.core.name, inputs)?.clone()])
     }

@@ -31,6 +31,7 @@ use crate::error::{arg_error, Result};
 use crate::explain::params_line;
 use crate::initializers::Initializer;
 use crate::kshape::{known, Shape};
+use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::depthwise::DepthwiseParams;
@@ -216,6 +217,14 @@ impl Layer for DepthwiseConv2D {
             self.activation,
             self.config.activity_regularizer,
         )?])
+    }
+    fn inference_op(&self) -> Option<InferenceOp> {
+        (self.window.data_format == DataFormat::ChannelsLast).then(|| InferenceOp::Depthwise {
+            params: depthwise_params(&self.window),
+            kernel: self.core.weights[0].value.clone(),
+            bias: self.core.weights.get(1).map(|b| b.value.clone()),
+            act: PlanAct::of(self.activation),
+        })
     }
     fn config(&self) -> Value {
         let c = &self.config;

@@ -23,6 +23,7 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, KerasError, Result};
 use crate::kshape::{format_shape, Shape};
+use crate::model::plan::{InferenceOp, MergeKind};
 use crate::model::{Call, KerasTensor};
 use serde_json::{json, Value};
 use tensor::ops::elementwise::BinaryOp;
@@ -190,6 +191,17 @@ impl LayerConfig for MergeConfig {
 
 impl Layer for Merge {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        Some(match self.op {
+            MergeOp::Add => InferenceOp::Merge(MergeKind::Add),
+            MergeOp::Subtract => InferenceOp::Merge(MergeKind::Subtract),
+            MergeOp::Multiply => InferenceOp::Merge(MergeKind::Multiply),
+            MergeOp::Average => InferenceOp::Merge(MergeKind::Average),
+            MergeOp::Maximum => InferenceOp::Merge(MergeKind::Maximum),
+            MergeOp::Minimum => InferenceOp::Merge(MergeKind::Minimum),
+            MergeOp::Concatenate(axis) => InferenceOp::Concat(axis),
+        })
+    }
     fn class_name(&self) -> &str {
         self.op.class_name()
     }

@@ -149,6 +149,12 @@ pub trait Layer: Send + Sync + LayerClone {
             }
         }
     }
+    /// The layer's inference computation in the inference plan's terms, when it has one of
+    /// the plan's forms ([`crate::model::plan::InferenceOp`]); `None` runs the layer's own
+    /// `call` inside the plan.
+    fn inference_op(&self) -> Option<crate::model::plan::InferenceOp> {
+        None
+    }
     /// Number of parameters (trainable and not).
     fn count_params(&self) -> u64 {
         self.weights().iter().map(|w| w.count()).sum()

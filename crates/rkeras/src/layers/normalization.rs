@@ -24,6 +24,7 @@ use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::explain::{params_line, thousands};
 use crate::initializers::Initializer;
 use crate::kshape::{format_shape, known, Shape};
+use crate::model::plan::InferenceOp;
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::batchnorm::update_moving_statistic;
@@ -229,6 +230,20 @@ impl LayerConfig for BatchNormalizationConfig {
 
 impl Layer for BatchNormalization {
     layer_core!("BatchNormalization");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        if self.axis + 1 != self.input_shape.len() {
+            return None;
+        }
+        let (gi, bi, mi, vi) = indices(&self.config);
+        let w = &self.core.weights;
+        Some(InferenceOp::BatchNorm {
+            gamma: gi.map(|i| w[i].value.clone()),
+            beta: bi.map(|i| w[i].value.clone()),
+            mean: w[mi].value.clone(),
+            variance: w[vi].value.clone(),
+            epsilon: self.config.epsilon as f32,
+        })
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let input = single(&self.core.name, inputs)?;
         let c = self.core.weights[self.core.weights.len() - 1].value.len();

@@ -21,6 +21,7 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{shape_error, Result};
 use crate::kshape::Shape;
+use crate::model::plan::InferenceOp;
 use serde_json::{json, Value};
 use tensor::{Rng, Var};
 
@@ -173,6 +174,15 @@ impl LayerConfig for Pooling2DConfig {
 
 impl Layer for Pooling2D {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        let w = &self.window;
+        (w.data_format == DataFormat::ChannelsLast).then_some(InferenceOp::Pool {
+            max: self.kind == PoolKind::Max,
+            pool_size: w.kernel,
+            strides: w.strides,
+            padding: w.padding,
+        })
+    }
     fn class_name(&self) -> &str {
         match self.kind {
             PoolKind::Max => "MaxPooling2D",
@@ -312,6 +322,12 @@ impl LayerConfig for GlobalPooling2DConfig {
 
 impl Layer for GlobalPooling2D {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        (self.data_format == DataFormat::ChannelsLast).then_some(InferenceOp::GlobalPool {
+            max: self.kind == PoolKind::Max,
+            keepdims: self.keepdims,
+        })
+    }
     fn class_name(&self) -> &str {
         match self.kind {
             PoolKind::Max => "GlobalMaxPooling2D",

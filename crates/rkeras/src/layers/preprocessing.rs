@@ -15,6 +15,7 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::{short, ConfigReader};
 use crate::error::{arg_error, in_layer, Result};
 use crate::kshape::{format_shape, Shape};
+use crate::model::plan::InferenceOp;
 use serde_json::{json, Value};
 use tensor::{Rng, Tensor, Var};
 
@@ -169,6 +170,15 @@ impl LayerConfig for RescalingConfig {
 
 impl Layer for Rescaling {
     layer_core!("Rescaling");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        match (&self.config.scale, &self.config.offset) {
+            (Factor::Scalar(s), Factor::Scalar(o)) => Some(InferenceOp::Rescale {
+                scale: *s as f32,
+                offset: *o as f32,
+            }),
+            _ => None,
+        }
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let input = single(&self.core.name, inputs)?;
         check_factor(&self.core.name, "scale", &self.config.scale, input)?;

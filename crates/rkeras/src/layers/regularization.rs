@@ -18,6 +18,7 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, Result};
 use crate::kshape::{format_shape, Shape};
+use crate::model::plan::InferenceOp;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -156,6 +157,9 @@ impl LayerConfig for DropoutConfig {
 
 impl Layer for Dropout {
     layer_core!("Dropout");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        Some(InferenceOp::Alias)
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let input = single(&self.core.name, inputs)?;
         if let Some(ns) = &self.config.noise_shape {

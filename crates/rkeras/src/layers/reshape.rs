@@ -11,6 +11,7 @@ use crate::kshape::{format_shape, Shape};
 use crate::layers::common::{config_name, layer_core, opt_setters, single, LayerCore};
 use crate::layers::conv_args::*;
 use crate::layers::{CallCtx, Layer, LayerConfig};
+use crate::model::plan::InferenceOp;
 use serde_json::{json, Value};
 use tensor::{Rng, Var};
 
@@ -223,6 +224,13 @@ impl LayerConfig for ShapeOpConfig {
 
 impl Layer for ShapeOpLayer {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        match &self.op {
+            ShapeOp::Flatten(d) if d != "channels_first" => Some(InferenceOp::Alias),
+            ShapeOp::Reshape(_) => Some(InferenceOp::Alias),
+            _ => None,
+        }
+    }
     fn class_name(&self) -> &str {
         match self.op {
             ShapeOp::Flatten(_) => "Flatten",

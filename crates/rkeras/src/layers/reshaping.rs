@@ -24,6 +24,7 @@ use super::{CallCtx, Layer, LayerConfig};
 use crate::config::{short, ConfigReader};
 use crate::error::{arg_error, shape_error, Result};
 use crate::kshape::Shape;
+use crate::model::plan::InferenceOp;
 use serde_json::{json, Value};
 use tensor::{Rng, Var};
 
@@ -219,6 +220,10 @@ impl LayerConfig for Border2DConfig {
 
 impl Layer for Border2D {
     layer_core!();
+    fn inference_op(&self) -> Option<InferenceOp> {
+        (self.kind == BorderKind::Pad && self.data_format == DataFormat::ChannelsLast)
+            .then_some(InferenceOp::ZeroPad(self.sides.0, self.sides.1))
+    }
     fn class_name(&self) -> &str {
         if self.kind == BorderKind::Pad {
             "ZeroPadding2D"

@@ -20,6 +20,7 @@ use crate::layers::common::{
 };
 use crate::layers::conv_args::*;
 use crate::layers::{CallCtx, Layer, LayerConfig};
+use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::conv::Conv2dParams;
@@ -177,6 +178,15 @@ impl LayerConfig for SeparableConv2DConfig {
 
 impl Layer for SeparableConv2D {
     layer_core!("SeparableConv2D");
+    fn inference_op(&self) -> Option<InferenceOp> {
+        (self.window.data_format == DataFormat::ChannelsLast).then(|| InferenceOp::Separable {
+            params: depthwise_params(&self.window),
+            depthwise: self.core.weights[0].value.clone(),
+            pointwise: self.core.weights[1].value.clone(),
+            bias: self.core.weights.get(2).map(|b| b.value.clone()),
+            act: PlanAct::of(self.activation),
+        })
+    }
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let ([n, oh, ow, _], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
         Ok(vec![self.window.data_format.join([

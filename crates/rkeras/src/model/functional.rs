@@ -267,6 +267,7 @@ pub(crate) fn build_from_session(
             outputs: outputs.iter().map(|t| (node_pos[&t.node], t.index)).collect(),
             trainable: true,
             compiled: None,
+            plans: Default::default(),
         })
     })
 }

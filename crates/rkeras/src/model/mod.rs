@@ -12,6 +12,7 @@
 
 pub mod functional;
 pub mod ops;
+pub mod plan;
 pub mod saving;
 pub mod sequential;
 pub mod session;
@@ -67,6 +68,8 @@ pub struct Model {
     pub(crate) trainable: bool,
     /// What `compile()` set: optimizer, loss, metrics and training state (`None` until then).
     pub(crate) compiled: Option<Box<crate::training::Compiled>>,
+    /// Inference plans made by `predict` / `forward(training=false)`, one per input shape.
+    pub(crate) plans: plan::PlanCache,
 }
 
 impl std::fmt::Debug for Model {
@@ -392,7 +395,29 @@ impl Model {
     }
 
     /// One forward pass on one batch (training selects Dropout/BatchNormalization behaviour).
+    ///
+    /// Inference (`training = false`) runs the model's inference plan for these input shapes
+    /// ([`plan::Plan`]: BatchNormalization folded, activations and residual adds fused, weights
+    /// prepacked, buffers reused), built on first use and rebuilt when a weight changes;
+    /// `RKERAS_PLAN=0` runs the tape instead, as [`Model::forward_tape`] always does.
     pub fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        self.check_inputs(inputs)?;
+        if !training && plan::plans_enabled() {
+            let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+            if let Ok(p) = self.plans.get_or_build(self, &shapes) {
+                return p.run(self, inputs);
+            }
+        }
+        self.forward_tape(inputs, training)
+    }
+
+    /// The inference plan for inputs of these shapes (batch included), built if needed.
+    pub fn inference_plan(&self, shapes: &[Vec<usize>]) -> Result<std::sync::Arc<plan::Plan>> {
+        self.plans.get_or_build(self, shapes)
+    }
+
+    /// One forward pass on the tape, layer by layer: the reference the plan is tested against.
+    pub fn forward_tape(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         self.check_inputs(inputs)?;
         let mut tape = Tape::inference();
         let mut rng = Rng::new(0);

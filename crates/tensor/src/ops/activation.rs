@@ -101,10 +101,16 @@ fn step(cond: bool) -> f32 {
 
 /// An activation with no parameter: the tensor function and the `Tape` method.
 macro_rules! pointwise {
-    ($(#[$doc:meta])* $name:ident: $f:expr, $df:expr) => {
+    ($(#[$doc:meta])* $name:ident, $scalar:ident: $f:expr, $df:expr) => {
         $(#[$doc])*
         pub fn $name(x: &Tensor) -> Tensor {
             map_tensor(x, $f)
+        }
+
+        /// The same function on one value (the kernels' epilogues apply it in place).
+        #[inline]
+        pub(crate) fn $scalar(x: f32) -> f32 {
+            ($f)(x)
         }
 
         impl Tape {
@@ -118,66 +124,66 @@ macro_rules! pointwise {
 
 pointwise!(
     /// ReLU: `max(x, 0)`.
-    relu: |x: f32| if x > 0.0 { x } else { 0.0 }, |x: f32, _| step(x > 0.0)
+    relu, relu_s: |x: f32| if x > 0.0 { x } else { 0.0 }, |x: f32, _| step(x > 0.0)
 );
 pointwise!(
     /// ReLU6: `min(max(x, 0), 6)`; gradient 1 on `(0, 6)`.
-    relu6: |x: f32| x.clamp(0.0, 6.0), |x: f32, _| step(x > 0.0 && x < 6.0)
+    relu6, relu6_s: |x: f32| x.clamp(0.0, 6.0), |x: f32, _| step(x > 0.0 && x < 6.0)
 );
 pointwise!(
     /// SELU: `scale·x` for `x > 0`, `scale·alpha·(eˣ − 1)` otherwise, Keras's constants.
-    selu: |x: f32| if x > 0.0 { (SELU_SCALE as f32) * x } else { ((SELU_SCALE * SELU_ALPHA) as f32) * x.exp_m1() },
+    selu, selu_s: |x: f32| if x > 0.0 { (SELU_SCALE as f32) * x } else { ((SELU_SCALE * SELU_ALPHA) as f32) * x.exp_m1() },
     |x: f32, _| if x > 0.0 { SELU_SCALE as f32 } else { ((SELU_SCALE * SELU_ALPHA) as f32) * x.exp() }
 );
 pointwise!(
     /// Sigmoid `1 / (1 + e⁻ˣ)`, evaluated without overflow.
-    sigmoid: sigmoid_scalar, |_, y: f32| y * (1.0 - y)
+    sigmoid, sigmoid_s: sigmoid_scalar, |_, y: f32| y * (1.0 - y)
 );
 pointwise!(
     /// Keras 3's hard sigmoid: `relu6(x + 3) / 6`.
-    hard_sigmoid: |x: f32| (x + 3.0).clamp(0.0, 6.0) / 6.0, |x: f32, _| if x > -3.0 && x < 3.0 { 1.0 / 6.0 } else { 0.0 }
+    hard_sigmoid, hard_sigmoid_s: |x: f32| (x + 3.0).clamp(0.0, 6.0) / 6.0, |x: f32, _| if x > -3.0 && x < 3.0 { 1.0 / 6.0 } else { 0.0 }
 );
 pointwise!(
     /// tf-keras 2's hard sigmoid: `clip(0.2·x + 0.5, 0, 1)`.
-    hard_sigmoid_legacy: |x: f32| (0.2 * x + 0.5).clamp(0.0, 1.0), |x: f32, _| {
+    hard_sigmoid_legacy, hard_sigmoid_legacy_s: |x: f32| (0.2 * x + 0.5).clamp(0.0, 1.0), |x: f32, _| {
         let v = 0.2 * x + 0.5;
         if (0.0..=1.0).contains(&v) { 0.2 } else { 0.0 }
     }
 );
 pointwise!(
     /// Hard SiLU (hard swish): `x · relu6(x + 3) / 6`.
-    hard_silu: |x: f32| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+    hard_silu, hard_silu_s: |x: f32| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
     |x: f32, _| if x <= -3.0 { 0.0 } else if x >= 3.0 { 1.0 } else { (2.0 * x + 3.0) / 6.0 }
 );
 pointwise!(
     /// Hyperbolic tangent.
-    tanh: f32::tanh, |_, y: f32| 1.0 - y * y
+    tanh, tanh_s: f32::tanh, |_, y: f32| 1.0 - y * y
 );
 pointwise!(
     /// Softplus `ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows.
-    softplus: softplus_scalar, |x: f32, _| sigmoid_scalar(x)
+    softplus, softplus_s: softplus_scalar, |x: f32, _| sigmoid_scalar(x)
 );
 pointwise!(
     /// Softsign `x / (1 + |x|)`.
-    softsign: |x: f32| x / (1.0 + x.abs()), |x: f32, _| {
+    softsign, softsign_s: |x: f32| x / (1.0 + x.abs()), |x: f32, _| {
         let d = 1.0 + x.abs();
         1.0 / (d * d)
     }
 );
 pointwise!(
     /// SiLU (swish): `x · σ(x)`.
-    silu: |x: f32| x * sigmoid_scalar(x), |x: f32, _| {
+    silu, silu_s: |x: f32| x * sigmoid_scalar(x), |x: f32, _| {
         let s = sigmoid_scalar(x);
         s * (1.0 + x * (1.0 - s))
     }
 );
 pointwise!(
     /// `eˣ` (Keras's `exponential`).
-    exponential: f32::exp, |_, y: f32| y
+    exponential, exponential_s: f32::exp, |_, y: f32| y
 );
 pointwise!(
     /// Mish: `x · tanh(softplus(x))`.
-    mish: |x: f32| x * softplus_scalar(x).tanh(), |x: f32, _| {
+    mish, mish_s: |x: f32| x * softplus_scalar(x).tanh(), |x: f32, _| {
         let t = softplus_scalar(x).tanh();
         t + x * (1.0 - t * t) * sigmoid_scalar(x)
     }
@@ -527,6 +533,33 @@ impl Activation {
             Activation::Gelu => gelu(x, false),
             Activation::Exponential => exponential(x),
             Activation::Mish => mish(x),
+        })
+    }
+}
+
+impl Activation {
+    /// The function on one value, for the element-wise activations (`None` for softmax and
+    /// log-softmax, which work on whole rows). The same arithmetic as [`Activation::apply_tensor`].
+    pub fn scalar_fn(self) -> Option<fn(f32) -> f32> {
+        Some(match self {
+            Activation::Linear => |x| x,
+            Activation::Relu => relu_s,
+            Activation::Relu6 => relu6_s,
+            Activation::LeakyRelu => |x| if x > 0.0 { x } else { 0.2 * x },
+            Activation::Elu => |x| if x > 0.0 { x } else { x.exp_m1() },
+            Activation::Selu => selu_s,
+            Activation::Sigmoid => sigmoid_s,
+            Activation::HardSigmoid => hard_sigmoid_s,
+            Activation::HardSigmoidLegacy => hard_sigmoid_legacy_s,
+            Activation::HardSilu | Activation::HardSwish => hard_silu_s,
+            Activation::Tanh => tanh_s,
+            Activation::Softplus => softplus_s,
+            Activation::Softsign => softsign_s,
+            Activation::Silu | Activation::Swish => silu_s,
+            Activation::Gelu => gelu_exact_scalar,
+            Activation::Exponential => exponential_s,
+            Activation::Mish => mish_s,
+            Activation::Softmax | Activation::LogSoftmax => return None,
         })
     }
 }

@@ -230,7 +230,15 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
 }
 
 /// Per-channel `inv = γ/√(σ² + ε)` and `shift = β − μ·inv`.
-fn affine(mean: &[f32], var: &[f32], gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f32) -> (Vec<f32>, Vec<f32>) {
+/// The per-channel `(scale, shift)` of inference batch normalization: `scale = γ/√(σ² + ε)`,
+/// `shift = β − μ·scale`, so `y = x·scale + shift` (what a plan folds into a convolution).
+pub fn inference_scale_shift(
+    mean: &[f32],
+    var: &[f32],
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
     let inv: Vec<f32> = (0..mean.len())
         .map(|ch| gamma.map_or(1.0, |g| g.data()[ch]) / (var[ch] + eps).sqrt())
         .collect();
@@ -259,7 +267,7 @@ pub fn batch_norm_inference(
     ] {
         check_param(name, t, &l)?;
     }
-    let (inv, shift) = affine(mean.data(), variance.data(), gamma, beta, eps);
+    let (inv, shift) = inference_scale_shift(mean.data(), variance.data(), gamma, beta, eps);
     let zeros = vec![0.0; l.c];
     let co = Linear {
         a: inv,
@@ -371,7 +379,7 @@ pub fn batch_norm_training(
     check_param("gamma", gamma, &l)?;
     check_param("beta", beta, &l)?;
     let stats = batch_moments(x, axis)?;
-    let (inv, shift) = affine(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
+    let (inv, shift) = inference_scale_shift(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
     let zeros = vec![0.0; l.c];
     let co = Linear {
         a: inv,

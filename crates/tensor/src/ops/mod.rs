@@ -20,4 +20,4 @@ pub mod reduce;
 pub mod shape_ops;
 pub mod softmax;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;

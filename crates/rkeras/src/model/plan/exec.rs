@@ -1,0 +1,308 @@
+//! Running a plan: the steps in order over the arena, each calling one engine kernel on slices
+//! of it (a fallback step runs its layer's `call` on an inference tape). The arena is allocated
+//! on the first run and kept; a run while another holds it uses its own.
+
+use super::{ConvWeights, Loc, MergeKind, Plan, Step, StepKind, ValueId};
+use crate::error::{KerasError, Result};
+use crate::layers::CallCtx;
+use crate::model::Model;
+use tensor::kernels::conv::{conv2d, ConvArgs, Weights};
+use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
+use tensor::kernels::pointwise::{affine, global_pool, pool2d};
+use tensor::{Rng, Tape, Tensor};
+
+/// A value's place during one run: start pointer, elements spanned, pixel stride, channels.
+#[derive(Clone, Copy)]
+struct View {
+    ptr: *mut f32,
+    span: usize,
+    stride: usize,
+    channels: usize,
+    pixels: usize,
+}
+
+impl View {
+    fn contiguous(&self) -> bool {
+        self.stride == self.channels
+    }
+    /// # Safety
+    /// The arena slot or input behind `ptr` holds `span` values and outlives the slice.
+    unsafe fn slice<'a>(&self) -> &'a [f32] {
+        std::slice::from_raw_parts(self.ptr, self.span)
+    }
+    /// # Safety
+    /// As [`View::slice`], and nothing else reads or writes the span meanwhile.
+    unsafe fn slice_mut<'a>(&self) -> &'a mut [f32] {
+        std::slice::from_raw_parts_mut(self.ptr, self.span)
+    }
+    /// The values, contiguous (copied when strided).
+    unsafe fn gather(&self) -> Vec<f32> {
+        if self.contiguous() {
+            return self.slice()[..self.pixels * self.channels].to_vec();
+        }
+        let s = self.slice();
+        (0..self.pixels)
+            .flat_map(|p| s[p * self.stride..p * self.stride + self.channels].iter().copied())
+            .collect()
+    }
+    /// Writes contiguous values into the view.
+    unsafe fn scatter(&self, values: &[f32]) {
+        let d = self.slice_mut();
+        for p in 0..self.pixels {
+            d[p * self.stride..p * self.stride + self.channels]
+                .copy_from_slice(&values[p * self.channels..(p + 1) * self.channels]);
+        }
+    }
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    slots: Vec<*mut f32>,
+    inputs: &'a [Tensor],
+}
+
+impl Ctx<'_> {
+    fn view(&self, v: ValueId) -> View {
+        let val = &self.plan.values[v];
+        let (channels, pixels) = (val.channels(), val.pixels());
+        match val.loc {
+            Loc::Input(k) => View {
+                ptr: self.inputs[k].data().as_ptr() as *mut f32,
+                span: val.len(),
+                stride: channels,
+                channels,
+                pixels,
+            },
+            Loc::Buffer { buffer, offset, stride } => {
+                let slot = self.plan.buffer_slot[buffer];
+                View {
+                    // SAFETY: the slot holds `slot_len[slot]` ≥ offset + span values (placed so).
+                    ptr: unsafe { self.slots[slot].add(offset) },
+                    span: if pixels == 0 {
+                        0
+                    } else {
+                        (pixels - 1) * stride + channels
+                    },
+                    stride,
+                    channels,
+                    pixels,
+                }
+            }
+        }
+    }
+}
+
+impl Plan {
+    /// Runs the plan on inputs of its shapes; `model` is the model it was built from.
+    pub fn run(&self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        if shapes.len() != self.input_shapes.len()
+            || shapes.iter().zip(&self.input_shapes).any(|(a, b)| *a != b.as_slice())
+        {
+            return Err(KerasError::Invalid(format!(
+                "model {}: the plan is for inputs {:?}, received {:?}",
+                model.name, self.input_shapes, shapes
+            )));
+        }
+        let mut own;
+        let mut guard = self.arena.try_lock().ok();
+        let arena: &mut Vec<Vec<f32>> = match guard.as_deref_mut() {
+            Some(a) => a,
+            None => {
+                own = Vec::new();
+                &mut own
+            }
+        };
+        if arena.len() != self.slot_len.len() {
+            *arena = self.slot_len.iter().map(|&n| vec![0.0f32; n]).collect();
+        }
+        let ctx = Ctx {
+            plan: self,
+            slots: arena.iter_mut().map(|s| s.as_mut_ptr()).collect(),
+            inputs,
+        };
+        for step in self.steps.iter().filter(|s| !s.dead) {
+            // SAFETY: a step's output buffer is live while it runs, so it shares no slot with
+            // any of its inputs (placement); views stay inside their slots.
+            unsafe { self.run_step(model, &ctx, step) }.map_err(|e| match e {
+                KerasError::Invalid(m) if m.starts_with(&step.layer) => KerasError::Invalid(m),
+                other => KerasError::Invalid(format!("{}: {other}", step.layer)),
+            })?;
+        }
+        self.outputs
+            .iter()
+            .map(|&v| {
+                let view = ctx.view(v);
+                // SAFETY: as above; the arena outlives this loop.
+                let data = unsafe { view.gather() };
+                Ok(Tensor::new(&self.values[v].shape, data)?)
+            })
+            .collect()
+    }
+
+    unsafe fn run_step(&self, model: &Model, ctx: &Ctx, step: &Step) -> Result<()> {
+        let out = ctx.view(step.output);
+        let input = |i: usize| ctx.view(step.inputs[i]);
+        let contiguous = |v: View| -> Result<View> {
+            if v.contiguous() {
+                Ok(v)
+            } else {
+                Err(KerasError::Invalid("plan: a kernel input is strided".into()))
+            }
+        };
+        match &step.kind {
+            StepKind::Conv {
+                geometry,
+                weights,
+                bias,
+                act,
+                residual,
+            } => {
+                let x = contiguous(input(0))?;
+                let res = residual.map(|r| ctx.view(r));
+                let weights = match weights {
+                    ConvWeights::Packed(p) => Weights::Packed(p),
+                    ConvWeights::Raw(t) => Weights::Raw(t.data()),
+                };
+                conv2d(
+                    self.isa,
+                    ConvArgs {
+                        geometry,
+                        x: x.slice(),
+                        weights,
+                        epilogue: act.with_bias(bias.as_deref()),
+                        residual: res.map(|r| (r.slice(), r.stride)),
+                        y: out.slice_mut(),
+                        y_stride: out.stride,
+                    },
+                )?;
+            }
+            StepKind::Depthwise {
+                geometry,
+                kernel,
+                bias,
+                act,
+            } => {
+                let x = contiguous(input(0))?;
+                depthwise(
+                    self.isa,
+                    DepthwiseArgs {
+                        geometry,
+                        x: x.slice(),
+                        w: kernel,
+                        epilogue: act.with_bias(bias.as_deref()),
+                        y: out.slice_mut(),
+                        y_stride: out.stride,
+                    },
+                )?;
+            }
+            StepKind::Affine { scale, shift, act } => {
+                let x = contiguous(input(0))?;
+                let y = contiguous(out)?;
+                affine(Some(x.slice()), y.slice_mut(), scale, shift, act)?;
+            }
+            StepKind::Softmax { log } => {
+                let x = input(0);
+                let t = Tensor::new(&self.values[step.inputs[0]].shape, x.gather())?;
+                let y = if *log {
+                    tensor::ops::softmax::log_softmax(&t, -1)?
+                } else {
+                    tensor::ops::softmax::softmax(&t, -1)?
+                };
+                out.scatter(y.data());
+            }
+            StepKind::Pool { geometry, max, act } => {
+                let x = contiguous(input(0))?;
+                pool2d(geometry, *max, x.slice(), contiguous(out)?.slice_mut(), act)?;
+            }
+            StepKind::GlobalPool { max } => {
+                let x = contiguous(input(0))?;
+                let s = &self.values[step.inputs[0]].shape;
+                let (n, c) = (s[0], x.channels);
+                global_pool(n, x.pixels / n.max(1), c, *max, x.slice(), contiguous(out)?.slice_mut())?;
+            }
+            StepKind::Pad {
+                sides: ((t, _), (l, r)),
+            } => {
+                let x = contiguous(input(0))?;
+                let y = contiguous(out)?.slice_mut();
+                let s = &self.values[step.inputs[0]].shape;
+                let (n, h, w, c) = (s[0], s[1], s[2], s[3]);
+                let (oh, ow) = (self.values[step.output].shape[1], w + l + r);
+                y.fill(0.0);
+                let xs = x.slice();
+                for img in 0..n {
+                    for iy in 0..h {
+                        let src = &xs[((img * h + iy) * w) * c..((img * h + iy) * w + w) * c];
+                        let dst = ((img * oh + iy + t) * ow + l) * c;
+                        y[dst..dst + w * c].copy_from_slice(src);
+                    }
+                }
+            }
+            StepKind::Merge { kind, act } => {
+                let y = contiguous(out)?.slice_mut();
+                let xs: Vec<&[f32]> = (0..step.inputs.len())
+                    .map(|i| contiguous(input(i)).map(|v| v.slice()))
+                    .collect::<Result<_>>()?;
+                let n = y.len();
+                let count = xs.len() as f32;
+                for (i, o) in y.iter_mut().enumerate().take(n) {
+                    let mut v = xs[0][i];
+                    for x in &xs[1..] {
+                        v = match kind {
+                            MergeKind::Add | MergeKind::Average => v + x[i],
+                            MergeKind::Subtract => v - x[i],
+                            MergeKind::Multiply => v * x[i],
+                            MergeKind::Maximum => v.max(x[i]),
+                            MergeKind::Minimum => v.min(x[i]),
+                        };
+                    }
+                    if *kind == MergeKind::Average {
+                        v /= count;
+                    }
+                    *o = act.apply(v);
+                }
+            }
+            StepKind::Copy => {
+                out.scatter(&input(0).gather());
+            }
+            StepKind::Fallback { layer } => {
+                let layer = model
+                    .layers
+                    .get(*layer)
+                    .ok_or_else(|| KerasError::Invalid(format!("plan: {}: no such layer", step.layer)))?;
+                let mut tape = Tape::inference();
+                let mut rng = Rng::new(0);
+                let mut cctx = CallCtx::new(&mut tape, &mut rng, false);
+                let ins: Vec<_> = (0..step.inputs.len())
+                    .map(|i| {
+                        let v = step.inputs[i];
+                        Ok(cctx
+                            .tape
+                            .constant(Tensor::new(&self.values[v].shape, input(i).gather())?))
+                    })
+                    .collect::<Result<_>>()?;
+                let ws: Vec<_> = layer
+                    .weights()
+                    .iter()
+                    .map(|w| cctx.tape.constant(w.value.clone()))
+                    .collect();
+                let outs = layer.call(&mut cctx, &ins, &ws)?;
+                let y = outs
+                    .first()
+                    .ok_or_else(|| KerasError::Invalid(format!("{}: the layer gave no output", step.layer)))?;
+                let y = tape.value(*y);
+                if y.len() != out.pixels * out.channels {
+                    return Err(KerasError::Invalid(format!(
+                        "{}: the layer gave shape {:?}, the plan expected {:?}",
+                        step.layer,
+                        y.shape(),
+                        self.values[step.output].shape
+                    )));
+                }
+                out.scatter(y.data());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! The fusion rules, one function each. A rule looks at the step that produced a node's input
+//! and, when that value has no other reader, changes the step instead of adding one; the node's
+//! output then *is* that step's output. Every rule is exact up to float rounding (a folded
+//! BatchNormalization multiplies the kernel instead of the output).
+
+use super::build::{Builder, Storage};
+use super::op::MergeKind;
+use super::{ConvWeights, StepKind, ValueId};
+use tensor::kernels::act::ActSpec;
+use tensor::ops::conv::Conv2dParams;
+use tensor::{Padding, Tensor};
+
+/// Sets the activation of a step kind that has an epilogue (callers check it is linear).
+pub(super) fn set_act(kind: &mut StepKind, a: ActSpec) {
+    match kind {
+        StepKind::Conv { act, .. }
+        | StepKind::Depthwise { act, .. }
+        | StepKind::Affine { act, .. }
+        | StepKind::Pool { act, .. }
+        | StepKind::Merge { act, .. } => *act = a,
+        _ => {}
+    }
+}
+
+fn act_of(kind: &StepKind) -> Option<&ActSpec> {
+    match kind {
+        StepKind::Conv { act, .. }
+        | StepKind::Depthwise { act, .. }
+        | StepKind::Affine { act, .. }
+        | StepKind::Pool { act, .. }
+        | StepKind::Merge { act, .. } => Some(act),
+        _ => None,
+    }
+}
+
+/// Explicit padding `(before, after)` of one axis for a window op whose input was zero-padded
+/// by `(zb, za)` first: the op's own padding computed on the padded size, plus the zeros.
+fn merged_axis(
+    p: Padding,
+    input_padded: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    (zb, za): (usize, usize),
+) -> Option<Padding> {
+    let g = tensor::shape::window_axis("plan", input_padded, kernel, stride, dilation, p).ok()?;
+    Some(Padding::Explicit(g.pad_before + zb, g.pad_after + za))
+}
+
+impl Builder<'_> {
+    /// `ZeroPadding2D` → convolution: the convolution reads the unpadded input with the zeros
+    /// added to its own padding (the pad step is dropped when nothing else reads it).
+    pub fn take_pad(&mut self, x: ValueId, params: Conv2dParams, kernel: (usize, usize)) -> (ValueId, Conv2dParams) {
+        let Some(si) = self.producer[x] else { return (x, params) };
+        let StepKind::Pad { sides: (h, w) } = self.steps[si].kind else {
+            return (x, params);
+        };
+        if !self.sole_use(x) {
+            return (x, params);
+        }
+        let src = self.steps[si].inputs[0];
+        let shape = &self.values[x].shape;
+        let (Some(&ph), Some(&pw)) = (shape.get(1), shape.get(2)) else {
+            return (x, params);
+        };
+        let rows = merged_axis(params.padding.0, ph, kernel.0, params.strides.0, params.dilation.0, h);
+        let cols = merged_axis(params.padding.1, pw, kernel.1, params.strides.1, params.dilation.1, w);
+        let (Some(rows), Some(cols)) = (rows, cols) else {
+            return (x, params);
+        };
+        self.steps[si].dead = true;
+        (
+            src,
+            Conv2dParams {
+                padding: (rows, cols),
+                ..params
+            },
+        )
+    }
+
+    /// `BatchNormalization` (`y = x·scale + shift` per channel) folded into the convolution,
+    /// depthwise convolution or dense product that made `x`: kernel column `c` times
+    /// `scale[c]`, bias `b·scale + shift`.
+    pub fn fold_affine(&mut self, x: ValueId, scale: &[f32], shift: &[f32], uses: usize, out: bool) -> Option<ValueId> {
+        let si = self.producer[x]?;
+        if !self.sole_use(x) {
+            return None;
+        }
+        let step = &mut self.steps[si];
+        if !act_of(&step.kind).is_some_and(|a| a.is_linear()) {
+            return None;
+        }
+        let c = scale.len();
+        let fold_bias = |bias: &mut Option<Vec<f32>>| {
+            let b = bias.get_or_insert_with(|| vec![0.0; c]);
+            for ((b, s), t) in b.iter_mut().zip(scale).zip(shift) {
+                *b = *b * s + t;
+            }
+        };
+        match &mut step.kind {
+            StepKind::Conv {
+                geometry,
+                weights: ConvWeights::Raw(k),
+                bias,
+                residual: None,
+                ..
+            } if geometry.cout == c => {
+                let mut data = k.data().to_vec();
+                for row in data.chunks_exact_mut(c) {
+                    for (v, s) in row.iter_mut().zip(scale) {
+                        *v *= s;
+                    }
+                }
+                *k = Tensor::new(k.shape(), data).ok()?;
+                fold_bias(bias);
+            }
+            StepKind::Depthwise {
+                geometry, kernel, bias, ..
+            } if geometry.cout == c => {
+                for row in kernel.chunks_exact_mut(c) {
+                    for (v, s) in row.iter_mut().zip(scale) {
+                        *v *= s;
+                    }
+                }
+                fold_bias(bias);
+            }
+            _ => return None,
+        }
+        self.uses[x] = uses;
+        self.is_output[x] = out;
+        Some(x)
+    }
+
+    /// An element-wise activation into the epilogue of the step that made `x`.
+    pub fn fuse_act(&mut self, x: ValueId, a: ActSpec, uses: usize, out: bool) -> Option<ValueId> {
+        let si = self.producer[x]?;
+        if !self.sole_use(x) || !act_of(&self.steps[si].kind).is_some_and(|a| a.is_linear()) {
+            return None;
+        }
+        set_act(&mut self.steps[si].kind, a);
+        self.uses[x] = uses;
+        self.is_output[x] = out;
+        Some(x)
+    }
+
+    /// `Add(a, b)` into the convolution that made one input, reading the other as its residual
+    /// (which must already exist when that convolution runs).
+    pub fn fuse_add(&mut self, kind: MergeKind, ins: &[ValueId], uses: usize, out: bool) -> Option<ValueId> {
+        if kind != MergeKind::Add || ins.len() != 2 {
+            return None;
+        }
+        // Prefer the input made last, so the other is surely computed before it.
+        let mut order = [(ins[0], ins[1]), (ins[1], ins[0])];
+        order.sort_by_key(|&(a, _)| std::cmp::Reverse(self.producer[a]));
+        for (a, b) in order {
+            let Some(si) = self.producer[a] else { continue };
+            if a == b || !self.sole_use(a) {
+                continue;
+            }
+            let b_ready = match self.producer[b] {
+                None => true,
+                Some(bi) => bi < si,
+            };
+            if !b_ready || matches!(self.storage[b], Storage::Region { .. }) {
+                continue;
+            }
+            if let StepKind::Conv { act, residual, .. } = &mut self.steps[si].kind {
+                if act.is_linear() && residual.is_none() {
+                    *residual = Some(b);
+                    self.steps[si].inputs.push(b);
+                    self.uses[a] = uses;
+                    self.is_output[a] = out;
+                    return Some(a);
+                }
+            }
+        }
+        None
+    }
+
+    /// `Concatenate` on the last axis: each input made by a convolution with no other reader
+    /// is written by it straight into its channel slice; the others are copied there.
+    pub fn concat(&mut self, ins: &[ValueId], shape: Vec<usize>, name: &str, uses: usize, out: bool) -> ValueId {
+        let v = self.new_value(shape.clone(), uses, out);
+        let mut offset = 0;
+        for &x in ins {
+            let c = self.values[x].channels();
+            let writes_strided = self.producer[x]
+                .is_some_and(|si| matches!(self.steps[si].kind, StepKind::Conv { .. } | StepKind::Depthwise { .. }));
+            if writes_strided && self.sole_use(x) {
+                self.storage[x] = Storage::Region { of: v, offset };
+            } else {
+                let region = self.new_value(self.values[x].shape.clone(), 0, false);
+                self.storage[region] = Storage::Region { of: v, offset };
+                self.producer[region] = Some(self.steps.len());
+                self.steps.push(super::Step {
+                    kind: StepKind::Copy,
+                    inputs: vec![x],
+                    output: region,
+                    layer: name.to_string(),
+                    dead: false,
+                });
+            }
+            offset += c;
+        }
+        v
+    }
+}

@@ -1,0 +1,208 @@
+//! The plan against the tape: every application (small inputs, random BatchNormalization
+//! statistics so folding changes numbers), the fusions each one must get, fallbacks, weight
+//! changes, several inputs and outputs, and arena reuse.
+
+use crate::applications::{by_name, AppOptions, Pooling};
+use crate::prelude::*;
+use tensor::Rng;
+
+fn random(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::new(shape, (0..n).map(|_| rng.uniform_range(lo, hi) as f32).collect()).unwrap()
+}
+
+/// Random moving statistics and affine parameters for every BatchNormalization.
+fn randomize_bn(model: &mut Model, rng: &mut Rng) {
+    let mut values = model.get_weights();
+    let names: Vec<String> = model
+        .all_layers()
+        .iter()
+        .flat_map(|l| l.weights().into_iter().map(|w| w.name.clone()).collect::<Vec<_>>())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<u64> = model
+        .all_layers()
+        .iter()
+        .flat_map(|l| l.weights().into_iter().map(|w| w.id))
+        .collect();
+    let mut k = 0;
+    for (name, id) in names.iter().zip(&ids) {
+        if !seen.insert(*id) {
+            continue;
+        }
+        let v = &mut values[k];
+        let s = v.shape().to_vec();
+        match name.as_str() {
+            "moving_mean" | "beta" => *v = random(rng, &s, -0.5, 0.5),
+            "moving_variance" => *v = random(rng, &s, 0.5, 2.0),
+            "gamma" => *v = random(rng, &s, 0.5, 1.5),
+            _ => {}
+        }
+        k += 1;
+    }
+    model.set_weights(&values).unwrap();
+}
+
+fn assert_plan_matches_tape(model: &Model, inputs: &[Tensor], what: &str) {
+    let want = model.forward_tape(inputs, false).unwrap();
+    let got = model.forward(inputs, false).unwrap();
+    assert_eq!(want.len(), got.len(), "{what}");
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w.shape(), g.shape(), "{what}");
+        let scale = w.data().iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (i, (a, b)) in g.data().iter().zip(w.data()).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale + 1e-5 * b.abs(),
+                "{what}: element {i}: plan {a} vs tape {b} (max |tape| {scale})"
+            );
+        }
+    }
+}
+
+fn app(name: &str, shape: (usize, usize, usize), top: bool) -> Model {
+    clear_session();
+    let opts = AppOptions {
+        include_top: top,
+        input_shape: Some(shape),
+        pooling: if top { None } else { Some(Pooling::Avg) },
+        classes: if top { Some(7) } else { None },
+        ..Default::default()
+    };
+    by_name(name, &opts).unwrap()
+}
+
+#[test]
+fn every_application_runs_the_same_through_the_plan() {
+    let mut rng = Rng::new(42);
+    let cases: &[(&str, (usize, usize, usize), bool)] = &[
+        ("LeNet5", (28, 28, 1), true),
+        ("VGG16", (32, 32, 3), false),
+        ("ResNet50", (32, 32, 3), false),
+        ("ResNet50V2", (32, 32, 3), false),
+        ("InceptionV3", (75, 75, 3), false),
+        ("MobileNet", (32, 32, 3), true),
+        ("MobileNetV2", (32, 32, 3), true),
+        ("Xception", (71, 71, 3), false),
+        ("DenseNet121", (32, 32, 3), false),
+    ];
+    for &(name, (h, w, c), top) in cases {
+        let mut model = app(name, (h, w, c), top);
+        randomize_bn(&mut model, &mut rng);
+        for batch in [1, 2] {
+            let x = random(&mut rng, &[batch, h, w, c], 0.0, 1.0);
+            assert_plan_matches_tape(&model, &[x], &format!("{name} batch {batch}"));
+        }
+        let plan = model.inference_plan(&[vec![1, h, w, c]]).unwrap();
+        assert!(
+            plan.fallback_layers().is_empty(),
+            "{name}: fallbacks {:?}",
+            plan.fallback_layers()
+        );
+    }
+}
+
+#[test]
+fn mobilenet_v2_is_fully_fused() {
+    let model = app("MobileNetV2", (32, 32, 3), true);
+    let plan = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap();
+    let d = plan.describe();
+    // Every BatchNormalization folded, every ReLU6 in an epilogue, every Add a residual,
+    // every ZeroPadding2D in a convolution's padding.
+    assert!(!d.contains("affine"), "{d}");
+    assert!(!d.contains("pad"), "{d}");
+    assert!(!d.contains(": add"), "{d}");
+    assert_eq!(d.matches("+residual").count(), 10, "{d}");
+    assert!(d.contains("Conv1: conv+clamp"), "{d}");
+    // 52 convolutions and depthwise convolutions, the pooling, the classifier and its softmax.
+    assert_eq!(plan.live_steps(), 52 + 1 + 1 + 1, "{d}");
+}
+
+#[test]
+fn resnet50_and_inception_fusions() {
+    let model = app("ResNet50", (32, 32, 3), false);
+    let d = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap().describe();
+    assert_eq!(d.matches("+residual").count(), 16, "{d}");
+    assert!(!d.contains("affine"), "{d}");
+    let model = app("InceptionV3", (75, 75, 3), false);
+    let d = model.inference_plan(&[vec![1, 75, 75, 3]]).unwrap().describe();
+    assert!(!d.contains("affine"), "{d}");
+    // Branch convolutions write their slices of the concatenations in place.
+    assert!(d.contains("→[64..] of 256"), "{d}");
+}
+
+#[test]
+fn layers_without_a_kernel_fall_back_to_their_call() {
+    clear_session();
+    let model = Sequential::new()
+        .add(InputLayer::new(&[6, 6, 3]))
+        .add(Conv2D::new(4, 3).padding("same"))
+        .add(BatchNormalization::new())
+        .add(Permute::new(&[2, 1, 3]))
+        .add(Conv2DTranspose::new(5, 3).strides(2))
+        .add(ELU::new())
+        .add(Flatten::new())
+        .add(Dropout::new(0.5))
+        .add(Dense::new(3).activation("softmax"))
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(1);
+    let mut model = model;
+    randomize_bn(&mut model, &mut rng);
+    let x = random(&mut rng, &[2, 6, 6, 3], -1.0, 1.0);
+    assert_plan_matches_tape(&model, &[x], "fallbacks");
+    let plan = model.inference_plan(&[vec![2, 6, 6, 3]]).unwrap();
+    let fb = plan.fallback_layers();
+    assert_eq!(fb.len(), 3, "{fb:?}\n{}", plan.describe());
+}
+
+#[test]
+fn several_inputs_outputs_shared_values_and_merges() {
+    clear_session();
+    let a = Input(&[8, 8, 4]).unwrap();
+    let b = Input(&[8, 8, 4]).unwrap();
+    let x = Conv2D::new(4, 3).padding("same").call(&a).unwrap();
+    let y = Add::new().call_many(&[&x, &b]).unwrap();
+    let z = ReLU::new().call(&y).unwrap();
+    let m = Multiply::new().call_many(&[&z, &x]).unwrap();
+    let avg = Average::new().call_many(&[&m, &a, &b]).unwrap();
+    let c = Concatenate::new(-1).call_many(&[&avg, &x, &b]).unwrap();
+    let p = MaxPooling2D::new(2).call(&c).unwrap();
+    let g = GlobalAveragePooling2D::new().call(&c).unwrap();
+    let model = Model::new(&[&a, &b], &[&p, &g, &x], None).unwrap();
+    let mut rng = Rng::new(5);
+    let ins = [
+        random(&mut rng, &[3, 8, 8, 4], -1.0, 1.0),
+        random(&mut rng, &[3, 8, 8, 4], -1.0, 1.0),
+    ];
+    assert_plan_matches_tape(&model, &ins, "graph");
+}
+
+#[test]
+fn a_weight_change_makes_a_new_plan() {
+    let mut model = app("MobileNetV2", (32, 32, 3), true);
+    let mut rng = Rng::new(3);
+    let x = random(&mut rng, &[1, 32, 32, 3], 0.0, 1.0);
+    let before = model.predict(&[x.clone()], 1).unwrap();
+    assert_eq!(model.plans.len(), 1);
+    randomize_bn(&mut model, &mut rng);
+    let after = model.predict(&[x.clone()], 1).unwrap();
+    assert!(
+        before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
+        "new weights, new outputs"
+    );
+    assert_plan_matches_tape(&model, &[x], "after set_weights");
+    assert_eq!(model.plans.len(), 1, "the stale plan was dropped");
+}
+
+#[test]
+fn the_arena_reuses_buffers() {
+    let model = app("ResNet50", (64, 64, 3), false);
+    let plan = model.inference_plan(&[vec![2, 64, 64, 3]]).unwrap();
+    let all: usize = plan.values.iter().map(|v| v.len()).sum::<usize>() * 4;
+    assert!(
+        plan.arena_bytes() * 4 < all,
+        "arena {} bytes vs {} bytes of activations",
+        plan.arena_bytes(),
+        all
+    );
+}

@@ -1,0 +1,250 @@
+//! The inference kernels (`tensor::kernels`) at the applications' shapes, against the tape
+//! ops they replace in inference (`ops::conv::conv2d`, im2col + GEMM; `ops::depthwise`), and
+//! as a share of this machine's measured FMA peak.
+//!
+//! Cases: the issue's 3×3 64→64 56×56 batch 8 (`same`), a 1×1 128→128 56×56 batch 8, ResNet50's
+//! 3×3 512→512 7×7 and 1×1 2048→512 7×7 at batch 1, MobileNetV2's 1×1 expand (16→96, 112×112)
+//! and its depthwise 3×3 (112×112×96 stride 2, 56×56×144 stride 1) at batch 1, the first conv
+//! (224×224×3 → 32, 3×3 stride 2), and VGG16's `fc1` (25088 → 4096) at batch 1 and 8.
+//!
+//! The same tiny harness as the `conv` bench: warm-up, repetitions for about
+//! `RKERAS_BENCH_SECONDS` (0.5 s), median and minimum, GFLOP/s of the median, and % of the
+//! peak measured first on the same number of workers. `--json` prints one JSON object per line;
+//! a non-flag argument keeps only the cases whose name contains it.
+//! Run with `cargo bench -p rkeras-tensor --bench kernels` (`RAYON_NUM_THREADS=2` for two
+//! workers; `RKERAS_ISA=avx2|portable` for the fallbacks).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use tensor::kernels::conv::{conv2d as igemm, ConvArgs, PackedWeights, Weights};
+use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
+use tensor::kernels::peak::fma_peak_gflops;
+use tensor::kernels::{isa, Epilogue};
+use tensor::ops::conv::{conv2d, conv2d_geometry, Conv2dParams};
+use tensor::ops::depthwise::{depthwise_conv2d, depthwise_geometry, DepthwiseParams};
+use tensor::{Padding, Rng, Tensor};
+
+fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::new(shape, (0..n).map(|_| rng.uniform_range(-1.0, 1.0) as f32).collect()).expect("shape and data agree")
+}
+
+fn filter() -> String {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default()
+}
+
+fn json_mode() -> bool {
+    std::env::args().any(|a| a == "--json") || std::env::var("RKERAS_BENCH_JSON").is_ok_and(|v| v == "1")
+}
+
+fn bench(name: &str, flops: f64, peak: f64, mut f: impl FnMut()) {
+    if !name.contains(&filter()) {
+        return;
+    }
+    f();
+    let probe = Instant::now();
+    f();
+    let once = probe.elapsed().max(Duration::from_micros(1));
+    let seconds = std::env::var("RKERAS_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.5);
+    let reps = ((seconds / once.as_secs_f64()) as usize).clamp(5, 2000);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let gf = flops / median / 1e9;
+    if json_mode() {
+        println!(
+            r#"{{"name": "{name}", "median_ms": {:.6}, "min_ms": {:.6}, "gflops": {gf:.3}, "peak_pct": {:.1}, "reps": {reps}}}"#,
+            median * 1e3,
+            times[0] * 1e3,
+            100.0 * gf / peak
+        );
+    } else {
+        println!(
+            "{name:<58} median {:>9.3} ms  min {:>9.3} ms  {gf:>7.1} GFLOP/s {:>5.1}% of peak ({reps} reps)",
+            median * 1e3,
+            times[0] * 1e3,
+            100.0 * gf / peak
+        );
+    }
+}
+
+fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], strides: usize, padding: Padding) {
+    let xt = random(rng, x);
+    let wt = random(rng, k);
+    let b = random(rng, &[k[3]]);
+    let p = Conv2dParams::new((strides, strides), padding);
+    let g = conv2d_geometry("bench", x, k, &p).expect("bench shapes are valid");
+    let flops = 2.0 * (g.n * g.oh() * g.ow() * g.cout * k[0] * k[1] * k[2]) as f64;
+    let isa = isa();
+    let packed = PackedWeights::pack(isa, wt.data(), k[0] * k[1] * k[2], k[3], 1).expect("packs");
+    let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
+    bench(&format!("{label} implicit GEMM ({})", isa.name()), flops, peak, || {
+        igemm(
+            isa,
+            ConvArgs {
+                geometry: &g,
+                x: xt.data(),
+                weights: Weights::Packed(&packed),
+                epilogue: Epilogue {
+                    bias: Some(b.data()),
+                    ..Epilogue::linear()
+                },
+                residual: None,
+                y: &mut y,
+                y_stride: g.cout,
+            },
+        )
+        .expect("runs");
+        black_box(&y);
+    });
+    bench(&format!("{label} tape op (im2col + gemm)"), flops, peak, || {
+        black_box(conv2d(&xt, &wt, Some(&b), &p).expect("runs"));
+    });
+}
+
+fn main() {
+    let threads = rayon::current_num_threads();
+    let peak = fma_peak_gflops(isa(), threads, 0.5);
+    if json_mode() {
+        println!(
+            r#"{{"rayon_threads": {threads}, "isa": "{}", "peak_gflops": {peak:.1}}}"#,
+            isa().name()
+        );
+    } else {
+        println!(
+            "{} workers, {}: measured FMA peak {peak:.1} GFLOP/s",
+            threads,
+            isa().name()
+        );
+    }
+    let mut rng = Rng::new(1);
+    let r = &mut rng;
+    conv_case(
+        r,
+        peak,
+        "conv 3x3 64->64 56x56 b8 same",
+        &[8, 56, 56, 64],
+        &[3, 3, 64, 64],
+        1,
+        Padding::Same,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 1x1 128->128 56x56 b8",
+        &[8, 56, 56, 128],
+        &[1, 1, 128, 128],
+        1,
+        Padding::Valid,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 3x3 512->512 7x7 b1 same",
+        &[1, 7, 7, 512],
+        &[3, 3, 512, 512],
+        1,
+        Padding::Same,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 1x1 2048->512 7x7 b1",
+        &[1, 7, 7, 2048],
+        &[1, 1, 2048, 512],
+        1,
+        Padding::Valid,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 1x1 16->96 112x112 b1",
+        &[1, 112, 112, 16],
+        &[1, 1, 16, 96],
+        1,
+        Padding::Valid,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 3x3 3->32 224x224 b1 s2",
+        &[1, 224, 224, 3],
+        &[3, 3, 3, 32],
+        2,
+        Padding::Same,
+    );
+    for (label, x, s) in [
+        ("depthwise 3x3 112x112x96 b1 s2", [1, 112, 112, 96], 2),
+        ("depthwise 3x3 56x56x144 b1 s1", [1, 56, 56, 144], 1),
+        ("depthwise 3x3 112x112x32 b8 s1", [8, 112, 112, 32], 1),
+    ] {
+        let xt = random(r, &x);
+        let wt = random(r, &[3, 3, x[3], 1]);
+        let p = DepthwiseParams::new((s, s), Padding::Same);
+        let g = depthwise_geometry("bench", &x, wt.shape(), &p).expect("valid");
+        let flops = 2.0 * (g.n * g.oh() * g.ow() * g.cout * 9) as f64;
+        let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
+        bench(&format!("{label} kernel ({})", isa().name()), flops, peak, || {
+            depthwise(
+                isa(),
+                DepthwiseArgs {
+                    geometry: &g,
+                    x: xt.data(),
+                    w: wt.data(),
+                    epilogue: Epilogue::linear(),
+                    y: &mut y,
+                    y_stride: g.cout,
+                },
+            )
+            .expect("runs");
+            black_box(&y);
+        });
+        bench(&format!("{label} tape op"), flops, peak, || {
+            black_box(depthwise_conv2d(&xt, &wt, None, &p).expect("runs"));
+        });
+    }
+    for batch in [1, 8] {
+        let label = format!("dense 25088->4096 b{batch}");
+        if !label.contains(&filter()) {
+            continue;
+        }
+        let x = random(r, &[batch, 1, 1, 25088]);
+        let w = random(r, &[1, 1, 25088, 4096]);
+        let g = conv2d_geometry("bench", x.shape(), w.shape(), &Conv2dParams::default()).expect("valid");
+        let mut y = vec![0.0f32; batch * 4096];
+        bench(
+            &format!("{label} in place ({})", isa().name()),
+            2.0 * (batch * 25088 * 4096) as f64,
+            peak,
+            || {
+                igemm(
+                    isa(),
+                    ConvArgs {
+                        geometry: &g,
+                        x: x.data(),
+                        weights: Weights::Raw(w.data()),
+                        epilogue: Epilogue::linear(),
+                        residual: None,
+                        y: &mut y,
+                        y_stride: 4096,
+                    },
+                )
+                .expect("runs");
+                black_box(&y);
+            },
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! Convolution as an implicit GEMM: NHWC input `[n, h, w, cin]`, kernel `(kh, kw, cin/groups,
+//! cout)`, output `[n, oh, ow, cout]` written at any pixel stride (so a branch can write its
+//! slice of a concatenation in place), with a fused epilogue (bias, residual, activation).
+//!
+//! The GEMM is `M = n·oh·ow` output pixels × `N = cout/groups` channels × depth
+//! `K = kh·kw·cin/groups` (kernel taps, then channels: the Keras kernel is already this
+//! `K × N` matrix). No im2col buffer exists and nothing of the input is copied: for a block of
+//! output rows and one depth block (whole taps, ≤ [`KC`] channels) a worker fills a table of
+//! pointers — for each row and tap, the input pixel it reads (a zero row where the tap falls
+//! in the padding; strides, dilation and TensorFlow's uneven `same` split are just indices) —
+//! and the microkernels sum over the taps through those pointers, for every weight panel. The weights are
+//! prepacked once ([`PackedWeights`]) into `[group][panel][K][NR]` panels, zero-padded to whole
+//! vectors, or used in place ([`Weights::Raw`], for `Dense` kernels too large to copy).
+//!
+//! Work is split over blocks of output rows × panels, so one image (batch 1) uses every core.
+//! Every output value is summed by one worker in one fixed order: results do not depend on the
+//! thread count. [`conv2d_reference`] is the naive loop the driver is tested against.
+
+use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
+use super::{Epilogue, Isa};
+use crate::error::{shape_err, Result};
+use crate::ops::conv_gemm::ConvGeometry;
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Depth block: the packed rows of a block and one panel's weights stay in L2.
+pub const KC: usize = 512;
+
+/// A weight matrix `K × cout` in the layout the microkernels read.
+#[derive(Debug, Clone)]
+pub struct PackedWeights {
+    isa: Isa,
+    nr: usize,
+    depth: usize,
+    cout_g: usize,
+    groups: usize,
+    panels: usize,
+    data: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// Packs a Keras kernel `(kh, kw, cin/groups, cout)` flattened to `depth × cout`
+    /// (`depth = kh·kw·cin/groups`) for `isa`; column `co` of group `g` is filter
+    /// `g·cout/groups + co`.
+    pub fn pack(isa: Isa, kernel: &[f32], depth: usize, cout: usize, groups: usize) -> Result<PackedWeights> {
+        if groups == 0 || cout % groups != 0 || kernel.len() != depth * cout {
+            return shape_err(
+                "pack_weights",
+                format!(
+                    "kernel of {} values is not depth {depth} × cout {cout} in {groups} group(s)",
+                    kernel.len()
+                ),
+            );
+        }
+        let nr = tile_shape(isa).1;
+        let cout_g = cout / groups;
+        let panels = cout_g.div_ceil(nr);
+        let mut data = vec![0.0f32; groups * panels * depth * nr];
+        for g in 0..groups {
+            for p in 0..panels {
+                let base = (g * panels + p) * depth * nr;
+                let c0 = g * cout_g + p * nr;
+                let nc = nr.min(cout_g - p * nr);
+                for k in 0..depth {
+                    data[base + k * nr..base + k * nr + nc].copy_from_slice(&kernel[k * cout + c0..k * cout + c0 + nc]);
+                }
+            }
+        }
+        Ok(PackedWeights {
+            isa,
+            nr,
+            depth,
+            cout_g,
+            groups,
+            panels,
+            data,
+        })
+    }
+
+    /// The instruction set it was packed for.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+}
+
+/// The weights of one convolution or dense product.
+#[derive(Debug, Clone, Copy)]
+pub enum Weights<'a> {
+    /// Prepacked panels.
+    Packed(&'a PackedWeights),
+    /// The kernel as stored (`depth × cout`, row-major), read in place.
+    Raw(&'a [f32]),
+}
+
+/// One convolution's operands. `y` starts at the output's first channel; pixel `m` of the
+/// output is `y[m·y_stride ..][..cout]`. `residual`, when given, is added before the
+/// activation, read the same way at its own stride.
+pub struct ConvArgs<'a> {
+    /// The geometry (from [`crate::ops::conv::conv2d_geometry`]).
+    pub geometry: &'a ConvGeometry,
+    /// NHWC input, contiguous.
+    pub x: &'a [f32],
+    /// The weights.
+    pub weights: Weights<'a>,
+    /// Bias and activation.
+    pub epilogue: Epilogue<'a>,
+    /// Residual and its pixel stride.
+    pub residual: Option<(&'a [f32], usize)>,
+    /// Output.
+    pub y: &'a mut [f32],
+    /// Output pixel stride (≥ cout).
+    pub y_stride: usize,
+}
+
+#[derive(Clone, Copy)]
+struct SyncPtr<T>(T);
+unsafe impl<T> Sync for SyncPtr<T> {}
+unsafe impl<T> Send for SyncPtr<T> {}
+
+thread_local! {
+    /// Per worker: the row-pointer tables of a block, and a scratch row for padded tiles.
+    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Where B rows of (group, panel) start and how far apart they are.
+#[derive(Clone, Copy)]
+struct BLayout {
+    base: SyncPtr<*const f32>,
+    ldb: usize,
+    group_stride: usize,
+    panel_stride: usize,
+}
+
+/// Runs a convolution (or, with a 1×1 geometry over `[rows, 1, 1, k]`, a dense product).
+pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
+    let g = args.geometry;
+    let (kh, kw) = (g.rows.kernel, g.cols.kernel);
+    let cin_g = g.cin_g();
+    let cout_g = g.cout_g();
+    let depth = kh * kw * cin_g;
+    let m = g.n * g.oh() * g.ow();
+    check(&args, m, depth)?;
+    if m == 0 || g.cout == 0 {
+        return Ok(());
+    }
+    let (mr_max, nr) = tile_shape(isa);
+    let b = match args.weights {
+        Weights::Packed(p) => {
+            if p.isa != isa || p.depth != depth || p.cout_g != cout_g || p.groups != g.groups {
+                return shape_err(
+                    "conv2d",
+                    format!(
+                        "packed weights (depth {}, {} × {} columns, {:?}) do not fit depth {depth}, {} × {cout_g}, {isa:?}",
+                        p.depth, p.groups, p.cout_g, p.isa, g.groups
+                    ),
+                );
+            }
+            BLayout {
+                base: SyncPtr(p.data.as_ptr()),
+                ldb: nr,
+                group_stride: p.panels * depth * nr,
+                panel_stride: depth * nr,
+            }
+        }
+        Weights::Raw(k) => BLayout {
+            base: SyncPtr(k.as_ptr()),
+            ldb: g.cout,
+            group_stride: cout_g,
+            panel_stride: nr,
+        },
+    };
+    let panels = cout_g.div_ceil(nr);
+    // Row blocks of whole tiles; enough tasks for every worker, not so small they thrash.
+    let threads = super::threads();
+    let work = m as f64 * g.cout as f64 * depth as f64;
+    let col_tasks = g.groups * panels;
+    let mut mb = (mr_max * 8).min(m.next_multiple_of(mr_max));
+    let want_tasks = if work < 2e5 { 1 } else { threads * 4 };
+    while mb > mr_max && m.div_ceil(mb) * col_tasks < want_tasks {
+        mb -= mr_max;
+    }
+    let row_blocks = m.div_ceil(mb);
+    // Split the panels too when the rows alone leave workers idle (batch 1, late layers).
+    let panel_split = if row_blocks * g.groups < want_tasks {
+        (want_tasks / (row_blocks * g.groups).max(1)).clamp(1, panels)
+    } else {
+        1
+    };
+    let panel_chunk = panels.div_ceil(panel_split);
+    let tasks = row_blocks * g.groups * panels.div_ceil(panel_chunk);
+    let y = SyncPtr(args.y.as_mut_ptr());
+    let res = args.residual.map(|(r, s)| (SyncPtr(r.as_ptr()), s));
+    let epi = args.epilogue;
+    let x = args.x;
+    let y_stride = args.y_stride;
+    let run = |task: usize| {
+        let pc = panels.div_ceil(panel_chunk);
+        let rb = task / (g.groups * pc);
+        let rest = task % (g.groups * pc);
+        let (grp, pchunk) = (rest / pc, rest % pc);
+        let rows = rb * mb..((rb + 1) * mb).min(m);
+        let prange = pchunk * panel_chunk..((pchunk + 1) * panel_chunk).min(panels);
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (ptrs, dummy) = &mut *s;
+            if dummy.len() < nr {
+                dummy.resize(nr, 0.0);
+            }
+            // SAFETY: `check` proved every row, column and depth index below in bounds; tasks
+            // write disjoint (row, column) ranges of `y`.
+            unsafe {
+                block(
+                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, mr_max, nr,
+                )
+            };
+        });
+    };
+    if tasks == 1 {
+        run(0);
+    } else {
+        (0..tasks).into_par_iter().for_each(run);
+    }
+    Ok(())
+}
+
+fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
+    let g = args.geometry;
+    let need_x = g.n * g.rows.input * g.cols.input * g.cin;
+    let fail = |what: String| shape_err("conv2d", what);
+    if args.x.len() < need_x {
+        return fail(format!(
+            "input holds {} values, the geometry needs {need_x}",
+            args.x.len()
+        ));
+    }
+    if args.y_stride < g.cout {
+        return fail(format!("output pixel stride {} < cout {}", args.y_stride, g.cout));
+    }
+    if m > 0 && args.y.len() < (m - 1) * args.y_stride + g.cout {
+        return fail(format!("output holds {} values, {m} pixels need more", args.y.len()));
+    }
+    if let Some((r, s)) = args.residual {
+        if s < g.cout || (m > 0 && r.len() < (m - 1) * s + g.cout) {
+            return fail(format!("residual of {} values at stride {s} is too small", r.len()));
+        }
+    }
+    if let Some(b) = args.epilogue.bias {
+        if b.len() < g.cout {
+            return fail(format!("bias holds {} values, cout is {}", b.len(), g.cout));
+        }
+    }
+    if let Weights::Raw(k) = args.weights {
+        if g.groups != 1 && k.len() != depth * g.cout {
+            return fail(format!("kernel holds {} values, expected {}", k.len(), depth * g.cout));
+        }
+        if k.len() < depth * g.cout {
+            return fail(format!("kernel holds {} values, expected {}", k.len(), depth * g.cout));
+        }
+    }
+    Ok(())
+}
+
+/// Zeros a padded tap points at (at least as long as any depth block's channels).
+static ZEROS: [f32; KC] = [0.0; KC];
+
+/// One depth block: taps `[t0, t1)`, channels `[c0, c1)` of each.
+#[derive(Clone, Copy)]
+struct DepthBlock {
+    t0: usize,
+    t1: usize,
+    c0: usize,
+    c1: usize,
+}
+
+/// The depth blocks of a convolution: whole taps while the channels fit in [`KC`], otherwise
+/// channel chunks of one tap.
+fn depth_blocks(taps: usize, cin_g: usize) -> Vec<DepthBlock> {
+    if cin_g <= KC {
+        let per = (KC / cin_g.max(1)).max(1);
+        (0..taps)
+            .step_by(per)
+            .map(|t0| DepthBlock {
+                t0,
+                t1: (t0 + per).min(taps),
+                c0: 0,
+                c1: cin_g,
+            })
+            .collect()
+    } else {
+        (0..taps)
+            .flat_map(|t| {
+                (0..cin_g).step_by(KC).map(move |c0| DepthBlock {
+                    t0: t,
+                    t1: t + 1,
+                    c0,
+                    c1: (c0 + KC).min(cin_g),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Fills the row-pointer tables of rows `rows` for one depth block, tile by tile
+/// (`[taps][mr]` each): the input pixel each output row reads through each tap, at channel
+/// `c0` of group `grp`, or [`ZEROS`] in the padding and for a padded tile's extra rows.
+#[allow(clippy::too_many_arguments)]
+fn row_pointers(
+    isa: Isa,
+    g: &ConvGeometry,
+    x: &[f32],
+    grp: usize,
+    rows: std::ops::Range<usize>,
+    blk: DepthBlock,
+    mr_max: usize,
+    dst: &mut Vec<*const f32>,
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let kw = g.cols.kernel;
+    let taps = blk.t1 - blk.t0;
+    let zero = ZEROS.as_ptr();
+    dst.clear();
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let real = mr_max.min(rows.end - r0);
+        let mr = kernel_rows(isa, real);
+        let base = dst.len();
+        dst.resize(base + taps * mr, zero);
+        for r in 0..real {
+            let pix = r0 + r;
+            let img = pix / (oh * ow);
+            let oy = (pix / ow) % oh;
+            let ox = pix % ow;
+            for t in blk.t0..blk.t1 {
+                let (ky, kx) = (t / kw, t % kw);
+                let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
+                let ix = (ox * g.cols.stride + kx * g.cols.dilation) as isize - g.cols.pad_before as isize;
+                if iy >= 0 && (iy as usize) < g.rows.input && ix >= 0 && (ix as usize) < g.cols.input {
+                    let at = ((img * g.rows.input + iy as usize) * g.cols.input + ix as usize) * g.cin
+                        + grp * g.cin_g()
+                        + blk.c0;
+                    dst[base + (t - blk.t0) * mr + r] = x[at..].as_ptr();
+                }
+            }
+        }
+        r0 += real;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(
+    isa: Isa,
+    g: &ConvGeometry,
+    x: &[f32],
+    b: &BLayout,
+    epi: &Epilogue,
+    res: Option<(SyncPtr<*const f32>, usize)>,
+    y: SyncPtr<*mut f32>,
+    y_stride: usize,
+    rows: std::ops::Range<usize>,
+    grp: usize,
+    panels: std::ops::Range<usize>,
+    ptrs: &mut Vec<*const f32>,
+    dummy: &mut [f32],
+    mr_max: usize,
+    nr: usize,
+) {
+    let cin_g = g.cin_g();
+    let cout_g = g.cout_g();
+    let taps = g.rows.kernel * g.cols.kernel;
+    let blocks = depth_blocks(taps, cin_g);
+    for (bi, blk) in blocks.iter().enumerate() {
+        let last = bi + 1 == blocks.len();
+        let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
+        row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, ptrs);
+        let k0 = blk.t0 * cin_g + blk.c0;
+        for p in panels.clone() {
+            let col0 = p * nr;
+            let nc = nr.min(cout_g - col0);
+            let ch0 = grp * cout_g + col0;
+            let bp = b.base.0.add(grp * b.group_stride + p * b.panel_stride + k0 * b.ldb);
+            let mut off = 0;
+            let mut r0 = rows.start;
+            while r0 < rows.end {
+                let real = mr_max.min(rows.end - r0);
+                let mr = kernel_rows(isa, real);
+                // Rows past the end (a padded tile) write to scratch and read zeros.
+                let mut c = [dummy.as_mut_ptr(); MAX_MR];
+                let mut rp = [ZEROS.as_ptr(); MAX_MR];
+                for r in 0..real {
+                    c[r] = y.0.add((r0 + r) * y_stride + ch0);
+                    if let Some((rb, rs)) = res {
+                        rp[r] = rb.0.add((r0 + r) * rs + ch0);
+                    }
+                }
+                let t = Tile {
+                    taps: ntaps,
+                    kc,
+                    mr,
+                    nc,
+                    a: ptrs.as_ptr().add(off),
+                    b: bp,
+                    ldb: b.ldb,
+                    c,
+                    accumulate: bi > 0,
+                    last,
+                    bias: epi.bias.map_or(std::ptr::null(), |bb| bb.as_ptr().add(ch0)),
+                    res: rp,
+                    has_res: res.is_some() && last,
+                    lo: epi.lo,
+                    hi: epi.hi,
+                    slope: epi.slope.unwrap_or(1.0),
+                    has_slope: epi.slope.is_some(),
+                };
+                run_tile(isa, &t);
+                if last {
+                    if let Some(f) = epi.post {
+                        for &row in c.iter().take(real) {
+                            for v in std::slice::from_raw_parts_mut(row, nc) {
+                                *v = f(*v);
+                            }
+                        }
+                    }
+                }
+                off += ntaps * mr;
+                r0 += real;
+            }
+        }
+    }
+}
+
+/// The reference: the loop over output pixels, channels and taps, with the same epilogue
+/// (`act(Σ + bias + residual)`), written at the same pixel stride.
+pub fn conv2d_reference(args: ConvArgs) -> Result<()> {
+    let g = args.geometry;
+    let (kh, kw) = (g.rows.kernel, g.cols.kernel);
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let kernel: Vec<f32> = match args.weights {
+        Weights::Raw(k) => k.to_vec(),
+        Weights::Packed(p) => {
+            let mut k = vec![0.0; kh * kw * cin_g * g.cout];
+            for grp in 0..g.groups {
+                for co in 0..cout_g {
+                    let (pn, j) = (co / p.nr, co % p.nr);
+                    for d in 0..p.depth {
+                        k[d * g.cout + grp * cout_g + co] = p.data[((grp * p.panels + pn) * p.depth + d) * p.nr + j];
+                    }
+                }
+            }
+            k
+        }
+    };
+    let m = g.n * g.oh() * g.ow();
+    check(&args, m, kh * kw * cin_g)?;
+    let act = args.epilogue.act();
+    for pix in 0..m {
+        let img = pix / (g.oh() * g.ow());
+        let (oy, ox) = ((pix / g.ow()) % g.oh(), pix % g.ow());
+        for co in 0..g.cout {
+            let grp = co / cout_g;
+            let mut s = 0.0f32;
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
+                    let ix = (ox * g.cols.stride + kx * g.cols.dilation) as isize - g.cols.pad_before as isize;
+                    if iy < 0 || ix < 0 || iy as usize >= g.rows.input || ix as usize >= g.cols.input {
+                        continue;
+                    }
+                    for ci in 0..cin_g {
+                        let xv = args.x[((img * g.rows.input + iy as usize) * g.cols.input + ix as usize) * g.cin
+                            + grp * cin_g
+                            + ci];
+                        s += xv * kernel[((ky * kw + kx) * cin_g + ci) * g.cout + co];
+                    }
+                }
+            }
+            if let Some(b) = args.epilogue.bias {
+                s += b[co];
+            }
+            if let Some((r, rs)) = args.residual {
+                s += r[pix * rs + co];
+            }
+            args.y[pix * args.y_stride + co] = act.apply(s);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "conv_tests.rs"]
+mod tests;

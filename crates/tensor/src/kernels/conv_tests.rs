@@ -1,0 +1,216 @@
+//! The implicit-GEMM convolution against its naive twin and the engine's reference
+//! convolution (`ops::conv::conv2d_naive`), over random shapes, strides, paddings (TF's uneven
+//! `same` split included), dilations, groups, channel counts off the vector width, batch 1,
+//! packed and in-place weights, epilogues, residuals and strided outputs — on every
+//! instruction set this CPU runs.
+
+use super::*;
+use crate::kernels::act::ActSpec;
+use crate::ops::activation::Activation;
+use crate::ops::conv::{conv2d_geometry, conv2d_naive, Conv2dParams};
+use crate::ops::test_util::{assert_close, random, random_padding};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+
+struct Case {
+    x: Tensor,
+    w: Tensor,
+    bias: Tensor,
+    p: Conv2dParams,
+}
+
+fn random_case(rng: &mut Rng) -> Case {
+    let groups = [1, 1, 1, 2, 3][rng.below(5)];
+    let wide_in = rng.below(3) == 0;
+    let cin = groups * (1 + rng.below(if wide_in { 40 } else { 6 }));
+    let wide_out = rng.below(2) == 0;
+    let cout = groups * (1 + rng.below(if wide_out { 45 } else { 7 }));
+    let (kh, kw) = (1 + rng.below(4), 1 + rng.below(4));
+    let n = 1 + rng.below(3);
+    let (h, w) = (kh + rng.below(9), kw + rng.below(9));
+    let p = Conv2dParams {
+        strides: (1 + rng.below(3), 1 + rng.below(3)),
+        padding: (random_padding(rng, 3), random_padding(rng, 3)),
+        dilation: if rng.below(4) == 0 {
+            (2, 1 + rng.below(2))
+        } else {
+            (1, 1)
+        },
+        groups,
+    };
+    Case {
+        x: random(rng, &[n, h + p.dilation.0 * kh, w + p.dilation.1 * kw, cin]),
+        w: random(rng, &[kh, kw, cin / groups, cout]),
+        bias: random(rng, &[cout]),
+        p,
+    }
+}
+
+#[test]
+fn implicit_gemm_matches_the_naive_convolution() {
+    let mut rng = Rng::new(7);
+    let acts = [
+        ActSpec::LINEAR,
+        ActSpec::from_activation(Activation::Relu).unwrap(),
+        ActSpec::relu_general(0.0, Some(6.0), 0.0).unwrap(),
+        ActSpec::relu_general(0.3, None, 0.0).unwrap(),
+        ActSpec::from_activation(Activation::Sigmoid).unwrap(),
+    ];
+    for case_no in 0..120 {
+        let c = random_case(&mut rng);
+        let g = conv2d_geometry("test", c.x.shape(), c.w.shape(), &c.p).unwrap();
+        let want = conv2d_naive(&c.x, &c.w, Some(&c.bias), &c.p).unwrap();
+        let m = g.n * g.oh() * g.ow();
+        let act = acts[case_no % acts.len()];
+        let with_res = case_no % 3 == 0;
+        let res: Vec<f32> = (0..m * g.cout).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect();
+        let expect: Vec<f32> = want
+            .data()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| act.apply(if with_res { v + res[i] } else { v }))
+            .collect();
+        let stride = g.cout + case_no % 4;
+        for isa in Isa::available() {
+            let depth = g.rows.kernel * g.cols.kernel * g.cin_g();
+            let packed = PackedWeights::pack(isa, c.w.data(), depth, g.cout, g.groups).unwrap();
+            let weights = [Weights::Packed(&packed), Weights::Raw(c.w.data())];
+            for (wi, weights) in weights.into_iter().enumerate() {
+                let mut y = vec![f32::NAN; (m - 1) * stride + g.cout];
+                conv2d(
+                    isa,
+                    ConvArgs {
+                        geometry: &g,
+                        x: c.x.data(),
+                        weights,
+                        epilogue: act.with_bias(Some(c.bias.data())),
+                        residual: with_res.then_some((&res[..], g.cout)),
+                        y: &mut y,
+                        y_stride: stride,
+                    },
+                )
+                .unwrap();
+                let got: Vec<f32> = (0..m)
+                    .flat_map(|p| y[p * stride..p * stride + g.cout].to_vec())
+                    .collect();
+                let what = format!(
+                    "case {case_no} {isa:?} weights {wi} {:?} x {:?} w {:?}",
+                    c.p,
+                    c.x.shape(),
+                    c.w.shape()
+                );
+                assert_close(&got, &expect, &what);
+                // The naive twin gives the same numbers.
+                let mut yr = vec![0.0; y.len()];
+                conv2d_reference(ConvArgs {
+                    geometry: &g,
+                    x: c.x.data(),
+                    weights,
+                    epilogue: act.with_bias(Some(c.bias.data())),
+                    residual: with_res.then_some((&res[..], g.cout)),
+                    y: &mut yr,
+                    y_stride: stride,
+                })
+                .unwrap();
+                let gotr: Vec<f32> = (0..m)
+                    .flat_map(|p| yr[p * stride..p * stride + g.cout].to_vec())
+                    .collect();
+                assert_close(&gotr, &expect, &format!("reference, {what}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_products_cross_depth_blocks() {
+    // depth 3·3·130 = 1170 > 2·KC: three accumulating blocks, epilogue on the last only.
+    let mut rng = Rng::new(3);
+    let x = random(&mut rng, &[1, 6, 5, 130]);
+    let w = random(&mut rng, &[3, 3, 130, 37]);
+    let b = random(&mut rng, &[37]);
+    let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+    let want = conv2d_naive(&x, &w, Some(&b), &p).unwrap();
+    let relu = ActSpec::from_activation(Activation::Relu).unwrap();
+    let expect: Vec<f32> = want.data().iter().map(|&v| relu.apply(v)).collect();
+    for isa in Isa::available() {
+        let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 130, 37, 1).unwrap();
+        let mut y = vec![0.0; want.len()];
+        conv2d(
+            isa,
+            ConvArgs {
+                geometry: &g,
+                x: x.data(),
+                weights: Weights::Packed(&packed),
+                epilogue: relu.with_bias(Some(b.data())),
+                residual: None,
+                y: &mut y,
+                y_stride: 37,
+            },
+        )
+        .unwrap();
+        assert_close(&y, &expect, &format!("{isa:?}"));
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let mut rng = Rng::new(11);
+    let x = random(&mut rng, &[2, 20, 20, 24]);
+    let w = random(&mut rng, &[3, 3, 24, 40]);
+    let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+    let isa = crate::kernels::isa();
+    let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 24, 40, 1).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut y = vec![0.0; 2 * 20 * 20 * 40];
+            conv2d(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: x.data(),
+                    weights: Weights::Packed(&packed),
+                    epilogue: Epilogue::linear(),
+                    residual: None,
+                    y: &mut y,
+                    y_stride: 40,
+                },
+            )
+            .unwrap();
+            y
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+#[test]
+fn short_buffers_are_errors_not_panics() {
+    let x = Tensor::ones(&[1, 4, 4, 3]);
+    let w = Tensor::ones(&[3, 3, 3, 5]);
+    let p = Conv2dParams::new((1, 1), crate::Padding::Valid);
+    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+    let mut y = vec![0.0; 3];
+    let e = conv2d(
+        Isa::Portable,
+        ConvArgs {
+            geometry: &g,
+            x: x.data(),
+            weights: Weights::Raw(w.data()),
+            epilogue: Epilogue::linear(),
+            residual: None,
+            y: &mut y,
+            y_stride: 5,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("output holds 3 values"), "{e}");
+    let e = PackedWeights::pack(Isa::Portable, &[1.0; 10], 27, 5, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("depth 27"), "{e}");
+}

@@ -1,0 +1,447 @@
+//! GEMM microkernels: one register tile `C[r, 0..nc] (+)= Σₖ A[k, r]·B[k, 0..nc]` for `r < mr`,
+//! then the epilogue (bias, residual, clamp) in registers, stored through one pointer per row
+//! (so a tile can write into a slice of a concatenated output, or skip rows).
+//!
+//! - AVX-512: up to 12 rows × 32 columns (24 accumulators in zmm registers, two B vectors,
+//!   A broadcast from memory); the last column vector is masked, so any `nc ≤ 32` works.
+//! - AVX2 + FMA: up to 6 rows × 16 columns (12 ymm accumulators), masked loads/stores.
+//! - Portable: up to 4 rows × 16 columns in plain arrays the compiler vectorizes.
+//!
+//! `A` is indirect, as in XNNPACK's IGEMM: for each of the block's `taps`, a table holds one
+//! pointer per row to that row's `kc` input channels (straight into the NHWC input, or a zero
+//! row where the tap falls in the padding), so no im2col copy exists; `B` is `taps·kc` rows of
+//! `nc` values, `ldb` apart (a packed panel: `ldb = NR`; a Dense kernel used in place:
+//! `ldb = units`). [`tile_naive`] is the loop the kernels are tested against.
+
+use super::Isa;
+
+/// Most rows of any ISA's tile (the row-pointer arrays are this long).
+pub const MAX_MR: usize = 12;
+
+/// Rows per tile and columns per panel of an instruction set.
+pub fn tile_shape(isa: Isa) -> (usize, usize) {
+    match isa {
+        Isa::Avx512 => (12, 32),
+        Isa::Avx2 => (6, 16),
+        Isa::Portable => (4, 16),
+    }
+}
+
+/// One tile's operands. Raw pointers: the drivers ([`super::conv`]) prove the bounds once per
+/// op, and the rows may point into different places of one output.
+#[derive(Clone, Copy)]
+pub struct Tile {
+    /// Taps in this block.
+    pub taps: usize,
+    /// Channels per tap in this block (the depth is `taps·kc`).
+    pub kc: usize,
+    /// Rows (≤ the ISA's MR).
+    pub mr: usize,
+    /// Valid columns (≤ the ISA's NR).
+    pub nc: usize,
+    /// Row pointers `[taps][mr]`: `a[t·mr + r]` points at `kc` values.
+    pub a: *const *const f32,
+    /// B: row `k` at `b + k·ldb`, `nc` values read.
+    pub b: *const f32,
+    /// Distance between B rows.
+    pub ldb: usize,
+    /// Output row pointers (first `mr` used), at the tile's first column.
+    pub c: [*mut f32; MAX_MR],
+    /// Add the products to C's current values (a later depth block).
+    pub accumulate: bool,
+    /// Apply the epilogue (the last depth block).
+    pub last: bool,
+    /// Bias at the tile's first column, or null.
+    pub bias: *const f32,
+    /// Residual row pointers at the tile's first column (first `mr` used), or null rows.
+    pub res: [*const f32; MAX_MR],
+    /// Whether `res` is used.
+    pub has_res: bool,
+    /// Clamp below.
+    pub lo: f32,
+    /// Clamp above.
+    pub hi: f32,
+    /// Leaky slope (`max(x, slope·x)`), when `has_slope`.
+    pub slope: f32,
+    /// Whether the slope applies.
+    pub has_slope: bool,
+}
+
+/// Runs one tile on the given instruction set.
+///
+/// # Safety
+/// `a` holds `taps·mr` pointers, each to `kc` readable values; each of the `taps·kc` B rows
+/// holds `nc` readable values; each of the
+/// first `mr` rows of `c` (and of `res` when `has_res`) points at `nc` valid values; `bias`
+/// (when not null) at `nc` values. `mr` and `nc` fit the ISA's tile.
+pub unsafe fn run_tile(isa: Isa, t: &Tile) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => avx512::run(t),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => avx2::run(t),
+        _ => portable::run(t),
+    }
+}
+
+/// The reference: the same tile with scalar loops (and the same epilogue order).
+///
+/// # Safety
+/// As [`run_tile`].
+pub unsafe fn tile_naive(t: &Tile) {
+    for r in 0..t.mr {
+        for j in 0..t.nc {
+            let mut s = 0.0f32;
+            for tap in 0..t.taps {
+                let row = *t.a.add(tap * t.mr + r);
+                for k in 0..t.kc {
+                    s += *row.add(k) * *t.b.add((tap * t.kc + k) * t.ldb + j);
+                }
+            }
+            let c = t.c[r].add(j);
+            let mut x = if t.accumulate { *c + s } else { s };
+            if t.last {
+                x = epilogue_scalar(t, r, j, x);
+            }
+            *c = x;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn epilogue_scalar(t: &Tile, r: usize, j: usize, mut x: f32) -> f32 {
+    if !t.bias.is_null() {
+        x += *t.bias.add(j);
+    }
+    if t.has_res {
+        x += *t.res[r].add(j);
+    }
+    if t.has_slope {
+        x = x.max(t.slope * x);
+    }
+    x.max(t.lo).min(t.hi)
+}
+
+mod portable {
+    use super::{epilogue_scalar, Tile, MAX_MR};
+
+    /// Widest tile any caller passes (the other ISAs' fallback for odd shapes lands here too).
+    const NR: usize = 32;
+
+    pub(super) unsafe fn run(t: &Tile) {
+        let mut acc = [[0.0f32; NR]; MAX_MR];
+        let nc = t.nc.min(NR);
+        for tap in 0..t.taps {
+            for k in 0..t.kc {
+                let mut b = [0.0f32; NR];
+                let brow = t.b.add((tap * t.kc + k) * t.ldb);
+                for (j, v) in b.iter_mut().enumerate().take(nc) {
+                    *v = *brow.add(j);
+                }
+                for (r, row) in acc.iter_mut().enumerate().take(t.mr.min(MAX_MR)) {
+                    let a = *(*t.a.add(tap * t.mr + r)).add(k);
+                    for (x, &bj) in row.iter_mut().zip(&b).take(nc) {
+                        *x += a * bj;
+                    }
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate().take(t.mr.min(MAX_MR)) {
+            for (j, &s) in row.iter().enumerate().take(nc) {
+                let c = t.c[r].add(j);
+                let mut x = if t.accumulate { *c + s } else { s };
+                if t.last {
+                    x = epilogue_scalar(t, r, j, x);
+                }
+                *c = x;
+            }
+        }
+    }
+}
+
+/// The tile sizes each vector ISA has a kernel for: a tile of `mr` rows runs the smallest
+/// kernel with at least `mr` rows (the driver pads A with zero rows and points the extra C rows
+/// at scratch).
+pub fn kernel_rows(isa: Isa, mr: usize) -> usize {
+    let sizes: &[usize] = match isa {
+        Isa::Avx512 => &[1, 2, 4, 8, 12],
+        Isa::Avx2 => &[1, 2, 4, 6],
+        Isa::Portable => return mr,
+    };
+    sizes.iter().copied().find(|&s| s >= mr).unwrap_or(mr)
+}
+
+/// One kernel per row count, with one named accumulator pair per row so that every
+/// accumulator lives in a register (an accumulator array indexed in loops was kept in memory
+/// by the compiler: a store after every FMA).
+macro_rules! kernel_family {
+    ($vec:ty, $lanes:expr, $feature:literal, $zero:expr, $load:expr, $bcast:expr, $fma:expr,
+     $finish:ident, [$($name:ident: $mr:literal [$($r:literal: $x:ident $y:ident $p:ident),*];)*]) => {
+        $(
+            #[target_feature(enable = $feature)]
+            unsafe fn $name(t: &Tile) {
+                let m1 = tail_mask(t.nc);
+                $(let mut $x: $vec = $zero; let mut $y: $vec = $zero;)*
+                let mut b = t.b;
+                for tap in 0..t.taps {
+                    let rows = t.a.add(tap * $mr);
+                    $(let $p = *rows.add($r);)*
+                    for k in 0..t.kc {
+                        let b0: $vec = $load(b, $lanes, true, m1);
+                        let b1: $vec = $load(b.add($lanes), $lanes, false, m1);
+                        $(
+                            let av: $vec = $bcast($p.add(k));
+                            $x = $fma(av, b0, $x);
+                            $y = $fma(av, b1, $y);
+                        )*
+                        b = b.add(t.ldb);
+                    }
+                }
+                $(
+                    $finish(t, $r, 0, $x, m1);
+                    $finish(t, $r, 1, $y, m1);
+                )*
+            }
+        )*
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::Tile;
+    use std::arch::x86_64::*;
+
+    /// Masks of the two column vectors: the first full unless `nc < 16`.
+    #[inline(always)]
+    fn tail_mask(nc: usize) -> (__mmask16, __mmask16) {
+        let m = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+        (m(nc.min(16)), m(nc.saturating_sub(16)))
+    }
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32, _lanes: usize, first: bool, m: (__mmask16, __mmask16)) -> __m512 {
+        _mm512_maskz_loadu_ps(if first { m.0 } else { m.1 }, p)
+    }
+
+    #[inline(always)]
+    unsafe fn bcast(p: *const f32) -> __m512 {
+        _mm512_set1_ps(*p)
+    }
+
+    #[inline(always)]
+    unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+
+    #[inline(always)]
+    unsafe fn finish(t: &Tile, r: usize, v: usize, s: __m512, m: (__mmask16, __mmask16)) {
+        let m = if v == 0 { m.0 } else { m.1 };
+        if m == 0 {
+            return;
+        }
+        let c = t.c[r].add(16 * v);
+        let mut x = if t.accumulate {
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), s)
+        } else {
+            s
+        };
+        if t.last {
+            if !t.bias.is_null() {
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.bias.add(16 * v)));
+            }
+            if t.has_res {
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.res[r].add(16 * v)));
+            }
+            if t.has_slope {
+                x = _mm512_max_ps(x, _mm512_mul_ps(x, _mm512_set1_ps(t.slope)));
+            }
+            x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(t.lo)), _mm512_set1_ps(t.hi));
+        }
+        _mm512_mask_storeu_ps(c, m, x);
+    }
+
+    kernel_family!(__m512, 16, "avx512f", _mm512_setzero_ps(), load, bcast, fma, finish, [
+        k1: 1 [0: x0 y0 p0];
+        k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
+        k4: 4 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3];
+        k8: 8 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7];
+        k12: 12 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7,
+                 8: x8 y8 p8, 9: x9 y9 p9, 10: x10 y10 p10, 11: x11 y11 p11];
+    ]);
+
+    pub(super) unsafe fn run(t: &Tile) {
+        match t.mr {
+            1 => k1(t),
+            2 => k2(t),
+            4 => k4(t),
+            8 => k8(t),
+            12 => k12(t),
+            _ => super::portable::run(t),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::Tile;
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    unsafe fn lanes(n: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
+    }
+
+    #[inline(always)]
+    fn tail_mask(nc: usize) -> (__m256i, __m256i) {
+        // SAFETY: only called inside the avx2 kernels.
+        unsafe { (lanes(nc.min(8)), lanes(nc.saturating_sub(8).min(8))) }
+    }
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32, _lanes: usize, first: bool, m: (__m256i, __m256i)) -> __m256 {
+        _mm256_maskload_ps(p, if first { m.0 } else { m.1 })
+    }
+
+    #[inline(always)]
+    unsafe fn bcast(p: *const f32) -> __m256 {
+        _mm256_broadcast_ss(&*p)
+    }
+
+    #[inline(always)]
+    unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fmadd_ps(a, b, c)
+    }
+
+    #[inline(always)]
+    unsafe fn finish(t: &Tile, r: usize, v: usize, s: __m256, m: (__m256i, __m256i)) {
+        if v * 8 >= t.nc {
+            return;
+        }
+        let m = if v == 0 { m.0 } else { m.1 };
+        let c = t.c[r].add(8 * v);
+        let mut x = if t.accumulate {
+            _mm256_add_ps(_mm256_maskload_ps(c, m), s)
+        } else {
+            s
+        };
+        if t.last {
+            if !t.bias.is_null() {
+                x = _mm256_add_ps(x, _mm256_maskload_ps(t.bias.add(8 * v), m));
+            }
+            if t.has_res {
+                x = _mm256_add_ps(x, _mm256_maskload_ps(t.res[r].add(8 * v), m));
+            }
+            if t.has_slope {
+                x = _mm256_max_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(t.slope)));
+            }
+            x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(t.lo)), _mm256_set1_ps(t.hi));
+        }
+        _mm256_maskstore_ps(c, m, x);
+    }
+
+    kernel_family!(__m256, 8, "avx2,fma", _mm256_setzero_ps(), load, bcast, fma, finish, [
+        k1: 1 [0: x0 y0 p0];
+        k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
+        k4: 4 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3];
+        k6: 6 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5];
+    ]);
+
+    pub(super) unsafe fn run(t: &Tile) {
+        match t.mr {
+            1 => k1(t),
+            2 => k2(t),
+            4 => k4(t),
+            6 => k6(t),
+            _ => super::portable::run(t),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_case(
+        isa: Isa,
+        taps: usize,
+        kc: usize,
+        mr: usize,
+        nc: usize,
+        ldb: usize,
+        accumulate: bool,
+        last: bool,
+        res: bool,
+    ) {
+        // Rows of A scattered through one buffer, as taps of an image are.
+        let a: Vec<f32> = (0..(taps * mr + 1) * kc * 2)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.25)
+            .collect();
+        let ptrs: Vec<*const f32> = (0..taps * mr)
+            .map(|i| unsafe { a.as_ptr().add(((i * 5) % (taps * mr)) * kc * 2 + i % 3) })
+            .collect();
+        let b: Vec<f32> = (0..taps * kc * ldb)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.5)
+            .collect();
+        let bias: Vec<f32> = (0..nc).map(|j| j as f32 * 0.1 - 1.0).collect();
+        let resv: Vec<f32> = (0..mr * nc).map(|i| (i % 5) as f32 - 2.0).collect();
+        let init: Vec<f32> = (0..mr * nc).map(|i| (i % 3) as f32).collect();
+        let mut got = init.clone();
+        let mut want = init.clone();
+        let mk = |c: &mut Vec<f32>| {
+            let mut cp = [std::ptr::null_mut(); MAX_MR];
+            let mut rp = [std::ptr::null(); MAX_MR];
+            for r in 0..mr {
+                cp[r] = unsafe { c.as_mut_ptr().add(r * nc) };
+                rp[r] = unsafe { resv.as_ptr().add(r * nc) };
+            }
+            Tile {
+                taps,
+                kc,
+                mr,
+                nc,
+                a: ptrs.as_ptr(),
+                b: b.as_ptr(),
+                ldb,
+                c: cp,
+                accumulate,
+                last,
+                bias: bias.as_ptr(),
+                res: rp,
+                has_res: res,
+                lo: -3.0,
+                hi: 40.0,
+                slope: 0.3,
+                has_slope: true,
+            }
+        };
+        let tg = mk(&mut got);
+        let tw = mk(&mut want);
+        unsafe {
+            run_tile(isa, &tg);
+            tile_naive(&tw);
+        }
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{isa:?} taps {taps} kc {kc} mr {mr} nc {nc}: [{i}] {g} vs {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_tile_shape_matches_the_naive_tile() {
+        for isa in Isa::available() {
+            let (mr_max, nr) = tile_shape(isa);
+            for mr in 1..=mr_max {
+                let mr = kernel_rows(isa, mr);
+                for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
+                    for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
+                        run_case(isa, 1 + mr % 3, 37, mr, nc, nc + 3, acc, last, res);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Inference microkernels, each beside its naive twin, chosen once at run time by what the CPU
+//! has: AVX-512, AVX2 + FMA, or a portable fallback that any target compiles. The ops in
+//! [`crate::ops`] (the tape's forward and backward) and the inference plan of the library both
+//! call them; they work on plain slices in NHWC so that a plan can hand them slices of its
+//! arena (no `Tensor` allocation in the steady state).
+//!
+//! - [`gemm`]: the register-tiled GEMM microkernels (`MR` rows × 16/32 columns) with a fused
+//!   epilogue (bias, residual add, clamp-type activations);
+//! - [`conv`]: convolution as implicit GEMM over prepacked weights — the input rows a tile needs
+//!   are gathered per cache block straight from the NHWC input (strides, dilation, groups and
+//!   TensorFlow's `same` split included), never a whole im2col buffer; 1×1 and `Dense` are the
+//!   one-tap case;
+//! - [`depthwise`]: depthwise convolution register-blocked over output pixels × channel vectors;
+//! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
+//!   be folded), element-wise merges, all with the same activation epilogue.
+//!
+//! `RKERAS_ISA=portable|avx2|avx512` forces a lower instruction set (for comparisons and to test
+//! the fallbacks on a machine that has more).
+
+pub mod act;
+pub mod conv;
+pub mod depthwise;
+pub mod gemm;
+pub mod peak;
+pub mod pointwise;
+
+pub use act::Epilogue;
+
+use std::sync::OnceLock;
+
+/// An instruction set a kernel is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Plain Rust loops the compiler vectorizes for the target's baseline.
+    Portable,
+    /// AVX2 with FMA (x86-64-v3).
+    Avx2,
+    /// AVX-512 F (x86-64-v4).
+    Avx512,
+}
+
+impl Isa {
+    /// The name used in `RKERAS_ISA` and in benchmark reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2+fma",
+            Isa::Avx512 => "avx512f",
+        }
+    }
+
+    /// Every instruction set this CPU can run, lowest first (tests run each).
+    pub fn available() -> Vec<Isa> {
+        let best = detect();
+        [Isa::Portable, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|&i| i <= best)
+            .collect()
+    }
+}
+
+fn detect() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Isa::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Portable
+}
+
+/// The instruction set the kernels use: the best this CPU has, or lower when `RKERAS_ISA`
+/// asks for it (a request above what the CPU has is ignored).
+pub fn isa() -> Isa {
+    static CHOSEN: OnceLock<Isa> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let best = detect();
+        let asked = match std::env::var("RKERAS_ISA").ok().as_deref() {
+            Some("portable") => Isa::Portable,
+            Some("avx2") | Some("avx2+fma") => Isa::Avx2,
+            _ => best,
+        };
+        asked.min(best)
+    })
+}
+
+/// How many workers the kernels split one op over (rayon's pool).
+pub fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}

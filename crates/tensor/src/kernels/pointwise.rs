@@ -1,0 +1,257 @@
+//! The inference plan's other kernels, on NHWC slices: max and average pooling (TensorFlow's
+//! windows; the average counts only the pixels inside the image, as `same` pooling does in
+//! Keras), global average / max pooling, a per-channel affine `x·scale + shift` (a
+//! BatchNormalization with nothing to fold into), element-wise merges of two inputs, each
+//! followed by an activation. Channels are the inner, contiguous loop (vectorized by the
+//! compiler); rows of the output run in parallel when there is enough work. Each has its
+//! reference in the engine's ops (`ops::pool`, `ops::batchnorm`, `ops::elementwise`), which the
+//! tests compare against.
+
+use super::act::ActSpec;
+use crate::error::{shape_err, Result};
+use crate::ops::pool::Pool2dGeometry;
+use rayon::prelude::*;
+
+/// Below this many values an op runs on one thread.
+const PAR_MIN: usize = 1 << 15;
+
+fn par_rows(rows: usize, row_len: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if rows * row_len < PAR_MIN || rows == 1 {
+        out.chunks_exact_mut(row_len).enumerate().for_each(|(r, o)| f(r, o));
+    } else {
+        let min = rows.div_ceil(super::threads() * 4);
+        out.par_chunks_exact_mut(row_len)
+            .enumerate()
+            .with_min_len(min)
+            .for_each(|(r, o)| f(r, o));
+    }
+}
+
+fn need(op: &'static str, what: &str, have: usize, want: usize) -> Result<()> {
+    if have < want {
+        return shape_err(op, format!("{what} holds {have} values, {want} needed"));
+    }
+    Ok(())
+}
+
+/// Max (`max = true`) or average pooling of `x` (`g.input_shape()`) into `y`
+/// (`g.output_shape()`), then `act`.
+pub fn pool2d(g: &Pool2dGeometry, max: bool, x: &[f32], y: &mut [f32], act: &ActSpec) -> Result<()> {
+    let [n, oh, ow, c] = g.output_shape();
+    need("pool2d", "input", x.len(), g.n * g.h * g.w * g.c)?;
+    need("pool2d", "output", y.len(), n * oh * ow * c)?;
+    let y = &mut y[..n * oh * ow * c];
+    if y.is_empty() {
+        return Ok(());
+    }
+    par_rows(n * oh, ow * c, y, |r, out| {
+        let (img, oy) = (r / oh, r % oh);
+        let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
+        let y1 = (oy * g.rows.stride + g.rows.kernel)
+            .saturating_sub(g.rows.pad_before)
+            .min(g.h);
+        for ox in 0..ow {
+            let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
+            let x1 = (ox * g.cols.stride + g.cols.kernel)
+                .saturating_sub(g.cols.pad_before)
+                .min(g.w);
+            let o = &mut out[ox * c..(ox + 1) * c];
+            o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+            for iy in y0..y1 {
+                for ix in x0..x1 {
+                    let src = &x[((img * g.h + iy) * g.w + ix) * c..][..c];
+                    if max {
+                        for (a, &v) in o.iter_mut().zip(src) {
+                            *a = a.max(v);
+                        }
+                    } else {
+                        for (a, &v) in o.iter_mut().zip(src) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            if !max {
+                let count = ((y1.saturating_sub(y0)) * (x1.saturating_sub(x0))).max(1) as f32;
+                for a in o.iter_mut() {
+                    *a /= count;
+                }
+            }
+            if !act.is_linear() {
+                for a in o.iter_mut() {
+                    *a = act.apply(*a);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Global average (`max = false`) or max pooling: `[n, hw, c]` → `[n, c]`.
+pub fn global_pool(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut [f32]) -> Result<()> {
+    need("global_pool", "input", x.len(), n * hw * c)?;
+    need("global_pool", "output", y.len(), n * c)?;
+    for (img, o) in y[..n * c].chunks_exact_mut(c).enumerate() {
+        o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+        for src in x[img * hw * c..(img + 1) * hw * c].chunks_exact(c) {
+            if max {
+                for (a, &v) in o.iter_mut().zip(src) {
+                    *a = a.max(v);
+                }
+            } else {
+                for (a, &v) in o.iter_mut().zip(src) {
+                    *a += v;
+                }
+            }
+        }
+        if !max {
+            for a in o.iter_mut() {
+                *a /= hw as f32;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `y[p, c] = act(x[p, c]·scale[c] + shift[c])` over pixels of `c` channels (in place when
+/// `y` is `x`'s buffer: pass the same slice as `io` with `x = None`).
+pub fn affine(x: Option<&[f32]>, io: &mut [f32], scale: &[f32], shift: &[f32], act: &ActSpec) -> Result<()> {
+    let c = scale.len();
+    if c == 0 || shift.len() != c || io.len() % c != 0 {
+        return shape_err(
+            "affine",
+            format!("{} values, scale {} and shift {} do not fit", io.len(), c, shift.len()),
+        );
+    }
+    if let Some(x) = x {
+        need("affine", "input", x.len(), io.len())?;
+    }
+    let rows = io.len() / c;
+    // Pixels per task row, so tiny channel counts still give long rows.
+    let per = (4096 / c).max(1);
+    let row_len = per * c;
+    let full = rows / per * row_len;
+    let body = |start: usize, out: &mut [f32]| {
+        for (p, o) in out.chunks_exact_mut(c).enumerate() {
+            let src = x.map(|x| &x[start + p * c..start + (p + 1) * c]);
+            for j in 0..c {
+                let v = src.map_or(o[j], |s| s[j]);
+                o[j] = act.apply(v * scale[j] + shift[j]);
+            }
+        }
+    };
+    let (head, tail) = io.split_at_mut(full);
+    if !head.is_empty() {
+        par_rows(full / row_len, row_len, head, |r, out| body(r * row_len, out));
+    }
+    body(full, tail);
+    Ok(())
+}
+
+/// An element-wise merge of two same-shaped inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge2 {
+    /// `a + b`
+    Add,
+    /// `a − b`
+    Subtract,
+    /// `a · b`
+    Multiply,
+    /// `max(a, b)`
+    Maximum,
+    /// `min(a, b)`
+    Minimum,
+}
+
+impl Merge2 {
+    #[inline(always)]
+    fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            Merge2::Add => a + b,
+            Merge2::Subtract => a - b,
+            Merge2::Multiply => a * b,
+            Merge2::Maximum => a.max(b),
+            Merge2::Minimum => a.min(b),
+        }
+    }
+}
+
+/// `y = act(op(a, b))`, element by element.
+pub fn merge2(op: Merge2, a: &[f32], b: &[f32], y: &mut [f32], act: &ActSpec) -> Result<()> {
+    if a.len() != b.len() || y.len() < a.len() {
+        return shape_err(
+            "merge",
+            format!("inputs of {} and {} values into {}", a.len(), b.len(), y.len()),
+        );
+    }
+    let y = &mut y[..a.len()];
+    if y.is_empty() {
+        return Ok(());
+    }
+    let row = 4096.min(y.len());
+    let full = y.len() / row * row;
+    let (head, tail) = y.split_at_mut(full);
+    let body = |start: usize, out: &mut [f32]| {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = act.apply(op.apply(a[start + i], b[start + i]));
+        }
+    };
+    par_rows(full / row, row, head, |r, out| body(r * row, out));
+    body(full, tail);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::pool::{avg_pool2d_naive, max_pool2d_naive, pool2d_geometry};
+    use crate::ops::test_util::{assert_close, random, random_padding};
+    use crate::rng::Rng;
+
+    #[test]
+    fn pooling_matches_the_engine_reference() {
+        let mut rng = Rng::new(9);
+        for case in 0..60 {
+            let ps = (1 + rng.below(3), 1 + rng.below(3));
+            let st = (1 + rng.below(3), 1 + rng.below(3));
+            let pad = match random_padding(&mut rng, 1) {
+                crate::Padding::Explicit(..) => crate::Padding::Valid,
+                p => p,
+            };
+            let shape = [1 + rng.below(2), 3 + rng.below(7), 3 + rng.below(7), 1 + rng.below(20)];
+            let x = random(&mut rng, &shape);
+            let g = pool2d_geometry("t", x.shape(), ps, st, pad).unwrap();
+            for max in [true, false] {
+                let want = if max {
+                    max_pool2d_naive(&x, ps, st, pad).unwrap()
+                } else {
+                    avg_pool2d_naive(&x, ps, st, pad).unwrap()
+                };
+                let mut y = vec![0.0; want.len()];
+                pool2d(&g, max, x.data(), &mut y, &ActSpec::LINEAR).unwrap();
+                assert_close(&y, want.data(), &format!("case {case} max {max}"));
+            }
+        }
+    }
+
+    #[test]
+    fn global_affine_and_merges() {
+        let x: Vec<f32> = (0..2 * 3 * 4).map(|i| i as f32).collect();
+        let mut y = vec![0.0; 8];
+        global_pool(2, 3, 4, false, &x, &mut y).unwrap();
+        assert_eq!(&y[..4], &[4.0, 5.0, 6.0, 7.0]);
+        global_pool(2, 3, 4, true, &x, &mut y).unwrap();
+        assert_eq!(&y[4..], &[20.0, 21.0, 22.0, 23.0]);
+        let mut io: Vec<f32> = vec![1.0, -2.0, 3.0, -4.0];
+        let relu = ActSpec::from_activation(crate::ops::activation::Activation::Relu).unwrap();
+        affine(None, &mut io, &[2.0, 1.0], &[0.5, 0.0], &relu).unwrap();
+        assert_eq!(io, vec![2.5, 0.0, 6.5, 0.0]);
+        let a: Vec<f32> = (0..10_000).map(|i| i as f32).collect();
+        let b: Vec<f32> = (0..10_000).map(|i| -(i as f32) * 2.0).collect();
+        let mut y = vec![0.0; 10_000];
+        merge2(Merge2::Add, &a, &b, &mut y, &ActSpec::LINEAR).unwrap();
+        assert!(y.iter().enumerate().all(|(i, &v)| v == -(i as f32)));
+        assert!(merge2(Merge2::Add, &a, &b[..3], &mut y, &ActSpec::LINEAR).is_err());
+        assert!(affine(None, &mut io, &[1.0; 3], &[0.0; 3], &relu).is_err());
+    }
+}
