@@ -23,8 +23,14 @@ use crate::ops::conv_gemm::ConvGeometry;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-/// Depth block: the packed rows of a block and one panel's weights stay in L2.
+/// Most channels of one depth block (and the length of the zero row padded taps read).
 pub const KC: usize = 512;
+
+/// Channels per depth block for a panel width: one panel's block of weights (`kc × nr`
+/// floats, 32 KiB) stays in L1 while every tile of the row block streams over it.
+fn kc_for(nr: usize) -> usize {
+    (8192 / nr.max(1)).clamp(64, KC)
+}
 
 /// A weight matrix `K × cout` in the layout the microkernels read.
 #[derive(Debug, Clone)]
@@ -52,8 +58,8 @@ impl PackedWeights {
                 ),
             );
         }
-        let nr = tile_shape(isa).1;
         let cout_g = cout / groups;
+        let nr = tile_shape(isa, cout_g).1;
         let panels = cout_g.div_ceil(nr);
         let mut data = vec![0.0f32; groups * panels * depth * nr];
         for g in 0..groups {
@@ -148,7 +154,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     if m == 0 || g.cout == 0 {
         return Ok(());
     }
-    let (mr_max, nr) = tile_shape(isa);
+    let (mr_max, nr) = tile_shape(isa, cout_g);
     let b = match args.weights {
         Weights::Packed(p) => {
             if p.isa != isa || p.depth != depth || p.cout_g != cout_g || p.groups != g.groups {
@@ -279,9 +285,9 @@ struct DepthBlock {
 
 /// The depth blocks of a convolution: whole taps while the channels fit in [`KC`], otherwise
 /// channel chunks of one tap.
-fn depth_blocks(taps: usize, cin_g: usize) -> Vec<DepthBlock> {
-    if cin_g <= KC {
-        let per = (KC / cin_g.max(1)).max(1);
+fn depth_blocks(taps: usize, cin_g: usize, kc: usize) -> Vec<DepthBlock> {
+    if cin_g <= kc {
+        let per = (kc / cin_g.max(1)).max(1);
         (0..taps)
             .step_by(per)
             .map(|t0| DepthBlock {
@@ -294,11 +300,11 @@ fn depth_blocks(taps: usize, cin_g: usize) -> Vec<DepthBlock> {
     } else {
         (0..taps)
             .flat_map(|t| {
-                (0..cin_g).step_by(KC).map(move |c0| DepthBlock {
+                (0..cin_g).step_by(kc).map(move |c0| DepthBlock {
                     t0: t,
                     t1: t + 1,
                     c0,
-                    c1: (c0 + KC).min(cin_g),
+                    c1: (c0 + kc).min(cin_g),
                 })
             })
             .collect()
@@ -317,6 +323,7 @@ fn row_pointers(
     rows: std::ops::Range<usize>,
     blk: DepthBlock,
     mr_max: usize,
+    nr: usize,
     dst: &mut Vec<*const f32>,
 ) {
     let (oh, ow) = (g.oh(), g.ow());
@@ -327,7 +334,7 @@ fn row_pointers(
     let mut r0 = rows.start;
     while r0 < rows.end {
         let real = mr_max.min(rows.end - r0);
-        let mr = kernel_rows(isa, real);
+        let mr = kernel_rows(isa, nr, real);
         let base = dst.len();
         dst.resize(base + taps * mr, zero);
         for r in 0..real {
@@ -372,11 +379,11 @@ unsafe fn block(
     let cin_g = g.cin_g();
     let cout_g = g.cout_g();
     let taps = g.rows.kernel * g.cols.kernel;
-    let blocks = depth_blocks(taps, cin_g);
+    let blocks = depth_blocks(taps, cin_g, kc_for(nr));
     for (bi, blk) in blocks.iter().enumerate() {
         let last = bi + 1 == blocks.len();
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
-        row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, ptrs);
+        row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, nr, ptrs);
         let k0 = blk.t0 * cin_g + blk.c0;
         for p in panels.clone() {
             let col0 = p * nr;
@@ -387,7 +394,7 @@ unsafe fn block(
             let mut r0 = rows.start;
             while r0 < rows.end {
                 let real = mr_max.min(rows.end - r0);
-                let mr = kernel_rows(isa, real);
+                let mr = kernel_rows(isa, nr, real);
                 // Rows past the end (a padded tile) write to scratch and read zeros.
                 let mut c = [dummy.as_mut_ptr(); MAX_MR];
                 let mut rp = [ZEROS.as_ptr(); MAX_MR];
@@ -402,6 +409,7 @@ unsafe fn block(
                     kc,
                     mr,
                     nc,
+                    nr,
                     a: ptrs.as_ptr().add(off),
                     b: bp,
                     ldb: b.ldb,

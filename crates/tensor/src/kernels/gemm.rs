@@ -18,9 +18,12 @@ use super::Isa;
 /// Most rows of any ISA's tile (the row-pointer arrays are this long).
 pub const MAX_MR: usize = 12;
 
-/// Rows per tile and columns per panel of an instruction set.
-pub fn tile_shape(isa: Isa) -> (usize, usize) {
+/// Rows per tile and columns per panel of an instruction set for `cout` output channels (per
+/// group): AVX-512 runs 6 × 64 tiles (four column vectors: 24 accumulators fed by 6 broadcasts
+/// and 4 loads) where there are at least 48 channels, 12 × 32 below.
+pub fn tile_shape(isa: Isa, cout: usize) -> (usize, usize) {
     match isa {
+        Isa::Avx512 if cout >= 48 => (6, 64),
         Isa::Avx512 => (12, 32),
         Isa::Avx2 => (6, 16),
         Isa::Portable => (4, 16),
@@ -37,8 +40,10 @@ pub struct Tile {
     pub kc: usize,
     /// Rows (≤ the ISA's MR).
     pub mr: usize,
-    /// Valid columns (≤ the ISA's NR).
+    /// Valid columns (≤ `nr`).
     pub nc: usize,
+    /// The panel width of the layout (selects the AVX-512 kernel family).
+    pub nr: usize,
     /// Row pointers `[taps][mr]`: `a[t·mr + r]` points at `kc` values.
     pub a: *const *const f32,
     /// B: row `k` at `b + k·ldb`, `nc` values read.
@@ -162,8 +167,9 @@ mod portable {
 /// The tile sizes each vector ISA has a kernel for: a tile of `mr` rows runs the smallest
 /// kernel with at least `mr` rows (the driver pads A with zero rows and points the extra C rows
 /// at scratch).
-pub fn kernel_rows(isa: Isa, mr: usize) -> usize {
+pub fn kernel_rows(isa: Isa, nr: usize, mr: usize) -> usize {
     let sizes: &[usize] = match isa {
+        Isa::Avx512 if nr == 64 => &[1, 2, 4, 6],
         Isa::Avx512 => &[1, 2, 4, 8, 12],
         Isa::Avx2 => &[1, 2, 4, 6],
         Isa::Portable => return mr,
@@ -236,6 +242,11 @@ mod avx512 {
     #[inline(always)]
     unsafe fn finish(t: &Tile, r: usize, v: usize, s: __m512, m: (__mmask16, __mmask16)) {
         let m = if v == 0 { m.0 } else { m.1 };
+        finish_masked(t, r, v, s, m)
+    }
+
+    #[inline(always)]
+    unsafe fn finish_masked(t: &Tile, r: usize, v: usize, s: __m512, m: __mmask16) {
         if m == 0 {
             return;
         }
@@ -269,13 +280,77 @@ mod avx512 {
                  8: x8 y8 p8, 9: x9 y9 p9, 10: x10 y10 p10, 11: x11 y11 p11];
     ]);
 
+    /// Masks of the four column vectors of a 64-wide tile.
+    #[inline(always)]
+    fn tail_mask4(nc: usize) -> [__mmask16; 4] {
+        let m = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+        [m(nc.min(16)), m(nc.saturating_sub(16)), m(nc.saturating_sub(32)), m(nc.saturating_sub(48))]
+    }
+
+    #[inline(always)]
+    unsafe fn finish4(t: &Tile, r: usize, v: usize, s: __m512, m: [__mmask16; 4]) {
+        finish_masked(t, r, v, s, m[v])
+    }
+
+    /// 64-wide kernels: four named accumulators per row.
+    macro_rules! wide_family {
+        ($($name:ident: $mr:literal [$($r:literal: $a:ident $b:ident $c:ident $d:ident $p:ident),*];)*) => {
+            $(
+                #[target_feature(enable = "avx512f")]
+                unsafe fn $name(t: &Tile) {
+                    let m = tail_mask4(t.nc);
+                    $(let mut $a = _mm512_setzero_ps(); let mut $b = _mm512_setzero_ps();
+                      let mut $c = _mm512_setzero_ps(); let mut $d = _mm512_setzero_ps();)*
+                    let mut bp = t.b;
+                    for tap in 0..t.taps {
+                        let rows = t.a.add(tap * $mr);
+                        $(let $p = *rows.add($r);)*
+                        for k in 0..t.kc {
+                            let b0 = _mm512_maskz_loadu_ps(m[0], bp);
+                            let b1 = _mm512_maskz_loadu_ps(m[1], bp.add(16));
+                            let b2 = _mm512_maskz_loadu_ps(m[2], bp.add(32));
+                            let b3 = _mm512_maskz_loadu_ps(m[3], bp.add(48));
+                            $(
+                                let av = _mm512_set1_ps(*$p.add(k));
+                                $a = _mm512_fmadd_ps(av, b0, $a);
+                                $b = _mm512_fmadd_ps(av, b1, $b);
+                                $c = _mm512_fmadd_ps(av, b2, $c);
+                                $d = _mm512_fmadd_ps(av, b3, $d);
+                            )*
+                            bp = bp.add(t.ldb);
+                        }
+                    }
+                    $(
+                        finish4(t, $r, 0, $a, m);
+                        finish4(t, $r, 1, $b, m);
+                        finish4(t, $r, 2, $c, m);
+                        finish4(t, $r, 3, $d, m);
+                    )*
+                }
+            )*
+        };
+    }
+
+    wide_family!(
+        w1: 1 [0: a0 b0 c0 d0 p0];
+        w2: 2 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1];
+        w4: 4 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3];
+        w6: 6 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3,
+               4: a4 b4 c4 d4 p4, 5: a5 b5 c5 d5 p5];
+    );
+
     pub(super) unsafe fn run(t: &Tile) {
-        match t.mr {
-            1 => k1(t),
-            2 => k2(t),
-            4 => k4(t),
-            8 => k8(t),
-            12 => k12(t),
+        match (t.nr, t.mr) {
+            (64, 1) => w1(t),
+            (64, 2) => w2(t),
+            (64, 4) => w4(t),
+            (64, 6) => w6(t),
+            (64, _) => super::portable::run(t),
+            (_, 1) => k1(t),
+            (_, 2) => k2(t),
+            (_, 4) => k4(t),
+            (_, 8) => k8(t),
+            (_, 12) => k12(t),
             _ => super::portable::run(t),
         }
     }
@@ -369,6 +444,7 @@ mod tests {
         kc: usize,
         mr: usize,
         nc: usize,
+        nr: usize,
         ldb: usize,
         accumulate: bool,
         last: bool,
@@ -401,6 +477,7 @@ mod tests {
                 kc,
                 mr,
                 nc,
+                nr,
                 a: ptrs.as_ptr(),
                 b: b.as_ptr(),
                 ldb,
@@ -433,14 +510,15 @@ mod tests {
     #[test]
     fn every_tile_shape_matches_the_naive_tile() {
         for isa in Isa::available() {
-            let (mr_max, nr) = tile_shape(isa);
+            for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 64)] {
             for mr in 1..=mr_max {
-                let mr = kernel_rows(isa, mr);
+                let mr = kernel_rows(isa, nr, mr);
                 for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
                     for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
-                        run_case(isa, 1 + mr % 3, 37, mr, nc, nc + 3, acc, last, res);
+                        run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res);
                     }
                 }
+            }
             }
         }
     }
