@@ -54,6 +54,10 @@ pub struct FitArgs {
     /// Write `{"history": …, "epoch_seconds": […]}`.
     #[arg(long, value_name = "FILE")]
     pub history_json: Option<String>,
+    /// Deterministic mode (`keras.config.enable_determinism()`): reductions in a fixed order, so
+    /// a run is bit-for-bit reproducible whatever the thread count (somewhat slower).
+    #[arg(long)]
+    pub deterministic: bool,
     /// Seed for shuffling and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -100,6 +104,9 @@ fn metric_names(metrics: &[String]) -> Vec<String> {
 
 /// Runs `rkeras fit`.
 pub fn run_fit(a: FitArgs) -> Result<()> {
+    if a.deterministic {
+        rkeras::config::enable_determinism();
+    }
     let mut model = modelfile::load(&a.model)?;
     let metrics = metric_names(&a.metrics);
     let refs: Vec<&str> = metrics.iter().map(String::as_str).collect();

@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// Write the history, test results and epoch times as JSON.
     #[arg(long, value_name = "FILE")]
     pub history_json: Option<String>,
+    /// Deterministic mode (`keras.config.enable_determinism()`): reductions in a fixed order, so
+    /// a run is bit-for-bit reproducible whatever the thread count (somewhat slower).
+    #[arg(long)]
+    pub deterministic: bool,
     /// Seed for weight initialization, shuffling and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -152,6 +156,9 @@ pub fn write_json(path: &str, value: &serde_json::Value) -> Result<()> {
 
 /// Runs `rkeras train`.
 pub fn run(a: TrainArgs) -> Result<()> {
+    if a.deterministic {
+        rkeras::config::enable_determinism();
+    }
     let optimizer = a.opt.build()?;
     if let Some(f) = a.validation_split {
         if !(0.0..1.0).contains(&f) {
