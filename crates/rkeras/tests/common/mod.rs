@@ -87,3 +87,26 @@ pub fn quiet(batch: usize, epochs: usize) -> FitOptions<'static> {
         .verbose(0)
         .seed(11)
 }
+
+/// The largest absolute difference between two lists of arrays.
+pub fn max_diff(a: &[Tensor], b: &[Tensor]) -> f32 {
+    assert_eq!(a.len(), b.len(), "different numbers of arrays");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.max_abs_diff(y).unwrap())
+        .fold(0.0, f32::max)
+}
+
+/// The largest absolute difference between two histories (same keys, same epochs).
+pub fn history_diff(a: &rkeras::training::History, b: &rkeras::training::History) -> f64 {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let mut worst = 0.0f64;
+    for k in a.keys() {
+        let (x, y) = (a.get(k).unwrap(), b.get(k).unwrap());
+        assert_eq!(x.len(), y.len(), "{k}: different numbers of epochs");
+        for (p, q) in x.iter().zip(y) {
+            worst = worst.max((p - q).abs());
+        }
+    }
+    worst
+}
