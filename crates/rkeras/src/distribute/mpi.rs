@@ -50,6 +50,9 @@ struct Inner {
     rank: usize,
     size: usize,
     watch: Arc<Watch>,
+    /// Time spent in all-reduce calls and their count, for benchmarks.
+    all_reduce_ns: AtomicU64,
+    all_reduce_calls: AtomicU64,
 }
 
 /// Keras's `tf.distribute.MultiWorkerMirroredStrategy`: synchronous data parallelism with
@@ -117,6 +120,8 @@ impl MultiWorkerMirroredStrategy {
                 rank,
                 size,
                 watch,
+                all_reduce_ns: AtomicU64::new(0),
+                all_reduce_calls: AtomicU64::new(0),
             }),
         })
     }
@@ -137,6 +142,21 @@ impl MultiWorkerMirroredStrategy {
         let out = f(&comm.world);
         w.since_ms.store(0, Ordering::SeqCst);
         Ok(out)
+    }
+
+    /// Seconds spent in [`Strategy::all_reduce_sum`] and the number of calls since the last
+    /// reset (waiting for slower ranks included).
+    pub fn all_reduce_time(&self) -> (f64, u64) {
+        (
+            self.inner.all_reduce_ns.load(Ordering::Relaxed) as f64 * 1e-9,
+            self.inner.all_reduce_calls.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Sets [`MultiWorkerMirroredStrategy::all_reduce_time`] back to zero.
+    pub fn reset_all_reduce_time(&self) {
+        self.inner.all_reduce_ns.store(0, Ordering::Relaxed);
+        self.inner.all_reduce_calls.store(0, Ordering::Relaxed);
     }
 
     /// Blocks until every rank reaches this call.
@@ -213,7 +233,12 @@ impl Strategy for MultiWorkerMirroredStrategy {
         self.inner.rank
     }
     fn all_reduce_sum(&self, buf: &mut [f32]) -> Result<()> {
-        self.collective("all-reduce", |w| ring_all_reduce(w, buf))
+        let t = Instant::now();
+        self.collective("all-reduce", |w| ring_all_reduce(w, buf))?;
+        let ns = t.elapsed().as_nanos() as u64;
+        self.inner.all_reduce_ns.fetch_add(ns, Ordering::Relaxed);
+        self.inner.all_reduce_calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
     fn all_gather(&self, local: &[f32]) -> Result<Vec<f32>> {
         self.collective("all-gather", |w| {
