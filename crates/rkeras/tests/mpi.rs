@@ -192,10 +192,13 @@ fn fit(model: &mut Model) -> History {
     model.fit(&x, &y, common::quiet(32, 2)).unwrap()
 }
 
+/// A model to train: its name, its builder (from a seed) and its optimizer.
+type Case = (&'static str, fn(u64) -> Model, Optimizer);
+
 fn parity(strategy: &MultiWorkerMirroredStrategy) {
     rkeras::config::enable_determinism();
     let rank = strategy.worker_index();
-    let cases: [(&str, fn(u64) -> Model, Optimizer); 3] = [
+    let cases: [Case; 3] = [
         ("LeNet-5 SGD", common::lenet, Optimizer::sgd().learning_rate(0.05)),
         ("LeNet-5 Adam", common::lenet, Optimizer::adam()),
         (

@@ -107,6 +107,16 @@ pub fn current_strategy() -> Option<Arc<dyn Strategy>> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// `println!` on the chief only (callbacks' messages in a multi-worker run).
+macro_rules! chief_println {
+    ($($t:tt)*) => {
+        if $crate::distribute::is_chief() {
+            println!($($t)*);
+        }
+    };
+}
+pub(crate) use chief_println;
+
 static NOT_CHIEF: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process is the chief (worker 0, or not distributed): the one that prints the

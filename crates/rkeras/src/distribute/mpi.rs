@@ -210,8 +210,9 @@ fn ring_all_reduce(world: &SimpleCommunicator, buf: &mut [f32]) {
         let got = segment(len, n, (r + n - k - 1) % n);
         let m = got.len();
         send_receive_into(&buf[send], &right, &mut recv[..m], &left);
-        // The partial sum of the ranks before this one, then this rank's values.
-        buf[got].iter_mut().zip(&recv[..m]).for_each(|(b, p)| *b = p + *b);
+        // The partial sum of the ranks before this one plus this rank's values (IEEE addition
+        // commutes, so the order is the ring's).
+        buf[got].iter_mut().zip(&recv[..m]).for_each(|(b, p)| *b += p);
     }
     for k in 0..n - 1 {
         let send = segment(len, n, (r + 1 + n - k) % n);

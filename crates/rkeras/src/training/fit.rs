@@ -188,7 +188,14 @@ impl Model {
             batch.apply_class_weight(cw)?;
         }
         reset_metrics(self.compiled_mut("train_on_batch")?);
-        let result = self.train_step(&batch)?;
+        let result = match self.compiled_mut("train_on_batch")?.strategy.clone() {
+            // Under a strategy the batch is the global one, cut evenly over the replicas.
+            Some(st) => {
+                let per = batch.len().div_ceil(st.num_replicas_in_sync());
+                self.distributed_train_step(&batch, per, st.as_ref())?
+            }
+            None => self.train_step(&batch)?,
+        };
         self.update_metrics(&batch, &result)?;
         Ok(metrics_logs(self.compiled_mut("train_on_batch")?))
     }
