@@ -1,7 +1,7 @@
 //! `mpirun -np 2 rkeras train` (feature `mpi`): LeNet-5 on the embedded MNIST subset for one
 //! epoch in global batches of 64, deterministic, by 2 ranks of one thread, against the same
 //! command in one process: the History and the test results agree within 1e-6, one progress
-//! line and one summary are printed (rank 0's), and rank 0 alone writes `--history-json`.
+//! line and one summary are printed (rank 0's), and rank 0 alone writes the TensorBoard logs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,6 +41,7 @@ fn run(mpi: bool, dir: &Path) -> (Output, serde_json::Value) {
     let out = c
         .args(ARGS)
         .args(["--deterministic", "--history-json", json.to_str().unwrap()])
+        .args(["--logdir", if mpi { "logs_mpi" } else { "logs_one" }])
         .env("RAYON_NUM_THREADS", if mpi { "1" } else { "2" })
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -87,6 +88,11 @@ fn two_ranks_train_as_one_process() {
         text.contains("Distributed: 2 workers (MPI), global batch 64 = 2 × 32 per worker"),
         "{text}"
     );
+    // Rank 0 alone writes the TensorBoard logs: one event file per writer, as one process.
+    for sub in ["train", "validation"] {
+        let files = std::fs::read_dir(dir.join("logs_mpi").join(sub)).unwrap().count();
+        assert_eq!(files, 1, "{sub}/: {files} event files");
+    }
     let (a, b) = (numbers(&one), numbers(&mpi));
     assert_eq!(a.len(), b.len());
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
