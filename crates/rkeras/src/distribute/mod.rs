@@ -21,6 +21,8 @@
 //! Losses and metrics are those of the global batch (the replicas' predictions are gathered
 //! in replica order and the metrics updated once with the whole batch), so `History` is the
 //! one a single process would record. Validation and `evaluate` run whole on every replica.
+//! Every worker starts from the chief's weights and shuffles with the chief's seed; dropout
+//! masks come from each worker's own stream.
 //!
 //! Two strategies:
 //! - [`MirroredStrategy`]: `N` replicas in this process, run in turn (Keras's

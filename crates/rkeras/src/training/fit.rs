@@ -84,6 +84,12 @@ impl Model {
         if let Some(st) = &strategy {
             // Keras's multi-worker strategy starts every replica from the chief's variables.
             self.broadcast_weights(st.as_ref())?;
+            // Each worker's own dropout stream (the session seeds are alike on every rank).
+            let first = st.local_replicas().start as u64;
+            if first > 0 {
+                let c = self.compiled_mut("fit")?;
+                c.rng = tensor::Rng::new(c.rng.next_u64() ^ first.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            }
         }
         let start = self.compiled_mut("fit")?.initial_epoch.take().unwrap_or(initial_epoch);
         let mut last_logs = Logs::new();
