@@ -225,7 +225,9 @@ fn parity(strategy: &MultiWorkerMirroredStrategy) {
         assert!(same, "{name}: rank {rank}'s weights differ from rank 0's");
 
         let mut single = if name.contains("BatchNormalization") {
-            MirroredStrategy::new(2).unwrap().scope(compiled)
+            MirroredStrategy::new(strategy.num_replicas_in_sync())
+                .unwrap()
+                .scope(compiled)
         } else {
             compiled()
         };
@@ -234,8 +236,9 @@ fn parity(strategy: &MultiWorkerMirroredStrategy) {
         let dh = common::history_diff(&history, &reference);
         if rank == 0 {
             println!(
-                "{name}: 2 ranks bit-identical; vs one process: max |Δweight| {dw:.2e}, max |Δhistory| {dh:.2e}, \
+                "{name}: {} ranks bit-identical; vs one process: max |Δweight| {dw:.2e}, max |Δhistory| {dh:.2e}, \
                  final loss {:.4}",
+                strategy.num_replicas_in_sync(),
                 history.get("loss").unwrap()[1]
             );
         }
