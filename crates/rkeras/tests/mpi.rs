@@ -7,6 +7,8 @@
 //!   batches within 1e-6 (plain `fit`; for BatchNormalization, whose replicas normalize with
 //!   their own batch statistics as Keras's do, `MirroredStrategy(2)` in one process), and the
 //!   History equals the single-process one within 1e-6.
+//! - `unseeded`: no seeds and a different session seed per rank: bit-identical weights and
+//!   History on both ranks (the chief's weights and shuffling seed are broadcast).
 //! - `backup`: a run with `BackupAndRestore` whose rank 1 is killed (SIGKILL) after the first
 //!   backup: every rank ends within seconds with a message naming the dead rank; running the
 //!   same program again resumes from the backup and finishes.
@@ -36,7 +38,10 @@ fn main() {
     if launched_by_mpirun() {
         let strategy = MultiWorkerMirroredStrategy::new().unwrap();
         match args.get(1).map(String::as_str) {
-            Some("parity") => parity(&strategy),
+            Some("parity") => {
+                parity(&strategy);
+                unseeded(&strategy);
+            }
             Some("backup") => backup(&strategy, Path::new(&args[2])),
             other => panic!("unknown scenario {other:?}"),
         }
@@ -245,6 +250,43 @@ fn parity(strategy: &MultiWorkerMirroredStrategy) {
         assert!(dw < 1e-6, "{name}: weights differ from the single-process run by {dw}");
         assert!(dh < 1e-6, "{name}: History differs from the single-process run by {dh}");
     }
+}
+
+/// No seeds: each rank's session seed differs, so the ranks agree only if the chief's
+/// weights and shuffling seed reach every rank: bit-identical weights and History (accuracy
+/// would differ if the ranks cut different shuffled orders).
+fn unseeded(strategy: &MultiWorkerMirroredStrategy) {
+    let rank = strategy.worker_index();
+    let mut model = strategy.scope(|| {
+        let mut m = common::lenet(100 + rank as u64);
+        m.compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
+            .unwrap();
+        m
+    });
+    let (x, y) = common::mnist(256);
+    let h = model
+        .fit(
+            &x,
+            &y,
+            rkeras::training::FitOptions::default()
+                .batch_size(32)
+                .epochs(2)
+                .verbose(0),
+        )
+        .unwrap();
+    let mut mine = bits(&model.get_weights());
+    for k in ["accuracy", "loss"] {
+        mine.extend(h.get(k).unwrap().iter().map(|&v| v as f32));
+    }
+    let mut chief = mine.clone();
+    strategy.broadcast_from_chief(&mut chief).unwrap();
+    let same = mine.iter().zip(&chief).all(|(a, b)| a.to_bits() == b.to_bits());
+    let mut agree = [same as u8 as f32];
+    strategy.all_reduce_sum(&mut agree).unwrap();
+    if rank == 0 && agree[0] as usize == strategy.num_replicas_in_sync() {
+        println!("unseeded LeNet-5 Adam: ranks bit-identical (weights and History)");
+    }
+    assert!(same, "unseeded: rank {rank}'s weights or History differ from rank 0's");
 }
 
 fn backup(strategy: &MultiWorkerMirroredStrategy, dir: &Path) {

@@ -73,11 +73,11 @@ impl Model {
         let mut shuffle_rng = match (seed, &strategy) {
             (Some(s), _) => tensor::Rng::new(s),
             // Every worker must shuffle alike: the chief's seed.
-            (None, Some(st)) => {
+            (None, Some(st)) if st.local_replicas().len() < st.num_replicas_in_sync() => {
                 let mine = self.compiled_mut("fit")?.rng.next_u64();
                 tensor::Rng::new(st.broadcast_u64_from_chief(mine)?)
             }
-            (None, None) => self.compiled_mut("fit")?.rng.fork(),
+            (None, _) => self.compiled_mut("fit")?.rng.fork(),
         };
         self.compiled_mut("fit")?.stop_training = false;
         cbs.train_begin(self)?;
