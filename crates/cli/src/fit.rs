@@ -54,6 +54,10 @@ pub struct FitArgs {
     /// Write `{"history": …, "epoch_seconds": […]}`.
     #[arg(long, value_name = "FILE")]
     pub history_json: Option<String>,
+    /// Deterministic mode (`keras.config.enable_determinism()`): reductions in a fixed order, so
+    /// a run is bit-for-bit reproducible whatever the thread count (somewhat slower).
+    #[arg(long)]
+    pub deterministic: bool,
     /// Seed for shuffling and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -100,10 +104,15 @@ fn metric_names(metrics: &[String]) -> Vec<String> {
 
 /// Runs `rkeras fit`.
 pub fn run_fit(a: FitArgs) -> Result<()> {
+    if a.deterministic {
+        rkeras::config::enable_determinism();
+    }
+    let strategy = crate::train::strategy()?;
     let mut model = modelfile::load(&a.model)?;
     let metrics = metric_names(&a.metrics);
     let refs: Vec<&str> = metrics.iter().map(String::as_str).collect();
     model.compile(a.opt.build()?, a.loss.as_str(), &refs)?;
+    model.set_distribute_strategy(strategy)?;
     let x = read_npy(&a.x)?;
     let y = read_npy(&a.y)?;
     let vx = a.validation_x.as_deref().map(read_npy).transpose()?;
@@ -124,6 +133,9 @@ pub fn run_fit(a: FitArgs) -> Result<()> {
         fit = fit.seed(s);
     }
     let history = model.fit(&x, &y, fit)?;
+    if !rkeras::distribute::is_chief() {
+        return Ok(());
+    }
     if let Some(path) = &a.save {
         modelfile::save(&model, path)?;
         println!("Saved {path}");

@@ -13,9 +13,11 @@ use crate::modelfile;
 use rkeras::applications::{self, AppOptions};
 use rkeras::callbacks::{BackupAndRestore, Callback, EarlyStopping, Logs, ModelCheckpoint, TensorBoard};
 use rkeras::datasets::{self, Dataset};
+use rkeras::distribute::Strategy;
 use rkeras::prelude::*;
 use rkeras::summary::SummaryOptions;
 use rkeras::training::{EvaluateOptions, FitOptions, Optimizer};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Arguments of `rkeras train`.
@@ -70,6 +72,10 @@ pub struct TrainArgs {
     /// Write the history, test results and epoch times as JSON.
     #[arg(long, value_name = "FILE")]
     pub history_json: Option<String>,
+    /// Deterministic mode (`keras.config.enable_determinism()`): reductions in a fixed order, so
+    /// a run is bit-for-bit reproducible whatever the thread count (somewhat slower).
+    #[arg(long)]
+    pub deterministic: bool,
     /// Seed for weight initialization, shuffling and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -150,8 +156,32 @@ pub fn write_json(path: &str, value: &serde_json::Value) -> Result<()> {
     })
 }
 
+/// With the `mpi` feature and when started by `mpirun`, the multi-worker strategy (one
+/// replica per rank; `--batch-size` is then the global batch, as in Keras); else `None`.
+pub fn strategy() -> Result<Option<Arc<dyn Strategy>>> {
+    #[cfg(feature = "mpi")]
+    if rkeras::distribute::launched_by_mpirun() {
+        let s = rkeras::distribute::MultiWorkerMirroredStrategy::new()?;
+        return Ok(Some(Arc::new(s)));
+    }
+    Ok(None)
+}
+
+/// Prints `what` on the chief only (every process when not distributed).
+macro_rules! say {
+    ($($t:tt)*) => {
+        if rkeras::distribute::is_chief() {
+            println!($($t)*);
+        }
+    };
+}
+
 /// Runs `rkeras train`.
 pub fn run(a: TrainArgs) -> Result<()> {
+    if a.deterministic {
+        rkeras::config::enable_determinism();
+    }
+    let strategy = strategy()?;
     let optimizer = a.opt.build()?;
     if let Some(f) = a.validation_split {
         if !(0.0..1.0).contains(&f) {
@@ -166,7 +196,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let data = datasets::load(&a.dataset, a.data_dir.as_deref().map(std::path::Path::new))?;
     let (h, w, c) = image_shape(&data);
     let classes = data.num_classes();
-    println!(
+    say!(
         "{}: {} training / {} test images of {h}×{w}×{c}, {classes} classes, from {}",
         data.name,
         data.x_train.shape()[0],
@@ -187,8 +217,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
         };
         applications::by_name(&a.model, &opts)?
     };
-    print!("{}", model.summary(&SummaryOptions::default())?);
+    if rkeras::distribute::is_chief() {
+        print!("{}", model.summary(&SummaryOptions::default())?);
+    }
     model.compile(optimizer, "sparse_categorical_crossentropy", &["accuracy"])?;
+    if let Some(s) = &strategy {
+        say!(
+            "Distributed: {} workers (MPI), global batch {} = {} × {} per worker",
+            s.num_replicas_in_sync(),
+            a.batch_size,
+            s.num_replicas_in_sync(),
+            a.batch_size / s.num_replicas_in_sync().max(1)
+        );
+        model.set_distribute_strategy(Some(Arc::clone(s)))?;
+    }
 
     let x_train = prepare(&data.x_train)?;
     let x_test = prepare(&data.x_test)?;
@@ -223,7 +265,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(dir) = &a.backup_dir {
         let backup = BackupAndRestore::new(dir);
         if backup.state_path().is_file() {
-            println!("Resuming from the backup in {dir}");
+            say!("Resuming from the backup in {dir}");
         }
         fit = fit.callback(backup);
     }
@@ -237,14 +279,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
         test.get("loss").unwrap_or(f64::NAN),
         test.get("accuracy").unwrap_or(f64::NAN),
     );
-    println!("Test loss: {loss:.4} - Test accuracy: {acc:.4}");
+    say!("Test loss: {loss:.4} - Test accuracy: {acc:.4}");
     if !timer.seconds.is_empty() {
         let total: f64 = timer.seconds.iter().sum();
-        println!(
+        say!(
             "Training: {} epoch(s), {:.1} s per epoch",
             timer.seconds.len(),
             total / timer.seconds.len() as f64
         );
+    }
+    if !rkeras::distribute::is_chief() {
+        return Ok(());
     }
     if let Some(path) = &a.save {
         modelfile::save(&model, path)?;

@@ -2,9 +2,31 @@
 //! the layer and the argument. Accepts what Keras 3 and tf-keras 2 both write: `kernel_size`
 //! as `3` or `[3, 3]`, `dtype` as a string or a `DTypePolicy` object, initializers as a name
 //! or a `{class_name, config}` object.
+//!
+//! Also Keras's process-wide settings of `keras.config`: [`enable_determinism`].
 
 use crate::error::{arg_error, KerasError, Result};
 use serde_json::{Map, Value};
+
+/// Keras 3's `keras.config.enable_determinism()`: from now on every parallel reduction of the
+/// engine (convolution weight and bias gradients, BatchNormalization's statistics, the sums of
+/// losses and metrics) runs in a fixed order that does not depend on the number of threads,
+/// so training is bit-for-bit reproducible across runs and across `RAYON_NUM_THREADS` values
+/// (with the same seed). It costs some speed (see the README); `rkeras train --deterministic`
+/// sets it.
+pub fn enable_determinism() {
+    tensor::enable_determinism();
+}
+
+/// Turns deterministic mode off again (the default: the engine's adaptive reductions).
+pub fn disable_determinism() {
+    tensor::disable_determinism();
+}
+
+/// Whether [`enable_determinism`] is in force.
+pub fn is_determinism_enabled() -> bool {
+    tensor::is_deterministic()
+}
 
 /// A layer config being read: the JSON object and the layer's name for messages.
 pub struct ConfigReader<'a> {

@@ -19,6 +19,7 @@ pub mod callbacks;
 pub mod config;
 pub mod constraints;
 pub mod datasets;
+pub mod distribute;
 pub mod error;
 pub mod explain;
 pub mod initializers;

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod determinism;
 pub mod error;
 pub mod gradcheck;
 pub mod kernels;
@@ -14,6 +15,7 @@ pub mod shape;
 pub mod tensor;
 
 pub use autograd::{BackwardFn, Gradients, Tape, Var};
+pub use determinism::{disable_determinism, enable_determinism, is_deterministic};
 pub use error::{Result, TensorError};
 pub use rng::Rng;
 pub use shape::{AxisGeometry, Padding};

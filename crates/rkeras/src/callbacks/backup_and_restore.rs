@@ -78,6 +78,10 @@ impl BackupAndRestore {
     }
 
     fn save(&self, model: &mut Model) -> Result<()> {
+        // Every worker restores from the backup; the chief alone writes it.
+        if !crate::distribute::is_chief() {
+            return Ok(());
+        }
         std::fs::create_dir_all(&self.backup_dir).map_err(Self::io(&self.backup_dir))?;
         let path = self.state_path();
         if self.double_checkpoint && path.is_file() {
@@ -213,7 +217,7 @@ impl Callback for BackupAndRestore {
     }
 
     fn on_train_end(&mut self, _model: &mut Model, _logs: &Logs) -> Result<()> {
-        if self.delete_checkpoint && self.backup_dir.exists() {
+        if self.delete_checkpoint && self.backup_dir.exists() && crate::distribute::is_chief() {
             std::fs::remove_dir_all(&self.backup_dir).map_err(Self::io(&self.backup_dir))?;
         }
         Ok(())

@@ -78,6 +78,9 @@ pub(crate) fn py_float(v: f64) -> String {
 }
 
 impl Callback for CSVLogger {
+    fn chief_only(&self) -> bool {
+        true
+    }
     fn on_train_begin(&mut self, _model: &mut Model, _logs: &Logs) -> Result<()> {
         let mut opts = std::fs::OpenOptions::new();
         if self.append {

@@ -147,12 +147,12 @@ impl Callback for EarlyStopping {
 
     fn on_train_end(&mut self, model: &mut Model, _logs: &Logs) -> Result<()> {
         if self.stopped_epoch > 0 && self.verbose > 0 {
-            println!("Epoch {}: early stopping", self.stopped_epoch + 1);
+            crate::distribute::chief_println!("Epoch {}: early stopping", self.stopped_epoch + 1);
         }
         if self.restore_best_weights {
             if let Some(w) = &self.best_weights {
                 if self.verbose > 0 {
-                    println!(
+                    crate::distribute::chief_println!(
                         "Restoring model weights from the end of the best epoch: {}.",
                         self.best_epoch + 1
                     );

@@ -45,7 +45,7 @@ impl Callback for LearningRateScheduler {
         }
         opt.set_learning_rate(lr as f32)?;
         if self.verbose > 0 {
-            println!(
+            crate::distribute::chief_println!(
                 "\nEpoch {}: LearningRateScheduler setting learning rate to {lr:?}.",
                 epoch + 1
             );

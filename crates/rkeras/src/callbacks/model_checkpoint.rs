@@ -188,6 +188,9 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn chief_only(&self) -> bool {
+        true
+    }
     fn on_train_begin(&mut self, _model: &mut Model, _logs: &Logs) -> Result<()> {
         self.check_suffix()?;
         self.m.resolve("ModelCheckpoint")

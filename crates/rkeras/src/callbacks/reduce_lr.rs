@@ -96,7 +96,7 @@ impl ReduceLROnPlateau {
             let new = (old * self.factor).max(self.min_lr);
             opt.set_learning_rate(new as f32)?;
             if self.verbose > 0 {
-                println!(
+                crate::distribute::chief_println!(
                     "\nEpoch {}: ReduceLROnPlateau reducing learning rate to {new:?}.",
                     epoch + 1
                 );

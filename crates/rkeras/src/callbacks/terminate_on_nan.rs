@@ -45,7 +45,7 @@ impl Callback for TerminateOnNaN {
                 "NaN or Inf loss encountered at batch {batch}. Loss value: {shown}. Terminating training immediately."
             )));
         }
-        println!("Batch {batch}: Invalid loss, terminating training");
+        crate::distribute::chief_println!("Batch {batch}: Invalid loss, terminating training");
         model.set_stop_training(true);
         Ok(())
     }

@@ -128,6 +128,11 @@ pub struct CallbackParams {
 pub trait Callback {
     /// Called with `fit`'s / `evaluate`'s / `predict`'s parameters before any other hook.
     fn set_params(&mut self, params: &CallbackParams) {}
+    /// True for callbacks that only write files (logs, checkpoints): in a multi-worker run
+    /// only the chief calls them.
+    fn chief_only(&self) -> bool {
+        false
+    }
     /// Start of `fit`.
     fn on_train_begin(&mut self, model: &mut Model, logs: &Logs) -> Result<()> {
         Ok(())
@@ -192,6 +197,9 @@ pub trait Callback {
 impl<C: Callback + ?Sized> Callback for &mut C {
     fn set_params(&mut self, params: &CallbackParams) {
         (**self).set_params(params)
+    }
+    fn chief_only(&self) -> bool {
+        (**self).chief_only()
     }
     fn on_train_begin(&mut self, model: &mut Model, logs: &Logs) -> Result<()> {
         (**self).on_train_begin(model, logs)

@@ -173,8 +173,24 @@ impl Model {
             rng,
             stop_training: false,
             initial_epoch: None,
+            strategy: crate::distribute::current_strategy(),
         }));
         Ok(())
+    }
+
+    /// Makes `fit` train with `strategy` (as compiling inside `strategy.scope(…)` does);
+    /// `None` trains in this process alone.
+    pub fn set_distribute_strategy(
+        &mut self,
+        strategy: Option<std::sync::Arc<dyn crate::distribute::Strategy>>,
+    ) -> Result<()> {
+        self.compiled_mut("set_distribute_strategy")?.strategy = strategy;
+        Ok(())
+    }
+
+    /// Keras's `model.distribute_strategy`: the strategy `fit` trains with, if any.
+    pub fn distribute_strategy(&self) -> Option<&std::sync::Arc<dyn crate::distribute::Strategy>> {
+        self.compiled.as_ref().and_then(|c| c.strategy.as_ref())
     }
 
     /// True once `compile()` was called.

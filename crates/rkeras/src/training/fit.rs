@@ -54,19 +54,43 @@ impl Model {
         if let Some(cw) = &class_weight {
             train.apply_class_weight(cw)?;
         }
+        let strategy = self.compiled_mut("fit")?.strategy.clone();
+        let replicas = strategy.as_ref().map_or(1, |s| s.num_replicas_in_sync());
+        if batch_size % replicas != 0 {
+            return Err(KerasError::Invalid(format!(
+                "fit: the global `batch_size` must be divisible by the number of replicas in sync. \
+                 Received: batch_size={batch_size}, num_replicas_in_sync={replicas}"
+            )));
+        }
+        let chief = crate::distribute::is_chief();
         let steps = train.len().div_ceil(batch_size);
         let mut cbs = CallbackList {
             list: callbacks,
             history: Some(History::new()),
-            progress: (verbose != 0).then(|| super::progbar::progress_callback(verbose)),
+            progress: (verbose != 0 && chief).then(|| super::progbar::progress_callback(verbose)),
         };
         cbs.set_params(&CallbackParams { verbose, epochs, steps });
-        let mut shuffle_rng = match seed {
-            Some(s) => tensor::Rng::new(s),
-            None => self.compiled_mut("fit")?.rng.fork(),
+        let mut shuffle_rng = match (seed, &strategy) {
+            (Some(s), _) => tensor::Rng::new(s),
+            // Every worker must shuffle alike: the chief's seed.
+            (None, Some(st)) if st.local_replicas().len() < st.num_replicas_in_sync() => {
+                let mine = self.compiled_mut("fit")?.rng.next_u64();
+                tensor::Rng::new(st.broadcast_u64_from_chief(mine)?)
+            }
+            (None, _) => self.compiled_mut("fit")?.rng.fork(),
         };
         self.compiled_mut("fit")?.stop_training = false;
         cbs.train_begin(self)?;
+        if let Some(st) = &strategy {
+            // Keras's multi-worker strategy starts every replica from the chief's variables.
+            self.broadcast_weights(st.as_ref())?;
+            // Each worker's own dropout stream (the session seeds are alike on every rank).
+            let first = st.local_replicas().start as u64;
+            if first > 0 {
+                let c = self.compiled_mut("fit")?;
+                c.rng = tensor::Rng::new(c.rng.next_u64() ^ first.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            }
+        }
         let start = self.compiled_mut("fit")?.initial_epoch.take().unwrap_or(initial_epoch);
         let mut last_logs = Logs::new();
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -79,7 +103,10 @@ impl Model {
             for (step, idx) in batches(&order, batch_size).enumerate() {
                 cbs.train_batch_begin(self, step)?;
                 let batch = train.gather(idx)?;
-                let result = self.train_step(&batch)?;
+                let result = match &strategy {
+                    Some(st) => self.distributed_train_step(&batch, batch_size / replicas, st.as_ref())?,
+                    None => self.train_step(&batch)?,
+                };
                 self.update_metrics(&batch, &result)?;
                 let logs = metrics_logs(self.compiled_mut("fit")?);
                 cbs.train_batch_end(self, step, &logs)?;
@@ -141,7 +168,8 @@ impl Model {
         let mut cbs = CallbackList {
             list: options.callbacks,
             history: None,
-            progress: (options.verbose != 0).then(|| super::progbar::progress_callback(options.verbose)),
+            progress: (options.verbose != 0 && crate::distribute::is_chief())
+                .then(|| super::progbar::progress_callback(options.verbose)),
         };
         cbs.set_params(&CallbackParams {
             verbose: options.verbose,
@@ -166,7 +194,14 @@ impl Model {
             batch.apply_class_weight(cw)?;
         }
         reset_metrics(self.compiled_mut("train_on_batch")?);
-        let result = self.train_step(&batch)?;
+        let result = match self.compiled_mut("train_on_batch")?.strategy.clone() {
+            // Under a strategy the batch is the global one, cut evenly over the replicas.
+            Some(st) => {
+                let per = batch.len().div_ceil(st.num_replicas_in_sync());
+                self.distributed_train_step(&batch, per, st.as_ref())?
+            }
+            None => self.train_step(&batch)?,
+        };
         self.update_metrics(&batch, &result)?;
         Ok(metrics_logs(self.compiled_mut("train_on_batch")?))
     }

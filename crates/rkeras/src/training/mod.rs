@@ -35,11 +35,11 @@ pub mod progbar;
 pub mod schedules;
 
 mod compile;
-mod data;
+pub(crate) mod data;
 mod fit;
 mod malloc;
 mod options;
-mod step;
+pub(crate) mod step;
 
 pub use callback::{Callback, CallbackParams, History, Logs};
 pub use compile::{CompileOptions, LossArg, MetricArg, OptimizerArg};
@@ -69,6 +69,8 @@ pub struct Compiled {
     pub(crate) rng: tensor::Rng,
     pub(crate) stop_training: bool,
     pub(crate) initial_epoch: Option<usize>,
+    /// The distribution strategy of the scope the model was compiled in.
+    pub(crate) strategy: Option<std::sync::Arc<dyn crate::distribute::Strategy>>,
 }
 
 /// The summed regularizer penalties of `layers` whose weights are `weights` (flattened over

@@ -199,7 +199,8 @@ pub(crate) struct CallbackList<'a> {
 
 macro_rules! each {
     ($self:ident, $cb:ident => $call:expr) => {{
-        for $cb in $self.list.iter_mut() {
+        let chief = crate::distribute::is_chief();
+        for $cb in $self.list.iter_mut().filter(|c| chief || !c.chief_only()) {
             $call?;
         }
         if let Some($cb) = $self.history.as_mut() {

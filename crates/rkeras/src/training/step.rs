@@ -24,6 +24,14 @@ pub(crate) struct StepResult {
     pub logits: Option<(Tensor, &'static str)>,
 }
 
+/// What the backward pass of a step gives: `(id, path, gradient)` of each trainable weight
+/// the loss reaches (Keras's `trainable_weights` order) and the new values of non-trainable
+/// weights by id.
+pub(crate) struct StepGrads {
+    pub grads: Vec<(u64, String, Tensor)>,
+    pub updates: HashMap<u64, Tensor>,
+}
+
 /// The forward pass and loss on a tape.
 struct Forward {
     total: Var,
@@ -165,6 +173,16 @@ impl Model {
 
     /// One training step on a batch: forward, loss, backward, update.
     pub(crate) fn train_step(&mut self, batch: &Dataset) -> Result<StepResult> {
+        let (result, grads) = self.replica_step(batch)?;
+        self.apply_step(grads)?;
+        Ok(result)
+    }
+
+    /// Forward, loss and backward on a batch without updating anything: the step's result,
+    /// the gradients of the trainable weights the loss reaches and the new values of the
+    /// non-trainable ones (BatchNormalization's moving statistics). A replica's share of a
+    /// distributed step.
+    pub(crate) fn replica_step(&mut self, batch: &Dataset) -> Result<(StepResult, StepGrads)> {
         let compiled = self.compiled_mut("train")?;
         let (loss_fn, mut rng) = (
             compiled.loss_fn.clone(),
@@ -205,6 +223,22 @@ impl Model {
             new_values.insert(id, value);
         }
         drop(tape);
+        Ok((
+            StepResult { loss, y_pred, logits },
+            StepGrads {
+                grads: with_grad,
+                updates: new_values,
+            },
+        ))
+    }
+
+    /// The update half of a step: the optimizer applies `grads` in place, the new
+    /// non-trainable values are written, constraints are applied.
+    pub(crate) fn apply_step(&mut self, step: StepGrads) -> Result<()> {
+        let StepGrads {
+            grads: with_grad,
+            updates: mut new_values,
+        } = step;
         if !with_grad.is_empty() {
             // Take the values out of every layer holding them so the optimizer updates a
             // tensor no one else shares (in place, no copy).
@@ -243,7 +277,7 @@ impl Model {
                 l.set_weights_by_id(&new_values);
             }
         }
-        Ok(StepResult { loss, y_pred, logits })
+        Ok(())
     }
 
     /// The loss (with penalties) on one batch in training mode and its gradient for each of

@@ -164,17 +164,16 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
     };
     let acc = if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
         let min_len = (PARALLEL_MIN_VALUES / block).max(1);
-        x.par_chunks(block)
-            .zip(y.par_chunks(block))
-            .with_min_len(min_len)
-            .fold(|| vec![0.0f64; 2 * c], sum_block)
-            .reduce(
-                || vec![0.0f64; 2 * c],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
-                    a
-                },
-            )
+        crate::determinism::fold_ordered(
+            l.outer,
+            min_len,
+            || vec![0.0f64; 2 * c],
+            |acc, i| sum_block(acc, (&x[i * block..(i + 1) * block], &y[i * block..(i + 1) * block])),
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
+                a
+            },
+        )
     } else {
         x.chunks(block)
             .zip(y.chunks(block))

@@ -165,30 +165,29 @@ pub fn conv2d_backward_parts(
     Ok((dx, dw, Tensor::new(&[g.cout], db)?))
 }
 
-/// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks).
+/// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks,
+/// in a fixed order in deterministic mode).
 pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
-    use rayon::prelude::*;
     if c == 0 {
         return Vec::new();
     }
     let rows_per_task = (1 << 14) / c + 1;
-    gy.par_chunks(rows_per_task * c)
-        .fold(
-            || vec![0.0f32; c],
-            |mut db, block| {
-                for row in block.chunks_exact(c) {
-                    db.iter_mut().zip(row).for_each(|(b, v)| *b += v);
-                }
-                db
-            },
-        )
-        .reduce(
-            || vec![0.0f32; c],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
-                a
-            },
-        )
+    let block = rows_per_task * c;
+    crate::determinism::fold_ordered(
+        gy.len().div_ceil(block),
+        1,
+        || vec![0.0f32; c],
+        |mut db, k| {
+            for row in gy[k * block..((k + 1) * block).min(gy.len())].chunks_exact(c) {
+                db.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+            }
+            db
+        },
+        |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
+            a
+        },
+    )
 }
 
 /// Reference convolution: one loop per index, no tiling, no GEMM.

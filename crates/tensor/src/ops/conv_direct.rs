@@ -355,30 +355,26 @@ pub(crate) fn forward(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeomet
 pub(crate) fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {
     let wlen = g.k_g() * g.cout;
     let rows = g.n * g.oh();
-    let lanes = (0..rows)
-        .into_par_iter()
-        .with_min_len(min_rows(g))
-        .fold(
-            || (vec![0.0f32; wlen * LANES], Vec::new(), Vec::new(), Vec::new()),
-            |(mut acc, mut planes, mut taps, mut dyt), r| {
-                #[cfg(target_arch = "x86_64")]
-                if fma {
-                    // SAFETY: as in `forward`.
-                    unsafe { dw_row_fma(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt) };
-                    return (acc, planes, taps, dyt);
-                }
-                dw_row::<false>(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt);
-                (acc, planes, taps, dyt)
-            },
-        )
-        .map(|(acc, _, _, _)| acc)
-        .reduce(
-            || vec![0.0f32; wlen * LANES],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
-                a
-            },
-        );
+    let lanes = crate::determinism::fold_ordered(
+        rows,
+        min_rows(g),
+        || (vec![0.0f32; wlen * LANES], Vec::new(), Vec::new(), Vec::new()),
+        |(mut acc, mut planes, mut taps, mut dyt), r| {
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: as in `forward`.
+                unsafe { dw_row_fma(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt) };
+                return (acc, planes, taps, dyt);
+            }
+            dw_row::<false>(g, x, gy, r, &mut acc, &mut planes, &mut taps, &mut dyt);
+            (acc, planes, taps, dyt)
+        },
+        |(mut a, planes, taps, dyt), (b, _, _, _)| {
+            a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
+            (a, planes, taps, dyt)
+        },
+    )
+    .0;
     lanes.chunks_exact(LANES).map(|l| l.iter().sum()).collect()
 }
 

@@ -297,7 +297,7 @@ pub(crate) fn forward(
         }
         return Ok(out);
     }
-    let threads = rayon::current_num_threads();
+    let threads = crate::determinism::planning_threads();
     let pointwise = g.is_pointwise();
     let mt = chunk_rows(total, kg, cout, threads, budget, !pointwise);
     let gt = gemm_threads(total.div_ceil(mt), threads);
@@ -370,7 +370,7 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
     if dx.is_empty() || rows_per_img == 0 || cout == 0 || kg == 0 {
         return Ok(dx);
     }
-    let threads = rayon::current_num_threads();
+    let threads = crate::determinism::planning_threads();
     // Whole images per tile: neighbouring output rows write the same input pixels.
     let per_tile = n.div_ceil(n.min(2 * threads));
     let gt = gemm_threads(n.div_ceil(per_tile), threads);
@@ -455,82 +455,78 @@ pub(crate) fn weight_grad(
         };
         return Ok((vec![0.0; wlen], db));
     }
-    let threads = rayon::current_num_threads();
+    let threads = crate::determinism::planning_threads();
     let pointwise = g.is_pointwise();
     let mt = chunk_rows(total, kg, cout, threads, budget, !pointwise);
     let chunks = total.div_ceil(mt);
     let gt = gemm_threads(chunks, threads);
     type Acc = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
-    let (dw, db) = (0..chunks)
-        .into_par_iter()
-        .try_fold(
-            || -> Acc { (vec![0.0; wlen], vec![0.0; blen], Vec::new(), Vec::new()) },
-            |(mut dw, mut db, mut col, mut tmp): Acc, ci| -> Result<Acc> {
-                let r0 = ci * mt;
-                let m = mt.min(total - r0);
-                let gyc = &gy[r0 * cout..(r0 + m) * cout];
-                if want_bias {
-                    for row in gyc.chunks_exact(cout) {
-                        for (b, v) in db.iter_mut().zip(row) {
-                            *b += v;
-                        }
+    let (dw, db, _, _) = crate::determinism::try_fold_ordered(
+        chunks,
+        1,
+        || -> Acc { (vec![0.0; wlen], vec![0.0; blen], Vec::new(), Vec::new()) },
+        |(mut dw, mut db, mut col, mut tmp): Acc, ci| -> Result<Acc> {
+            let r0 = ci * mt;
+            let m = mt.min(total - r0);
+            let gyc = &gy[r0 * cout..(r0 + m) * cout];
+            if want_bias {
+                for row in gyc.chunks_exact(cout) {
+                    for (b, v) in db.iter_mut().zip(row) {
+                        *b += v;
                     }
                 }
-                if pointwise {
-                    sgemm(
-                        cin,
-                        cout,
-                        m,
-                        &x[r0 * cin..(r0 + m) * cin],
-                        Trans::Yes,
-                        gyc,
-                        Trans::No,
-                        &mut dw,
-                        1.0,
-                        1.0,
-                        gt,
-                    )?;
-                    return Ok((dw, db, col, tmp));
-                }
-                col.resize(m * kg, 0.0);
-                for gi in 0..groups {
-                    im2col(x, g, gi, r0, m, &mut col);
-                    let b: &[f32] = if groups == 1 {
-                        gyc
-                    } else {
-                        gather_group(gyc, cout, groups, gi, &mut tmp);
-                        &tmp
-                    };
-                    sgemm(
-                        kg,
-                        cg,
-                        m,
-                        &col,
-                        Trans::Yes,
-                        b,
-                        Trans::No,
-                        &mut dw[gi * kg * cg..(gi + 1) * kg * cg],
-                        1.0,
-                        1.0,
-                        gt,
-                    )?;
-                }
-                Ok((dw, db, col, tmp))
-            },
-        )
-        .map(|acc| acc.map(|(dw, db, _, _)| (dw, db)))
-        .try_reduce(
-            || (vec![0.0; wlen], vec![0.0; blen]),
-            |(mut aw, mut ab), (bw, bb)| {
-                for (a, b) in aw.iter_mut().zip(&bw) {
-                    *a += b;
-                }
-                for (a, b) in ab.iter_mut().zip(&bb) {
-                    *a += b;
-                }
-                Ok((aw, ab))
-            },
-        )?;
+            }
+            if pointwise {
+                sgemm(
+                    cin,
+                    cout,
+                    m,
+                    &x[r0 * cin..(r0 + m) * cin],
+                    Trans::Yes,
+                    gyc,
+                    Trans::No,
+                    &mut dw,
+                    1.0,
+                    1.0,
+                    gt,
+                )?;
+                return Ok((dw, db, col, tmp));
+            }
+            col.resize(m * kg, 0.0);
+            for gi in 0..groups {
+                im2col(x, g, gi, r0, m, &mut col);
+                let b: &[f32] = if groups == 1 {
+                    gyc
+                } else {
+                    gather_group(gyc, cout, groups, gi, &mut tmp);
+                    &tmp
+                };
+                sgemm(
+                    kg,
+                    cg,
+                    m,
+                    &col,
+                    Trans::Yes,
+                    b,
+                    Trans::No,
+                    &mut dw[gi * kg * cg..(gi + 1) * kg * cg],
+                    1.0,
+                    1.0,
+                    gt,
+                )?;
+            }
+            Ok((dw, db, col, tmp))
+        },
+        |(mut aw, mut ab, col, tmp), (bw, bb, _, _)| {
+            for (a, b) in aw.iter_mut().zip(&bw) {
+                *a += b;
+            }
+            for (a, b) in ab.iter_mut().zip(&bb) {
+                *a += b;
+            }
+            (aw, ab, col, tmp)
+        },
+    )?;
     Ok((unpack_kernel(dw, g), db))
 }
 

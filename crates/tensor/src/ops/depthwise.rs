@@ -451,30 +451,26 @@ fn input_grad_impl(gy: &[f32], k: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f3
 fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {
     let klen = g.rows.kernel * g.cols.kernel * g.cout;
     let rows = g.n * g.oh();
-    (0..rows)
-        .into_par_iter()
-        .with_min_len(min_rows(g, g.ow() * g.cout))
-        .fold(
-            || vec![0.0f32; klen],
-            |mut dw, r| {
-                #[cfg(target_arch = "x86_64")]
-                if fma {
-                    // SAFETY: as in `forward_impl`.
-                    unsafe { dw_row_fma(g, x, gy, r, &mut dw) };
-                    return dw;
-                }
-                let _ = fma;
-                dw_row::<false>(g, x, gy, r, &mut dw);
-                dw
-            },
-        )
-        .reduce(
-            || vec![0.0f32; klen],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
-                a
-            },
-        )
+    crate::determinism::fold_ordered(
+        rows,
+        min_rows(g, g.ow() * g.cout),
+        || vec![0.0f32; klen],
+        |mut dw, r| {
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: as in `forward_impl`.
+                unsafe { dw_row_fma(g, x, gy, r, &mut dw) };
+                return dw;
+            }
+            let _ = fma;
+            dw_row::<false>(g, x, gy, r, &mut dw);
+            dw
+        },
+        |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
+            a
+        },
+    )
 }
 
 /// `y = depthwise_conv2d(x, w) + bias` with the direct vectorized kernel.

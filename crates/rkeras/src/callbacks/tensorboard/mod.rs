@@ -121,6 +121,9 @@ impl TensorBoard {
 }
 
 impl Callback for TensorBoard {
+    fn chief_only(&self) -> bool {
+        true
+    }
     fn on_train_begin(&mut self, model: &mut Model, _logs: &Logs) -> Result<()> {
         self.global_train_batch = 0;
         self.train = None;
