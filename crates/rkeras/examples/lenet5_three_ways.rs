@@ -1,5 +1,7 @@
 //! LeNet-5 built three ways — Sequential, Functional API, and a subclass — with the same
-//! parameter count (61,706) and, given the same weights, the same predictions.
+//! parameter count (61,706) and, given the same weights, the same predictions (to float
+//! rounding: the Sequential and Functional models run the inference plan's fused kernels, the
+//! subclass's custom layer runs its own ops on the tape).
 //!
 //! `cargo run -p rkeras --example lenet5_three_ways`
 
@@ -26,10 +28,12 @@ fn main() -> Result<()> {
         func.predict(std::slice::from_ref(&x), 32)?,
         sub.predict(&[x], 32)?,
     );
-    assert!(a[0] == b[0] && a[0] == c[0]);
+    let (ab, ac) = (a[0].max_abs_diff(&b[0])?, a[0].max_abs_diff(&c[0])?);
+    assert!(ab <= 1e-6 && ac <= 1e-6, "predictions differ: {ab} {ac}");
     println!(
-        "Sequential, Functional and subclassed LeNet-5: {} parameters each, identical predictions",
-        seq.count_params()
+        "Sequential, Functional and subclassed LeNet-5: {} parameters each, the same predictions (largest difference {:.1e})",
+        seq.count_params(),
+        ab.max(ac)
     );
     Ok(())
 }

@@ -78,8 +78,10 @@ fn lenet5_three_ways_predict_the_same() {
     let a = seq.predict(std::slice::from_ref(&x), 32).unwrap();
     let b = func.predict(std::slice::from_ref(&x), 32).unwrap();
     let c = sub.predict(&[x], 32).unwrap();
-    assert_eq!(a[0], b[0]);
-    assert_eq!(a[0], c[0]);
+    // Sequential and Functional run the inference plan; the subclass's custom layer runs its
+    // ops on the tape: the same function, equal to float rounding.
+    assert_eq!(a[0], b[0], "Sequential and Functional run the same plan");
+    assert!(a[0].max_abs_diff(&c[0]).unwrap() <= 1e-6, "{:?} vs {:?}", a[0], c[0]);
     let sums: Vec<f32> = a[0].data().chunks(10).map(|r| r.iter().sum()).collect();
     assert!(
         sums.iter().all(|s| (s - 1.0).abs() < 1e-5),

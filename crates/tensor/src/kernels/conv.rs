@@ -186,7 +186,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     let work = m as f64 * g.cout as f64 * depth as f64;
     let col_tasks = g.groups * panels;
     let mut mb = (mr_max * 8).min(m.next_multiple_of(mr_max));
-    let want_tasks = if work < 2e5 { 1 } else { threads * 4 };
+    let want_tasks = if work < 1e6 { 1 } else { threads * 4 };
     while mb > mr_max && m.div_ceil(mb) * col_tasks < want_tasks {
         mb -= mr_max;
     }
@@ -330,7 +330,20 @@ fn row_pointers(
     let kw = g.cols.kernel;
     let taps = blk.t1 - blk.t0;
     let zero = ZEROS.as_ptr();
+    let chan0 = grp * g.cin_g() + blk.c0;
+    // A 1×1, stride-1, unpadded convolution (a pointwise layer, a Dense): row `p` reads input
+    // pixel `p`.
+    let pointwise = g.rows.kernel == 1
+        && g.cols.kernel == 1
+        && g.rows.stride == 1
+        && g.cols.stride == 1
+        && g.rows.pad_before == 0
+        && g.cols.pad_before == 0
+        && g.rows.output == g.rows.input
+        && g.cols.output == g.cols.input;
     dst.clear();
+    // Output coordinates of the current row, advanced one pixel at a time (no divisions).
+    let (mut img, mut oy, mut ox) = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
     let mut r0 = rows.start;
     while r0 < rows.end {
         let real = mr_max.min(rows.end - r0);
@@ -338,19 +351,26 @@ fn row_pointers(
         let base = dst.len();
         dst.resize(base + taps * mr, zero);
         for r in 0..real {
-            let pix = r0 + r;
-            let img = pix / (oh * ow);
-            let oy = (pix / ow) % oh;
-            let ox = pix % ow;
+            if pointwise {
+                dst[base + r] = x[(r0 + r) * g.cin + chan0..].as_ptr();
+                continue;
+            }
             for t in blk.t0..blk.t1 {
                 let (ky, kx) = (t / kw, t % kw);
                 let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
                 let ix = (ox * g.cols.stride + kx * g.cols.dilation) as isize - g.cols.pad_before as isize;
                 if iy >= 0 && (iy as usize) < g.rows.input && ix >= 0 && (ix as usize) < g.cols.input {
-                    let at = ((img * g.rows.input + iy as usize) * g.cols.input + ix as usize) * g.cin
-                        + grp * g.cin_g()
-                        + blk.c0;
+                    let at = ((img * g.rows.input + iy as usize) * g.cols.input + ix as usize) * g.cin + chan0;
                     dst[base + (t - blk.t0) * mr + r] = x[at..].as_ptr();
+                }
+            }
+            ox += 1;
+            if ox == ow {
+                ox = 0;
+                oy += 1;
+                if oy == oh {
+                    oy = 0;
+                    img += 1;
                 }
             }
         }

@@ -284,7 +284,12 @@ mod avx512 {
     #[inline(always)]
     fn tail_mask4(nc: usize) -> [__mmask16; 4] {
         let m = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
-        [m(nc.min(16)), m(nc.saturating_sub(16)), m(nc.saturating_sub(32)), m(nc.saturating_sub(48))]
+        [
+            m(nc.min(16)),
+            m(nc.saturating_sub(16)),
+            m(nc.saturating_sub(32)),
+            m(nc.saturating_sub(48)),
+        ]
     }
 
     #[inline(always)]
@@ -511,14 +516,14 @@ mod tests {
     fn every_tile_shape_matches_the_naive_tile() {
         for isa in Isa::available() {
             for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 64)] {
-            for mr in 1..=mr_max {
-                let mr = kernel_rows(isa, nr, mr);
-                for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
-                    for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
-                        run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res);
+                for mr in 1..=mr_max {
+                    let mr = kernel_rows(isa, nr, mr);
+                    for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
+                        for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
+                            run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res);
+                        }
                     }
                 }
-            }
             }
         }
     }

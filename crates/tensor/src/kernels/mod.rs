@@ -91,3 +91,10 @@ pub fn isa() -> Isa {
 pub fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
+
+/// Runs `f` on a worker of the kernels' thread pool (the caller waits): a sequence of kernels
+/// started from there (an inference plan's steps) shares the pool without waking it from
+/// outside and parking the caller for every kernel.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}

@@ -61,6 +61,15 @@ struct Ctx<'a> {
     inputs: &'a [Tensor],
 }
 
+/// The run's context handed to the rayon worker that runs the steps (the arena's pointers are
+/// used by one step at a time).
+#[derive(Clone, Copy)]
+struct SendCtx<'a, 'b>(&'a Ctx<'b>);
+// SAFETY: the steps run one after another on one worker while the caller waits for them; the
+// pointers stay valid for the whole run.
+unsafe impl Send for SendCtx<'_, '_> {}
+unsafe impl Sync for SendCtx<'_, '_> {}
+
 impl Ctx<'_> {
     fn view(&self, v: ValueId) -> View {
         let val = &self.plan.values[v];
@@ -121,14 +130,22 @@ impl Plan {
             slots: arena.iter_mut().map(|s| s.as_mut_ptr()).collect(),
             inputs,
         };
-        for step in self.steps.iter().filter(|s| !s.dead) {
-            // SAFETY: a step's output buffer is live while it runs, so it shares no slot with
-            // any of its inputs (placement); views stay inside their slots.
-            unsafe { self.run_step(model, &ctx, step) }.map_err(|e| match e {
-                KerasError::Invalid(m) if m.starts_with(&step.layer) => KerasError::Invalid(m),
-                other => KerasError::Invalid(format!("{}: {other}", step.layer)),
-            })?;
-        }
+        // The steps run on a rayon worker, so each kernel's parallel loop starts from inside the
+        // pool (the other workers are still spinning from the previous step) instead of waking
+        // the pool from outside and parking the caller once per step.
+        let shared = SendCtx(&ctx);
+        tensor::kernels::on_worker(|| {
+            let ctx = shared;
+            for step in self.steps.iter().filter(|s| !s.dead) {
+                // SAFETY: a step's output buffer is live while it runs, so it shares no slot
+                // with any of its inputs (placement); views stay inside their slots.
+                unsafe { self.run_step(model, ctx.0, step) }.map_err(|e| match e {
+                    KerasError::Invalid(m) if m.starts_with(&step.layer) => KerasError::Invalid(m),
+                    other => KerasError::Invalid(format!("{}: {other}", step.layer)),
+                })?;
+            }
+            Ok::<(), KerasError>(())
+        })?;
         self.outputs
             .iter()
             .map(|&v| {
