@@ -3,6 +3,7 @@
 //! ```text
 //! rkeras summary VGG16 --style keras2
 //! rkeras summary LeNet5 --explain
+//! rkeras summary VGG16 --receptive-field --flops --memory --batch-size 64
 //! rkeras summary model.json --expand-nested
 //! rkeras summary model.keras
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
@@ -23,6 +24,7 @@ mod predict;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use rkeras::insight::report::InsightOptions;
 use rkeras::summary::{SummaryOptions, SummaryStyle};
 use std::process::ExitCode;
 
@@ -68,6 +70,21 @@ enum Command {
         /// Total width of the table.
         #[arg(long)]
         line_length: Option<usize>,
+        /// After the summary, each layer's receptive field (size, jump, start).
+        #[arg(long)]
+        receptive_field: bool,
+        /// After the summary, FLOPs (as TensorFlow's profiler counts) and MACs (torchinfo).
+        #[arg(long)]
+        flops: bool,
+        /// After the summary, parameter and activation bytes and a training-step estimate.
+        #[arg(long)]
+        memory: bool,
+        /// Batch size of the --memory training-step estimate.
+        #[arg(long, default_value_t = 32)]
+        batch_size: u64,
+        /// Optimizer of the --memory training-step estimate (sgd, rmsprop, adam, …).
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
         #[command(flatten)]
         app: app_args::AppArgs,
     },
@@ -93,6 +110,11 @@ fn run(cli: Cli) -> rkeras::Result<()> {
             expand_nested,
             show_trainable,
             line_length,
+            receptive_field,
+            flops,
+            memory,
+            batch_size,
+            optimizer,
             app,
         } => {
             let m = if modelfile::is_file_arg(&model) {
@@ -111,7 +133,14 @@ fn run(cli: Cli) -> rkeras::Result<()> {
                 explain,
                 ..SummaryOptions::default()
             };
-            print!("{}", m.summary(&summary)?);
+            let insight = InsightOptions {
+                receptive_field,
+                flops,
+                memory,
+                batch_size,
+                optimizer,
+            };
+            print!("{}", rkeras::insight::report::summary(&m, &summary, &insight)?);
             Ok(())
         }
         Command::Predict(args) => predict::run(args),

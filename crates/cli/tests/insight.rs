@@ -1,0 +1,60 @@
+//! `rkeras summary --receptive-field/--flops/--memory`: Keras's summary unchanged, then the
+//! insight table with the numbers `tests/insight.rs` checks against TensorFlow and torchinfo.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn rkeras(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rkeras"))
+        .args(args)
+        .output()
+        .expect("run rkeras")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn insight_columns_follow_the_keras_summary_unchanged() {
+    let keras = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rkeras/tests/fixtures/apps/VGG16.k3.summary.txt"),
+    )
+    .unwrap();
+    let out = rkeras(&[
+        "summary",
+        "VGG16",
+        "--receptive-field",
+        "--flops",
+        "--memory",
+        "--batch-size",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.starts_with(&keras), "{s}");
+    let pool5 = s.lines().find(|l| l.starts_with("block5_pool (MaxPooling2D)")).unwrap();
+    let cells: Vec<&str> = pool5.split_whitespace().collect();
+    assert_eq!(&cells[2..5], ["212", "32", "-90"], "{pool5}");
+    let total = s.lines().find(|l| l.starts_with("Total ")).unwrap();
+    assert!(
+        total.contains("30,960,211,824") && total.contains("15,483,821,032"),
+        "{total}"
+    );
+    assert!(s.contains("Training step, batch 8, adam (2 slots per weight)"), "{s}");
+}
+
+#[test]
+fn explain_shows_the_insight_arithmetic_and_bad_optimizers_fail() {
+    let out = rkeras(&["summary", "LeNet5", "--explain"]);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("RF: r = 6 + (5 − 1)·2 = 14; j = 2·1 = 2; start = −2 − 0·2 = −2"),
+        "{s}"
+    );
+    assert!(s.contains("FLOPs: 2·5·5·6·1,600 + 1,600 (bias) = 481,600"), "{s}");
+    assert!(s.contains("MACs: 156 params·28·28 positions = 122,304"), "{s}");
+    let out = rkeras(&["summary", "LeNet5", "--memory", "--optimizer", "adamx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("optimizer") && text(&out.stderr).contains("adamx"));
+}
