@@ -138,3 +138,29 @@ fn receptive_fields_by_hand_lenet5_and_vgg16() {
     }
     assert_eq!((r, j), (212, 32));
 }
+
+/// Every image-valued layer's field equals the script's backward Distill computation
+/// (Distill's table: ResNet-50 483, Inception-v3 1311, MobileNet-v2 491 at the last block).
+#[test]
+fn receptive_fields_equal_the_distill_algorithm_on_resnet50_inception_v3_mobilenet_v2() {
+    for name in ["ResNet50", "InceptionV3", "MobileNetV2"] {
+        let (_, i) = app(name);
+        let r = fixture(&format!("rf_{name}.json"));
+        let fields = r["fields"].as_object().unwrap();
+        for (layer, v) in fields {
+            let v: Vec<i64> = v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+            let axis = |k: usize| AxisField {
+                size: v[k] as u64,
+                jump: v[k + 1] as u64,
+                start: v[k + 2],
+            };
+            let want = Field::Spatial {
+                h: axis(0),
+                w: axis(3),
+                aligned: true,
+            };
+            assert_eq!(field(&i, layer), want, "{name}: {layer}");
+        }
+        assert!(fields.len() > 150, "{name}: {} layers", fields.len());
+    }
+}
