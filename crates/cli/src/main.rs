@@ -9,6 +9,7 @@
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
 //! rkeras predict ResNet50 --weights imagenet --input images.npy --output probs.npy
 //! rkeras convert model.h5 model.keras
+//! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
 //! rkeras evaluate lenet.keras --dataset mnist
@@ -22,6 +23,7 @@ mod fit;
 mod modelfile;
 mod predict;
 mod train;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::insight::report::InsightOptions;
@@ -99,9 +101,13 @@ enum Command {
     Fit(fit::FitArgs),
     /// Evaluate a saved model on a dataset's test split or on arrays (`model.evaluate`).
     Evaluate(fit::EvaluateArgs),
+    /// Check every layer's fast kernels against naive reference kernels and its gradients
+    /// against finite differences (exit code 1 on a failure).
+    Verify(verify::VerifyArgs),
 }
 
-fn run(cli: Cli) -> rkeras::Result<()> {
+/// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
+fn run(cli: Cli) -> rkeras::Result<bool> {
     match cli.command {
         Command::Summary {
             model,
@@ -141,13 +147,14 @@ fn run(cli: Cli) -> rkeras::Result<()> {
                 optimizer,
             };
             print!("{}", rkeras::insight::report::summary(&m, &summary, &insight)?);
-            Ok(())
+            Ok(true)
         }
-        Command::Predict(args) => predict::run(args),
-        Command::Convert(args) => convert::run(args),
-        Command::Train(args) => train::run(args),
-        Command::Fit(args) => fit::run_fit(args),
-        Command::Evaluate(args) => fit::run_evaluate(args),
+        Command::Predict(args) => predict::run(args).map(|()| true),
+        Command::Convert(args) => convert::run(args).map(|()| true),
+        Command::Train(args) => train::run(args).map(|()| true),
+        Command::Fit(args) => fit::run_fit(args).map(|()| true),
+        Command::Evaluate(args) => fit::run_evaluate(args).map(|()| true),
+        Command::Verify(args) => verify::run(args),
     }
 }
 
@@ -181,7 +188,8 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("rkeras: error: {e}");
             ExitCode::from(2)

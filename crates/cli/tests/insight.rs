@@ -58,3 +58,13 @@ fn explain_shows_the_insight_arithmetic_and_bad_optimizers_fail() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("optimizer") && text(&out.stderr).contains("adamx"));
 }
+
+#[test]
+fn verify_prints_the_table_and_passes_lenet5() {
+    let out = rkeras(&["verify", "LeNet5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.starts_with("Layer (type)"), "{s}");
+    assert_eq!(s.lines().filter(|l| l.ends_with("  PASS")).count(), 8, "{s}");
+    assert!(s.ends_with("PASS: every layer\n"), "{s}");
+}

@@ -18,7 +18,9 @@ pub mod cost;
 pub mod geometry;
 pub mod memory;
 pub mod receptive;
+pub mod reference;
 pub mod report;
+pub mod verify;
 
 use crate::error::Result;
 use crate::kshape::Shape;
