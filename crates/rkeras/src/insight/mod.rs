@@ -17,6 +17,7 @@
 pub mod cost;
 pub mod geometry;
 pub mod memory;
+pub mod plot;
 pub mod receptive;
 pub mod reference;
 pub mod report;
