@@ -9,6 +9,7 @@
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
 //! rkeras predict ResNet50 --weights imagenet --input images.npy --output probs.npy
 //! rkeras convert model.h5 model.keras
+//! rkeras plot InceptionV3 -o inception.svg --show-shapes
 //! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
@@ -21,6 +22,7 @@ mod app_args;
 mod convert;
 mod fit;
 mod modelfile;
+mod plot;
 mod predict;
 mod train;
 mod verify;
@@ -104,6 +106,8 @@ enum Command {
     /// Check every layer's fast kernels against naive reference kernels and its gradients
     /// against finite differences (exit code 1 on a failure).
     Verify(verify::VerifyArgs),
+    /// Draw a model as Keras's plot_model does: .svg (pure Rust) or .dot (Graphviz).
+    Plot(plot::PlotArgs),
 }
 
 /// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
@@ -155,6 +159,7 @@ fn run(cli: Cli) -> rkeras::Result<bool> {
         Command::Fit(args) => fit::run_fit(args).map(|()| true),
         Command::Evaluate(args) => fit::run_evaluate(args).map(|()| true),
         Command::Verify(args) => verify::run(args),
+        Command::Plot(args) => plot::run(args).map(|()| true),
     }
 }
 

@@ -68,3 +68,31 @@ fn verify_prints_the_table_and_passes_lenet5() {
     assert_eq!(s.lines().filter(|l| l.ends_with("  PASS")).count(), 8, "{s}");
     assert!(s.ends_with("PASS: every layer\n"), "{s}");
 }
+
+#[test]
+fn plot_writes_svg_and_dot() {
+    let dir = std::env::temp_dir().join(format!("rkeras-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (svg, dot) = (dir.join("m.svg"), dir.join("m.dot"));
+    for f in [&svg, &dot] {
+        let out = rkeras(&[
+            "plot",
+            "LeNet5",
+            "-o",
+            f.to_str().unwrap(),
+            "--show-shapes",
+            "--show-layer-names",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.starts_with("<svg") && s.contains("conv2d_1 (Conv2D)"), "{s}");
+    let d = std::fs::read_to_string(&dot).unwrap();
+    assert!(
+        d.starts_with("digraph G {\nrankdir=TB;") && d.contains("6 -> 7 [penwidth=2];"),
+        "{d}"
+    );
+    let out = rkeras(&["plot", "LeNet5", "-o", dir.join("m.gif").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(".svg or .dot"));
+}

@@ -66,3 +66,54 @@ fn dot_equals_keras_model_to_dot() {
         bad.join("\n")
     );
 }
+
+/// The SVG is well-formed XML (tags balanced, attributes quoted), has one box per layer and
+/// one arrow per graph edge, each joining the right boxes.
+#[test]
+fn svg_has_every_layer_and_every_edge() {
+    use rkeras::applications::{by_name, AppOptions};
+    use rkeras::insight::plot::graph;
+    use rkeras::insight::svg::to_svg;
+    for name in ["LeNet5", "InceptionV3", "DenseNet121"] {
+        rkeras::clear_session();
+        let m = by_name(name, &AppOptions::default()).unwrap();
+        let opts = PlotOptions {
+            show_shapes: true,
+            ..PlotOptions::default()
+        };
+        let svg = to_svg(&m, &opts);
+        // Balanced tags.
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg.as_str();
+        while let Some(open) = rest.find('<') {
+            let close = rest[open..].find('>').expect("tag closes") + open;
+            let tag = &rest[open + 1..close];
+            assert_eq!(tag.matches('"').count() % 2, 0, "{name}: unbalanced quotes in <{tag}>");
+            if let Some(end) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop().as_deref(), Some(end), "{name}: </{end}>");
+            } else if !tag.ends_with('/') {
+                stack.push(tag.split_whitespace().next().unwrap().to_string());
+            }
+            rest = &rest[close + 1..];
+        }
+        assert!(stack.is_empty(), "{name}: unclosed {stack:?}");
+        let g = graph(&m, &opts);
+        let drawn = m.all_layers().len() - usize::from(name == "LeNet5");
+        assert_eq!(svg.matches("<g class=\"node\"").count(), drawn, "{name}");
+        assert_eq!(g.nodes().len(), drawn, "{name}");
+        let edges = g.all_edges();
+        assert_eq!(svg.matches("<polyline class=\"edge\"").count(), edges.len(), "{name}");
+        for (a, b) in &edges {
+            assert!(
+                svg.contains(&format!("data-from=\"{a}\" data-to=\"{b}\"")),
+                "{name}: edge {a}->{b}"
+            );
+        }
+        let calls: usize = m.nodes().iter().map(|n| n.inputs.len()).sum();
+        assert!(
+            edges.len() <= calls && edges.len() + 1 >= drawn,
+            "{name}: {} edges",
+            edges.len()
+        );
+    }
+}

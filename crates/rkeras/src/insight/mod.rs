@@ -21,6 +21,7 @@ pub mod plot;
 pub mod receptive;
 pub mod reference;
 pub mod report;
+pub mod svg;
 pub mod verify;
 
 use crate::error::Result;
