@@ -3,11 +3,14 @@
 //! ```text
 //! rkeras summary VGG16 --style keras2
 //! rkeras summary LeNet5 --explain
+//! rkeras summary VGG16 --receptive-field --flops --memory --batch-size 64
 //! rkeras summary model.json --expand-nested
 //! rkeras summary model.keras
 //! rkeras predict model.keras --input x.npy --output y.npy --batch-size 64
 //! rkeras predict ResNet50 --weights imagenet --input images.npy --output probs.npy
 //! rkeras convert model.h5 model.keras
+//! rkeras plot InceptionV3 -o inception.svg --show-shapes
+//! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
 //! rkeras evaluate lenet.keras --dataset mnist
@@ -19,10 +22,13 @@ mod app_args;
 mod convert;
 mod fit;
 mod modelfile;
+mod plot;
 mod predict;
 mod train;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use rkeras::insight::report::InsightOptions;
 use rkeras::summary::{SummaryOptions, SummaryStyle};
 use std::process::ExitCode;
 
@@ -68,6 +74,21 @@ enum Command {
         /// Total width of the table.
         #[arg(long)]
         line_length: Option<usize>,
+        /// After the summary, each layer's receptive field (size, jump, start).
+        #[arg(long)]
+        receptive_field: bool,
+        /// After the summary, FLOPs (as TensorFlow's profiler counts) and MACs (torchinfo).
+        #[arg(long)]
+        flops: bool,
+        /// After the summary, parameter and activation bytes and a training-step estimate.
+        #[arg(long)]
+        memory: bool,
+        /// Batch size of the --memory training-step estimate.
+        #[arg(long, default_value_t = 32)]
+        batch_size: u64,
+        /// Optimizer of the --memory training-step estimate (sgd, rmsprop, adam, …).
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
         #[command(flatten)]
         app: app_args::AppArgs,
     },
@@ -82,9 +103,15 @@ enum Command {
     Fit(fit::FitArgs),
     /// Evaluate a saved model on a dataset's test split or on arrays (`model.evaluate`).
     Evaluate(fit::EvaluateArgs),
+    /// Check every layer's fast kernels against naive reference kernels and its gradients
+    /// against finite differences (exit code 1 on a failure).
+    Verify(verify::VerifyArgs),
+    /// Draw a model as Keras's plot_model does: .svg (pure Rust) or .dot (Graphviz).
+    Plot(plot::PlotArgs),
 }
 
-fn run(cli: Cli) -> rkeras::Result<()> {
+/// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
+fn run(cli: Cli) -> rkeras::Result<bool> {
     match cli.command {
         Command::Summary {
             model,
@@ -93,6 +120,11 @@ fn run(cli: Cli) -> rkeras::Result<()> {
             expand_nested,
             show_trainable,
             line_length,
+            receptive_field,
+            flops,
+            memory,
+            batch_size,
+            optimizer,
             app,
         } => {
             let m = if modelfile::is_file_arg(&model) {
@@ -111,14 +143,23 @@ fn run(cli: Cli) -> rkeras::Result<()> {
                 explain,
                 ..SummaryOptions::default()
             };
-            print!("{}", m.summary(&summary)?);
-            Ok(())
+            let insight = InsightOptions {
+                receptive_field,
+                flops,
+                memory,
+                batch_size,
+                optimizer,
+            };
+            print!("{}", rkeras::insight::report::summary(&m, &summary, &insight)?);
+            Ok(true)
         }
-        Command::Predict(args) => predict::run(args),
-        Command::Convert(args) => convert::run(args),
-        Command::Train(args) => train::run(args),
-        Command::Fit(args) => fit::run_fit(args),
-        Command::Evaluate(args) => fit::run_evaluate(args),
+        Command::Predict(args) => predict::run(args).map(|()| true),
+        Command::Convert(args) => convert::run(args).map(|()| true),
+        Command::Train(args) => train::run(args).map(|()| true),
+        Command::Fit(args) => fit::run_fit(args).map(|()| true),
+        Command::Evaluate(args) => fit::run_evaluate(args).map(|()| true),
+        Command::Verify(args) => verify::run(args),
+        Command::Plot(args) => plot::run(args).map(|()| true),
     }
 }
 
@@ -152,7 +193,8 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("rkeras: error: {e}");
             ExitCode::from(2)

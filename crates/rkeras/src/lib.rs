@@ -23,6 +23,7 @@ pub mod distribute;
 pub mod error;
 pub mod explain;
 pub mod initializers;
+pub mod insight;
 pub mod io;
 pub mod kshape;
 pub mod layers;
