@@ -489,14 +489,14 @@ fn layer_entry(model: &Model, li: usize) -> Value {
     let module = match class {
         "Sequential" => "keras",
         "Functional" => FUNCTIONAL_MODULE,
-        _ => "keras.layers",
+        c => crate::layers::app_layers::keras_module(c).unwrap_or("keras.layers"),
     };
     let mut config = layer.config();
     if let (Some(m), Some(c)) = (layer.as_model(), config.as_object_mut()) {
         c.insert("name".into(), json!(m.name()));
     }
-    let registered = if class == "Functional" {
-        json!("Functional")
+    let registered = if class == "Functional" || crate::layers::app_layers::keras_module(class).is_some() {
+        json!(class)
     } else {
         Value::Null
     };

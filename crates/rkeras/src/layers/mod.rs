@@ -267,13 +267,19 @@ pub use pooling::{
 };
 pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};
 pub mod activations;
+pub mod app_layers;
 pub mod core;
+pub mod feature_normalization;
+pub mod layer_normalization;
 pub mod merge;
 pub mod normalization;
 pub mod preprocessing;
 pub mod regularization;
 pub use self::activations::{ActivationLayer, ActivationLayerConfig, ActivationOp, LeakyReLU, ReLU, Softmax, ELU};
+pub use self::app_layers::{CustomScaleLayer, LayerScale, StochasticDepth};
 pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
+pub use self::feature_normalization::{Normalization, NormalizationConfig};
+pub use self::layer_normalization::{LayerNormalization, LayerNormalizationConfig};
 pub use self::merge::{
     add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
     MergeConfig, MergeOp, Minimum, Multiply, Subtract,
