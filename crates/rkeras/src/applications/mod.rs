@@ -19,6 +19,7 @@
 //! ```
 
 mod densenet;
+mod efficientnet;
 pub mod imagenet;
 mod inception_v3;
 mod lenet;
@@ -29,6 +30,10 @@ mod vgg;
 mod xception;
 
 pub use densenet::{densenet121, densenet169, densenet201};
+pub use efficientnet::{
+    efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5,
+    efficientnet_b6, efficientnet_b7,
+};
 pub use inception_v3::inception_v3;
 pub use lenet::lenet5;
 pub use mobilenet::mobilenet;
@@ -91,6 +96,14 @@ pub struct AppOptions {
     /// Use tf-keras 2's layer names where they differ from Keras 3's (DenseNet's
     /// `conv1/conv`, `conv1/bn`, `conv1/relu`); default false (Keras 3's names).
     pub keras2_names: bool,
+    /// EfficientNetV2, MobileNetV3 and ConvNeXt: put the model's own input preprocessing
+    /// (`Rescaling` / `Normalization`) in front (default true).
+    pub include_preprocessing: bool,
+    /// MobileNetV3's `minimalistic` (no squeeze-and-excite, no hard-swish, 3×3 kernels).
+    pub minimalistic: bool,
+    /// MobileNetV3's `dropout_rate` before the classifier (default 0.2); `None` keeps the
+    /// family's default.
+    pub dropout_rate: Option<f64>,
     /// Keras's `weights`: `None` (random initialization from the session's seed), the path
     /// of a weights file to load after building (`.keras`, `.weights.h5`, legacy `.h5`), or
     /// `"imagenet"`: Keras's pretrained file, from Keras's cache (`$KERAS_HOME/models` or
@@ -112,6 +125,9 @@ impl Default for AppOptions {
             dropout: 1e-3,
             name: None,
             keras2_names: false,
+            include_preprocessing: true,
+            minimalistic: false,
+            dropout_rate: None,
             weights: None,
         }
     }
@@ -137,6 +153,14 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("DenseNet121", densenet121),
     ("DenseNet169", densenet169),
     ("DenseNet201", densenet201),
+    ("EfficientNetB0", efficientnet_b0),
+    ("EfficientNetB1", efficientnet_b1),
+    ("EfficientNetB2", efficientnet_b2),
+    ("EfficientNetB3", efficientnet_b3),
+    ("EfficientNetB4", efficientnet_b4),
+    ("EfficientNetB5", efficientnet_b5),
+    ("EfficientNetB6", efficientnet_b6),
+    ("EfficientNetB7", efficientnet_b7),
     ("LeNet5", lenet5),
 ];
 
@@ -201,6 +225,19 @@ pub(crate) fn obtain_input_shape(
         None if opts.include_top => Ok([Some(default_size), Some(default_size), Some(3)]),
         None => Ok([None, None, Some(3)]),
     }
+}
+
+/// Keras's `imagenet_utils.correct_pad(x, kernel_size)`: the `((top, bottom), (left,
+/// right))` padding that makes a strided `valid` convolution see what TensorFlow's `same`
+/// would (unknown sizes count as even).
+pub(crate) fn correct_pad(x: &KerasTensor, kernel: usize) -> ((usize, usize), (usize, usize)) {
+    let s = x.shape();
+    let adjust = match (s.get(1).copied().flatten(), s.get(2).copied().flatten()) {
+        (Some(h), Some(w)) => (1 - h % 2, 1 - w % 2),
+        _ => (1, 1),
+    };
+    let c = kernel / 2;
+    ((c - adjust.0, c), (c - adjust.1, c))
 }
 
 /// The image input (`Input(shape=input_shape)`, auto-named `input_layer`).

@@ -410,7 +410,7 @@ impl LayerConfig for NormalizationConfig {
             vec![
                 Weight::non_trainable("mean", Tensor::new(&shape, mean).map_err(&err)?),
                 Weight::non_trainable("variance", Tensor::new(&shape, var).map_err(&err)?),
-                Weight::non_trainable("count", Tensor::scalar(0.0)),
+                Weight::int64_counter("count", Tensor::scalar(0.0)),
             ]
         };
         Ok(Box::new(Normalization {

@@ -31,6 +31,9 @@ pub struct Weight {
     pub trainable: bool,
     /// Variable identity, unique per process.
     pub id: u64,
+    /// Kept as int64 by Keras (Normalization's `count`): 8 bytes in the summary's sizes and
+    /// int64 in the files rkeras writes. Values are whole numbers held as f32.
+    pub int64: bool,
 }
 
 static NEXT_WEIGHT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -43,7 +46,21 @@ impl Weight {
             value,
             trainable: true,
             id: NEXT_WEIGHT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            int64: false,
         }
+    }
+
+    /// A non-trainable int64 counter (Normalization's `count`).
+    pub fn int64_counter(name: &str, value: Tensor) -> Weight {
+        Weight {
+            int64: true,
+            ..Weight::non_trainable(name, value)
+        }
+    }
+
+    /// Bytes Keras counts for it in `summary()` (4 per float32 value, 8 per int64).
+    pub fn bytes(&self) -> u64 {
+        self.count() * if self.int64 { 8 } else { 4 }
     }
 
     /// A non-trainable weight (statistics).
