@@ -311,4 +311,13 @@ cases! {
     efficientnet_b7 => "EfficientNetB7",
     efficientnet_b0_notop_avg => "EfficientNetB0_notop_avg",
     efficientnet_b3_notop_max_64 => "EfficientNetB3_notop_max_64",
+    efficientnet_v2_b0 => "EfficientNetV2B0",
+    efficientnet_v2_b1 => "EfficientNetV2B1",
+    efficientnet_v2_b2 => "EfficientNetV2B2",
+    efficientnet_v2_b3 => "EfficientNetV2B3",
+    efficientnet_v2_s => "EfficientNetV2S",
+    efficientnet_v2_m => "EfficientNetV2M",
+    efficientnet_v2_l => "EfficientNetV2L",
+    efficientnet_v2_b0_notop_noprep_32 => "EfficientNetV2B0_notop_noprep_32",
+    efficientnet_v2_s_notop_avg => "EfficientNetV2S_notop_avg",
 }

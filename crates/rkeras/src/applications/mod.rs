@@ -20,6 +20,7 @@
 
 mod densenet;
 mod efficientnet;
+mod efficientnet_v2;
 pub mod imagenet;
 mod inception_v3;
 mod lenet;
@@ -33,6 +34,10 @@ pub use densenet::{densenet121, densenet169, densenet201};
 pub use efficientnet::{
     efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5,
     efficientnet_b6, efficientnet_b7,
+};
+pub use efficientnet_v2::{
+    efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, efficientnet_v2_l,
+    efficientnet_v2_m, efficientnet_v2_s,
 };
 pub use inception_v3::inception_v3;
 pub use lenet::lenet5;
@@ -161,6 +166,13 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("EfficientNetB5", efficientnet_b5),
     ("EfficientNetB6", efficientnet_b6),
     ("EfficientNetB7", efficientnet_b7),
+    ("EfficientNetV2B0", efficientnet_v2_b0),
+    ("EfficientNetV2B1", efficientnet_v2_b1),
+    ("EfficientNetV2B2", efficientnet_v2_b2),
+    ("EfficientNetV2B3", efficientnet_v2_b3),
+    ("EfficientNetV2S", efficientnet_v2_s),
+    ("EfficientNetV2M", efficientnet_v2_m),
+    ("EfficientNetV2L", efficientnet_v2_l),
     ("LeNet5", lenet5),
 ];
 
