@@ -26,6 +26,7 @@ mod inception_v3;
 mod lenet;
 mod mobilenet;
 mod mobilenet_v2;
+mod mobilenet_v3;
 mod resnet;
 mod vgg;
 mod xception;
@@ -43,6 +44,7 @@ pub use inception_v3::inception_v3;
 pub use lenet::lenet5;
 pub use mobilenet::mobilenet;
 pub use mobilenet_v2::mobilenet_v2;
+pub use mobilenet_v3::{mobilenet_v3_large, mobilenet_v3_small};
 pub use resnet::{resnet101, resnet101_v2, resnet152, resnet152_v2, resnet50, resnet50_v2};
 pub use vgg::{vgg16, vgg19};
 pub use xception::xception;
@@ -173,6 +175,8 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("EfficientNetV2S", efficientnet_v2_s),
     ("EfficientNetV2M", efficientnet_v2_m),
     ("EfficientNetV2L", efficientnet_v2_l),
+    ("MobileNetV3Small", mobilenet_v3_small),
+    ("MobileNetV3Large", mobilenet_v3_large),
     ("LeNet5", lenet5),
 ];
 
