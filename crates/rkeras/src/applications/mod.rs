@@ -18,10 +18,12 @@
 //! assert_eq!(model.output_shapes(), vec![vec![None, Some(512)]]);
 //! ```
 
+mod convnext;
 mod densenet;
 mod efficientnet;
 mod efficientnet_v2;
 pub mod imagenet;
+mod inception_resnet_v2;
 mod inception_v3;
 mod lenet;
 mod mobilenet;
@@ -31,6 +33,7 @@ mod resnet;
 mod vgg;
 mod xception;
 
+pub use convnext::{convnext_base, convnext_large, convnext_small, convnext_tiny, convnext_xlarge};
 pub use densenet::{densenet121, densenet169, densenet201};
 pub use efficientnet::{
     efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5,
@@ -40,6 +43,7 @@ pub use efficientnet_v2::{
     efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, efficientnet_v2_l,
     efficientnet_v2_m, efficientnet_v2_s,
 };
+pub use inception_resnet_v2::inception_resnet_v2;
 pub use inception_v3::inception_v3;
 pub use lenet::lenet5;
 pub use mobilenet::mobilenet;
@@ -177,6 +181,12 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("EfficientNetV2L", efficientnet_v2_l),
     ("MobileNetV3Small", mobilenet_v3_small),
     ("MobileNetV3Large", mobilenet_v3_large),
+    ("InceptionResNetV2", inception_resnet_v2),
+    ("ConvNeXtTiny", convnext_tiny),
+    ("ConvNeXtSmall", convnext_small),
+    ("ConvNeXtBase", convnext_base),
+    ("ConvNeXtLarge", convnext_large),
+    ("ConvNeXtXLarge", convnext_xlarge),
     ("LeNet5", lenet5),
 ];
 
