@@ -181,12 +181,13 @@ fn compare_model(case: &str, model: &Model, reference: &Value, style: SummarySty
         }
     }
     if tag == "k3" {
-        // Keras 3's `weight.path`s are `<layer>/<weight>`: the same order, layer by layer.
+        // Keras 3's `weight.path`s are `[scope/…]<layer>/<weight>`: the same order, layer by
+        // layer.
         let want: Vec<String> = reference["weight_names"]
             .as_array()
             .expect("weight_names")
             .iter()
-            .map(|w| w.as_str().unwrap_or("").split('/').next().unwrap_or("").to_string())
+            .map(|w| w.as_str().unwrap_or("").rsplit('/').nth(1).unwrap_or("").to_string())
             .collect();
         let mut got = Vec::new();
         for l in model.layers() {
@@ -333,6 +334,10 @@ cases! {
     mobilenet_v3_small_min_a075 => "MobileNetV3Small_min_a075",
     mobilenet_v3_large_notop_avg_noprep => "MobileNetV3Large_notop_avg_noprep",
     mobilenet_v3_small_classes10_linear_96 => "MobileNetV3Small_classes10_linear_96",
+    nasnet_mobile => "NASNetMobile",
+    nasnet_large => "NASNetLarge",
+    nasnet_mobile_notop_avg => "NASNetMobile_notop_avg",
+    nasnet_mobile_notop_none_32 => "NASNetMobile_notop_none_32",
     inception_resnet_v2 => "InceptionResNetV2",
     inception_resnet_v2_notop_avg => "InceptionResNetV2_notop_avg",
     inception_resnet_v2_notop_none_75 => "InceptionResNetV2_notop_none_75",

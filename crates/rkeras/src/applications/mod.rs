@@ -29,6 +29,7 @@ mod lenet;
 mod mobilenet;
 mod mobilenet_v2;
 mod mobilenet_v3;
+mod nasnet;
 mod resnet;
 mod vgg;
 mod xception;
@@ -49,6 +50,7 @@ pub use lenet::lenet5;
 pub use mobilenet::mobilenet;
 pub use mobilenet_v2::mobilenet_v2;
 pub use mobilenet_v3::{mobilenet_v3_large, mobilenet_v3_small};
+pub use nasnet::{nasnet_large, nasnet_mobile};
 pub use resnet::{resnet101, resnet101_v2, resnet152, resnet152_v2, resnet50, resnet50_v2};
 pub use vgg::{vgg16, vgg19};
 pub use xception::xception;
@@ -181,6 +183,8 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("EfficientNetV2L", efficientnet_v2_l),
     ("MobileNetV3Small", mobilenet_v3_small),
     ("MobileNetV3Large", mobilenet_v3_large),
+    ("NASNetMobile", nasnet_mobile),
+    ("NASNetLarge", nasnet_large),
     ("InceptionResNetV2", inception_resnet_v2),
     ("ConvNeXtTiny", convnext_tiny),
     ("ConvNeXtSmall", convnext_small),
