@@ -23,6 +23,7 @@ mod densenet;
 mod efficientnet;
 mod efficientnet_v2;
 pub mod imagenet;
+mod imagenet_files;
 mod inception_resnet_v2;
 mod inception_v3;
 mod lenet;
@@ -218,6 +219,21 @@ pub fn by_name(name: &str, opts: &AppOptions) -> Result<Model> {
     }
 }
 
+/// The model name an application has by default (`efficientnetb0`, `convnext_tiny`,
+/// `efficientnetv2-s`): the name Keras's pretrained files of those families carry.
+pub(crate) fn by_name_default_model_name(app: &str) -> String {
+    if let Some(i) = app.strip_prefix("EfficientNetB") {
+        return format!("efficientnetb{i}");
+    }
+    if let Some(v) = app.strip_prefix("EfficientNetV2") {
+        return format!("efficientnetv2-{}", v.to_ascii_lowercase());
+    }
+    if let Some(v) = app.strip_prefix("ConvNeXt") {
+        return format!("convnext_{}", v.to_ascii_lowercase());
+    }
+    app.to_ascii_lowercase()
+}
+
 /// Python's spelling of a shape tuple, for error messages: `(16, 16, 3)`, `(None, None, 3)`.
 pub(crate) fn py_shape(s: &[Option<usize>]) -> String {
     let parts: Vec<String> = s.iter().map(|d| d.map_or("None".into(), |v| v.to_string())).collect();
@@ -342,7 +358,16 @@ pub(crate) fn load_weights_option(mut model: Model, opts: &AppOptions, app: &str
         Some("imagenet") => {
             let shape = model.input_shapes().into_iter().next().unwrap_or_default();
             let dim = |i: usize| shape.get(i).copied().flatten();
-            let path = imagenet::weights_file(app, opts.include_top, opts.alpha, dim(1), dim(2))?.get()?;
+            let path = imagenet::weights_file_for(
+                app,
+                model.name(),
+                opts.include_top,
+                opts.alpha,
+                opts.minimalistic,
+                dim(1),
+                dim(2),
+            )?
+            .get()?;
             model
                 .load_weights(&path)
                 .map_err(|e| KerasError::Invalid(format!("{app}: ImageNet weights {}: {e}", path.display())))?;
