@@ -24,6 +24,7 @@ mod efficientnet;
 mod efficientnet_v2;
 pub mod imagenet;
 mod imagenet_files;
+pub mod imagenet_utils;
 mod inception_resnet_v2;
 mod inception_v3;
 mod lenet;
@@ -45,6 +46,7 @@ pub use efficientnet_v2::{
     efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, efficientnet_v2_l,
     efficientnet_v2_m, efficientnet_v2_s,
 };
+pub use imagenet_utils::{decode_predictions, preprocess_input};
 pub use inception_resnet_v2::inception_resnet_v2;
 pub use inception_v3::inception_v3;
 pub use lenet::lenet5;

@@ -13,7 +13,7 @@
 //! use rkeras::prelude::*;
 //! use rkeras::layers::feature_normalization::Normalization;
 //! clear_session();
-//! let data = rkeras::Tensor::new(&[2, 2], vec![1.0, 10.0, 3.0, 30.0]).unwrap();
+//! let data = rkeras::prelude::Tensor::new(&[2, 2], vec![1.0, 10.0, 3.0, 30.0]).unwrap();
 //! let mut norm = Normalization::new();
 //! norm.adapt(&data).unwrap();
 //! assert_eq!(norm.adapted.as_ref().unwrap().0, vec![2.0, 20.0]);
