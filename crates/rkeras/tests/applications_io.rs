@@ -13,7 +13,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 fn fixtures(sub: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(sub)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(sub)
 }
 
 fn reference() -> Value {
@@ -117,11 +119,15 @@ fn normalization_adapt_equals_keras() {
     assert!((v[0] - r["flat_variance"].as_f64().unwrap() as f32).abs() < 1e-4);
 }
 
+/// The fixtures are gzip-compressed twice (periodic weights deflate again).
 fn gunzip_to(src: &PathBuf, dst: &PathBuf) {
-    let bytes = std::fs::read(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-    let mut out = Vec::new();
-    GzDecoder::new(&bytes[..]).read_to_end(&mut out).expect("gzip");
-    std::fs::write(dst, out).expect("write");
+    let mut bytes = std::fs::read(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    for _ in 0..2 {
+        let mut out = Vec::new();
+        GzDecoder::new(&bytes[..]).read_to_end(&mut out).expect("gzip");
+        bytes = out;
+    }
+    std::fs::write(dst, bytes).expect("write");
 }
 
 /// Loads `case` from `.keras` and `.h5` and compares its predictions with Keras's.
@@ -141,10 +147,13 @@ fn predict_case(case: &str) {
     std::fs::create_dir_all(&tmp).unwrap();
     for ext in ["keras", "h5"] {
         let file = tmp.join(format!("{case}.{ext}"));
-        gunzip_to(&dir.join(format!("{case}.{ext}.gz")), &file);
+        gunzip_to(&dir.join(format!("{case}.{ext}.gz.gz")), &file);
         rkeras::clear_session();
         let model = rkeras::model::saving::load_model(&file).unwrap_or_else(|e| panic!("{case}.{ext}: {e}"));
-        let got = model.predict(std::slice::from_ref(&x), 2).unwrap_or_else(|e| panic!("{case}.{ext}: {e}")).remove(0);
+        let got = model
+            .predict(std::slice::from_ref(&x), 2)
+            .unwrap_or_else(|e| panic!("{case}.{ext}: {e}"))
+            .remove(0);
         assert_eq!(got.shape(), want.shape(), "{case}.{ext}");
         let mut worst = 0f32;
         for (a, b) in got.data().iter().zip(want.data()) {
@@ -152,7 +161,10 @@ fn predict_case(case: &str) {
             worst = worst.max(d / b.abs().max(1.0));
             assert!(d <= 1e-4 * b.abs().max(1.0), "{case}.{ext}: {a} vs {b}");
         }
-        eprintln!("{case}.{ext}: {} layers, worst relative error {worst:e}", model.layers().len());
+        eprintln!(
+            "{case}.{ext}: {} layers, worst relative error {worst:e}",
+            model.layers().len()
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -70,6 +70,34 @@ pub fn mode_for(app: &str) -> Result<Mode> {
     Ok(mode)
 }
 
+/// The preprocessing of a model by its name (Keras's default model names: `resnet50`,
+/// `mobilenet_1.00_224`, `mobilenetv2_1.00_224`, `efficientnetv2-b0`, `convnext_tiny`,
+/// `nasnet_mobile`, `NASNet`, …), for a model loaded from a file.
+pub fn mode_for_model_name(name: &str) -> Result<Mode> {
+    let n = name.to_ascii_lowercase();
+    if n.starts_with("mobilenet_") || n.starts_with("mobilenetv2_") {
+        return Ok(Mode::Tf);
+    }
+    mode_for(&n).map_err(|_| {
+        KerasError::Invalid(format!(
+            "model {name:?}: not a Keras application's name, so its preprocessing is unknown; choose it with --preprocess caffe|tf|torch|none"
+        ))
+    })
+}
+
+/// A mode by Keras's name (`"caffe"`, `"tf"`, `"torch"`, or `"none"` for pass-through).
+pub fn parse_mode(s: &str) -> Result<Mode> {
+    match s.to_ascii_lowercase().as_str() {
+        "caffe" => Ok(Mode::Caffe),
+        "tf" => Ok(Mode::Tf),
+        "torch" => Ok(Mode::Torch),
+        "none" | "passthrough" => Ok(Mode::PassThrough),
+        _ => Err(KerasError::Invalid(format!(
+            "preprocess mode: expected one of caffe, tf, torch, none; received {s:?}"
+        ))),
+    }
+}
+
 /// `keras.applications.<family>.preprocess_input(x)` for application `app` on a float32
 /// batch of RGB images `(n, h, w, 3)` (any rank with 3 channels last).
 pub fn preprocess_input(app: &str, x: &Tensor) -> Result<Tensor> {
@@ -175,6 +203,22 @@ mod tests {
         assert_eq!(mode_for("EfficientNetV2S").unwrap(), Mode::PassThrough);
         assert_eq!(mode_for("InceptionResNetV2").unwrap(), Mode::Tf);
         assert!(mode_for("LeNet5").is_err());
+        for (name, mode) in [
+            ("mobilenet_1.00_224", Mode::Tf),
+            ("mobilenetv2_0.35_96", Mode::Tf),
+            ("MobileNetV3Small", Mode::PassThrough),
+            ("efficientnetv2-b0", Mode::PassThrough),
+            ("convnext_tiny", Mode::PassThrough),
+            ("inception_resnet_v2", Mode::Tf),
+            ("NASNet", Mode::Tf),
+            ("resnet50v2", Mode::Tf),
+            ("resnet50", Mode::Caffe),
+            ("densenet121", Mode::Torch),
+        ] {
+            assert_eq!(mode_for_model_name(name).unwrap(), mode, "{name}");
+        }
+        assert!(mode_for_model_name("sequential").is_err());
+        assert_eq!(parse_mode("NONE").unwrap(), Mode::PassThrough);
         let x = Tensor::new(&[1, 3], vec![10.0, 20.0, 30.0]).unwrap();
         let y = preprocess_with(Mode::Caffe, &x).unwrap();
         assert_eq!(y.data(), &[30.0 - 103.939, 20.0 - 116.779, 10.0 - 123.68]);
