@@ -136,11 +136,7 @@ fn predict_image_prints_keras_s_top_classes() {
         ]);
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{}{}", stdout, text(&out.stderr));
-        let rows: Vec<Vec<&str>> = stdout
-            .lines()
-            .skip(1)
-            .map(|l| l.split_whitespace().collect())
-            .collect();
+        let rows: Vec<Vec<&str>> = stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
         let w = want[image].as_array().expect("rows");
         assert_eq!(rows.len(), 5, "{stdout}");
         for (i, (row, w)) in rows.iter().zip(w).enumerate() {
