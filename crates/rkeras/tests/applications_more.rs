@@ -191,8 +191,15 @@ fn compare_model(case: &str, model: &Model, reference: &Value, style: SummarySty
             .collect();
         let mut got = Vec::new();
         for l in model.layers() {
-            for _ in l.weights() {
-                got.push(l.name().to_string());
+            // A nested model's weights are under its own layers' names.
+            let inner: Vec<&dyn rkeras::layers::Layer> = match l.as_model() {
+                Some(m) => m.layers(),
+                None => vec![l],
+            };
+            for il in inner {
+                for _ in il.weights() {
+                    got.push(il.name().to_string());
+                }
             }
         }
         if got != want {

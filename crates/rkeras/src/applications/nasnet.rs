@@ -176,7 +176,8 @@ fn nasnet(opts: &AppOptions, large: bool) -> Result<Model> {
     let mult = 2;
     let (classes, activation) = top_args(app, opts, 1000)?;
     let mut o = opts.clone();
-    if !opts.include_top && opts.input_shape.is_none() {
+    // Keras 3 gives a model without its top the default size; tf-keras leaves it open.
+    if !opts.include_top && opts.input_shape.is_none() && !opts.keras2_names {
         o.input_shape = Some((default_size, default_size, 3));
     }
     let shape = obtain_input_shape(app, &o, default_size, 32)?;
