@@ -242,9 +242,8 @@ fn mobilenet_v3(opts: &AppOptions, large: bool) -> Result<Model> {
     if !(alpha.is_finite() && alpha > 0.0) {
         return Err(arg_error(app, "alpha", "a positive number", alpha));
     }
-    if imagenet::wanted(opts)
-        && ((!opts.minimalistic && alpha != 0.75 && alpha != 1.0) || (opts.minimalistic && alpha != 1.0))
-    {
+    let published = alpha == 1.0 || (alpha == 0.75 && !opts.minimalistic);
+    if imagenet::wanted(opts) && !published {
         return Err(KerasError::Invalid(format!(
             "{app}: If imagenet weights are being loaded, alpha can be one of `0.75`, `1.0` for non minimalistic or `1.0` for minimalistic only. Received alpha={alpha}"
         )));

@@ -383,7 +383,7 @@ mod tests {
             .build("sd", &[batched(&[4])], &mut rng)
             .unwrap();
         let x = Tensor::ones(&[64, 4]);
-        assert_eq!(run(s.as_ref(), &[x.clone()], false).unwrap().out[0], x);
+        assert_eq!(run(s.as_ref(), std::slice::from_ref(&x), false).unwrap().out[0], x);
         let y = run(s.as_ref(), &[x], true).unwrap().out.remove(0);
         // Whole rows are dropped or doubled.
         for row in y.data().chunks(4) {

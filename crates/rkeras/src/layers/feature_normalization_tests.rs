@@ -31,7 +31,10 @@ fn adapt_gives_numpy_mean_and_population_variance() {
         ]
     );
     assert_eq!(l.count_params(), 5);
-    let y = run(l.as_ref(), &[data.clone()], false).unwrap().out.remove(0);
+    let y = run(l.as_ref(), std::slice::from_ref(&data), false)
+        .unwrap()
+        .out
+        .remove(0);
     let want = [-2.0 / (14.0f32 / 3.0).sqrt(), -20.0 / (1400.0f32 / 3.0).sqrt()];
     assert!((y.data()[0] - want[0]).abs() < 1e-5 && (y.data()[1] - want[1]).abs() < 1e-5);
     // axis=None: one mean for everything.
@@ -47,7 +50,7 @@ fn given_statistics_invert_and_config() {
     let l = build(&c, "normalization", batched(&[2, 2, 3])).unwrap();
     assert_eq!(l.count_params(), 0);
     let x = Tensor::full(&[1, 2, 2, 3], 5.0);
-    let y = run(l.as_ref(), &[x.clone()], false).unwrap().out.remove(0);
+    let y = run(l.as_ref(), std::slice::from_ref(&x), false).unwrap().out.remove(0);
     assert_eq!(&y.data()[..3], &[2.0, 3.0, 2.0 / 1e-7]);
     grad_check(l.as_ref(), &[Tensor::arange(&[1, 2, 2, 3])], false);
     let inv = build(&c.clone().invert(true), "n", batched(&[2, 2, 3])).unwrap();

@@ -319,7 +319,7 @@ mod tests {
         let names: Vec<&str> = l.weights().iter().map(|w| w.name.as_str()).collect();
         assert_eq!((names, l.count_params()), (vec!["gamma", "beta"], 8));
         let x = Tensor::new(&[2, 4], vec![1.0, 2.0, 3.0, 4.0, 2.0, 2.0, 2.0, 6.0]).unwrap();
-        let y = run(l.as_ref(), &[x.clone()], false).unwrap().out.remove(0);
+        let y = run(l.as_ref(), std::slice::from_ref(&x), false).unwrap().out.remove(0);
         let s = 1.25f32.sqrt();
         let want = [
             -1.5 / s,
