@@ -24,6 +24,7 @@ mod fit;
 mod modelfile;
 mod plot;
 mod predict;
+mod predict_image;
 mod train;
 mod verify;
 

@@ -16,11 +16,28 @@ pub struct PredictArgs {
     /// name (`ResNet50`, `MobileNetV2`, …) with `--weights imagenet` or a weights file.
     pub model: String,
     /// An input array (`.npy`, or `.npz` for all its arrays); repeat for several inputs.
-    #[arg(long = "input", required = true, value_name = "X.npy")]
+    #[arg(
+        long = "input",
+        value_name = "X.npy",
+        required_unless_present = "images",
+        conflicts_with = "images"
+    )]
     pub inputs: Vec<String>,
     /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`.
-    #[arg(long, value_name = "Y.npy")]
-    pub output: String,
+    #[arg(long, value_name = "Y.npy", required_unless_present = "images")]
+    pub output: Option<String>,
+    /// An image file to classify (png, jpeg, bmp, gif, webp); repeat for several. Resized to
+    /// the model's input as Keras's `load_img(target_size=…)`, preprocessed with the
+    /// family's `preprocess_input`, and the top classes printed (`decode_predictions`).
+    #[arg(long = "image", value_name = "FILE")]
+    pub images: Vec<String>,
+    /// How many classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// The preprocessing of `--image` inputs: `caffe`, `tf`, `torch` or `none`; default the
+    /// application's (from its name, or the model's name for a file).
+    #[arg(long, value_name = "MODE")]
+    pub preprocess: Option<String>,
     /// Samples per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -54,11 +71,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "--batch-size: expected a positive integer, received 0".to_string(),
         ));
     }
-    let npz_out = a.output.to_ascii_lowercase().ends_with(".npz");
-    if !npz_out && !a.output.to_ascii_lowercase().ends_with(".npy") {
+    if !a.images.is_empty() {
+        return crate::predict_image::run(&a);
+    }
+    let output = a.output.clone().unwrap_or_default();
+    let npz_out = output.to_ascii_lowercase().ends_with(".npz");
+    if !npz_out && !output.to_ascii_lowercase().ends_with(".npy") {
         return Err(KerasError::Invalid(format!(
-            "--output {}: expected a .npy or .npz path",
-            a.output
+            "--output {output}: expected a .npy or .npz path"
         )));
     }
     let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
@@ -79,12 +99,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
             .enumerate()
             .map(|(k, t)| (format!("arr_{k}"), t))
             .collect();
-        write_npz(&a.output, &named)?;
+        write_npz(&output, &named)?;
         for (name, t) in &named {
-            println!("{}:{name}: shape {:?}", a.output, t.shape());
+            println!("{output}:{name}: shape {:?}", t.shape());
         }
     } else {
-        for (path, t) in output_paths(&a.output, outputs.len()).iter().zip(&outputs) {
+        for (path, t) in output_paths(&output, outputs.len()).iter().zip(&outputs) {
             write_npy(path, t)?;
             println!("{path}: shape {:?}", t.shape());
         }

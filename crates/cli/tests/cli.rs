@@ -101,3 +101,51 @@ fn bad_arguments_and_files_give_one_line_and_exit_code_2() {
         assert!(!err.contains("panicked"), "{args:?}");
     }
 }
+
+/// `rkeras predict FILE.keras --image …`: a MobileNetV2 (alpha 0.35, 96×96, 1000 classes,
+/// patterned weights) saved by Keras 3, run on a JPEG photo and a PNG, prints the classes
+/// Keras's `load_img` → `preprocess_input` → `predict` → `decode_predictions` gives
+/// (`tools/fixtures/make_cli_predict_ref.py`).
+#[test]
+fn predict_image_prints_keras_s_top_classes() {
+    use std::io::Read;
+    let dir = fixture("apps2_predict");
+    let mut bytes = std::fs::read(dir.join("cli_mobilenetv2.keras.gz.gz")).expect("fixture");
+    for _ in 0..2 {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .expect("gzip");
+        bytes = out;
+    }
+    let tmp = std::env::temp_dir().join(format!("rkeras_cli_predict_{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let model = tmp.join("mobilenetv2.keras");
+    std::fs::write(&model, bytes).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cli_mobilenetv2.json")).unwrap()).unwrap();
+    for (image, tol) in [("photo1.jpg", 2e-3), ("rgb.png", 1e-5)] {
+        let img = fixture("images/files").join(image);
+        let out = rkeras(&[
+            "predict",
+            model.to_str().unwrap(),
+            "--image",
+            img.to_str().unwrap(),
+            "--top",
+            "5",
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{}{}", stdout, text(&out.stderr));
+        let rows: Vec<Vec<&str>> = stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+        let w = want[image].as_array().expect("rows");
+        assert_eq!(rows.len(), 5, "{stdout}");
+        for (i, (row, w)) in rows.iter().zip(w).enumerate() {
+            assert_eq!(row[0], (i + 1).to_string(), "{stdout}");
+            assert_eq!(row[1], w[1].as_str().unwrap(), "{image} rank {}: {stdout}", i + 1);
+            assert_eq!(row[2], w[0].as_str().unwrap(), "{stdout}");
+            let p: f64 = row[3].parse().unwrap();
+            assert!((p - w[2].as_f64().unwrap()).abs() <= tol, "{image}: {p} vs {}", w[2]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -127,12 +127,14 @@ fn every_registered_layer_keeps_the_contract() {
                 "{class}: a training step did not change the output"
             );
         } else {
-            // No weights: the gradient still reaches the input.
+            // No trainable weights (none, or statistics only, as Normalization's): the
+            // gradient still reaches the input.
             let mut tape = Tape::new();
             let ins: Vec<Var> = inputs.iter().map(|t| tape.param(t.clone())).collect();
+            let stats: Vec<Var> = layer.weights().iter().map(|w| tape.constant(w.value.clone())).collect();
             let mut r = Rng::new(5);
             let mut ctx = CallCtx::new(&mut tape, &mut r, true);
-            let outs = layer.call(&mut ctx, &ins, &[]).unwrap();
+            let outs = layer.call(&mut ctx, &ins, &stats).unwrap();
             let o = tape.value(outs[0]).clone();
             let g = tape.backward_with(outs[0], Tensor::ones(o.shape())).unwrap();
             assert!(g.get(ins[0]).is_some(), "{class}: no input gradient");

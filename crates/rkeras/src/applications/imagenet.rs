@@ -159,7 +159,7 @@ pub(crate) fn check_args(app: &str, opts: &AppOptions, classes: usize) -> Result
 }
 
 fn has_weights(app: &str) -> bool {
-    app == "MobileNet" || app == "MobileNetV2" || FILES.iter().any(|f| f.0 == app)
+    app == "MobileNet" || app == "MobileNetV2" || FILES.iter().any(|f| f.0 == app) || super::imagenet_files::knows(app)
 }
 
 /// `obtain_input_shape`'s ImageNet rules: with the top the shape must be the default one
@@ -187,6 +187,36 @@ pub(crate) fn check_input_shape(app: &str, opts: &AppOptions, default_size: usiz
         )));
     }
     Ok(())
+}
+
+/// [`weights_file`] for a model named `model` (EfficientNet, EfficientNetV2 and ConvNeXt
+/// files are named after the model) with MobileNetV3's `minimalistic`.
+pub fn weights_file_for(
+    app: &str,
+    model: &str,
+    include_top: bool,
+    alpha: f64,
+    minimalistic: bool,
+    rows: Option<usize>,
+    cols: Option<usize>,
+) -> Result<GetFile> {
+    if !super::imagenet_files::knows(app) {
+        return weights_file(app, include_top, alpha, rows, cols);
+    }
+    let (origin, fname, hash) = super::imagenet_files::file(app, model, include_top, alpha, minimalistic)
+        .ok_or_else(|| {
+            KerasError::Invalid(format!(
+                "{app}: no ImageNet weights for alpha={alpha}, minimalistic={minimalistic} (Keras has alpha 0.75 or 1.0, and 1.0 for minimalistic)"
+            ))
+        })?;
+    if app.starts_with("MobileNetV3") && (rows != cols || rows != Some(224)) {
+        eprintln!(
+            "UserWarning: `input_shape` is undefined or non-square, or `rows` is not 224. Weights for input shape (224, 224) will be loaded as the default."
+        );
+    }
+    let mut g = GetFile::new(origin).fname(fname).cache_subdir("models");
+    g.file_hash = Some(hash);
+    Ok(g)
 }
 
 /// The `get_file` call Keras makes for `app`'s ImageNet weights, for a model whose image
@@ -242,6 +272,10 @@ pub fn weights_file(
                 "mobilenet_v2"
             };
             (folder, fname, None)
+        }
+        _ if super::imagenet_files::knows(app) => {
+            let model = super::by_name_default_model_name(app);
+            return weights_file_for(app, &model, include_top, alpha, false, rows, cols);
         }
         _ => {
             let Some(&(_, folder, stem, top, notop)) = FILES.iter().find(|f| f.0 == app) else {

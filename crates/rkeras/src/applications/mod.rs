@@ -18,21 +18,42 @@
 //! assert_eq!(model.output_shapes(), vec![vec![None, Some(512)]]);
 //! ```
 
+mod convnext;
 mod densenet;
+mod efficientnet;
+mod efficientnet_v2;
 pub mod imagenet;
+mod imagenet_files;
+pub mod imagenet_utils;
+mod inception_resnet_v2;
 mod inception_v3;
 mod lenet;
 mod mobilenet;
 mod mobilenet_v2;
+mod mobilenet_v3;
+mod nasnet;
 mod resnet;
 mod vgg;
 mod xception;
 
+pub use convnext::{convnext_base, convnext_large, convnext_small, convnext_tiny, convnext_xlarge};
 pub use densenet::{densenet121, densenet169, densenet201};
+pub use efficientnet::{
+    efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5,
+    efficientnet_b6, efficientnet_b7,
+};
+pub use efficientnet_v2::{
+    efficientnet_v2_b0, efficientnet_v2_b1, efficientnet_v2_b2, efficientnet_v2_b3, efficientnet_v2_l,
+    efficientnet_v2_m, efficientnet_v2_s,
+};
+pub use imagenet_utils::{decode_predictions, preprocess_input};
+pub use inception_resnet_v2::inception_resnet_v2;
 pub use inception_v3::inception_v3;
 pub use lenet::lenet5;
 pub use mobilenet::mobilenet;
 pub use mobilenet_v2::mobilenet_v2;
+pub use mobilenet_v3::{mobilenet_v3_large, mobilenet_v3_small};
+pub use nasnet::{nasnet_large, nasnet_mobile};
 pub use resnet::{resnet101, resnet101_v2, resnet152, resnet152_v2, resnet50, resnet50_v2};
 pub use vgg::{vgg16, vgg19};
 pub use xception::xception;
@@ -91,6 +112,14 @@ pub struct AppOptions {
     /// Use tf-keras 2's layer names where they differ from Keras 3's (DenseNet's
     /// `conv1/conv`, `conv1/bn`, `conv1/relu`); default false (Keras 3's names).
     pub keras2_names: bool,
+    /// EfficientNetV2, MobileNetV3 and ConvNeXt: put the model's own input preprocessing
+    /// (`Rescaling` / `Normalization`) in front (default true).
+    pub include_preprocessing: bool,
+    /// MobileNetV3's `minimalistic` (no squeeze-and-excite, no hard-swish, 3×3 kernels).
+    pub minimalistic: bool,
+    /// MobileNetV3's `dropout_rate` before the classifier (default 0.2); `None` keeps the
+    /// family's default.
+    pub dropout_rate: Option<f64>,
     /// Keras's `weights`: `None` (random initialization from the session's seed), the path
     /// of a weights file to load after building (`.keras`, `.weights.h5`, legacy `.h5`), or
     /// `"imagenet"`: Keras's pretrained file, from Keras's cache (`$KERAS_HOME/models` or
@@ -112,6 +141,9 @@ impl Default for AppOptions {
             dropout: 1e-3,
             name: None,
             keras2_names: false,
+            include_preprocessing: true,
+            minimalistic: false,
+            dropout_rate: None,
             weights: None,
         }
     }
@@ -137,6 +169,31 @@ pub static APPLICATIONS: &[(&str, Builder)] = &[
     ("DenseNet121", densenet121),
     ("DenseNet169", densenet169),
     ("DenseNet201", densenet201),
+    ("EfficientNetB0", efficientnet_b0),
+    ("EfficientNetB1", efficientnet_b1),
+    ("EfficientNetB2", efficientnet_b2),
+    ("EfficientNetB3", efficientnet_b3),
+    ("EfficientNetB4", efficientnet_b4),
+    ("EfficientNetB5", efficientnet_b5),
+    ("EfficientNetB6", efficientnet_b6),
+    ("EfficientNetB7", efficientnet_b7),
+    ("EfficientNetV2B0", efficientnet_v2_b0),
+    ("EfficientNetV2B1", efficientnet_v2_b1),
+    ("EfficientNetV2B2", efficientnet_v2_b2),
+    ("EfficientNetV2B3", efficientnet_v2_b3),
+    ("EfficientNetV2S", efficientnet_v2_s),
+    ("EfficientNetV2M", efficientnet_v2_m),
+    ("EfficientNetV2L", efficientnet_v2_l),
+    ("MobileNetV3Small", mobilenet_v3_small),
+    ("MobileNetV3Large", mobilenet_v3_large),
+    ("NASNetMobile", nasnet_mobile),
+    ("NASNetLarge", nasnet_large),
+    ("InceptionResNetV2", inception_resnet_v2),
+    ("ConvNeXtTiny", convnext_tiny),
+    ("ConvNeXtSmall", convnext_small),
+    ("ConvNeXtBase", convnext_base),
+    ("ConvNeXtLarge", convnext_large),
+    ("ConvNeXtXLarge", convnext_xlarge),
     ("LeNet5", lenet5),
 ];
 
@@ -162,6 +219,21 @@ pub fn by_name(name: &str, opts: &AppOptions) -> Result<Model> {
             names().join(", ")
         ))),
     }
+}
+
+/// The model name an application has by default (`efficientnetb0`, `convnext_tiny`,
+/// `efficientnetv2-s`): the name Keras's pretrained files of those families carry.
+pub(crate) fn by_name_default_model_name(app: &str) -> String {
+    if let Some(i) = app.strip_prefix("EfficientNetB") {
+        return format!("efficientnetb{i}");
+    }
+    if let Some(v) = app.strip_prefix("EfficientNetV2") {
+        return format!("efficientnetv2-{}", v.to_ascii_lowercase());
+    }
+    if let Some(v) = app.strip_prefix("ConvNeXt") {
+        return format!("convnext_{}", v.to_ascii_lowercase());
+    }
+    app.to_ascii_lowercase()
 }
 
 /// Python's spelling of a shape tuple, for error messages: `(16, 16, 3)`, `(None, None, 3)`.
@@ -201,6 +273,19 @@ pub(crate) fn obtain_input_shape(
         None if opts.include_top => Ok([Some(default_size), Some(default_size), Some(3)]),
         None => Ok([None, None, Some(3)]),
     }
+}
+
+/// Keras's `imagenet_utils.correct_pad(x, kernel_size)`: the `((top, bottom), (left,
+/// right))` padding that makes a strided `valid` convolution see what TensorFlow's `same`
+/// would (unknown sizes count as even).
+pub(crate) fn correct_pad(x: &KerasTensor, kernel: usize) -> ((usize, usize), (usize, usize)) {
+    let s = x.shape();
+    let adjust = match (s.get(1).copied().flatten(), s.get(2).copied().flatten()) {
+        (Some(h), Some(w)) => (1 - h % 2, 1 - w % 2),
+        _ => (1, 1),
+    };
+    let c = kernel / 2;
+    ((c - adjust.0, c), (c - adjust.1, c))
 }
 
 /// The image input (`Input(shape=input_shape)`, auto-named `input_layer`).
@@ -275,7 +360,16 @@ pub(crate) fn load_weights_option(mut model: Model, opts: &AppOptions, app: &str
         Some("imagenet") => {
             let shape = model.input_shapes().into_iter().next().unwrap_or_default();
             let dim = |i: usize| shape.get(i).copied().flatten();
-            let path = imagenet::weights_file(app, opts.include_top, opts.alpha, dim(1), dim(2))?.get()?;
+            let path = imagenet::weights_file_for(
+                app,
+                model.name(),
+                opts.include_top,
+                opts.alpha,
+                opts.minimalistic,
+                dim(1),
+                dim(2),
+            )?
+            .get()?;
             model
                 .load_weights(&path)
                 .map_err(|e| KerasError::Invalid(format!("{app}: ImageNet weights {}: {e}", path.display())))?;

@@ -102,9 +102,10 @@ impl H5Reader {
         let shape = self.dataset_shape(path)?;
         let (elem, int) = match ds.dtype() {
             Datatype::FloatingPoint { size, .. } if *size == 4 || *size == 8 => (*size as u64, false),
+            // int64 where Keras keeps a counter (optimizer iterations, Normalization's count).
             Datatype::FixedPoint {
                 size: 8, signed: true, ..
-            } if ints => (8, true),
+            } if ints || shape.is_empty() => (8, true),
             other => {
                 let what = match other {
                     Datatype::FloatingPoint { size, .. } => format!("float{}", u32::from(*size) * 8),

@@ -102,10 +102,15 @@ fn callable_from(layer: &Value, shared: &mut Shared) -> Result<(String, Callable
             shared.insert(key, m.clone());
             Ok((name, Callable::Model(Box::new(m))))
         }
+        // A Keras 3 operation (`x + 3.0`): `keras.src.ops.*` in `.keras` JSON; Keras 3's
+        // legacy `.h5` writes it without `module`, its config only a name.
         _ if layer
             .get("module")
             .and_then(Value::as_str)
-            .is_some_and(|m| m.starts_with("keras.src.ops")) =>
+            .is_some_and(|m| m.starts_with("keras.src.ops"))
+            || (layer.get("module").is_none()
+                && config.as_object().is_some_and(|c| c.len() == 1 && c.contains_key("name"))
+                && crate::model::ops::TensorOp::TF_FUNCTIONS.iter().any(|(c, _)| *c == class)) =>
         {
             let args = layer
                 .pointer("/inbound_nodes/0/args")
@@ -489,14 +494,14 @@ fn layer_entry(model: &Model, li: usize) -> Value {
     let module = match class {
         "Sequential" => "keras",
         "Functional" => FUNCTIONAL_MODULE,
-        _ => "keras.layers",
+        c => crate::layers::app_layers::keras_module(c).unwrap_or("keras.layers"),
     };
     let mut config = layer.config();
     if let (Some(m), Some(c)) = (layer.as_model(), config.as_object_mut()) {
         c.insert("name".into(), json!(m.name()));
     }
-    let registered = if class == "Functional" {
-        json!("Functional")
+    let registered = if class == "Functional" || crate::layers::app_layers::keras_module(class).is_some() {
+        json!(class)
     } else {
         Value::Null
     };

@@ -31,6 +31,9 @@ pub struct Weight {
     pub trainable: bool,
     /// Variable identity, unique per process.
     pub id: u64,
+    /// Kept as int64 by Keras (Normalization's `count`): 8 bytes in the summary's sizes and
+    /// int64 in the files rkeras writes. Values are whole numbers held as f32.
+    pub int64: bool,
 }
 
 static NEXT_WEIGHT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -43,7 +46,21 @@ impl Weight {
             value,
             trainable: true,
             id: NEXT_WEIGHT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            int64: false,
         }
+    }
+
+    /// A non-trainable int64 counter (Normalization's `count`).
+    pub fn int64_counter(name: &str, value: Tensor) -> Weight {
+        Weight {
+            int64: true,
+            ..Weight::non_trainable(name, value)
+        }
+    }
+
+    /// Bytes Keras counts for it in `summary()` (4 per float32 value, 8 per int64).
+    pub fn bytes(&self) -> u64 {
+        self.count() * if self.int64 { 8 } else { 4 }
     }
 
     /// A non-trainable weight (statistics).
@@ -267,13 +284,19 @@ pub use pooling::{
 };
 pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};
 pub mod activations;
+pub mod app_layers;
 pub mod core;
+pub mod feature_normalization;
+pub mod layer_normalization;
 pub mod merge;
 pub mod normalization;
 pub mod preprocessing;
 pub mod regularization;
 pub use self::activations::{ActivationLayer, ActivationLayerConfig, ActivationOp, LeakyReLU, ReLU, Softmax, ELU};
+pub use self::app_layers::{CustomScaleLayer, LayerScale, StochasticDepth};
 pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
+pub use self::feature_normalization::{Normalization, NormalizationConfig};
+pub use self::layer_normalization::{LayerNormalization, LayerNormalizationConfig};
 pub use self::merge::{
     add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
     MergeConfig, MergeOp, Minimum, Multiply, Subtract,

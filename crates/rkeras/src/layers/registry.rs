@@ -140,6 +140,36 @@ pub static REGISTRY: &[Entry] = &[
         img(4, 4, 3)
     ),
     entry!(
+        "Normalization",
+        super::feature_normalization::NormalizationConfig,
+        super::feature_normalization::Normalization::new(),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "LayerNormalization",
+        super::layer_normalization::LayerNormalizationConfig,
+        super::layer_normalization::LayerNormalization::new(),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "CustomScaleLayer",
+        super::app_layers::CustomScaleLayerConfig,
+        super::app_layers::CustomScaleLayer::new(0.17),
+        vec![crate::kshape::batched(&[4, 4, 2]); 2]
+    ),
+    entry!(
+        "LayerScale",
+        super::app_layers::LayerScaleConfig,
+        super::app_layers::LayerScale::new(1e-6, 2),
+        img(4, 4, 2)
+    ),
+    entry!(
+        "StochasticDepth",
+        super::app_layers::StochasticDepthConfig,
+        super::app_layers::StochasticDepth::new(0.1),
+        img(4, 4, 2)
+    ),
+    entry!(
         "Conv2D",
         super::conv::Conv2DConfig,
         super::conv::Conv2D::new(4, 3),

@@ -208,6 +208,18 @@ impl Layer for TensorOp {
     }
 }
 
+impl TensorOp {
+    /// `x <op> value` as a named operation (an expression names itself automatically;
+    /// applications built with tf-keras 2's names give their operations names of their own).
+    pub fn scalar(op: BinaryOp, value: f32, name: impl Into<String>) -> TensorOp {
+        TensorOp {
+            op,
+            rhs: Operand::Scalar(value),
+            name: Some(name.into()),
+        }
+    }
+}
+
 fn apply(op: BinaryOp, a: &KerasTensor, b: Option<&KerasTensor>, rhs: Operand) -> Result<KerasTensor> {
     let op = TensorOp { op, rhs, name: None };
     match b {

@@ -135,6 +135,18 @@ impl Sequential {
     }
 }
 
+impl Sequential {
+    /// Builds the model on a given input (its sizes may be unknown, `None`): Keras's
+    /// deferred build when a Sequential without an `Input` is called on a tensor.
+    pub fn build_on(self, input: InputLayerConfig) -> Result<Model> {
+        let mut items: Vec<Item> = self.items;
+        if matches!(items.first(), Some(Item::Input(_))) {
+            items.remove(0);
+        }
+        build_stack(&self.name, input, items)
+    }
+}
+
 fn build_stack(name: &str, input: InputLayerConfig, items: Vec<Item>) -> Result<Model> {
     let inp = input.tensor()?;
     let mut x: KerasTensor = inp.clone();

@@ -65,7 +65,17 @@ impl Model {
             trainable_params: trainable,
             non_trainable_params: total - trainable,
             optimizer: None,
+            extra_bytes: self.extra_bytes(),
         }
+    }
+
+    /// Bytes beyond 4 per parameter (int64 weights) in the total, trainable and
+    /// non-trainable sizes.
+    fn extra_bytes(&self) -> [u64; 3] {
+        let extra = |ws: Vec<&crate::layers::Weight>| ws.iter().map(|w| w.bytes() - 4 * w.count()).sum::<u64>();
+        let total = extra(self.weights());
+        let trainable = extra(self.trainable_weights());
+        [total, trainable, total - trainable]
     }
 
     /// Keras's test for the sequential-like layout (no "Connected to" column).

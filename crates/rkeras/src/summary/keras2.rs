@@ -81,11 +81,12 @@ pub(super) fn render(table: &SummaryTable, opts: &SummaryOptions) -> Result<Stri
         layout.print_layer(row, 0, false, &mut lines)?;
     }
     lines.push("=".repeat(line_length));
-    let size = |n: u64| readable_memory_size(n.saturating_mul(BYTES_PER_PARAM), &UNITS);
+    let size = |n: u64, extra: u64| readable_memory_size(n.saturating_mul(BYTES_PER_PARAM) + extra, &UNITS);
     let (total, trainable, frozen) = (table.total_params, table.trainable_params, table.non_trainable_params);
-    lines.push(format!("Total params: {total} ({})", size(total)));
-    lines.push(format!("Trainable params: {trainable} ({})", size(trainable)));
-    lines.push(format!("Non-trainable params: {frozen} ({})", size(frozen)));
+    let extra = table.extra_bytes;
+    lines.push(format!("Total params: {total} ({})", size(total, extra[0])));
+    lines.push(format!("Trainable params: {trainable} ({})", size(trainable, extra[1])));
+    lines.push(format!("Non-trainable params: {frozen} ({})", size(frozen, extra[2])));
     lines.push("_".repeat(line_length));
 
     let mut out = String::new();

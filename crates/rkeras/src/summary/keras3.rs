@@ -56,19 +56,19 @@ pub(super) fn render(
     lines.push(format!(
         " Total params: {} ({})",
         thousands(total),
-        size(table.total_params, opt_bytes)
+        size(table.total_params, opt_bytes + table.extra_bytes[0])
     ));
     let trainable = table.trainable_params;
     lines.push(format!(
         " Trainable params: {} ({})",
         thousands(trainable),
-        size(trainable, 0)
+        size(trainable, table.extra_bytes[1])
     ));
     let frozen = table.non_trainable_params;
     lines.push(format!(
         " Non-trainable params: {} ({})",
         thousands(frozen),
-        size(frozen, 0)
+        size(frozen, table.extra_bytes[2])
     ));
     if let Some(o) = table.optimizer {
         let bytes = readable_memory_size(o.bytes, &UNITS);

@@ -158,6 +158,10 @@ pub struct SummaryTable {
     pub trainable_params: u64,
     /// Non-trainable parameter count.
     pub non_trainable_params: u64,
+    /// Bytes beyond 4 per parameter (int64 weights such as Normalization's `count`) in the
+    /// total, trainable and non-trainable sizes.
+    #[serde(default)]
+    pub extra_bytes: [u64; 3],
     /// A compiled model's built optimizer: Keras 3 adds an "Optimizer params" line and
     /// counts them in "Total params". `None` before training (and always for tf-keras).
     #[serde(default)]

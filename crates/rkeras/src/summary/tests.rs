@@ -192,6 +192,7 @@ fn seq_conv3() -> SummaryTable {
         trainable_params: 92_672,
         non_trainable_params: 0,
         optimizer: None,
+        extra_bytes: [0; 3],
     }
 }
 

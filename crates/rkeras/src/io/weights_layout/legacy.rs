@@ -21,7 +21,7 @@
 use super::{assign, is_operation, slots, Slot};
 use crate::error::{KerasError, Result};
 use crate::io::hdf5::H5Reader;
-use crate::io::hdf5_write::{H5Attr, H5Group};
+use crate::io::hdf5_write::{Dtype, H5Attr, H5Group};
 use crate::layers::{Layer, Weight};
 use crate::model::Model;
 use std::collections::{HashMap, HashSet};
@@ -108,7 +108,8 @@ pub fn save_legacy(model: &Model, g: &mut H5Group) -> Result<()> {
         let lg = g.group_mut(&l.name);
         set_list(lg, WEIGHT_NAMES, l.weights.iter().map(|(n, _)| n.clone()).collect());
         for (n, w) in &l.weights {
-            lg.put_dataset(n, w.value.clone())?;
+            let dtype = if w.int64 { Dtype::I64 } else { Dtype::F32 };
+            lg.put_dataset_as(n, w.value.clone(), dtype)?;
         }
     }
     g.group_mut(TOP_LEVEL)

@@ -135,7 +135,8 @@ pub fn save_keras3(model: &Model) -> Result<H5Group> {
         let vars = vars_group(&e.path);
         root.group_mut(&vars).set_attr("name", H5Attr::Str(e.name.clone()));
         for (i, w) in e.weights.iter().enumerate() {
-            root.put_dataset(&format!("{vars}/{i}"), w.value.clone())?;
+            let dtype = if w.int64 { Dtype::I64 } else { Dtype::F32 };
+            root.put_dataset_as(&format!("{vars}/{i}"), w.value.clone(), dtype)?;
         }
     }
     if let Some(opt) = model.optimizer() {

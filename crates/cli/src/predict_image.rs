@@ -1,0 +1,108 @@
+//! `rkeras predict MODEL --image FILE [--image FILE …] [--top 5]`: the Keras example "load
+//! ResNet50 with ImageNet weights, feed it an elephant photo" in one command. Each image is
+//! read and resized to the model's input as `keras.utils.load_img(path, target_size=(h, w))`
+//! (nearest, RGB; grayscale for a one-channel model), turned into an array
+//! (`img_to_array`), preprocessed with the family's `preprocess_input` (from the application
+//! name, or from the model's name for a file; `--preprocess` chooses), and the predictions
+//! are printed as `decode_predictions` gives them: rank, class name, wnid, probability. A
+//! model with another number of outputs than ImageNet's 1,000 prints class indices.
+
+use crate::modelfile;
+use crate::predict::PredictArgs;
+use rkeras::applications::imagenet_utils::{
+    decode_predictions, mode_for, mode_for_model_name, parse_mode, preprocess_with, Mode,
+};
+use rkeras::prelude::Tensor;
+use rkeras::utils::{img_to_array, load_img, LoadImgOptions};
+use rkeras::{KerasError, Result};
+
+/// The rows to print for one image: `(rank, label, wnid or "", score)`.
+pub fn top_rows(scores: &[f32], top: usize) -> Result<Vec<(usize, String, String, f32)>> {
+    if scores.len() == 1000 {
+        let t = Tensor::new(&[1, 1000], scores.to_vec())?;
+        let d = decode_predictions(&t, top)?;
+        return Ok(d[0]
+            .iter()
+            .enumerate()
+            .map(|(i, (wnid, name, s))| (i + 1, name.clone(), wnid.clone(), *s))
+            .collect());
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    Ok(idx
+        .into_iter()
+        .take(top)
+        .enumerate()
+        .map(|(i, c)| (i + 1, format!("class {c}"), String::new(), scores[c]))
+        .collect())
+}
+
+/// Runs `rkeras predict … --image`.
+pub fn run(a: &PredictArgs) -> Result<()> {
+    if a.top == 0 {
+        return Err(KerasError::Invalid(
+            "--top: expected a positive integer, received 0".into(),
+        ));
+    }
+    let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
+    let mode = match &a.preprocess {
+        Some(m) => parse_mode(m)?,
+        None if modelfile::is_file_arg(&a.model) => mode_for_model_name(model.name())?,
+        None => mode_for(&a.model).unwrap_or(Mode::PassThrough),
+    };
+    let shapes = model.input_shapes();
+    let [shape] = shapes.as_slice() else {
+        return Err(KerasError::Invalid(format!(
+            "{}: --image needs a model with one image input, this one has {}",
+            a.model,
+            shapes.len()
+        )));
+    };
+    let (h, w, c) = match shape.as_slice() {
+        [_, Some(h), Some(w), Some(c)] => (*h, *w, *c),
+        _ => {
+            return Err(KerasError::Invalid(format!(
+                "{}: --image needs a fixed input size (height, width, channels); the model's input is {shape:?} (give an application --input-shape H,W,C)",
+                a.model
+            )))
+        }
+    };
+    let color_mode = match c {
+        1 => "grayscale",
+        3 => "rgb",
+        4 => "rgba",
+        _ => {
+            return Err(KerasError::Invalid(format!(
+                "{}: --image needs 1, 3 or 4 input channels, the model has {c}",
+                a.model
+            )))
+        }
+    };
+    let opts = LoadImgOptions {
+        color_mode: color_mode.into(),
+        target_size: Some((h, w)),
+        ..LoadImgOptions::default()
+    };
+    let mut data = Vec::with_capacity(a.images.len() * h * w * c);
+    for path in &a.images {
+        data.extend_from_slice(img_to_array(&load_img(path, &opts)?).data());
+    }
+    let x = Tensor::new(&[a.images.len(), h, w, c], data)?;
+    let x = if mode == Mode::PassThrough {
+        x
+    } else {
+        preprocess_with(mode, &x)?
+    };
+    let y = model
+        .predict(&[x], a.batch_size)
+        .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?
+        .remove(0);
+    let per = y.len() / a.images.len().max(1);
+    for (path, scores) in a.images.iter().zip(y.data().chunks(per.max(1))) {
+        println!("{path}:");
+        for (rank, label, wnid, s) in top_rows(scores, a.top)? {
+            println!("{rank:>4}  {label:<30} {wnid:<10} {s:.6}");
+        }
+    }
+    Ok(())
+}
