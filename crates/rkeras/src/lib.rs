@@ -27,6 +27,7 @@ pub mod io;
 pub mod kshape;
 pub mod layers;
 pub mod model;
+pub mod preprocessing;
 pub mod regularizers;
 pub mod summary;
 pub mod training;

@@ -1,6 +1,7 @@
 //! Data utilities the tutorials use, with Keras's arguments: `to_categorical` (one-hot),
 //! `multi_hot` (the IMDB tutorial's `vectorize_sequences`) and `pad_sequences`; and
-//! [`get_file`] (`keras.utils.get_file`: Keras's download cache).
+//! [`get_file`] (`keras.utils.get_file`: Keras's download cache); image files: [`load_img`],
+//! [`img_to_array`], [`array_to_img`], [`save_img`] (from [`crate::preprocessing::image_io`]).
 //!
 //! ```
 //! use rkeras::utils::{pad_sequences, to_categorical, PadOptions};
@@ -16,6 +17,10 @@ use tensor::Tensor;
 
 pub mod archive;
 pub mod get_file;
+
+pub use crate::preprocessing::image_io::{
+    array_to_img, img_to_array, load_img, save_img, ArrayToImgOptions, Img, LoadImgOptions,
+};
 
 /// `keras.utils.to_categorical(x, num_classes)`: integer labels of any shape to one-hot
 /// rows; a trailing dimension of 1 is dropped first (`(N, 1)` → `(N, classes)`), as Keras.

@@ -1,0 +1,7 @@
+//! Images in: image files ([`image_io`]: `load_img`, `img_to_array`, `array_to_img`,
+//! `save_img`, on the pure-Rust `image` crate with Pillow's pixel arithmetic in [`pil`]).
+//! The public names are re-exported from [`crate::utils`] as Keras has them
+//! (`keras.utils.load_img`, …).
+
+pub mod image_io;
+pub mod pil;
