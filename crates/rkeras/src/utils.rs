@@ -18,6 +18,9 @@ use tensor::Tensor;
 pub mod archive;
 pub mod get_file;
 
+pub use crate::preprocessing::dataset::{
+    image_dataset_from_directory, DatasetSplit, DirectoryOptions, ImageDataset, Labels,
+};
 pub use crate::preprocessing::image_io::{
     array_to_img, img_to_array, load_img, save_img, ArrayToImgOptions, Img, LoadImgOptions,
 };

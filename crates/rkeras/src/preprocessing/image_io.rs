@@ -154,6 +154,11 @@ fn bad(path: &Path, what: impl std::fmt::Display) -> KerasError {
 /// Reads and decodes an image file with bounded memory: the decoded image as the codec gives
 /// it. Errors name the file.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
+    Ok(decode_file_format(path)?.0)
+}
+
+/// [`decode_file`] with the format the content was recognised as.
+pub fn decode_file_format(path: &Path) -> Result<(DynamicImage, ImageFormat)> {
     let io = |source| KerasError::Io {
         path: path.display().to_string(),
         source,
@@ -166,20 +171,25 @@ pub fn decode_file(path: &Path) -> Result<DynamicImage> {
         ));
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    decode_bytes(&bytes).map_err(|e| bad(path, e))
+    decode_bytes_format(&bytes).map_err(|e| bad(path, e))
 }
 
 /// Decodes image bytes (format from the content) under the limits above; the error is a
 /// sentence without the file name.
 pub fn decode_bytes(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
+    Ok(decode_bytes_format(bytes)?.0)
+}
+
+/// [`decode_bytes`] with the format the content was recognised as.
+pub fn decode_bytes_format(bytes: &[u8]) -> std::result::Result<(DynamicImage, ImageFormat), String> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
-    match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp | ImageFormat::Gif | ImageFormat::WebP) => {}
+    let format = match reader.format() {
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp | ImageFormat::Gif | ImageFormat::WebP)) => f,
         Some(f) => return Err(format!("cannot identify image file (format {f:?} is not supported)")),
         None => return Err("cannot identify image file (not PNG, JPEG, BMP, GIF or WebP)".into()),
-    }
+    };
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
@@ -194,7 +204,8 @@ pub fn decode_bytes(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
     if w == 0 || h == 0 {
         return Err(format!("image has no pixels ({w}×{h})"));
     }
-    DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode image: {e}"))
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode image: {e}"))?;
+    Ok((img, format))
 }
 
 /// The decoded image in Pillow's mode for it (16-bit colour keeps the high byte, as Pillow's
