@@ -197,3 +197,48 @@ fn bad_folders_are_clear_errors() {
     assert!(e.contains("broken.png") && e.contains("cannot decode"), "{e}");
     std::fs::remove_dir_all(&base).ok();
 }
+
+#[test]
+fn fit_evaluate_predict_accept_a_dataset() {
+    use rkeras::prelude::*;
+    use rkeras::training::{EvaluateOptions, FitOptions};
+    clear_session();
+    let mut model = Sequential::new()
+        .add(InputLayer::new(&[6, 8, 3]))
+        .add(Rescaling::new(1.0 / 255.0))
+        .add(Flatten::new())
+        .add(Dense::new(3).activation("softmax"))
+        .build()
+        .unwrap();
+    model
+        .compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
+    let o = DirectoryOptions {
+        image_size: (6, 8),
+        batch_size: Some(5),
+        seed: Some(1),
+        validation_split: Some(0.25),
+        subset: Some("both".into()),
+        verbose: false,
+        ..Default::default()
+    };
+    let (train, val) = image_dataset_from_directory(format!("{DIR}/tree"), &o)
+        .unwrap()
+        .both()
+        .unwrap();
+    let h = model
+        .fit_dataset(&train, Some(&val), FitOptions::default().epochs(3).verbose(0))
+        .unwrap();
+    assert_eq!(h.get("loss").unwrap().len(), 3);
+    assert_eq!(h.get("val_accuracy").unwrap().len(), 3);
+    let logs = model
+        .evaluate_dataset(&val, EvaluateOptions::default().verbose(0))
+        .unwrap();
+    assert!(logs.get("loss").unwrap().is_finite());
+    let p = model.predict_dataset(&val).unwrap();
+    assert_eq!(p.shape(), &[3, 3]);
+    let e = model
+        .fit_dataset(&train, None, FitOptions::default().validation_split(0.2).verbose(0))
+        .unwrap_err();
+    assert!(e.to_string().contains("`validation_split` is only supported"), "{e}");
+}
