@@ -267,13 +267,20 @@ pub use pooling::{
 };
 pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};
 pub mod activations;
+pub mod augmentation;
 pub mod core;
+pub mod image_resizing;
 pub mod merge;
 pub mod normalization;
 pub mod preprocessing;
 pub mod regularization;
 pub use self::activations::{ActivationLayer, ActivationLayerConfig, ActivationOp, LeakyReLU, ReLU, Softmax, ELU};
+pub use self::augmentation::{
+    AugmentConfig, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation,
+    RandomZoom,
+};
 pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
+pub use self::image_resizing::{CenterCrop, Resizing, ResizingConfig};
 pub use self::merge::{
     add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
     MergeConfig, MergeOp, Minimum, Multiply, Subtract,
