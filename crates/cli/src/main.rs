@@ -21,6 +21,7 @@ mod fit;
 mod modelfile;
 mod predict;
 mod train;
+mod train_folder;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::summary::{SummaryOptions, SummaryStyle};

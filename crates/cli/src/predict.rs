@@ -16,11 +16,20 @@ pub struct PredictArgs {
     /// name (`ResNet50`, `MobileNetV2`, …) with `--weights imagenet` or a weights file.
     pub model: String,
     /// An input array (`.npy`, or `.npz` for all its arrays); repeat for several inputs.
-    #[arg(long = "input", required = true, value_name = "X.npy")]
+    #[arg(long = "input", required_unless_present = "images", value_name = "X.npy")]
     pub inputs: Vec<String>,
-    /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`.
-    #[arg(long, value_name = "Y.npy")]
-    pub output: String,
+    /// An image file (PNG, JPEG, BMP, GIF, WebP), resized to the model's input (Keras's
+    /// `load_img` + `img_to_array`: pixels 0–255); repeat for several. Prints one line per
+    /// image: the class index and its probability (or the scores).
+    #[arg(long = "image", value_name = "a.png", conflicts_with = "inputs")]
+    pub images: Vec<String>,
+    /// With `--image`: `H,W` to resize to (else the model's input size).
+    #[arg(long, value_name = "H,W", requires = "images")]
+    pub image_size: Option<String>,
+    /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`
+    /// (optional with `--image`).
+    #[arg(long, value_name = "Y.npy", required_unless_present = "images")]
+    pub output: Option<String>,
     /// Samples per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -54,14 +63,22 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "--batch-size: expected a positive integer, received 0".to_string(),
         ));
     }
-    let npz_out = a.output.to_ascii_lowercase().ends_with(".npz");
-    if !npz_out && !a.output.to_ascii_lowercase().ends_with(".npy") {
+    let output = a.output.clone().unwrap_or_default();
+    let npz_out = output.to_ascii_lowercase().ends_with(".npz");
+    if a.output.is_some() && !npz_out && !output.to_ascii_lowercase().ends_with(".npy") {
         return Err(KerasError::Invalid(format!(
-            "--output {}: expected a .npy or .npz path",
-            a.output
+            "--output {output}: expected a .npy or .npz path"
         )));
     }
     let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
+    if !a.images.is_empty() {
+        let y = predict_images(&model, &a)?;
+        if a.output.is_some() {
+            write_npy(&output, &y)?;
+            println!("Wrote {output}");
+        }
+        return Ok(());
+    }
     let mut inputs: Vec<Tensor> = Vec::new();
     for path in &a.inputs {
         if path.to_ascii_lowercase().ends_with(".npz") {
@@ -79,12 +96,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
             .enumerate()
             .map(|(k, t)| (format!("arr_{k}"), t))
             .collect();
-        write_npz(&a.output, &named)?;
+        write_npz(&output, &named)?;
         for (name, t) in &named {
-            println!("{}:{name}: shape {:?}", a.output, t.shape());
+            println!("{}:{name}: shape {:?}", output, t.shape());
         }
     } else {
-        for (path, t) in output_paths(&a.output, outputs.len()).iter().zip(&outputs) {
+        for (path, t) in output_paths(&output, outputs.len()).iter().zip(&outputs) {
             write_npy(path, t)?;
             println!("{path}: shape {:?}", t.shape());
         }
@@ -104,4 +121,63 @@ mod tests {
         );
         assert_eq!(output_paths("y.npy", 1), ["y.npy"]);
     }
+}
+
+/// `--image` files as one batch at the model's input size; prints one line per image.
+fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
+    use rkeras::utils::{img_to_array, load_img, LoadImgOptions};
+    let shape = model.input_shapes().into_iter().next().unwrap_or_default();
+    if shape.len() != 4 {
+        return Err(KerasError::Invalid(format!(
+            "{}: --image needs a model with image input (batch, height, width, channels)",
+            a.model
+        )));
+    }
+    let (h, w) = match &a.image_size {
+        Some(s) => crate::train_folder::parse_size(s)?,
+        None => match (shape[1], shape[2]) {
+            (Some(h), Some(w)) => (h, w),
+            _ => {
+                return Err(KerasError::Invalid(format!(
+                    "{}: the model's input size is not fixed; give --image-size H,W",
+                    a.model
+                )))
+            }
+        },
+    };
+    let color_mode = match shape[3] {
+        Some(1) => "grayscale",
+        Some(4) => "rgba",
+        _ => "rgb",
+    };
+    let o = LoadImgOptions {
+        color_mode: color_mode.into(),
+        target_size: Some((h, w)),
+        ..Default::default()
+    };
+    let mut data = Vec::new();
+    for p in &a.images {
+        data.extend_from_slice(img_to_array(&load_img(p, &o)?).data());
+    }
+    let c = data.len() / (a.images.len() * h * w);
+    let x = Tensor::new(&[a.images.len(), h, w, c], data)?;
+    let y = model
+        .predict(&[x], a.batch_size)
+        .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| KerasError::Invalid(format!("{}: the model has no output", a.model)))?;
+    let k = y.len() / a.images.len().max(1);
+    for (p, row) in a.images.iter().zip(y.data().chunks(k.max(1))) {
+        if k > 1 {
+            let (best, prob) = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            println!("{p}: class {best} (probability {prob:.4})");
+        } else {
+            println!("{p}: score {:.4}", row.first().copied().unwrap_or(f32::NAN));
+        }
+    }
+    Ok(y)
 }
