@@ -109,20 +109,6 @@ pub fn run(a: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::output_paths;
-
-    #[test]
-    fn several_outputs_are_numbered_after_the_first() {
-        assert_eq!(
-            output_paths("out/y.npy", 3),
-            ["out/y.npy", "out/y_1.npy", "out/y_2.npy"]
-        );
-        assert_eq!(output_paths("y.npy", 1), ["y.npy"]);
-    }
-}
-
 /// `--image` files as one batch at the model's input size; prints one line per image.
 fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
     use rkeras::utils::{img_to_array, load_img, LoadImgOptions};
@@ -180,4 +166,18 @@ fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
         }
     }
     Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_paths;
+
+    #[test]
+    fn several_outputs_are_numbered_after_the_first() {
+        assert_eq!(
+            output_paths("out/y.npy", 3),
+            ["out/y.npy", "out/y_1.npy", "out/y_2.npy"]
+        );
+        assert_eq!(output_paths("y.npy", 1), ["y.npy"]);
+    }
 }

@@ -93,10 +93,12 @@ fn random_layers_train_only_seeded_and_in_range() {
     ];
     for cfg in layers {
         let class = rkeras::layers::LayerConfig::class_name(&cfg);
-        let l = rkeras::layers::LayerConfig::build(&cfg, "probe", &[shape.clone()], &mut Rng::new(0)).unwrap();
+        let l =
+            rkeras::layers::LayerConfig::build(&cfg, "probe", std::slice::from_ref(&shape), &mut Rng::new(0)).unwrap();
         assert_eq!(run(l.as_ref(), &x, false, 0), x, "{class}: identity at inference");
         let a = run(l.as_ref(), &x, true, 0);
-        let l2 = rkeras::layers::LayerConfig::build(&cfg, "probe", &[shape.clone()], &mut Rng::new(0)).unwrap();
+        let l2 =
+            rkeras::layers::LayerConfig::build(&cfg, "probe", std::slice::from_ref(&shape), &mut Rng::new(0)).unwrap();
         assert_eq!(
             run(l2.as_ref(), &x, true, 99),
             a,
