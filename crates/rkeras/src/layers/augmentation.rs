@@ -4,8 +4,10 @@
 //! bilinear / nearest, `fill_value`), `RandomContrast(factor, value_range)`,
 //! `RandomBrightness(factor, value_range)` and `RandomCrop(height, width)`. They act only in
 //! training (one draw per sample; RandomCrop one window per batch) and are the identity at
-//! inference, as Keras 3.15 (RandomCrop included: its inference path returns the input
-//! unchanged). Seeded (`seed`) layers repeat their draws call by call. Shapes: `(N, H, W, C)`
+//! inference, except RandomCrop, which at inference takes the centred window of the target's
+//! aspect ratio and resizes it to `(height, width)` as Keras documents (Keras 3.15's code
+//! returns the input unchanged there, whose shape then disagrees with its own
+//! `compute_output_shape`; rkeras's inference plan needs the declared shape). Seeded (`seed`) layers repeat their draws call by call. Shapes: `(N, H, W, C)`
 //! in and out (RandomCrop: `(N, height, width, C)` in training). No weights.
 //!
 //! ```
@@ -380,7 +382,8 @@ impl Layer for Augmentation {
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = self.core.input(inputs, weights)?;
-        if !ctx.training {
+        let crop = matches!(self.config.kind, Augment::Crop(..));
+        if !ctx.training && !crop {
             return Ok(vec![x]);
         }
         let err = in_layer(&self.core.name);
@@ -452,7 +455,7 @@ impl Layer for Augmentation {
             }
             Augment::Crop(ch, cw) => {
                 let (ch, cw) = (*ch, *cw);
-                let y = if h > ch && w > cw {
+                let y = if ctx.training && h > ch && w > cw {
                     let top = u((0.0, (h - ch + 1) as f64)) as usize;
                     let left = u((0.0, (w - cw + 1) as f64)) as usize;
                     PixelMap::crop((h, w), top.min(h - ch), left.min(w - cw), ch, cw).record(ctx.tape, x)
