@@ -10,7 +10,7 @@
 //! clear_session();
 //! let x = Input(&[32, 40, 3]).unwrap();
 //! let y = Resizing::new(24, 24).call(&x).unwrap();
-//! assert_eq!(y.shape(), vec![None, Some(24), Some(24), Some(3)]);
+//! assert_eq!(y.shape(), &vec![None, Some(24), Some(24), Some(3)]);
 //! ```
 
 use super::common::{config_name, layer_core, setters, single, LayerCore};
