@@ -27,6 +27,7 @@ mod predict;
 mod predict_image;
 mod train;
 mod verify;
+mod train_folder;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::insight::report::InsightOptions;

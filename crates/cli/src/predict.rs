@@ -23,19 +23,26 @@ pub struct PredictArgs {
         conflicts_with = "images"
     )]
     pub inputs: Vec<String>,
-    /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`.
+    /// Where to write the output(s): `Y.npy` (several: `Y.npy`, `Y_1.npy`, …) or `Y.npz`
+    /// (optional with `--image`).
     #[arg(long, value_name = "Y.npy", required_unless_present = "images")]
     pub output: Option<String>,
-    /// An image file to classify (png, jpeg, bmp, gif, webp); repeat for several. Resized to
-    /// the model's input as Keras's `load_img(target_size=…)`, preprocessed with the
-    /// family's `preprocess_input`, and the top classes printed (`decode_predictions`).
+    /// An image file (png, jpeg, bmp, gif, webp); repeat for several. Resized to the model's
+    /// input as Keras's `load_img(target_size=…)`. For an ImageNet classifier (1,000 classes:
+    /// an application, or its `.keras` file) the family's `preprocess_input` is applied and the
+    /// top classes printed as `decode_predictions` gives them; for any other model the raw
+    /// 0–255 pixels go in and one line per image gives the class index and its probability.
     #[arg(long = "image", value_name = "FILE")]
     pub images: Vec<String>,
-    /// How many classes to print per image.
+    /// With `--image`: `H,W` to resize to (else the model's input size).
+    #[arg(long, value_name = "H,W", requires = "images")]
+    pub image_size: Option<String>,
+    /// How many classes to print per image (ImageNet classifiers).
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// The preprocessing of `--image` inputs: `caffe`, `tf`, `torch` or `none`; default the
-    /// application's (from its name, or the model's name for a file).
+    /// The preprocessing of `--image` inputs for an ImageNet classifier: `caffe`, `tf`,
+    /// `torch` or `none`; default the application's (from its name, or the model's name for
+    /// a file).
     #[arg(long, value_name = "MODE")]
     pub preprocess: Option<String>,
     /// Samples per forward pass.
@@ -71,17 +78,26 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "--batch-size: expected a positive integer, received 0".to_string(),
         ));
     }
-    if !a.images.is_empty() {
-        return crate::predict_image::run(&a);
-    }
     let output = a.output.clone().unwrap_or_default();
     let npz_out = output.to_ascii_lowercase().ends_with(".npz");
-    if !npz_out && !output.to_ascii_lowercase().ends_with(".npy") {
+    if a.output.is_some() && !npz_out && !output.to_ascii_lowercase().ends_with(".npy") {
         return Err(KerasError::Invalid(format!(
             "--output {output}: expected a .npy or .npz path"
         )));
     }
     let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
+    if !a.images.is_empty() {
+        let imagenet = model.output_shapes().first().and_then(|s| s.last().copied().flatten()) == Some(1000);
+        if imagenet && a.image_size.is_none() && a.output.is_none() {
+            return crate::predict_image::run_with(&a, &model);
+        }
+        let y = predict_images(&model, &a)?;
+        if a.output.is_some() {
+            write_npy(&output, &y)?;
+            println!("Wrote {output}");
+        }
+        return Ok(());
+    }
     let mut inputs: Vec<Tensor> = Vec::new();
     for path in &a.inputs {
         if path.to_ascii_lowercase().ends_with(".npz") {
@@ -110,6 +126,65 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--image` files as one batch at the model's input size; prints one line per image.
+fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
+    use rkeras::utils::{img_to_array, load_img, LoadImgOptions};
+    let shape = model.input_shapes().into_iter().next().unwrap_or_default();
+    if shape.len() != 4 {
+        return Err(KerasError::Invalid(format!(
+            "{}: --image needs a model with image input (batch, height, width, channels)",
+            a.model
+        )));
+    }
+    let (h, w) = match &a.image_size {
+        Some(s) => crate::train_folder::parse_size(s)?,
+        None => match (shape[1], shape[2]) {
+            (Some(h), Some(w)) => (h, w),
+            _ => {
+                return Err(KerasError::Invalid(format!(
+                    "{}: the model's input size is not fixed; give --image-size H,W",
+                    a.model
+                )))
+            }
+        },
+    };
+    let color_mode = match shape[3] {
+        Some(1) => "grayscale",
+        Some(4) => "rgba",
+        _ => "rgb",
+    };
+    let o = LoadImgOptions {
+        color_mode: color_mode.into(),
+        target_size: Some((h, w)),
+        ..Default::default()
+    };
+    let mut data = Vec::new();
+    for p in &a.images {
+        data.extend_from_slice(img_to_array(&load_img(p, &o)?).data());
+    }
+    let c = data.len() / (a.images.len() * h * w);
+    let x = Tensor::new(&[a.images.len(), h, w, c], data)?;
+    let y = model
+        .predict(&[x], a.batch_size)
+        .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| KerasError::Invalid(format!("{}: the model has no output", a.model)))?;
+    let k = y.len() / a.images.len().max(1);
+    for (p, row) in a.images.iter().zip(y.data().chunks(k.max(1))) {
+        if k > 1 {
+            let (best, prob) = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            println!("{p}: class {best} (probability {prob:.4})");
+        } else {
+            println!("{p}: score {:.4}", row.first().copied().unwrap_or(f32::NAN));
+        }
+    }
+    Ok(y)
 }
 
 #[cfg(test)]

@@ -38,13 +38,12 @@ pub fn top_rows(scores: &[f32], top: usize) -> Result<Vec<(usize, String, String
 }
 
 /// Runs `rkeras predict … --image`.
-pub fn run(a: &PredictArgs) -> Result<()> {
+pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
     if a.top == 0 {
         return Err(KerasError::Invalid(
             "--top: expected a positive integer, received 0".into(),
         ));
     }
-    let model = modelfile::load_or_build(&a.model, &a.app, a.weights.as_deref(), true)?;
     let mode = match &a.preprocess {
         Some(m) => parse_mode(m)?,
         None if modelfile::is_file_arg(&a.model) => mode_for_model_name(model.name())?,

@@ -26,9 +26,10 @@ pub struct TrainArgs {
     /// An application name (`LeNet5`, `MobileNetV2`, …) built for the dataset's image size
     /// and classes, or a model file (`.keras`, `.h5`, Keras JSON).
     pub model: String,
-    /// `mnist`, `fashion_mnist`, `cifar10` or `cifar100`.
+    /// `mnist`, `fashion_mnist`, `cifar10` or `cifar100`; without it, `--data-dir` must hold
+    /// one sub-folder of images per class.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: Option<String>,
     /// A directory of dataset files (else RKERAS_DATA_DIR, Keras's cache, or for MNIST the
     /// embedded subset).
     #[arg(long, value_name = "DIR")]
@@ -82,6 +83,16 @@ pub struct TrainArgs {
     /// 0 silent, 1 progress bar, 2 one line per epoch.
     #[arg(long, default_value_t = 1)]
     pub verbose: u8,
+    /// Image folders: `H,W` the images are resized to (256,256).
+    #[arg(long, value_name = "H,W")]
+    pub image_size: Option<String>,
+    /// Image folders: `rgb`, `grayscale` or `rgba`.
+    #[arg(long, default_value = "rgb")]
+    pub color_mode: String,
+    /// Image folders: augmentation layers prepended in training, e.g.
+    /// `flip,rotation:0.1,zoom:0.1,contrast:0.2`.
+    #[arg(long, value_name = "LIST")]
+    pub augment: Option<String>,
 }
 
 /// The optimizer options `train` and `fit` share.
@@ -177,7 +188,20 @@ macro_rules! say {
 }
 
 /// Runs `rkeras train`.
-pub fn run(a: TrainArgs) -> Result<()> {
+pub fn run(mut a: TrainArgs) -> Result<()> {
+    let Some(dataset) = a.dataset.take() else {
+        return match a.data_dir.clone() {
+            Some(dir) if crate::train_folder::is_class_tree(&dir) => crate::train_folder::run(a, &dir),
+            Some(dir) => Err(KerasError::Invalid(format!(
+                "train: {dir} holds no class sub-folder; give --dataset NAME, or a folder with one sub-folder of \
+                 images per class"
+            ))),
+            None => Err(KerasError::Invalid(
+                "train: give --dataset NAME, or --data-dir DIR with one sub-folder of images per class".into(),
+            )),
+        };
+    };
+    a.dataset = Some(dataset.clone());
     if a.deterministic {
         rkeras::config::enable_determinism();
     }
@@ -191,9 +215,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
     }
     if a.download {
-        datasets::download(&a.dataset)?;
+        datasets::download(&dataset)?;
     }
-    let data = datasets::load(&a.dataset, a.data_dir.as_deref().map(std::path::Path::new))?;
+    let data = datasets::load(&dataset, a.data_dir.as_deref().map(std::path::Path::new))?;
     let (h, w, c) = image_shape(&data);
     let classes = data.num_classes();
     say!(

@@ -197,3 +197,95 @@ fn bad_folders_are_clear_errors() {
     assert!(e.contains("broken.png") && e.contains("cannot decode"), "{e}");
     std::fs::remove_dir_all(&base).ok();
 }
+
+#[test]
+fn fit_evaluate_predict_accept_a_dataset() {
+    use rkeras::prelude::*;
+    use rkeras::training::{EvaluateOptions, FitOptions};
+    clear_session();
+    let mut model = Sequential::new()
+        .add(InputLayer::new(&[6, 8, 3]))
+        .add(Rescaling::new(1.0 / 255.0))
+        .add(Flatten::new())
+        .add(Dense::new(3).activation("softmax"))
+        .build()
+        .unwrap();
+    model
+        .compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
+    let o = DirectoryOptions {
+        image_size: (6, 8),
+        batch_size: Some(5),
+        seed: Some(1),
+        validation_split: Some(0.25),
+        subset: Some("both".into()),
+        verbose: false,
+        ..Default::default()
+    };
+    let (train, val) = image_dataset_from_directory(format!("{DIR}/tree"), &o)
+        .unwrap()
+        .both()
+        .unwrap();
+    let h = model
+        .fit_dataset(&train, Some(&val), FitOptions::default().epochs(3).verbose(0))
+        .unwrap();
+    assert_eq!(h.get("loss").unwrap().len(), 3);
+    assert_eq!(h.get("val_accuracy").unwrap().len(), 3);
+    let logs = model
+        .evaluate_dataset(&val, EvaluateOptions::default().verbose(0))
+        .unwrap();
+    assert!(logs.get("loss").unwrap().is_finite());
+    let p = model.predict_dataset(&val).unwrap();
+    assert_eq!(p.shape(), &[3, 3]);
+    let e = model
+        .fit_dataset(&train, None, FitOptions::default().validation_split(0.2).verbose(0))
+        .unwrap_err();
+    assert!(e.to_string().contains("`validation_split` is only supported"), "{e}");
+}
+
+/// The committed real tree (120 MNIST digits, tests/fixtures/images/mnist_tiny): Keras's
+/// class order, grey 28×28 batches of real pixels, and a small CNN with augmentation trains on it.
+#[test]
+fn trains_on_real_mnist_pngs_with_augmentation() {
+    use rkeras::prelude::*;
+    use rkeras::training::FitOptions;
+    let o = DirectoryOptions {
+        image_size: (28, 28),
+        color_mode: "grayscale".into(),
+        batch_size: Some(16),
+        seed: Some(3),
+        verbose: false,
+        ..Default::default()
+    };
+    let ds = image_dataset_from_directory(format!("{DIR}/mnist_tiny"), &o)
+        .unwrap()
+        .one()
+        .unwrap();
+    let names: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    assert_eq!(ds.class_names().unwrap(), &names[..]);
+    assert_eq!((ds.num_files(), ds.len()), (120, 8));
+    let (x, y) = ds.epoch(0).next().unwrap().unwrap();
+    assert_eq!(x.shape(), &[16, 28, 28, 1]);
+    assert_eq!(y.unwrap().shape(), &[16]);
+    assert!(x.data().contains(&255.0) && x.data().iter().all(|&v| (0.0..=255.0).contains(&v)));
+    clear_session();
+    let mut model = Sequential::new()
+        .add(InputLayer::new(&[28, 28, 1]))
+        .add(RandomRotation::new(0.05).seed(1))
+        .add(RandomZoom::new(0.05).seed(2))
+        .add(Rescaling::new(1.0 / 255.0))
+        .add(Conv2D::new(8, 3).activation("relu"))
+        .add(MaxPooling2D::new(2))
+        .add(Flatten::new())
+        .add(Dense::new(10).activation("softmax"))
+        .build()
+        .unwrap();
+    model
+        .compile("adam", "sparse_categorical_crossentropy", &["accuracy"])
+        .unwrap();
+    let h = model
+        .fit_dataset(&ds, None, FitOptions::default().epochs(4).verbose(0))
+        .unwrap();
+    let loss = h.get("loss").unwrap();
+    assert!(loss[3] < loss[0], "loss {loss:?}");
+}

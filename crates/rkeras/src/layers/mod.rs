@@ -285,8 +285,10 @@ pub use pooling::{
 pub use reshaping::{Border2DConfig, Cropping2D, Flatten, Permute, Reshape, ShapeOpConfig, Sides, ZeroPadding2D};
 pub mod activations;
 pub mod app_layers;
+pub mod augmentation;
 pub mod core;
 pub mod feature_normalization;
+pub mod image_resizing;
 pub mod layer_normalization;
 pub mod merge;
 pub mod normalization;
@@ -297,6 +299,11 @@ pub use self::app_layers::{CustomScaleLayer, LayerScale, StochasticDepth};
 pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
 pub use self::feature_normalization::{Normalization, NormalizationConfig};
 pub use self::layer_normalization::{LayerNormalization, LayerNormalizationConfig};
+pub use self::augmentation::{
+    AugmentConfig, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation,
+    RandomZoom,
+};
+pub use self::image_resizing::{CenterCrop, Resizing, ResizingConfig};
 pub use self::merge::{
     add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
     MergeConfig, MergeOp, Minimum, Multiply, Subtract,

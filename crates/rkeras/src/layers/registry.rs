@@ -170,6 +170,60 @@ pub static REGISTRY: &[Entry] = &[
         img(4, 4, 2)
     ),
     entry!(
+        "Resizing",
+        super::image_resizing::ResizingConfig,
+        super::image_resizing::Resizing::new(3, 5),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "CenterCrop",
+        super::image_resizing::CenterCropConfig,
+        super::image_resizing::CenterCrop::new(2, 3),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomFlip",
+        super::augmentation::RandomFlipConfig,
+        super::augmentation::RandomFlip::new("horizontal_and_vertical").seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomRotation",
+        super::augmentation::RandomRotationConfig,
+        super::augmentation::RandomRotation::new(0.2).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomZoom",
+        super::augmentation::RandomZoomConfig,
+        super::augmentation::RandomZoom::new(0.2).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomTranslation",
+        super::augmentation::RandomTranslationConfig,
+        super::augmentation::RandomTranslation::new(0.2, 0.2).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomContrast",
+        super::augmentation::RandomContrastConfig,
+        super::augmentation::RandomContrast::new(0.3).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomBrightness",
+        super::augmentation::RandomBrightnessConfig,
+        super::augmentation::RandomBrightness::new(0.2).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
+        "RandomCrop",
+        super::augmentation::RandomCropConfig,
+        super::augmentation::RandomCrop::new(3, 2).seed(1),
+        img(4, 4, 3)
+    ),
+    entry!(
         "Conv2D",
         super::conv::Conv2DConfig,
         super::conv::Conv2D::new(4, 3),

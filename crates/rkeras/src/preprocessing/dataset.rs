@@ -400,6 +400,9 @@ fn walk(top: &str, follow_links: bool) -> Result<Vec<(String, Vec<String>)>> {
     Ok(out)
 }
 
+/// `index_directory`'s result: file paths, their labels, the class names.
+pub type Indexed = (Vec<String>, Option<Vec<i64>>, Option<Vec<String>>);
+
 /// Keras's `index_directory`: the file paths, their labels and the class names, shuffled
 /// with `RandomState(seed)` when asked (sorted otherwise).
 pub fn index_directory(
@@ -410,7 +413,7 @@ pub fn index_directory(
     seed: u32,
     follow_links: bool,
     verbose: bool,
-) -> Result<(Vec<String>, Option<Vec<i64>>, Option<Vec<String>>)> {
+) -> Result<Indexed> {
     let dir = directory.to_string_lossy().into_owned();
     if !directory.is_dir() {
         return Err(invalid(format!("Could not find directory {dir}")));

@@ -8,4 +8,5 @@
 pub mod dataset;
 pub mod image_io;
 pub mod pil;
+pub mod pixel_map;
 pub mod tf_image;
