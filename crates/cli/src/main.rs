@@ -26,8 +26,8 @@ mod plot;
 mod predict;
 mod predict_image;
 mod train;
-mod verify;
 mod train_folder;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::insight::report::InsightOptions;

@@ -296,14 +296,14 @@ pub mod preprocessing;
 pub mod regularization;
 pub use self::activations::{ActivationLayer, ActivationLayerConfig, ActivationOp, LeakyReLU, ReLU, Softmax, ELU};
 pub use self::app_layers::{CustomScaleLayer, LayerScale, StochasticDepth};
-pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
-pub use self::feature_normalization::{Normalization, NormalizationConfig};
-pub use self::layer_normalization::{LayerNormalization, LayerNormalizationConfig};
 pub use self::augmentation::{
     AugmentConfig, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation,
     RandomZoom,
 };
+pub use self::core::{Activation, ActivationConfig, Dense, DenseConfig};
+pub use self::feature_normalization::{Normalization, NormalizationConfig};
 pub use self::image_resizing::{CenterCrop, Resizing, ResizingConfig};
+pub use self::layer_normalization::{LayerNormalization, LayerNormalizationConfig};
 pub use self::merge::{
     add, average, concatenate, maximum, minimum, multiply, subtract, Add, Average, Concatenate, Maximum, Merge,
     MergeConfig, MergeOp, Minimum, Multiply, Subtract,

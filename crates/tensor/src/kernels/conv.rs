@@ -48,6 +48,7 @@ impl PackedWeights {
     /// Packs a Keras kernel `(kh, kw, cin/groups, cout)` flattened to `depth × cout`
     /// (`depth = kh·kw·cin/groups`) for `isa`; column `co` of group `g` is filter
     /// `g·cout/groups + co`.
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
     pub fn pack(isa: Isa, kernel: &[f32], depth: usize, cout: usize, groups: usize) -> Result<PackedWeights> {
         if groups == 0 || cout % groups != 0 || kernel.len() != depth * cout {
             return shape_err(

@@ -115,6 +115,7 @@ pub fn global_pool(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut 
 
 /// `y[p, c] = act(x[p, c]·scale[c] + shift[c])` over pixels of `c` channels (in place when
 /// `y` is `x`'s buffer: pass the same slice as `io` with `x = None`).
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
 pub fn affine(x: Option<&[f32]>, io: &mut [f32], scale: &[f32], shift: &[f32], act: &ActSpec) -> Result<()> {
     let c = scale.len();
     if c == 0 || shift.len() != c || io.len() % c != 0 {

@@ -13,9 +13,9 @@ pub(super) fn place(b: &mut Builder, outputs: &[ValueId]) -> (Vec<usize>, Vec<us
     // Buffers of the values that own one.
     let mut buffer_of = vec![usize::MAX; n];
     let mut buffer_len = Vec::new();
-    for v in 0..n {
+    for (v, slot) in buffer_of.iter_mut().enumerate() {
         if matches!(b.storage[v], Storage::Own) && !matches!(b.values[v].loc, Loc::Input(k) if k != usize::MAX) {
-            buffer_of[v] = buffer_len.len();
+            *slot = buffer_len.len();
             buffer_len.push(b.values[v].len());
         }
     }

@@ -182,10 +182,10 @@ fn a_weight_change_makes_a_new_plan() {
     let mut model = app("MobileNetV2", (32, 32, 3), true);
     let mut rng = Rng::new(3);
     let x = random(&mut rng, &[1, 32, 32, 3], 0.0, 1.0);
-    let before = model.predict(&[x.clone()], 1).unwrap();
+    let before = model.predict(std::slice::from_ref(&x), 1).unwrap();
     assert_eq!(model.plans.len(), 1);
     randomize_bn(&mut model, &mut rng);
-    let after = model.predict(&[x.clone()], 1).unwrap();
+    let after = model.predict(std::slice::from_ref(&x), 1).unwrap();
     assert!(
         before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
         "new weights, new outputs"
