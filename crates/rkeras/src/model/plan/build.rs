@@ -413,14 +413,7 @@ impl Builder<'_> {
         let (x, params) = self.take_pad(x, params, kernel_hw(&kernel));
         let xs = self.values[x].shape.clone();
         let geometry = conv2d_geometry("plan", &xs, kernel.shape(), &params)?;
-        let kind = StepKind::Conv {
-            geometry,
-            weights: ConvWeights::Raw(kernel),
-            bias: bias.map(|b| b.data().to_vec()),
-            act: ActSpec::LINEAR,
-            residual: None,
-        };
-        Ok(self.with_act(kind, x, act, shape, name, uses, out))
+        Ok(self.with_act(conv_step(geometry, kernel, bias), x, act, shape, name, uses, out))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -442,15 +435,9 @@ impl Builder<'_> {
         };
         let rows = xs.iter().product::<usize>() / k.max(1);
         let kernel4 = kernel.reshape(&[1, 1, k, units])?;
+        // A Dense layer is a 1×1 convolution over its rows.
         let geometry = conv2d_geometry("plan", &[rows, 1, 1, k], kernel4.shape(), &Conv2dParams::default())?;
-        let kind = StepKind::Conv {
-            geometry,
-            weights: ConvWeights::Raw(kernel4),
-            bias: bias.map(|b| b.data().to_vec()),
-            act: ActSpec::LINEAR,
-            residual: None,
-        };
-        Ok(self.with_act(kind, x, act, shape, name, uses, out))
+        Ok(self.with_act(conv_step(geometry, kernel4, bias), x, act, shape, name, uses, out))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -568,6 +555,18 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A convolution step with its kernel as stored (packed once every fold is done), a bias, and
+/// no activation or residual yet (the fusion rules add them).
+fn conv_step(geometry: tensor::ops::conv_gemm::ConvGeometry, kernel: Tensor, bias: Option<Tensor>) -> StepKind {
+    StepKind::Conv {
+        geometry,
+        weights: ConvWeights::Raw(kernel),
+        bias: bias.map(|b| b.data().to_vec()),
+        act: ActSpec::LINEAR,
+        residual: None,
     }
 }
 
