@@ -10,6 +10,7 @@
 //! rkeras predict ResNet50 --weights imagenet --input images.npy --output probs.npy
 //! rkeras convert model.h5 model.keras
 //! rkeras plot InceptionV3 -o inception.svg --show-shapes
+//! rkeras plot-history baseline.json smaller.json bigger.csv -o curves.png
 //! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
@@ -110,6 +111,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Draw a model as Keras's plot_model does: .svg (pure Rust) or .dot (Graphviz).
     Plot(plot::PlotArgs),
+    /// Draw training curves (loss and metrics per epoch) of --history-json or CSVLogger files.
+    PlotHistory(plot::HistoryArgs),
 }
 
 /// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
@@ -162,6 +165,7 @@ fn run(cli: Cli) -> rkeras::Result<bool> {
         Command::Evaluate(args) => fit::run_evaluate(args).map(|()| true),
         Command::Verify(args) => verify::run(args),
         Command::Plot(args) => plot::run(args).map(|()| true),
+        Command::PlotHistory(args) => plot::run_history(args).map(|()| true),
     }
 }
 

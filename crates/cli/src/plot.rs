@@ -1,10 +1,10 @@
-//! `rkeras plot MODEL -o model.svg|model.dot`: Keras's `plot_model`, drawn in pure Rust
-//! (SVG) or written as Keras's `model_to_dot` text for Graphviz users (`.dot`).
+//! `rkeras plot MODEL -o model.png|model.svg|model.dot`: Keras's `plot_model`, drawn in pure
+//! Rust (SVG, and PNG rendered from it with the embedded font at `--dpi`) or written as
+//! Keras's `model_to_dot` text for Graphviz users (`.dot`).
 
 use crate::{app_args, modelfile};
 use clap::Args;
-use rkeras::insight::plot::{to_dot, PlotOptions};
-use rkeras::insight::svg::to_svg;
+use rkeras::insight::plot::PlotOptions;
 use rkeras::KerasError;
 
 /// Arguments of `rkeras plot` (Keras's `plot_model` options and defaults).
@@ -12,7 +12,7 @@ use rkeras::KerasError;
 pub struct PlotArgs {
     /// An application name (VGG16, ResNet50, LeNet5, …) or a model file.
     pub model: String,
-    /// Output file: `.svg` or `.dot`.
+    /// Output file: `.png`, `.svg` or `.dot`.
     #[arg(short, long)]
     pub output: String,
     /// Input and output shapes in each box.
@@ -30,7 +30,7 @@ pub struct PlotArgs {
     /// Draw nested models as clusters of their layers.
     #[arg(long)]
     pub expand_nested: bool,
-    /// Resolution written into the .dot file.
+    /// Resolution: a .png is dpi/72 pixels per SVG point (as Graphviz); written into a .dot.
     #[arg(long, default_value_t = 200)]
     pub dpi: u32,
     /// The activation of layers that have one.
@@ -66,15 +66,40 @@ pub fn run(a: PlotArgs) -> rkeras::Result<()> {
         show_layer_activations: a.show_layer_activations,
         show_trainable: a.show_trainable,
     };
-    let text = match std::path::Path::new(&a.output).extension().and_then(|e| e.to_str()) {
-        Some("svg") => to_svg(&model, &opts),
-        Some("dot") => to_dot(&model, &opts),
-        _ => {
-            return Err(KerasError::Invalid(format!(
-                "plot: output {}: expected a .svg or .dot file name",
-                a.output
-            )))
-        }
+    let scale = rkeras::utils::plot_model(&model, &a.output, &opts)?;
+    if let Some(s) = scale.filter(|&s| s < a.dpi as f32 / 72.0 - 1e-4) {
+        eprintln!(
+            "rkeras: note: {} is too large at dpi {}; scaled to {:.0} dpi to fit",
+            a.output,
+            a.dpi,
+            s * 72.0
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `rkeras plot-history`.
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// `--history-json` files of `rkeras train` (or `json.dump(history.history)` files) and
+    /// CSVLogger `.csv` files; each is one run, named after its file stem.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Output file: `.svg` or `.png`.
+    #[arg(short, long)]
+    pub output: String,
+    /// Resolution of a .png (dpi/72 pixels per SVG point).
+    #[arg(long, default_value_t = 144)]
+    pub dpi: u32,
+}
+
+/// `rkeras plot-history run1.json run2.csv -o curves.png`: loss and each metric per epoch,
+/// training solid and validation dashed, one colour per run.
+pub fn run_history(a: HistoryArgs) -> rkeras::Result<()> {
+    use rkeras::insight::history_plot::{plot_history, CurveOptions};
+    let opts = CurveOptions {
+        dpi: a.dpi,
+        ..CurveOptions::default()
     };
-    std::fs::write(&a.output, text).map_err(|e| KerasError::Invalid(format!("plot: cannot write {}: {e}", a.output)))
+    plot_history(&a.files, &a.output, &opts)
 }

@@ -94,5 +94,85 @@ fn plot_writes_svg_and_dot() {
     );
     let out = rkeras(&["plot", "LeNet5", "-o", dir.join("m.gif").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains(".svg or .dot"));
+    assert!(text(&out.stderr).contains("expected a .png, .svg or .dot file name"));
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&bytes[16..20]), be(&bytes[20..24]))
+}
+
+#[test]
+fn plot_writes_png_at_the_dpi() {
+    let dir = std::env::temp_dir().join(format!("rkeras-plot-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let size = |dpi: &str| {
+        let f = dir.join(format!("m{dpi}.png"));
+        let out = rkeras(&[
+            "plot",
+            "LeNet5",
+            "-o",
+            f.to_str().unwrap(),
+            "--show-shapes",
+            "--dpi",
+            dpi,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        png_size(&std::fs::read(&f).unwrap())
+    };
+    let ((w72, h72), (w144, h144)) = (size("72"), size("144"));
+    assert!(
+        w144.abs_diff(2 * w72) <= 1 && h144.abs_diff(2 * h72) <= 1,
+        "{w72}x{h72} {w144}x{h144}"
+    );
+    // DenseNet121 is taller than cairo's 32,767 pixels at 200 dpi: scaled down, with a note.
+    let f = dir.join("dense.png");
+    let out = rkeras(&["plot", "DenseNet121", "-o", f.to_str().unwrap(), "--show-shapes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("too large at dpi 200; scaled to"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(png_size(&std::fs::read(&f).unwrap()).1, 32_767);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plot_history_writes_curves_and_names_bad_files() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rkeras/tests/fixtures/insight/history");
+    let runs: Vec<String> = ["baseline", "smaller", "bigger"]
+        .iter()
+        .map(|r| fixtures.join(format!("{r}.json")).to_str().unwrap().to_string())
+        .collect();
+    let dir = std::env::temp_dir().join(format!("rkeras-curves-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (svg, png) = (dir.join("c.svg"), dir.join("c.png"));
+    for f in [&svg, &png] {
+        let mut args = vec!["plot-history"];
+        args.extend(runs.iter().map(String::as_str));
+        args.extend(["-o", f.to_str().unwrap(), "--dpi", "72"]);
+        let out = rkeras(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(s.matches("<path class=\"curve\"").count(), 12);
+    for r in ["baseline", "smaller", "bigger"] {
+        let legend = s.split("</text>").any(|t| t.rsplit('>').next().unwrap().trim() == r);
+        assert!(legend, "legend {r}");
+    }
+    assert_eq!(png_size(&std::fs::read(&png).unwrap()).0, 840);
+    let missing = dir.join("nope.json");
+    let out = rkeras(&["plot-history", missing.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("rkeras: error: ") && err.contains("nope.json") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = rkeras(&["plot-history", "-o", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,8 @@
 //! Data utilities the tutorials use, with Keras's arguments: `to_categorical` (one-hot),
 //! `multi_hot` (the IMDB tutorial's `vectorize_sequences`) and `pad_sequences`; and
 //! [`get_file`] (`keras.utils.get_file`: Keras's download cache); image files: [`load_img`],
-//! [`img_to_array`], [`array_to_img`], [`save_img`] (from [`crate::preprocessing::image_io`]).
+//! [`img_to_array`], [`array_to_img`], [`save_img`] (from [`crate::preprocessing::image_io`]);
+//! [`plot_model`] (`.png`, `.svg` or `.dot`, from [`crate::insight::render`]).
 //!
 //! ```
 //! use rkeras::utils::{pad_sequences, to_categorical, PadOptions};
@@ -18,6 +19,7 @@ use tensor::Tensor;
 pub mod archive;
 pub mod get_file;
 
+pub use crate::insight::render::plot_model;
 pub use crate::preprocessing::dataset::{
     image_dataset_from_directory, DatasetSplit, DirectoryOptions, ImageDataset, Labels,
 };

@@ -7,6 +7,9 @@ use rkeras::insight::plot::{to_dot, PlotOptions};
 use rkeras::io::keras_json::model_from_json;
 use std::path::PathBuf;
 
+#[path = "common/svg.rs"]
+mod svg_check;
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -82,21 +85,7 @@ fn svg_has_every_layer_and_every_edge() {
             ..PlotOptions::default()
         };
         let svg = to_svg(&m, &opts);
-        // Balanced tags.
-        let mut stack: Vec<String> = Vec::new();
-        let mut rest = svg.as_str();
-        while let Some(open) = rest.find('<') {
-            let close = rest[open..].find('>').expect("tag closes") + open;
-            let tag = &rest[open + 1..close];
-            assert_eq!(tag.matches('"').count() % 2, 0, "{name}: unbalanced quotes in <{tag}>");
-            if let Some(end) = tag.strip_prefix('/') {
-                assert_eq!(stack.pop().as_deref(), Some(end), "{name}: </{end}>");
-            } else if !tag.ends_with('/') {
-                stack.push(tag.split_whitespace().next().unwrap().to_string());
-            }
-            rest = &rest[close + 1..];
-        }
-        assert!(stack.is_empty(), "{name}: unclosed {stack:?}");
+        svg_check::assert_well_formed(&svg, name);
         let g = graph(&m, &opts);
         let drawn = m.all_layers().len() - usize::from(name == "LeNet5");
         assert_eq!(svg.matches("<g class=\"node\"").count(), drawn, "{name}");

@@ -1,7 +1,8 @@
 //! See inside a model: per layer call, its receptive field (size, jump, start), FLOPs as
 //! TensorFlow's profiler counts them, MACs as torchinfo counts them, activation memory, and
 //! the estimate of a training step's memory; each with the arithmetic `--explain` prints.
-//! Works from symbolic shapes and configs only, never runs data.
+//! Works from symbolic shapes and configs only, never runs data. Pictures: `plot_model`
+//! ([`plot`], [`svg`], PNGs by [`render`]) and training curves ([`history_plot`]).
 //!
 //! ```
 //! use rkeras::applications::{by_name, AppOptions};
@@ -16,12 +17,16 @@
 
 pub mod cost;
 pub mod geometry;
+pub mod history_file;
+pub mod history_plot;
 pub mod memory;
 pub mod plot;
 pub mod receptive;
 pub mod reference;
+pub mod render;
 pub mod report;
 pub mod svg;
+pub mod text_width;
 pub mod verify;
 
 use crate::error::Result;

@@ -3,16 +3,18 @@
 //! layers gets a dummy point in each, so it runs between boxes; a few barycentre sweeps
 //! order each layer to reduce crossings; boxes are placed side by side and centred; nested
 //! models (with `expand_nested`) are dashed rectangles around their boxes. `rankdir` `LR`
-//! swaps the axes. Text is measured at a fixed advance (0.6 em), which fits DejaVu Sans.
+//! swaps the axes. Text is measured with the advance widths of DejaVu Sans, the font PNGs
+//! are drawn with ([`super::text_width`]); ranks are 36 pt apart (Graphviz's `ranksep`).
 
 use super::plot::{graph, Cell, Cluster, Item, PlotNode, PlotOptions};
+use super::text_width::text_width;
 use crate::model::Model;
 use std::collections::HashMap;
 
 const TITLE: f64 = 16.0;
 const ROW: f64 = 14.0;
 const PAD: f64 = 10.0;
-const GAP_MAJOR: f64 = 50.0;
+const GAP_MAJOR: f64 = 36.0;
 const GAP_MINOR: f64 = 24.0;
 
 fn escape(s: &str) -> String {
@@ -53,7 +55,7 @@ fn size(n: &PlotNode) -> (f64, f64) {
     let ls = lines(n);
     let w = ls
         .iter()
-        .map(|(t, s, _)| t.chars().count() as f64 * s * 0.6)
+        .map(|(t, s, kind)| text_width(t, *s, *kind == "title"))
         .fold(0.0, f64::max)
         + 2.0 * PAD;
     let h = ls.iter().map(|(_, s, _)| s * 1.5).sum::<f64>() + PAD;
@@ -174,8 +176,10 @@ pub fn to_svg(model: &Model, opts: &PlotOptions) -> String {
         .map(|l| l.iter().map(|&i| minor(sizes[i])).sum::<f64>() + GAP_MINOR * l.len().saturating_sub(1) as f64)
         .collect();
     let span = widths.iter().cloned().fold(0.0, f64::max);
+    let mut bands = vec![(0.0f64, 0.0f64); layers.len()];
     for (l, items) in layers.iter().enumerate() {
         let thick = items.iter().map(|&i| major(sizes[i])).fold(0.0, f64::max);
+        bands[l] = (at_major, at_major + thick);
         let mut at_minor = (span - widths[l]) / 2.0;
         for &i in items {
             let w = minor(sizes[i]);
@@ -228,26 +232,27 @@ pub fn to_svg(model: &Model, opts: &PlotOptions) -> String {
         ));
     }
     for chain in &chains {
-        let pts: Vec<(f64, f64)> = chain
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let (cx, cy) = xy(centre[i]);
-                let (bw, bh) = sizes[i];
-                let end = if k == 0 {
-                    1.0
-                } else if k == chain.len() - 1 {
-                    -1.0
-                } else {
-                    0.0
-                };
-                if lr {
-                    (cx + end * bw / 2.0, cy)
-                } else {
-                    (cx, cy + end * bh / 2.0)
+        // Within a rank's band an edge runs straight along the flow (beside the boxes, at
+        // its dummy's place); it turns only in the gaps between ranks, where no box is.
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        for (k, &i) in chain.iter().enumerate() {
+            let (c_major, c_minor) = centre[i];
+            let (b0, b1) = bands[item_rank[i]];
+            let half = major(sizes[i]) / 2.0;
+            let along: Vec<f64> = if k == 0 {
+                vec![c_major + half, b1]
+            } else if k == chain.len() - 1 {
+                vec![b0, c_major - half]
+            } else {
+                vec![b0, b1]
+            };
+            for a in along {
+                if pts.last().is_none_or(|&(p, _)| (a - p).abs() > 0.5) {
+                    pts.push((a, c_minor));
                 }
-            })
-            .collect();
+            }
+        }
+        let pts: Vec<(f64, f64)> = pts.into_iter().map(xy).collect();
         let d: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
         s.push_str(&format!(
             "<polyline class=\"edge\" data-from=\"{}\" data-to=\"{}\" points=\"{}\" fill=\"none\" stroke=\"black\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n",
