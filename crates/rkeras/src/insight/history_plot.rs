@@ -22,6 +22,7 @@
 
 use super::history_file::{read_history, RunHistory};
 use super::render::{svg_to_png, write};
+use super::text_width::text_width;
 use crate::error::{KerasError, Result};
 use plotters::prelude::*;
 use std::path::Path;
@@ -172,7 +173,7 @@ pub fn history_svg(runs: &[RunHistory], opts: &CurveOptions) -> Result<String> {
     if has_val {
         entries.push(("validation".into(), "#000000".into(), true));
     }
-    let entry_w = |t: &str| 40.0 + 7.8 * t.chars().count() as f64;
+    let entry_w = |t: &str| 48.0 + text_width(t, 14.0, false);
     let mut legend_rows: Vec<Vec<usize>> = Vec::new();
     let mut at = f64::INFINITY;
     for (i, (t, _, _)) in entries.iter().enumerate() {
