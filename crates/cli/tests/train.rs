@@ -280,3 +280,86 @@ fn errors_are_one_line_with_exit_code_2() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Image in, class out, end to end on real digits: LeNet5 is trained by `rkeras train
+/// --data-dir` on a PNG tree written from the embedded MNIST subset (digits 200–3,199 of the
+/// training split, so none of the test images), then `rkeras predict m.keras --image …` is
+/// run on the 120 real MNIST PNGs of `fixtures/images/mnist_tiny` (training digits 0–103,
+/// 12 per class; not trained on) and must print each image's folder label as its class for
+/// nearly all of them, and for most of every class.
+#[test]
+fn predict_image_names_the_digit_of_real_mnist_pngs() {
+    use rkeras::utils::{save_img, ArrayToImgOptions};
+    let dir = tmp("digits");
+    let tree = dir.join("tree");
+    let ((x, y), _) = rkeras::datasets::mnist::load_embedded().unwrap().into_splits();
+    let raw = ArrayToImgOptions {
+        scale: false,
+        ..ArrayToImgOptions::default()
+    };
+    for i in 200..3200 {
+        let label = y.data()[i] as usize;
+        let d = tree.join(label.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        let img = Tensor::new(&[28, 28, 1], x.data()[i * 784..(i + 1) * 784].to_vec()).unwrap();
+        save_img(d.join(format!("{i:05}.png")), &img, None, &raw).unwrap();
+    }
+    let model = dir.join("m.keras");
+    let out = rkeras(
+        &[
+            "train",
+            "LeNet5",
+            "--data-dir",
+            tree.to_str().unwrap(),
+            "--image-size",
+            "28,28",
+            "--color-mode",
+            "grayscale",
+            "--validation-split",
+            "0",
+            "--epochs",
+            "3",
+            "--seed",
+            "7",
+            "--save",
+            model.to_str().unwrap(),
+        ],
+        &dir.join("kh"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rkeras/tests/fixtures/images/mnist_tiny");
+    let mut images: Vec<(usize, String)> = Vec::new();
+    for label in 0..10 {
+        for e in std::fs::read_dir(digits.join(label.to_string())).unwrap() {
+            images.push((label, e.unwrap().path().to_string_lossy().into_owned()));
+        }
+    }
+    images.sort();
+    let mut args = vec!["predict", model.to_str().unwrap()];
+    for (_, p) in &images {
+        args.extend(["--image", p.as_str()]);
+    }
+    let out = rkeras(&args, &dir.join("kh"));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One line per image: "PATH: class 7 (probability 0.9874)".
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), images.len(), "{stdout}");
+    let mut right = [0usize; 10];
+    for ((label, path), line) in images.iter().zip(&lines) {
+        let rest = line
+            .strip_prefix(&format!("{path}: class "))
+            .unwrap_or_else(|| panic!("{line}"));
+        let (class, p) = rest.split_once(" (probability ").expect("probability");
+        let p: f64 = p.trim_end_matches(')').parse().expect("a probability");
+        assert!((0.0..=1.0).contains(&p), "{line}");
+        if class == label.to_string() {
+            right[*label] += 1;
+        }
+    }
+    let total: usize = right.iter().sum();
+    eprintln!("predict --image on 120 real digits: {total} right, per class {right:?}");
+    assert!(total >= 105, "{total}/120 right, per class {right:?}");
+    assert!(right.iter().all(|&r| r >= 8), "per class (of 12): {right:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,7 +8,10 @@
 //! `conv1_conv`, …; its Keras 2 summary is compared on a model built with
 //! `AppOptions::keras2_names`, which uses tf-keras's names.
 
-use rkeras::applications::{by_name, AppOptions, Pooling};
+mod apps_common;
+
+use apps_common::{diff, options, shape_of};
+use rkeras::applications::{by_name, AppOptions};
 use rkeras::summary::{SummaryOptions, SummaryStyle};
 use rkeras::Model;
 use serde_json::Value;
@@ -29,56 +32,6 @@ fn index() -> &'static serde_json::Map<String, Value> {
             _ => panic!("index.json: expected an object"),
         }
     })
-}
-
-/// Keras's constructor arguments → options.
-fn options(kwargs: &Value) -> AppOptions {
-    let mut o = AppOptions::default();
-    let obj = kwargs.as_object().expect("kwargs object");
-    for (k, v) in obj {
-        match k.as_str() {
-            "weights" => assert!(v.is_null(), "only weights=None is supported"),
-            "include_top" => o.include_top = v.as_bool().expect("bool"),
-            "pooling" => o.pooling = Pooling::parse(v.as_str().unwrap_or("none")).expect("pooling"),
-            "classes" => o.classes = Some(v.as_u64().expect("classes") as usize),
-            "classifier_activation" => o.classifier_activation = v.as_str().map(str::to_string),
-            "alpha" => o.alpha = v.as_f64().expect("alpha"),
-            "depth_multiplier" => o.depth_multiplier = v.as_u64().expect("depth_multiplier") as usize,
-            "input_shape" => {
-                let d: Vec<usize> = v
-                    .as_array()
-                    .expect("input_shape")
-                    .iter()
-                    .map(|x| x.as_u64().expect("dim") as usize)
-                    .collect();
-                o.input_shape = Some((d[0], d[1], d[2]));
-            }
-            other => panic!("unhandled constructor argument {other}"),
-        }
-    }
-    o
-}
-
-fn shape_of(v: &Value) -> Vec<Option<usize>> {
-    v.as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().map(|x| x as usize))
-        .collect()
-}
-
-/// First differing line, for a readable failure.
-fn diff(got: &str, want: &str) -> String {
-    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-        if g != w {
-            return format!("line {}:\n  got:  {g:?}\n  want: {w:?}", i + 1);
-        }
-    }
-    format!(
-        "line counts differ: got {}, want {}",
-        got.lines().count(),
-        want.lines().count()
-    )
 }
 
 /// Compares a model with one version's reference record; returns the differences.

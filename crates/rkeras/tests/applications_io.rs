@@ -1,5 +1,5 @@
 //! `preprocess_input`, `decode_predictions` and `Normalization.adapt` against Keras 3
-//! (`fixtures/apps2/preprocess.json`, made by `tools/fixtures/make_preprocess_refs.py`), and
+//! (`fixtures/apps2/preprocess.json.gz`, made by `tools/fixtures/make_preprocess_refs.py`), and
 //! models of each new family saved by Keras (`fixtures/apps2_predict/`, made by
 //! `tools/fixtures/make_app_predict_refs.py`: weights set to a periodic pattern so the files
 //! deflate to kilobytes) loaded from `.keras` and legacy `.h5` and run on Keras's input.
@@ -19,7 +19,9 @@ fn fixtures(sub: &str) -> PathBuf {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(fixtures("apps2/preprocess.json")).expect("preprocess.json");
+    let bytes = std::fs::read(fixtures("apps2/preprocess.json.gz")).expect("preprocess.json.gz");
+    let mut text = String::new();
+    GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("gzip");
     serde_json::from_str(&text).expect("JSON")
 }
 
@@ -131,15 +133,16 @@ fn gunzip_to(src: &PathBuf, dst: &PathBuf) {
 }
 
 /// Loads `case` from `.keras` and `.h5` and compares its predictions with Keras's, within
-/// 1e-4 relative (InceptionResNetV2: 5e-4; its 244 layers grow the patterned activations to
-/// the hundreds and float32 summation order alone moves its logits by up to 2.4e-4 relative,
-/// with the plan and with the tape alike).
+/// 1e-4 relative (to `max(|y|, 1)`).
+///
+/// InceptionResNetV2 is compared with Keras's float64 run of the same model (`out64.npy`):
+/// its 244 layers of scaled residual sums grow the patterned activations to the hundreds, and
+/// there float32 summation order alone moves the logits by about 2.6e-4 relative — Keras's
+/// own float32 output is 2.63e-4 away from its float64 one, ours (plan) 2.2e-4 from Keras's
+/// float32 but 4.7e-5 from float64 (tape: 9.9e-5), so the float64 reference is the one a
+/// 1e-4 check can hold to.
 fn predict_case(case: &str) {
-    let tol = if case.starts_with("InceptionResNetV2") {
-        5e-4
-    } else {
-        1e-4
-    };
+    let tol = 1e-4;
     let dir = fixtures("apps2_predict");
     let index: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).expect("index")).unwrap();
     let shape: Vec<usize> = index[case]["input_shape"]
@@ -150,7 +153,13 @@ fn predict_case(case: &str) {
         .collect();
     let n: usize = shape.iter().product();
     let x = Tensor::new(&shape, (0..n).map(|i| ((i * 37) % 256) as f32).collect()).unwrap();
-    let want = rkeras::io::npy::read_npy(dir.join(format!("{case}.out.npy")).to_str().unwrap()).expect("out.npy");
+    let f64_file = dir.join(format!("{case}.out64.npy"));
+    let want_file = if f64_file.exists() {
+        f64_file
+    } else {
+        dir.join(format!("{case}.out.npy"))
+    };
+    let want = rkeras::io::npy::read_npy(want_file.to_str().unwrap()).expect("out.npy");
     let tmp = std::env::temp_dir().join(format!("rkeras_apps2_{}_{case}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     for ext in ["keras", "h5"] {

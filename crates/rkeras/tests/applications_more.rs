@@ -3,17 +3,21 @@
 //! Keras: every case of `fixtures/apps2/index.json.gz` (made by
 //! `tools/fixtures/make_app_refs2.py` with Keras 3.15.1 and tf-keras 2.21.0, `weights=None`,
 //! right after `clear_session()`) is built with our builder and compared on the model name,
-//! parameter counts, layer and weight counts, the layer list (name, class, params, output
-//! shape), the weights' order (Keras 3 `weight.path`s) and the rendered `summary()` byte for
-//! byte in both styles; and the model Keras wrote as JSON (Keras 3's, and tf-keras's where
+//! parameter counts, layer and weight counts, the weights' order (the layers owning Keras 3's
+//! `weight.path`s, in order) and the rendered `summary()` byte for
+//! byte in both styles (the summary holds every layer's name, class, parameters and output
+//! shape); and the model Keras wrote as JSON (Keras 3's, and tf-keras's where
 //! kept) is read back and its summaries compared too.
 //!
 //! tf-keras builds some families with other layer names or other layers (MobileNetV3's
 //! `Conv/BatchNorm` and `Multiply`-based hard swish): the Keras 2 summary is compared on a
 //! model built with `AppOptions::keras2_names`.
 
+mod apps_common;
+
+use apps_common::{diff, options, shape_of};
 use flate2::read::GzDecoder;
-use rkeras::applications::{by_name, AppOptions, Pooling};
+use rkeras::applications::{by_name, AppOptions};
 use rkeras::io::keras_json::model_from_json;
 use rkeras::summary::{SummaryOptions, SummaryStyle};
 use rkeras::Model;
@@ -45,56 +49,6 @@ fn index() -> &'static serde_json::Map<String, Value> {
             _ => panic!("index: expected an object"),
         }
     })
-}
-
-/// Keras's constructor arguments → options.
-fn options(kwargs: &Value) -> AppOptions {
-    let mut o = AppOptions::default();
-    for (k, v) in kwargs.as_object().expect("kwargs object") {
-        match k.as_str() {
-            "weights" => assert!(v.is_null(), "only weights=None is supported"),
-            "include_top" => o.include_top = v.as_bool().expect("bool"),
-            "pooling" => o.pooling = Pooling::parse(v.as_str().unwrap_or("none")).expect("pooling"),
-            "classes" => o.classes = Some(v.as_u64().expect("classes") as usize),
-            "classifier_activation" => o.classifier_activation = v.as_str().map(str::to_string),
-            "alpha" => o.alpha = v.as_f64().expect("alpha"),
-            "minimalistic" => o.minimalistic = v.as_bool().expect("bool"),
-            "include_preprocessing" => o.include_preprocessing = v.as_bool().expect("bool"),
-            "dropout_rate" => o.dropout_rate = v.as_f64(),
-            "input_shape" => {
-                let d: Vec<usize> = v
-                    .as_array()
-                    .expect("input_shape")
-                    .iter()
-                    .map(|x| x.as_u64().expect("dim") as usize)
-                    .collect();
-                o.input_shape = Some((d[0], d[1], d[2]));
-            }
-            other => panic!("unhandled constructor argument {other}"),
-        }
-    }
-    o
-}
-
-fn shape_of(v: &Value) -> Vec<Option<usize>> {
-    v.as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().map(|x| x as usize))
-        .collect()
-}
-
-fn diff(got: &str, want: &str) -> String {
-    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-        if g != w {
-            return format!("line {}:\n  got:  {g:?}\n  want: {w:?}", i + 1);
-        }
-    }
-    format!(
-        "line counts differ: got {}, want {}",
-        got.lines().count(),
-        want.lines().count()
-    )
 }
 
 fn summary(model: &Model, style: SummaryStyle) -> String {
@@ -157,37 +111,17 @@ fn compare_model(case: &str, model: &Model, reference: &Value, style: SummarySty
         (model.layers().len() - ops.len()).to_string(),
         reference["num_layers"].to_string(),
     );
-    let rows = reference["layers"].as_array().expect("layers");
-    let table = model.summary_table(style);
-    let layer_rows = table.rows.iter().filter(|r| !ops.contains(r.name.as_str()));
-    for (i, (row, want)) in layer_rows.zip(rows).enumerate() {
-        let got = format!(
-            "{} {} {} {:?}",
-            row.name,
-            row.class_name,
-            row.params,
-            row.output_shapes.first()
-        );
-        let want = format!(
-            "{} {} {} {:?}",
-            want[0].as_str().unwrap_or(""),
-            want[1].as_str().unwrap_or(""),
-            want[2],
-            Some(shape_of(&want[3]))
-        );
-        if got != want {
-            bad.push(format!("{case} ({tag}): layer {i}: got {got}, want {want}"));
-            break;
-        }
-    }
     if tag == "k3" {
-        // Keras 3's `weight.path`s are `[scope/…]<layer>/<weight>`: the same order, layer by
-        // layer.
-        let want: Vec<String> = reference["weight_names"]
+        // Keras 3's `weight.path`s are `[scope/…]<layer>/<weight>`: the index keeps them as
+        // runs of owning layers, `[[layer, count], …]`, in order.
+        let want: Vec<String> = reference["weight_layers"]
             .as_array()
-            .expect("weight_names")
+            .expect("weight_layers")
             .iter()
-            .map(|w| w.as_str().unwrap_or("").rsplit('/').nth(1).unwrap_or("").to_string())
+            .flat_map(|run| {
+                let name = run[0].as_str().unwrap_or("").to_string();
+                std::iter::repeat_n(name, run[1].as_u64().unwrap_or(0) as usize)
+            })
             .collect();
         let mut got = Vec::new();
         for l in model.layers() {

@@ -68,7 +68,7 @@ fn convnext(opts: &AppOptions, variant: usize) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, 224, 32)?;
     let name = model_name(opts, default_name);
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = input.clone();
     if opts.include_preprocessing && shape[2] == Some(3) {
         let mean = [0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0];

@@ -8,11 +8,10 @@
 //! [`AppOptions::keras2_names`] for those. Input `(224, 224, 3)` by default (at least
 //! 32×32); output `(None, classes)`, without the top `(None, H/32, W/32, 1024 | 1664 | 1920)`.
 
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{avg_pool_top, finish, image_input, model_name, obtain_input_shape, top_args, AppOptions};
 use crate::error::Result;
 use crate::layers::{
-    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
-    ZeroPadding2D,
+    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, MaxPooling2D, ZeroPadding2D,
 };
 use crate::model::{Call, KerasTensor, Model};
 
@@ -76,7 +75,7 @@ pub fn densenet201(opts: &AppOptions) -> Result<Model> {
 /// Keras's `DenseNet(blocks, ...)`.
 fn densenet(app: &str, default_name: &str, blocks: [usize; 4], opts: &AppOptions) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let input = image_input(obtain_input_shape(app, opts, 224, 32)?)?;
+    let input = image_input(obtain_input_shape(app, opts, 224, 32)?, opts)?;
     let stem = |part: &str| {
         if opts.keras2_names {
             format!("conv1/{part}")
@@ -104,15 +103,7 @@ fn densenet(app: &str, default_name: &str, blocks: [usize; 4], opts: &AppOptions
     }
     x = bn(&x, "bn".into())?;
     x = relu(&x, "relu".into())?;
-    if opts.include_top {
-        x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes)
-            .activation(activation)
-            .name("predictions")
-            .call(&x)?;
-    } else {
-        x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
-    }
+    x = avg_pool_top(x, opts, classes, &activation, (Some("avg_pool"), Some("max_pool")))?;
     finish(app, &input, &x, opts, &model_name(opts, default_name))
 }
 

@@ -224,7 +224,7 @@ fn efficientnet(opts: &AppOptions, variant: usize) -> Result<Model> {
     let app = APPS[variant];
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, size, 32)?;
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = Rescaling::new(1.0 / 255.0).call(&input)?;
     x = Normalization::new().axis(&[3]).call(&x)?;
     if imagenet::wanted(opts) {
@@ -290,18 +290,8 @@ const APPS: [&str; 8] = [
     "EfficientNetB7",
 ];
 
-macro_rules! variants {
-    ($($(#[$doc:meta])* $f:ident = $i:expr;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $f(opts: &AppOptions) -> Result<Model> {
-                efficientnet(opts, $i)
-            }
-        )*
-    };
-}
-
 variants! {
+    efficientnet:
     /// Keras's `EfficientNetB0(...)` (224×224, 5.3M parameters).
     efficientnet_b0 = 0;
     /// Keras's `EfficientNetB1(...)` (240×240).

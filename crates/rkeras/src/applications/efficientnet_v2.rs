@@ -146,7 +146,7 @@ fn efficientnet_v2(opts: &AppOptions, variant: usize) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, size, 32)?;
     let name = model_name(opts, default_name);
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = input.clone();
     if opts.include_preprocessing {
         // Keras decides by the model's name: `…-b*` with 3 channels normalizes.
@@ -187,18 +187,8 @@ fn efficientnet_v2(opts: &AppOptions, variant: usize) -> Result<Model> {
     finish(app, &input, &x, opts, &name)
 }
 
-macro_rules! variants {
-    ($($(#[$doc:meta])* $f:ident = $i:expr;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $f(opts: &AppOptions) -> Result<Model> {
-                efficientnet_v2(opts, $i)
-            }
-        )*
-    };
-}
-
 variants! {
+    efficientnet_v2:
     /// Keras's `EfficientNetV2B0(...)` (224×224).
     efficientnet_v2_b0 = 0;
     /// Keras's `EfficientNetV2B1(...)` (240×240).

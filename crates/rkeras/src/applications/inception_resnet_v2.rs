@@ -9,13 +9,10 @@
 //! Top: `avg_pool` + `predictions`. Model `inception_resnet_v2`. Input `(299, 299, 3)` by
 //! default (at least 75×75); output `(None, classes)`.
 
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{avg_pool_top, finish, image_input, model_name, obtain_input_shape, top_args, AppOptions};
 use crate::error::Result;
 use crate::layers::app_layers::CustomScaleLayer;
-use crate::layers::{
-    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
-    Pair,
-};
+use crate::layers::{Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, MaxPooling2D, Pair};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Keras's `conv2d_bn(x, filters, kernel_size, strides, padding, activation, use_bias, name)`.
@@ -102,7 +99,7 @@ pub fn inception_resnet_v2(opts: &AppOptions) -> Result<Model> {
     let app = "InceptionResNetV2";
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, 299, 75)?;
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = cb_down(&input, 32)?;
     x = conv_bn(&x, 32, 3, 1, "valid", true, None)?;
     x = cb(&x, 64, 3)?;
@@ -136,14 +133,6 @@ pub fn inception_resnet_v2(opts: &AppOptions) -> Result<Model> {
     }
     x = block(&x, 1.0, "block8", 10, false)?;
     x = conv_bn(&x, 1536, 1, 1, "same", true, Some("conv_7b"))?;
-    if opts.include_top {
-        x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes)
-            .activation(activation)
-            .name("predictions")
-            .call(&x)?;
-    } else {
-        x = pool(x, opts, None, None)?;
-    }
+    x = avg_pool_top(x, opts, classes, &activation, (None, None))?;
     finish(app, &input, &x, opts, &model_name(opts, "inception_resnet_v2"))
 }

@@ -9,11 +9,9 @@
 //! Input `(299, 299, 3)` by default (at least 75×75); output `(None, classes)`, without the
 //! top `(None, 8, 8, 2048)` for 299×299.
 
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{avg_pool_top, finish, image_input, model_name, obtain_input_shape, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{
-    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D,
-};
+use crate::layers::{Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, MaxPooling2D};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Keras's `conv2d_bn(x, filters, num_row, num_col, padding, strides)` (always unnamed here).
@@ -55,7 +53,7 @@ fn concat(parts: &[&KerasTensor], name: Option<String>) -> Result<KerasTensor> {
 pub fn inception_v3(opts: &AppOptions) -> Result<Model> {
     let app = "InceptionV3";
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let input = image_input(obtain_input_shape(app, opts, 299, 75)?)?;
+    let input = image_input(obtain_input_shape(app, opts, 299, 75)?, opts)?;
     let mut x = conv_bn(&input, 32, 3, 3, "valid", 2)?;
     x = conv_bn(&x, 32, 3, 3, "valid", 1)?;
     x = cb(&x, 64, 3, 3)?;
@@ -128,15 +126,7 @@ pub fn inception_v3(opts: &AppOptions) -> Result<Model> {
         x = concat(&[&b1, &b3, &bd, &bp], Some(format!("mixed{}", 9 + i)))?;
     }
 
-    if opts.include_top {
-        x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes)
-            .activation(activation)
-            .name("predictions")
-            .call(&x)?;
-    } else {
-        x = pool(x, opts, None, None)?;
-    }
+    x = avg_pool_top(x, opts, classes, &activation, (None, None))?;
     finish(app, &input, &x, opts, &model_name(opts, "inception_v3"))
 }
 

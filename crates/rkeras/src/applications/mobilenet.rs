@@ -77,7 +77,7 @@ pub fn mobilenet(opts: &AppOptions) -> Result<Model> {
     }
     let (classes, activation) = top_args(app, opts, 1000)?;
     let shape = obtain_input_shape(app, opts, 224, 32)?;
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = Conv2D::new(scaled(32, opts.alpha), 3)
         .padding("same")
         .use_bias(false)

@@ -8,7 +8,9 @@
 //! Input `(224, 224, 3)` by default (at least 32×32); output `(None, classes)`.
 
 use super::mobilenet::check_alpha;
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{
+    check_input_tensor_agrees, finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions,
+};
 use crate::error::Result;
 use crate::layers::{
     Add, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, GlobalAveragePooling2D, ReLU, ZeroPadding2D,
@@ -105,8 +107,19 @@ pub fn mobilenet_v2(opts: &AppOptions) -> Result<Model> {
     check_alpha(app, opts.alpha)?;
     let alpha = opts.alpha;
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let shape = obtain_input_shape(app, opts, 224, 32)?;
-    let input = image_input(shape)?;
+    check_input_tensor_agrees(app, opts, |tensor, given| {
+        format!("input_tensor.shape[2] must equal input_shape[1]; Received `input_tensor.shape={tensor}`, `input_shape={given}`")
+    })?;
+    // Keras takes the default size from `input_tensor` when `input_shape` is not given.
+    let default_size = match (&opts.input_tensor, opts.input_shape) {
+        (Some(t), None) => match (t.shape().get(1).copied().flatten(), t.shape().get(2).copied().flatten()) {
+            (Some(r), Some(c)) if r == c && [96, 128, 160, 192, 224].contains(&r) => r,
+            _ => 224,
+        },
+        _ => 224,
+    };
+    let shape = obtain_input_shape(app, opts, default_size, 32)?;
+    let input = image_input(shape, opts)?;
     let first = make_divisible(32.0 * alpha, 8);
     let mut x = Conv2D::new(first, 3)
         .strides(2)

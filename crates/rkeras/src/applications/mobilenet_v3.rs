@@ -14,7 +14,9 @@
 //! Input `(None, None, 3)` unless given (at least 32×32); output `(None, classes)`.
 
 use super::mobilenet_v2::make_divisible;
-use super::{correct_pad, finish, image_input, imagenet, py_shape, top_args, AppOptions, Pooling};
+use super::{
+    check_input_tensor_agrees, correct_pad, finish, image_input, imagenet, py_shape, top_args, AppOptions, Pooling,
+};
 use crate::error::{arg_error, KerasError, Result};
 use crate::layers::{
     Activation, Add, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D,
@@ -252,6 +254,9 @@ fn mobilenet_v3(opts: &AppOptions, large: bool) -> Result<Model> {
     if !(0.0..1.0).contains(&dropout) {
         return Err(arg_error(app, "dropout_rate", "a rate in [0, 1)", dropout));
     }
+    check_input_tensor_agrees(app, opts, |tensor, given| {
+        format!("input_shape[1] must equal input_tensor.shape[2].  Received input_shape={given}, input_tensor.shape={tensor}")
+    })?;
     let shape = input_shape(app, opts)?;
     let net = Net {
         k2: opts.keras2_names,
@@ -262,7 +267,7 @@ fn mobilenet_v3(opts: &AppOptions, large: bool) -> Result<Model> {
     } else {
         (5, Act::HardSwish, Some(0.25))
     };
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let mut x = input.clone();
     if opts.include_preprocessing {
         x = Rescaling::new(1.0 / 127.5).offset(-1.0).call(&x)?;

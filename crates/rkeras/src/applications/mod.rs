@@ -7,6 +7,9 @@
 //! and returns a [`Model`]; [`by_name`] finds a builder by its Keras name, case-insensitively.
 //! Input shapes are `(H, W, C)`; a model without its top and without `input_shape` takes
 //! `(None, None, 3)` images, as Keras's `obtain_input_shape` decides.
+//! `input_tensor` builds the model on a tensor the caller made (`Input(&[64, 64, 3])` with
+//! its name, or layers on one), as Keras's `input_tensor=`: the model's inputs are the
+//! `Input`s it comes from.
 //!
 //! ```
 //! use rkeras::applications::{by_name, AppOptions, Pooling};
@@ -17,6 +20,19 @@
 //! assert_eq!(model.count_params(), 14_714_688);
 //! assert_eq!(model.output_shapes(), vec![vec![None, Some(512)]]);
 //! ```
+
+/// One public builder per variant of a family (`efficientnet_b0 = 0;` →
+/// `pub fn efficientnet_b0(opts) -> Result<Model> { family(opts, 0) }`).
+macro_rules! variants {
+    ($family:ident: $($(#[$doc:meta])* $f:ident = $i:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $f(opts: &AppOptions) -> Result<Model> {
+                $family(opts, $i)
+            }
+        )*
+    };
+}
 
 mod convnext;
 mod densenet;
@@ -60,7 +76,7 @@ pub use xception::xception;
 
 use crate::error::{arg_error, KerasError, Result};
 use crate::layers::input::InputLayer;
-use crate::layers::{GlobalAveragePooling2D, GlobalMaxPooling2D};
+use crate::layers::{Dense, GlobalAveragePooling2D, GlobalMaxPooling2D};
 use crate::model::{Call, KerasTensor, Model};
 
 /// Global pooling after the convolutional base when `include_top` is false (Keras's
@@ -126,6 +142,12 @@ pub struct AppOptions {
     /// `~/.keras/models`) or downloaded there from Keras's address and hash-checked
     /// ([`imagenet::weights_file`]).
     pub weights: Option<String>,
+    /// Keras's `input_tensor`: a symbolic tensor (`Input(&[64, 64, 3])`, or a layer's output
+    /// on one) to use as the image input instead of a new `Input`. The model's inputs are
+    /// then the `Input`s it comes from (Keras's `get_source_inputs`), with their names;
+    /// `input_shape` still decides the defaults Keras takes from it, and MobileNetV2/V3
+    /// check that the two agree as Keras does.
+    pub input_tensor: Option<KerasTensor>,
 }
 
 impl Default for AppOptions {
@@ -145,6 +167,7 @@ impl Default for AppOptions {
             minimalistic: false,
             dropout_rate: None,
             weights: None,
+            input_tensor: None,
         }
     }
 }
@@ -288,9 +311,66 @@ pub(crate) fn correct_pad(x: &KerasTensor, kernel: usize) -> ((usize, usize), (u
     ((c - adjust.0, c), (c - adjust.1, c))
 }
 
-/// The image input (`Input(shape=input_shape)`, auto-named `input_layer`).
-pub(crate) fn image_input(shape: [Option<usize>; 3]) -> Result<KerasTensor> {
-    InputLayer::with_dims(&shape).tensor()
+/// The image input: `input_tensor` when given, else `Input(shape=input_shape)`
+/// (auto-named `input_layer`).
+pub(crate) fn image_input(shape: [Option<usize>; 3], opts: &AppOptions) -> Result<KerasTensor> {
+    match &opts.input_tensor {
+        Some(t) => {
+            if t.shape().len() != 4 {
+                return Err(arg_error(
+                    "applications",
+                    "input_tensor",
+                    "an image tensor of shape (batch, height, width, channels)",
+                    py_shape(t.shape()),
+                ));
+            }
+            Ok(t.clone())
+        }
+        None => InputLayer::with_dims(&shape).tensor(),
+    }
+}
+
+/// MobileNetV2/V3's check that `input_shape` and `input_tensor` agree when both are given
+/// (Keras compares the tensor's width, `shape[2]`, with `input_shape[1]`): `message` gets
+/// the tensor's and the given shape, in Python's spelling.
+pub(crate) fn check_input_tensor_agrees(app: &str, opts: &AppOptions, message: fn(&str, &str) -> String) -> Result<()> {
+    if let (Some(t), Some((h, w, c))) = (&opts.input_tensor, opts.input_shape) {
+        if t.shape().get(2).copied().flatten() != Some(w) {
+            let given = py_shape(&[Some(h), Some(w), Some(c)]);
+            return Err(KerasError::Invalid(format!(
+                "{app}: {}",
+                message(&py_shape(t.shape()), &given)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Keras's `operation_utils.get_source_inputs(tensor)`: the `Input` tensors `tensor` is
+/// computed from, in Keras's order (depth first over each call's inputs, first seen first).
+pub(crate) fn source_inputs(tensor: &KerasTensor) -> Vec<KerasTensor> {
+    crate::model::session::with_session(|s| {
+        let mut found: Vec<KerasTensor> = Vec::new();
+        let mut expanded = std::collections::HashSet::new();
+        let mut stack = vec![(tensor.node, tensor.index)];
+        while let Some((node, index)) = stack.pop() {
+            let Some(n) = s.nodes.get(node) else { continue };
+            if n.inputs.is_empty() {
+                if !found.iter().any(|t| t.node == node && t.index == index) {
+                    found.push(KerasTensor {
+                        node,
+                        index,
+                        shape: n.output_shapes.get(index).cloned().unwrap_or_default(),
+                        epoch: s.epoch,
+                    });
+                }
+            } else if expanded.insert(node) {
+                // A node seen before adds no new sources (they are already found).
+                stack.extend(n.inputs.iter().rev().copied());
+            }
+        }
+        found
+    })
 }
 
 /// The classifier's `classes` (default `default`) and activation (`None` → `"linear"`, as
@@ -340,7 +420,25 @@ pub(crate) fn pool(
     }
 }
 
-/// `Functional(inputs, x, name=name)`, then the `weights` option.
+/// The top most families share: `avg_pool` (`GlobalAveragePooling2D`) and `predictions`
+/// (`Dense(classes, activation)`) with `include_top`, else `pooling` under `pool_names`
+/// (average, max; `None`: automatic names).
+pub(crate) fn avg_pool_top(
+    x: KerasTensor,
+    opts: &AppOptions,
+    classes: usize,
+    activation: &str,
+    pool_names: (Option<&str>, Option<&str>),
+) -> Result<KerasTensor> {
+    if !opts.include_top {
+        return pool(x, opts, pool_names.0, pool_names.1);
+    }
+    let x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
+    Dense::new(classes).activation(activation).name("predictions").call(&x)
+}
+
+/// `Functional(inputs, x, name=name)` (the inputs: `get_source_inputs(input_tensor)` when
+/// given), then the `weights` option.
 pub(crate) fn finish(
     app: &str,
     input: &KerasTensor,
@@ -348,7 +446,15 @@ pub(crate) fn finish(
     opts: &AppOptions,
     name: &str,
 ) -> Result<Model> {
-    load_weights_option(Model::new(&[input], &[output], Some(name))?, opts, app)
+    let model = match &opts.input_tensor {
+        Some(t) => {
+            let sources = source_inputs(t);
+            let refs: Vec<&KerasTensor> = sources.iter().collect();
+            Model::new(&refs, &[output], Some(name))?
+        }
+        None => Model::new(&[input], &[output], Some(name))?,
+    };
+    load_weights_option(model, opts, app)
 }
 
 /// Keras's `weights` argument after the model is built: `None` keeps the random weights, a

@@ -187,7 +187,7 @@ fn nasnet(opts: &AppOptions, large: bool) -> Result<Model> {
         )));
     }
     let filters = penultimate / 24;
-    let input = image_input(shape)?;
+    let input = image_input(shape, opts)?;
     let x = Conv2D::new(stem, 3)
         .strides(2)
         .padding("valid")

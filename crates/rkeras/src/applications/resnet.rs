@@ -11,11 +11,9 @@
 //! Input `(224, 224, 3)` by default (at least 32×32); output `(None, classes)`, without the
 //! top `(None, H/32, W/32, 2048)`.
 
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{avg_pool_top, finish, image_input, model_name, obtain_input_shape, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{
-    Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D,
-};
+use crate::layers::{Activation, Add, BatchNormalization, Conv2D, MaxPooling2D, ZeroPadding2D};
 use crate::model::{Call, KerasTensor, Model};
 
 const EPS: f64 = 1.001e-5;
@@ -57,7 +55,7 @@ pub fn resnet152_v2(opts: &AppOptions) -> Result<Model> {
 /// Keras's `ResNet(stack_fn, preact, use_bias=True, ...)`.
 fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts: &AppOptions) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let input = image_input(obtain_input_shape(app, opts, 224, 32)?)?;
+    let input = image_input(obtain_input_shape(app, opts, 224, 32)?, opts)?;
     let mut x = ZeroPadding2D::new(((3, 3), (3, 3))).name("conv1_pad").call(&input)?;
     x = Conv2D::new(64, 7)
         .strides(2)
@@ -83,15 +81,7 @@ fn resnet(app: &str, default_name: &str, preact: bool, blocks: [usize; 4], opts:
         x = bn("post_bn".into()).call(&x)?;
         x = Activation::new("relu").name("post_relu").call(&x)?;
     }
-    if opts.include_top {
-        x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes)
-            .activation(activation)
-            .name("predictions")
-            .call(&x)?;
-    } else {
-        x = pool(x, opts, Some("avg_pool"), Some("max_pool"))?;
-    }
+    x = avg_pool_top(x, opts, classes, &activation, (Some("avg_pool"), Some("max_pool")))?;
     finish(app, &input, &x, opts, &model_name(opts, default_name))
 }
 

@@ -22,7 +22,7 @@ pub fn vgg19(opts: &AppOptions) -> Result<Model> {
 
 fn vgg(app: &str, default_name: &str, convs: &[usize; 5], opts: &AppOptions) -> Result<Model> {
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let input = image_input(obtain_input_shape(app, opts, 224, 32)?)?;
+    let input = image_input(obtain_input_shape(app, opts, 224, 32)?, opts)?;
     let mut x = input.clone();
     for (b, (&n, filters)) in convs.iter().zip([64, 128, 256, 512, 512]).enumerate() {
         let block = b + 1;

@@ -6,11 +6,9 @@
 //! Input `(299, 299, 3)` by default (at least 71×71); output `(None, classes)`, without the
 //! top `(None, 10, 10, 2048)` for 299×299.
 
-use super::{finish, image_input, model_name, obtain_input_shape, pool, top_args, AppOptions};
+use super::{avg_pool_top, finish, image_input, model_name, obtain_input_shape, top_args, AppOptions};
 use crate::error::Result;
-use crate::layers::{
-    Activation, Add, BatchNormalization, Conv2D, Dense, GlobalAveragePooling2D, MaxPooling2D, SeparableConv2D,
-};
+use crate::layers::{Activation, Add, BatchNormalization, Conv2D, MaxPooling2D, SeparableConv2D};
 use crate::model::{Call, KerasTensor, Model};
 
 fn bn(x: &KerasTensor, name: Option<String>) -> Result<KerasTensor> {
@@ -51,7 +49,7 @@ fn add(a: &KerasTensor, b: &KerasTensor) -> Result<KerasTensor> {
 pub fn xception(opts: &AppOptions) -> Result<Model> {
     let app = "Xception";
     let (classes, activation) = top_args(app, opts, 1000)?;
-    let input = image_input(obtain_input_shape(app, opts, 299, 71)?)?;
+    let input = image_input(obtain_input_shape(app, opts, 299, 71)?, opts)?;
     let mut x = Conv2D::new(32, 3)
         .strides(2)
         .use_bias(false)
@@ -121,15 +119,7 @@ pub fn xception(opts: &AppOptions) -> Result<Model> {
         x = relu(&x, format!("block14_sepconv{k}_act"))?;
     }
 
-    if opts.include_top {
-        x = GlobalAveragePooling2D::new().name("avg_pool").call(&x)?;
-        x = Dense::new(classes)
-            .activation(activation)
-            .name("predictions")
-            .call(&x)?;
-    } else {
-        x = pool(x, opts, None, None)?;
-    }
+    x = avg_pool_top(x, opts, classes, &activation, (None, None))?;
     finish(app, &input, &x, opts, &model_name(opts, "xception"))
 }
 

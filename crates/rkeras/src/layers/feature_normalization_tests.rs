@@ -1,5 +1,5 @@
 //! Tests of `Normalization` (hand-checkable values; Keras's own numbers are compared in
-//! `tests/applications_new.rs` from `fixtures/apps2/preprocess.json`).
+//! `tests/applications_io.rs` from `fixtures/apps2/preprocess.json.gz`).
 
 use super::*;
 use crate::kshape::batched;
