@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = pil::resize(&conv, (h, w, to), (7, 5), pil::PilFilter::Nearest, None);
             let _ = pil::resize(&conv, (h, w, to), (3, 9), pil::PilFilter::Bilinear, None);
         }
-        for f in [pil::PilFilter::Bicubic, pil::PilFilter::Lanczos, pil::PilFilter::Box, pil::PilFilter::Hamming] {
+        for f in [
+            pil::PilFilter::Bicubic,
+            pil::PilFilter::Lanczos,
+            pil::PilFilter::Box,
+            pil::PilFilter::Hamming,
+        ] {
             let _ = pil::resize(px, (h, w, c), (4, 6), f, None);
         }
         let bbox = [0.5, 0.25, w as f64 - 0.5, h as f64 * 0.75];

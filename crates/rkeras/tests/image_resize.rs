@@ -7,16 +7,19 @@
 
 use rkeras::io::npy::read_npz;
 use rkeras::layers::image_resizing::Resizing;
+use rkeras::prelude::*;
 use rkeras::preprocessing::tf_image::TfMethod;
 use rkeras::preprocessing::tf_resize;
-use rkeras::prelude::*;
 use rkeras::utils::{image_dataset_from_directory, DirectoryOptions};
 use std::collections::HashMap;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images");
 
 fn refs() -> HashMap<String, Tensor> {
-    read_npz(&format!("{DIR}/resize/refs.npz")).unwrap().into_iter().collect()
+    read_npz(&format!("{DIR}/resize/refs.npz"))
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 fn max_diff(got: &[f32], want: &Tensor, key: &str) -> f32 {
@@ -89,13 +92,21 @@ fn resizing_layer_methods_equal_keras() {
 #[test]
 fn resizing_gradient_matches_finite_differences() {
     // The separable resize is linear: the gradient of Σ y·g is the transposed map applied to g.
-    for (method, aa) in [(TfMethod::Bicubic, false), (TfMethod::Area, false), (TfMethod::Lanczos5, true)] {
+    for (method, aa) in [
+        (TfMethod::Bicubic, false),
+        (TfMethod::Area, false),
+        (TfMethod::Lanczos5, true),
+    ] {
         let s = tf_resize::Separable::new(method, aa, (6, 5), (4, 8)).unwrap();
         let x: Vec<f32> = (0..6 * 5).map(|v| (v as f32 * 0.7).sin()).collect();
         let g: Vec<f32> = (0..4 * 8).map(|v| (v as f32 * 0.3).cos()).collect();
         let dx = s.backward(&g, (1, 6, 5, 1));
         let f = |x: &[f32]| -> f64 {
-            s.apply(x, (1, 6, 5, 1)).iter().zip(&g).map(|(a, b)| (a * b) as f64).sum()
+            s.apply(x, (1, 6, 5, 1))
+                .iter()
+                .zip(&g)
+                .map(|(a, b)| (a * b) as f64)
+                .sum()
         };
         for i in [0, 7, 29] {
             let (mut up, mut down) = (x.clone(), x.clone());
@@ -137,7 +148,10 @@ fn dataset_interpolations_equal_keras() {
             verbose: false,
             ..Default::default()
         };
-        let ds = image_dataset_from_directory(format!("{DIR}/tree"), &o).unwrap().one().unwrap();
+        let ds = image_dataset_from_directory(format!("{DIR}/tree"), &o)
+            .unwrap()
+            .one()
+            .unwrap();
         let mut got = Vec::new();
         for b in ds.epoch(0) {
             got.extend_from_slice(b.unwrap().0.data());
@@ -158,7 +172,10 @@ fn dataset_interpolations_equal_keras() {
             verbose: false,
             ..Default::default()
         };
-        let e = image_dataset_from_directory(format!("{DIR}/tree"), &o).err().unwrap().to_string();
+        let e = image_dataset_from_directory(format!("{DIR}/tree"), &o)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("Invalid value for argument `interpolation`"), "{e}");
     }
 }

@@ -17,7 +17,11 @@ fn refs() -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn axis(name: &str) -> Vec<isize> {
@@ -38,7 +42,10 @@ fn dataset(batch_size: Option<usize>, labelled: bool) -> rkeras::utils::ImageDat
         verbose: false,
         ..Default::default()
     };
-    image_dataset_from_directory(format!("{DIR}/tree"), &o).unwrap().one().unwrap()
+    image_dataset_from_directory(format!("{DIR}/tree"), &o)
+        .unwrap()
+        .one()
+        .unwrap()
 }
 
 /// Compares the adapted mean and variance with Keras's, returning the worst relative error.
@@ -115,7 +122,12 @@ fn adapt_on_a_list_of_batches_then_predict_equals_keras() {
         .iter()
         .zip(r["batches"].as_array().unwrap())
         .map(|(s, v)| {
-            let s: Vec<usize> = s.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let s: Vec<usize> = s
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
             Tensor::new(&s, floats(v)).unwrap()
         })
         .collect();

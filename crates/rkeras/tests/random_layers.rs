@@ -5,12 +5,14 @@
 //! outputs are Keras's (`tests/image_layers.rs` compares those with Keras's numbers).
 
 use rkeras::layers::CallCtx;
-use rkeras::preprocessing::transforms;
 use rkeras::prelude::*;
+use rkeras::preprocessing::transforms;
 use tensor::{Rng, Tape};
 
 fn build(cfg: &AugmentConfig, shape: &[usize]) -> Box<dyn rkeras::layers::Layer> {
-    let s: Vec<Option<usize>> = std::iter::once(None).chain(shape[1..].iter().map(|&d| Some(d))).collect();
+    let s: Vec<Option<usize>> = std::iter::once(None)
+        .chain(shape[1..].iter().map(|&d| Some(d)))
+        .collect();
     rkeras::layers::LayerConfig::build(cfg, "probe", &[s], &mut Rng::new(0)).unwrap()
 }
 
@@ -55,7 +57,10 @@ fn random_flip_is_one_of_the_flips_its_mode_allows() {
     for (mode, allowed) in [
         ("horizontal", vec![(false, false), (true, false)]),
         ("vertical", vec![(false, false), (false, true)]),
-        ("horizontal_and_vertical", vec![(false, false), (true, false), (false, true), (true, true)]),
+        (
+            "horizontal_and_vertical",
+            vec![(false, false), (true, false), (false, true), (true, true)],
+        ),
     ] {
         let l = build(&RandomFlip::new(mode).seed(5), x.shape());
         let mut seen = std::collections::HashSet::new();
@@ -67,7 +72,11 @@ fn random_flip_is_one_of_the_flips_its_mode_allows() {
                 seen.insert(*which.unwrap_or_else(|| panic!("{mode}: sample {b} is not an allowed flip")));
             }
         }
-        assert_eq!(seen.len(), allowed.len(), "{mode}: every allowed flip occurs in 48 draws");
+        assert_eq!(
+            seen.len(),
+            allowed.len(),
+            "{mode}: every allowed flip occurs in 48 draws"
+        );
         assert_eq!(run(l.as_ref(), &x, false, 0), x, "{mode}: identity at inference");
     }
 }
@@ -133,7 +142,10 @@ fn rotation_by_a_quarter_turn_is_rot90_and_nearest_layers_only_move_pixels() {
             let y = run(l.as_ref(), &x, true, 0);
             assert_eq!(y.shape(), x.shape());
             for v in y.data() {
-                assert!(values.contains(&(*v as u32)) && v.fract() == 0.0 || (constant && *v == 0.0), "{v}");
+                assert!(
+                    values.contains(&(*v as u32)) && v.fract() == 0.0 || (constant && *v == 0.0),
+                    "{v}"
+                );
             }
         }
         assert_eq!(run(l.as_ref(), &x, false, 0), x, "identity at inference");
@@ -147,7 +159,11 @@ fn contrast_and_brightness_factors_stay_in_range() {
     // contrast factor to [0, 1]: a number f gives (lower, upper) = (0, f), so f ∈ [1, 1 + f];
     // a pair (0.3, 0.5) gives f ∈ [0.7, 1.5].
     let (n, h, w, c) = (16, 4, 5, 2);
-    let x = Tensor::new(&[n, h, w, c], (0..n * h * w * c).map(|v| 100.0 + ((v * 37) % 50) as f32).collect()).unwrap();
+    let x = Tensor::new(
+        &[n, h, w, c],
+        (0..n * h * w * c).map(|v| 100.0 + ((v * 37) % 50) as f32).collect(),
+    )
+    .unwrap();
     let pair = {
         let mut c = RandomContrast::new(0.5).seed(4);
         c.kind = rkeras::layers::augmentation::Augment::Contrast((0.3, 0.5), (0.0, 255.0));
@@ -166,13 +182,22 @@ fn contrast_and_brightness_factors_stay_in_range() {
                     .filter(|p| (xs[p * c + ch] - m).abs() > 5.0)
                     .map(|p| (ys[p * c + ch] - m) / (xs[p * c + ch] - m))
                     .collect();
-                assert!(f.iter().all(|v| (v - f[0]).abs() < 1e-3), "one factor per sample: {f:?}");
+                assert!(
+                    f.iter().all(|v| (v - f[0]).abs() < 1e-3),
+                    "one factor per sample: {f:?}"
+                );
                 factors.push(f[0]);
             }
         }
-        assert!(factors.iter().all(|f| (lo - 1e-4..=hi + 1e-4).contains(f)), "{factors:?}");
+        assert!(
+            factors.iter().all(|f| (lo - 1e-4..=hi + 1e-4).contains(f)),
+            "{factors:?}"
+        );
         let spread = (hi - lo) as f32 / 4.0;
-        assert!(factors.iter().any(|&f| f < lo + spread) && factors.iter().any(|&f| f > hi - spread), "{factors:?}");
+        assert!(
+            factors.iter().any(|&f| f < lo + spread) && factors.iter().any(|&f| f > hi - spread),
+            "{factors:?}"
+        );
         contrasts.push(contrast);
     }
     let brightness = build(&RandomBrightness::new(0.2).seed(4), x.shape());
@@ -239,7 +264,11 @@ fn unseeded_layers_follow_the_session_generator() {
         let class = rkeras::layers::LayerConfig::class_name(&cfg);
         let l = build(&cfg, x.shape());
         let a = run(l.as_ref(), &x, true, 21);
-        assert_eq!(run(l.as_ref(), &x, true, 21), a, "{class}: same generator state, same draw");
+        assert_eq!(
+            run(l.as_ref(), &x, true, 21),
+            a,
+            "{class}: same generator state, same draw"
+        );
         let differs = (22..30).any(|s| run(l.as_ref(), &x, true, s) != a);
         assert!(differs, "{class}: another generator state draws anew");
     }

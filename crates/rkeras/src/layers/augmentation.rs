@@ -346,8 +346,7 @@ impl Layer for Augmentation {
                     let c = PixelMap::crop((h, w), t, l, ch0, cw0)
                         .record(ctx.tape, x)
                         .map_err(&err)?;
-                    PixelMap::resize((ch0, cw0), (ch, cw), false)
-                        .record(ctx.tape, c)
+                    PixelMap::resize((ch0, cw0), (ch, cw), false).record(ctx.tape, c)
                 };
                 return Ok(vec![y.map_err(&err)?]);
             }

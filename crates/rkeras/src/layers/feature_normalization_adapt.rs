@@ -86,7 +86,12 @@ fn batch_moments(keep: &[usize], data: &Tensor) -> (Vec<f64>, Vec<f64>, usize) {
 /// Keras's streaming `adapt` over batches: the kept axes come from the first batch (and must
 /// equal `expect`'s kept sizes when the layer is built); later batches must have the same rank
 /// and kept sizes.
-fn stream<I>(layer: &str, axis: &[isize], expect: Option<&[Option<usize>]>, batches: I) -> Result<(Vec<f32>, Vec<f32>, Vec<usize>)>
+fn stream<I>(
+    layer: &str,
+    axis: &[isize],
+    expect: Option<&[Option<usize>]>,
+    batches: I,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<usize>)>
 where
     I: IntoIterator,
     I::Item: AdaptBatch,
@@ -152,7 +157,12 @@ where
         }
     }
     if count == 0 {
-        return Err(arg_error(layer, "data", "a non-empty array", format!("shape {:?}", dims)));
+        return Err(arg_error(
+            layer,
+            "data",
+            "a non-empty array",
+            format!("shape {:?}", dims),
+        ));
     }
     Ok((
         mean.iter().map(|&m| m as f32).collect(),

@@ -241,6 +241,12 @@ impl Layer for ImageResize {
             ));
         }
         let (h, w, c) = (shape[1], shape[2], self.config.clone());
+        if h == 0 || w == 0 {
+            return Err(shape_error(
+                &self.core.name,
+                format!("cannot resize images without pixels, received shape {shape:?}"),
+            ));
+        }
         let (th, tw) = (c.height, c.width);
         let mut x = x;
         let (mut h, mut w) = (h, w);

@@ -148,18 +148,17 @@ impl PixelMap {
         for y in 0..oh {
             for x in 0..ow {
                 let t = &mut m.taps[y * ow + x];
-                match nearest {
-                    true => t[0] = ((near(y, sy, h) * w + near(x, sx, w)) as u32, 1.0),
-                    false => {
-                        let ((y0, y1, ly), (x0, x1, lx)) = (lin(y, sy, h), lin(x, sx, w));
-                        let at = |yy: usize, xx: usize| (yy * w + xx) as u32;
-                        *t = [
-                            (at(y0, x0), (1.0 - ly) * (1.0 - lx)),
-                            (at(y0, x1), (1.0 - ly) * lx),
-                            (at(y1, x0), ly * (1.0 - lx)),
-                            (at(y1, x1), ly * lx),
-                        ];
-                    }
+                if nearest {
+                    t[0] = ((near(y, sy, h) * w + near(x, sx, w)) as u32, 1.0);
+                } else {
+                    let ((y0, y1, ly), (x0, x1, lx)) = (lin(y, sy, h), lin(x, sx, w));
+                    let at = |yy: usize, xx: usize| (yy * w + xx) as u32;
+                    *t = [
+                        (at(y0, x0), (1.0 - ly) * (1.0 - lx)),
+                        (at(y0, x1), (1.0 - ly) * lx),
+                        (at(y1, x0), ly * (1.0 - lx)),
+                        (at(y1, x1), ly * lx),
+                    ];
                 }
             }
         }

@@ -29,6 +29,16 @@ pub struct AxisTaps {
     pub taps: Vec<Vec<(u32, f32)>>,
 }
 
+impl AxisTaps {
+    /// An empty input: every output is 0.
+    fn empty(out_len: usize) -> AxisTaps {
+        AxisTaps {
+            in_len: 0,
+            taps: vec![Vec::new(); out_len],
+        }
+    }
+}
+
 /// A `ScaleAndTranslate` sampling kernel (`sampling_kernels.h`), in f32 as TensorFlow has it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kernel {
@@ -115,6 +125,9 @@ fn renormalize(w: &mut [(u32, f32)]) {
 
 /// `ComputeSpansCore` for scale `out/in`, no translation.
 fn spans(kernel: Kernel, antialias: bool, in_len: usize, out_len: usize) -> AxisTaps {
+    if in_len == 0 {
+        return AxisTaps::empty(out_len);
+    }
     let scale = out_len as f32 / in_len as f32;
     let inv_scale = (1.0 / scale as f64) as f32;
     let kernel_scale = if antialias { inv_scale.max(1.0) } else { 1.0 };
@@ -142,6 +155,9 @@ fn spans(kernel: Kernel, antialias: bool, in_len: usize, out_len: usize) -> Axis
 /// `ResizeBicubic` (half-pixel centres, Keys' cubic from the 1024-step table, taps outside
 /// the image dropped and the rest renormalized).
 fn bicubic(in_len: usize, out_len: usize) -> AxisTaps {
+    if in_len == 0 {
+        return AxisTaps::empty(out_len);
+    }
     const TABLE: usize = 1024;
     let a = -0.5f64;
     // InitCoeffsTable: x in f32, each polynomial in f64, stored as f32.
@@ -187,6 +203,9 @@ fn bicubic(in_len: usize, out_len: usize) -> AxisTaps {
 /// pixel's span `[o·s, (o + 1)·s)`, `s = in/out` (indices past the end clamped, as
 /// TensorFlow's `Bound`); the `1/(s_h·s_w)` factor is applied after both passes.
 fn area(in_len: usize, out_len: usize) -> AxisTaps {
+    if in_len == 0 {
+        return AxisTaps::empty(out_len);
+    }
     let s = in_len as f32 / out_len as f32;
     let last = in_len as i64 - 1;
     let taps = (0..out_len)
@@ -232,7 +251,12 @@ impl Separable {
     /// The resize `tf.image.resize(…, method, antialias)` runs for a method this module
     /// handles (`None` for `bilinear` without antialias and `nearest`, which need at most four
     /// taps per pixel: see [`super::pixel_map::PixelMap::resize`]).
-    pub fn new(method: TfMethod, antialias: bool, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Option<Separable> {
+    pub fn new(
+        method: TfMethod,
+        antialias: bool,
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+    ) -> Option<Separable> {
         let make = |f: &dyn Fn(usize, usize) -> AxisTaps, rows_first: bool, post: f32| Separable {
             rows: f(h, oh),
             cols: f(w, ow),
@@ -247,7 +271,12 @@ impl Separable {
             (TfMethod::Bicubic, false) => make(&bicubic, true, 1.0),
             (TfMethod::Area, _) => {
                 let (sh, sw) = (h as f32 / oh as f32, w as f32 / ow as f32);
-                make(&area, false, (1.0 / (sh * sw) as f64) as f32)
+                let post = if h == 0 || w == 0 {
+                    1.0
+                } else {
+                    (1.0 / (sh * sw) as f64) as f32
+                };
+                make(&area, false, post)
             }
             (TfMethod::Lanczos3, _) => make(&kernel(Kernel::Lanczos(3.0)), true, 1.0),
             (TfMethod::Lanczos5, _) => make(&kernel(Kernel::Lanczos(5.0)), true, 1.0),
@@ -371,6 +400,13 @@ mod tests {
         for (o, t) in b.taps.iter().enumerate() {
             let w: f32 = t.iter().filter(|x| x.0 as usize == o).map(|x| x.1).sum();
             assert_eq!(w, 1.0, "{o}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_image_resizes_to_zeros() {
+        for m in [TfMethod::Area, TfMethod::Bicubic, TfMethod::Lanczos3] {
+            assert_eq!(resize(&[], (0, 3, 1), (2, 2), m, true), vec![0.0; 4], "{m:?}");
         }
     }
 

@@ -75,5 +75,10 @@ pub fn centre_aspect_window((h, w): (usize, usize), (ch, cw): (usize, usize)) ->
         (((w * ch) as f64 / cw as f64) as usize).min(h).max(1),
         (((h * cw) as f64 / ch as f64) as usize).min(w).max(1),
     );
-    (((h - ch0) as f64 / 2.0) as usize, ((w - cw0) as f64 / 2.0) as usize, ch0, cw0)
+    (
+        ((h - ch0) as f64 / 2.0) as usize,
+        ((w - cw0) as f64 / 2.0) as usize,
+        ch0,
+        cw0,
+    )
 }
