@@ -193,7 +193,7 @@ fn contrast_and_brightness_factors_stay_in_range() {
             factors.iter().all(|f| (lo - 1e-4..=hi + 1e-4).contains(f)),
             "{factors:?}"
         );
-        let spread = (hi - lo) as f32 / 4.0;
+        let spread = (hi - lo) / 4.0;
         assert!(
             factors.iter().any(|&f| f < lo + spread) && factors.iter().any(|&f| f > hi - spread),
             "{factors:?}"

@@ -88,8 +88,8 @@ impl Kernel {
                 }
             }
             Kernel::Lanczos(r) => {
-                // TensorFlow's own π constant, rounded to f32.
-                const PI: f32 = 3.141_592_653_59;
+                // TensorFlow's `kPI = 3.14159265359` rounds to the same f32 as `f32::consts::PI`.
+                use std::f32::consts::PI;
                 if x > r {
                     0.0
                 } else if x <= 1e-3 {
