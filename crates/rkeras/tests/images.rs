@@ -1,5 +1,7 @@
 //! Image I/O parity with Keras 3 (Pillow): `img_to_array(load_img(...))` for every file and
-//! option set in `tests/fixtures/images/refs.npz`, made by `tools/fixtures/make_image_refs.py`.
+//! option set in `tests/fixtures/images/refs.npz`, made by `tools/fixtures/make_image_refs.py`
+//! (and Pillow's other filters in grayscale / RGBA: `pil_filter_refs.npz`,
+//! `tools/fixtures/make_pil_filter_refs.py`).
 //! PNG, BMP, GIF and lossless WebP must be exact; JPEG (zune-jpeg vs libjpeg-turbo) within
 //! 2/255 on at least 99.9% of the values for the real photos (crops of ImageNet samples) and
 //! the grey file; `noise.jpg` (synthetic, ±6 noise on every pixel, 4:2:0 chroma) is the decoders'
@@ -68,6 +70,26 @@ fn load_img_equals_keras() {
         share * 100.0
     );
     assert!(jpeg_values > 1000 && share >= 0.999, "JPEG within 2/255: {share}");
+}
+
+/// Pillow's bicubic, lanczos, box and hamming filters in grayscale and RGBA (premultiplied
+/// alpha), both sizes, with and without keep_aspect_ratio's source box
+/// (`pil_filter_refs.npz`, made by `tools/fixtures/make_pil_filter_refs.py`): exact.
+#[test]
+fn load_img_filters_in_grey_and_rgba_equal_keras() {
+    let refs = read_npz(&format!("{DIR}/pil_filter_refs.npz")).unwrap();
+    assert_eq!(refs.len(), 8 * 2 * 2 * 4 * 2);
+    for (key, want) in &refs {
+        let (file, o) = options(key);
+        let got = img_to_array(&load_img(format!("{DIR}/files/{file}"), &o).unwrap());
+        assert_eq!(got.shape(), want.shape(), "{key}");
+        assert_eq!(
+            got.data(),
+            want.data(),
+            "{key}: max diff {}",
+            got.max_abs_diff(want).unwrap()
+        );
+    }
 }
 
 #[test]

@@ -20,10 +20,10 @@
 
 use super::common::{config_name, layer_core, single, LayerCore};
 use super::{CallCtx, Layer, LayerConfig};
-use crate::config::ConfigReader;
 use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::kshape::Shape;
 use crate::preprocessing::pixel_map::{affine_clip, FillMode, PixelMap};
+use crate::preprocessing::transforms;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -148,34 +148,6 @@ impl RandomCrop {
     }
 }
 
-/// A whole number as the int Keras's defaults write (`0`, `255`), others as floats.
-fn num(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
-/// A factor as Keras reads it: a number `f` → `(−|f|, |f|)`, a pair → sorted.
-fn range(layer: &str, arg: &str, v: &Value) -> Result<(f64, f64)> {
-    let bad = || arg_error(layer, arg, "a number or a list of two numbers", v);
-    match v {
-        Value::Number(n) => n.as_f64().map(|f| (-f.abs(), f.abs())).ok_or_else(bad),
-        Value::Array(a) if a.len() == 2 => {
-            let (x, y) = (a[0].as_f64().ok_or_else(bad)?, a[1].as_f64().ok_or_else(bad)?);
-            Ok((x.min(y), x.max(y)))
-        }
-        _ => Err(bad()),
-    }
-}
-
-fn pair(r: &ConfigReader, key: &str) -> Result<Option<(f64, f64)>> {
-    r.get(key)
-        .map(|v| range(&r.layer, key, v).map(|(a, b)| if b < 0.0 { (b, a) } else { (a, b) }))
-        .transpose()
-}
-
 impl AugmentConfig {
     /// `seed`.
     pub fn seed(mut self, seed: u64) -> Self {
@@ -191,47 +163,6 @@ impl AugmentConfig {
     pub fn interpolation(mut self, m: &str) -> Self {
         self.interpolation = m.into();
         self
-    }
-
-    /// Reads a Keras 3 config of class `class`.
-    pub fn from_keras_as(r: &ConfigReader, class: &str) -> Result<AugmentConfig> {
-        r.check_dtype()?;
-        let req = |k: &str| r.get(k).cloned().ok_or_else(|| r.missing(k));
-        let vr = pair(r, "value_range")?.map(|(a, b)| (a.min(b), a.max(b)));
-        let kind = match class {
-            "RandomFlip" => Augment::Flip(r.string("mode")?.unwrap_or_else(|| "horizontal_and_vertical".into())),
-            "RandomRotation" => Augment::Rotation(range(&r.layer, "factor", &req("factor")?)?),
-            "RandomZoom" => Augment::Zoom(
-                req("height_factor")?,
-                r.get("width_factor").filter(|v| !v.is_null()).cloned(),
-            ),
-            "RandomTranslation" => Augment::Translation(req("height_factor")?, req("width_factor")?),
-            "RandomContrast" => {
-                let f = req("factor")?;
-                let (a, b) = match &f {
-                    Value::Number(_) => (0.0, range(&r.layer, "factor", &f)?.1),
-                    _ => range(&r.layer, "factor", &f)?,
-                };
-                Augment::Contrast((a, b), vr.unwrap_or((0.0, 255.0)))
-            }
-            "RandomBrightness" => Augment::Brightness(req("factor")?, vr.unwrap_or((0.0, 255.0))),
-            _ => Augment::Crop(r.usize_req("height")?, r.usize_req("width")?),
-        };
-        let c = AugmentConfig {
-            name: r.name(),
-            trainable: r.trainable()?,
-            kind,
-            seed: r.get("seed").and_then(Value::as_u64),
-            fill_mode: r.string("fill_mode")?.unwrap_or_else(|| "reflect".into()),
-            interpolation: r.string("interpolation")?.unwrap_or_else(|| "bilinear".into()),
-            fill_value: r.f64("fill_value")?.unwrap_or(0.0),
-            raw: ["factor", "value_range"]
-                .iter()
-                .filter_map(|k| r.get(k).map(|v| (k.to_string(), v.clone())))
-                .collect(),
-        };
-        c.validate(&r.layer)?;
-        Ok(c)
     }
 
     fn class(&self) -> &'static str {
@@ -293,27 +224,6 @@ impl AugmentConfig {
         Ok((fill, bilinear))
     }
 }
-
-/// The registry's readers (one per Keras class; each builds an [`AugmentConfig`]).
-macro_rules! reader {
-    ($t:ident, $class:literal) => {
-        #[doc = concat!("The registry's reader of `", $class, "` configs.")]
-        pub struct $t;
-        impl $t {
-            #[doc = concat!("Reads a Keras 3 `", $class, "` config.")]
-            pub fn from_keras(r: &ConfigReader) -> Result<AugmentConfig> {
-                AugmentConfig::from_keras_as(r, $class)
-            }
-        }
-    };
-}
-reader!(RandomFlipConfig, "RandomFlip");
-reader!(RandomRotationConfig, "RandomRotation");
-reader!(RandomZoomConfig, "RandomZoom");
-reader!(RandomTranslationConfig, "RandomTranslation");
-reader!(RandomContrastConfig, "RandomContrast");
-reader!(RandomBrightnessConfig, "RandomBrightness");
-reader!(RandomCropConfig, "RandomCrop");
 
 /// A built augmentation layer.
 #[derive(Debug)]
@@ -399,48 +309,20 @@ impl Layer for Augmentation {
             None => ctx.rng,
         };
         let mut u = |(lo, hi): (f64, f64)| rng.uniform_range(lo, hi) as f32;
-        let (hf, wf) = ((h - 1) as f32, (w - 1) as f32);
         let name = &self.core.name;
-        let transforms: Vec<[f32; 8]> = match &self.config.kind {
-            Augment::Flip(mode) => (0..n)
-                .map(|_| {
-                    let fh = mode != "vertical" && u((0.0, 1.0)) < 0.5;
-                    let fv = mode != "horizontal" && u((0.0, 1.0)) < 0.5;
-                    let (a, c) = if fh { (-1.0, wf) } else { (1.0, 0.0) };
-                    let (e, f) = if fv { (-1.0, hf) } else { (1.0, 0.0) };
-                    [a, 0.0, c, 0.0, e, f, 0.0, 0.0]
-                })
-                .collect(),
-            Augment::Rotation(r) => (0..n)
-                .map(|_| {
-                    let t = u(*r) * 2.0 * std::f32::consts::PI;
-                    let (c, s) = (t.cos(), t.sin());
-                    let xo = (wf - (c * wf - s * hf)) / 2.0;
-                    let yo = (hf - (s * wf + c * hf)) / 2.0;
-                    [c, -s, xo, s, c, yo, 0.0, 0.0]
-                })
-                .collect(),
+        let per_sample: Vec<[f32; 8]> = match &self.config.kind {
+            Augment::Flip(mode) => transforms::flip(mode, n, (h, w), &mut u),
+            Augment::Rotation(r) => transforms::rotation(*r, n, (h, w), &mut u),
             Augment::Zoom(hv, wv) => {
                 let (hr, wr) = (
                     range(name, "height_factor", hv)?,
                     wv.as_ref().map(|v| range(name, "width_factor", v)).transpose()?,
                 );
-                (0..n)
-                    .map(|_| {
-                        let zy = 1.0 + u(hr);
-                        let zx = wr.map_or(zy, |r| 1.0 + u(r));
-                        [zx, 0.0, wf / 2.0 * (1.0 - zx), 0.0, zy, hf / 2.0 * (1.0 - zy), 0.0, 0.0]
-                    })
-                    .collect()
+                transforms::zoom(hr, wr, n, (h, w), &mut u)
             }
             Augment::Translation(hv, wv) => {
                 let (hr, wr) = (range(name, "height_factor", hv)?, range(name, "width_factor", wv)?);
-                (0..n)
-                    .map(|_| {
-                        let (dy, dx) = (u(hr) * h as f32, u(wr) * w as f32);
-                        [1.0, 0.0, -dx, 0.0, 1.0, -dy, 0.0, 0.0]
-                    })
-                    .collect()
+                transforms::translation(hr, wr, n, (h, w), &mut u)
             }
             Augment::Contrast((lo, hi), vr) => {
                 let f: Vec<f32> = (0..n).map(|_| u((1.0 - lo, 1.0 + hi))).collect();
@@ -460,77 +342,31 @@ impl Layer for Augmentation {
                     let left = u((0.0, (w - cw + 1) as f64)) as usize;
                     PixelMap::crop((h, w), top.min(h - ch), left.min(w - cw), ch, cw).record(ctx.tape, x)
                 } else {
-                    let (ch0, cw0) = (
-                        (((w * ch) as f64 / cw as f64) as usize).min(h).max(1),
-                        (((h * cw) as f64 / ch as f64) as usize).min(w).max(1),
-                    );
-                    let (t, l) = (((h - ch0) as f64 / 2.0) as usize, ((w - cw0) as f64 / 2.0) as usize);
+                    let (t, l, ch0, cw0) = transforms::centre_aspect_window((h, w), (ch, cw));
                     let c = PixelMap::crop((h, w), t, l, ch0, cw0)
                         .record(ctx.tape, x)
                         .map_err(&err)?;
-                    PixelMap::resize((ch0, cw0), (ch, cw), crate::preprocessing::tf_image::TfMethod::Bilinear)
-                        .record(ctx.tape, c)
+                    PixelMap::resize((ch0, cw0), (ch, cw), false).record(ctx.tape, c)
                 };
                 return Ok(vec![y.map_err(&err)?]);
             }
         };
         let bilinear = self.bilinear && !matches!(self.config.kind, Augment::Flip(_));
-        let map = PixelMap::projective((h, w), &transforms, bilinear, self.fill, self.config.fill_value as f32);
+        let map = PixelMap::projective((h, w), &per_sample, bilinear, self.fill, self.config.fill_value as f32);
         Ok(vec![map.record(ctx.tape, x).map_err(&err)?])
     }
     fn config(&self) -> Value {
-        let c = &self.config;
-        let seed = json!(c.seed);
-        let df = ("data_format", json!("channels_last"));
-        let geo = |e: &mut Vec<(&str, Value)>| {
-            e.extend([
-                ("fill_mode", json!(c.fill_mode)),
-                ("interpolation", json!(c.interpolation)),
-                ("seed", seed.clone()),
-                ("fill_value", json!(c.fill_value)),
-            ])
-        };
-        let mut e: Vec<(&str, Value)> = vec![df];
-        match &c.kind {
-            Augment::Flip(m) => e.extend([("seed", seed.clone()), ("mode", json!(m))]),
-            Augment::Rotation((a, b)) => e.extend([
-                ("factor", json!([a, b])),
-                ("fill_mode", json!(c.fill_mode)),
-                ("fill_value", json!(c.fill_value)),
-                ("interpolation", json!(c.interpolation)),
-                ("seed", seed.clone()),
-            ]),
-            Augment::Zoom(hv, wv) => {
-                e.extend([
-                    ("height_factor", hv.clone()),
-                    ("width_factor", wv.clone().unwrap_or(Value::Null)),
-                ]);
-                geo(&mut e);
-            }
-            Augment::Translation(hv, wv) => {
-                e.extend([("height_factor", hv.clone()), ("width_factor", wv.clone())]);
-                geo(&mut e);
-            }
-            Augment::Contrast((a, b), vr) => e.extend([
-                ("factor", json!([num(*a), num(*b)])),
-                ("value_range", json!([num(vr.0), num(vr.1)])),
-                ("seed", seed.clone()),
-            ]),
-            Augment::Brightness(f, vr) => e.extend([
-                ("factor", f.clone()),
-                ("value_range", json!([num(vr.0), num(vr.1)])),
-                ("seed", seed.clone()),
-            ]),
-            Augment::Crop(h, w) => e.extend([("height", json!(h)), ("width", json!(w)), ("seed", seed.clone())]),
-        }
-        for (k, v) in &c.raw {
-            if let Some(slot) = e.iter_mut().find(|(key, _)| key == k) {
-                slot.1 = v.clone();
-            }
-        }
-        Value::Object(self.core.config_with(None, e))
+        keras::write_config(&self.core, &self.config)
     }
     fn explain(&self, _inputs: &[Shape]) -> Vec<String> {
         vec!["no parameters; random in training, identity at inference".into()]
     }
 }
+
+#[path = "augmentation_keras.rs"]
+mod keras;
+use keras::range;
+pub use keras::{
+    RandomBrightnessConfig, RandomContrastConfig, RandomCropConfig, RandomFlipConfig, RandomRotationConfig,
+    RandomTranslationConfig, RandomZoomConfig,
+};

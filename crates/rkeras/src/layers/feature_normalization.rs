@@ -4,8 +4,8 @@
 //! 1e-7)` with `invert`. Shape unchanged.
 //!
 //! Two ways to get the statistics, as in Keras: given as `mean`/`variance` arguments (kept in
-//! the config, no weights), or learned by [`NormalizationConfig::adapt`] /
-//! [`Normalization::adapt`] from an array (`np.mean` / `np.var` over the reduced axes). Then,
+//! the config, no weights), or learned by `adapt` from an array, from batches or from a dataset
+//! (`adapt_batches`, `adapt_dataset`: streamed, labels ignored; see [`adapt`]). Then,
 //! as Keras stores them, the layer has three non-trainable weights `mean`, `variance`
 //! (shape = the kept axes' sizes) and `count` (a scalar Keras keeps for old files).
 //!
@@ -140,33 +140,6 @@ impl Normalization {
         }
     }
 
-    /// Keras's `adapt(data)` on the built layer: sets the `mean` and `variance` weights to
-    /// `np.mean` / `np.var` of `data` over the reduced axes (a layer with `mean`/`variance`
-    /// arguments has none to set).
-    pub fn adapt(&mut self, data: &Tensor) -> Result<()> {
-        if self.config.mean.is_some() {
-            return Err(KerasError::Invalid(format!(
-                "{}: adapt() on a Normalization layer built with `mean` and `variance` arguments: it has no statistics to learn",
-                self.core.name
-            )));
-        }
-        let (mean, var, shape) = moments(&self.core.name, &self.config.axis, data)?;
-        let want: Vec<usize> = self.keep.iter().filter_map(|&a| self.input_shape[a]).collect();
-        if shape != want {
-            return Err(shape_error(
-                &self.core.name,
-                format!(
-                    "The layer was built with input_shape={}, but adapt() is being called with data with an incompatible shape, data.shape={:?}",
-                    format_shape(&self.input_shape),
-                    data.shape()
-                ),
-            ));
-        }
-        self.core.weights[0].value = Tensor::new(&shape, mean).map_err(in_layer(&self.core.name))?;
-        self.core.weights[1].value = Tensor::new(&shape, var).map_err(in_layer(&self.core.name))?;
-        Ok(())
-    }
-
     /// The mean and variance the layer normalizes with, over the kept axes' shape.
     pub fn statistics(&self) -> (Vec<f32>, Vec<f32>) {
         match (&self.config.mean, &self.config.variance) {
@@ -183,7 +156,7 @@ impl Normalization {
 }
 
 /// Kept axes counted from the front for a rank, sorted, checked as Keras's `build`.
-fn keep_axes(layer: &str, axis: &[isize], input: &[Option<usize>]) -> Result<Vec<usize>> {
+pub(crate) fn keep_axes(layer: &str, axis: &[isize], input: &[Option<usize>]) -> Result<Vec<usize>> {
     let rank = input.len() as isize;
     let mut keep = Vec::with_capacity(axis.len());
     for &a in axis {
@@ -216,45 +189,6 @@ fn keep_axes(layer: &str, axis: &[isize], input: &[Option<usize>]) -> Result<Vec
     Ok(keep)
 }
 
-/// `np.mean` and `np.var` of `data` over the axes not kept (in f64, then f32), and the kept
-/// axes' shape.
-fn moments(layer: &str, axis: &[isize], data: &Tensor) -> Result<(Vec<f32>, Vec<f32>, Vec<usize>)> {
-    let dims: Vec<Option<usize>> = data.shape().iter().map(|&d| Some(d)).collect();
-    let keep = keep_axes(layer, axis, &dims)?;
-    let shape: Vec<usize> = keep.iter().map(|&a| data.shape()[a]).collect();
-    let groups = shape.iter().product::<usize>().max(1);
-    let n = data.len() / groups;
-    if n == 0 {
-        return Err(arg_error(
-            layer,
-            "data",
-            "a non-empty array",
-            format!("shape {:?}", data.shape()),
-        ));
-    }
-    let strides = data.strides();
-    let group_of = |i: usize| {
-        keep.iter()
-            .fold(0, |g, &a| g * data.shape()[a] + (i / strides[a]) % data.shape()[a])
-    };
-    let mut sum = vec![0f64; groups];
-    for (i, &v) in data.data().iter().enumerate() {
-        sum[group_of(i)] += v as f64;
-    }
-    let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
-    let mut sq = vec![0f64; groups];
-    for (i, &v) in data.data().iter().enumerate() {
-        let g = group_of(i);
-        let d = v as f64 - mean[g];
-        sq[g] += d * d;
-    }
-    Ok((
-        mean.iter().map(|&m| m as f32).collect(),
-        sq.iter().map(|&s| (s / n as f64) as f32).collect(),
-        shape,
-    ))
-}
-
 impl NormalizationConfig {
     opt_setters!(name: String);
 
@@ -280,20 +214,6 @@ impl NormalizationConfig {
         self.mean = Some(stat(mean));
         self.variance = Some(stat(variance));
         self
-    }
-
-    /// Keras's `adapt(data)` before the layer is built: learns the mean and variance of
-    /// `data` (batch axis first) over the reduced axes; the built layer's `mean` and
-    /// `variance` weights take them.
-    pub fn adapt(&mut self, data: &Tensor) -> Result<()> {
-        let layer = self.name.clone().unwrap_or_else(|| "normalization".into());
-        if self.mean.is_some() {
-            return Err(KerasError::Invalid(format!(
-                "{layer}: adapt() on a Normalization layer with `mean` and `variance` arguments: it has no statistics to learn"
-            )));
-        }
-        self.adapted = Some(moments(&layer, &self.axis, data)?);
-        Ok(())
     }
 
     /// Checks `mean` and `variance` as Keras's constructor does.
@@ -515,6 +435,10 @@ impl Layer for Normalization {
         vec![params, format!("{op} per position of axes {:?}", self.keep)]
     }
 }
+
+#[path = "feature_normalization_adapt.rs"]
+pub mod adapt;
+pub use adapt::AdaptBatch;
 
 #[cfg(test)]
 #[path = "feature_normalization_tests.rs"]

@@ -1,9 +1,11 @@
 //! `Resizing(height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
-//! pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0)` and
+//! pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False)` and
 //! `CenterCrop(height, width)`: `(N, H, W, C)` → `(N, height, width, C)`, in training and
-//! inference alike, as Keras 3 on TensorFlow (`tf.image.resize` half-pixel bilinear / nearest;
-//! CenterCrop resizes with Keras's `smart_resize` when the input is smaller). Differentiable
-//! (the shared ops of [`crate::preprocessing::pixel_map`]). No weights.
+//! inference alike, as Keras 3 on TensorFlow (`tf.image.resize` with `bilinear`, `nearest`,
+//! `bicubic`, `area`, `lanczos3` or `lanczos5`, the methods Keras's TensorFlow backend
+//! accepts; CenterCrop resizes with Keras's `smart_resize` when the input is smaller).
+//! Differentiable (the shared ops of [`crate::preprocessing::pixel_map`] and
+//! [`crate::preprocessing::tf_resize`]). No weights.
 //!
 //! ```
 //! use rkeras::prelude::*;
@@ -20,6 +22,7 @@ use crate::error::{arg_error, in_layer, shape_error, Result};
 use crate::kshape::Shape;
 use crate::preprocessing::pixel_map::PixelMap;
 use crate::preprocessing::tf_image::TfMethod;
+use crate::preprocessing::tf_resize::Separable;
 use serde_json::{json, Value};
 use tensor::{Rng, Var};
 
@@ -34,8 +37,12 @@ pub struct ResizingConfig {
     pub height: usize,
     /// Output width.
     pub width: usize,
-    /// `"bilinear"` (default) or `"nearest"` (Resizing only).
+    /// `"bilinear"` (default), `"nearest"`, `"bicubic"`, `"area"`, `"lanczos3"` or
+    /// `"lanczos5"` (Resizing only).
     pub interpolation: String,
+    /// `tf.image.resize`'s antialias: the kernel stretched when shrinking (Resizing only;
+    /// no effect with `nearest` and `area`).
+    pub antialias: bool,
     /// Crop the centre to the target aspect ratio first (Resizing only).
     pub crop_to_aspect_ratio: bool,
     /// Pad to the target aspect ratio first (Resizing only).
@@ -58,6 +65,7 @@ fn base(height: usize, width: usize, center_crop: bool) -> ResizingConfig {
         height,
         width,
         interpolation: "bilinear".into(),
+        antialias: false,
         crop_to_aspect_ratio: false,
         pad_to_aspect_ratio: false,
         fill_value: 0.0,
@@ -82,7 +90,7 @@ impl CenterCrop {
 }
 
 impl ResizingConfig {
-    setters!(interpolation: String, crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, fill_value: f64, trainable: bool);
+    setters!(interpolation: String, antialias: bool, crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, fill_value: f64, trainable: bool);
 
     /// Reads a Keras `Resizing` (or, with `center_crop`, `CenterCrop`) config.
     pub fn from_keras_as(r: &ConfigReader, center_crop: bool) -> Result<ResizingConfig> {
@@ -100,14 +108,7 @@ impl ResizingConfig {
             c.crop_to_aspect_ratio = r.bool("crop_to_aspect_ratio")?.unwrap_or(false);
             c.pad_to_aspect_ratio = r.bool("pad_to_aspect_ratio")?.unwrap_or(false);
             c.fill_value = r.f64("fill_value")?.unwrap_or(0.0);
-            if r.bool("antialias")? == Some(true) {
-                return Err(arg_error(
-                    &r.layer,
-                    "antialias",
-                    "false (antialiased resizing is not implemented)",
-                    true,
-                ));
-            }
+            c.antialias = r.bool("antialias")?.unwrap_or(false);
             if let Some(m) = r.string("fill_mode")?.filter(|m| m != "constant") {
                 return Err(arg_error(&r.layer, "fill_mode", "\"constant\"", m));
             }
@@ -135,6 +136,17 @@ impl ResizingConfig {
                 "pad_to_aspect_ratio",
                 "only one of crop_to_aspect_ratio and pad_to_aspect_ratio",
                 true,
+            ));
+        }
+        // Keras's TensorFlow backend (`RESIZE_INTERPOLATIONS`) takes fewer methods than
+        // tf.image.resize and image_dataset_from_directory.
+        const KERAS: [&str; 6] = ["bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area"];
+        if !KERAS.contains(&self.interpolation.as_str()) {
+            return Err(arg_error(
+                name,
+                "interpolation",
+                format!("one of {KERAS:?}"),
+                format!("interpolation={}", self.interpolation),
             ));
         }
         TfMethod::parse(name, &self.interpolation)
@@ -229,6 +241,12 @@ impl Layer for ImageResize {
             ));
         }
         let (h, w, c) = (shape[1], shape[2], self.config.clone());
+        if h == 0 || w == 0 {
+            return Err(shape_error(
+                &self.core.name,
+                format!("cannot resize images without pixels, received shape {shape:?}"),
+            ));
+        }
         let (th, tw) = (c.height, c.width);
         let mut x = x;
         let (mut h, mut w) = (h, w);
@@ -254,9 +272,11 @@ impl Layer for ImageResize {
                 .map_err(&err)?;
             (h, w) = (h + 2 * hs, w + 2 * ws);
         }
-        let y = PixelMap::resize((h, w), (th, tw), self.method)
-            .record(ctx.tape, x)
-            .map_err(&err)?;
+        let y = match Separable::new(self.method, c.antialias, (h, w), (th, tw)) {
+            Some(s) => s.record(ctx.tape, x),
+            None => PixelMap::resize((h, w), (th, tw), self.method == TfMethod::Nearest).record(ctx.tape, x),
+        }
+        .map_err(&err)?;
         Ok(vec![y])
     }
     fn config(&self) -> Value {
@@ -273,7 +293,7 @@ impl Layer for ImageResize {
                 ("pad_to_aspect_ratio", json!(c.pad_to_aspect_ratio)),
                 ("fill_mode", json!("constant")),
                 ("fill_value", json!(c.fill_value)),
-                ("antialias", json!(false)),
+                ("antialias", json!(c.antialias)),
             ]);
         }
         Value::Object(self.core.config_with(None, e))

@@ -14,8 +14,8 @@
 //!
 //! The file list, its shuffle (NumPy's `RandomState(seed).shuffle`) and the training /
 //! validation split are Keras's exactly, so `file_paths` match Keras for the same seed.
-//! Pixels follow `tf.image.decode_image` + `tf.image.resize` (half-pixel bilinear, no
-//! antialias). Differences: the per-epoch `shuffle(buffer_size = 8·batch_size)` of tf.data
+//! Pixels follow `tf.image.decode_image` + `tf.image.resize` (half-pixel bilinear by default,
+//! no antialias; every Keras `interpolation`: see [`super::tf_resize`]). Differences: the per-epoch `shuffle(buffer_size = 8·batch_size)` of tf.data
 //! uses this crate's RNG, so the order of samples inside an epoch is not TensorFlow's (it is
 //! seeded and reproducible). Images are decoded batch by batch on rayon's threads while the
 //! previous batch trains (two batches prefetched); nothing else is held in memory.
@@ -68,7 +68,9 @@ pub struct DirectoryOptions {
     pub validation_split: Option<f64>,
     /// `"training"`, `"validation"` or `"both"` (with `validation_split`).
     pub subset: Option<String>,
-    /// `"bilinear"` (default) or `"nearest"`.
+    /// `"bilinear"` (default), `"nearest"`, `"bicubic"`, `"area"`, `"lanczos3"`,
+    /// `"lanczos5"`, `"gaussian"` or `"mitchellcubic"` (the last two not with
+    /// `crop_to_aspect_ratio`, as Keras).
     pub interpolation: String,
     /// Follow symbolic links to sub-folders (false).
     pub follow_links: bool,
@@ -204,6 +206,16 @@ pub fn image_dataset_from_directory(directory: impl AsRef<Path>, o: &DirectoryOp
         )));
     }
     let method = TfMethod::parse("image_dataset_from_directory", &o.interpolation)?;
+    if o.crop_to_aspect_ratio && matches!(method, TfMethod::Gaussian | TfMethod::MitchellCubic) {
+        // Keras crops with smart_resize, which resizes through its backend's `resize`, and
+        // that takes fewer methods than tf.image.resize.
+        return Err(invalid(format!(
+            "image_dataset_from_directory: Invalid value for argument `interpolation`. Expected of one \
+             ('bilinear', 'nearest', 'lanczos3', 'lanczos5', 'bicubic', 'area'). Received: interpolation={} \
+             (with crop_to_aspect_ratio=True)",
+            method.name()
+        )));
+    }
     if o.crop_to_aspect_ratio && o.pad_to_aspect_ratio {
         return Err(invalid(
             "Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.".into(),

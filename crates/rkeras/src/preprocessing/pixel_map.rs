@@ -5,7 +5,6 @@
 //! `reflect`, `wrap`, `constant`, `nearest` and `nearest` / `bilinear` interpolation), and the
 //! per-sample affine-and-clip of `RandomContrast` / `RandomBrightness`. Images are NHWC.
 
-use super::tf_image::TfMethod;
 use std::sync::Arc;
 use tensor::{Result as TResult, Tape, Tensor, Var};
 
@@ -132,8 +131,9 @@ impl PixelMap {
         m
     }
 
-    /// `tf.image.resize` (half-pixel centres, no antialias) as taps.
-    pub fn resize(in_hw: (usize, usize), out_hw: (usize, usize), method: TfMethod) -> PixelMap {
+    /// `tf.image.resize` with `nearest` or `bilinear` (half-pixel centres, no antialias) as
+    /// taps; the other methods need more taps per pixel ([`super::tf_resize::Separable`]).
+    pub fn resize(in_hw: (usize, usize), out_hw: (usize, usize), nearest: bool) -> PixelMap {
         let ((h, w), (oh, ow)) = (in_hw, out_hw);
         let (sy, sx) = (h as f32 / oh as f32, w as f32 / ow as f32);
         let mut m = PixelMap::new(in_hw, out_hw, 1, 0.0);
@@ -148,18 +148,17 @@ impl PixelMap {
         for y in 0..oh {
             for x in 0..ow {
                 let t = &mut m.taps[y * ow + x];
-                match method {
-                    TfMethod::Nearest => t[0] = ((near(y, sy, h) * w + near(x, sx, w)) as u32, 1.0),
-                    TfMethod::Bilinear => {
-                        let ((y0, y1, ly), (x0, x1, lx)) = (lin(y, sy, h), lin(x, sx, w));
-                        let at = |yy: usize, xx: usize| (yy * w + xx) as u32;
-                        *t = [
-                            (at(y0, x0), (1.0 - ly) * (1.0 - lx)),
-                            (at(y0, x1), (1.0 - ly) * lx),
-                            (at(y1, x0), ly * (1.0 - lx)),
-                            (at(y1, x1), ly * lx),
-                        ];
-                    }
+                if nearest {
+                    t[0] = ((near(y, sy, h) * w + near(x, sx, w)) as u32, 1.0);
+                } else {
+                    let ((y0, y1, ly), (x0, x1, lx)) = (lin(y, sy, h), lin(x, sx, w));
+                    let at = |yy: usize, xx: usize| (yy * w + xx) as u32;
+                    *t = [
+                        (at(y0, x0), (1.0 - ly) * (1.0 - lx)),
+                        (at(y0, x1), (1.0 - ly) * lx),
+                        (at(y1, x0), ly * (1.0 - lx)),
+                        (at(y1, x1), ly * lx),
+                    ];
                 }
             }
         }

@@ -1,46 +1,84 @@
 //! TensorFlow's image arithmetic, which `image_dataset_from_directory` and the `Resizing` layer
-//! inherit: `tf.image.resize` without antialias (`bilinear`, `nearest`; half-pixel centres),
+//! inherit: `tf.image.resize` without antialias (`bilinear`, `nearest`, half-pixel centres,
+//! here; `bicubic`, `area`, `lanczos3`, `lanczos5`, `gaussian`, `mitchellcubic` in
+//! [`super::tf_resize`]),
 //! Keras's `smart_resize` crop (`crop_to_aspect_ratio`) and `tf.image.resize_with_pad`
 //! (`pad_to_aspect_ratio`), and the channel conversions of `tf.image.decode_image`.
 //! Images are `h × w × c` f32, rows top to bottom.
 
 use crate::error::{KerasError, Result};
 
-/// A `tf.image.resize` method supported here.
+/// A `tf.image.resize` method (Keras's `interpolation` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TfMethod {
     /// `"bilinear"` (Keras's default).
     Bilinear,
     /// `"nearest"`.
     Nearest,
+    /// `"bicubic"` (Keys' cubic, `a = −0.5`).
+    Bicubic,
+    /// `"area"` (the mean of the covered input area).
+    Area,
+    /// `"lanczos3"`.
+    Lanczos3,
+    /// `"lanczos5"`.
+    Lanczos5,
+    /// `"gaussian"` (radius 1.5, σ = 0.5).
+    Gaussian,
+    /// `"mitchellcubic"`.
+    MitchellCubic,
 }
 
 impl TfMethod {
-    /// Keras's `interpolation` name → method; Keras's other names are refused by name.
+    /// Keras's `interpolation` name → method (case-insensitive, as
+    /// `image_dataset_from_directory` lowers it); anything else is Keras's error.
     pub fn parse(what: &str, name: &str) -> Result<TfMethod> {
-        match name.to_lowercase().as_str() {
-            "bilinear" => Ok(TfMethod::Bilinear),
-            "nearest" => Ok(TfMethod::Nearest),
-            n @ ("bicubic" | "area" | "lanczos3" | "lanczos5" | "gaussian" | "mitchellcubic") => {
-                Err(KerasError::Invalid(format!(
-                    "{what}: interpolation \"{n}\" is a Keras method rkeras does not implement yet \
-                     (supported: \"bilinear\", \"nearest\")"
+        Ok(match name.to_lowercase().as_str() {
+            "bilinear" => TfMethod::Bilinear,
+            "nearest" => TfMethod::Nearest,
+            "bicubic" => TfMethod::Bicubic,
+            "area" => TfMethod::Area,
+            "lanczos3" => TfMethod::Lanczos3,
+            "lanczos5" => TfMethod::Lanczos5,
+            "gaussian" => TfMethod::Gaussian,
+            "mitchellcubic" => TfMethod::MitchellCubic,
+            n => {
+                return Err(KerasError::Invalid(format!(
+                    "{what}: Argument `interpolation` should be one of ('bilinear', 'nearest', 'bicubic', 'area', \
+                     'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic'). Received: interpolation={n}"
                 )))
             }
-            n => Err(KerasError::Invalid(format!(
-                "{what}: Argument `interpolation` should be one of ('bilinear', 'nearest', 'bicubic', 'area', \
-                 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic'). Received: interpolation={n}"
-            ))),
+        })
+    }
+
+    /// Keras's name of the method.
+    pub fn name(self) -> &'static str {
+        match self {
+            TfMethod::Bilinear => "bilinear",
+            TfMethod::Nearest => "nearest",
+            TfMethod::Bicubic => "bicubic",
+            TfMethod::Area => "area",
+            TfMethod::Lanczos3 => "lanczos3",
+            TfMethod::Lanczos5 => "lanczos5",
+            TfMethod::Gaussian => "gaussian",
+            TfMethod::MitchellCubic => "mitchellcubic",
         }
     }
 }
 
 /// `tf.image.resize(img, (out_h, out_w), method)`, `antialias=False`: TensorFlow's
-/// `ResizeBilinear` / `ResizeNearestNeighbor` with `half_pixel_centers=True`.
+/// `ResizeBilinear` / `ResizeNearestNeighbor` with `half_pixel_centers=True`, the other
+/// methods by [`super::tf_resize`].
 pub fn resize(px: &[f32], (h, w, c): (usize, usize, usize), (out_h, out_w): (usize, usize), m: TfMethod) -> Vec<f32> {
     let (sy, sx) = (h as f32 / out_h as f32, w as f32 / out_w as f32);
     let mut out = vec![0f32; out_h * out_w * c];
     match m {
+        TfMethod::Bicubic
+        | TfMethod::Area
+        | TfMethod::Lanczos3
+        | TfMethod::Lanczos5
+        | TfMethod::Gaussian
+        | TfMethod::MitchellCubic => return super::tf_resize::resize(px, (h, w, c), (out_h, out_w), m, false),
         TfMethod::Nearest => {
             let idx = |o: usize, s: f32, n: usize| (((o as f32 + 0.5) * s).floor() as usize).min(n - 1);
             for y in 0..out_h {
