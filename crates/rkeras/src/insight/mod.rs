@@ -1,7 +1,8 @@
 //! See inside a model: per layer call, its receptive field (size, jump, start), FLOPs as
 //! TensorFlow's profiler counts them, MACs as torchinfo counts them, activation memory, and
 //! the estimate of a training step's memory; each with the arithmetic `--explain` prints.
-//! Works from symbolic shapes and configs only, never runs data.
+//! Works from symbolic shapes and configs only, never runs data. [`visualize`] (feature
+//! maps, filters, Grad-CAM) runs the model, and [`pictures`] draws what it returns.
 //!
 //! ```
 //! use rkeras::applications::{by_name, AppOptions};
@@ -17,12 +18,14 @@
 pub mod cost;
 pub mod geometry;
 pub mod memory;
+pub mod pictures;
 pub mod plot;
 pub mod receptive;
 pub mod reference;
 pub mod report;
 pub mod svg;
 pub mod verify;
+pub mod visualize;
 
 use crate::error::Result;
 use crate::kshape::Shape;
