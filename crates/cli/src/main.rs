@@ -11,6 +11,7 @@
 //! rkeras convert model.h5 model.keras
 //! rkeras plot InceptionV3 -o inception.svg --show-shapes
 //! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
+//! rkeras visualize lenet.keras --image digit.png --rescale 1/255 --grad-cam -o cam.png
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
 //! rkeras evaluate lenet.keras --dataset mnist
@@ -28,6 +29,7 @@ mod predict_image;
 mod train;
 mod train_folder;
 mod verify;
+mod visualize;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::insight::report::InsightOptions;
@@ -110,6 +112,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Draw a model as Keras's plot_model does: .svg (pure Rust) or .dot (Graphviz).
     Plot(plot::PlotArgs),
+    /// Feature maps, filters or Grad-CAM of a layer as a picture (`--feature-maps`, `--filters`, `--grad-cam [CLASS]`).
+    Visualize(visualize::VisualizeArgs),
 }
 
 /// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
@@ -162,6 +166,7 @@ fn run(cli: Cli) -> rkeras::Result<bool> {
         Command::Evaluate(args) => fit::run_evaluate(args).map(|()| true),
         Command::Verify(args) => verify::run(args),
         Command::Plot(args) => plot::run(args).map(|()| true),
+        Command::Visualize(args) => visualize::run(args).map(|()| true),
     }
 }
 

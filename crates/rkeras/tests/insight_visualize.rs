@@ -11,9 +11,7 @@
 //! on a small functional CNN (conv1 → pool → conv2 → add(pool, conv2) → conv3 → bn →
 //! flatten → softmax dense) saved by Keras as `visualize.keras`.
 
-use rkeras::insight::visualize::{
-    feature_maps, filters, grad_cam, grad_cam_with, last_4d_layer, GradCamOptions,
-};
+use rkeras::insight::visualize::{feature_maps, filters, grad_cam, grad_cam_with, last_4d_layer, GradCamOptions};
 use rkeras::io::npy::read_npy;
 use rkeras::prelude::*;
 use std::path::PathBuf;
@@ -131,9 +129,16 @@ fn grad_cam_weights_channels_by_the_mean_gradient_of_a_linear_head() {
         let pooled: Vec<f32> = (0..3)
             .map(|ch| (0..9).map(|p| kernel.data()[(p * 3 + ch) * 2 + class]).sum::<f32>() / 9.0)
             .collect();
-        let h: Vec<f32> = conv.data().chunks(3).map(|px| px.iter().zip(&pooled).map(|(a, b)| a * b).sum()).collect();
+        let h: Vec<f32> = conv
+            .data()
+            .chunks(3)
+            .map(|px| px.iter().zip(&pooled).map(|(a, b)| a * b).sum())
+            .collect();
         let max = h.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let want: Vec<f32> = h.iter().map(|v| if max > 0.0 { v.max(0.0) / max } else { 0.0 }).collect();
+        let want: Vec<f32> = h
+            .iter()
+            .map(|v| if max > 0.0 { v.max(0.0) / max } else { 0.0 })
+            .collect();
         let got = grad_cam(&m, &x, "conv", Some(class)).unwrap();
         let want = Tensor::new(&[3, 3], want).unwrap();
         assert!(max_err(&got, &want) < 1e-5, "class {class}");
@@ -144,16 +149,30 @@ fn grad_cam_weights_channels_by_the_mean_gradient_of_a_linear_head() {
 fn errors_name_the_layer_and_what_is_wrong() {
     let m = model();
     let e = feature_maps(&m, &x(1), "conv9").unwrap_err().to_string();
-    assert!(e.contains("no layer named \"conv9\"") && e.contains("conv1, pool, conv2"), "{e}");
+    assert!(
+        e.contains("no layer named \"conv9\"") && e.contains("conv1, pool, conv2"),
+        "{e}"
+    );
     let e = feature_maps(&m, &x(1), "flatten").unwrap_err().to_string();
-    assert!(e.contains("flatten has output shape (None, 294), not 4-D") && e.contains("conv3, bn"), "{e}");
+    assert!(
+        e.contains("flatten has output shape (None, 294), not 4-D") && e.contains("conv3, bn"),
+        "{e}"
+    );
     let e = filters(&m, "pool").unwrap_err().to_string();
-    assert!(e.contains("pool (MaxPooling2D) has no convolution kernel") && e.contains("conv1, conv2, conv3"), "{e}");
+    assert!(
+        e.contains("pool (MaxPooling2D) has no convolution kernel") && e.contains("conv1, conv2, conv3"),
+        "{e}"
+    );
     let e = filters(&m, "predictions").unwrap_err().to_string();
     assert!(e.contains("predictions (Dense) has no convolution kernel"), "{e}");
     let e = grad_cam(&m, &x(1), "conv3", Some(5)).unwrap_err().to_string();
-    assert!(e.contains("class index 5 is out of range") && e.contains("5 classes (0 to 4)"), "{e}");
-    let e = grad_cam(&m, &Tensor::zeros(&[1, 8, 8, 3]), "conv3", None).unwrap_err().to_string();
+    assert!(
+        e.contains("class index 5 is out of range") && e.contains("5 classes (0 to 4)"),
+        "{e}"
+    );
+    let e = grad_cam(&m, &Tensor::zeros(&[1, 8, 8, 3]), "conv3", None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("expected shape"), "{e}");
 }
 
@@ -165,6 +184,8 @@ fn shared_layers_have_no_single_output() {
     let (p, q) = (shared.call(&a).unwrap(), shared.call(&a).unwrap());
     let s = Add::new().call_many(&[&p, &q]).unwrap();
     let m = Model::new(&[&a], &[&s], None).unwrap();
-    let e = feature_maps(&m, &Tensor::ones(&[1, 4, 4, 1]), "twice").unwrap_err().to_string();
+    let e = feature_maps(&m, &Tensor::ones(&[1, 4, 4, 1]), "twice")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("has 2 inbound nodes"), "{e}");
 }

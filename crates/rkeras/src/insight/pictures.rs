@@ -28,7 +28,14 @@ const BACKGROUND: [f32; 3] = [255.0; 3];
 /// matplotlib's `jet` at `t ∈ [0, 1]` (its segment data, linearly interpolated).
 pub fn jet(t: f64) -> [f64; 3] {
     const R: &[(f64, f64)] = &[(0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)];
-    const G: &[(f64, f64)] = &[(0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)];
+    const G: &[(f64, f64)] = &[
+        (0.0, 0.0),
+        (0.125, 0.0),
+        (0.375, 1.0),
+        (0.64, 1.0),
+        (0.91, 0.0),
+        (1.0, 0.0),
+    ];
     const B: &[(f64, f64)] = &[(0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)];
     let t = t.clamp(0.0, 1.0);
     let seg = |pts: &[(f64, f64)]| {
@@ -43,9 +50,17 @@ pub fn jet(t: f64) -> [f64; 3] {
 /// (within a few levels of its table; the ends are 3 levels off).
 pub fn viridis(t: f64) -> [f64; 3] {
     const C: [[f64; 3]; 7] = [
-        [0.277_727_327_223_417_7, 0.005_407_344_544_966_578, 0.334_099_805_335_306_1],
+        [
+            0.277_727_327_223_417_7,
+            0.005_407_344_544_966_578,
+            0.334_099_805_335_306_1,
+        ],
         [0.105_093_043_108_577_4, 1.404_613_529_898_575, 1.384_590_162_594_685],
-        [-0.330_861_828_725_556_3, 0.214_847_559_468_213, 0.095_095_163_028_236_59],
+        [
+            -0.330_861_828_725_556_3,
+            0.214_847_559_468_213,
+            0.095_095_163_028_236_59,
+        ],
         [-4.634_230_498_983_486, -5.799_100_973_351_585, -19.332_440_956_279_87],
         [6.228_269_936_347_081, 14.179_933_366_805_09, 56.690_552_600_681_05],
         [4.776_384_997_670_288, -13.745_145_377_746_01, -65.353_032_633_372_34],
@@ -124,7 +139,8 @@ pub fn feature_grid(maps: &Tensor, max_channels: Option<usize>, zoom: usize) -> 
 
 /// Filters `(kh, kw, in, filters)` scaled to `[0, 1]` ([`super::visualize::filters`]) as
 /// tiles: with 3 input channels, one RGB tile per filter in a near-square grid; otherwise one
-/// grey tile per filter (row) and input channel (column). At most `max_channels` filters (and
+/// grey tile per filter (row) and input channel (column), or, with one input channel, one
+/// grey tile per filter in a near-square grid. At most `max_channels` filters (and
 /// input channels) are drawn; tiles zoomed by `zoom`.
 pub fn filter_tiles(filters: &Tensor, max_channels: Option<usize>, zoom: usize) -> Result<Tensor> {
     let [kh, kw, cin, cout] = *filters.shape() else {
@@ -135,7 +151,8 @@ pub fn filter_tiles(filters: &Tensor, max_channels: Option<usize>, zoom: usize) 
     };
     let cap = |n: usize| max_channels.map_or(n, |m| m.clamp(1, n.max(1)));
     let d = filters.data();
-    let at = |y: usize, x: usize, i: usize, f: usize| (d[((y * kw + x) * cin + i) * cout + f] * 255.0).clamp(0.0, 255.0);
+    let at =
+        |y: usize, x: usize, i: usize, f: usize| (d[((y * kw + x) * cin + i) * cout + f] * 255.0).clamp(0.0, 255.0);
     let zoom = zoom.max(1);
     if cin == 3 {
         let n = cap(cout);
@@ -154,7 +171,20 @@ pub fn filter_tiles(filters: &Tensor, max_channels: Option<usize>, zoom: usize) 
         .flat_map(|f| (0..ni).map(move |i| (f, i)))
         .map(|(f, i)| (0..kh * kw).flat_map(|p| [at(p / kw, p % kw, i, f); 3]).collect())
         .collect();
-    grid(&tiles, (kh, kw), ni, zoom)
+    let cols = if ni == 1 { square_cols(nf) } else { ni };
+    grid(&tiles, (kh, kw), cols, zoom)
+}
+
+/// An RGB image `(H, W, 3)` enlarged `zoom` times (nearest), e.g. a 28 × 28 digit before
+/// [`grad_cam_overlay`] so that the heatmap is resized to a picture one can see.
+pub fn enlarge(image: &Tensor, zoom: usize) -> Result<Tensor> {
+    let [h, w, 3] = *image.shape() else {
+        return Err(KerasError::Invalid(format!(
+            "enlarge: expected an RGB image (height, width, 3), received shape {:?}",
+            image.shape()
+        )));
+    };
+    grid(&[image.data().to_vec()], (h, w), 1, zoom.max(1))
 }
 
 /// The keras.io Grad-CAM picture: `heatmap` `(h, w)` in `[0, 1]` to bytes
@@ -221,7 +251,11 @@ mod tests {
         // (71, 1, 85) and (252, 231, 33).
         let to_u8 = |c: [f64; 3]| c.map(|v| (v * 255.0).round() as i32);
         let (lo, hi) = (to_u8(viridis(0.0)), to_u8(viridis(1.0)));
-        for (a, b) in lo.iter().zip([0x44, 0x01, 0x54]).chain(hi.iter().zip([0xfd, 0xe7, 0x25])) {
+        for (a, b) in lo
+            .iter()
+            .zip([0x44, 0x01, 0x54])
+            .chain(hi.iter().zip([0xfd, 0xe7, 0x25]))
+        {
             assert!((a - b).abs() <= 3, "{lo:?} {hi:?}");
         }
     }

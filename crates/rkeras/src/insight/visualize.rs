@@ -52,7 +52,11 @@ pub fn filters(model: &Model, layer_name: &str) -> Result<Tensor> {
             "filters: layer {layer_name} ({}) has no convolution kernel (a 4-D weight (kh, kw, in, filters)); \
              layers with one: {}",
             layer.class_name(),
-            if with.is_empty() { "none".to_string() } else { with.join(", ") }
+            if with.is_empty() {
+                "none".to_string()
+            } else {
+                with.join(", ")
+            }
         ))
     })?;
     let cout = kernel.shape()[3];
@@ -203,19 +207,16 @@ pub fn grad_cam_with(model: &Model, x: &Tensor, layer_name: &str, opts: &GradCam
 /// The last layer (in execution order) whose output is 4-D — Grad-CAM's usual
 /// `last_conv_layer_name`.
 pub fn last_4d_layer(model: &Model) -> Result<String> {
-    four_d_nodes(model)
-        .last()
-        .map(|l| l.to_string())
-        .ok_or_else(|| {
-            KerasError::Invalid(format!(
-                "model {} has no layer with a 4-D output (batch, height, width, channels)",
-                model.name()
-            ))
-        })
+    four_d_nodes(model).last().map(|l| l.to_string()).ok_or_else(|| {
+        KerasError::Invalid(format!(
+            "model {} has no layer with a 4-D output (batch, height, width, channels)",
+            model.name()
+        ))
+    })
 }
 
-/// Names of the layers whose output is 4-D (the last ten), for error messages.
-fn four_d_layers(model: &Model) -> String {
+/// The layers whose output is 4-D as a line for messages: the last ten, after how many more.
+pub fn list_4d_layers(model: &Model) -> String {
     let names = four_d_nodes(model);
     let skip = names.len().saturating_sub(10);
     match names.len() {
@@ -223,6 +224,28 @@ fn four_d_layers(model: &Model) -> String {
         _ if skip > 0 => format!("{} more, then {}", skip, names[skip..].join(", ")),
         _ => names.join(", "),
     }
+}
+
+/// The first layer with a convolution kernel (what [`filters`] draws by default: the
+/// tutorials' "first layer's filters").
+pub fn first_kernel_layer(model: &Model) -> Result<String> {
+    model
+        .layers()
+        .into_iter()
+        .find(|l| conv_kernel(*l).is_some())
+        .map(|l| l.name().to_string())
+        .ok_or_else(|| {
+            KerasError::Invalid(format!(
+                "model {} has no layer with a convolution kernel (a 4-D weight (kh, kw, in, filters))",
+                model.name()
+            ))
+        })
+}
+
+/// Names of the layers (not inputs) whose output is 4-D, in execution order: the layers
+/// [`feature_maps`] and [`grad_cam`] accept.
+pub fn layers_with_4d_output(model: &Model) -> Vec<&str> {
+    four_d_nodes(model)
 }
 
 /// Layers (not inputs) whose first output is 4-D, in execution order.
@@ -245,7 +268,7 @@ fn four_d_output(model: &Model, layer_name: &str, what: &str) -> Result<(usize, 
             "{what}: layer {layer_name} has output shape {}, not 4-D (batch, height, width, channels); \
              layers with 4-D outputs: {}",
             crate::kshape::format_shape(shape),
-            four_d_layers(model)
+            list_4d_layers(model)
         )));
     }
     Ok((node, idx))

@@ -306,7 +306,11 @@ impl Model {
         watch: &[(usize, usize)],
     ) -> Result<(Vec<Var>, Vec<Var>)> {
         for &(n, idx) in watch {
-            if self.nodes.get(n).is_none_or(|node| idx >= node.output_shapes.len().max(1)) {
+            if self
+                .nodes
+                .get(n)
+                .is_none_or(|node| idx >= node.output_shapes.len().max(1))
+            {
                 return Err(KerasError::Invalid(format!(
                     "model {}: no graph tensor ({n}, {idx}) to watch ({} nodes)",
                     self.name,

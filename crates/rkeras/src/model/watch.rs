@@ -46,7 +46,9 @@ impl Model {
             .iter()
             .position(|l| l.name() == name)
             .ok_or_else(|| self.no_such_layer(name))?;
-        let calls: Vec<usize> = (0..self.nodes.len()).filter(|&n| self.nodes[n].layer == layer).collect();
+        let calls: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].layer == layer)
+            .collect();
         match calls.as_slice() {
             [n] => Ok((*n, 0)),
             [] => Err(KerasError::Invalid(format!(
