@@ -12,6 +12,7 @@
 //! rkeras plot InceptionV3 -o inception.svg --show-shapes
 //! rkeras plot-history baseline.json smaller.json bigger.csv -o curves.png
 //! rkeras verify ResNet50 --input-shape 64,64,3 --no-top
+//! rkeras visualize lenet.keras --image digit.png --rescale 1/255 --grad-cam -o cam.png
 //! rkeras train LeNet5 --dataset mnist --epochs 3 --logdir logs --save lenet.keras
 //! rkeras fit model.keras --x x.npy --y y.npy --loss sparse_categorical_crossentropy
 //! rkeras evaluate lenet.keras --dataset mnist
@@ -29,6 +30,7 @@ mod predict_image;
 mod train;
 mod train_folder;
 mod verify;
+mod visualize;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rkeras::insight::report::InsightOptions;
@@ -113,6 +115,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Draw training curves (loss and metrics per epoch) of --history-json or CSVLogger files.
     PlotHistory(plot::HistoryArgs),
+    /// Feature maps, filters or Grad-CAM of a layer as a picture (`--feature-maps`, `--filters`, `--grad-cam [CLASS]`).
+    Visualize(visualize::VisualizeArgs),
 }
 
 /// Runs a command; `Ok(false)` means it ran and found a failure (exit code 1).
@@ -166,6 +170,7 @@ fn run(cli: Cli) -> rkeras::Result<bool> {
         Command::Verify(args) => verify::run(args),
         Command::Plot(args) => plot::run(args).map(|()| true),
         Command::PlotHistory(args) => plot::run_history(args).map(|()| true),
+        Command::Visualize(args) => visualize::run(args).map(|()| true),
     }
 }
 

@@ -130,42 +130,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
 
 /// `--image` files as one batch at the model's input size; prints one line per image.
 fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
-    use rkeras::utils::{img_to_array, load_img, LoadImgOptions};
-    let shape = model.input_shapes().into_iter().next().unwrap_or_default();
-    if shape.len() != 4 {
-        return Err(KerasError::Invalid(format!(
-            "{}: --image needs a model with image input (batch, height, width, channels)",
-            a.model
-        )));
-    }
-    let (h, w) = match &a.image_size {
-        Some(s) => crate::train_folder::parse_size(s)?,
-        None => match (shape[1], shape[2]) {
-            (Some(h), Some(w)) => (h, w),
-            _ => {
-                return Err(KerasError::Invalid(format!(
-                    "{}: the model's input size is not fixed; give --image-size H,W",
-                    a.model
-                )))
-            }
-        },
-    };
-    let color_mode = match shape[3] {
-        Some(1) => "grayscale",
-        Some(4) => "rgba",
-        _ => "rgb",
-    };
-    let o = LoadImgOptions {
-        color_mode: color_mode.into(),
-        target_size: Some((h, w)),
-        ..Default::default()
-    };
-    let mut data = Vec::new();
-    for p in &a.images {
-        data.extend_from_slice(img_to_array(&load_img(p, &o)?).data());
-    }
-    let c = data.len() / (a.images.len() * h * w);
-    let x = Tensor::new(&[a.images.len(), h, w, c], data)?;
+    let size = a
+        .image_size
+        .as_deref()
+        .map(crate::train_folder::parse_size)
+        .transpose()?;
+    let x = crate::predict_image::load_batch(&a.model, model, &a.images, size)?;
     let y = model
         .predict(&[x], a.batch_size)
         .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?

@@ -37,32 +37,38 @@ pub fn top_rows(scores: &[f32], top: usize) -> Result<Vec<(usize, String, String
         .collect())
 }
 
-/// Runs `rkeras predict … --image`.
-pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
-    if a.top == 0 {
-        return Err(KerasError::Invalid(
-            "--top: expected a positive integer, received 0".into(),
-        ));
+/// The preprocessing of `--image` inputs: `--preprocess` when given, else the application's
+/// (from MODEL's name), else — for a file — the one its model name implies.
+pub fn preprocess_mode(model_arg: &str, model: &rkeras::Model, preprocess: Option<&str>) -> Result<Mode> {
+    match preprocess {
+        Some(m) => parse_mode(m),
+        None if modelfile::is_file_arg(model_arg) => mode_for_model_name(model.name()),
+        None => Ok(mode_for(model_arg).unwrap_or(Mode::PassThrough)),
     }
-    let mode = match &a.preprocess {
-        Some(m) => parse_mode(m)?,
-        None if modelfile::is_file_arg(&a.model) => mode_for_model_name(model.name())?,
-        None => mode_for(&a.model).unwrap_or(Mode::PassThrough),
-    };
+}
+
+/// Image files as one batch `(n, h, w, c)` of 0–255 pixels at the model's input size (or
+/// `size`), read as `keras.utils.load_img(path, color_mode, target_size=(h, w))` (nearest;
+/// grayscale, rgb or rgba after the model's channels) and `img_to_array`.
+pub fn load_batch(
+    model_arg: &str,
+    model: &rkeras::Model,
+    paths: &[String],
+    size: Option<(usize, usize)>,
+) -> Result<Tensor> {
     let shapes = model.input_shapes();
     let [shape] = shapes.as_slice() else {
         return Err(KerasError::Invalid(format!(
-            "{}: --image needs a model with one image input, this one has {}",
-            a.model,
+            "{model_arg}: --image needs a model with one image input, this one has {}",
             shapes.len()
         )));
     };
-    let (h, w, c) = match shape.as_slice() {
-        [_, Some(h), Some(w), Some(c)] => (*h, *w, *c),
+    let (h, w, c) = match (shape.as_slice(), size) {
+        ([_, _, _, Some(c)], Some((h, w))) => (h, w, *c),
+        ([_, Some(h), Some(w), Some(c)], None) => (*h, *w, *c),
         _ => {
             return Err(KerasError::Invalid(format!(
-                "{}: --image needs a fixed input size (height, width, channels); the model's input is {shape:?} (give an application --input-shape H,W,C)",
-                a.model
+                "{model_arg}: --image needs a fixed input size (height, width, channels); the model's input is {shape:?} (give --image-size H,W to predict, or an application --input-shape H,W,C)"
             )))
         }
     };
@@ -72,8 +78,7 @@ pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
         4 => "rgba",
         _ => {
             return Err(KerasError::Invalid(format!(
-                "{}: --image needs 1, 3 or 4 input channels, the model has {c}",
-                a.model
+                "{model_arg}: --image needs 1, 3 or 4 input channels, the model has {c}"
             )))
         }
     };
@@ -82,11 +87,22 @@ pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
         target_size: Some((h, w)),
         ..LoadImgOptions::default()
     };
-    let mut data = Vec::with_capacity(a.images.len() * h * w * c);
-    for path in &a.images {
+    let mut data = Vec::with_capacity(paths.len() * h * w * c);
+    for path in paths {
         data.extend_from_slice(img_to_array(&load_img(path, &opts)?).data());
     }
-    let x = Tensor::new(&[a.images.len(), h, w, c], data)?;
+    Ok(Tensor::new(&[paths.len(), h, w, c], data)?)
+}
+
+/// Runs `rkeras predict … --image`.
+pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
+    if a.top == 0 {
+        return Err(KerasError::Invalid(
+            "--top: expected a positive integer, received 0".into(),
+        ));
+    }
+    let mode = preprocess_mode(&a.model, model, a.preprocess.as_deref())?;
+    let x = load_batch(&a.model, model, &a.images, None)?;
     let x = if mode == Mode::PassThrough {
         x
     } else {

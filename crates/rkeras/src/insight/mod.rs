@@ -1,8 +1,10 @@
 //! See inside a model: per layer call, its receptive field (size, jump, start), FLOPs as
 //! TensorFlow's profiler counts them, MACs as torchinfo counts them, activation memory, and
 //! the estimate of a training step's memory; each with the arithmetic `--explain` prints.
-//! Works from symbolic shapes and configs only, never runs data. Pictures: `plot_model`
-//! ([`plot`], [`svg`], PNGs by [`render`]) and training curves ([`history_plot`]).
+//! Works from symbolic shapes and configs only, never runs data, except [`visualize`] (feature
+//! maps, filters, Grad-CAM), which runs the model. Pictures: `plot_model` ([`plot`], [`svg`],
+//! PNGs by [`render`]), training curves ([`history_plot`]) and [`pictures`] for what
+//! [`visualize`] returns.
 //!
 //! ```
 //! use rkeras::applications::{by_name, AppOptions};
@@ -20,6 +22,7 @@ pub mod geometry;
 pub mod history_file;
 pub mod history_plot;
 pub mod memory;
+pub mod pictures;
 pub mod plot;
 pub mod receptive;
 pub mod reference;
@@ -28,6 +31,7 @@ pub mod report;
 pub mod svg;
 pub mod text_width;
 pub mod verify;
+pub mod visualize;
 
 use crate::error::Result;
 use crate::kshape::Shape;

@@ -17,6 +17,7 @@ pub mod saving;
 pub mod sequential;
 pub mod session;
 pub mod summary;
+pub mod watch;
 
 use crate::error::{KerasError, Result};
 use crate::kshape::{format_shape, Shape};
@@ -289,6 +290,34 @@ impl Model {
     /// Runs the graph on tape variables. `weights` holds one variable per entry of
     /// [`Layer::weights`] of this model (flattened over `all_layers`).
     pub fn run(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        Ok(self.run_watching(ctx, inputs, weights, &[])?.0)
+    }
+
+    /// [`Model::run`] that also hands back the graph tensors `watch` (`(node, output index)`,
+    /// as [`Model::layer_output`] names them), as `tf.GradientTape.watch` does: each one is
+    /// cut from what computed it and becomes a leaf of the tape that the rest of the graph
+    /// reads, so `backward` keeps the gradient of an output with respect to it. Watched
+    /// values are never released early. Returns the outputs and the watched variables.
+    pub fn run_watching(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        watch: &[(usize, usize)],
+    ) -> Result<(Vec<Var>, Vec<Var>)> {
+        for &(n, idx) in watch {
+            if self
+                .nodes
+                .get(n)
+                .is_none_or(|node| idx >= node.output_shapes.len().max(1))
+            {
+                return Err(KerasError::Invalid(format!(
+                    "model {}: no graph tensor ({n}, {idx}) to watch ({} nodes)",
+                    self.name,
+                    self.nodes.len()
+                )));
+            }
+        }
         if inputs.len() != self.inputs.len() {
             return Err(KerasError::Invalid(format!(
                 "model {} expects {} input(s), received {}",
@@ -318,10 +347,17 @@ impl Model {
                 uses[src] += 1;
             }
         }
-        for &(src, _) in &self.outputs {
+        for &(src, _) in self.outputs.iter().chain(watch) {
             uses[src] += 1;
         }
         let mut values: Vec<Vec<Var>> = vec![Vec::new(); self.nodes.len()];
+        let cut = |tape: &mut Tape, values: &mut [Vec<Var>], i: usize| {
+            for &(_, idx) in watch.iter().filter(|w| w.0 == i) {
+                if let Some(v) = values[i].get(idx).copied() {
+                    values[i][idx] = tape.param(tape.value(v).clone());
+                }
+            }
+        };
         // How many live node outputs hold each variable (a layer may return its input).
         let mut holders: HashMap<Var, usize> = HashMap::new();
         for (k, &n) in self.inputs.iter().enumerate() {
@@ -329,6 +365,7 @@ impl Model {
             // One extra hold: the inputs belong to the caller (an outer model that calls this
             // nested model may still need them), so they are never released here.
             *holders.entry(inputs[k]).or_insert(0) += 2;
+            cut(ctx.tape, &mut values, n);
         }
         for (i, node) in self.nodes.iter().enumerate() {
             if self.inputs.contains(&i) {
@@ -347,6 +384,7 @@ impl Model {
                 *holders.entry(*v).or_insert(0) += 1;
             }
             values[i] = out;
+            cut(ctx.tape, &mut values, i);
             for &(src, _) in &node.inputs {
                 uses[src] -= 1;
                 if uses[src] == 0 && ctx.tape.is_inference() {
@@ -360,7 +398,8 @@ impl Model {
                 }
             }
         }
-        Ok(self.outputs.iter().map(|&(n, i)| values[n][i]).collect())
+        let outs = self.outputs.iter().map(|&(n, i)| values[n][i]).collect();
+        Ok((outs, watch.iter().map(|&(n, i)| values[n][i]).collect()))
     }
 
     /// `predict(x, batch_size)`: inference on whole arrays, batch by batch.
