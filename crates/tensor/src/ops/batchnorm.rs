@@ -28,6 +28,9 @@ pub const DEFAULT_EPSILON: f32 = 1e-3;
 /// Below this many values a pass stays on one thread.
 const PARALLEL_MIN_VALUES: usize = 1 << 15;
 
+/// Values one parallel item covers at least (whole blocks of `c·inner`).
+const ITEM_VALUES: usize = 1 << 12;
+
 /// The batch statistics of a training step, per channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchStats {
@@ -163,12 +166,22 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
         acc
     };
     let acc = if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
-        let min_len = (PARALLEL_MIN_VALUES / block).max(1);
+        // Items of several blocks: a channels-last block is one pixel (a few channels), too
+        // little work for one call of the fold.
+        let per = (ITEM_VALUES / block).max(1);
+        let items = l.outer.div_ceil(per);
+        let min_len = (PARALLEL_MIN_VALUES / (block * per)).max(1);
         crate::determinism::fold_ordered(
-            l.outer,
+            items,
             min_len,
             || vec![0.0f64; 2 * c],
-            |acc, i| sum_block(acc, (&x[i * block..(i + 1) * block], &y[i * block..(i + 1) * block])),
+            |acc, i| {
+                let span = i * per * block..((i + 1) * per * block).min(x.len());
+                x[span.clone()]
+                    .chunks(block)
+                    .zip(y[span].chunks(block))
+                    .fold(acc, sum_block)
+            },
             |mut a, b| {
                 a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
                 a
@@ -215,11 +228,16 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
         }
     };
     if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
-        let min_len = (PARALLEL_MIN_VALUES / block).max(1);
-        out.par_chunks_mut(block)
-            .zip(x.par_chunks(block).zip(y.par_chunks(block)))
+        let span = (ITEM_VALUES / block).max(1) * block;
+        let min_len = (PARALLEL_MIN_VALUES / span).max(1);
+        out.par_chunks_mut(span)
+            .zip(x.par_chunks(span).zip(y.par_chunks(span)))
             .with_min_len(min_len)
-            .for_each(map_block);
+            .for_each(|(o, (xs, ys))| {
+                o.chunks_mut(block)
+                    .zip(xs.chunks(block).zip(ys.chunks(block)))
+                    .for_each(map_block)
+            });
     } else {
         out.chunks_mut(block)
             .zip(x.chunks(block).zip(y.chunks(block)))
