@@ -89,7 +89,8 @@ fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParam
     } else {
         "backward (dx, dw, db)"
     };
-    if !selected(&format!("{name} forward")) && !selected(&format!("{name} {what}")) {
+    let parts = ["forward", what, "backward dx", "backward dw"];
+    if !parts.iter().any(|part| selected(&format!("{name} {part}"))) {
         return; // skip the setup too
     }
     let (x, w) = (random(rng, x), random(rng, w));
@@ -104,6 +105,15 @@ fn conv_case(rng: &mut Rng, name: &str, x: &[usize], w: &[usize], p: Conv2dParam
     bench(&format!("{name} {what}"), grads * 2.0 * macs, || {
         black_box(conv2d_backward_parts(&x, &w, &gy, &p, need_dx, true).expect("valid conv"));
     });
+    // Each gradient alone, to see which one a change moved.
+    if need_dx {
+        bench(&format!("{name} backward dx"), 2.0 * macs, || {
+            black_box(conv2d_backward_parts(&x, &w, &gy, &p, true, false).expect("valid conv"));
+        });
+        bench(&format!("{name} backward dw"), 2.0 * macs, || {
+            black_box(conv2d_backward_parts(&x, &w, &gy, &p, false, true).expect("valid conv"));
+        });
+    }
 }
 
 fn depthwise_case(rng: &mut Rng, name: &str, x: &[usize], k: usize, p: DepthwiseParams) {
@@ -145,6 +155,39 @@ fn main() {
         "lenet conv2 32×14×14×6 → 16, 5×5 valid",
         &[32, 14, 14, 6],
         &[5, 5, 6, 16],
+        Conv2dParams::default(),
+        false,
+    );
+    // The Keras CIFAR-10 example CNN at batch 32 (bench/train_compare.py's cifar_cnn).
+    conv_case(
+        &mut rng,
+        "cifar conv1 32×32×32×3 → 32, 3×3 same",
+        &[32, 32, 32, 3],
+        &[3, 3, 3, 32],
+        Conv2dParams::new((1, 1), Padding::Same),
+        true,
+    );
+    conv_case(
+        &mut rng,
+        "cifar conv2 32×32×32×32 → 32, 3×3 valid",
+        &[32, 32, 32, 32],
+        &[3, 3, 32, 32],
+        Conv2dParams::default(),
+        false,
+    );
+    conv_case(
+        &mut rng,
+        "cifar conv3 32×15×15×32 → 64, 3×3 same",
+        &[32, 15, 15, 32],
+        &[3, 3, 32, 64],
+        Conv2dParams::new((1, 1), Padding::Same),
+        false,
+    );
+    conv_case(
+        &mut rng,
+        "cifar conv4 32×15×15×64 → 64, 3×3 valid",
+        &[32, 15, 15, 64],
+        &[3, 3, 64, 64],
         Conv2dParams::default(),
         false,
     );
