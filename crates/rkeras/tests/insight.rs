@@ -35,8 +35,12 @@ fn flops_by_layer(i: &Insight) -> HashMap<String, u64> {
 
 fn check_flops(name: &str) {
     let (_, i) = app(name);
+    check_flops_of(name, &i);
+}
+
+fn check_flops_of(name: &str, i: &Insight) {
     let r = fixture(&format!("flops_{name}.json"));
-    let by = flops_by_layer(&i);
+    let by = flops_by_layer(i);
     let mut checked = 0;
     for l in r["layers"].as_array().unwrap() {
         let lname = l["name"].as_str().unwrap();
@@ -75,6 +79,24 @@ fn flops_equal_the_tf_profiler_mobilenet_v2() {
 #[test]
 fn flops_equal_the_tf_profiler_inception_v3() {
     check_flops("InceptionV3");
+}
+
+/// Conv2DTranspose in eight forms (strides dividing the output or not, output_padding, no
+/// bias, unequal strides, dilation 2 and 3 with same and valid padding), built from the
+/// tf-keras JSON the script stored with the profiler's counts.
+#[test]
+fn flops_equal_the_tf_profiler_conv2d_transpose() {
+    rkeras::clear_session();
+    let r = fixture("flops_ConvTranspose.json");
+    let m = rkeras::io::keras_json::model_from_json(r["keras_json"].as_str().unwrap()).unwrap();
+    let i = analyze(&m).unwrap();
+    check_flops_of("ConvTranspose", &i);
+    // torchinfo's rule for ConvTranspose2d ("Conv" in the class name): (weights + biases) ×
+    // output positions, e.g. the first layer: (3·3·3·3 + 3)·11·11.
+    let first = i.nodes.iter().find(|n| n.name == "conv2d_transpose").unwrap();
+    assert_eq!(first.macs, (3 * 3 * 3 * 3 + 3) * 11 * 11);
+    let no_bias = i.nodes.iter().find(|n| n.name == "conv2d_transpose_6").unwrap();
+    assert_eq!(no_bias.macs, 3 * 2 * 5 * 3 * 114 * 228);
 }
 
 #[test]

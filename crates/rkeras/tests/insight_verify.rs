@@ -42,6 +42,20 @@ fn real_models_pass() {
     }
 }
 
+/// `k` (kh, kw, ·, ·) flipped in both spatial axes.
+fn flipped(k: &Tensor) -> rkeras::Result<Tensor> {
+    let s = k.shape().to_vec();
+    let (kh, kw, inner) = (s[0], s[1], s[2] * s[3]);
+    let mut out = vec![0.0; k.len()];
+    for i in 0..kh {
+        for j in 0..kw {
+            let (from, to) = ((i * kw + j) * inner, ((kh - 1 - i) * kw + (kw - 1 - j)) * inner);
+            out[to..to + inner].copy_from_slice(&k.data()[from..from + inner]);
+        }
+    }
+    Ok(Tensor::new(&s, out)?)
+}
+
 /// A 3×3 `valid` Conv2D with bias, written by hand, with one of two bugs.
 #[derive(Clone)]
 struct BrokenConv {
@@ -75,17 +89,7 @@ impl CustomLayer for BrokenConv {
         let (w, b) = (h.weight(0)?, h.weight(1)?);
         let y = match self.bug {
             Bug::FlippedKernel => {
-                let k = ctx.tape.value(w).clone();
-                let s = k.shape().to_vec();
-                let (kh, kw, inner) = (s[0], s[1], s[2] * s[3]);
-                let mut flipped = vec![0.0; k.len()];
-                for i in 0..kh {
-                    for j in 0..kw {
-                        let (from, to) = ((i * kw + j) * inner, ((kh - 1 - i) * kw + (kw - 1 - j)) * inner);
-                        flipped[to..to + inner].copy_from_slice(&k.data()[from..from + inner]);
-                    }
-                }
-                let wf = ctx.tape.constant(Tensor::new(&s, flipped)?);
+                let wf = ctx.tape.constant(flipped(ctx.tape.value(w))?);
                 ctx.tape.conv2d(x[0], wf, Some(b), &p)?
             }
             Bug::DoubledKernelGradient => {
@@ -146,4 +150,106 @@ fn a_broken_backward_rule_fails_loudly() {
     assert!(b.forward.unwrap().1 < 1e-5, "{text}");
     assert!(b.gradient.unwrap() > 0.3, "{text}");
     assert!(!b.passed && checks[0].passed && checks[2].passed, "{text}");
+}
+
+/// Conv2DTranspose (strides, `same`, output_padding, dilation), Permute and Reshape now have
+/// naive references: each layer's forward pass is compared, and all pass.
+#[test]
+fn conv_transpose_permute_reshape_have_references_and_pass() {
+    clear_session();
+    let m = Sequential::new()
+        .add(InputLayer::new(&[6, 6, 3]))
+        .add(Conv2DTranspose::new(4, 3).strides(2).padding("same").activation("relu"))
+        .add(Conv2DTranspose::new(3, 3).strides(2).output_padding(1))
+        .add(Conv2DTranspose::new(2, 3).dilation_rate(2).use_bias(false))
+        .add(Permute::new(&[3, 1, 2]))
+        .add(Reshape::new(&[30, -1]))
+        .build()
+        .unwrap();
+    let checks = verify(&m, &VerifyOptions::default()).unwrap();
+    let text = render(&checks, &VerifyOptions::default());
+    assert_eq!(checks.len(), 5, "{text}");
+    assert!(checks.iter().all(|c| c.passed && c.forward.is_some()), "{text}");
+    assert!(
+        text.contains("0 without a naive reference") && text.ends_with("PASS: every layer\n"),
+        "{text}"
+    );
+}
+
+/// A stride-2 `same` Conv2DTranspose whose kernel is flipped, or a Permute that forgets to
+/// move the data (a reshape to the permuted shape).
+#[derive(Clone)]
+enum BrokenShape {
+    FlippedTranspose,
+    PermuteAsReshape,
+}
+
+impl CustomLayer for BrokenShape {
+    fn class_name(&self) -> &str {
+        match self {
+            BrokenShape::FlippedTranspose => "Conv2DTranspose",
+            BrokenShape::PermuteAsReshape => "Permute",
+        }
+    }
+    fn build(&mut self, input: &[Shape], b: &mut Builder) -> rkeras::Result<()> {
+        if let BrokenShape::FlippedTranspose = self {
+            let c = b.channels(input, 0)?;
+            b.add_weight("kernel", &[3, 3, 4, c], "glorot_uniform", true)?;
+        }
+        Ok(())
+    }
+    fn compute_output_shape(&self, input: &[Shape]) -> rkeras::Result<Vec<Shape>> {
+        let s = &input[0];
+        Ok(vec![match self {
+            BrokenShape::FlippedTranspose => vec![s[0], s[1].map(|h| 2 * h), s[2].map(|w| 2 * w), Some(4)],
+            BrokenShape::PermuteAsReshape => vec![s[0], s[2], s[1], s[3]],
+        }])
+    }
+    fn call(&self, ctx: &mut CallCtx, x: &[Var], h: &Handles) -> rkeras::Result<Vec<Var>> {
+        let y = match self {
+            BrokenShape::FlippedTranspose => {
+                let wf = ctx.tape.constant(flipped(ctx.tape.value(h.weight(0)?))?);
+                let p = tensor::ops::conv_transpose::Conv2dTransposeParams::new((2, 2), Padding::Same);
+                ctx.tape.conv2d_transpose(x[0], wf, None, &p)?
+            }
+            BrokenShape::PermuteAsReshape => {
+                let s = ctx.tape.value(x[0]).shape().to_vec();
+                ctx.tape.reshape(x[0], &[s[0], s[2], s[1], s[3]])?
+            }
+        };
+        Ok(vec![y])
+    }
+    fn get_config(&self) -> Value {
+        match self {
+            BrokenShape::FlippedTranspose => json!({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2],
+                "padding": "same", "dilation_rate": [1, 1], "output_padding": null,
+                "activation": "linear", "use_bias": false}),
+            BrokenShape::PermuteAsReshape => json!({"dims": [2, 1, 3]}),
+        }
+    }
+}
+
+#[test]
+fn a_broken_conv_transpose_or_permute_fails_loudly() {
+    for (bug, class) in [
+        (BrokenShape::FlippedTranspose, "Conv2DTranspose"),
+        (BrokenShape::PermuteAsReshape, "Permute"),
+    ] {
+        clear_session();
+        let m = Sequential::new()
+            .add(InputLayer::new(&[5, 7, 2]))
+            .add(Custom::new(bug).named("broken"))
+            .add(Flatten::new())
+            .build()
+            .unwrap();
+        let checks = verify(&m, &VerifyOptions::default()).unwrap();
+        let text = render(&checks, &VerifyOptions::default());
+        let bad: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+        assert_eq!(bad, ["broken"], "{text}");
+        assert!(checks[0].forward.unwrap().1 > 1e-2, "{text}");
+        assert!(
+            text.contains(&format!("broken ({class})")) && text.ends_with("FAIL: broken\n"),
+            "{text}"
+        );
+    }
 }

@@ -3,14 +3,17 @@
 //! - **FLOPs** as TensorFlow's profiler counts the Keras model's inference graph at batch 1
 //!   (`tf.compat.v1.profiler`, `float_operation()`, what keras-flops reports): a
 //!   convolution `2·kh·kw·c_in·(output elements)` plus one per output for the bias, a dense
-//!   layer `2·in·units` plus the bias, pooling `kh·kw` per output, global average pooling
+//!   layer `2·in·units` plus the bias, a transposed convolution
+//!   `⌊2·kh·kw·c_in·filters·oh·ow / (sh·sw)⌋` plus the bias (TensorFlow's
+//!   `Conv2DBackpropInput` rule; dilated ones as tf-keras runs them), pooling `kh·kw` per output, global average pooling
 //!   one per input, merges one per output and extra input, softmax five per element.
 //!   BatchNormalization (folded into one fused op), ReLU, sigmoid, tanh, padding, cropping,
 //!   global max pooling and concatenation count nothing there, nor does a grouped Conv2D's
 //!   convolution (only its bias). Checked against the profiler by
 //!   `tools/fixtures/make_insight_refs.py`.
 //! - **MACs** as torchinfo's "Mult-Adds": a convolution's weights and biases times the
-//!   output positions, a Dense or BatchNormalization layer's weights and biases (gamma and
+//!   output positions (any class with "Conv" in its name, so ConvTranspose2d too: its
+//!   parameters times its output positions, not its input positions), a Dense or BatchNormalization layer's weights and biases (gamma and
 //!   beta) once per sample; everything else none.
 //! - **Activations**: output elements per sample (forward), at 4 bytes each (float32).
 
@@ -67,6 +70,37 @@ fn activation_flops(name: &str, n: u64) -> Option<(String, u64)> {
         _ => return None,
     };
     Some((format!("{per}·{} ({name})", thousands(n)), per * n))
+}
+
+/// TensorFlow's rule for `Conv2DBackpropInput` (the op of a Keras Conv2DTranspose):
+/// `2·(backprop output elements)·(kernel elements) / (filters·sh·sw)`, truncated, i.e.
+/// `⌊2·kh·kw·c_in·filters·oh·ow / (sh·sw)⌋`. A dilated layer goes through tf-keras's
+/// `atrous_conv2d_transpose`: stride 1 on an output padded by `(k − 1)·d` for `same` and
+/// rounded up to a multiple of `d`, plus 11 scalar index ops the profiler counts.
+fn conv_transpose_flops(config: &Value, (kh, kw): (u64, u64), cin: u64, output: &Shape) -> Vec<(String, u64)> {
+    let (Some((oh, ow)), Some(cout)) = (spatial_dims(config, output), channels(config, output)) else {
+        return Vec::new();
+    };
+    let (oh, ow, cout) = (oh as u64, ow as u64, cout as u64);
+    let (sh, sw) = pair(config, "strides").map_or((1, 1), |(a, b)| (a as u64, b as u64));
+    let d = pair(config, "dilation_rate").map_or(1, |(a, _)| a as u64);
+    if d <= 1 {
+        let per = 2 * kh * kw * cin * cout;
+        return vec![(
+            format!("2·{kh}·{kw}·{cin}·{cout}·{oh}·{ow} / ({sh}·{sw})"),
+            per * oh * ow / (sh * sw).max(1),
+        )];
+    }
+    let same = config.get("padding").and_then(Value::as_str) == Some("same");
+    let padded = |o: u64, k: u64| (o + if same { k.saturating_sub(1) * d } else { 0 }).div_ceil(d) * d;
+    let (ph, pw) = (padded(oh, kh), padded(ow, kw));
+    vec![
+        (
+            format!("2·{kh}·{kw}·{cin}·{cout}·{ph}·{pw} (atrous, padded output)"),
+            2 * kh * kw * cin * cout * ph * pw,
+        ),
+        ("11 (atrous index arithmetic)".into(), 11),
+    ]
 }
 
 /// TF-profiler FLOPs of one call (batch 1).
@@ -148,10 +182,8 @@ pub fn flops(layer: &dyn Layer, config: &Value, inputs: &[Shape], outputs: &[Sha
         "Rescaling" => t.push((format!("2·{} (scale, offset)", thousands(n_out)), 2 * n_out)),
         "Softmax" => t.extend(activation_flops("softmax", n_out)),
         "Conv2DTranspose" => {
-            return Counted {
-                value: None,
-                line: "FLOPs: not counted (TensorFlow's rule for Conv2DBackpropInput is not reproduced)".into(),
-            }
+            t.extend(conv_transpose_flops(config, k.unwrap_or((1, 1)), cin, output));
+            bias(&mut t);
         }
         _ => {}
     }

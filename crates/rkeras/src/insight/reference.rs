@@ -1,7 +1,7 @@
 //! Naive reference forward passes for `rkeras verify`: each layer recomputed from its Keras
 //! config and weights with the engine's loop-over-windows reference kernels
-//! (`conv2d_naive`, `depthwise_conv2d_naive`, `linear_naive`, `max_pool2d_naive`, …) and
-//! plain loops, never with the fast kernels the layer itself runs. NHWC (`channels_last`)
+//! (`conv2d_naive`, `depthwise_conv2d_naive`, `conv2d_transpose_naive`, `linear_naive`,
+//! `max_pool2d_naive`, …) and plain loops (Reshape, Permute, LayerScale, CustomScaleLayer), never with the fast kernels the layer itself runs. NHWC (`channels_last`)
 //! inputs; a layer with no reference here is reported as such, not passed.
 
 use super::geometry::pair;
@@ -10,6 +10,7 @@ use crate::error::{KerasError, Result};
 use crate::layers::Layer;
 use serde_json::Value;
 use tensor::ops::conv::{conv2d_naive, Conv2dParams};
+use tensor::ops::conv_transpose::{conv2d_transpose_naive, Conv2dTransposeParams};
 use tensor::ops::depthwise::{depthwise_conv2d_naive, DepthwiseParams};
 use tensor::ops::elementwise::{binary_naive, BinaryOp};
 use tensor::ops::matmul::linear_naive;
@@ -109,6 +110,12 @@ pub fn forward(layer: &dyn Layer, inputs: &[Tensor]) -> Result<Option<Tensor>> {
             )?;
             activate(name, &config, y)?
         }
+        "Conv2DTranspose" => {
+            let mut p = Conv2dTransposeParams::new(strides, padding(&config)).with_dilation(dilation);
+            p.output_padding = pair(&config, "output_padding");
+            let y = conv2d_transpose_naive(x, weight(layer, "kernel")?, bias(layer, &config)?, &p)?;
+            activate(name, &config, y)?
+        }
         "Dense" => {
             let k = weight(layer, "kernel")?;
             let inner = k.shape()[0];
@@ -201,10 +208,93 @@ pub fn forward(layer: &dyn Layer, inputs: &[Tensor]) -> Result<Option<Tensor>> {
             let n = x.shape()[0];
             x.reshape(&[n, x.len() / n.max(1)])?
         }
-        "Dropout" => x.clone(),
+        "Dropout" | "StochasticDepth" => x.clone(),
+        "Reshape" => reshape(name, &config, x)?,
+        "Permute" => permute(name, &config, x)?,
+        "LayerScale" => {
+            let g = weight(layer, "gamma")?.data();
+            let c = g.len().max(1);
+            Tensor::new(
+                x.shape(),
+                x.data().iter().enumerate().map(|(i, &v)| v * g[i % c]).collect(),
+            )?
+        }
+        "CustomScaleLayer" => {
+            let scale = f64_of(&config, "scale", 1.0) as f32;
+            let (a, b) = (x, inputs.get(1).unwrap_or(x));
+            Tensor::new(
+                a.shape(),
+                a.data().iter().zip(b.data()).map(|(&p, &q)| p + q * scale).collect(),
+            )?
+        }
         _ => return Ok(None),
     };
     Ok(Some(y))
+}
+
+fn dims_of(layer: &str, config: &Value, key: &str) -> Result<Vec<i64>> {
+    config
+        .get(key)
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>())
+        .ok_or_else(|| {
+            KerasError::Invalid(format!(
+                "verify: layer {layer}: config {key:?}: expected a list of integers"
+            ))
+        })
+}
+
+/// Reshape by a copy: element `i` of the row-major input is element `i` of the output,
+/// whose shape is `target_shape` (one `-1` resolved) after the batch.
+fn reshape(layer: &str, config: &Value, x: &Tensor) -> Result<Tensor> {
+    let target = dims_of(layer, config, "target_shape")?;
+    let n = x.shape()[0];
+    let per = x.len() / n.max(1);
+    let known: i64 = target.iter().filter(|&&d| d != -1).product();
+    let mut shape = vec![n];
+    for &d in &target {
+        shape.push(if d == -1 {
+            per / (known.max(1) as usize)
+        } else {
+            d as usize
+        });
+    }
+    Ok(Tensor::new(&shape, x.data().to_vec())?)
+}
+
+/// Permute by an index loop: output position `(b, o₁, …, o_k)` reads input position `p`
+/// with `p[dims[j]] = o_j` (Keras's 1-based `dims`, batch fixed).
+fn permute(layer: &str, config: &Value, x: &Tensor) -> Result<Tensor> {
+    let dims: Vec<usize> = dims_of(layer, config, "dims")?.iter().map(|&d| d as usize).collect();
+    let s = x.shape();
+    if dims.len() + 1 != s.len() || dims.iter().any(|&d| d == 0 || d >= s.len()) {
+        return Err(KerasError::Invalid(format!(
+            "verify: layer {layer}: dims {dims:?} do not permute the non-batch axes of an input of shape {s:?}"
+        )));
+    }
+    let mut strides = vec![1usize; s.len()];
+    for k in (0..s.len() - 1).rev() {
+        strides[k] = strides[k + 1] * s[k + 1];
+    }
+    let mut out_shape = vec![s[0]];
+    out_shape.extend(dims.iter().map(|&d| s[d]));
+    let mut out = Vec::with_capacity(x.len());
+    let mut idx = vec![0usize; s.len()];
+    for _ in 0..x.len() {
+        let mut at = idx[0] * strides[0];
+        for (j, &d) in dims.iter().enumerate() {
+            at += idx[j + 1] * strides[d];
+        }
+        out.push(x.data()[at]);
+        for k in (0..s.len()).rev() {
+            idx[k] += 1;
+            if idx[k] < out_shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    Ok(Tensor::new(&out_shape, out)?)
 }
 
 /// Cropping2D by loops.
