@@ -135,7 +135,7 @@ fn predict_images(model: &rkeras::Model, a: &PredictArgs) -> Result<Tensor> {
         .as_deref()
         .map(crate::train_folder::parse_size)
         .transpose()?;
-    let x = crate::predict_image::load_batch(&a.model, model, &a.images, size)?;
+    let x = crate::predict_image::load_preprocessed(a, model, size, true)?;
     let y = model
         .predict(&[x], a.batch_size)
         .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?

@@ -94,6 +94,28 @@ pub fn load_batch(
     Ok(Tensor::new(&[paths.len(), h, w, c], data)?)
 }
 
+/// The `--image` files as [`load_batch`] reads them, then the family's `preprocess_input`
+/// ([`preprocess_mode`]): the same input whether the scores are printed or written. With
+/// `any_model`, a model that is no application (one `rkeras train` made) gets the 0–255
+/// pixels unless `--preprocess` says otherwise; without it that is an error.
+pub fn load_preprocessed(
+    a: &PredictArgs,
+    model: &rkeras::Model,
+    size: Option<(usize, usize)>,
+    any_model: bool,
+) -> Result<Tensor> {
+    let mode = match preprocess_mode(&a.model, model, a.preprocess.as_deref()) {
+        Err(_) if any_model && a.preprocess.is_none() => Mode::PassThrough,
+        mode => mode?,
+    };
+    let x = load_batch(&a.model, model, &a.images, size)?;
+    Ok(if mode == Mode::PassThrough {
+        x
+    } else {
+        preprocess_with(mode, &x)?
+    })
+}
+
 /// Runs `rkeras predict … --image`.
 pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
     if a.top == 0 {
@@ -101,13 +123,7 @@ pub fn run_with(a: &PredictArgs, model: &rkeras::Model) -> Result<()> {
             "--top: expected a positive integer, received 0".into(),
         ));
     }
-    let mode = preprocess_mode(&a.model, model, a.preprocess.as_deref())?;
-    let x = load_batch(&a.model, model, &a.images, None)?;
-    let x = if mode == Mode::PassThrough {
-        x
-    } else {
-        preprocess_with(mode, &x)?
-    };
+    let x = load_preprocessed(a, model, None, false)?;
     let y = model
         .predict(&[x], a.batch_size)
         .map_err(|e| KerasError::Invalid(format!("{}: {e}", a.model)))?

@@ -147,5 +147,24 @@ fn predict_image_on_hash_weighted_mobilenetv2_equals_keras_and_depends_on_the_pi
         assert!(d > 0.05, "images {a} and {b}: max difference {d}");
     }
     assert_ne!(got[0].1[..3], got[2].1[..3], "photo1 and rgb.png share their top 3");
+
+    // `--output` writes the same scores (the same preprocess_input) as the printed table.
+    let y_path = tmp.join("y.npy");
+    let mut args = args[..args.len() - 2].to_vec();
+    args.extend(["--output".to_string(), y_path.to_string_lossy().into_owned()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_rkeras"))
+        .args(&args)
+        .output()
+        .expect("run rkeras");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let y = read_npy(y_path.to_str().unwrap()).expect("written scores");
+    assert_eq!(y.shape(), [3, 1000]);
+    let worst = y
+        .data()
+        .iter()
+        .zip(want.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-4, "--output differs from Keras by {worst}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

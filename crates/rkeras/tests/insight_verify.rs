@@ -42,6 +42,23 @@ fn real_models_pass() {
     }
 }
 
+/// MobileNetV3's hard sigmoid is `ReLU(6)(x + 3.0) * (1/6)`: Keras 3 operations with a
+/// constant operand, which the reference must apply (it once passed `x` through unchanged and
+/// every such layer failed by exactly the constant).
+#[test]
+fn operations_with_a_constant_have_references_and_pass() {
+    let m = small("MobileNetV3Small", 32);
+    let checks = verify(&m, &VerifyOptions::default()).unwrap();
+    let text = render(&checks, &VerifyOptions::default());
+    assert!(checks.iter().all(|c| c.passed), "{text}");
+    assert!(checks.iter().all(|c| c.forward.is_some()), "{text}");
+    let ops = ["Add", "Multiply"]
+        .iter()
+        .map(|class| text.lines().filter(|l| l.contains(&format!("({class})"))).count())
+        .sum::<usize>();
+    assert!(ops > 20, "{ops} Add/Multiply rows\n{text}");
+}
+
 /// `k` (kh, kw, ·, ·) flipped in both spatial axes.
 fn flipped(k: &Tensor) -> rkeras::Result<Tensor> {
     let s = k.shape().to_vec();

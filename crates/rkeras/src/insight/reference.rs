@@ -159,14 +159,28 @@ pub fn forward(layer: &dyn Layer, inputs: &[Tensor]) -> Result<Option<Tensor>> {
                 crop(x, t, b, l, r)?
             }
         }
-        "Add" | "Subtract" | "Multiply" | "Maximum" | "Minimum" | "Average" => {
+        "Add" | "Subtract" | "Multiply" | "TrueDivide" | "Maximum" | "Minimum" | "Average" => {
             let op = match layer.class_name() {
                 "Subtract" => BinaryOp::Sub,
                 "Multiply" => BinaryOp::Mul,
+                "TrueDivide" => BinaryOp::Div,
                 "Maximum" => BinaryOp::Maximum,
                 "Minimum" => BinaryOp::Minimum,
                 _ => BinaryOp::Add,
             };
+            // An operation with a constant (Keras 3's `x + 3.0`, `2.0 - x`, as MobileNetV3's
+            // hard sigmoid) keeps it among its saved arguments.
+            let constant = layer.keras_op_args(vec![Value::Null]).and_then(|args| {
+                let at = args.iter().position(Value::is_number)?;
+                Some((Tensor::scalar(args[at].as_f64()? as f32), at == 0))
+            });
+            if let Some((c, left)) = constant {
+                return Ok(Some(if left {
+                    binary_naive(op, &c, x)?
+                } else {
+                    binary_naive(op, x, &c)?
+                }));
+            }
             let mut acc = inputs[0].clone();
             for t in &inputs[1..] {
                 acc = binary_naive(op, &acc, t)?;

@@ -19,10 +19,10 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::{arg_err, shape_err, Result};
-use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
+use crate::kernels;
 use crate::kernels::act::ActSpec;
 use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
-use crate::kernels;
+use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_direct;
 pub use crate::ops::conv_gemm::ConvGeometry;
 use crate::ops::conv_gemm::{self, COL_BUDGET};
