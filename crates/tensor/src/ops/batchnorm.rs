@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
+use crate::kernels;
 use crate::ops::shape_ops::normalize_axis;
 use crate::tensor::Tensor;
 
@@ -136,34 +137,39 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
     if block == 0 {
         return (vec![0.0; c], vec![0.0; c]);
     }
+    // Channels-first blocks: one run of `inner` values per channel.
     let sum_block = |mut acc: Vec<f64>, (xb, yb): (&[f32], &[f32])| {
         let (sy, sxy) = acc.split_at_mut(c);
-        if inner == 1 {
-            for (((a, b), &xv), &yv) in sy.iter_mut().zip(sxy.iter_mut()).zip(xb).zip(yb) {
-                *a += yv as f64;
-                *b += xv as f64 * yv as f64;
-            }
-        } else {
-            for ch in 0..c {
-                let (xr, yr) = (&xb[ch * inner..(ch + 1) * inner], &yb[ch * inner..(ch + 1) * inner]);
-                let (mut pa, mut pb) = ([0.0f64; 8], [0.0f64; 8]);
-                let (xc, yc) = (xr.chunks_exact(8), yr.chunks_exact(8));
-                let (xt, yt) = (xc.remainder(), yc.remainder());
-                for (x8, y8) in xc.zip(yc) {
-                    for k in 0..8 {
-                        pa[k] += y8[k] as f64;
-                        pb[k] += x8[k] as f64 * y8[k] as f64;
-                    }
+        for ch in 0..c {
+            let (xr, yr) = (&xb[ch * inner..(ch + 1) * inner], &yb[ch * inner..(ch + 1) * inner]);
+            let (mut pa, mut pb) = ([0.0f64; 8], [0.0f64; 8]);
+            let (xc, yc) = (xr.chunks_exact(8), yr.chunks_exact(8));
+            let (xt, yt) = (xc.remainder(), yc.remainder());
+            for (x8, y8) in xc.zip(yc) {
+                for k in 0..8 {
+                    pa[k] += y8[k] as f64;
+                    pb[k] += x8[k] as f64 * y8[k] as f64;
                 }
-                for (&xv, &yv) in xt.iter().zip(yt) {
-                    pa[0] += yv as f64;
-                    pb[0] += xv as f64 * yv as f64;
-                }
-                sy[ch] += pa.iter().sum::<f64>();
-                sxy[ch] += pb.iter().sum::<f64>();
             }
+            for (&xv, &yv) in xt.iter().zip(yt) {
+                pa[0] += yv as f64;
+                pb[0] += xv as f64 * yv as f64;
+            }
+            sy[ch] += pa.iter().sum::<f64>();
+            sxy[ch] += pb.iter().sum::<f64>();
         }
         acc
+    };
+    // Channels-last rows go to the vectorized kernel a whole span at a time.
+    let isa = kernels::isa();
+    let sum_span = |mut acc: Vec<f64>, xs: &[f32], ys: &[f32]| {
+        if inner == 1 {
+            let (sy, sxy) = acc.split_at_mut(c);
+            kernels::channel::sums(isa, c, xs, ys, sy, sxy);
+            acc
+        } else {
+            xs.chunks(block).zip(ys.chunks(block)).fold(acc, sum_block)
+        }
     };
     let acc = if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
         // Items of several blocks: a channels-last block is one pixel (a few channels), too
@@ -177,10 +183,7 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
             || vec![0.0f64; 2 * c],
             |acc, i| {
                 let span = i * per * block..((i + 1) * per * block).min(x.len());
-                x[span.clone()]
-                    .chunks(block)
-                    .zip(y[span].chunks(block))
-                    .fold(acc, sum_block)
+                sum_span(acc, &x[span.clone()], &y[span])
             },
             |mut a, b| {
                 a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
@@ -188,9 +191,7 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
             },
         )
     } else {
-        x.chunks(block)
-            .zip(y.chunks(block))
-            .fold(vec![0.0f64; 2 * c], sum_block)
+        sum_span(vec![0.0f64; 2 * c], x, y)
     };
     let (sy, sxy) = acc.split_at(c);
     (sy.to_vec(), sxy.to_vec())
@@ -214,17 +215,28 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
     }
     let coef = co.a.iter().zip(&co.b).zip(co.s.iter().zip(&co.k));
     let map_block = |(ob, (xb, yb)): (&mut [f32], (&[f32], &[f32]))| {
-        if inner == 1 {
-            for ((o, (&xv, &yv)), ((&a, &b), (&s, &k))) in ob.iter_mut().zip(xb.iter().zip(yb)).zip(coef.clone()) {
+        for (ch, ((&a, &b), (&s, &k))) in coef.clone().enumerate() {
+            let run = ch * inner..(ch + 1) * inner;
+            for (o, (&xv, &yv)) in ob[run.clone()].iter_mut().zip(xb[run.clone()].iter().zip(&yb[run])) {
                 *o = a * xv + b * (yv - s) + k;
             }
+        }
+    };
+    // Channels-last rows: the vectorized kernel over a whole span; channels-first: per block.
+    let isa = kernels::isa();
+    let kco = kernels::channel::Coefficients {
+        a: &co.a,
+        b: &co.b,
+        s: &co.s,
+        k: &co.k,
+    };
+    let map_span = |o: &mut [f32], xs: &[f32], ys: &[f32]| {
+        if inner == 1 {
+            kernels::channel::affine(isa, c, xs, ys, kco, o);
         } else {
-            for (ch, ((&a, &b), (&s, &k))) in coef.clone().enumerate() {
-                let run = ch * inner..(ch + 1) * inner;
-                for (o, (&xv, &yv)) in ob[run.clone()].iter_mut().zip(xb[run.clone()].iter().zip(&yb[run])) {
-                    *o = a * xv + b * (yv - s) + k;
-                }
-            }
+            o.chunks_mut(block)
+                .zip(xs.chunks(block).zip(ys.chunks(block)))
+                .for_each(map_block);
         }
     };
     if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
@@ -233,15 +245,9 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
         out.par_chunks_mut(span)
             .zip(x.par_chunks(span).zip(y.par_chunks(span)))
             .with_min_len(min_len)
-            .for_each(|(o, (xs, ys))| {
-                o.chunks_mut(block)
-                    .zip(xs.chunks(block).zip(ys.chunks(block)))
-                    .for_each(map_block)
-            });
+            .for_each(|(o, (xs, ys))| map_span(o, xs, ys));
     } else {
-        out.chunks_mut(block)
-            .zip(x.chunks(block).zip(y.chunks(block)))
-            .for_each(map_block);
+        map_span(&mut out, x, y);
     }
     out
 }
