@@ -11,6 +11,8 @@
 //!   TensorFlow's `same` split included), never a whole im2col buffer; 1×1 and `Dense` are the
 //!   one-tap case;
 //! - [`depthwise`]: depthwise convolution register-blocked over output pixels × channel vectors;
+//! - [`channel`]: training BatchNormalization's per-channel f64 sums and affine maps over
+//!   channels-last rows (the tape's passes, compiled per ISA);
 //! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
 //!   be folded), element-wise merges, all with the same activation epilogue.
 //!
@@ -18,6 +20,7 @@
 //! the fallbacks on a machine that has more).
 
 pub mod act;
+pub mod channel;
 pub mod conv;
 pub mod depthwise;
 pub mod gemm;
@@ -97,4 +100,32 @@ pub fn threads() -> usize {
 /// outside and parking the caller for every kernel.
 pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
+}
+
+/// Runs `f` inside a function compiled for the kernels' instruction set, so that the plain
+/// loops `f` inlines (the tape's element-wise maps) vectorize to AVX-512 or AVX2 instead of
+/// the crate's baseline (SSE2 on x86-64). Element-wise results are the same on every
+/// instruction set: Rust never contracts `a·b + c` into a fused multiply-add by itself.
+#[inline(always)]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    match isa() {
+        // SAFETY: `isa()` is never above what the CPU reported.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { run_avx512(f) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { run_avx2(f) },
+        _ => f(),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn run_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }

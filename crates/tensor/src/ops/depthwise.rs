@@ -389,6 +389,29 @@ unsafe fn dw_row_fma(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw: &mut
     dw_row::<true>(g, x, gy, r, dw)
 }
 
+// And for AVX-512 (the same loops, twice as wide; the same results: each output is the same
+// chain of fused multiply-adds whatever the vector width).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fwd_row_avx512(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+    fwd_row::<true>(g, x, k, bias, r, orow)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn dx_row_avx512(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+    dx_row::<true>(g, gy, k, r, dxrow)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn dw_row_avx512(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw: &mut [f32]) {
+    dw_row::<true>(g, x, gy, r, dw)
+}
+
+/// Whether the FMA kernels may use AVX-512 (the kernels' ISA, `RKERAS_ISA` included).
+fn wide() -> bool {
+    crate::kernels::isa() == crate::kernels::Isa::Avx512
+}
+
 /// Whether this CPU runs the AVX2 + FMA kernels.
 fn cpu_has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -418,7 +441,11 @@ fn forward_impl(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, fm
         .for_each(|(r, orow)| {
             #[cfg(target_arch = "x86_64")]
             if fma {
-                // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA.
+                // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA, `wide` only
+                // when it also reported AVX-512.
+                if wide() {
+                    return unsafe { fwd_row_avx512(g, x, k, bias, r, orow) };
+                }
                 return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
             }
             let _ = fma;
@@ -440,6 +467,9 @@ fn input_grad_impl(gy: &[f32], k: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f3
             #[cfg(target_arch = "x86_64")]
             if fma {
                 // SAFETY: as in `forward_impl`.
+                if wide() {
+                    return unsafe { dx_row_avx512(g, gy, k, r, dxrow) };
+                }
                 return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
             }
             let _ = fma;
@@ -459,7 +489,11 @@ fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f
             #[cfg(target_arch = "x86_64")]
             if fma {
                 // SAFETY: as in `forward_impl`.
-                unsafe { dw_row_fma(g, x, gy, r, &mut dw) };
+                if wide() {
+                    unsafe { dw_row_avx512(g, x, gy, r, &mut dw) };
+                } else {
+                    unsafe { dw_row_fma(g, x, gy, r, &mut dw) };
+                }
                 return dw;
             }
             let _ = fma;

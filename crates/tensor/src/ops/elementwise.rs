@@ -4,6 +4,8 @@
 //! the axes its input was stretched along ([`sum_to_shape`]). Unary maps (`neg`, `scale`,
 //! `add_scalar`, `exp`, `log`, `sqrt`, `square`, `abs`, `pow`, `clip`) keep the shape.
 //!
+//! The maps run in [`crate::kernels::vectorized`] (compiled for the CPU's vector ISA).
+//!
 //! Kernels: a same-shape path, a "bias over the trailing axes" path, and a general path that
 //! first merges adjacent axes which broadcast the same way (so most shapes become one or two
 //! long contiguous runs); [`binary_naive`] is the per-element reference they are tested
@@ -27,7 +29,8 @@ pub(crate) const PAR_CHUNK: usize = 1 << 13;
 /// `f` applied to every value; parallel over chunks for large inputs.
 pub(crate) fn map_slice(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
-    let kernel = |o: &mut [f32], s: &[f32]| o.iter_mut().zip(s).for_each(|(o, &v)| *o = f(v));
+    let kernel =
+        |o: &mut [f32], s: &[f32]| crate::kernels::vectorized(|| o.iter_mut().zip(s).for_each(|(o, &v)| *o = f(v)));
     if x.len() >= PAR_MIN_LEN {
         out.par_chunks_mut(PAR_CHUNK)
             .zip(x.par_chunks(PAR_CHUNK))
@@ -42,7 +45,7 @@ pub(crate) fn map_slice(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
 pub(crate) fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0f32; a.len()];
     let kernel = |o: &mut [f32], a: &[f32], b: &[f32]| {
-        o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| *o = f(x, y));
+        crate::kernels::vectorized(|| o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| *o = f(x, y)));
     };
     if a.len() >= PAR_MIN_LEN {
         out.par_chunks_mut(PAR_CHUNK)
@@ -58,11 +61,13 @@ pub(crate) fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) 
 pub(crate) fn zip3_map(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0f32; a.len()];
     let kernel = |o: &mut [f32], a: &[f32], b: &[f32], c: &[f32]| {
-        o.iter_mut()
-            .zip(a)
-            .zip(b)
-            .zip(c)
-            .for_each(|(((o, &x), &y), &z)| *o = f(x, y, z));
+        crate::kernels::vectorized(|| {
+            o.iter_mut()
+                .zip(a)
+                .zip(b)
+                .zip(c)
+                .for_each(|(((o, &x), &y), &z)| *o = f(x, y, z))
+        });
     };
     if a.len() >= PAR_MIN_LEN {
         out.par_chunks_mut(PAR_CHUNK)
