@@ -10,6 +10,8 @@
 //! f64 additions, and the affine map is the same f32 expression (no contraction into FMA).
 //! [`sums_reference`] and [`affine_reference`] are the scalar twins they are tested against.
 
+use std::mem::MaybeUninit;
+
 use super::Isa;
 
 /// Adds every row's `y` and `x·y` (as f64) into `sy` and `sxy` (`c` values each); `x` and `y`
@@ -69,10 +71,14 @@ pub struct Coefficients<'a> {
     pub k: &'a [f32],
 }
 
-/// `out = a·x + b·(y − s) + k` per channel over whole rows of `c`.
-pub fn affine(isa: Isa, c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [f32]) {
+/// `out = a·x + b·(y − s) + k` per channel over whole rows of `c`; every value of `out` is
+/// written (it may start uninitialized) when `x.len()` is a multiple of `c`.
+pub fn affine(isa: Isa, c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [MaybeUninit<f32>]) {
     assert!(
-        x.len() == y.len() && x.len() == out.len() && [co.a, co.b, co.s, co.k].iter().all(|v| v.len() >= c),
+        x.len() == y.len()
+            && x.len() == out.len()
+            && (c == 0 || x.len() % c == 0)
+            && [co.a, co.b, co.s, co.k].iter().all(|v| v.len() >= c),
         "channel affine: operands of different sizes"
     );
     match isa {
@@ -87,25 +93,25 @@ pub fn affine(isa: Isa, c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn affine_avx512(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [f32]) {
+unsafe fn affine_avx512(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [MaybeUninit<f32>]) {
     affine_generic(c, x, y, co, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn affine_avx2(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [f32]) {
+unsafe fn affine_avx2(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [MaybeUninit<f32>]) {
     affine_generic(c, x, y, co, out)
 }
 
 #[inline(always)]
-fn affine_generic(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [f32]) {
+fn affine_generic(c: usize, x: &[f32], y: &[f32], co: Coefficients, out: &mut [MaybeUninit<f32>]) {
     if c == 0 {
         return;
     }
     let (a, b, s, k) = (&co.a[..c], &co.b[..c], &co.s[..c], &co.k[..c]);
     for ((or, xr), yr) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(y.chunks_exact(c)) {
         for (ch, ((o, &xv), &yv)) in or.iter_mut().zip(xr).zip(yr).enumerate() {
-            *o = a[ch] * xv + b[ch] * (yv - s[ch]) + k[ch];
+            o.write(a[ch] * xv + b[ch] * (yv - s[ch]) + k[ch]);
         }
     }
 }
@@ -159,8 +165,8 @@ mod tests {
                 let (mut sy, mut sxy) = (vec![0.5f64; c], vec![-0.25f64; c]);
                 sums(isa, c, &x, &y, &mut sy, &mut sxy);
                 assert_eq!((&sy, &sxy), (&ry, &rxy), "case {case} {isa:?} sums, c {c}");
-                let mut out = vec![f32::NAN; x.len()];
-                affine(isa, c, &x, &y, co, &mut out);
+                // SAFETY: `affine` writes every value (whole rows of `c`).
+                let out = unsafe { crate::kernels::filled_vec(x.len(), |o| affine(isa, c, &x, &y, co, o)) };
                 assert_eq!(out, rout, "case {case} {isa:?} affine, c {c}");
             }
         }

@@ -129,3 +129,17 @@ unsafe fn run_avx512<R>(f: impl FnOnce() -> R) -> R {
 unsafe fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
+
+/// A vector of `n` values that `fill` writes, without zeroing the allocation first (a
+/// `vec![0.0; n]` for an output that is then overwritten costs a whole extra pass of memory
+/// writes: 4–13% of a training step in the profiles).
+///
+/// # Safety
+/// `fill` must write every one of the `n` values of the slice it is given.
+pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the caller's `fill` initialized all `n` values.
+    v.set_len(n);
+    v
+}

@@ -15,6 +15,8 @@
 //!
 //! Shapes: `x` any rank with the channel axis of size `c`; `γ`, `β`, `μ`, `σ²` are `(c,)`.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::autograd::{Tape, Var};
@@ -209,10 +211,38 @@ struct Linear {
 fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
     let (c, inner) = (l.c, l.inner);
     let block = c * inner;
-    let mut out = vec![0.0f32; x.len()];
     if block == 0 {
-        return out;
+        return vec![0.0f32; x.len()];
     }
+    let parallel = x.len() >= PARALLEL_MIN_VALUES && l.outer > 1;
+    let span = (ITEM_VALUES / block).max(1) * block;
+    let min_len = (PARALLEL_MIN_VALUES / span).max(1);
+    if inner == 1 {
+        // Channels-last rows: the vectorized kernel over whole spans, into an output that is
+        // not zeroed first.
+        let isa = kernels::isa();
+        let kco = kernels::channel::Coefficients {
+            a: &co.a,
+            b: &co.b,
+            s: &co.s,
+            k: &co.k,
+        };
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            if parallel {
+                out.par_chunks_mut(span)
+                    .zip(x.par_chunks(span).zip(y.par_chunks(span)))
+                    .with_min_len(min_len)
+                    .for_each(|(o, (xs, ys))| kernels::channel::affine(isa, c, xs, ys, kco, o));
+            } else {
+                kernels::channel::affine(isa, c, x, y, kco, out);
+            }
+        };
+        // SAFETY: `x` is `outer` whole rows of `c` (and `y` as long, `check_grad`), so every
+        // span is whole rows and `affine` writes each of its values.
+        return unsafe { kernels::filled_vec(x.len(), fill) };
+    }
+    // Channels-first blocks: one run of `inner` values per channel.
+    let mut out = vec![0.0f32; x.len()];
     let coef = co.a.iter().zip(&co.b).zip(co.s.iter().zip(&co.k));
     let map_block = |(ob, (xb, yb)): (&mut [f32], (&[f32], &[f32]))| {
         for (ch, ((&a, &b), (&s, &k))) in coef.clone().enumerate() {
@@ -222,26 +252,12 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
             }
         }
     };
-    // Channels-last rows: the vectorized kernel over a whole span; channels-first: per block.
-    let isa = kernels::isa();
-    let kco = kernels::channel::Coefficients {
-        a: &co.a,
-        b: &co.b,
-        s: &co.s,
-        k: &co.k,
-    };
     let map_span = |o: &mut [f32], xs: &[f32], ys: &[f32]| {
-        if inner == 1 {
-            kernels::channel::affine(isa, c, xs, ys, kco, o);
-        } else {
-            o.chunks_mut(block)
-                .zip(xs.chunks(block).zip(ys.chunks(block)))
-                .for_each(map_block);
-        }
+        o.chunks_mut(block)
+            .zip(xs.chunks(block).zip(ys.chunks(block)))
+            .for_each(map_block)
     };
-    if x.len() >= PARALLEL_MIN_VALUES && l.outer > 1 {
-        let span = (ITEM_VALUES / block).max(1) * block;
-        let min_len = (PARALLEL_MIN_VALUES / span).max(1);
+    if parallel {
         out.par_chunks_mut(span)
             .zip(x.par_chunks(span).zip(y.par_chunks(span)))
             .with_min_len(min_len)

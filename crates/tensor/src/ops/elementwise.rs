@@ -12,6 +12,8 @@
 //! against. Large tensors are split over rayon's threads. The shape machinery of
 //! broadcasting and its backward ([`sum_to_shape`]) live in `broadcast.rs`, re-exported here.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 pub(crate) use super::broadcast::fold_to_shape;
@@ -28,58 +30,81 @@ pub(crate) const PAR_CHUNK: usize = 1 << 13;
 
 /// `f` applied to every value; parallel over chunks for large inputs.
 pub(crate) fn map_slice(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
-    let kernel =
-        |o: &mut [f32], s: &[f32]| crate::kernels::vectorized(|| o.iter_mut().zip(s).for_each(|(o, &v)| *o = f(v)));
-    if x.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(x.par_chunks(PAR_CHUNK))
-            .for_each(|(o, s)| kernel(o, s));
-    } else {
-        kernel(&mut out, x);
-    }
-    out
+    let kernel = |o: &mut [MaybeUninit<f32>], s: &[f32]| {
+        crate::kernels::vectorized(|| {
+            o.iter_mut().zip(s).for_each(|(o, &v)| {
+                o.write(f(v));
+            })
+        })
+    };
+    // SAFETY: `write_chunks` hands `kernel` output chunks as long as the input's.
+    unsafe { write_chunks(x.len(), x, x, x, |o, a, _, _| kernel(o, a)) }
 }
 
 /// `f(a[i], b[i])` for slices of equal length.
 pub(crate) fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0f32; a.len()];
-    let kernel = |o: &mut [f32], a: &[f32], b: &[f32]| {
-        crate::kernels::vectorized(|| o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| *o = f(x, y)));
-    };
-    if a.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
-            .for_each(|(o, (a, b))| kernel(o, a, b));
-    } else {
-        kernel(&mut out, a, b);
+    if a.len() != b.len() {
+        return zip3_map(a, b, a, |x, y, _| f(x, y));
     }
-    out
+    let kernel = |o: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32]| {
+        crate::kernels::vectorized(|| {
+            o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| {
+                o.write(f(x, y));
+            })
+        })
+    };
+    // SAFETY: as in `map_slice`; `a` and `b` have the output's length.
+    unsafe { write_chunks(a.len(), a, b, a, |o, a, b, _| kernel(o, a, b)) }
 }
 
 /// `f(a[i], b[i], c[i])` for slices of equal length (unary backward: gradient, input, output).
 pub(crate) fn zip3_map(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0f32; a.len()];
-    let kernel = |o: &mut [f32], a: &[f32], b: &[f32], c: &[f32]| {
-        crate::kernels::vectorized(|| {
-            o.iter_mut()
-                .zip(a)
-                .zip(b)
-                .zip(c)
-                .for_each(|(((o, &x), &y), &z)| *o = f(x, y, z))
-        });
-    };
-    if a.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(
-                a.par_chunks(PAR_CHUNK)
-                    .zip(b.par_chunks(PAR_CHUNK).zip(c.par_chunks(PAR_CHUNK))),
-            )
-            .for_each(|(o, (a, (b, c)))| kernel(o, a, b, c));
-    } else {
-        kernel(&mut out, a, b, c);
+    if a.len() != b.len() || a.len() != c.len() {
+        // Unequal lengths (a caller's bug): the zip stops at the shortest, zeros after it.
+        let mut out = vec![0.0f32; a.len()];
+        out.iter_mut()
+            .zip(a)
+            .zip(b)
+            .zip(c)
+            .for_each(|(((o, &x), &y), &z)| *o = f(x, y, z));
+        return out;
     }
-    out
+    let kernel = |o: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], c: &[f32]| {
+        crate::kernels::vectorized(|| {
+            o.iter_mut().zip(a).zip(b).zip(c).for_each(|(((o, &x), &y), &z)| {
+                o.write(f(x, y, z));
+            })
+        })
+    };
+    // SAFETY: as in `map_slice`; all three inputs have the output's length.
+    unsafe { write_chunks(a.len(), a, b, c, kernel) }
+}
+
+/// A new vector of `n` values written chunk by chunk by `kernel(out, a, b, c)` (the matching
+/// chunks of the inputs), in parallel for large `n`, without zeroing it first.
+///
+/// # Safety
+/// `a`, `b` and `c` hold `n` values each and `kernel` writes every value of the output chunk
+/// it is given (its length is the input chunks').
+unsafe fn write_chunks(
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    kernel: impl Fn(&mut [MaybeUninit<f32>], &[f32], &[f32], &[f32]) + Sync,
+) -> Vec<f32> {
+    crate::kernels::filled_vec(n, |out| {
+        if n >= PAR_MIN_LEN {
+            out.par_chunks_mut(PAR_CHUNK)
+                .zip(
+                    a.par_chunks(PAR_CHUNK)
+                        .zip(b.par_chunks(PAR_CHUNK).zip(c.par_chunks(PAR_CHUNK))),
+                )
+                .for_each(|(o, (a, (b, c)))| kernel(o, a, b, c));
+        } else {
+            kernel(out, a, b, c);
+        }
+    })
 }
 
 /// The broadcasting binary ops.
