@@ -228,6 +228,12 @@ pub(crate) fn im2col(x: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize
 /// windows read, channels of group `gi`. `dx` holds images `n0..`; taps in the padding are
 /// dropped.
 pub(crate) fn col2im_add(dcol: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize, dx: &mut [f32], n0: usize) {
+    // The adds vectorize to the CPU's ISA there (the same sums in the same order).
+    crate::kernels::vectorized(|| col2im_add_rows(dcol, g, gi, r0, m, dx, n0))
+}
+
+#[inline(always)]
+fn col2im_add_rows(dcol: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize, dx: &mut [f32], n0: usize) {
     let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
     let (kh, kw, cg) = (g.rows.kernel, g.cols.kernel, g.cin_g());
     let (sh, sw, dh, dw) = (g.rows.stride, g.cols.stride, g.rows.dilation, g.cols.dilation);

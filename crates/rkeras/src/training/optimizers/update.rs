@@ -48,7 +48,11 @@ impl Optimizer {
             for p in params.iter_mut() {
                 let k = self.index[&p.id];
                 let slots = &mut self.slots[k].tensors;
-                update_step(&self.kind, self.iterations, lr, &p.grad, &mut p.value, slots);
+                // Compiled for the CPU's vector ISA (the crate's baseline is SSE2); the same
+                // per-element operations, so the same results.
+                tensor::kernels::vectorized(|| {
+                    update_step(&self.kind, self.iterations, lr, &p.grad, &mut p.value, slots)
+                });
             }
         });
         self.iterations += 1;
@@ -121,6 +125,7 @@ fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
 /// The algorithm's update of one variable, in f32 and in Keras's operation order. The loops
 /// zip their slices (no bounds checks) so the compiler vectorizes them; every element still
 /// sees the same operations in the same order, so results are unchanged.
+#[inline(always)]
 fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, var: &mut Tensor, slots: &mut [Tensor]) {
     let g = grad.data();
     let w = var.data_mut();
