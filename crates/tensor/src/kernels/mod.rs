@@ -23,6 +23,7 @@ pub mod act;
 pub mod channel;
 pub mod conv;
 pub mod depthwise;
+pub mod direct;
 pub mod gemm;
 pub mod peak;
 pub mod pointwise;

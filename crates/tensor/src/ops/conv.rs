@@ -2,9 +2,11 @@
 //! cout)`, optional bias `[cout]`, output `[n, oh, ow, cout]`, with strides, `valid`/`same`
 //! (TensorFlow's split, odd pixel bottom/right) or explicit padding, dilation and groups.
 //!
-//! The forward runs the inference plan's implicit-GEMM kernels ([`crate::kernels::conv`]; direct
-//! loops for LeNet-5's one-channel first layer, im2col + GEMM below 8 input channels); the
-//! backward is im2col + GEMM ([`crate::ops::conv_gemm`]: `dW = colᵀ·dy`, `dx = col2im(dy·Wᵀ)`).
+//! The forward runs the inference plan's implicit-GEMM kernels ([`crate::kernels::conv`]) from 8
+//! input channels; below, the direct AVX-512 kernels ([`crate::kernels::direct`]: LeNet-5's two
+//! layers, CIFAR's 3-channel first layer; also their weight gradient), the direct AVX2 loops of
+//! [`crate::ops::conv_direct`] or im2col + GEMM. The backward is otherwise im2col + GEMM
+//! ([`crate::ops::conv_gemm`]: `dW = colᵀ·dy`, `dx = col2im(dy·Wᵀ)`).
 //! [`conv2d_naive`] and
 //! [`conv2d_backward_naive`] are the loops a student writes, kept as the reference.
 //!
@@ -120,7 +122,11 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -
     let g = conv2d_geometry("conv2d", x.shape(), w.shape(), p)?;
     check_bias("conv2d", bias, g.cout, "one per filter")?;
     let b = bias.map(|b| b.data());
-    let y = if conv_direct::applies(&g) {
+    let y = if kernels::direct::takes(&g) {
+        let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
+        kernels::direct::forward(x.data(), w.data(), b, &g, &mut y)?;
+        y
+    } else if conv_direct::applies(&g) {
         conv_direct::forward(x.data(), w.data(), b, &g, conv_direct::cpu_has_fma())
     } else if g.cin_g() >= IMPLICIT_MIN_CHANNELS {
         implicit_forward(x.data(), w.data(), b, &g)?
@@ -160,7 +166,10 @@ pub fn conv2d_backward_parts(
     } else {
         None
     };
-    let (dw, db) = if need_dw && conv_direct::applies(&g) {
+    let (dw, db) = if need_dw && kernels::direct::takes(&g) {
+        let dw = kernels::direct::weight_grad(x.data(), grad_out.data(), &g)?;
+        (Some(Tensor::new(w.shape(), dw)?), bias_grad(grad_out.data(), g.cout))
+    } else if need_dw && conv_direct::applies(&g) {
         let dw = conv_direct::weight_grad(x.data(), grad_out.data(), &g, conv_direct::cpu_has_fma());
         (Some(Tensor::new(w.shape(), dw)?), bias_grad(grad_out.data(), g.cout))
     } else if need_dw {
@@ -203,23 +212,47 @@ pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
     if c == 0 {
         return Vec::new();
     }
-    let rows_per_task = (1 << 14) / c + 1;
+    // Rows summed `lanes / c` at a time as flat runs of `lanes` values (a multiple of both `c`
+    // and 16, so the adds vectorize even for 6 channels), folded onto the channels at the end.
+    let lanes = (c / gcd(c, 16) * 16).min(c * 16);
+    let rows_per_task = ((1 << 14) / c + 1).next_multiple_of(lanes / c);
     let block = rows_per_task * c;
-    crate::determinism::fold_ordered(
+    let sums = crate::determinism::fold_ordered(
         gy.len().div_ceil(block),
         1,
-        || vec![0.0f32; c],
-        |mut db, k| {
-            for row in gy[k * block..((k + 1) * block).min(gy.len())].chunks_exact(c) {
-                db.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+        || vec![0.0f32; lanes],
+        |mut acc, k| {
+            let part = &gy[k * block..((k + 1) * block).min(gy.len())];
+            let runs = part.chunks_exact(lanes);
+            let rest = runs.remainder();
+            crate::kernels::vectorized(|| {
+                for run in runs {
+                    acc.iter_mut().zip(run).for_each(|(a, v)| *a += v);
+                }
+            });
+            for row in rest.chunks_exact(c) {
+                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
             }
-            db
+            acc
         },
         |mut a, b| {
             a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
             a
         },
-    )
+    );
+    let mut db = vec![0.0f32; c];
+    for (j, s) in sums.iter().enumerate() {
+        db[j % c] += s;
+    }
+    db
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Reference convolution: one loop per index, no tiling, no GEMM.

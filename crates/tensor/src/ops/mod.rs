@@ -5,7 +5,7 @@ pub mod activation;
 pub mod batchnorm;
 mod broadcast;
 pub mod conv;
-mod conv_common;
+pub(crate) mod conv_common;
 mod conv_direct;
 pub mod conv_gemm;
 pub mod conv_transpose;
