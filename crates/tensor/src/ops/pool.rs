@@ -143,73 +143,188 @@ fn check_grad(op: &'static str, grad: &Tensor, g: &Pool2dGeometry) -> Result<()>
     Ok(())
 }
 
+/// Per worker: the column maxima of one output row and their image indices, and the maxima
+/// across every run of window columns (the narrow-channel pass).
+#[derive(Default)]
+struct MaxScratch {
+    max: Vec<f32>,
+    arg: Vec<u32>,
+    run_max: Vec<f32>,
+    run_arg: Vec<u32>,
+}
+
+thread_local! {
+    static MAX_SCRATCH: std::cell::RefCell<MaxScratch> = std::cell::RefCell::new(MaxScratch::default());
+}
+
+/// Channels below which the pass across the window columns runs over whole rows
+/// ([`across_runs`]) instead of one window's channels at a time ([`across_windows`]).
+const NARROW_BELOW: usize = 16;
+
+/// All ones where the candidate `(v, i)` replaces the maximum so far `(best, at)`, else zero.
+/// Ties go to the smaller image index, so the first maximum in row-major order wins.
+#[inline(always)]
+fn takes_over(v: f32, i: u32, best: f32, at: u32) -> u32 {
+    ((v > best) as u32 | ((v == best) as u32 & (i < at) as u32)).wrapping_neg()
+}
+
 /// One output row `oy` of image `x_img`: the window maxima, and with `ARG` their positions
 /// (index into the image).
 ///
 /// Two passes, so that the inner loops run over long contiguous runs instead of one window's
 /// few channels at a time: the maximum down the window's input rows, for every input column and
-/// channel (`col_max`, `col_arg`: the first row wins ties), then across each window's columns,
+/// channel (`s.max`, `s.arg`: the first row wins ties), then across each window's columns,
 /// where ties go to the smaller image index. Both together keep the first maximum in row-major
 /// order, as TensorFlow does.
-fn max_row<const ARG: bool>(x_img: &[f32], g: &Pool2dGeometry, oy: usize, out_row: &mut [f32], arg_row: &mut [u32]) {
-    thread_local! {
-        /// Per worker: the column maxima and their image indices.
-        static COLUMNS: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-    }
+#[inline(always)]
+fn max_row<const ARG: bool>(
+    s: &mut MaxScratch,
+    x_img: &[f32],
+    g: &Pool2dGeometry,
+    oy: usize,
+    out_row: &mut [f32],
+    arg_row: &mut [u32],
+) {
     let (w, c) = (g.w, g.c);
     let (y0, y1) = window(&g.rows, oy);
     let row = w * c;
-    COLUMNS.with_borrow_mut(|(col_max, col_arg)| {
-        col_max.clear();
-        col_max.extend_from_slice(&x_img[y0 * row..(y0 + 1) * row]);
+    // Few channels: room for the padded columns around the real ones (see `across_runs`).
+    let (before, after) = if c < NARROW_BELOW { padded_columns(g) } else { (0, 0) };
+    let (lo, hi) = (before * c, (before + w) * c);
+    s.max.resize(hi + after * c, 0.0);
+    s.max[lo..hi].copy_from_slice(&x_img[y0 * row..(y0 + 1) * row]);
+    if ARG {
+        s.arg.resize(hi + after * c, 0);
+        for (a, i) in s.arg[lo..hi].iter_mut().zip((y0 * row) as u32..) {
+            *a = i;
+        }
+    }
+    // Selects written with masks, not branches, so they vectorize.
+    for iy in y0 + 1..y1 {
+        let src = &x_img[iy * row..(iy + 1) * row];
         if ARG {
-            col_arg.clear();
-            col_arg.extend((y0 * row) as u32..((y0 + 1) * row) as u32);
+            let base = (iy * row) as u32;
+            for (j, ((m, a), &v)) in s.max[lo..hi].iter_mut().zip(s.arg[lo..hi].iter_mut()).zip(src).enumerate() {
+                let mask = ((v > *m) as u32).wrapping_neg();
+                *m = if v > *m { v } else { *m };
+                *a = (*a & !mask) | ((base + j as u32) & mask);
+            }
+        } else {
+            for (m, &v) in s.max[lo..hi].iter_mut().zip(src) {
+                *m = if v > *m { v } else { *m };
+            }
         }
-        // Selects written with masks, not branches, so they vectorize.
-        for iy in y0 + 1..y1 {
-            let src = &x_img[iy * row..(iy + 1) * row];
+    }
+    if c < NARROW_BELOW {
+        across_runs::<ARG>(s, g, out_row, arg_row);
+    } else {
+        across_windows::<ARG>(s, g, out_row, arg_row);
+    }
+}
+
+/// The pass across the window columns, one window's channels at a time.
+#[inline(always)]
+fn across_windows<const ARG: bool>(s: &MaxScratch, g: &Pool2dGeometry, out_row: &mut [f32], arg_row: &mut [u32]) {
+    let c = g.c;
+    for ox in 0..g.cols.output {
+        let (x0, x1) = window(&g.cols, ox);
+        let o = &mut out_row[ox * c..(ox + 1) * c];
+        o.copy_from_slice(&s.max[x0 * c..(x0 + 1) * c]);
+        if ARG {
+            let a = &mut arg_row[ox * c..(ox + 1) * c];
+            a.copy_from_slice(&s.arg[x0 * c..(x0 + 1) * c]);
+            for ix in x0 + 1..x1 {
+                let (vs, is) = (&s.max[ix * c..(ix + 1) * c], &s.arg[ix * c..(ix + 1) * c]);
+                for (((ov, av), &v), &i) in o.iter_mut().zip(a.iter_mut()).zip(vs).zip(is) {
+                    let mask = takes_over(v, i, *ov, *av);
+                    *ov = if v > *ov { v } else { *ov };
+                    *av = (*av & !mask) | (i & mask);
+                }
+            }
+        } else {
+            for ix in x0 + 1..x1 {
+                for (ov, &v) in o.iter_mut().zip(&s.max[ix * c..(ix + 1) * c]) {
+                    *ov = if v > *ov { v } else { *ov };
+                }
+            }
+        }
+    }
+}
+
+/// Padded columns before and after the real ones that the windows of a row span.
+fn padded_columns(g: &Pool2dGeometry) -> (usize, usize) {
+    let (ow, kw, sx, before) = (g.cols.output, g.cols.kernel, g.cols.stride, g.cols.pad_before);
+    let span = if ow == 0 { 0 } else { (ow - 1) * sx + kw };
+    (before, span.saturating_sub(before + g.w))
+}
+
+/// The pass across the window columns for few channels, where per-window loops would run a
+/// handful of values at a time: the column maxima are extended by the padding (each padded
+/// column a copy of the nearest real one, with its index: a repeat never replaces the value it
+/// copies, so the maximum and which position wins are unchanged, and the order of the real
+/// columns is kept), then the maximum over every run of `kw` consecutive columns is taken for
+/// all start columns at once (whole rows, so the loops vectorize), and every `sx`-th run is an
+/// output pixel.
+#[inline(always)]
+fn across_runs<const ARG: bool>(s: &mut MaxScratch, g: &Pool2dGeometry, out_row: &mut [f32], arg_row: &mut [u32]) {
+    let (w, c, ow) = (g.w, g.c, g.cols.output);
+    let (kw, sx) = (g.cols.kernel, g.cols.stride);
+    if ow == 0 || w == 0 {
+        return;
+    }
+    let (before, after) = padded_columns(g);
+    for p in 0..before {
+        s.max.copy_within(before * c..(before + 1) * c, p * c);
+        if ARG {
+            s.arg.copy_within(before * c..(before + 1) * c, p * c);
+        }
+    }
+    let last = (before + w - 1) * c;
+    for p in before + w..before + w + after {
+        s.max.copy_within(last..last + c, p * c);
+        if ARG {
+            s.arg.copy_within(last..last + c, p * c);
+        }
+    }
+    // Run maxima for start columns 0, 1, …, (ow − 1)·sx: straight into the output when
+    // every start column is an output pixel.
+    let starts = (ow - 1) * sx + 1;
+    let n = starts * c;
+    let (run_max, run_arg) = if sx == 1 {
+        (&mut out_row[..n], &mut arg_row[..if ARG { n } else { 0 }])
+    } else {
+        s.run_max.resize(n, 0.0);
+        s.run_arg.resize(if ARG { n } else { 0 }, 0);
+        (&mut s.run_max[..], &mut s.run_arg[..])
+    };
+    run_max.copy_from_slice(&s.max[..n]);
+    if ARG {
+        run_arg.copy_from_slice(&s.arg[..n]);
+    }
+    for ix in 1..kw {
+        let vs = &s.max[ix * c..ix * c + n];
+        if ARG {
+            let is = &s.arg[ix * c..ix * c + n];
+            for (((ov, av), &v), &i) in run_max.iter_mut().zip(run_arg.iter_mut()).zip(vs).zip(is) {
+                let mask = takes_over(v, i, *ov, *av);
+                *ov = if v > *ov { v } else { *ov };
+                *av = (*av & !mask) | (i & mask);
+            }
+        } else {
+            for (ov, &v) in run_max.iter_mut().zip(vs) {
+                *ov = if v > *ov { v } else { *ov };
+            }
+        }
+    }
+    if sx > 1 {
+        for ox in 0..ow {
+            let from = ox * sx * c;
+            out_row[ox * c..(ox + 1) * c].copy_from_slice(&s.run_max[from..from + c]);
             if ARG {
-                let base = (iy * row) as u32;
-                for (j, ((m, a), &v)) in col_max.iter_mut().zip(col_arg.iter_mut()).zip(src).enumerate() {
-                    let mask = ((v > *m) as u32).wrapping_neg();
-                    *m = if v > *m { v } else { *m };
-                    *a = (*a & !mask) | ((base + j as u32) & mask);
-                }
-            } else {
-                for (m, &v) in col_max.iter_mut().zip(src) {
-                    *m = if v > *m { v } else { *m };
-                }
+                arg_row[ox * c..(ox + 1) * c].copy_from_slice(&s.run_arg[from..from + c]);
             }
         }
-        for ox in 0..g.cols.output {
-            let (x0, x1) = window(&g.cols, ox);
-            let o = &mut out_row[ox * c..(ox + 1) * c];
-            for (d, &v) in o.iter_mut().zip(&col_max[x0 * c..(x0 + 1) * c]) {
-                *d = v;
-            }
-            if ARG {
-                let a = &mut arg_row[ox * c..(ox + 1) * c];
-                for (d, &i) in a.iter_mut().zip(&col_arg[x0 * c..(x0 + 1) * c]) {
-                    *d = i;
-                }
-                for ix in x0 + 1..x1 {
-                    let (vs, is) = (&col_max[ix * c..(ix + 1) * c], &col_arg[ix * c..(ix + 1) * c]);
-                    for (((ov, av), &v), &i) in o.iter_mut().zip(a.iter_mut()).zip(vs).zip(is) {
-                        let mask = ((v > *ov) as u32 | ((v == *ov) as u32 & (i < *av) as u32)).wrapping_neg();
-                        *ov = if v > *ov { v } else { *ov };
-                        *av = (*av & !mask) | (i & mask);
-                    }
-                }
-            } else {
-                for ix in x0 + 1..x1 {
-                    for (ov, &v) in o.iter_mut().zip(&col_max[ix * c..(ix + 1) * c]) {
-                        *ov = if v > *ov { v } else { *ov };
-                    }
-                }
-            }
-        }
-    });
+    }
 }
 
 /// Rows a rayon task should get at least when each row of `row_len` values costs a window of
@@ -256,7 +371,9 @@ fn pool_rows(
 fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tensor, Vec<u32>)> {
     let mut arg = vec![0u32; if ARG { g.output_shape().iter().product() } else { 0 }];
     let out = pool_rows(x, g, ARG.then_some(&mut arg[..]), |img, oy, o, a| {
-        max_row::<ARG>(img, g, oy, o, a)
+        // The scratch is taken outside the vectorized region, so that the row's loops are
+        // compiled inside it (a thread-local's accessor is a function of its own).
+        MAX_SCRATCH.with_borrow_mut(|s| crate::kernels::vectorized(|| max_row::<ARG>(s, img, g, oy, o, a)))
     })?;
     Ok((out, arg))
 }
