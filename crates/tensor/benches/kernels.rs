@@ -5,7 +5,10 @@
 //! Cases: the 3×3 64→64 56×56 batch 8 (`same`), a 1×1 128→128 56×56 batch 8, ResNet50's
 //! 3×3 512→512 7×7 and 1×1 2048→512 7×7 at batch 1, MobileNetV2's 1×1 expand (16→96, 112×112)
 //! and its depthwise 3×3 (112×112×96 stride 2, 56×56×144 stride 1) at batch 1, the first conv
-//! (224×224×3 → 32, 3×3 stride 2), and VGG16's `fc1` (25088 → 4096) at batch 1 and 8.
+//! (224×224×3 → 32, 3×3 stride 2), and VGG16's `fc1` (25088 → 4096) at batch 1 and 8. First,
+//! the microkernel alone: one register tile (6 × 64 and 12 × 32 on AVX-512) with its operands
+//! in L1, on one thread, against the one-worker peak, with B read by plain and by masked
+//! vector loads.
 //!
 //! The same tiny harness as the `conv` bench: warm-up, repetitions for about
 //! `RKERAS_BENCH_SECONDS` (0.5 s), median and minimum, GFLOP/s of the median, and % of the
@@ -18,6 +21,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use tensor::kernels::conv::{conv2d as igemm, ConvArgs, PackedWeights, Weights};
+use tensor::kernels::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
 use tensor::kernels::peak::fma_peak_gflops;
 use tensor::kernels::{isa, Epilogue};
@@ -115,6 +119,56 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
     });
 }
 
+/// One register tile of the widest shape for `cout` columns, A and B in L1 (`kc` = 128), run
+/// 200 times per repetition on this thread; % of the one-worker peak `one`.
+fn tile_case(one: f64, cout: usize, full_b: bool) {
+    let (mr, nr) = tile_shape(isa(), cout);
+    let kc = 128;
+    let a: Vec<f32> = (0..mr * kc).map(|i| (i % 7) as f32 * 0.01).collect();
+    let rows: Vec<*const f32> = (0..mr).map(|r| a[r * kc..].as_ptr()).collect();
+    let b = PackedWeights::pack(isa(), &vec![0.01; kc * nr], kc, nr, 1).expect("packs");
+    let b = b.data();
+    let mut c = vec![0.0f32; mr * nr];
+    let mut cp = [std::ptr::null_mut(); MAX_MR];
+    for (r, p) in cp.iter_mut().enumerate().take(mr) {
+        *p = c[r * nr..].as_mut_ptr();
+    }
+    let t = Tile {
+        taps: 1,
+        kc,
+        mr,
+        nc: nr,
+        nr,
+        a: rows.as_ptr(),
+        b: b.as_ptr(),
+        ldb: nr,
+        full_b,
+        c: cp,
+        accumulate: true,
+        last: false,
+        bias: std::ptr::null(),
+        res: [std::ptr::null(); MAX_MR],
+        has_res: false,
+        lo: f32::MIN,
+        hi: f32::MAX,
+        slope: 1.0,
+        has_slope: false,
+    };
+    let name = format!(
+        "tile {mr}x{nr} in L1, 1 thread, B by {} loads",
+        if full_b { "plain" } else { "masked" }
+    );
+    let calls = 200;
+    bench(&name, (2 * mr * nr * kc * calls) as f64, one, || {
+        for _ in 0..calls {
+            // SAFETY: `rows` holds `mr` pointers to `kc` values, B `kc` rows of `nr`, C `mr`
+            // rows of `nr`.
+            unsafe { run_tile(isa(), black_box(&t)) };
+        }
+    });
+    black_box(&c);
+}
+
 fn main() {
     let threads = rayon::current_num_threads();
     let peak = fma_peak_gflops(isa(), threads, 0.5);
@@ -129,6 +183,12 @@ fn main() {
             threads,
             isa().name()
         );
+    }
+    let one = fma_peak_gflops(isa(), 1, 0.25);
+    for cout in [64, 32] {
+        for full_b in [true, false] {
+            tile_case(one, cout, full_b);
+        }
     }
     let mut rng = Rng::new(1);
     let r = &mut rng;

@@ -17,7 +17,7 @@
 //! thread count. [`conv2d_reference`] is the naive loop the driver is tested against.
 
 use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
-use super::{Epilogue, Isa};
+use super::{AlignedVec, Epilogue, Isa};
 use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
 use rayon::prelude::*;
@@ -41,7 +41,7 @@ pub struct PackedWeights {
     cout_g: usize,
     groups: usize,
     panels: usize,
-    data: Vec<f32>,
+    data: AlignedVec,
 }
 
 impl PackedWeights {
@@ -62,7 +62,8 @@ impl PackedWeights {
         let cout_g = cout / groups;
         let nr = tile_shape(isa, cout_g).1;
         let panels = cout_g.div_ceil(nr);
-        let mut data = vec![0.0f32; groups * panels * depth * nr];
+        let mut packed = AlignedVec::zeros(groups * panels * depth * nr);
+        let data = packed.as_mut_slice();
         for g in 0..groups {
             for p in 0..panels {
                 let base = (g * panels + p) * depth * nr;
@@ -80,7 +81,7 @@ impl PackedWeights {
             cout_g,
             groups,
             panels,
-            data,
+            data: packed,
         })
     }
 
@@ -92,6 +93,11 @@ impl PackedWeights {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.data.len() * 4
+    }
+
+    /// The packed values, `[group][panel][depth][nr]`, starting on a 64-byte boundary.
+    pub fn data(&self) -> &[f32] {
+        self.data.as_slice()
     }
 }
 
@@ -141,6 +147,8 @@ struct BLayout {
     ldb: usize,
     group_stride: usize,
     panel_stride: usize,
+    /// Every panel row holds `nr` values (prepacked, zero-padded): read as whole vectors.
+    padded: bool,
 }
 
 /// Runs a convolution (or, with a 1×1 geometry over `[rows, 1, 1, k]`, a dense product).
@@ -168,10 +176,11 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
                 );
             }
             BLayout {
-                base: SyncPtr(p.data.as_ptr()),
+                base: SyncPtr(p.data.as_slice().as_ptr()),
                 ldb: nr,
                 group_stride: p.panels * depth * nr,
                 panel_stride: depth * nr,
+                padded: true,
             }
         }
         Weights::Raw(k) => BLayout {
@@ -179,6 +188,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             ldb: g.cout,
             group_stride: cout_g,
             panel_stride: nr,
+            padded: false,
         },
     };
     let panels = cout_g.div_ceil(nr);
@@ -434,6 +444,7 @@ unsafe fn block(
                     a: ptrs.as_ptr().add(off),
                     b: bp,
                     ldb: b.ldb,
+                    full_b: b.padded || nc == nr,
                     c,
                     accumulate: bi > 0,
                     last,
@@ -476,7 +487,7 @@ pub fn conv2d_reference(args: ConvArgs) -> Result<()> {
                 for co in 0..cout_g {
                     let (pn, j) = (co / p.nr, co % p.nr);
                     for d in 0..p.depth {
-                        k[d * g.cout + grp * cout_g + co] = p.data[((grp * p.panels + pn) * p.depth + d) * p.nr + j];
+                        k[d * g.cout + grp * cout_g + co] = p.data.as_slice()[((grp * p.panels + pn) * p.depth + d) * p.nr + j];
                     }
                 }
             }

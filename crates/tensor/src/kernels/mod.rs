@@ -144,3 +144,51 @@ pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [std::mem::Mayb
     v.set_len(n);
     v
 }
+
+/// One cache line of values (one AVX-512 vector).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// `f32` values starting on a 64-byte boundary: prepacked weights, whose rows the
+/// microkernels load as whole vectors (rows of an unaligned buffer split every load across
+/// two cache lines: 10% of a 6 × 64 tile's speed in L1). Stays aligned when cloned.
+#[derive(Debug, Clone, Default)]
+pub struct AlignedVec {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl AlignedVec {
+    /// `len` zeros.
+    pub fn zeros(len: usize) -> AlignedVec {
+        AlignedVec {
+            lines: vec![Line([0.0; 16]); len.div_ceil(16)],
+            len,
+        }
+    }
+
+    /// The values.
+    pub fn as_slice(&self) -> &[f32] {
+        // SAFETY: `Line` is `repr(C)` over 16 `f32`s with no padding (64 bytes), so the lines
+        // are `16·lines.len() ≥ len` contiguous, initialized `f32`s.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+    }
+
+    /// The values, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
