@@ -154,6 +154,39 @@ fn deep_products_cross_depth_blocks() {
 }
 
 #[test]
+fn weights_beyond_l2_run_panel_by_panel() {
+    // 3·3·232 × 130 weights (1.09 MiB) and 150 output rows in several row blocks: the tasks
+    // take one panel each (the last one partial), row blocks fastest, on two workers.
+    let mut rng = Rng::new(5);
+    let x = random(&mut rng, &[1, 15, 10, 232]);
+    let w = random(&mut rng, &[3, 3, 232, 130]);
+    let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+    let want = conv2d_naive(&x, &w, None, &p).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for isa in Isa::available() {
+        let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 232, 130, 1).unwrap();
+        let mut y = vec![0.0; want.len()];
+        pool.install(|| {
+            conv2d(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: x.data(),
+                    weights: Weights::Packed(&packed),
+                    epilogue: Epilogue::linear(),
+                    residual: None,
+                    y: &mut y,
+                    y_stride: 130,
+                },
+            )
+        })
+        .unwrap();
+        assert_close(&y, want.data(), &format!("{isa:?}"));
+    }
+}
+
+#[test]
 fn results_do_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(11);
     let x = random(&mut rng, &[2, 20, 20, 24]);
