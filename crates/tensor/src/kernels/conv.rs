@@ -167,6 +167,12 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     if m == 0 || g.cout == 0 {
         return Ok(());
     }
+    // A few rows against weights read in place: streamed in their stored order.
+    if let Weights::Raw(k) = args.weights {
+        if super::stream::takes(&args) {
+            return super::stream::dense(args, k);
+        }
+    }
     let (mr_max, nr) = tile_shape(isa, cout_g);
     let b = match args.weights {
         Weights::Packed(p) => {

@@ -13,6 +13,8 @@
 //! - [`depthwise`]: depthwise convolution register-blocked over output pixels × channel vectors;
 //! - [`channel`]: training BatchNormalization's per-channel f64 sums and affine maps over
 //!   channels-last rows (the tape's passes, compiled per ISA);
+//! - [`stream`]: a dense product of a few rows with weights too large to prepack, streamed in
+//!   their stored order;
 //! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
 //!   be folded), element-wise merges, all with the same activation epilogue.
 //!
@@ -27,6 +29,7 @@ pub mod direct;
 pub mod gemm;
 pub mod peak;
 pub mod pointwise;
+pub mod stream;
 
 pub use act::Epilogue;
 
