@@ -21,8 +21,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use tensor::kernels::conv::{conv2d as igemm, ConvArgs, PackedWeights, Weights};
-use tensor::kernels::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
+use tensor::kernels::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use tensor::kernels::peak::fma_peak_gflops;
 use tensor::kernels::{isa, Epilogue};
 use tensor::ops::conv::{conv2d, conv2d_geometry, Conv2dParams};

@@ -210,7 +210,9 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     let work = m as f64 * g.cout as f64 * depth as f64;
     let col_tasks = g.groups * panels;
     let c_rows = ((1usize << 18) / g.cout.max(1)).max(mr_max * 8);
-    let mut mb = (mr_max * 64).min(c_rows / mr_max * mr_max).min(m.next_multiple_of(mr_max));
+    let mut mb = (mr_max * 64)
+        .min(c_rows / mr_max * mr_max)
+        .min(m.next_multiple_of(mr_max));
     let want_tasks = if work < 1e6 { 1 } else { threads * 4 };
     // Large blocks only where there are rows enough for an even split (at least 16 blocks a
     // worker: equal tasks, so the last round leaves a worker idle for 1/32 of the op at most).
@@ -514,7 +516,8 @@ pub fn conv2d_reference(args: ConvArgs) -> Result<()> {
                 for co in 0..cout_g {
                     let (pn, j) = (co / p.nr, co % p.nr);
                     for d in 0..p.depth {
-                        k[d * g.cout + grp * cout_g + co] = p.data.as_slice()[((grp * p.panels + pn) * p.depth + d) * p.nr + j];
+                        k[d * g.cout + grp * cout_g + co] =
+                            p.data.as_slice()[((grp * p.panels + pn) * p.depth + d) * p.nr + j];
                     }
                 }
             }

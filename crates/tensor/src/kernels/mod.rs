@@ -194,4 +194,3 @@ impl AlignedVec {
         self.len == 0
     }
 }
-

@@ -47,7 +47,10 @@ pub fn dense(args: ConvArgs, w: &[f32]) -> Result<()> {
     if !takes(&args) {
         return shape_err(
             "dense_stream",
-            format!("a 1×1 ungrouped product over 1..={MAX_ROWS} rows, received {:?}", args.geometry),
+            format!(
+                "a 1×1 ungrouped product over 1..={MAX_ROWS} rows, received {:?}",
+                args.geometry
+            ),
         );
     }
     let g = args.geometry;
@@ -199,8 +202,13 @@ mod tests {
             let w = random(&mut rng, k * n);
             let bias = random(&mut rng, n);
             let res = random(&mut rng, m * (n + 3));
-            let g = conv2d_geometry("t", &[m, 1, 1, k], &[1, 1, k, n], &Conv2dParams::new((1, 1), Padding::Valid))
-                .unwrap();
+            let g = conv2d_geometry(
+                "t",
+                &[m, 1, 1, k],
+                &[1, 1, k, n],
+                &Conv2dParams::new((1, 1), Padding::Valid),
+            )
+            .unwrap();
             let epi = Epilogue {
                 bias: (case % 2 == 0).then_some(&bias[..]),
                 lo: if case % 3 == 0 { 0.0 } else { f32::NEG_INFINITY },
@@ -239,8 +247,13 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_take() {
-        let g = conv2d_geometry("t", &[20, 1, 1, 8], &[1, 1, 8, 4], &Conv2dParams::new((1, 1), Padding::Valid))
-            .unwrap();
+        let g = conv2d_geometry(
+            "t",
+            &[20, 1, 1, 8],
+            &[1, 1, 8, 4],
+            &Conv2dParams::new((1, 1), Padding::Valid),
+        )
+        .unwrap();
         let (x, w) = (vec![0.0; 160], vec![0.0; 32]);
         let mut y = vec![0.0; 80];
         let args = ConvArgs {
@@ -254,8 +267,13 @@ mod tests {
         };
         let e = dense(args, &w).unwrap_err().to_string();
         assert!(e.contains("dense_stream") && e.contains("1..=16 rows"), "{e}");
-        let g = conv2d_geometry("t", &[2, 1, 1, 8], &[1, 1, 8, 4], &Conv2dParams::new((1, 1), Padding::Valid))
-            .unwrap();
+        let g = conv2d_geometry(
+            "t",
+            &[2, 1, 1, 8],
+            &[1, 1, 8, 4],
+            &Conv2dParams::new((1, 1), Padding::Valid),
+        )
+        .unwrap();
         let mut y = vec![0.0; 8];
         let args = ConvArgs {
             geometry: &g,

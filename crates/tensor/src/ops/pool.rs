@@ -204,7 +204,12 @@ fn max_row<const ARG: bool>(
         let src = &x_img[iy * row..(iy + 1) * row];
         if ARG {
             let base = (iy * row) as u32;
-            for (j, ((m, a), &v)) in s.max[lo..hi].iter_mut().zip(s.arg[lo..hi].iter_mut()).zip(src).enumerate() {
+            for (j, ((m, a), &v)) in s.max[lo..hi]
+                .iter_mut()
+                .zip(s.arg[lo..hi].iter_mut())
+                .zip(src)
+                .enumerate()
+            {
                 let mask = ((v > *m) as u32).wrapping_neg();
                 *m = if v > *m { v } else { *m };
                 *a = (*a & !mask) | ((base + j as u32) & mask);

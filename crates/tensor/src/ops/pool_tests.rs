@@ -138,7 +138,11 @@ fn ties_go_to_the_first_maximum_in_row_major_order() {
     for case in 0..150 {
         // Few channels take the table pass across the window columns, 16 or more the
         // per-window one: both are checked.
-        let c = if case % 3 == 0 { 16 + rng.below(5) } else { 1 + rng.below(7) };
+        let c = if case % 3 == 0 {
+            16 + rng.below(5)
+        } else {
+            1 + rng.below(7)
+        };
         let (n, h, w) = (1 + rng.below(2), 1 + rng.below(8), 1 + rng.below(8));
         let (pool, strides) = (
             (1 + rng.below(3), 1 + rng.below(3)),
