@@ -20,7 +20,6 @@ use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
 use super::{AlignedVec, Epilogue, Isa};
 use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
-use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Most channels of one depth block (and the length of the zero row padded taps read).
@@ -269,7 +268,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     if tasks == 1 {
         run(0);
     } else {
-        (0..tasks).into_par_iter().for_each(run);
+        super::team::for_each(tasks, 1, run);
     }
     Ok(())
 }

@@ -13,7 +13,6 @@
 use super::{Epilogue, Isa};
 use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
-use rayon::prelude::*;
 
 const LANES: usize = 16;
 const PIX: usize = 4;
@@ -83,10 +82,7 @@ pub fn depthwise(isa: Isa, a: DepthwiseArgs) -> Result<()> {
     if work < 1 << 15 || rows == 1 {
         (0..rows).for_each(run);
     } else {
-        (0..rows)
-            .into_par_iter()
-            .with_min_len(rows.div_ceil(super::threads() * 4))
-            .for_each(run);
+        super::team::for_each(rows, rows.div_ceil(super::threads() * 4), run);
     }
     Ok(())
 }

@@ -106,8 +106,6 @@ struct Expanded {
     data: Vec<f32>,
     made: Vec<bool>,
     zero: Vec<f32>,
-    /// Gather indices of an input row (see [`gather_index`]).
-    index: Vec<i32>,
 }
 
 impl Expanded {
@@ -118,12 +116,12 @@ impl Expanded {
             data: Vec::new(),
             made: Vec::new(),
             zero: Vec::new(),
-            index: Vec::new(),
         }
     }
 
-    /// Makes every input row output rows `rows` read.
-    fn fill(&mut self, g: &ConvGeometry, l: &Layout, x: &[f32], rows: std::ops::Range<usize>) {
+    /// Makes every input row output rows `rows` read; `index` is the geometry's
+    /// [`gather_index`].
+    fn fill(&mut self, g: &ConvGeometry, l: &Layout, x: &[f32], index: &[i32], rows: std::ops::Range<usize>) {
         let (h, oh, kh) = (g.rows.input, g.oh(), g.rows.kernel);
         let span = |r: usize| {
             let (n, oy) = (r / oh, r % oh);
@@ -132,9 +130,6 @@ impl Expanded {
             lo.zip(hi).map(|(a, b)| (n * h + a, n * h + b))
         };
         self.len = g.cin * l.wp * l.repeat(g.cout);
-        if self.index.len() != g.cols.input * g.cout {
-            self.index = gather_index(g);
-        }
         if self.zero.len() < self.len {
             self.zero = vec![0.0; self.len];
         }
@@ -158,7 +153,7 @@ impl Expanded {
                 if !self.made[slot] {
                     self.made[slot] = true;
                     let dst = &mut self.data[slot * self.len..(slot + 1) * self.len];
-                    expand_row(g, l, x, n * h + iy, &self.index, dst);
+                    expand_row(g, l, x, n * h + iy, index, dst);
                 }
             }
         }
@@ -276,7 +271,6 @@ fn check(g: &ConvGeometry, x: &[f32], k: Option<usize>, y_or_gy: &[f32]) -> Resu
 
 /// `y = conv(x, k) + bias` into `y` (`n·oh·ow·cout`, NHWC), where [`takes`] holds.
 pub fn forward(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, y: &mut [f32]) -> Result<()> {
-    use rayon::prelude::*;
     check(g, x, Some(k.len()), y)?;
     if bias.is_some_and(|b| b.len() != g.cout) {
         return shape_err("conv2d (direct)", format!("bias must hold {} values", g.cout));
@@ -305,13 +299,18 @@ pub fn forward(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, y: 
         })
         .collect();
     let tap_at = SyncTaps(&tap_at);
-    y.par_chunks_mut(CHUNK_ROWS * row_len).enumerate().for_each_init(
-        || (Expanded::new(), Vec::new()),
-        |(ex, list), (ci, out)| {
+    let index = gather_index(g);
+    // Each worker keeps its expanded rows and tap list from one call to the next.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Expanded, Vec<(*const f32, *const f32)>)> =
+            std::cell::RefCell::new((Expanded::new(), Vec::new()));
+    }
+    super::team::for_each_chunk(y, CHUNK_ROWS * row_len, 1, |ci, out| {
+        SCRATCH.with_borrow_mut(|(ex, list)| {
             let tap_at = tap_at.get();
             let r0 = ci * CHUNK_ROWS;
             let rows = r0..r0 + out.len() / row_len;
-            ex.fill(g, &l, x, rows.clone());
+            ex.fill(g, &l, x, &index, rows.clone());
             for (r, orow) in rows.zip(out.chunks_exact_mut(row_len)) {
                 list.clear();
                 let oy = r % g.oh();
@@ -336,8 +335,8 @@ pub fn forward(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, y: 
                     avx512::fwd_row(l.v, l.bcast, l.step(cin), list, brep.as_ptr(), orow, l.blocks)
                 };
             }
-        },
-    );
+        })
+    });
     Ok(())
 }
 
@@ -356,13 +355,14 @@ pub fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeometry) -> Result<Vec<f32>> 
     let tap_at: Vec<(usize, usize)> = (0..taps)
         .map(|t| (t / (kw * cin), tap_offset(g, &l, (t / cin) % kw, t % cin)))
         .collect();
+    let index = gather_index(g);
     let sums = crate::determinism::fold_ordered(
         chunks,
         1,
         || (vec![0.0f32; taps * lanes], Expanded::new()),
         |(mut acc, mut ex), ci| {
             let rows = ci * CHUNK_ROWS..((ci + 1) * CHUNK_ROWS).min(rows);
-            ex.fill(g, &l, x, rows.clone());
+            ex.fill(g, &l, x, &index, rows.clone());
             let dys: Vec<*const f32> = rows.clone().map(|r| gy[r * ow * cout..].as_ptr()).collect();
             let bases: Vec<*const f32> = rows
                 .clone()

@@ -15,6 +15,7 @@
 //!   channels-last rows (the tape's passes, compiled per ISA);
 //! - [`stream`]: a dense product of a few rows with weights too large to prepack, streamed in
 //!   their stored order;
+//! - [`team`]: the spinning workers an inference plan's kernels share their tasks with;
 //! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
 //!   be folded), element-wise merges, all with the same activation epilogue.
 //!
@@ -30,6 +31,7 @@ pub mod gemm;
 pub mod peak;
 pub mod pointwise;
 pub mod stream;
+pub mod team;
 
 pub use act::Epilogue;
 

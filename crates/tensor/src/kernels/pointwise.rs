@@ -10,7 +10,6 @@
 use super::act::ActSpec;
 use crate::error::{shape_err, Result};
 use crate::ops::pool::Pool2dGeometry;
-use rayon::prelude::*;
 
 /// Below this many values an op runs on one thread.
 const PAR_MIN: usize = 1 << 15;
@@ -20,10 +19,7 @@ fn par_rows(rows: usize, row_len: usize, out: &mut [f32], f: impl Fn(usize, &mut
         out.chunks_exact_mut(row_len).enumerate().for_each(|(r, o)| f(r, o));
     } else {
         let min = rows.div_ceil(super::threads() * 4);
-        out.par_chunks_exact_mut(row_len)
-            .enumerate()
-            .with_min_len(min)
-            .for_each(|(r, o)| f(r, o));
+        super::team::for_each_chunk(&mut out[..rows * row_len], row_len, min, f);
     }
 }
 

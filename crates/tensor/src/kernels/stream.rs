@@ -14,7 +14,6 @@
 use super::conv::ConvArgs;
 use super::Epilogue;
 use crate::error::{shape_err, Result};
-use rayon::prelude::*;
 
 /// Most rows (images) the streaming product takes; more rows reuse each weight block enough
 /// for the register tiles.
@@ -78,7 +77,7 @@ pub fn dense(args: ConvArgs, w: &[f32]) -> Result<()> {
     let threads = super::threads();
     let block = n.div_ceil(threads * 2).next_multiple_of(16).clamp(64, BLOCK);
     let y = OutPtr(args.y.as_mut_ptr());
-    (0..n.div_ceil(block)).into_par_iter().for_each(|b| {
+    super::team::for_each(n.div_ceil(block), 1, |b| {
         let (c0, c1) = (b * block, ((b + 1) * block).min(n));
         let cw = c1 - c0;
         SUMS.with_borrow_mut(|acc| {

@@ -130,11 +130,11 @@ impl Plan {
             slots: arena.iter_mut().map(|s| s.as_mut_ptr()).collect(),
             inputs,
         };
-        // The steps run on a rayon worker, so each kernel's parallel loop starts from inside the
-        // pool (the other workers are still spinning from the previous step) instead of waking
-        // the pool from outside and parking the caller once per step.
+        // The steps run on a rayon worker with the pool's other workers spinning as its team
+        // (`kernels::team`): each kernel's tasks are shared through one slot, instead of waking
+        // a sleeping worker and parking it again once per step.
         let shared = SendCtx(&ctx);
-        tensor::kernels::on_worker(|| {
+        tensor::kernels::team::scope(|| {
             let ctx = shared;
             for step in self.steps.iter().filter(|s| !s.dead) {
                 // SAFETY: a step's output buffer is live while it runs, so it shares no slot

@@ -1,0 +1,342 @@
+//! A team of spinning workers for a sequence of kernels (an inference plan's steps).
+//!
+//! Handing each kernel's tasks to rayon costs a wake-up of a sleeping worker (a futex call)
+//! and, at the end, a sleep: a model at batch 1 runs a hundred kernels of tens of
+//! microseconds each, and those hand-offs were 10–15% of MobileNetV2's and DenseNet121's
+//! time. Inside [`scope`], the pool's other workers instead spin on one shared slot: the
+//! caller publishes a kernel's tasks there ([`for_each`]) and takes them from the front while
+//! the helpers take them from the back (so each worker runs a contiguous range, as rayon's
+//! halving split did: neighbouring tasks read neighbouring input rows), and the caller waits
+//! until the last task is done. Outside a scope (or from inside
+//! a task), [`for_each`] is rayon's parallel loop; spinning helpers also run pending rayon jobs,
+//! so rayon loops started inside a scope are still shared. Which worker runs a task never
+//! changes what it computes: results do not depend on the team.
+
+use rayon::prelude::*;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+/// Task claims: `generation << 40 | taken from the front << 20 | taken from the back`.
+const FIELD_BITS: u32 = 20;
+const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
+/// Generations are counted modulo 2²⁴ (a worker is never that many jobs behind).
+const GENERATION_MASK: u64 = (1 << 24) - 1;
+
+fn claims(generation: u64, front: u64, back: u64) -> u64 {
+    generation << (2 * FIELD_BITS) | front << FIELD_BITS | back
+}
+
+/// The job being run: its task function (on the publishing caller's stack).
+struct Job<'a> {
+    f: &'a (dyn Fn(usize) + Sync),
+}
+
+/// The shared slot.
+struct Team {
+    /// Which tasks of the current job are taken ([`claims`]): taking one is one
+    /// compare-and-swap.
+    claims: AtomicU64,
+    /// `generation << 32 | tasks` of the job the fields below belong to (one value, so a
+    /// worker never pairs one job's generation with another's task count).
+    current: AtomicU64,
+    /// The job (a `Job`), valid while tasks of its generation remain.
+    job: AtomicPtr<()>,
+    /// Tasks of the current job not finished yet.
+    remaining: AtomicUsize,
+    /// The fewest tasks one claim of the current job takes.
+    min_len: AtomicUsize,
+    /// A task panicked.
+    panicked: AtomicBool,
+    /// The scope is over.
+    stop: AtomicBool,
+    /// Workers in the team (the caller and its helpers).
+    workers: u64,
+    /// The caller's index in the pool.
+    caller: usize,
+}
+
+thread_local! {
+    /// The team whose caller this thread is, inside [`scope`].
+    static CURRENT: Cell<*const Team> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Team {
+    /// Takes and runs tasks of the current job, from the front or from the back, until none
+    /// is left. A claim takes a share of what is left (a quarter of it per worker, at least
+    /// `min_len`): few claims on the shared word, each a contiguous range.
+    fn work(&self, from_back: bool) {
+        loop {
+            let c = self.claims.load(SeqCst);
+            let (generation, front, back) = (c >> (2 * FIELD_BITS), (c >> FIELD_BITS) & FIELD_MASK, c & FIELD_MASK);
+            let current = self.current.load(SeqCst);
+            let tasks = current & 0xffff_ffff;
+            if current >> 32 != generation || front + back >= tasks {
+                return;
+            }
+            let left = tasks - front - back;
+            let take = left.div_ceil(2 * self.workers).max(self.min_len.load(SeqCst) as u64).min(left);
+            let (next, first) = if from_back {
+                (claims(generation, front, back + take), tasks - back - take)
+            } else {
+                (claims(generation, front + take, back), front)
+            };
+            // Succeeds only if no task was taken and no job published since the load.
+            if self.claims.compare_exchange_weak(c, next, SeqCst, SeqCst).is_err() {
+                continue;
+            }
+            // SAFETY: task `i` of the current job is not finished, so the caller that
+            // published the job is still in `for_each`, waiting on `remaining`, and the job
+            // it stored (before `current`) is alive.
+            let job = unsafe { &*(self.job.load(SeqCst) as *const Job) };
+            let run = || (first..first + take).for_each(|i| (job.f)(i as usize));
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                self.panicked.store(true, SeqCst);
+            }
+            self.remaining.fetch_sub(take as usize, SeqCst);
+        }
+    }
+
+    /// A helper's life: spin until a new generation is published, help, repeat. Now and then
+    /// it runs a pending rayon job, so that work started with rayon's own loops inside the
+    /// scope (a layer the plan runs through its `call`) still gets every worker.
+    fn help(&self) {
+        // The caller itself may pick this job up, from rayon's deque while it waits on a rayon
+        // loop of its own before a helper took it: it must not spin for itself.
+        if rayon::current_thread_index() == Some(self.caller) {
+            return;
+        }
+        // Generation 0 is the empty slot before the first job: a helper arriving late joins
+        // the job in progress.
+        let mut seen = 0;
+        let mut spins = 0u32;
+        while !self.stop.load(SeqCst) {
+            let generation = self.claims.load(SeqCst) >> (2 * FIELD_BITS);
+            if generation == seen {
+                spins = spins.wrapping_add(1);
+                if spins % 64 == 0 {
+                    rayon::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
+            self.work(true);
+            seen = generation;
+        }
+    }
+}
+
+/// Runs `f` on a worker of the kernels' pool with the pool's other workers spinning as its
+/// team until `f` returns; the kernels `f` runs split their tasks over the team
+/// ([`for_each`]). With one worker, or nested, it is [`super::on_worker`].
+/// `RKERAS_TEAM=0` turns the team off (every loop is rayon's), for comparisons.
+pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("RKERAS_TEAM").map_or(true, |v| v != "0"));
+    let helpers = super::threads() - 1;
+    if !on || helpers == 0 || !CURRENT.with(Cell::get).is_null() {
+        return super::on_worker(f);
+    }
+    let Some(caller) = rayon::current_thread_index() else {
+        return super::on_worker(|| scope(f));
+    };
+    let team = Team {
+        claims: AtomicU64::new(0),
+        current: AtomicU64::new(0),
+        job: AtomicPtr::new(std::ptr::null_mut()),
+        remaining: AtomicUsize::new(0),
+        min_len: AtomicUsize::new(1),
+        panicked: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        workers: helpers as u64 + 1,
+        caller,
+    };
+    let team = &team;
+    rayon::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(move |_| team.help());
+        }
+        // Stops the helpers however `f` ends.
+        struct Leave<'a>(&'a Team);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(std::ptr::null()));
+                self.0.stop.store(true, SeqCst);
+            }
+        }
+        CURRENT.with(|c| c.set(team));
+        let _leave = Leave(team);
+        f()
+    })
+}
+
+/// Runs `f(0)`, …, `f(tasks − 1)`, in parallel: on the team when the calling thread leads
+/// one ([`scope`]), otherwise on rayon's pool, at least `min_len` consecutive tasks per rayon
+/// job. Panics of a task are re-raised here.
+pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
+    if tasks <= 1 {
+        if tasks == 1 {
+            f(0);
+        }
+        return;
+    }
+    let team = CURRENT.with(Cell::get);
+    // (The claim counters hold up to 2²⁰ − 1 tasks.)
+    if team.is_null() || tasks as u64 > FIELD_MASK {
+        (0..tasks).into_par_iter().with_min_len(min_len.max(1)).for_each(f);
+        return;
+    }
+    // SAFETY: `scope` keeps the team alive while it is this thread's current one.
+    let team = unsafe { &*team };
+    let job = Job { f: &f };
+    let generation = ((team.claims.load(SeqCst) >> (2 * FIELD_BITS)) + 1) & GENERATION_MASK;
+    // The job first, then `current`, then the claims that announce it (a worker reads
+    // `current` after the claims, and the job only once it holds one of its tasks).
+    team.job.store(&job as *const Job as *mut (), SeqCst);
+    team.remaining.store(tasks, SeqCst);
+    team.min_len.store(min_len.max(1), SeqCst);
+    team.current.store(generation << 32 | tasks as u64, SeqCst);
+    team.claims.store(claims(generation, 0, 0), SeqCst);
+    // A loop inside one of the caller's own tasks must not publish over this job: while the
+    // caller works, it leads no team (nested loops are rayon's).
+    CURRENT.with(|c| c.set(std::ptr::null()));
+    team.work(false);
+    CURRENT.with(|c| c.set(team));
+    while team.remaining.load(SeqCst) > 0 {
+        std::hint::spin_loop();
+    }
+    if team.panicked.swap(false, SeqCst) {
+        panic!("a kernel task panicked on a team worker");
+    }
+}
+
+/// [`for_each`] over the `chunk`-value chunks of `out` (a last shorter chunk included):
+/// `f(index, chunk)`.
+pub fn for_each_chunk(out: &mut [f32], chunk: usize, min_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let chunk = chunk.max(1);
+    let (len, base) = (out.len(), OutPtr(out.as_mut_ptr()));
+    for_each(len.div_ceil(chunk), min_len, |i| {
+        let start = i * chunk;
+        // SAFETY: chunk `i` is `[i·chunk, min((i + 1)·chunk, len))` of `out`, which the
+        // caller lends mutably for the whole loop; chunks are disjoint and each task gets one.
+        let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), chunk.min(len - start)) };
+        f(i, part)
+    });
+}
+
+/// `out`'s start, shared by the tasks of [`for_each_chunk`].
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each task writes its own chunk only.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[test]
+    fn every_task_runs_once_inside_and_outside_a_scope() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for inside in [false, true] {
+            let counts: Vec<AtomicU32> = (0..1000).map(|_| AtomicU32::new(0)).collect();
+            let run = || {
+                for round in 0..200 {
+                    let n = 1 + (round * 37) % 1000;
+                    for_each(n, 1, |i| {
+                        counts[i].fetch_add(1, SeqCst);
+                    });
+                }
+            };
+            pool.install(|| if inside { scope(run) } else { run() });
+            let want: Vec<u32> = (0..1000)
+                .map(|i| (0..200).filter(|round| i < 1 + (round * 37) % 1000).count() as u32)
+                .collect();
+            let got: Vec<u32> = counts.iter().map(|c| c.load(SeqCst)).collect();
+            assert_eq!(got, want, "inside a scope: {inside}");
+        }
+    }
+
+    #[test]
+    fn nested_loops_and_scopes_fall_back() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let total = AtomicU32::new(0);
+        pool.install(|| {
+            scope(|| {
+                for_each(8, 1, |_| {
+                    // From a task: rayon's loop.
+                    for_each(4, 1, |_| {
+                        total.fetch_add(1, SeqCst);
+                    });
+                });
+                // A nested scope is a plain call.
+                scope(|| {
+                    for_each(5, 1, |_| {
+                        total.fetch_add(1, SeqCst);
+                    })
+                });
+            })
+        });
+        assert_eq!(total.load(SeqCst), 37);
+    }
+
+    #[test]
+    fn a_caller_that_runs_its_own_helper_job_does_not_spin_for_itself() {
+        // One of two workers is held, so the helper job stays in the caller's deque, where
+        // the caller's `yield_now` finds it.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let (started, held) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let release = held.0;
+        pool.spawn(move || {
+            started.0.send(()).unwrap();
+            held.1.recv().unwrap();
+        });
+        started.1.recv().unwrap();
+        let n = AtomicU32::new(0);
+        pool.install(|| {
+            scope(|| {
+                rayon::yield_now();
+                for_each(100, 1, |_| {
+                    n.fetch_add(1, SeqCst);
+                });
+                release.send(()).unwrap();
+            })
+        });
+        assert_eq!(n.load(SeqCst), 100);
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_to_the_caller() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.install(|| {
+                scope(|| {
+                    for_each(64, 1, |i| {
+                        if i == 63 {
+                            panic!("task 63");
+                        }
+                    })
+                })
+            })
+        }));
+        assert!(r.is_err());
+        // The pool is still usable afterwards.
+        let n = AtomicU32::new(0);
+        pool.install(|| {
+            scope(|| {
+                for_each(10, 1, |_| {
+                    n.fetch_add(1, SeqCst);
+                })
+            })
+        });
+        assert_eq!(n.load(SeqCst), 10);
+    }
+}
