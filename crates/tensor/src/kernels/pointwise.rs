@@ -31,8 +31,10 @@ fn need(op: &'static str, what: &str, have: usize, want: usize) -> Result<()> {
 }
 
 /// Max (`max = true`) or average pooling of `x` (`g.input_shape()`) into `y`
-/// (`g.output_shape()`), then `act`.
-pub fn pool2d(g: &Pool2dGeometry, max: bool, x: &[f32], y: &mut [f32], act: &ActSpec) -> Result<()> {
+/// (`g.output_shape()`), then `act`. The padding is skipped (Keras's pooling), or with
+/// `zeros` made of zeros (a `ZeroPadding2D` folded into the pool): a window that reaches into
+/// it takes the maximum with 0, and an average counts the whole window.
+pub fn pool2d(g: &Pool2dGeometry, max: bool, zeros: bool, x: &[f32], y: &mut [f32], act: &ActSpec) -> Result<()> {
     let [n, oh, ow, c] = g.output_shape();
     need("pool2d", "input", x.len(), g.n * g.h * g.w * g.c)?;
     need("pool2d", "output", y.len(), n * oh * ow * c)?;
@@ -41,46 +43,65 @@ pub fn pool2d(g: &Pool2dGeometry, max: bool, x: &[f32], y: &mut [f32], act: &Act
         return Ok(());
     }
     par_rows(n * oh, ow * c, y, |r, out| {
-        let (img, oy) = (r / oh, r % oh);
-        let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
-        let y1 = (oy * g.rows.stride + g.rows.kernel)
-            .saturating_sub(g.rows.pad_before)
-            .min(g.h);
-        for ox in 0..ow {
-            let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
-            let x1 = (ox * g.cols.stride + g.cols.kernel)
-                .saturating_sub(g.cols.pad_before)
-                .min(g.w);
-            let o = &mut out[ox * c..(ox + 1) * c];
-            o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
-            for iy in y0..y1 {
-                for ix in x0..x1 {
-                    let src = &x[((img * g.h + iy) * g.w + ix) * c..][..c];
-                    if max {
-                        for (a, &v) in o.iter_mut().zip(src) {
-                            *a = a.max(v);
-                        }
-                    } else {
-                        for (a, &v) in o.iter_mut().zip(src) {
-                            *a += v;
-                        }
+        super::vectorized(|| pool_row(g, max, zeros, x, r / oh, r % oh, out, act))
+    });
+    Ok(())
+}
+
+/// One output row of [`pool2d`]: image `img`, row `oy`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pool_row(
+    g: &Pool2dGeometry,
+    max: bool,
+    zeros: bool,
+    x: &[f32],
+    img: usize,
+    oy: usize,
+    out: &mut [f32],
+    act: &ActSpec,
+) {
+    let c = g.c;
+    let (kh, kw) = (g.rows.kernel, g.cols.kernel);
+    let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
+    let y1 = (oy * g.rows.stride + kh).saturating_sub(g.rows.pad_before).min(g.h);
+    for (ox, o) in out.chunks_exact_mut(c).enumerate() {
+        let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
+        let x1 = (ox * g.cols.stride + kw).saturating_sub(g.cols.pad_before).min(g.w);
+        let seen = y1.saturating_sub(y0) * x1.saturating_sub(x0);
+        o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+        for iy in y0..y1 {
+            for ix in x0..x1 {
+                let src = &x[((img * g.h + iy) * g.w + ix) * c..][..c];
+                if max {
+                    for (a, &v) in o.iter_mut().zip(src) {
+                        *a = a.max(v);
+                    }
+                } else {
+                    for (a, &v) in o.iter_mut().zip(src) {
+                        *a += v;
                     }
                 }
             }
-            if !max {
-                let count = ((y1.saturating_sub(y0)) * (x1.saturating_sub(x0))).max(1) as f32;
+        }
+        if max {
+            if zeros && seen < kh * kw {
                 for a in o.iter_mut() {
-                    *a /= count;
+                    *a = a.max(0.0);
                 }
             }
-            if !act.is_linear() {
-                for a in o.iter_mut() {
-                    *a = act.apply(*a);
-                }
+        } else {
+            let count = if zeros { kh * kw } else { seen.max(1) } as f32;
+            for a in o.iter_mut() {
+                *a /= count;
             }
         }
-    });
-    Ok(())
+        if !act.is_linear() {
+            for a in o.iter_mut() {
+                *a = act.apply(*a);
+            }
+        }
+    }
 }
 
 /// Global average (`max = false`) or max pooling: `[n, hw, c]` → `[n, c]`.
@@ -110,9 +131,11 @@ pub fn global_pool(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut 
 }
 
 /// `y[p, c] = act(x[p, c]·scale[c] + shift[c])` over pixels of `c` channels (in place when
-/// `y` is `x`'s buffer: pass the same slice as `io` with `x = None`).
+/// `y` is `x`'s buffer: pass the same slice as `io` with `x = None`). `x` is `(values, pixel
+/// stride)`: a stride above `c` reads the first `c` channels of wider pixels (a
+/// concatenation's leading inputs, which DenseNet's blocks normalize as they grow).
 #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
-pub fn affine(x: Option<&[f32]>, io: &mut [f32], scale: &[f32], shift: &[f32], act: &ActSpec) -> Result<()> {
+pub fn affine(x: Option<(&[f32], usize)>, io: &mut [f32], scale: &[f32], shift: &[f32], act: &ActSpec) -> Result<()> {
     let c = scale.len();
     if c == 0 || shift.len() != c || io.len() % c != 0 {
         return shape_err(
@@ -120,10 +143,13 @@ pub fn affine(x: Option<&[f32]>, io: &mut [f32], scale: &[f32], shift: &[f32], a
             format!("{} values, scale {} and shift {} do not fit", io.len(), c, shift.len()),
         );
     }
-    if let Some(x) = x {
-        need("affine", "input", x.len(), io.len())?;
-    }
     let rows = io.len() / c;
+    if let Some((x, stride)) = x {
+        if stride < c {
+            return shape_err("affine", format!("an input pixel stride of {stride} is below {c} channels"));
+        }
+        need("affine", "input", x.len(), rows.saturating_sub(1) * stride + c)?;
+    }
     // Pixels per task row, so tiny channel counts still give long rows.
     let per = (4096 / c).max(1);
     let row_len = per * c;
@@ -136,10 +162,15 @@ pub fn affine(x: Option<&[f32]>, io: &mut [f32], scale: &[f32], shift: &[f32], a
         v.max(lo).min(hi)
     };
     let body = |start: usize, out: &mut [f32]| {
+        if out.is_empty() {
+            return;
+        }
         super::vectorized(|| {
             match x {
-                Some(x) => {
-                    for (o, src) in out.chunks_exact_mut(c).zip(x[start..].chunks_exact(c)) {
+                Some((x, stride)) => {
+                    let x = &x[start / c * stride..];
+                    for (p, o) in out.chunks_exact_mut(c).enumerate() {
+                        let src = &x[p * stride..p * stride + c];
                         for (((o, &v), &a), &b) in o.iter_mut().zip(src).zip(scale).zip(shift) {
                             *o = clamp(v * a + b);
                         }
@@ -227,6 +258,7 @@ mod tests {
     use crate::ops::pool::{avg_pool2d_naive, max_pool2d_naive, pool2d_geometry};
     use crate::ops::test_util::{assert_close, random, random_padding};
     use crate::rng::Rng;
+    use crate::{Padding, Tensor};
 
     #[test]
     fn pooling_matches_the_engine_reference() {
@@ -248,8 +280,42 @@ mod tests {
                     avg_pool2d_naive(&x, ps, st, pad).unwrap()
                 };
                 let mut y = vec![0.0; want.len()];
-                pool2d(&g, max, x.data(), &mut y, &ActSpec::LINEAR).unwrap();
+                pool2d(&g, max, false, x.data(), &mut y, &ActSpec::LINEAR).unwrap();
                 assert_close(&y, want.data(), &format!("case {case} max {max}"));
+            }
+        }
+    }
+
+    #[test]
+    fn pooling_over_zero_padding_equals_pooling_the_padded_input() {
+        // `ZeroPadding2D(p)` then a valid pool, against the pool with `zeros` over the
+        // unpadded input: negative inputs, so a window reaching into the zeros shows it.
+        let mut rng = Rng::new(9);
+        for case in 0..40 {
+            let k = 2 + rng.below(3);
+            let (p, st) = (1 + rng.below(k - 1), 1 + rng.below(3));
+            let [n, h, w, c] = [1 + rng.below(2), 2 + rng.below(6), 2 + rng.below(6), 1 + rng.below(20)];
+            let x = random(&mut rng, &[n, h, w, c]);
+            let (hp, wp) = (h + 2 * p, w + 2 * p);
+            let mut padded = vec![0.0f32; n * hp * wp * c];
+            for (i, &v) in x.data().iter().enumerate() {
+                let (img, iy, ix, ch) = (i / (h * w * c), i / (w * c) % h, i / c % w, i % c);
+                padded[((img * hp + iy + p) * wp + ix + p) * c + ch] = v - 0.5;
+            }
+            let shifted: Vec<f32> = x.data().iter().map(|v| v - 0.5).collect();
+            let padded = Tensor::new(&[n, hp, wp, c], padded).unwrap();
+            let Ok(g) = pool2d_geometry("t", x.shape(), (k, k), (st, st), Padding::Explicit(p, p)) else {
+                continue;
+            };
+            for max in [true, false] {
+                let want = if max {
+                    max_pool2d_naive(&padded, (k, k), (st, st), Padding::Valid).unwrap()
+                } else {
+                    avg_pool2d_naive(&padded, (k, k), (st, st), Padding::Valid).unwrap()
+                };
+                let mut y = vec![0.0; want.len()];
+                pool2d(&g, max, true, &shifted, &mut y, &ActSpec::LINEAR).unwrap();
+                assert_close(&y, want.data(), &format!("case {case} max {max} k {k} p {p} stride {st}"));
             }
         }
     }
@@ -275,17 +341,27 @@ mod tests {
                     .map(|(i, &v)| spec.apply(v * scale[i % c] + shift[i % c]))
                     .collect();
                 let mut y = vec![0.0; x.len()];
-                affine(Some(&x), &mut y, &scale, &shift, &spec).unwrap();
+                affine(Some((&x, c)), &mut y, &scale, &shift, &spec).unwrap();
                 let mut io = x.clone();
                 affine(None, &mut io, &scale, &shift, &spec).unwrap();
+                // The same pixels as the leading channels of wider ones.
+                let stride = c + 1 + rng.below(20);
+                let mut wide = vec![f32::NAN; (rows - 1) * stride + c];
+                for (p, px) in x.chunks_exact(c).enumerate() {
+                    wide[p * stride..p * stride + c].copy_from_slice(px);
+                }
+                let mut from_wide = vec![0.0; x.len()];
+                affine(Some((&wide, stride)), &mut from_wide, &scale, &shift, &spec).unwrap();
                 for (i, w) in want.iter().enumerate() {
                     assert!(
-                        y[i].to_bits() == w.to_bits() && io[i].to_bits() == w.to_bits(),
-                        "{act:?} case {case} [{i}]: {} / {} vs {w}",
+                        [y[i], io[i], from_wide[i]].iter().all(|v| v.to_bits() == w.to_bits()),
+                        "{act:?} case {case} [{i}]: {} / {} / {} vs {w}",
                         y[i],
-                        io[i]
+                        io[i],
+                        from_wide[i]
                     );
                 }
+                assert!(affine(Some((&wide[..wide.len() - 1], stride)), &mut from_wide, &scale, &shift, &spec).is_err());
             }
         }
     }

@@ -320,11 +320,15 @@ impl Builder<'_> {
                 padding,
             } => {
                 let x = one("layer")?;
-                let geometry = pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding)?;
+                let (x, geometry, zeros) = match self.take_pad_pool(x, pool_size, strides, padding) {
+                    Some((src, geometry)) => (src, geometry, true),
+                    None => (x, pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding)?, false),
+                };
                 self.push(
                     StepKind::Pool {
                         geometry,
                         max,
+                        zeros,
                         act: ActSpec::LINEAR,
                     },
                     vec![x],

@@ -214,9 +214,10 @@ impl Plan {
                 )?;
             }
             StepKind::Affine { scale, shift, act } => {
-                let x = contiguous(input(0))?;
+                // The input may be the leading channels of a wider concatenation.
+                let x = input(0);
                 let y = contiguous(out)?;
-                affine(Some(x.slice()), y.slice_mut(), scale, shift, act)?;
+                affine(Some((x.slice(), x.stride)), y.slice_mut(), scale, shift, act)?;
             }
             StepKind::Softmax { log } => {
                 let x = input(0);
@@ -228,9 +229,14 @@ impl Plan {
                 };
                 out.scatter(y.data());
             }
-            StepKind::Pool { geometry, max, act } => {
+            StepKind::Pool {
+                geometry,
+                max,
+                zeros,
+                act,
+            } => {
                 let x = contiguous(input(0))?;
-                pool2d(geometry, *max, x.slice(), contiguous(out)?.slice_mut(), act)?;
+                pool2d(geometry, *max, *zeros, x.slice(), contiguous(out)?.slice_mut(), act)?;
             }
             StepKind::GlobalPool { max } => {
                 let x = contiguous(input(0))?;

@@ -5,7 +5,7 @@
 
 use super::build::{Builder, Storage};
 use super::op::MergeKind;
-use super::{ConvWeights, StepKind, ValueId};
+use super::{ConvWeights, Loc, StepKind, ValueId};
 use tensor::kernels::act::ActSpec;
 use tensor::ops::conv::Conv2dParams;
 use tensor::{Padding, Tensor};
@@ -76,6 +76,40 @@ impl Builder<'_> {
                 ..params
             },
         )
+    }
+
+    /// `ZeroPadding2D` → pooling without padding of its own (ResNet's and DenseNet's stem):
+    /// the pool reads the unpadded input and counts the padding as zeros
+    /// ([`tensor::kernels::pointwise::pool2d`]); the same zeros on every side of both axes
+    /// (one explicit padding for both). The pool's geometry, on the pad's input.
+    pub fn take_pad_pool(
+        &mut self,
+        x: ValueId,
+        pool_size: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Option<(ValueId, tensor::ops::pool::Pool2dGeometry)> {
+        let si = self.producer[x]?;
+        let StepKind::Pad { sides: (h, w) } = self.steps[si].kind else {
+            return None;
+        };
+        if !self.sole_use(x) || h.0 != h.1 || w != h {
+            return None;
+        }
+        // The pool's own padding (skipped, not zeros) must be none.
+        let own = tensor::ops::pool::pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding).ok()?;
+        if own.rows.pad_before + own.rows.pad_after + own.cols.pad_before + own.cols.pad_after != 0 {
+            return None;
+        }
+        let src = self.steps[si].inputs[0];
+        let geometry =
+            tensor::ops::pool::pool2d_geometry("plan", &self.values[src].shape, pool_size, strides, Padding::Explicit(h.0, h.1))
+                .ok()?;
+        if geometry.output_shape() != own.output_shape() {
+            return None;
+        }
+        self.steps[si].dead = true;
+        Some((src, geometry))
     }
 
     /// `BatchNormalization` (`y = x·scale + shift` per channel) folded into the convolution,
@@ -177,8 +211,25 @@ impl Builder<'_> {
         None
     }
 
+    /// Whether `x`, itself a concatenation, can live inside the one now built: its other
+    /// readers, all already planned, are channel affines (which read strided pixels). A
+    /// DenseNet block's concatenations then share one buffer, each the leading channels of
+    /// the next, instead of each copying the last (a block's copies grow with its square).
+    fn chains_into_concat(&self, x: ValueId) -> bool {
+        // A concatenation's value: its own buffer, written by no step of its own.
+        let concat = matches!(self.storage[x], Storage::Own)
+            && self.producer[x].is_none()
+            && matches!(self.values[x].loc, Loc::Input(usize::MAX));
+        if !concat || self.is_output[x] {
+            return false;
+        }
+        let readers: Vec<&super::Step> = self.steps.iter().filter(|s| !s.dead && s.inputs.contains(&x)).collect();
+        readers.len() + 1 == self.uses[x] && readers.iter().all(|s| matches!(s.kind, StepKind::Affine { .. }))
+    }
+
     /// `Concatenate` on the last axis: each input made by a convolution with no other reader
-    /// is written by it straight into its channel slice; the others are copied there.
+    /// is written by it straight into its channel slice, and a concatenation read only by
+    /// channel affines is placed there whole; the others are copied there.
     pub fn concat(&mut self, ins: &[ValueId], shape: Vec<usize>, name: &str, uses: usize, out: bool) -> ValueId {
         let v = self.new_value(shape.clone(), uses, out);
         let mut offset = 0;
@@ -186,7 +237,7 @@ impl Builder<'_> {
             let c = self.values[x].channels();
             let writes_strided = self.producer[x]
                 .is_some_and(|si| matches!(self.steps[si].kind, StepKind::Conv { .. } | StepKind::Depthwise { .. }));
-            if writes_strided && self.sole_use(x) {
+            if writes_strided && self.sole_use(x) || self.chains_into_concat(x) {
                 self.storage[x] = Storage::Region { of: v, offset };
             } else {
                 let region = self.new_value(self.values[x].shape.clone(), 0, false);

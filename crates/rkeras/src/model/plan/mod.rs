@@ -117,10 +117,12 @@ pub(crate) enum StepKind {
     },
     /// Softmax or log-softmax over the last axis.
     Softmax { log: bool },
-    /// Max or average pooling, then the activation.
+    /// Max or average pooling, then the activation; with `zeros`, the geometry's padding is
+    /// zeros (a folded `ZeroPadding2D`) instead of skipped.
     Pool {
         geometry: Pool2dGeometry,
         max: bool,
+        zeros: bool,
         act: ActSpec,
     },
     /// Global pooling over the spatial axes.

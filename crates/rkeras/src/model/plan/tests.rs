@@ -123,11 +123,25 @@ fn resnet50_and_inception_fusions() {
     let d = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap().describe();
     assert_eq!(d.matches("+residual").count(), 16, "{d}");
     assert!(!d.contains("affine"), "{d}");
+    // conv1_pad into the stem's convolution, pool1_pad into the max pooling's zeros.
+    assert!(!d.contains("pad"), "{d}");
     let model = app("InceptionV3", (75, 75, 3), false);
     let d = model.inference_plan(&[vec![1, 75, 75, 3]]).unwrap().describe();
     assert!(!d.contains("affine"), "{d}");
     // Branch convolutions write their slices of the concatenations in place.
     assert!(d.contains("→[64..] of 256"), "{d}");
+}
+
+#[test]
+fn densenet_blocks_share_one_buffer() {
+    // Each dense block's concatenations are the leading channels of the block's last one:
+    // the only copy a block makes is of the pooling output it starts from (4 blocks).
+    let model = app("DenseNet121", (32, 32, 3), false);
+    let d = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap().describe();
+    assert_eq!(d.matches(": copy").count(), 4, "{d}");
+    // The first block grows 64 → 256 channels in one buffer.
+    assert!(d.contains("conv2_block6_2_conv: conv [1, 8, 8, 32] →[224..] of 256"), "{d}");
+    assert!(!d.contains("pad"), "{d}");
 }
 
 #[test]
