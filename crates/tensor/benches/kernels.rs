@@ -246,6 +246,33 @@ fn main() {
         2,
         Padding::Same,
     );
+    conv_case(
+        r,
+        peak,
+        "conv 3x3 3->32 299x299 b1 s2 valid",
+        &[1, 299, 299, 3],
+        &[3, 3, 3, 32],
+        2,
+        Padding::Valid,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 3x3 32->32 149x149 b1 valid",
+        &[1, 149, 149, 32],
+        &[3, 3, 32, 32],
+        1,
+        Padding::Valid,
+    );
+    conv_case(
+        r,
+        peak,
+        "conv 7x7 3->64 224x224 b1 s2",
+        &[1, 224, 224, 3],
+        &[7, 7, 3, 64],
+        2,
+        Padding::Same,
+    );
     for (label, x, s) in [
         ("depthwise 3x3 112x112x96 b1 s2", [1, 112, 112, 96], 2),
         ("depthwise 3x3 56x56x144 b1 s1", [1, 56, 56, 144], 1),

@@ -139,8 +139,10 @@ unsafe impl<T> Sync for SyncPtr<T> {}
 unsafe impl<T> Send for SyncPtr<T> {}
 
 thread_local! {
-    /// Per worker: the row-pointer tables of a block, and a scratch row for padded tiles.
-    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Per worker: the row-pointer tables of a block, a scratch row for padded tiles, and the
+    /// kernel-row windows that reach into the column padding ([`row_taps`]).
+    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>, Vec<f32>)> =
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// Where B rows of (group, panel) start and how far apart they are.
@@ -252,7 +254,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         let prange = pchunk * panel_chunk..((pchunk + 1) * panel_chunk).min(panels);
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (ptrs, dummy) = &mut *s;
+            let (ptrs, dummy, edges) = &mut *s;
             if dummy.len() < nr {
                 dummy.resize(nr, 0.0);
             }
@@ -260,7 +262,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             // write disjoint (row, column) ranges of `y`.
             unsafe {
                 block(
-                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, mr_max, nr,
+                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, edges, mr_max, nr,
                 )
             };
         });
@@ -350,6 +352,81 @@ fn depth_blocks(taps: usize, cin_g: usize, kc: usize) -> Vec<DepthBlock> {
     }
 }
 
+/// Whether a tap of the depth blocks is a whole kernel row (`kw·cin` values, contiguous in
+/// the input where the window row lies inside the image) instead of one kernel position:
+/// where the input has few channels (a network's stem: 3), one row pointer per kernel
+/// position cost as much to build as the tile's arithmetic. The depth order, and so every
+/// sum, is the same either way.
+fn row_taps(g: &ConvGeometry, kc: usize) -> bool {
+    g.groups == 1 && g.cols.kernel > 1 && g.cols.dilation == 1 && g.cin < ROW_TAPS_BELOW && g.cin * g.cols.kernel <= kc
+}
+
+/// Input channels below which [`row_taps`] applies.
+const ROW_TAPS_BELOW: usize = 48;
+
+/// Row pointers of rows `rows` for depth block `blk` whose taps are kernel rows
+/// ([`row_taps`]), as [`row_pointers`] lays them out. A window row reaching into the column
+/// padding is copied into `edges` with its zeros (sized first, so no pointer moves).
+#[allow(clippy::too_many_arguments)]
+fn row_tap_pointers(
+    isa: Isa,
+    g: &ConvGeometry,
+    x: &[f32],
+    rows: std::ops::Range<usize>,
+    blk: DepthBlock,
+    mr_max: usize,
+    nr: usize,
+    dst: &mut Vec<*const f32>,
+    edges: &mut Vec<f32>,
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let (w, kw, cin) = (g.cols.input, g.cols.kernel, g.cin);
+    let span = kw * cin;
+    let zero = ZEROS.as_ptr();
+    let col0 = |ox: usize| (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
+    let inside = |ox: usize| col0(ox) >= 0 && col0(ox) as usize + kw <= w;
+    let edge_rows = rows.clone().filter(|&r| !inside(r % ow)).count();
+    edges.clear();
+    edges.resize(edge_rows * (blk.t1 - blk.t0) * span, 0.0);
+    let mut next_edge = 0;
+    dst.clear();
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let real = mr_max.min(rows.end - r0);
+        let mr = kernel_rows(isa, nr, real);
+        let base = dst.len();
+        dst.resize(base + (blk.t1 - blk.t0) * mr, zero);
+        for r in 0..real {
+            let row = r0 + r;
+            let (img, oy, ox) = (row / (oh * ow), (row / ow) % oh, row % ow);
+            let ix0 = col0(ox);
+            for ky in blk.t0..blk.t1 {
+                let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
+                if iy < 0 || iy as usize >= g.rows.input {
+                    continue;
+                }
+                let line = (img * g.rows.input + iy as usize) * w;
+                let slot = base + (ky - blk.t0) * mr + r;
+                if inside(ox) {
+                    dst[slot] = x[(line + ix0 as usize) * cin..].as_ptr();
+                    continue;
+                }
+                let e = &mut edges[next_edge * span..(next_edge + 1) * span];
+                next_edge += 1;
+                for kx in 0..kw {
+                    let ix = ix0 + kx as isize;
+                    if ix >= 0 && (ix as usize) < w {
+                        let at = (line + ix as usize) * cin;
+                        e[kx * cin..(kx + 1) * cin].copy_from_slice(&x[at..at + cin]);
+                    }
+                }
+                dst[slot] = e.as_ptr();
+            }
+        }
+        r0 += real;
+    }
+}
+
 /// Fills the row-pointer tables of rows `rows` for one depth block, tile by tile
 /// (`[taps][mr]` each): the input pixel each output row reads through each tap, at channel
 /// `c0` of group `grp`, or [`ZEROS`] in the padding and for a padded tile's extra rows.
@@ -432,18 +509,29 @@ unsafe fn block(
     panels: std::ops::Range<usize>,
     ptrs: &mut Vec<*const f32>,
     dummy: &mut [f32],
+    edges: &mut Vec<f32>,
     mr_max: usize,
     nr: usize,
 ) {
     let cin_g = g.cin_g();
     let cout_g = g.cout_g();
-    let taps = g.rows.kernel * g.cols.kernel;
-    let blocks = depth_blocks(taps, cin_g, kc_for(nr));
+    // Depth per tap: one kernel position's channels, or a whole kernel row's.
+    let by_rows = row_taps(g, kc_for(nr));
+    let (taps, tap_depth) = if by_rows {
+        (g.rows.kernel, g.cols.kernel * cin_g)
+    } else {
+        (g.rows.kernel * g.cols.kernel, cin_g)
+    };
+    let blocks = depth_blocks(taps, tap_depth, kc_for(nr));
     for (bi, blk) in blocks.iter().enumerate() {
         let last = bi + 1 == blocks.len();
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
-        row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, nr, ptrs);
-        let k0 = blk.t0 * cin_g + blk.c0;
+        if by_rows {
+            row_tap_pointers(isa, g, x, rows.clone(), *blk, mr_max, nr, ptrs, edges);
+        } else {
+            row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, nr, ptrs);
+        }
+        let k0 = blk.t0 * tap_depth + blk.c0;
         for p in panels.clone() {
             let col0 = p * nr;
             let nc = nr.min(cout_g - col0);

@@ -11,6 +11,7 @@ use crate::ops::conv::{conv2d_geometry, conv2d_naive, Conv2dParams};
 use crate::ops::test_util::{assert_close, random, random_padding};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+use crate::Padding;
 
 struct Case {
     x: Tensor,
@@ -246,4 +247,50 @@ fn short_buffers_are_errors_not_panics() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("depth 27"), "{e}");
+}
+
+#[test]
+fn network_stems_take_kernel_rows_as_taps() {
+    // Few input channels: each tap of the depth blocks is a whole kernel row, copied with its
+    // zeros where the window reaches into the column padding (ResNet's 7×7/2 `same` after a
+    // 3-pixel ZeroPadding2D, MobileNetV2's 3×3/2, an uneven TF `same` split, dilated rows).
+    let mut rng = Rng::new(21);
+    let stems: &[([usize; 4], [usize; 4], (usize, usize), (Padding, Padding), (usize, usize))] = &[
+        ([2, 23, 21, 3], [7, 7, 3, 64], (2, 2), (Padding::Explicit(3, 3), Padding::Explicit(3, 3)), (1, 1)),
+        ([1, 17, 16, 3], [3, 3, 3, 32], (2, 2), (Padding::Same, Padding::Same), (1, 1)),
+        ([1, 15, 15, 3], [3, 3, 3, 32], (2, 2), (Padding::Valid, Padding::Valid), (1, 1)),
+        ([3, 9, 10, 5], [5, 4, 5, 20], (1, 3), (Padding::Same, Padding::Same), (2, 1)),
+        ([1, 6, 40, 1], [2, 9, 1, 7], (1, 1), (Padding::Explicit(1, 0), Padding::Explicit(8, 5)), (1, 1)),
+    ];
+    for (i, &(xs, ws, strides, padding, dilation)) in stems.iter().enumerate() {
+        let (x, w, bias) = (random(&mut rng, &xs), random(&mut rng, &ws), random(&mut rng, &[ws[3]]));
+        let p = Conv2dParams {
+            strides,
+            padding,
+            dilation,
+            groups: 1,
+        };
+        let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+        assert!(row_taps(&g, kc_for(64)), "stem {i} takes kernel rows");
+        let want = conv2d_naive(&x, &w, Some(&bias), &p).unwrap();
+        for isa in Isa::available() {
+            let depth = ws[0] * ws[1] * ws[2];
+            let packed = PackedWeights::pack(isa, w.data(), depth, ws[3], 1).unwrap();
+            let mut y = vec![f32::NAN; want.len()];
+            conv2d(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: x.data(),
+                    weights: Weights::Packed(&packed),
+                    epilogue: ActSpec::LINEAR.with_bias(Some(bias.data())),
+                    residual: None,
+                    y: &mut y,
+                    y_stride: ws[3],
+                },
+            )
+            .unwrap();
+            assert_close(&y, want.data(), &format!("stem {i} {isa:?}"));
+        }
+    }
 }
