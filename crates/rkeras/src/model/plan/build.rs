@@ -176,6 +176,7 @@ impl Plan {
         }
         let outputs: Vec<ValueId> = model.outputs.iter().map(|&(n, k)| node_values[n][k]).collect();
         b.pack_weights()?;
+        b.band_expansions();
         let (buffer_slot, slot_len) = arena::place(&mut b, &outputs);
         let weights_seen = model.weights().iter().map(|w| (w.id, w.value.clone())).collect();
         Ok(Plan {
@@ -476,6 +477,7 @@ impl Builder<'_> {
             kernel: kernel.data().to_vec(),
             bias: bias.map(|b| b.data().to_vec()),
             act: ActSpec::LINEAR,
+            expand: None,
         };
         Ok(self.with_act(kind, x, act, shape, name, uses, out))
     }

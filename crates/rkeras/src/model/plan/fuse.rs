@@ -255,4 +255,49 @@ impl Builder<'_> {
         }
         v
     }
+
+    /// 1×1 convolution → depthwise convolution whose expanded tensor is large (MobileNetV2's
+    /// inverted residuals): the depthwise step makes its input in bands of rows from the
+    /// convolution's input ([`super::exec`]'s banded run), so the expansion stays in cache
+    /// instead of being written whole and read back. Runs after the weights are packed.
+    pub fn band_expansions(&mut self) {
+        for di in 0..self.steps.len() {
+            let StepKind::Depthwise { geometry: dg, expand: None, .. } = &self.steps[di].kind else {
+                continue;
+            };
+            if self.steps[di].dead {
+                continue;
+            }
+            let v = self.steps[di].inputs[0];
+            let Some(ci) = self.producer[v] else { continue };
+            let StepKind::Conv {
+                geometry: cg,
+                residual: None,
+                ..
+            } = &self.steps[ci].kind
+            else {
+                continue;
+            };
+            let pointwise = cg.rows.kernel == 1
+                && cg.cols.kernel == 1
+                && cg.rows.stride == 1
+                && cg.cols.stride == 1
+                && cg.rows.pad_before + cg.rows.pad_after + cg.cols.pad_before + cg.cols.pad_after == 0
+                && cg.groups == 1;
+            let same_image = cg.n == dg.n && cg.oh() == dg.rows.input && cg.ow() == dg.cols.input && cg.cout == dg.cin;
+            // Large enough in all (not cached whole) and per image (bands are per image: many
+            // small images would only add kernel calls).
+            let image = cg.oh() * cg.ow() * cg.cout * 4;
+            let large = image >= super::exec::BAND_BYTES && cg.n * image >= super::exec::BAND_MIN_TOTAL;
+            if !pointwise || !same_image || !self.sole_use(v) || self.steps[ci].dead || !large {
+                continue;
+            }
+            let src = self.steps[ci].inputs[0];
+            self.steps[ci].dead = true;
+            self.steps[di].inputs[0] = src;
+            if let StepKind::Depthwise { expand, .. } = &mut self.steps[di].kind {
+                *expand = Some(ci);
+            }
+        }
+    }
 }

@@ -101,12 +101,15 @@ pub(crate) enum StepKind {
         act: ActSpec,
         residual: Option<ValueId>,
     },
-    /// Depthwise convolution with bias and activation.
+    /// Depthwise convolution with bias and activation; with `expand`, its input is made band
+    /// by band by that (dead) 1×1 convolution step, whose input this step reads instead
+    /// (MobileNetV2's expansions never reach memory whole).
     Depthwise {
         geometry: ConvGeometry,
         kernel: Vec<f32>,
         bias: Option<Vec<f32>>,
         act: ActSpec,
+        expand: Option<usize>,
     },
     /// `x·scale[c] + shift[c]`, then the activation (BatchNormalization, Rescaling, a lone
     /// activation with unit scale).
@@ -228,7 +231,11 @@ impl Plan {
                         if residual.is_some() { " +residual" } else { "" }
                     )
                 }
-                StepKind::Depthwise { act, .. } => format!("depthwise{}", act_name(act)),
+                StepKind::Depthwise { act, expand, .. } => format!(
+                    "{}depthwise{}",
+                    if expand.is_some() { "expand+" } else { "" },
+                    act_name(act)
+                ),
                 StepKind::Affine { act, .. } => format!("affine{}", act_name(act)),
                 StepKind::Softmax { log } => if *log { "log_softmax" } else { "softmax" }.to_string(),
                 StepKind::Pool { max, act, .. } => format!("{}pool{}", if *max { "max" } else { "avg" }, act_name(act)),
