@@ -177,7 +177,7 @@ impl Model {
     /// then shared from inside the pool, instead of the caller waking a worker and sleeping
     /// until it is done for every op (two context switches an op, 15% of a LeNet-5 step).
     pub(crate) fn train_step(&mut self, batch: &Dataset) -> Result<StepResult> {
-        tensor::kernels::on_worker(|| {
+        tensor::kernels::team::scope(|| {
             let (result, grads) = self.replica_step(batch)?;
             self.apply_step(grads)?;
             Ok(result)
@@ -314,7 +314,7 @@ impl Model {
     pub(crate) fn test_step(&mut self, batch: &Dataset) -> Result<StepResult> {
         let loss_fn = self.compiled_mut("evaluate")?.loss_fn.clone();
         // On a worker of the kernels' pool, as `train_step`.
-        tensor::kernels::on_worker(|| {
+        tensor::kernels::team::scope(|| {
             let mut tape = Tape::inference();
             let mut rng = tensor::Rng::new(0);
             let f = self.forward_loss(&mut tape, &mut rng, &loss_fn, batch, false)?;

@@ -26,6 +26,11 @@ fn claims(generation: u64, front: u64, back: u64) -> u64 {
     generation << (2 * FIELD_BITS) | front << FIELD_BITS | back
 }
 
+/// Spins without work after which a waiting worker also yields its core to the OS (about
+/// 0.1 ms): free where every worker has a core, the way to progress where threads outnumber
+/// cores.
+const IDLE_SPINS: u32 = 1 << 12;
+
 /// The job being run: its task function (on the publishing caller's stack).
 struct Job<'a> {
     f: &'a (dyn Fn(usize) + Sync),
@@ -112,9 +117,15 @@ impl Team {
         while !self.stop.load(SeqCst) {
             let generation = self.claims.load(SeqCst) >> (2 * FIELD_BITS);
             if generation == seen {
-                spins = spins.wrapping_add(1);
+                spins = spins.saturating_add(1);
                 if spins % 64 == 0 {
-                    rayon::yield_now();
+                    if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                        spins = 0;
+                    } else if spins >= IDLE_SPINS {
+                        // Long without work (a serial stretch, or more threads than cores:
+                        // MPI ranks on one machine): let the OS run someone else meanwhile.
+                        std::thread::yield_now();
+                    }
                 } else {
                     std::hint::spin_loop();
                 }
@@ -122,6 +133,7 @@ impl Team {
             }
             self.work(true);
             seen = generation;
+            spins = 0;
         }
     }
 }
@@ -202,8 +214,15 @@ pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
     CURRENT.with(|c| c.set(std::ptr::null()));
     team.work(false);
     CURRENT.with(|c| c.set(team));
+    let mut spins = 0u32;
     while team.remaining.load(SeqCst) > 0 {
-        std::hint::spin_loop();
+        spins = spins.saturating_add(1);
+        if spins >= IDLE_SPINS {
+            // A helper was descheduled mid-task: give it the core.
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
     }
     if team.panicked.swap(false, SeqCst) {
         panic!("a kernel task panicked on a team worker");
