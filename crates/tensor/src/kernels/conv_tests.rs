@@ -255,12 +255,48 @@ fn network_stems_take_kernel_rows_as_taps() {
     // zeros where the window reaches into the column padding (ResNet's 7×7/2 `same` after a
     // 3-pixel ZeroPadding2D, MobileNetV2's 3×3/2, an uneven TF `same` split, dilated rows).
     let mut rng = Rng::new(21);
-    let stems: &[([usize; 4], [usize; 4], (usize, usize), (Padding, Padding), (usize, usize))] = &[
-        ([2, 23, 21, 3], [7, 7, 3, 64], (2, 2), (Padding::Explicit(3, 3), Padding::Explicit(3, 3)), (1, 1)),
-        ([1, 17, 16, 3], [3, 3, 3, 32], (2, 2), (Padding::Same, Padding::Same), (1, 1)),
-        ([1, 15, 15, 3], [3, 3, 3, 32], (2, 2), (Padding::Valid, Padding::Valid), (1, 1)),
-        ([3, 9, 10, 5], [5, 4, 5, 20], (1, 3), (Padding::Same, Padding::Same), (2, 1)),
-        ([1, 6, 40, 1], [2, 9, 1, 7], (1, 1), (Padding::Explicit(1, 0), Padding::Explicit(8, 5)), (1, 1)),
+    let stems: &[(
+        [usize; 4],
+        [usize; 4],
+        (usize, usize),
+        (Padding, Padding),
+        (usize, usize),
+    )] = &[
+        (
+            [2, 23, 21, 3],
+            [7, 7, 3, 64],
+            (2, 2),
+            (Padding::Explicit(3, 3), Padding::Explicit(3, 3)),
+            (1, 1),
+        ),
+        (
+            [1, 17, 16, 3],
+            [3, 3, 3, 32],
+            (2, 2),
+            (Padding::Same, Padding::Same),
+            (1, 1),
+        ),
+        (
+            [1, 15, 15, 3],
+            [3, 3, 3, 32],
+            (2, 2),
+            (Padding::Valid, Padding::Valid),
+            (1, 1),
+        ),
+        (
+            [3, 9, 10, 5],
+            [5, 4, 5, 20],
+            (1, 3),
+            (Padding::Same, Padding::Same),
+            (2, 1),
+        ),
+        (
+            [1, 6, 40, 1],
+            [2, 9, 1, 7],
+            (1, 1),
+            (Padding::Explicit(1, 0), Padding::Explicit(8, 5)),
+            (1, 1),
+        ),
     ];
     for (i, &(xs, ws, strides, padding, dilation)) in stems.iter().enumerate() {
         let (x, w, bias) = (random(&mut rng, &xs), random(&mut rng, &ws), random(&mut rng, &[ws[3]]));

@@ -146,7 +146,10 @@ pub fn affine(x: Option<(&[f32], usize)>, io: &mut [f32], scale: &[f32], shift: 
     let rows = io.len() / c;
     if let Some((x, stride)) = x {
         if stride < c {
-            return shape_err("affine", format!("an input pixel stride of {stride} is below {c} channels"));
+            return shape_err(
+                "affine",
+                format!("an input pixel stride of {stride} is below {c} channels"),
+            );
         }
         need("affine", "input", x.len(), rows.saturating_sub(1) * stride + c)?;
     }
@@ -315,7 +318,11 @@ mod tests {
                 };
                 let mut y = vec![0.0; want.len()];
                 pool2d(&g, max, true, &shifted, &mut y, &ActSpec::LINEAR).unwrap();
-                assert_close(&y, want.data(), &format!("case {case} max {max} k {k} p {p} stride {st}"));
+                assert_close(
+                    &y,
+                    want.data(),
+                    &format!("case {case} max {max} k {k} p {p} stride {st}"),
+                );
             }
         }
     }
@@ -361,7 +368,14 @@ mod tests {
                         from_wide[i]
                     );
                 }
-                assert!(affine(Some((&wide[..wide.len() - 1], stride)), &mut from_wide, &scale, &shift, &spec).is_err());
+                assert!(affine(
+                    Some((&wide[..wide.len() - 1], stride)),
+                    &mut from_wide,
+                    &scale,
+                    &shift,
+                    &spec
+                )
+                .is_err());
             }
         }
     }

@@ -79,7 +79,10 @@ impl Team {
                 return;
             }
             let left = tasks - front - back;
-            let take = left.div_ceil(2 * self.workers).max(self.min_len.load(SeqCst) as u64).min(left);
+            let take = left
+                .div_ceil(2 * self.workers)
+                .max(self.min_len.load(SeqCst) as u64)
+                .min(left);
             let (next, first) = if from_back {
                 (claims(generation, front, back + take), tasks - back - take)
             } else {

@@ -552,10 +552,20 @@ mod tests {
         let mut rng = Rng::new(77);
         let cases: &[([usize; 4], [usize; 4], (Padding, Padding), (usize, usize))] = &[
             ([2, 12, 11, 5], [3, 3, 5, 8], (Padding::Same, Padding::Same), (1, 1)),
-            ([1, 30, 31, 17], [3, 3, 17, 40], (Padding::Valid, Padding::Valid), (1, 1)),
+            (
+                [1, 30, 31, 17],
+                [3, 3, 17, 40],
+                (Padding::Valid, Padding::Valid),
+                (1, 1),
+            ),
             ([3, 9, 10, 3], [4, 2, 3, 16], (Padding::Same, Padding::Same), (1, 1)),
             ([1, 14, 13, 6], [3, 3, 6, 9], (Padding::Same, Padding::Same), (2, 1)),
-            ([2, 10, 12, 4], [3, 5, 4, 33], (Padding::Explicit(1, 2), Padding::Explicit(2, 1)), (1, 1)),
+            (
+                [2, 10, 12, 4],
+                [3, 5, 4, 33],
+                (Padding::Explicit(1, 2), Padding::Explicit(2, 1)),
+                (1, 1),
+            ),
         ];
         for (i, &(xs, ws, padding, dilation)) in cases.iter().enumerate() {
             let p = Conv2dParams {
@@ -570,11 +580,17 @@ mod tests {
             let dx = implicit_input_grad(gy.data(), w.data(), &g).unwrap();
             let dx = dx.unwrap_or_else(|| panic!("case {i} takes the implicit GEMM"));
             let (rx, _, _) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
-            close(&Tensor::new(&xs, dx).unwrap(), &rx, &format!("case {i}: x {xs:?} w {ws:?} {p:?}"));
+            close(
+                &Tensor::new(&xs, dx).unwrap(),
+                &rx,
+                &format!("case {i}: x {xs:?} w {ws:?} {p:?}"),
+            );
         }
         // Strides, groups, 1×1 kernels and mostly-padding windows keep im2col.
         let g = conv2d_geometry("t", &[1, 15, 15, 8], &[3, 3, 8, 8], &Conv2dParams::default()).unwrap();
-        assert!(implicit_input_grad(&[0.0; 13 * 13 * 8], &[0.0; 576], &g).unwrap().is_none());
+        assert!(implicit_input_grad(&[0.0; 13 * 13 * 8], &[0.0; 576], &g)
+            .unwrap()
+            .is_none());
     }
 
     #[test]

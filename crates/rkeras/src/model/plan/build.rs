@@ -323,7 +323,11 @@ impl Builder<'_> {
                 let x = one("layer")?;
                 let (x, geometry, zeros) = match self.take_pad_pool(x, pool_size, strides, padding) {
                     Some((src, geometry)) => (src, geometry, true),
-                    None => (x, pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding)?, false),
+                    None => (
+                        x,
+                        pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding)?,
+                        false,
+                    ),
                 };
                 self.push(
                     StepKind::Pool {

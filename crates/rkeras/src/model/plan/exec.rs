@@ -9,7 +9,7 @@ use crate::model::Model;
 use tensor::kernels::conv::{conv2d, ConvArgs, Weights};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
 use tensor::kernels::pointwise::{affine, global_pool, pool2d};
-use tensor::ops::conv::{ConvGeometry, Conv2dParams};
+use tensor::ops::conv::{Conv2dParams, ConvGeometry};
 use tensor::{Rng, Tape, Tensor};
 
 /// A value's place during one run: start pointer, elements spanned, pixel stride, channels.
@@ -210,7 +210,9 @@ impl Plan {
                     ..
                 } = &self.steps[*ci].kind
                 else {
-                    return Err(KerasError::Invalid("plan: a banded expansion is not a convolution".into()));
+                    return Err(KerasError::Invalid(
+                        "plan: a banded expansion is not a convolution".into(),
+                    ));
                 };
                 let weights = match weights {
                     ConvWeights::Packed(p) => Weights::Packed(p),

@@ -97,14 +97,20 @@ impl Builder<'_> {
             return None;
         }
         // The pool's own padding (skipped, not zeros) must be none.
-        let own = tensor::ops::pool::pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding).ok()?;
+        let own =
+            tensor::ops::pool::pool2d_geometry("plan", &self.values[x].shape, pool_size, strides, padding).ok()?;
         if own.rows.pad_before + own.rows.pad_after + own.cols.pad_before + own.cols.pad_after != 0 {
             return None;
         }
         let src = self.steps[si].inputs[0];
-        let geometry =
-            tensor::ops::pool::pool2d_geometry("plan", &self.values[src].shape, pool_size, strides, Padding::Explicit(h.0, h.1))
-                .ok()?;
+        let geometry = tensor::ops::pool::pool2d_geometry(
+            "plan",
+            &self.values[src].shape,
+            pool_size,
+            strides,
+            Padding::Explicit(h.0, h.1),
+        )
+        .ok()?;
         if geometry.output_shape() != own.output_shape() {
             return None;
         }
@@ -262,7 +268,12 @@ impl Builder<'_> {
     /// instead of being written whole and read back. Runs after the weights are packed.
     pub fn band_expansions(&mut self) {
         for di in 0..self.steps.len() {
-            let StepKind::Depthwise { geometry: dg, expand: None, .. } = &self.steps[di].kind else {
+            let StepKind::Depthwise {
+                geometry: dg,
+                expand: None,
+                ..
+            } = &self.steps[di].kind
+            else {
                 continue;
             };
             if self.steps[di].dead {

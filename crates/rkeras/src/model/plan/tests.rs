@@ -118,7 +118,10 @@ fn mobilenet_v2_is_fully_fused() {
     // with bands of one output row, so rows carried from band to band are exercised (the
     // numbers are checked against the tape in `every_application_runs_the_same_through_the_plan`).
     assert_eq!(d.matches("expand+depthwise+clamp").count(), 3, "{d}");
-    assert!(d.contains("block_1_depthwise: expand+depthwise+clamp [1, 8, 8, 96]"), "{d}");
+    assert!(
+        d.contains("block_1_depthwise: expand+depthwise+clamp [1, 8, 8, 96]"),
+        "{d}"
+    );
     // 52 convolutions and depthwise convolutions less the 3 expansions banded, the pooling,
     // the classifier and its softmax.
     assert_eq!(plan.live_steps(), 52 - 3 + 1 + 1 + 1, "{d}");
@@ -147,7 +150,10 @@ fn densenet_blocks_share_one_buffer() {
     let d = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap().describe();
     assert_eq!(d.matches(": copy").count(), 4, "{d}");
     // The first block grows 64 → 256 channels in one buffer.
-    assert!(d.contains("conv2_block6_2_conv: conv [1, 8, 8, 32] →[224..] of 256"), "{d}");
+    assert!(
+        d.contains("conv2_block6_2_conv: conv [1, 8, 8, 32] →[224..] of 256"),
+        "{d}"
+    );
     assert!(!d.contains("pad"), "{d}");
 }
 
