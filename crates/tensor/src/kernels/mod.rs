@@ -15,7 +15,8 @@
 //!   channels-last rows (the tape's passes, compiled per ISA);
 //! - [`stream`]: a dense product of a few rows with weights too large to prepack, streamed in
 //!   their stored order;
-//! - [`team`]: the spinning workers an inference plan's kernels share their tasks with;
+//! - [`team`]: the spinning workers that an inference plan's or a training step's kernels share
+//!   their tasks with;
 //! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
 //!   be folded), element-wise merges, all with the same activation epilogue.
 //!
@@ -148,6 +149,22 @@ pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [std::mem::Mayb
     // SAFETY: the caller's `fill` initialized all `n` values.
     v.set_len(n);
     v
+}
+
+/// An output buffer's start, shared by parallel tasks that each write their own disjoint
+/// part of it (read through [`OutPtr::get`], so closures capture the wrapper, not the raw
+/// pointer).
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: tasks write disjoint ranges through it (each user states which).
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
 }
 
 /// One cache line of values (one AVX-512 vector).

@@ -299,14 +299,8 @@ mod tests {
             let (p, st) = (1 + rng.below(k - 1), 1 + rng.below(3));
             let [n, h, w, c] = [1 + rng.below(2), 2 + rng.below(6), 2 + rng.below(6), 1 + rng.below(20)];
             let x = random(&mut rng, &[n, h, w, c]);
-            let (hp, wp) = (h + 2 * p, w + 2 * p);
-            let mut padded = vec![0.0f32; n * hp * wp * c];
-            for (i, &v) in x.data().iter().enumerate() {
-                let (img, iy, ix, ch) = (i / (h * w * c), i / (w * c) % h, i / c % w, i % c);
-                padded[((img * hp + iy + p) * wp + ix + p) * c + ch] = v - 0.5;
-            }
-            let shifted: Vec<f32> = x.data().iter().map(|v| v - 0.5).collect();
-            let padded = Tensor::new(&[n, hp, wp, c], padded).unwrap();
+            let shifted = Tensor::new(x.shape(), x.data().iter().map(|v| v - 0.5).collect()).unwrap();
+            let padded = crate::ops::pad::zero_pad2d(&shifted, p, p, p, p).unwrap();
             let Ok(g) = pool2d_geometry("t", x.shape(), (k, k), (st, st), Padding::Explicit(p, p)) else {
                 continue;
             };
@@ -317,7 +311,7 @@ mod tests {
                     avg_pool2d_naive(&padded, (k, k), (st, st), Padding::Valid).unwrap()
                 };
                 let mut y = vec![0.0; want.len()];
-                pool2d(&g, max, true, &shifted, &mut y, &ActSpec::LINEAR).unwrap();
+                pool2d(&g, max, true, shifted.data(), &mut y, &ActSpec::LINEAR).unwrap();
                 assert_close(
                     &y,
                     want.data(),

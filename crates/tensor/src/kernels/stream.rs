@@ -76,7 +76,7 @@ pub fn dense(args: ConvArgs, w: &[f32]) -> Result<()> {
     // Column blocks: at least two per worker when the columns allow, whole vectors.
     let threads = super::threads();
     let block = n.div_ceil(threads * 2).next_multiple_of(16).clamp(64, BLOCK);
-    let y = OutPtr(args.y.as_mut_ptr());
+    let y = super::OutPtr(args.y.as_mut_ptr());
     super::team::for_each(n.div_ceil(block), 1, |b| {
         let (c0, c1) = (b * block, ((b + 1) * block).min(n));
         let cw = c1 - c0;
@@ -92,20 +92,6 @@ pub fn dense(args: ConvArgs, w: &[f32]) -> Result<()> {
         });
     });
     Ok(())
-}
-
-/// The output, shared by the tasks (each writes its own columns).
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: the tasks write disjoint column ranges through it.
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 thread_local! {

@@ -1,4 +1,5 @@
-//! A team of spinning workers for a sequence of kernels (an inference plan's steps).
+//! A team of spinning workers for a sequence of kernels (an inference plan's steps, a
+//! training or test step's ops).
 //!
 //! Handing each kernel's tasks to rayon costs a wake-up of a sleeping worker (a futex call)
 //! and, at the end, a sleep: a model at batch 1 runs a hundred kernels of tens of
@@ -50,8 +51,8 @@ struct Team {
     remaining: AtomicUsize,
     /// The fewest tasks one claim of the current job takes.
     min_len: AtomicUsize,
-    /// A task panicked.
-    panicked: AtomicBool,
+    /// The first panic of a task of the current job, re-raised by its caller.
+    panic: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>,
     /// The scope is over.
     stop: AtomicBool,
     /// Workers in the team (the caller and its helpers).
@@ -67,8 +68,8 @@ thread_local! {
 
 impl Team {
     /// Takes and runs tasks of the current job, from the front or from the back, until none
-    /// is left. A claim takes a share of what is left (a quarter of it per worker, at least
-    /// `min_len`): few claims on the shared word, each a contiguous range.
+    /// is left. A claim takes what is left over twice the workers (at least `min_len`): few
+    /// claims on the shared word, each a contiguous range.
     fn work(&self, from_back: bool) {
         loop {
             let c = self.claims.load(SeqCst);
@@ -97,8 +98,9 @@ impl Team {
             // it stored (before `current`) is alive.
             let job = unsafe { &*(self.job.load(SeqCst) as *const Job) };
             let run = || (first..first + take).for_each(|i| (job.f)(i as usize));
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
-                self.panicked.store(true, SeqCst);
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+                let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert(payload);
             }
             self.remaining.fetch_sub(take as usize, SeqCst);
         }
@@ -161,7 +163,7 @@ pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         job: AtomicPtr::new(std::ptr::null_mut()),
         remaining: AtomicUsize::new(0),
         min_len: AtomicUsize::new(1),
-        panicked: AtomicBool::new(false),
+        panic: std::sync::Mutex::new(None),
         stop: AtomicBool::new(false),
         workers: helpers as u64 + 1,
         caller,
@@ -204,7 +206,8 @@ pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
     // SAFETY: `scope` keeps the team alive while it is this thread's current one.
     let team = unsafe { &*team };
     let job = Job { f: &f };
-    let generation = ((team.claims.load(SeqCst) >> (2 * FIELD_BITS)) + 1) & GENERATION_MASK;
+    // (0 is the empty slot a helper starts from: skipped when the count wraps.)
+    let generation = (((team.claims.load(SeqCst) >> (2 * FIELD_BITS)) + 1) & GENERATION_MASK).max(1);
     // The job first, then `current`, then the claims that announce it (a worker reads
     // `current` after the claims, and the job only once it holds one of its tasks).
     team.job.store(&job as *const Job as *mut (), SeqCst);
@@ -227,8 +230,9 @@ pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
             std::hint::spin_loop();
         }
     }
-    if team.panicked.swap(false, SeqCst) {
-        panic!("a kernel task panicked on a team worker");
+    let payload = team.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(payload) = payload {
+        std::panic::resume_unwind(payload);
     }
 }
 
@@ -236,7 +240,7 @@ pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
 /// `f(index, chunk)`.
 pub fn for_each_chunk(out: &mut [f32], chunk: usize, min_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     let chunk = chunk.max(1);
-    let (len, base) = (out.len(), OutPtr(out.as_mut_ptr()));
+    let (len, base) = (out.len(), super::OutPtr(out.as_mut_ptr()));
     for_each(len.div_ceil(chunk), min_len, |i| {
         let start = i * chunk;
         // SAFETY: chunk `i` is `[i·chunk, min((i + 1)·chunk, len))` of `out`, which the
@@ -244,20 +248,6 @@ pub fn for_each_chunk(out: &mut [f32], chunk: usize, min_len: usize, f: impl Fn(
         let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), chunk.min(len - start)) };
         f(i, part)
     });
-}
-
-/// `out`'s start, shared by the tasks of [`for_each_chunk`].
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each task writes its own chunk only.
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 #[cfg(test)]
@@ -350,6 +340,9 @@ mod tests {
             })
         }));
         assert!(r.is_err());
+        // The task's own panic, with its message.
+        let payload = r.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"task 63"));
         // The pool is still usable afterwards.
         let n = AtomicU32::new(0);
         pool.install(|| {

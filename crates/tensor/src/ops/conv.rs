@@ -225,7 +225,7 @@ fn implicit_input_grad(gy: &[f32], w: &[f32], g: &ConvGeometry) -> Result<Option
     }
     // Padding of the turned-around convolution: the window's reach minus the forward's.
     let pad = |a: &crate::shape::AxisGeometry| {
-        let reach = a.dilation * (a.kernel - 1);
+        let reach = a.effective_kernel() - 1;
         (a.pad_before <= reach && a.pad_after <= reach)
             .then(|| Padding::Explicit(reach - a.pad_before, reach - a.pad_after))
     };
@@ -259,22 +259,7 @@ fn implicit_input_grad(gy: &[f32], w: &[f32], g: &ConvGeometry) -> Result<Option
             }
         }
     }
-    let isa = kernels::isa();
-    let packed = PackedWeights::pack(isa, &wt, gt.k_g(), cin, 1)?;
-    let mut dx = vec![0.0f32; g.n * g.rows.input * g.cols.input * cin];
-    kernels::conv::conv2d(
-        isa,
-        ConvArgs {
-            geometry: &gt,
-            x: gy,
-            weights: Weights::Packed(&packed),
-            epilogue: ActSpec::LINEAR.with_bias(None),
-            residual: None,
-            y: &mut dx,
-            y_stride: cin,
-        },
-    )?;
-    Ok(Some(dx))
+    implicit_forward(gy, &wt, None, &gt).map(Some)
 }
 
 /// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks,

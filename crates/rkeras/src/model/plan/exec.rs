@@ -223,16 +223,16 @@ impl Plan {
                     weights,
                     epilogue: cact.with_bias(cbias.as_deref()),
                 };
-                let x = contiguous(input(0))?;
                 let dw = DepthwiseArgs {
                     geometry,
-                    x: &[],
+                    // The expansion's input: `banded` makes the depthwise input from it.
+                    x: contiguous(input(0))?.slice(),
                     w: kernel,
                     epilogue: act.with_bias(bias.as_deref()),
                     y: out.slice_mut(),
                     y_stride: out.stride,
                 };
-                banded(self.isa, x.slice(), &expansion, dw)?;
+                banded(self.isa, &expansion, dw)?;
             }
             StepKind::Depthwise {
                 geometry,
@@ -392,13 +392,14 @@ thread_local! {
     static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `dw` over `e(x)`, image by image, in bands of output rows: each band's input rows are
+/// `dw` over `e(dw.x)` (`dw.x` is the expansion's input), image by image, in bands of output
+/// rows: each band's input rows are
 /// expanded into a buffer that stays in cache (the rows it shares with the previous band
 /// moved to its front, not made again), then the depthwise convolution reads them with the
 /// band's share of the padding. Every value is computed as unbanded: the same sums in the
 /// same order.
-fn banded(isa: tensor::kernels::Isa, x: &[f32], e: &Expansion, dw: DepthwiseArgs) -> Result<()> {
-    let (cg, dg) = (e.geometry, dw.geometry);
+fn banded(isa: tensor::kernels::Isa, e: &Expansion, dw: DepthwiseArgs) -> Result<()> {
+    let (cg, dg, x) = (e.geometry, dw.geometry, dw.x);
     let (h, w, cin, ce) = (cg.oh(), cg.ow(), cg.cin, cg.cout);
     let rows = &dg.rows;
     let (oh, ow) = (dg.oh(), dg.ow());

@@ -10,6 +10,9 @@ use tensor::kernels::act::ActSpec;
 use tensor::ops::conv::Conv2dParams;
 use tensor::{Padding, Tensor};
 
+/// `(top, bottom), (left, right)` of a `ZeroPadding2D`.
+type PadSides = ((usize, usize), (usize, usize));
+
 /// Sets the activation of a step kind that has an epilogue (callers check it is linear).
 pub(super) fn set_act(kind: &mut StepKind, a: ActSpec) {
     match kind {
@@ -48,16 +51,22 @@ fn merged_axis(
 }
 
 impl Builder<'_> {
+    /// The `ZeroPadding2D` step that made `x` and its sides, when nothing else reads `x` (so a
+    /// window op after it may take the zeros into its own padding).
+    fn sole_pad(&self, x: ValueId) -> Option<(usize, PadSides)> {
+        let si = self.producer[x]?;
+        match self.steps[si].kind {
+            StepKind::Pad { sides } if self.sole_use(x) => Some((si, sides)),
+            _ => None,
+        }
+    }
+
     /// `ZeroPadding2D` → convolution: the convolution reads the unpadded input with the zeros
     /// added to its own padding (the pad step is dropped when nothing else reads it).
     pub fn take_pad(&mut self, x: ValueId, params: Conv2dParams, kernel: (usize, usize)) -> (ValueId, Conv2dParams) {
-        let Some(si) = self.producer[x] else { return (x, params) };
-        let StepKind::Pad { sides: (h, w) } = self.steps[si].kind else {
+        let Some((si, (h, w))) = self.sole_pad(x) else {
             return (x, params);
         };
-        if !self.sole_use(x) {
-            return (x, params);
-        }
         let src = self.steps[si].inputs[0];
         let shape = &self.values[x].shape;
         let (Some(&ph), Some(&pw)) = (shape.get(1), shape.get(2)) else {
@@ -89,11 +98,8 @@ impl Builder<'_> {
         strides: (usize, usize),
         padding: Padding,
     ) -> Option<(ValueId, tensor::ops::pool::Pool2dGeometry)> {
-        let si = self.producer[x]?;
-        let StepKind::Pad { sides: (h, w) } = self.steps[si].kind else {
-            return None;
-        };
-        if !self.sole_use(x) || h.0 != h.1 || w != h {
+        let (si, (h, w)) = self.sole_pad(x)?;
+        if h.0 != h.1 || w != h {
             return None;
         }
         // The pool's own padding (skipped, not zeros) must be none.
@@ -289,12 +295,7 @@ impl Builder<'_> {
             else {
                 continue;
             };
-            let pointwise = cg.rows.kernel == 1
-                && cg.cols.kernel == 1
-                && cg.rows.stride == 1
-                && cg.cols.stride == 1
-                && cg.rows.pad_before + cg.rows.pad_after + cg.cols.pad_before + cg.cols.pad_after == 0
-                && cg.groups == 1;
+            let pointwise = cg.is_pointwise();
             let same_image = cg.n == dg.n && cg.oh() == dg.rows.input && cg.ow() == dg.cols.input && cg.cout == dg.cin;
             // Large enough in all (not cached whole) and per image (bands are per image: many
             // small images would only add kernel calls).
