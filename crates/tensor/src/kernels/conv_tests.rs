@@ -124,33 +124,37 @@ fn implicit_gemm_matches_the_naive_convolution() {
 
 #[test]
 fn deep_products_cross_depth_blocks() {
-    // depth 3·3·130 = 1170 > 2·KC: three accumulating blocks, epilogue on the last only.
-    let mut rng = Rng::new(3);
-    let x = random(&mut rng, &[1, 6, 5, 130]);
-    let w = random(&mut rng, &[3, 3, 130, 37]);
-    let b = random(&mut rng, &[37]);
-    let p = Conv2dParams::new((1, 1), crate::Padding::Same);
-    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
-    let want = conv2d_naive(&x, &w, Some(&b), &p).unwrap();
-    let relu = ActSpec::from_activation(Activation::Relu).unwrap();
-    let expect: Vec<f32> = want.data().iter().map(|&v| relu.apply(v)).collect();
-    for isa in Isa::available() {
-        let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 130, 37, 1).unwrap();
-        let mut y = vec![0.0; want.len()];
-        conv2d(
-            isa,
-            ConvArgs {
-                geometry: &g,
-                x: x.data(),
-                weights: Weights::Packed(&packed),
-                epilogue: relu.with_bias(Some(b.data())),
-                residual: None,
-                y: &mut y,
-                y_stride: 37,
-            },
-        )
-        .unwrap();
-        assert_close(&y, &expect, &format!("{isa:?}"));
+    // Depth 3·3·130 = 1170: one block of all nine taps. 3·3·2100: more channels per tap than
+    // `KC`, so each tap is two accumulating chunks (18 blocks), epilogue on the last only.
+    // 3·3·600 = 5400 rows: two blocks of whole taps where the panel is 64 wide (4096 rows).
+    for (case, (cin, cout)) in [(130, 37), (2100, 19), (600, 70)].into_iter().enumerate() {
+        let mut rng = Rng::new(3 + case as u64);
+        let x = random(&mut rng, &[1, 4, 3, cin]);
+        let w = random(&mut rng, &[3, 3, cin, cout]);
+        let b = random(&mut rng, &[cout]);
+        let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+        let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+        let want = conv2d_naive(&x, &w, Some(&b), &p).unwrap();
+        let relu = ActSpec::from_activation(Activation::Relu).unwrap();
+        let expect: Vec<f32> = want.data().iter().map(|&v| relu.apply(v)).collect();
+        for isa in Isa::available() {
+            let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * cin, cout, 1).unwrap();
+            let mut y = vec![0.0; want.len()];
+            conv2d(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: x.data(),
+                    weights: Weights::Packed(&packed),
+                    epilogue: relu.with_bias(Some(b.data())),
+                    residual: None,
+                    y: &mut y,
+                    y_stride: cout,
+                },
+            )
+            .unwrap();
+            assert_close(&y, &expect, &format!("{cin} -> {cout}, {isa:?}"));
+        }
     }
 }
 
@@ -307,7 +311,7 @@ fn network_stems_take_kernel_rows_as_taps() {
             groups: 1,
         };
         let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
-        assert!(row_taps(&g, kc_for(64)), "stem {i} takes kernel rows");
+        assert!(row_taps(&g, packed_depth(64).0), "stem {i} takes kernel rows");
         let want = conv2d_naive(&x, &w, Some(&bias), &p).unwrap();
         for isa in Isa::available() {
             let depth = ws[0] * ws[1] * ws[2];
