@@ -153,8 +153,8 @@ unsafe impl<T> Send for SyncPtr<T> {}
 thread_local! {
     /// Per worker: the row-pointer tables of a block, a scratch row for padded tiles, and the
     /// kernel-row windows that reach into the column padding ([`row_taps`]).
-    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>, Vec<f32>)> =
-        const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>, Vec<f32>, Vec<TapAt>)> =
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// Where B rows of (group, panel) start and how far apart they are.
@@ -266,7 +266,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         let prange = pchunk * panel_chunk..((pchunk + 1) * panel_chunk).min(panels);
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (ptrs, dummy, edges) = &mut *s;
+            let (ptrs, dummy, edges, taps) = &mut *s;
             if dummy.len() < nr {
                 dummy.resize(nr, 0.0);
             }
@@ -274,7 +274,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             // write disjoint (row, column) ranges of `y`.
             unsafe {
                 block(
-                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, edges, mr_max, nr,
+                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, edges, taps, mr_max, nr,
                 )
             };
         });
@@ -324,6 +324,10 @@ fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
     Ok(())
 }
 
+/// A tap's offset in the window (rows, columns) and in the input (values) where the window
+/// lies inside the image.
+type TapAt = (isize, isize, isize);
+
 /// Zeros a padded tap points at (at least as long as any depth block's channels).
 static ZEROS: [f32; KC] = [0.0; KC];
 
@@ -337,31 +341,20 @@ struct DepthBlock {
 }
 
 /// The depth blocks of a convolution: whole taps, as many as fit in `depth` rows, while a
-/// tap's channels fit in `kc`; otherwise channel chunks of one tap.
-fn depth_blocks(taps: usize, cin_g: usize, kc: usize, depth: usize) -> Vec<DepthBlock> {
-    if cin_g <= kc {
-        let per = (depth / cin_g.max(1)).max(1);
-        (0..taps)
-            .step_by(per)
-            .map(|t0| DepthBlock {
-                t0,
-                t1: (t0 + per).min(taps),
-                c0: 0,
-                c1: cin_g,
-            })
-            .collect()
-    } else {
-        (0..taps)
-            .flat_map(|t| {
-                (0..cin_g).step_by(kc).map(move |c0| DepthBlock {
-                    t0: t,
-                    t1: t + 1,
-                    c0,
-                    c1: (c0 + kc).min(cin_g),
-                })
-            })
-            .collect()
-    }
+/// tap's channels fit in `kc`; otherwise channel chunks of one tap. An iterator, so a task
+/// allocates nothing for them.
+fn depth_blocks(taps: usize, cin_g: usize, kc: usize, depth: usize) -> impl Iterator<Item = DepthBlock> + Clone {
+    let whole = cin_g <= kc;
+    let per = if whole { (depth / cin_g.max(1)).max(1) } else { 1 };
+    let chunks = if whole { 1 } else { cin_g.div_ceil(kc) };
+    (0..taps).step_by(per).flat_map(move |t0| {
+        (0..chunks).map(move |c| DepthBlock {
+            t0,
+            t1: (t0 + per).min(taps),
+            c0: if whole { 0 } else { c * kc },
+            c1: if whole { cin_g } else { ((c + 1) * kc).min(cin_g) },
+        })
+    })
 }
 
 /// Whether a tap of the depth blocks is a whole kernel row (`kw·cin` values, contiguous in
@@ -397,11 +390,28 @@ fn row_tap_pointers(
     let zero = ZEROS.as_ptr();
     let col0 = |ox: usize| (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
     let inside = |ox: usize| col0(ox) >= 0 && col0(ox) as usize + kw <= w;
-    let edge_rows = rows.clone().filter(|&r| !inside(r % ow)).count();
+    // Output coordinates of a row, advanced one pixel at a time (no divisions).
+    let start = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
+    let step = |(img, oy, ox): (usize, usize, usize)| {
+        if ox + 1 < ow {
+            (img, oy, ox + 1)
+        } else if oy + 1 < oh {
+            (img, oy + 1, 0)
+        } else {
+            (img + 1, 0, 0)
+        }
+    };
+    let mut at = start;
+    let mut edge_rows = 0;
+    for _ in rows.clone() {
+        edge_rows += usize::from(!inside(at.2));
+        at = step(at);
+    }
     edges.clear();
     edges.resize(edge_rows * (blk.t1 - blk.t0) * span, 0.0);
     let mut next_edge = 0;
     dst.clear();
+    let mut at = start;
     let mut r0 = rows.start;
     while r0 < rows.end {
         let real = mr_max.min(rows.end - r0);
@@ -409,9 +419,10 @@ fn row_tap_pointers(
         let base = dst.len();
         dst.resize(base + (blk.t1 - blk.t0) * mr, zero);
         for r in 0..real {
-            let row = r0 + r;
-            let (img, oy, ox) = (row / (oh * ow), (row / ow) % oh, row % ow);
+            let (img, oy, ox) = at;
+            at = step(at);
             let ix0 = col0(ox);
+            let whole = inside(ox);
             for ky in blk.t0..blk.t1 {
                 let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
                 if iy < 0 || iy as usize >= g.rows.input {
@@ -419,7 +430,7 @@ fn row_tap_pointers(
                 }
                 let line = (img * g.rows.input + iy as usize) * w;
                 let slot = base + (ky - blk.t0) * mr + r;
-                if inside(ox) {
+                if whole {
                     dst[slot] = x[(line + ix0 as usize) * cin..].as_ptr();
                     continue;
                 }
@@ -453,6 +464,7 @@ fn row_pointers(
     mr_max: usize,
     nr: usize,
     dst: &mut Vec<*const f32>,
+    tap_at: &mut Vec<TapAt>,
 ) {
     let (oh, ow) = (g.oh(), g.ow());
     let kw = g.cols.kernel;
@@ -474,13 +486,12 @@ fn row_pointers(
     // inside the image: built once, so a row's pointers are one addition each (a division per
     // tap to find its kernel position cost a tenth of a 3×3 layer's time).
     let (h, w, cin) = (g.rows.input as isize, g.cols.input as isize, g.cin as isize);
-    let tap_at: Vec<(isize, isize, isize)> = (blk.t0..blk.t1)
-        .map(|t| {
-            let dy = ((t / kw) * g.rows.dilation) as isize;
-            let dx = ((t % kw) * g.cols.dilation) as isize;
-            (dy, dx, (dy * w + dx) * cin)
-        })
-        .collect();
+    tap_at.clear();
+    tap_at.extend((blk.t0..blk.t1).map(|t| {
+        let dy = ((t / kw) * g.rows.dilation) as isize;
+        let dx = ((t % kw) * g.cols.dilation) as isize;
+        (dy, dx, (dy * w + dx) * cin)
+    }));
     let (span_y, span_x) = (
         ((g.rows.kernel - 1) * g.rows.dilation) as isize,
         ((kw - 1) * g.cols.dilation) as isize,
@@ -547,6 +558,7 @@ unsafe fn block(
     ptrs: &mut Vec<*const f32>,
     dummy: &mut [f32],
     edges: &mut Vec<f32>,
+    tap_at: &mut Vec<TapAt>,
     mr_max: usize,
     nr: usize,
 ) {
@@ -565,13 +577,14 @@ unsafe fn block(
         (g.rows.kernel * g.cols.kernel, cin_g)
     };
     let blocks = depth_blocks(taps, tap_depth, kc_tap, depth);
-    for (bi, blk) in blocks.iter().enumerate() {
-        let last = bi + 1 == blocks.len();
+    let n_blocks = blocks.clone().count();
+    for (bi, blk) in blocks.enumerate() {
+        let last = bi + 1 == n_blocks;
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
         if by_rows {
-            row_tap_pointers(isa, g, x, rows.clone(), *blk, mr_max, nr, ptrs, edges);
+            row_tap_pointers(isa, g, x, rows.clone(), blk, mr_max, nr, ptrs, edges);
         } else {
-            row_pointers(isa, g, x, grp, rows.clone(), *blk, mr_max, nr, ptrs);
+            row_pointers(isa, g, x, grp, rows.clone(), blk, mr_max, nr, ptrs, tap_at);
         }
         let k0 = blk.t0 * tap_depth + blk.c0;
         for p in panels.clone() {
