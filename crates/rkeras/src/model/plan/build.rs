@@ -177,6 +177,7 @@ impl Plan {
         let outputs: Vec<ValueId> = model.outputs.iter().map(|&(n, k)| node_values[n][k]).collect();
         b.pack_weights()?;
         b.band_expansions();
+        b.band_projections();
         let (buffer_slot, slot_len) = arena::place(&mut b, &outputs);
         let weights_seen = model.weights().iter().map(|w| (w.id, w.value.clone())).collect();
         Ok(Plan {
@@ -482,6 +483,7 @@ impl Builder<'_> {
             bias: bias.map(|b| b.data().to_vec()),
             act: ActSpec::LINEAR,
             expand: None,
+            project: None,
         };
         Ok(self.with_act(kind, x, act, shape, name, uses, out))
     }

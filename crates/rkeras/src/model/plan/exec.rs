@@ -200,59 +200,53 @@ impl Plan {
                 kernel,
                 bias,
                 act,
-                expand: Some(ci),
+                expand,
+                project,
             } => {
-                let StepKind::Conv {
-                    geometry: cg,
-                    weights,
-                    bias: cbias,
-                    act: cact,
-                    ..
-                } = &self.steps[*ci].kind
-                else {
-                    return Err(KerasError::Invalid(
-                        "plan: a banded expansion is not a convolution".into(),
-                    ));
+                let conv_of = |si: usize| match &self.steps[si].kind {
+                    StepKind::Conv {
+                        geometry,
+                        weights,
+                        bias,
+                        act,
+                        ..
+                    } => Ok(Pointwise {
+                        geometry,
+                        weights: match weights {
+                            ConvWeights::Packed(p) => Weights::Packed(p),
+                            ConvWeights::Raw(t) => Weights::Raw(t.data()),
+                        },
+                        epilogue: act.with_bias(bias.as_deref()),
+                        residual: None,
+                    }),
+                    _ => Err(KerasError::Invalid(format!(
+                        "plan: the banded 1×1 convolution {} is not a convolution",
+                        self.steps[si].layer
+                    ))),
                 };
-                let weights = match weights {
-                    ConvWeights::Packed(p) => Weights::Packed(p),
-                    ConvWeights::Raw(t) => Weights::Raw(t.data()),
-                };
-                let expansion = Expansion {
-                    geometry: cg,
-                    weights,
-                    epilogue: cact.with_bias(cbias.as_deref()),
-                };
+                let expansion = expand.map(conv_of).transpose()?;
+                let mut projection = project.map(conv_of).transpose()?;
+                if let Some(p) = projection.as_mut() {
+                    if step.inputs.len() > 1 {
+                        let r = input(1);
+                        p.residual = Some((r.slice(), r.stride));
+                    }
+                }
+                // With `expand`, the expansion's input: the depthwise input is made from it.
+                let x = contiguous(input(0))?;
                 let dw = DepthwiseArgs {
                     geometry,
-                    // The expansion's input: `banded` makes the depthwise input from it.
-                    x: contiguous(input(0))?.slice(),
+                    x: x.slice(),
                     w: kernel,
                     epilogue: act.with_bias(bias.as_deref()),
                     y: out.slice_mut(),
                     y_stride: out.stride,
                 };
-                banded(self.isa, &expansion, dw)?;
-            }
-            StepKind::Depthwise {
-                geometry,
-                kernel,
-                bias,
-                act,
-                expand: None,
-            } => {
-                let x = contiguous(input(0))?;
-                depthwise(
-                    self.isa,
-                    DepthwiseArgs {
-                        geometry,
-                        x: x.slice(),
-                        w: kernel,
-                        epilogue: act.with_bias(bias.as_deref()),
-                        y: out.slice_mut(),
-                        y_stride: out.stride,
-                    },
-                )?;
+                if expansion.is_none() && projection.is_none() {
+                    depthwise(self.isa, dw)?;
+                } else {
+                    banded(self.isa, expansion.as_ref(), dw, projection.as_ref())?;
+                }
             }
             StepKind::Affine { scale, shift, act } => {
                 // The input may be the leading channels of a wider concatenation.
@@ -380,107 +374,194 @@ pub(super) const BAND_BYTES: usize = if cfg!(test) { 24 << 10 } else { 1 << 20 }
 /// image, slower).
 pub(super) const BAND_MIN_TOTAL: usize = if cfg!(test) { 24 << 10 } else { 4 << 20 };
 
-/// A 1×1 convolution whose output a depthwise convolution reads.
-struct Expansion<'a> {
+/// A 1×1 convolution a banded depthwise step runs on its bands: the expansion that makes its
+/// input, or the projection that reads its output (with the projection's residual).
+struct Pointwise<'a> {
     geometry: &'a ConvGeometry,
     weights: Weights<'a>,
     epilogue: tensor::kernels::Epilogue<'a>,
+    residual: Option<(&'a [f32], usize)>,
+}
+
+impl Pointwise<'_> {
+    /// Runs it over `rows` rows of `w` pixels of `x`, into `y` at `y_stride`, with the
+    /// residual from pixel `p0` of the whole tensor.
+    fn run(
+        &self,
+        isa: tensor::kernels::Isa,
+        rows: usize,
+        w: usize,
+        x: &[f32],
+        y: &mut [f32],
+        y_stride: usize,
+        p0: usize,
+    ) -> Result<()> {
+        let (cin, cout) = (self.geometry.cin, self.geometry.cout);
+        let g = tensor::ops::conv::conv2d_geometry(
+            "plan",
+            &[1, rows, w, cin],
+            &[1, 1, cin, cout],
+            &Conv2dParams::default(),
+        )?;
+        let pixels = rows * w;
+        let residual = match self.residual {
+            Some((r, rs)) => {
+                let end = (p0 + pixels - 1) * rs + cout;
+                if r.len() < end {
+                    return Err(KerasError::Invalid(format!(
+                        "plan: a banded projection's residual holds {} values, {end} needed",
+                        r.len()
+                    )));
+                }
+                Some((&r[p0 * rs..end], rs))
+            }
+            None => None,
+        };
+        conv2d(
+            isa,
+            ConvArgs {
+                geometry: &g,
+                x: &x[..pixels * cin],
+                weights: self.weights,
+                epilogue: self.epilogue,
+                residual,
+                y,
+                y_stride,
+            },
+        )?;
+        Ok(())
+    }
 }
 
 thread_local! {
     /// The expanded rows of the current band.
     static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The depthwise output of the current band, before its projection.
+    static BAND_OUT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `dw` over `e(dw.x)` (`dw.x` is the expansion's input), image by image, in bands of output
-/// rows: each band's input rows are
-/// expanded into a buffer that stays in cache (the rows it shares with the previous band
-/// moved to its front, not made again), then the depthwise convolution reads them with the
-/// band's share of the padding. Every value is computed as unbanded: the same sums in the
-/// same order.
-fn banded(isa: tensor::kernels::Isa, e: &Expansion, dw: DepthwiseArgs) -> Result<()> {
-    let (cg, dg, x) = (e.geometry, dw.geometry, dw.x);
-    let (h, w, cin, ce) = (cg.oh(), cg.ow(), cg.cin, cg.cout);
+/// `dw` image by image in bands of output rows, with a 1×1 convolution before it, after it,
+/// or both, run on each band while it is in cache:
+/// - `expand`: `dw.x` is the expansion's input; each band's input rows are expanded into a
+///   buffer (the rows it shares with the previous band moved to its front, not made again),
+///   and the depthwise convolution reads them with the band's share of the padding;
+/// - `project`: the depthwise output of each band goes to a buffer the projection reads, and
+///   `dw.y` (at `dw.y_stride`) is the projection's output.
+///
+/// Every value is computed as unbanded: the same sums in the same order.
+fn banded(
+    isa: tensor::kernels::Isa,
+    expand: Option<&Pointwise>,
+    dw: DepthwiseArgs,
+    project: Option<&Pointwise>,
+) -> Result<()> {
+    let (dg, x) = (dw.geometry, dw.x);
+    let (h, w, cin) = (dg.rows.input, dg.cols.input, dg.cin);
+    // The depthwise input's rows: expanded ones, or the input's own.
+    let (ce, x_cin) = match expand {
+        Some(e) => (e.geometry.cout, e.geometry.cin),
+        None => (cin, cin),
+    };
     let rows = &dg.rows;
     let (oh, ow) = (dg.oh(), dg.ow());
     let row_len = w * ce;
     let reach = rows.effective_kernel();
-    let fit = (BAND_BYTES / (row_len * 4).max(1)).max(reach);
-    let per_band = ((fit - reach) / rows.stride + 1).clamp(1, oh.max(1));
-    if x.len() < cg.n * h * w * cin {
+    let mut per_band = oh.max(1);
+    if expand.is_some() {
+        let fit = (BAND_BYTES / (row_len * 4).max(1)).max(reach);
+        per_band = per_band.min((fit - reach) / rows.stride + 1);
+    }
+    if project.is_some() {
+        per_band = per_band.min(BAND_BYTES / (ow * dg.cout * 4).max(1));
+    }
+    let per_band = per_band.max(1);
+    if x.len() < dg.n * h * w * x_cin {
         return Err(KerasError::Invalid(format!(
-            "plan: a banded expansion's input holds {} values, {} needed",
+            "plan: a banded depthwise step's input holds {} values, {} needed",
             x.len(),
-            cg.n * h * w * cin
+            dg.n * h * w * x_cin
         )));
     }
+    let y_stride = dw.y_stride;
+    let out_channels = project.map_or(dg.cout, |p| p.geometry.cout);
     BAND.with_borrow_mut(|band| -> Result<()> {
-        let want = ((per_band - 1) * rows.stride + reach).min(h) * row_len;
-        if band.len() < want {
-            band.resize(want, 0.0);
-        }
-        for img in 0..dg.n {
-            // Input rows `[c0, c1)` of this image are in `band`.
-            let (mut c0, mut c1) = (0usize, 0usize);
-            for o0 in (0..oh).step_by(per_band) {
-                let o1 = (o0 + per_band).min(oh);
-                let lo = (o0 * rows.stride) as isize - rows.pad_before as isize;
-                let hi = ((o1 - 1) * rows.stride + reach) as isize - rows.pad_before as isize;
-                let r0 = lo.clamp(0, h as isize) as usize;
-                let r1 = (hi.clamp(0, h as isize) as usize).max(r0);
-                let kept = if c0 <= r0 && r0 < c1 { c1.min(r1) - r0 } else { 0 };
-                if kept > 0 {
-                    band.copy_within((r0 - c0) * row_len..(r0 - c0 + kept) * row_len, 0);
+        BAND_OUT.with_borrow_mut(|band_out| -> Result<()> {
+            if expand.is_some() {
+                let want = ((per_band - 1) * rows.stride + reach).min(h) * row_len;
+                if band.len() < want {
+                    band.resize(want, 0.0);
                 }
-                let (m0, m1) = (r0 + kept, r1);
-                if m1 > m0 {
-                    let g = tensor::ops::conv::conv2d_geometry(
-                        "plan",
-                        &[1, m1 - m0, w, cin],
-                        &[1, 1, cin, ce],
-                        &Conv2dParams::default(),
-                    )?;
-                    let at = (img * h + m0) * w * cin;
-                    conv2d(
+            }
+            if project.is_some() && band_out.len() < per_band * ow * dg.cout {
+                band_out.resize(per_band * ow * dg.cout, 0.0);
+            }
+            for img in 0..dg.n {
+                // Expanded input rows `[c0, c1)` of this image are in `band`.
+                let (mut c0, mut c1) = (0usize, 0usize);
+                for o0 in (0..oh).step_by(per_band) {
+                    let o1 = (o0 + per_band).min(oh);
+                    let lo = (o0 * rows.stride) as isize - rows.pad_before as isize;
+                    let hi = ((o1 - 1) * rows.stride + reach) as isize - rows.pad_before as isize;
+                    let r0 = lo.clamp(0, h as isize) as usize;
+                    let r1 = (hi.clamp(0, h as isize) as usize).max(r0);
+                    let band_x: &[f32] = match expand {
+                        Some(e) => {
+                            let kept = if c0 <= r0 && r0 < c1 { c1.min(r1) - r0 } else { 0 };
+                            if kept > 0 {
+                                band.copy_within((r0 - c0) * row_len..(r0 - c0 + kept) * row_len, 0);
+                            }
+                            let (m0, m1) = (r0 + kept, r1);
+                            if m1 > m0 {
+                                let at = (img * h + m0) * w * x_cin;
+                                e.run(
+                                    isa,
+                                    m1 - m0,
+                                    w,
+                                    &x[at..],
+                                    &mut band[kept * row_len..(m1 - r0) * row_len],
+                                    ce,
+                                    0,
+                                )?;
+                            }
+                            (c0, c1) = (r0, r1);
+                            &band[..(r1 - r0) * row_len]
+                        }
+                        None => &x[(img * h + r0) * row_len..(img * h + r1) * row_len],
+                    };
+                    // The band's geometry: its rows, and the padding it reaches.
+                    let mut bg = *dg;
+                    bg.n = 1;
+                    bg.rows = tensor::shape::AxisGeometry {
+                        input: r1 - r0,
+                        pad_before: (r0 as isize - lo) as usize,
+                        pad_after: (hi - r1 as isize).max(0) as usize,
+                        output: o1 - o0,
+                        ..*rows
+                    };
+                    let p0 = (img * oh + o0) * ow;
+                    let pixels = (o1 - o0) * ow;
+                    let y = &mut dw.y[p0 * y_stride..(p0 + pixels - 1) * y_stride + out_channels];
+                    let (dy, dy_stride): (&mut [f32], usize) = match project {
+                        Some(_) => (&mut band_out[..pixels * dg.cout], dg.cout),
+                        None => (&mut *y, y_stride),
+                    };
+                    depthwise(
                         isa,
-                        ConvArgs {
-                            geometry: &g,
-                            x: &x[at..at + (m1 - m0) * w * cin],
-                            weights: e.weights,
-                            epilogue: e.epilogue,
-                            residual: None,
-                            y: &mut band[kept * row_len..(m1 - r0) * row_len],
-                            y_stride: ce,
+                        DepthwiseArgs {
+                            geometry: &bg,
+                            x: band_x,
+                            w: dw.w,
+                            epilogue: dw.epilogue,
+                            y: dy,
+                            y_stride: dy_stride,
                         },
                     )?;
+                    if let Some(p) = project {
+                        p.run(isa, o1 - o0, ow, band_out, y, y_stride, p0)?;
+                    }
                 }
-                (c0, c1) = (r0, r1);
-                // The band's geometry: its rows, and the padding it reaches.
-                let mut bg = *dg;
-                bg.n = 1;
-                bg.rows = tensor::shape::AxisGeometry {
-                    input: r1 - r0,
-                    pad_before: (r0 as isize - lo) as usize,
-                    pad_after: (hi - r1 as isize).max(0) as usize,
-                    output: o1 - o0,
-                    ..*rows
-                };
-                let p0 = (img * oh + o0) * ow;
-                let pixels = (o1 - o0) * ow;
-                let y = &mut dw.y[p0 * dw.y_stride..(p0 + pixels - 1) * dw.y_stride + dg.cout];
-                depthwise(
-                    isa,
-                    DepthwiseArgs {
-                        geometry: &bg,
-                        x: &band[..(r1 - r0) * row_len],
-                        w: dw.w,
-                        epilogue: dw.epilogue,
-                        y,
-                        y_stride: dw.y_stride,
-                    },
-                )?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     })
 }

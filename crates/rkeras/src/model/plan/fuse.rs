@@ -312,4 +312,51 @@ impl Builder<'_> {
             }
         }
     }
+
+    /// Depthwise convolution → 1×1 convolution (MobileNetV2's projections), where the
+    /// depthwise output is large: the depthwise step hands each band of its output rows to
+    /// the projection while it is in cache ([`super::exec`]'s banded run) and writes the
+    /// projection's output, so the depthwise output is never written whole and read back.
+    /// Runs after [`Self::band_expansions`] (a step may do both).
+    pub fn band_projections(&mut self) {
+        for di in 0..self.steps.len() {
+            let StepKind::Depthwise {
+                geometry: dg,
+                project: None,
+                ..
+            } = &self.steps[di].kind
+            else {
+                continue;
+            };
+            let v = self.steps[di].output;
+            if self.steps[di].dead || !self.sole_use(v) {
+                continue;
+            }
+            let Some(pi) = self.steps.iter().position(|s| !s.dead && s.inputs.first() == Some(&v)) else {
+                continue;
+            };
+            let StepKind::Conv {
+                geometry: pg, residual, ..
+            } = &self.steps[pi].kind
+            else {
+                continue;
+            };
+            let same_image = pg.n == dg.n && pg.rows.input == dg.oh() && pg.cols.input == dg.ow() && pg.cin == dg.cout;
+            let bytes = dg.n * dg.oh() * dg.ow() * dg.cout * 4;
+            if !pg.is_pointwise() || !same_image || pg.groups != 1 || bytes < super::exec::BAND_MIN_TOTAL {
+                continue;
+            }
+            let residual = *residual;
+            let out = self.steps[pi].output;
+            self.steps[pi].dead = true;
+            self.steps[di].output = out;
+            self.producer[out] = Some(di);
+            if let Some(r) = residual {
+                self.steps[di].inputs.push(r);
+            }
+            if let StepKind::Depthwise { project, .. } = &mut self.steps[di].kind {
+                *project = Some(pi);
+            }
+        }
+    }
 }

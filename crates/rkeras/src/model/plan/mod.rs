@@ -103,13 +103,16 @@ pub(crate) enum StepKind {
     },
     /// Depthwise convolution with bias and activation; with `expand`, its input is made band
     /// by band by that (dead) 1×1 convolution step, whose input this step reads instead
-    /// (MobileNetV2's expansions never reach memory whole).
+    /// (MobileNetV2's expansions never reach memory whole); with `project`, each band of its
+    /// output is read at once by that (dead) 1×1 convolution step, whose output this step
+    /// writes instead (its residual, when it has one, is this step's second input).
     Depthwise {
         geometry: ConvGeometry,
         kernel: Vec<f32>,
         bias: Option<Vec<f32>>,
         act: ActSpec,
         expand: Option<usize>,
+        project: Option<usize>,
     },
     /// `x·scale[c] + shift[c]`, then the activation (BatchNormalization, Rescaling, a lone
     /// activation with unit scale).
@@ -231,10 +234,20 @@ impl Plan {
                         if residual.is_some() { " +residual" } else { "" }
                     )
                 }
-                StepKind::Depthwise { act, expand, .. } => format!(
-                    "{}depthwise{}",
+                StepKind::Depthwise {
+                    act, expand, project, ..
+                } => format!(
+                    "{}depthwise{}{}",
                     if expand.is_some() { "expand+" } else { "" },
-                    act_name(act)
+                    act_name(act),
+                    match project.map(|pi| &self.steps[pi].kind) {
+                        Some(StepKind::Conv { act, residual, .. }) => format!(
+                            "+project{}{}",
+                            act_name(act),
+                            if residual.is_some() { " +residual" } else { "" }
+                        ),
+                        _ => String::new(),
+                    }
                 ),
                 StepKind::Affine { act, .. } => format!("affine{}", act_name(act)),
                 StepKind::Softmax { log } => if *log { "log_softmax" } else { "softmax" }.to_string(),

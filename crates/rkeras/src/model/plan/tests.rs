@@ -118,13 +118,24 @@ fn mobilenet_v2_is_fully_fused() {
     // with bands of one output row, so rows carried from band to band are exercised (the
     // numbers are checked against the tape in `every_application_runs_the_same_through_the_plan`).
     assert_eq!(d.matches("expand+depthwise+clamp").count(), 3, "{d}");
+    // The depthwise outputs of at least the band size hand each band to their projection
+    // (which writes the step's output, with its residual): the first three blocks', at 32×32.
+    assert_eq!(d.matches("+project").count(), 3, "{d}");
     assert!(
-        d.contains("block_1_depthwise: expand+depthwise+clamp [1, 8, 8, 96]"),
+        d.contains("expanded_conv_depthwise: depthwise+clamp+project [1, 16, 16, 16]"),
         "{d}"
     );
-    // 52 convolutions and depthwise convolutions less the 3 expansions banded, the pooling,
-    // the classifier and its softmax.
-    assert_eq!(plan.live_steps(), 52 - 3 + 1 + 1 + 1, "{d}");
+    assert!(
+        d.contains("block_1_depthwise: expand+depthwise+clamp+project [1, 8, 8, 24]"),
+        "{d}"
+    );
+    assert!(
+        d.contains("block_2_depthwise: expand+depthwise+clamp+project +residual"),
+        "{d}"
+    );
+    // 52 convolutions and depthwise convolutions less the 3 expansions and 3 projections
+    // banded, the pooling, the classifier and its softmax.
+    assert_eq!(plan.live_steps(), 52 - 3 - 3 + 1 + 1 + 1, "{d}");
 }
 
 #[test]
