@@ -42,10 +42,107 @@ pub fn pool2d(g: &Pool2dGeometry, max: bool, zeros: bool, x: &[f32], y: &mut [f3
     if y.is_empty() {
         return Ok(());
     }
+    let isa = super::isa();
     par_rows(n * oh, ow * c, y, |r, out| {
+        #[cfg(target_arch = "x86_64")]
+        if isa == super::Isa::Avx512 {
+            // SAFETY: `isa()` is never above what the CPU reported; `need` sized `x` and the
+            // row `out` holds `ow·c` values.
+            return unsafe { avx512::pool_row(g, max, zeros, x, r / oh, r % oh, out, act) };
+        }
         super::vectorized(|| pool_row(g, max, zeros, x, r / oh, r % oh, out, act))
     });
     Ok(())
+}
+
+/// [`pool_row`] in AVX-512 intrinsics: 64 channels of a window (then 16, then a masked tail)
+/// reduced in registers and stored once, where the generic row loads and stores its output
+/// once per window pixel (InceptionV3's poolings ran at half of onnxruntime's speed). The
+/// same operations in the same order: a maximum that skips NaN as `f32::max` does, a sum in
+/// window order divided by the same count.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{ActSpec, Pool2dGeometry};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn pool_row(
+        g: &Pool2dGeometry,
+        max: bool,
+        zeros: bool,
+        x: &[f32],
+        img: usize,
+        oy: usize,
+        out: &mut [f32],
+        act: &ActSpec,
+    ) {
+        let c = g.c;
+        let (kh, kw) = (g.rows.kernel, g.cols.kernel);
+        let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
+        let y1 = (oy * g.rows.stride + kh).saturating_sub(g.rows.pad_before).min(g.h);
+        let xp = x.as_ptr();
+        let ow = out.len() / c.max(1);
+        for ox in 0..ow {
+            let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
+            let x1 = (ox * g.cols.stride + kw).saturating_sub(g.cols.pad_before).min(g.w);
+            let seen = y1.saturating_sub(y0) * x1.saturating_sub(x0);
+            let o = out.as_mut_ptr().add(ox * c);
+            let init = _mm512_set1_ps(if max { f32::NEG_INFINITY } else { 0.0 });
+            // After the window: the maximum with the zero padding, or the division.
+            let zero_floor = max && zeros && seen < kh * kw;
+            let count = _mm512_set1_ps(if zeros { kh * kw } else { seen.max(1) } as f32);
+            let finish = |v: __m512| {
+                if max {
+                    if zero_floor {
+                        _mm512_max_ps(v, _mm512_setzero_ps())
+                    } else {
+                        v
+                    }
+                } else {
+                    _mm512_div_ps(v, count)
+                }
+            };
+            let combine = |v: __m512, a: __m512| if max { _mm512_max_ps(v, a) } else { _mm512_add_ps(a, v) };
+            let pixel = |iy: usize, ix: usize| xp.add(((img * g.h + iy) * g.w + ix) * c);
+            let mut c0 = 0;
+            while c0 + 64 <= c {
+                let mut a = [init; 4];
+                for iy in y0..y1 {
+                    for ix in x0..x1 {
+                        let p = pixel(iy, ix).add(c0);
+                        for (j, aj) in a.iter_mut().enumerate() {
+                            *aj = combine(_mm512_loadu_ps(p.add(16 * j)), *aj);
+                        }
+                    }
+                }
+                for (j, aj) in a.iter().enumerate() {
+                    _mm512_storeu_ps(o.add(c0 + 16 * j), finish(*aj));
+                }
+                c0 += 64;
+            }
+            while c0 < c {
+                let mask: __mmask16 = if c0 + 16 <= c {
+                    0xffff
+                } else {
+                    ((1u32 << (c - c0)) - 1) as u16
+                };
+                let mut a = init;
+                for iy in y0..y1 {
+                    for ix in x0..x1 {
+                        a = combine(_mm512_mask_loadu_ps(init, mask, pixel(iy, ix).add(c0)), a);
+                    }
+                }
+                _mm512_mask_storeu_ps(o.add(c0), mask, finish(a));
+                c0 += 16;
+            }
+            if !act.is_linear() {
+                for ch in 0..c {
+                    *o.add(ch) = act.apply(*o.add(ch));
+                }
+            }
+        }
+    }
 }
 
 /// One output row of [`pool2d`]: image `img`, row `oy`.
@@ -273,7 +370,9 @@ mod tests {
                 crate::Padding::Explicit(..) => crate::Padding::Valid,
                 p => p,
             };
-            let shape = [1 + rng.below(2), 3 + rng.below(7), 3 + rng.below(7), 1 + rng.below(20)];
+            // Channel counts below one vector, and past the 64-channel blocks with a tail.
+            let c = [1 + rng.below(20), 64, 67 + rng.below(20), 130][case % 4];
+            let shape = [1 + rng.below(2), 3 + rng.below(7), 3 + rng.below(7), c];
             let x = random(&mut rng, &shape);
             let g = pool2d_geometry("t", x.shape(), ps, st, pad).unwrap();
             for max in [true, false] {
@@ -297,7 +396,8 @@ mod tests {
         for case in 0..40 {
             let k = 2 + rng.below(3);
             let (p, st) = (1 + rng.below(k - 1), 1 + rng.below(3));
-            let [n, h, w, c] = [1 + rng.below(2), 2 + rng.below(6), 2 + rng.below(6), 1 + rng.below(20)];
+            let c = [1 + rng.below(20), 64, 67 + rng.below(20)][case % 3];
+            let [n, h, w] = [1 + rng.below(2), 2 + rng.below(6), 2 + rng.below(6)];
             let x = random(&mut rng, &[n, h, w, c]);
             let shifted = Tensor::new(x.shape(), x.data().iter().map(|v| v - 0.5).collect()).unwrap();
             let padded = crate::ops::pad::zero_pad2d(&shifted, p, p, p, p).unwrap();
