@@ -47,8 +47,10 @@ pub struct Tile {
     pub nc: usize,
     /// The panel width of the layout (selects the AVX-512 kernel family).
     pub nr: usize,
-    /// Row pointers `[taps][mr]`: `a[t·mr + r]` points at `kc` values.
+    /// Row pointers `[taps][mr]`: `a[t·mr + r] + a_off` points at `kc` values.
     pub a: *const *const f32,
+    /// Values skipped at each row pointer (a later chunk of a tap's channels).
+    pub a_off: usize,
     /// B: row `k` at `b + k·ldb`, `nc` values read.
     pub b: *const f32,
     /// Distance between B rows.
@@ -106,7 +108,7 @@ pub unsafe fn tile_naive(t: &Tile) {
         for j in 0..t.nc {
             let mut s = 0.0f32;
             for tap in 0..t.taps {
-                let row = *t.a.add(tap * t.mr + r);
+                let row = (*t.a.add(tap * t.mr + r)).add(t.a_off);
                 for k in 0..t.kc {
                     s += *row.add(k) * *t.b.add((tap * t.kc + k) * t.ldb + j);
                 }
@@ -152,7 +154,7 @@ mod portable {
                     *v = *brow.add(j);
                 }
                 for (r, row) in acc.iter_mut().enumerate().take(t.mr.min(MAX_MR)) {
-                    let a = *(*t.a.add(tap * t.mr + r)).add(k);
+                    let a = *(*t.a.add(tap * t.mr + r)).add(t.a_off + k);
                     for (x, &bj) in row.iter_mut().zip(&b).take(nc) {
                         *x += a * bj;
                     }
@@ -199,7 +201,7 @@ macro_rules! kernel_family {
                 let mut b = t.b;
                 for tap in 0..t.taps {
                     let rows = t.a.add(tap * $mr);
-                    $(let $p = *rows.add($r);)*
+                    $(let $p = (*rows.add($r)).add(t.a_off);)*
                     for k in 0..t.kc {
                         let b0: $vec = $load::<FULL>(b, true, m1);
                         let b1: $vec = $load::<FULL>(b.add($lanes), false, m1);
@@ -321,7 +323,7 @@ mod avx512 {
                     let mut bp = t.b;
                     for tap in 0..t.taps {
                         let rows = t.a.add(tap * $mr);
-                        $(let $p = *rows.add($r);)*
+                        $(let $p = (*rows.add($r)).add(t.a_off);)*
                         for k in 0..t.kc {
                             let (b0, b1, b2, b3) = if FULL {
                                 (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)),
@@ -522,6 +524,7 @@ mod tests {
                 nc,
                 nr,
                 a: ptrs.as_ptr(),
+                a_off: 0,
                 b: b.as_ptr(),
                 ldb,
                 full_b,
