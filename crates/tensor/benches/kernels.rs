@@ -140,7 +140,6 @@ fn tile_case(one: f64, cout: usize, full_b: bool) {
         nc: nr,
         nr,
         a: rows.as_ptr(),
-        a_off: 0,
         b: b.as_ptr(),
         ldb: nr,
         full_b,

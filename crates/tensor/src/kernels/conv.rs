@@ -24,7 +24,7 @@ use std::cell::RefCell;
 
 /// Most channels one tap of a depth block reads (and the length of the zero row padded taps
 /// read).
-pub const KC: usize = 2048;
+pub const KC: usize = 512;
 
 /// Bytes of one group's weights above which a convolution runs panel by panel (see
 /// [`conv2d`]): about half of a core's L2.
@@ -34,24 +34,24 @@ const WEIGHTS_IN_L2: usize = 1 << 20;
 /// one panel's block (`kc × nr` floats, 32 KiB) stays in L1 while every tile of the row
 /// block streams over it.
 fn kc_for(nr: usize) -> usize {
-    (8192 / nr.max(1)).clamp(64, 512)
+    (8192 / nr.max(1)).clamp(64, KC)
 }
 
-/// Channels per tap and depth per block for prepacked panels: the whole depth of a panel up
-/// to half of L2 (4096 rows of 64 columns), read from L2 by every tile in turn. One tile
-/// then sums all its taps in registers and stores once, with its epilogue; L1-sized depth
-/// blocks (128 rows) made each tile store and reload its outputs 5–18 times and ran a 3×3
-/// layer at 140 GFLOP/s on one core where the whole depth runs at 175 (the panels are
-/// contiguous, so the L2 streamer keeps ahead of the loads).
+/// Channels per tap and depth per block for prepacked panels. Taps of up to [`SUM_CHUNK`]
+/// channels are grouped up to half of L2 (4096 rows of 64 columns): one tile sums all of
+/// them in registers, reading its panel from L2, and stores once with its epilogue (L1-sized
+/// 128-row blocks had made each tile store and reload its outputs 5 times for a 3×3 over 64
+/// channels, 140 GFLOP/s on one core where the whole depth runs at 175). Deeper taps are
+/// summed in chunks of [`SUM_CHUNK`] channels, each from zero and added to the outputs in
+/// turn (blocked summation).
 fn packed_depth(nr: usize) -> (usize, usize) {
-    (KC, WEIGHTS_IN_L2 / 4 / nr.max(1))
+    (SUM_CHUNK, WEIGHTS_IN_L2 / 4 / nr.max(1))
 }
 
-/// Most channels of a tap one sum runs over before it is added to the tile's outputs: a
-/// tap with more is summed in chunks of this many, each from zero (blocked summation). One
-/// running sum over a deep tap (1088 or 2080 channels) moved InceptionResNetV2's logits
-/// 1.8e-4 from Keras's float64 run; in 128-channel chunks they stay within 4.4e-5. The
-/// chunks of one tile run back to back, so its outputs go no further than L1 in between.
+/// Most channels of a tap one sum runs over before it is added to the tile's outputs. One
+/// running sum over a whole deep tap (1088 or 2080 channels) moved InceptionResNetV2's logits
+/// 1.8e-4 from Keras's float64 run; in 128-channel chunks they stay within 4.4e-5 (192: 6.8e-5,
+/// 256: over 1e-4).
 const SUM_CHUNK: usize = 128;
 
 /// A weight matrix `K × cout` in the layout the microkernels read.
@@ -157,11 +157,19 @@ struct SyncPtr<T>(T);
 unsafe impl<T> Sync for SyncPtr<T> {}
 unsafe impl<T> Send for SyncPtr<T> {}
 
+/// Per worker: the row-pointer tables of a block, a scratch row for padded tiles, the
+/// kernel-row windows that reach into the column padding ([`row_taps`]) and the taps'
+/// offsets.
+#[derive(Default)]
+struct Scratch {
+    ptrs: Vec<*const f32>,
+    dummy: Vec<f32>,
+    edges: Vec<f32>,
+    taps: Vec<TapAt>,
+}
+
 thread_local! {
-    /// Per worker: the row-pointer tables of a block, a scratch row for padded tiles, and the
-    /// kernel-row windows that reach into the column padding ([`row_taps`]).
-    static SCRATCH: RefCell<(Vec<*const f32>, Vec<f32>, Vec<f32>, Vec<TapAt>)> =
-        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
 /// Where B rows of (group, panel) start and how far apart they are.
@@ -273,7 +281,12 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         let prange = pchunk * panel_chunk..((pchunk + 1) * panel_chunk).min(panels);
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (ptrs, dummy, edges, taps) = &mut *s;
+            let Scratch {
+                ptrs,
+                dummy,
+                edges,
+                taps,
+            } = &mut *s;
             if dummy.len() < nr {
                 dummy.resize(nr, 0.0);
             }
@@ -382,6 +395,54 @@ fn row_taps(g: &ConvGeometry, kc: usize) -> bool {
 /// Input channels below which [`row_taps`] applies.
 const ROW_TAPS_BELOW: usize = 48;
 
+/// Output coordinates `(image, row, column)` of rows `rows`, advanced one pixel at a time (no
+/// divisions).
+fn pixels(g: &ConvGeometry, rows: std::ops::Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (oh, ow) = (g.oh().max(1), g.ow().max(1));
+    let start = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
+    std::iter::successors(Some(start), move |&(img, oy, ox)| {
+        Some(if ox + 1 < ow {
+            (img, oy, ox + 1)
+        } else if oy + 1 < oh {
+            (img, oy + 1, 0)
+        } else {
+            (img + 1, 0, 0)
+        })
+    })
+    .take(rows.len())
+}
+
+/// Lays out the row-pointer tables of rows `rows`, tile by tile (`[taps][mr]` each, [`ZEROS`]
+/// in every slot first: the padding and a padded tile's extra rows), and calls
+/// `fill(slots, mr, r, row, pixel)` for each real row `r` of a tile, `slots` being the tile's
+/// table and `row` the output row.
+#[allow(clippy::too_many_arguments)]
+fn tile_tables(
+    isa: Isa,
+    g: &ConvGeometry,
+    rows: std::ops::Range<usize>,
+    taps: usize,
+    mr_max: usize,
+    nr: usize,
+    dst: &mut Vec<*const f32>,
+    mut fill: impl FnMut(&mut [*const f32], usize, usize, usize, (usize, usize, usize)),
+) {
+    dst.clear();
+    let mut walk = pixels(g, rows.clone());
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let real = mr_max.min(rows.end - r0);
+        let mr = kernel_rows(isa, nr, real);
+        let base = dst.len();
+        dst.resize(base + taps * mr, ZEROS.as_ptr());
+        let slots = &mut dst[base..];
+        for (r, at) in (0..real).zip(&mut walk) {
+            fill(slots, mr, r, r0 + r, at);
+        }
+        r0 += real;
+    }
+}
+
 /// Row pointers of rows `rows` for depth block `blk` whose taps are kernel rows
 /// ([`row_taps`]), as [`row_pointers`] lays them out. A window row reaching into the column
 /// padding is copied into `edges` with its zeros (sized first, so no pointer moves).
@@ -397,54 +458,33 @@ fn row_tap_pointers(
     dst: &mut Vec<*const f32>,
     edges: &mut Vec<f32>,
 ) {
-    let (oh, ow) = (g.oh(), g.ow());
     let (w, kw, cin) = (g.cols.input, g.cols.kernel, g.cin);
     let span = kw * cin;
-    let zero = ZEROS.as_ptr();
     let col0 = |ox: usize| (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
     let inside = |ox: usize| col0(ox) >= 0 && col0(ox) as usize + kw <= w;
-    // Output coordinates of a row, advanced one pixel at a time (no divisions).
-    let start = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
-    let step = |(img, oy, ox): (usize, usize, usize)| {
-        if ox + 1 < ow {
-            (img, oy, ox + 1)
-        } else if oy + 1 < oh {
-            (img, oy + 1, 0)
-        } else {
-            (img + 1, 0, 0)
-        }
-    };
-    let mut at = start;
-    let mut edge_rows = 0;
-    for _ in rows.clone() {
-        edge_rows += usize::from(!inside(at.2));
-        at = step(at);
-    }
+    let edge_rows = pixels(g, rows.clone()).filter(|&(_, _, ox)| !inside(ox)).count();
     edges.clear();
     edges.resize(edge_rows * (blk.t1 - blk.t0) * span, 0.0);
     let mut next_edge = 0;
-    dst.clear();
-    let mut at = start;
-    let mut r0 = rows.start;
-    while r0 < rows.end {
-        let real = mr_max.min(rows.end - r0);
-        let mr = kernel_rows(isa, nr, real);
-        let base = dst.len();
-        dst.resize(base + (blk.t1 - blk.t0) * mr, zero);
-        for r in 0..real {
-            let (img, oy, ox) = at;
-            at = step(at);
+    tile_tables(
+        isa,
+        g,
+        rows,
+        blk.t1 - blk.t0,
+        mr_max,
+        nr,
+        dst,
+        |slots, mr, r, _, (img, oy, ox)| {
             let ix0 = col0(ox);
-            let whole = inside(ox);
             for ky in blk.t0..blk.t1 {
                 let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
                 if iy < 0 || iy as usize >= g.rows.input {
                     continue;
                 }
                 let line = (img * g.rows.input + iy as usize) * w;
-                let slot = base + (ky - blk.t0) * mr + r;
-                if whole {
-                    dst[slot] = x[(line + ix0 as usize) * cin..].as_ptr();
+                let slot = (ky - blk.t0) * mr + r;
+                if inside(ox) {
+                    slots[slot] = x[(line + ix0 as usize) * cin..].as_ptr();
                     continue;
                 }
                 let e = &mut edges[next_edge * span..(next_edge + 1) * span];
@@ -456,11 +496,10 @@ fn row_tap_pointers(
                         e[kx * cin..(kx + 1) * cin].copy_from_slice(&x[at..at + cin]);
                     }
                 }
-                dst[slot] = e.as_ptr();
+                slots[slot] = e.as_ptr();
             }
-        }
-        r0 += real;
-    }
+        },
+    );
 }
 
 /// Fills the row-pointer tables of rows `rows` for one depth block, tile by tile
@@ -479,10 +518,7 @@ fn row_pointers(
     dst: &mut Vec<*const f32>,
     tap_at: &mut Vec<TapAt>,
 ) {
-    let (oh, ow) = (g.oh(), g.ow());
     let kw = g.cols.kernel;
-    let taps = blk.t1 - blk.t0;
-    let zero = ZEROS.as_ptr();
     let chan0 = grp * g.cin_g() + blk.c0;
     // A 1×1, stride-1, unpadded convolution (a pointwise layer, a Dense): row `p` reads input
     // pixel `p`.
@@ -494,7 +530,6 @@ fn row_pointers(
         && g.cols.pad_before == 0
         && g.rows.output == g.rows.input
         && g.cols.output == g.cols.input;
-    dst.clear();
     // Each tap's offset (rows, columns) in the window, and in the input where the window lies
     // inside the image: built once, so a row's pointers are one addition each (a division per
     // tap to find its kernel position cost a tenth of a 3×3 layer's time).
@@ -510,49 +545,33 @@ fn row_pointers(
         ((kw - 1) * g.cols.dilation) as isize,
     );
     let xp = x.as_ptr();
-    // Output coordinates of the current row, advanced one pixel at a time (no divisions).
-    let (mut img, mut oy, mut ox) = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
-    let mut r0 = rows.start;
-    while r0 < rows.end {
-        let real = mr_max.min(rows.end - r0);
-        let mr = kernel_rows(isa, nr, real);
-        let base = dst.len();
-        dst.resize(base + taps * mr, zero);
-        let slots = &mut dst[base..];
-        for r in 0..real {
+    tile_tables(
+        isa,
+        g,
+        rows,
+        blk.t1 - blk.t0,
+        mr_max,
+        nr,
+        dst,
+        |slots, mr, r, row, (img, oy, ox)| {
             if pointwise {
-                slots[r] = x[(r0 + r) * g.cin + chan0..].as_ptr();
-                continue;
+                slots[r] = x[row * g.cin + chan0..].as_ptr();
+                return;
             }
             let iy0 = (oy * g.rows.stride) as isize - g.rows.pad_before as isize;
             let ix0 = (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
             let origin = ((img as isize * h + iy0) * w + ix0) * cin + chan0 as isize;
-            if iy0 >= 0 && iy0 + span_y < h && ix0 >= 0 && ix0 + span_x < w {
-                // The whole window is inside the image: `check` proved every pixel of it in
-                // `x`, so these offsets stay inside the input.
-                for (i, &(_, _, off)) in tap_at.iter().enumerate() {
+            let whole = iy0 >= 0 && iy0 + span_y < h && ix0 >= 0 && ix0 + span_x < w;
+            for (i, &(dy, dx, off)) in tap_at.iter().enumerate() {
+                let (iy, ix) = (iy0 + dy, ix0 + dx);
+                // Where the whole window is inside the image, `check` proved every pixel of it in
+                // `x`; elsewhere each tap is checked.
+                if whole || (iy >= 0 && iy < h && ix >= 0 && ix < w) {
                     slots[i * mr + r] = xp.wrapping_offset(origin + off);
                 }
-            } else {
-                for (i, &(dy, dx, off)) in tap_at.iter().enumerate() {
-                    let (iy, ix) = (iy0 + dy, ix0 + dx);
-                    if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                        slots[i * mr + r] = xp.wrapping_offset(origin + off);
-                    }
-                }
             }
-            ox += 1;
-            if ox == ow {
-                ox = 0;
-                oy += 1;
-                if oy == oh {
-                    oy = 0;
-                    img += 1;
-                }
-            }
-        }
-        r0 += real;
-    }
+        },
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -626,7 +645,6 @@ unsafe fn block(
                     nc,
                     nr,
                     a: ptrs.as_ptr().add(off),
-                    a_off: 0,
                     b: bp,
                     ldb: b.ldb,
                     full_b: b.padded || nc == nr,
@@ -641,29 +659,7 @@ unsafe fn block(
                     slope: epi.slope.unwrap_or(1.0),
                     has_slope: epi.slope.is_some(),
                 };
-                if kc <= SUM_CHUNK {
-                    run_tile(isa, &t);
-                } else {
-                    for tap in 0..ntaps {
-                        for c0 in (0..kc).step_by(SUM_CHUNK) {
-                            let end = tap + 1 == ntaps && c0 + SUM_CHUNK >= kc;
-                            run_tile(
-                                isa,
-                                &Tile {
-                                    taps: 1,
-                                    kc: SUM_CHUNK.min(kc - c0),
-                                    a: t.a.add(tap * mr),
-                                    a_off: c0,
-                                    b: bp.add((tap * kc + c0) * b.ldb),
-                                    accumulate: t.accumulate || tap > 0 || c0 > 0,
-                                    last: last && end,
-                                    has_res: t.has_res && end,
-                                    ..t
-                                },
-                            );
-                        }
-                    }
-                }
+                run_tile(isa, &t);
                 if last {
                     if let Some(f) = epi.post {
                         for &row in c.iter().take(real) {

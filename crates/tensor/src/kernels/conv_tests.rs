@@ -124,9 +124,9 @@ fn implicit_gemm_matches_the_naive_convolution() {
 
 #[test]
 fn deep_products_cross_depth_blocks() {
-    // Depth 3·3·130 = 1170: one block of all nine taps. 3·3·2100: more channels per tap than
-    // `KC`, so each tap is two accumulating chunks (18 blocks), epilogue on the last only.
-    // 3·3·600 = 5400 rows: two blocks of whole taps where the panel is 64 wide (4096 rows).
+    // Taps deeper than `SUM_CHUNK` (128) channels, summed in accumulating chunks with the
+    // epilogue on the last only: 130 (chunks of 128 and 2), 2100 (17 chunks a tap, past `KC`
+    // too), 600 (5 a tap, 64-wide panels on AVX-512).
     for (case, (cin, cout)) in [(130, 37), (2100, 19), (600, 70)].into_iter().enumerate() {
         let mut rng = Rng::new(3 + case as u64);
         let x = random(&mut rng, &[1, 4, 3, cin]);

@@ -178,15 +178,7 @@ mod avx512 {
             ys,
             epi,
         };
-        // Output columns whose whole window row lies inside the image.
-        let eff = (kw - 1) * dilation;
-        let ox_lo = g.cols.pad_before.div_ceil(stride).min(ow);
-        let ox_hi = if wd + g.cols.pad_before > eff {
-            ((wd + g.cols.pad_before - eff - 1) / stride + 1).min(ow)
-        } else {
-            0
-        }
-        .max(ox_lo);
+        let (ox_lo, ox_hi) = super::inside_cols(g);
         for ox in 0..ox_lo {
             strip::<1, false>(&row, ox);
         }
@@ -218,11 +210,7 @@ mod avx512 {
         // left border).
         let col0 = (ox * row.stride) as isize - row.pad;
         for c0 in (0..c).step_by(16) {
-            let mask: __mmask16 = if c0 + 16 <= c {
-                0xffff
-            } else {
-                ((1u32 << (c - c0)) - 1) as u16
-            };
+            let mask: __mmask16 = crate::kernels::lanes16(c - c0);
             let init = match epi.bias {
                 Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)),
                 None => _mm512_setzero_ps(),
@@ -313,6 +301,19 @@ fn finish_lanes(epi: &Epilogue, a: &mut [f32; LANES]) {
     }
 }
 
+/// The output columns `[lo, hi)` whose whole window row lies inside the image.
+fn inside_cols(g: &ConvGeometry) -> (usize, usize) {
+    let (wd, ow, stride) = (g.cols.input, g.ow(), g.cols.stride);
+    let eff = (g.cols.kernel - 1) * g.cols.dilation;
+    let lo = g.cols.pad_before.div_ceil(stride).min(ow);
+    let hi = if wd + g.cols.pad_before > eff {
+        ((wd + g.cols.pad_before - eff - 1) / stride + 1).min(ow)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
 /// Output row `r = img·oh + oy`.
 #[inline(always)]
 unsafe fn row_generic<const FMA: bool>(
@@ -336,15 +337,7 @@ unsafe fn row_generic<const FMA: bool>(
     };
     let ix_of =
         |ox: usize, kx: usize| (ox * g.cols.stride + kx * g.cols.dilation) as isize - g.cols.pad_before as isize;
-    // Output columns whose whole window row lies inside the image.
-    let eff = (kw - 1) * g.cols.dilation;
-    let ox_lo = g.cols.pad_before.div_ceil(g.cols.stride).min(ow);
-    let ox_hi = if wd + g.cols.pad_before > eff {
-        ((wd + g.cols.pad_before - eff - 1) / g.cols.stride + 1).min(ow)
-    } else {
-        0
-    }
-    .max(ox_lo);
+    let (ox_lo, ox_hi) = inside_cols(g);
     let out = |ox: usize| y.0.add((r * ow + ox) * ys);
     let bias = epi.bias;
     let cvec = if dm == 1 { c / LANES * LANES } else { 0 };

@@ -236,8 +236,7 @@ fn tap_offset(g: &ConvGeometry, l: &Layout, kx: usize, c: usize) -> usize {
 fn masks<const V: usize>(valid: usize) -> [u16; V] {
     let mut m = [0u16; V];
     for (v, mv) in m.iter_mut().enumerate() {
-        let n = valid.saturating_sub(16 * v).min(16);
-        *mv = ((1u32 << n) - 1) as u16;
+        *mv = super::lanes16(valid.saturating_sub(16 * v));
     }
     m
 }

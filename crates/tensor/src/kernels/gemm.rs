@@ -47,10 +47,8 @@ pub struct Tile {
     pub nc: usize,
     /// The panel width of the layout (selects the AVX-512 kernel family).
     pub nr: usize,
-    /// Row pointers `[taps][mr]`: `a[t·mr + r] + a_off` points at `kc` values.
+    /// Row pointers `[taps][mr]`: `a[t·mr + r]` points at `kc` values.
     pub a: *const *const f32,
-    /// Values skipped at each row pointer (a later chunk of a tap's channels).
-    pub a_off: usize,
     /// B: row `k` at `b + k·ldb`, `nc` values read.
     pub b: *const f32,
     /// Distance between B rows.
@@ -108,7 +106,7 @@ pub unsafe fn tile_naive(t: &Tile) {
         for j in 0..t.nc {
             let mut s = 0.0f32;
             for tap in 0..t.taps {
-                let row = (*t.a.add(tap * t.mr + r)).add(t.a_off);
+                let row = *t.a.add(tap * t.mr + r);
                 for k in 0..t.kc {
                     s += *row.add(k) * *t.b.add((tap * t.kc + k) * t.ldb + j);
                 }
@@ -154,7 +152,7 @@ mod portable {
                     *v = *brow.add(j);
                 }
                 for (r, row) in acc.iter_mut().enumerate().take(t.mr.min(MAX_MR)) {
-                    let a = *(*t.a.add(tap * t.mr + r)).add(t.a_off + k);
+                    let a = *(*t.a.add(tap * t.mr + r)).add(k);
                     for (x, &bj) in row.iter_mut().zip(&b).take(nc) {
                         *x += a * bj;
                     }
@@ -201,7 +199,7 @@ macro_rules! kernel_family {
                 let mut b = t.b;
                 for tap in 0..t.taps {
                     let rows = t.a.add(tap * $mr);
-                    $(let $p = (*rows.add($r)).add(t.a_off);)*
+                    $(let $p = *rows.add($r);)*
                     for k in 0..t.kc {
                         let b0: $vec = $load::<FULL>(b, true, m1);
                         let b1: $vec = $load::<FULL>(b.add($lanes), false, m1);
@@ -230,7 +228,7 @@ mod avx512 {
     /// Masks of the two column vectors: the first full unless `nc < 16`.
     #[inline(always)]
     fn tail_mask(nc: usize) -> (__mmask16, __mmask16) {
-        let m = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+        let m = crate::kernels::lanes16;
         (m(nc.min(16)), m(nc.saturating_sub(16)))
     }
 
@@ -297,7 +295,7 @@ mod avx512 {
     /// Masks of the four column vectors of a 64-wide tile.
     #[inline(always)]
     fn tail_mask4(nc: usize) -> [__mmask16; 4] {
-        let m = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+        let m = crate::kernels::lanes16;
         [
             m(nc.min(16)),
             m(nc.saturating_sub(16)),
@@ -323,7 +321,7 @@ mod avx512 {
                     let mut bp = t.b;
                     for tap in 0..t.taps {
                         let rows = t.a.add(tap * $mr);
-                        $(let $p = (*rows.add($r)).add(t.a_off);)*
+                        $(let $p = *rows.add($r);)*
                         for k in 0..t.kc {
                             let (b0, b1, b2, b3) = if FULL {
                                 (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)),
@@ -524,7 +522,6 @@ mod tests {
                 nc,
                 nr,
                 a: ptrs.as_ptr(),
-                a_off: 0,
                 b: b.as_ptr(),
                 ldb,
                 full_b,

@@ -151,6 +151,17 @@ pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [std::mem::Mayb
     v
 }
 
+/// The 16-lane mask of the first `n` lanes (all 16 from `n = 16` on): a vector block's
+/// tail.
+#[inline(always)]
+pub(crate) fn lanes16(n: usize) -> u16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
 /// An output buffer's start, shared by parallel tasks that each write their own disjoint
 /// part of it (read through [`OutPtr::get`], so closures capture the wrapper, not the raw
 /// pointer).

@@ -62,7 +62,7 @@ pub fn pool2d(g: &Pool2dGeometry, max: bool, zeros: bool, x: &[f32], y: &mut [f3
 /// window order divided by the same count.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{ActSpec, Pool2dGeometry};
+    use super::{window, ActSpec, Pool2dGeometry, Window};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f")]
@@ -79,14 +79,10 @@ mod avx512 {
     ) {
         let c = g.c;
         let (kh, kw) = (g.rows.kernel, g.cols.kernel);
-        let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
-        let y1 = (oy * g.rows.stride + kh).saturating_sub(g.rows.pad_before).min(g.h);
         let xp = x.as_ptr();
         let ow = out.len() / c.max(1);
         for ox in 0..ow {
-            let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
-            let x1 = (ox * g.cols.stride + kw).saturating_sub(g.cols.pad_before).min(g.w);
-            let seen = y1.saturating_sub(y0) * x1.saturating_sub(x0);
+            let Window { y0, y1, x0, x1, seen } = window(g, oy, ox);
             let o = out.as_mut_ptr().add(ox * c);
             let init = _mm512_set1_ps(if max { f32::NEG_INFINITY } else { 0.0 });
             // After the window: the maximum with the zero padding, or the division.
@@ -122,11 +118,7 @@ mod avx512 {
                 c0 += 64;
             }
             while c0 < c {
-                let mask: __mmask16 = if c0 + 16 <= c {
-                    0xffff
-                } else {
-                    ((1u32 << (c - c0)) - 1) as u16
-                };
+                let mask: __mmask16 = crate::kernels::lanes16(c - c0);
                 let mut a = init;
                 for iy in y0..y1 {
                     for ix in x0..x1 {
@@ -145,6 +137,30 @@ mod avx512 {
     }
 }
 
+/// The input rows `[y0, y1)` and columns `[x0, x1)` of output pixel `(oy, ox)`'s window
+/// inside the image, and how many pixels that is.
+struct Window {
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+    seen: usize,
+}
+
+#[inline(always)]
+fn window(g: &Pool2dGeometry, oy: usize, ox: usize) -> Window {
+    let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
+    let y1 = (oy * g.rows.stride + g.rows.kernel)
+        .saturating_sub(g.rows.pad_before)
+        .min(g.h);
+    let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
+    let x1 = (ox * g.cols.stride + g.cols.kernel)
+        .saturating_sub(g.cols.pad_before)
+        .min(g.w);
+    let seen = y1.saturating_sub(y0) * x1.saturating_sub(x0);
+    Window { y0, y1, x0, x1, seen }
+}
+
 /// One output row of [`pool2d`]: image `img`, row `oy`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -160,12 +176,8 @@ fn pool_row(
 ) {
     let c = g.c;
     let (kh, kw) = (g.rows.kernel, g.cols.kernel);
-    let y0 = (oy * g.rows.stride).saturating_sub(g.rows.pad_before);
-    let y1 = (oy * g.rows.stride + kh).saturating_sub(g.rows.pad_before).min(g.h);
     for (ox, o) in out.chunks_exact_mut(c).enumerate() {
-        let x0 = (ox * g.cols.stride).saturating_sub(g.cols.pad_before);
-        let x1 = (ox * g.cols.stride + kw).saturating_sub(g.cols.pad_before).min(g.w);
-        let seen = y1.saturating_sub(y0) * x1.saturating_sub(x0);
+        let Window { y0, y1, x0, x1, seen } = window(g, oy, ox);
         o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
         for iy in y0..y1 {
             for ix in x0..x1 {

@@ -109,6 +109,7 @@ impl Team {
     /// A helper's life: spin until a new generation is published, help, repeat. Now and then
     /// it runs a pending rayon job, so that work started with rayon's own loops inside the
     /// scope (a layer the plan runs through its `call`) still gets every worker.
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
     fn help(&self) {
         // The caller itself may pick this job up, from rayon's deque while it waits on a rayon
         // loop of its own before a helper took it: it must not spin for itself.

@@ -2,7 +2,7 @@
 //! of it (a fallback step runs its layer's `call` on an inference tape). The arena is allocated
 //! on the first run and kept; a run while another holds it uses its own.
 
-use super::{ConvWeights, Loc, MergeKind, Plan, Step, StepKind, ValueId};
+use super::{Loc, MergeKind, Plan, Step, StepKind, ValueId};
 use crate::error::{KerasError, Result};
 use crate::layers::CallCtx;
 use crate::model::Model;
@@ -178,16 +178,12 @@ impl Plan {
             } => {
                 let x = contiguous(input(0))?;
                 let res = residual.map(|r| ctx.view(r));
-                let weights = match weights {
-                    ConvWeights::Packed(p) => Weights::Packed(p),
-                    ConvWeights::Raw(t) => Weights::Raw(t.data()),
-                };
                 conv2d(
                     self.isa,
                     ConvArgs {
                         geometry,
                         x: x.slice(),
-                        weights,
+                        weights: weights.as_weights(),
                         epilogue: act.with_bias(bias.as_deref()),
                         residual: res.map(|r| (r.slice(), r.stride)),
                         y: out.slice_mut(),
@@ -212,10 +208,7 @@ impl Plan {
                         ..
                     } => Ok(Pointwise {
                         geometry,
-                        weights: match weights {
-                            ConvWeights::Packed(p) => Weights::Packed(p),
-                            ConvWeights::Raw(t) => Weights::Raw(t.data()),
-                        },
+                        weights: weights.as_weights(),
                         epilogue: act.with_bias(bias.as_deref()),
                         residual: None,
                     }),
@@ -386,6 +379,7 @@ struct Pointwise<'a> {
 impl Pointwise<'_> {
     /// Runs it over `rows` rows of `w` pixels of `x`, into `y` at `y_stride`, with the
     /// residual from pixel `p0` of the whole tensor.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         isa: tensor::kernels::Isa,

@@ -90,6 +90,16 @@ pub(crate) enum ConvWeights {
     Raw(Tensor),
 }
 
+impl ConvWeights {
+    /// The kernels' view of them.
+    pub(crate) fn as_weights(&self) -> tensor::kernels::conv::Weights<'_> {
+        match self {
+            ConvWeights::Packed(p) => tensor::kernels::conv::Weights::Packed(p),
+            ConvWeights::Raw(t) => tensor::kernels::conv::Weights::Raw(t.data()),
+        }
+    }
+}
+
 /// What a step computes.
 #[derive(Debug, Clone)]
 pub(crate) enum StepKind {
