@@ -47,10 +47,11 @@ pub fn dropout_mask(x_shape: &[usize], rate: f32, noise_shape: Option<&[usize]>,
     let shape = mask_shape(x_shape, noise_shape)?;
     // TensorFlow computes the scale in the input's dtype.
     let keep = 1.0f32 / (1.0f32 - rate);
-    let threshold = f64::from(rate);
-    let data = (0..numel(&shape))
-        .map(|_| if rng.uniform() >= threshold { keep } else { 0.0 })
-        .collect();
+    // `rng.uniform() >= rate` on the draw's 53 bits, as integers: uniform is `k·2⁻⁵³` exactly,
+    // so `k·2⁻⁵³ ≥ rate` ⇔ `k ≥ ⌈rate·2⁵³⌉` (the product is exact: a power-of-two scale).
+    let threshold = (f64::from(rate) * (1u64 << 53) as f64).ceil() as u64;
+    let mut data = Vec::with_capacity(numel(&shape));
+    data.extend((0..numel(&shape)).map(|_| if rng.next_u64() >> 11 >= threshold { keep } else { 0.0 }));
     Tensor::new(&shape, data)
 }
 
