@@ -3,7 +3,11 @@
 
 use super::{Optimizer, OptimizerKind, Param};
 use crate::error::{KerasError, Result};
-use tensor::Tensor;
+use rayon::prelude::*;
+
+/// Values of a variable one task of the update takes (256 KiB of each of the variable, its
+/// gradient and its slots).
+const UPDATE_CHUNK: usize = 1 << 16;
 
 impl Optimizer {
     /// One update of every parameter from its gradient, as Keras's `apply_gradients`:
@@ -44,16 +48,39 @@ impl Optimizer {
                 }
             }
         }
-        flush_denormals(|| {
-            for p in params.iter_mut() {
-                let k = self.index[&p.id];
-                let slots = &mut self.slots[k].tensors;
-                // Compiled for the CPU's vector ISA (the crate's baseline is SSE2); the same
-                // per-element operations, so the same results.
-                tensor::kernels::vectorized(|| {
-                    update_step(&self.kind, self.iterations, lr, &p.grad, &mut p.value, slots)
-                });
+        // Every rule is element by element: the variables are cut into chunks, each updated
+        // on its own by one worker (the same operations on every element whatever the
+        // split, so the same results). One parallel loop over every chunk of every variable.
+        let mut tasks: Vec<(&[f32], &mut [f32], Vec<&mut [f32]>)> = Vec::new();
+        let mut slots: Vec<Option<&mut super::Slots>> = self.slots.iter_mut().map(Some).collect();
+        for p in params.iter_mut() {
+            let Some(slot) = self
+                .index
+                .get(&p.id)
+                .and_then(|&k| slots.get_mut(k))
+                .and_then(Option::take)
+            else {
+                continue; // built above; a variable listed twice is updated once
+            };
+            let mut slot_chunks: Vec<_> = slot
+                .tensors
+                .iter_mut()
+                .map(|t| t.data_mut().chunks_mut(UPDATE_CHUNK))
+                .collect();
+            for (g, w) in p
+                .grad
+                .data()
+                .chunks(UPDATE_CHUNK)
+                .zip(p.value.data_mut().chunks_mut(UPDATE_CHUNK))
+            {
+                tasks.push((g, w, slot_chunks.iter_mut().filter_map(Iterator::next).collect()));
             }
+        }
+        let (kind, iterations) = (&self.kind, self.iterations);
+        tasks.par_iter_mut().for_each(|(g, w, s)| {
+            // Compiled for the CPU's vector ISA (the crate's baseline is SSE2); the same
+            // per-element operations, so the same results.
+            flush_denormals(|| tensor::kernels::vectorized(|| update_step(kind, iterations, lr, g, w, s)));
         });
         self.iterations += 1;
         Ok(())
@@ -126,9 +153,7 @@ fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
 /// zip their slices (no bounds checks) so the compiler vectorizes them; every element still
 /// sees the same operations in the same order, so results are unchanged.
 #[inline(always)]
-fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, var: &mut Tensor, slots: &mut [Tensor]) {
-    let g = grad.data();
-    let w = var.data_mut();
+fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, g: &[f32], w: &mut [f32], slots: &mut [&mut [f32]]) {
     match *kind {
         OptimizerKind::Sgd { momentum, nesterov } => {
             if momentum == 0.0 {
@@ -138,7 +163,7 @@ fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, va
                 return;
             }
             let mo = momentum as f32;
-            let m = slots[0].data_mut();
+            let m = &mut *slots[0];
             if nesterov {
                 for ((w, &g), m) in w.iter_mut().zip(g).zip(m.iter_mut()) {
                     *m = *m * mo - g * lr;
@@ -165,9 +190,9 @@ fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, va
             let (c1, c2, eps) = ((1.0 - beta_1) as f32, (1.0 - beta_2) as f32, epsilon as f32);
             let (ms, rest) = slots.split_at_mut(1);
             let (vs, hats) = rest.split_at_mut(1);
-            let (m, v) = (ms[0].data_mut(), vs[0].data_mut());
+            let (m, v) = (&mut *ms[0], &mut *vs[0]);
             if amsgrad {
-                let vh = hats[0].data_mut();
+                let vh = &mut *hats[0];
                 for ((((w, &g), m), v), vh) in w
                     .iter_mut()
                     .zip(g)
@@ -196,7 +221,7 @@ fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, va
             centered,
         } => {
             let (r, c, eps, mo) = (rho as f32, (1.0 - rho) as f32, epsilon as f32, momentum as f32);
-            let mut it = slots.iter_mut().map(|t| t.data_mut());
+            let mut it = slots.iter_mut().map(|t| &mut **t);
             let Some(vel) = it.next() else { return };
             let mom = if momentum > 0.0 { it.next() } else { None };
             let avg = if centered { it.next() } else { None };
@@ -239,7 +264,7 @@ fn update_step(kind: &OptimizerKind, iterations: i64, lr: f32, grad: &Tensor, va
         }
         OptimizerKind::Adagrad { epsilon, .. } => {
             let eps = epsilon as f32;
-            let acc = slots[0].data_mut();
+            let acc = &mut *slots[0];
             for ((w, &g), a) in w.iter_mut().zip(g).zip(acc.iter_mut()) {
                 *a += g * g;
                 *w -= (lr * g) / (*a + eps).sqrt();
