@@ -20,7 +20,7 @@ use tensor::ops::conv::{conv2d, conv2d_backward_parts, Conv2dParams};
 use tensor::ops::conv_transpose::{conv2d_transpose, Conv2dTransposeParams};
 use tensor::ops::depthwise::{depthwise_conv2d, depthwise_conv2d_backward_parts, DepthwiseParams};
 use tensor::ops::gemm::{sgemm, GemmThreads, Trans};
-use tensor::ops::matmul::{matmul, matmul_backward};
+use tensor::ops::matmul::{linear, linear_backward, matmul, matmul_backward};
 use tensor::{Padding, Rng, Tensor};
 
 fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
@@ -284,6 +284,24 @@ fn main() {
         });
         bench(&format!("{name} backward (da, db)"), 2.0 * flops, || {
             black_box(matmul_backward(&gy, &a, Trans::No, &b, Trans::No, [true, true]).expect("sizes agree"));
+        });
+    }
+    // The CIFAR-10 example CNN's Dense(512) on its 6×6×64 features, batch 32: the op `Dense`
+    // records (bias fused), forward and its three gradients.
+    let name = "cifar dense 32×2304 · 2304×512";
+    if selected(&format!("{name} forward")) || selected(&format!("{name} backward (dx, dw, db)")) {
+        let (x, w, b) = (
+            random(&mut rng, &[32, 2304]),
+            random(&mut rng, &[2304, 512]),
+            random(&mut rng, &[512]),
+        );
+        let gy = random(&mut rng, &[32, 512]);
+        let flops = 2.0 * 32.0 * 2304.0 * 512.0;
+        bench(&format!("{name} forward"), flops, || {
+            black_box(linear(&x, &w, Some(&b)).expect("sizes agree"));
+        });
+        bench(&format!("{name} backward (dx, dw, db)"), 2.0 * flops, || {
+            black_box(linear_backward(&gy, &x, &w, true, [true, true, true]).expect("sizes agree"));
         });
     }
 }
