@@ -375,3 +375,89 @@ fn bad_arrays_and_arguments_give_clear_errors() {
     // The model is still usable after the errors.
     model.fit(&x, &y, quiet()).unwrap();
 }
+
+/// In training, BatchNormalization and the ReLU or ReLU6 layer that alone reads it run as one
+/// op on the tape (the activation inside the normalization's passes, and its derivative inside
+/// the backward's): the model's output, the gradients of every weight and the new moving
+/// statistics are bit-equal to calling the layers one by one, and the fused model records one
+/// node fewer. A BatchNormalization whose output is read twice is not fused.
+#[test]
+fn batchnorm_then_relu_in_training_equals_the_layers_one_by_one() {
+    use rkeras::layers::{CallCtx, ReLU};
+    use tensor::{Tape, Var};
+    type Add = Box<dyn Fn(Sequential) -> Sequential>;
+    let activations: Vec<(&str, Add)> = vec![
+        ("ReLU()", Box::new(|s| s.add(ReLU::new()))),
+        ("ReLU(max_value=6)", Box::new(|s| s.add(ReLU::new().max_value(6.0)))),
+        ("Activation('relu')", Box::new(|s| s.add(Activation::new("relu")))),
+        ("Activation('relu6')", Box::new(|s| s.add(Activation::new("relu6")))),
+    ];
+    let mut rng = Rng::new(21);
+    let x = random(&mut rng, &[4, 6, 6, 3]);
+    for (what, act) in activations {
+        clear_session();
+        let head = Sequential::new()
+            .add(InputLayer::new(&[6, 6, 3]))
+            .add(Conv2D::new(5, 3).padding("same"))
+            .add(BatchNormalization::new());
+        let model = act(head).add(Flatten::new()).add(Dense::new(3)).build().unwrap();
+        // Large kernels: the normalized values cross 0 and, times γ = 4, cross 6.
+        let mut weights = model.get_weights();
+        weights[2] = Tensor::new(&[5], vec![4.0; 5]).unwrap();
+        let mut model = model;
+        model.set_weights(&weights).unwrap();
+        let seed = random(&mut rng, &[4, 3]);
+        let run = |fused: bool| {
+            let mut tape = Tape::new();
+            let mut trng = Rng::new(0);
+            let input = tape.constant(x.clone());
+            let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
+            let mut ctx = CallCtx::new(&mut tape, &mut trng, true);
+            let out = if fused {
+                model.run(&mut ctx, &[input], &params).unwrap()[0]
+            } else {
+                let (mut v, mut at) = (input, 0);
+                for l in model.layers() {
+                    let n = l.weights().len();
+                    v = l.call(&mut ctx, &[v], &params[at..at + n]).unwrap()[0];
+                    at += n;
+                }
+                v
+            };
+            let updates: Vec<Vec<f32>> = ctx.updates.iter().map(|(_, t)| t.data().to_vec()).collect();
+            drop(ctx);
+            let grads = tape.backward_with(out, seed.clone()).unwrap();
+            let g: Vec<Option<Vec<f32>>> = params
+                .iter()
+                .map(|&p| grads.get(p).map(|t| t.data().to_vec()))
+                .collect();
+            (tape.len(), tape.value(out).data().to_vec(), g, updates)
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0 + 1, plain.0, "{what}: one node fewer when fused");
+        assert_eq!(fused.1, plain.1, "{what}: outputs");
+        assert_eq!(fused.2, plain.2, "{what}: gradients");
+        assert_eq!(fused.3, plain.3, "{what}: moving statistics");
+    }
+    // The normalized values read by the activation and by the model's second output: no
+    // fusion (the second reader needs them before the activation).
+    clear_session();
+    let input = Input(&[6, 6, 3]).unwrap();
+    let bn = BatchNormalization::new()
+        .call(&Conv2D::new(5, 3).call(&input).unwrap())
+        .unwrap();
+    let relu = ReLU::new().call(&bn).unwrap();
+    let model = Model::new(&[&input], &[&relu, &bn], None).unwrap();
+    let mut tape = Tape::new();
+    let mut trng = Rng::new(0);
+    let xi = tape.constant(x.clone());
+    let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
+    let mut ctx = CallCtx::new(&mut tape, &mut trng, true);
+    let outs = model.run(&mut ctx, &[xi], &params).unwrap();
+    drop(ctx);
+    assert!(
+        tape.value(outs[1]).data().iter().any(|&v| v < 0.0),
+        "the second output is before the ReLU"
+    );
+    assert!(tape.value(outs[0]).data().iter().all(|&v| v >= 0.0));
+}

@@ -172,6 +172,19 @@ pub trait Layer: Send + Sync + LayerClone {
     fn inference_op(&self) -> Option<crate::model::plan::InferenceOp> {
         None
     }
+    /// In training, this layer and the ReLU or ReLU6 activation layer that alone reads its
+    /// output as one op (BatchNormalization with the channels last: the activation's pass and
+    /// its backward's happen inside the normalization's own); the output of both. `None` when
+    /// the layer has no such form here: the model then calls the two apart.
+    fn call_with_relu(
+        &self,
+        _ctx: &mut CallCtx,
+        _inputs: &[Var],
+        _weights: &[Var],
+        _relu: tensor::ops::batchnorm::FusedRelu,
+    ) -> Option<Result<Vec<Var>>> {
+        None
+    }
     /// Number of parameters (trainable and not).
     fn count_params(&self) -> u64 {
         self.weights().iter().map(|w| w.count()).sum()

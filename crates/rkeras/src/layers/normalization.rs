@@ -27,7 +27,7 @@ use crate::kshape::{format_shape, known, Shape};
 use crate::model::plan::InferenceOp;
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
-use tensor::ops::batchnorm::update_moving_statistic;
+use tensor::ops::batchnorm::{update_moving_statistic, FusedRelu};
 use tensor::{Rng, Tape, Var};
 
 /// `BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, …)`.
@@ -228,6 +228,43 @@ impl LayerConfig for BatchNormalizationConfig {
     }
 }
 
+impl BatchNormalization {
+    /// The layer's call, followed by `relu` fused into the training op when given (the
+    /// caller checked it applies: training, trainable, channels last).
+    fn call_maybe_relu(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        relu: Option<FusedRelu>,
+    ) -> Result<Vec<Var>> {
+        let x = self.core.input(inputs, weights)?;
+        let (gi, bi, mi, vi) = indices(&self.config);
+        let (gamma, beta) = (gi.map(|i| weights[i]), bi.map(|i| weights[i]));
+        let err = in_layer(&self.core.name);
+        let (axis, eps) = (self.axis as isize, self.config.epsilon as f32);
+        let mut mean = ctx.tape.try_value(weights[mi]).map_err(&err)?.clone();
+        let mut var = ctx.tape.try_value(weights[vi]).map_err(&err)?.clone();
+        if ctx.training && self.core.trainable {
+            let (y, stats) = ctx
+                .tape
+                .batch_norm_relu_training(x, gamma, beta, axis, eps, relu)
+                .map_err(&err)?;
+            let momentum = self.config.momentum as f32;
+            update_moving_statistic(&mut mean, &stats.mean, momentum).map_err(&err)?;
+            update_moving_statistic(&mut var, &stats.variance, momentum).map_err(&err)?;
+            ctx.updates.push((mi, mean));
+            ctx.updates.push((vi, var));
+            Ok(vec![y])
+        } else {
+            Ok(vec![ctx
+                .tape
+                .batch_norm_inference(x, &mean, &var, gamma, beta, axis, eps)
+                .map_err(&err)?])
+        }
+    }
+}
+
 impl Layer for BatchNormalization {
     layer_core!("BatchNormalization");
     fn inference_op(&self) -> Option<InferenceOp> {
@@ -262,27 +299,18 @@ impl Layer for BatchNormalization {
         Ok(vec![input.clone()])
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = self.core.input(inputs, weights)?;
-        let (gi, bi, mi, vi) = indices(&self.config);
-        let (gamma, beta) = (gi.map(|i| weights[i]), bi.map(|i| weights[i]));
-        let err = in_layer(&self.core.name);
-        let (axis, eps) = (self.axis as isize, self.config.epsilon as f32);
-        let mut mean = ctx.tape.try_value(weights[mi]).map_err(&err)?.clone();
-        let mut var = ctx.tape.try_value(weights[vi]).map_err(&err)?.clone();
-        if ctx.training && self.core.trainable {
-            let (y, stats) = ctx.tape.batch_norm_training(x, gamma, beta, axis, eps).map_err(&err)?;
-            let momentum = self.config.momentum as f32;
-            update_moving_statistic(&mut mean, &stats.mean, momentum).map_err(&err)?;
-            update_moving_statistic(&mut var, &stats.variance, momentum).map_err(&err)?;
-            ctx.updates.push((mi, mean));
-            ctx.updates.push((vi, var));
-            Ok(vec![y])
-        } else {
-            Ok(vec![ctx
-                .tape
-                .batch_norm_inference(x, &mean, &var, gamma, beta, axis, eps)
-                .map_err(&err)?])
-        }
+        self.call_maybe_relu(ctx, inputs, weights, None)
+    }
+    fn call_with_relu(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        relu: FusedRelu,
+    ) -> Option<Result<Vec<Var>>> {
+        // The fused form is training's, channels-last (the plan fuses inference its own way).
+        let fuses = ctx.training && self.core.trainable && self.axis + 1 == self.input_shape.len();
+        fuses.then(|| self.call_maybe_relu(ctx, inputs, weights, Some(relu)))
     }
     fn config(&self) -> Value {
         let c = &self.config;

@@ -367,32 +367,43 @@ impl Model {
             *holders.entry(inputs[k]).or_insert(0) += 2;
             cut(ctx.tape, &mut values, n);
         }
+        // Nodes already computed with the node before them (an activation fused into it).
+        let mut fused = vec![false; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
-            if self.inputs.contains(&i) {
+            if self.inputs.contains(&i) || fused[i] {
                 continue;
             }
             let args: Vec<Var> = node.inputs.iter().map(|&(src, idx)| values[src][idx]).collect();
             let layer = &self.layers[node.layer];
             let w = &weights[offsets[node.layer]..offsets[node.layer + 1]];
             let updates_before = ctx.updates.len();
-            let out = layer.call(ctx, &args, w)?;
+            // In training, a ReLU that alone reads this node's output may run inside it.
+            let relu = if ctx.training { self.relu_after(i, &uses) } else { None };
+            let with_relu = relu.and_then(|(j, r)| Some((j, layer.call_with_relu(ctx, &args, w, r)?)));
+            let (out, next) = match with_relu {
+                Some((j, out)) => (out?, Some(j)),
+                None => (layer.call(ctx, &args, w)?, None),
+            };
             // Updates name weights by index within the layer; re-base them on the model.
             for u in &mut ctx.updates[updates_before..] {
                 u.0 += offsets[node.layer];
             }
-            for v in &out {
-                *holders.entry(*v).or_insert(0) += 1;
-            }
-            values[i] = out;
-            cut(ctx.tape, &mut values, i);
-            for &(src, _) in &node.inputs {
-                uses[src] -= 1;
-                if uses[src] == 0 && ctx.tape.is_inference() {
-                    for v in &values[src] {
-                        let h = holders.entry(*v).or_insert(1);
-                        *h -= 1;
-                        if *h == 0 {
-                            ctx.tape.release(*v);
+            for k in std::iter::once(i).chain(next) {
+                fused[k] = true;
+                for v in &out {
+                    *holders.entry(*v).or_insert(0) += 1;
+                }
+                values[k] = out.clone();
+                cut(ctx.tape, &mut values, k);
+                for &(src, _) in &self.nodes[k].inputs {
+                    uses[src] -= 1;
+                    if uses[src] == 0 && ctx.tape.is_inference() {
+                        for v in &values[src] {
+                            let h = holders.entry(*v).or_insert(1);
+                            *h -= 1;
+                            if *h == 0 {
+                                ctx.tape.release(*v);
+                            }
                         }
                     }
                 }
@@ -400,6 +411,32 @@ impl Model {
         }
         let outs = self.outputs.iter().map(|&(n, i)| values[n][i]).collect();
         Ok((outs, watch.iter().map(|&(n, i)| values[n][i]).collect()))
+    }
+
+    /// The node right after node `i` when it is a ReLU or ReLU6 layer that alone reads `i`'s
+    /// only output (`uses`: the remaining reads of each node's outputs, model outputs and
+    /// watched tensors included), with the activation as [`Layer::call_with_relu`] fuses it.
+    fn relu_after(&self, i: usize, uses: &[usize]) -> Option<(usize, tensor::ops::batchnorm::FusedRelu)> {
+        use tensor::ops::batchnorm::FusedRelu;
+        let j = i + 1;
+        let next = self.nodes.get(j)?;
+        let layer = &self.layers[next.layer];
+        // Activation layers have no weights; asking a layer with weights for its inference
+        // form would copy them.
+        if uses[i] != 1 || next.inputs[..] != [(i, 0)] || self.inputs.contains(&j) || !layer.weights().is_empty() {
+            return None;
+        }
+        match layer.inference_op()? {
+            plan::InferenceOp::Activation(plan::PlanAct::Elementwise(a))
+                if a.slope.is_none() && a.post.is_none() && a.lo == 0.0 =>
+            {
+                [FusedRelu::RELU, FusedRelu::RELU6]
+                    .into_iter()
+                    .find(|r| r.max_value() == a.hi)
+                    .map(|r| (j, r))
+            }
+            _ => None,
+        }
     }
 
     /// `predict(x, batch_size)`: inference on whole arrays, batch by batch.

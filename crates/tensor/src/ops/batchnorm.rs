@@ -132,8 +132,9 @@ fn check_param(name: &str, t: Option<&Tensor>, l: &Layout) -> Result<()> {
 
 /// Per channel, `(Σ y, Σ x·y)` over all axes but the channel axis, accumulated in f64 and
 /// threaded over blocks of `outer`. Channels-last rows vectorize across channels; runs of a
-/// channels-first axis use eight partial sums so the f64 adds do not form one chain.
-fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
+/// channels-first axis use eight partial sums so the f64 adds do not form one chain. With a
+/// gate (channels-last only, [`FusedRelu`]) `y` is first multiplied by its derivative.
+fn channel_moments(l: &Layout, x: &[f32], y: &[f32], gate: Option<kernels::channel::Gate>) -> (Vec<f64>, Vec<f64>) {
     let (c, inner) = (l.c, l.inner);
     let block = c * inner;
     if block == 0 {
@@ -167,7 +168,10 @@ fn channel_moments(l: &Layout, x: &[f32], y: &[f32]) -> (Vec<f64>, Vec<f64>) {
     let sum_span = |mut acc: Vec<f64>, xs: &[f32], ys: &[f32]| {
         if inner == 1 {
             let (sy, sxy) = acc.split_at_mut(c);
-            kernels::channel::sums(isa, c, xs, ys, sy, sxy);
+            match gate {
+                Some(gate) => kernels::channel::sums_gated(isa, c, xs, ys, gate, sy, sxy),
+                None => kernels::channel::sums(isa, c, xs, ys, sy, sxy),
+            }
             acc
         } else {
             xs.chunks(block).zip(ys.chunks(block)).fold(acc, sum_block)
@@ -207,8 +211,19 @@ struct Linear {
     k: Vec<f32>,
 }
 
+/// What [`channel_linear`] does around its map (channels-last only, [`FusedRelu`]).
+#[derive(Clone, Copy)]
+enum Around<'a> {
+    /// The plain map.
+    Nothing,
+    /// Its output clamped to `[lo, hi]` (a ReLU after it).
+    Clamp(f32, f32),
+    /// Its `x` multiplied by a gate's derivative at `y` (the ReLU's backward before it).
+    Gate(kernels::channel::Gate<'a>),
+}
+
 /// `out = a[ch]·x + b[ch]·(y − s[ch]) + k[ch]` elementwise, threaded over blocks of `outer`.
-fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
+fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear, around: Around) -> Vec<f32> {
     let (c, inner) = (l.c, l.inner);
     let block = c * inner;
     if block == 0 {
@@ -221,20 +236,20 @@ fn channel_linear(l: &Layout, x: &[f32], y: &[f32], co: &Linear) -> Vec<f32> {
         // Channels-last rows: the vectorized kernel over whole spans, into an output that is
         // not zeroed first.
         let isa = kernels::isa();
-        let kco = kernels::channel::Coefficients {
-            a: &co.a,
-            b: &co.b,
-            s: &co.s,
-            k: &co.k,
+        let kco = co.coefficients();
+        let map = |xs: &[f32], ys: &[f32], o: &mut [MaybeUninit<f32>]| match around {
+            Around::Nothing => kernels::channel::affine(isa, c, xs, ys, kco, o),
+            Around::Clamp(lo, hi) => kernels::channel::affine_clamped(isa, c, xs, ys, kco, lo, hi, o),
+            Around::Gate(gate) => kernels::channel::affine_gated(isa, c, xs, ys, kco, gate, o),
         };
         let fill = |out: &mut [MaybeUninit<f32>]| {
             if parallel {
                 out.par_chunks_mut(span)
                     .zip(x.par_chunks(span).zip(y.par_chunks(span)))
                     .with_min_len(min_len)
-                    .for_each(|(o, (xs, ys))| kernels::channel::affine(isa, c, xs, ys, kco, o));
+                    .for_each(|(o, (xs, ys))| map(xs, ys, o));
             } else {
-                kernels::channel::affine(isa, c, x, y, kco, out);
+                map(x, y, out);
             }
         };
         // SAFETY: `x` is `outer` whole rows of `c` (and `y` as long, `check_grad`), so every
@@ -314,7 +329,7 @@ pub fn batch_norm_inference(
         s: zeros,
         k: shift,
     };
-    Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co))
+    Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co, Around::Nothing))
 }
 
 /// Backward of [`batch_norm_inference`]: an affine map per channel, so
@@ -347,9 +362,10 @@ pub fn batch_norm_inference_backward(
             s: zeros.clone(),
             k: zeros,
         },
+        Around::Nothing,
     );
     // Σ dy·(x − μ)/√(σ² + ε) = (Σ dy·x − μ·Σ dy)/√(σ² + ε), exact enough in f64.
-    let (dbeta, sxd) = channel_moments(&l, x.data(), dy);
+    let (dbeta, sxd) = channel_moments(&l, x.data(), dy, None);
     let dgamma = (0..l.c)
         .map(|ch| (sxd[ch] - m[ch] as f64 * dbeta[ch]) * rstd[ch] as f64)
         .collect();
@@ -392,7 +408,7 @@ pub fn batch_moments(x: &Tensor, axis: isize) -> Result<BatchStats> {
         );
     }
     // One pass: E[x²] − E[x]², which in f64 loses nothing that f32 data could show.
-    let (sums, squares) = channel_moments(&l, x.data(), x.data());
+    let (sums, squares) = channel_moments(&l, x.data(), x.data(), None);
     let mean: Vec<f64> = sums.iter().map(|s| s / m as f64).collect();
     let var = squares
         .iter()
@@ -405,6 +421,76 @@ pub fn batch_moments(x: &Tensor, axis: isize) -> Result<BatchStats> {
     })
 }
 
+/// A ReLU-type activation fused into training-mode batch normalization (channels-last):
+/// `min(max(y, 0), max_value)` on the output and its derivative on the gradient, with
+/// TensorFlow's kinks — `relu′` is `y > 0`, `relu6′` is `0 < y < 6` — so one pass of the
+/// activation and one of its backward are no passes of their own. Only ReLU (`max_value =
+/// ∞`) and ReLU6 have those derivatives (`ReLU(max_value = m)` passes the gradient at `y = m`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusedRelu {
+    max_value: f32,
+}
+
+impl FusedRelu {
+    /// ReLU, `max(y, 0)`.
+    pub const RELU: FusedRelu = FusedRelu {
+        max_value: f32::INFINITY,
+    };
+    /// ReLU6, `min(max(y, 0), 6)`.
+    pub const RELU6: FusedRelu = FusedRelu { max_value: 6.0 };
+
+    /// The upper clamp.
+    pub fn max_value(&self) -> f32 {
+        self.max_value
+    }
+
+    fn check(relu: Option<FusedRelu>, l: &Layout) -> Result<()> {
+        if relu.is_some() && l.inner != 1 {
+            return shape_err(
+                "batch_norm",
+                format!(
+                    "a fused ReLU needs the channel axis last, received {} values after it",
+                    l.inner
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The gate of the backward for a forward with coefficients `co`.
+    fn gate<'a>(&self, co: &'a Linear) -> kernels::channel::Gate<'a> {
+        kernels::channel::Gate {
+            co: co.coefficients(),
+            lo: 0.0,
+            hi: self.max_value,
+        }
+    }
+}
+
+impl Linear {
+    fn coefficients(&self) -> kernels::channel::Coefficients<'_> {
+        kernels::channel::Coefficients {
+            a: &self.a,
+            b: &self.b,
+            s: &self.s,
+            k: &self.k,
+        }
+    }
+
+    /// The forward map of training batch normalization: `x·inv + shift` (as
+    /// `a·x + 0·(x − 0) + k`, the expression [`FusedRelu`]'s gate recomputes).
+    fn forward(stats: &BatchStats, gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f32) -> Linear {
+        let (inv, shift) = inference_scale_shift(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
+        let zeros = vec![0.0; inv.len()];
+        Linear {
+            a: inv,
+            b: zeros.clone(),
+            s: zeros,
+            k: shift,
+        }
+    }
+}
+
 /// Training: normalizes with the batch's own statistics and returns them, so the layer can
 /// update its moving statistics with [`update_moving_statistic`].
 pub fn batch_norm_training(
@@ -414,19 +500,27 @@ pub fn batch_norm_training(
     axis: isize,
     eps: f32,
 ) -> Result<(Tensor, BatchStats)> {
+    batch_norm_relu_training(x, gamma, beta, axis, eps, None)
+}
+
+/// [`batch_norm_training`] followed by a ReLU when `relu` is given (channels-last): the same
+/// values as the two ops one after the other.
+pub fn batch_norm_relu_training(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+    relu: Option<FusedRelu>,
+) -> Result<(Tensor, BatchStats)> {
     let l = layout(x.shape(), axis)?;
     check_param("gamma", gamma, &l)?;
     check_param("beta", beta, &l)?;
+    FusedRelu::check(relu, &l)?;
     let stats = batch_moments(x, axis)?;
-    let (inv, shift) = inference_scale_shift(stats.mean.data(), stats.variance.data(), gamma, beta, eps);
-    let zeros = vec![0.0; l.c];
-    let co = Linear {
-        a: inv,
-        b: zeros.clone(),
-        s: zeros,
-        k: shift,
-    };
-    let y = Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co))?;
+    let co = Linear::forward(&stats, gamma, beta, eps);
+    let around = relu.map_or(Around::Nothing, |r| Around::Clamp(0.0, r.max_value));
+    let y = Tensor::new(x.shape(), channel_linear(&l, x.data(), x.data(), &co, around))?;
     Ok((y, stats))
 }
 
@@ -441,16 +535,37 @@ pub fn batch_norm_training_backward(
     axis: isize,
     eps: f32,
 ) -> Result<BatchNormGrads> {
+    batch_norm_relu_training_backward(x, grad_out, stats, gamma, None, axis, eps, None)
+}
+
+/// Backward of [`batch_norm_relu_training`]: `grad_out` is the gradient of the ReLU's output
+/// when `relu` is given, gated by its derivative at the recomputed normalized value (which
+/// needs β as the forward had it) inside the two passes of [`batch_norm_training_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_relu_training_backward(
+    x: &Tensor,
+    grad_out: &Tensor,
+    stats: &BatchStats,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: isize,
+    eps: f32,
+    relu: Option<FusedRelu>,
+) -> Result<BatchNormGrads> {
     let l = layout(x.shape(), axis)?;
     check_param("mean", Some(&stats.mean), &l)?;
     check_param("variance", Some(&stats.variance), &l)?;
     check_param("gamma", gamma, &l)?;
+    check_param("beta", beta, &l)?;
     check_grad(x, grad_out)?;
+    FusedRelu::check(relu, &l)?;
     let m = l.count() as f64;
     let mu = stats.mean.data();
     let rstd: Vec<f32> = stats.variance.data().iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
     let dy = grad_out.data();
-    let (dbeta, sxd) = channel_moments(&l, x.data(), dy);
+    let forward = relu.map(|_| Linear::forward(stats, gamma, beta, eps));
+    let gate = relu.zip(forward.as_ref()).map(|(r, co)| r.gate(co));
+    let (dbeta, sxd) = channel_moments(&l, x.data(), dy, gate);
     let dgamma: Vec<f64> = (0..l.c)
         .map(|ch| (sxd[ch] - mu[ch] as f64 * dbeta[ch]) * rstd[ch] as f64)
         .collect();
@@ -464,7 +579,7 @@ pub fn batch_norm_training_backward(
         k: (0..l.c).map(|ch| -k[ch] * (dbeta[ch] / m) as f32).collect(),
         a: k,
     };
-    let dx = channel_linear(&l, dy, x.data(), &co);
+    let dx = channel_linear(&l, dy, x.data(), &co, gate.map_or(Around::Nothing, Around::Gate));
     grads(x, &l, dx, dgamma, dbeta)
 }
 
@@ -577,16 +692,31 @@ impl Tape {
         axis: isize,
         eps: f32,
     ) -> Result<(Var, BatchStats)> {
+        self.batch_norm_relu_training(x, gamma, beta, axis, eps, None)
+    }
+
+    /// [`batch_norm_relu_training`] on the tape: with `relu`, one node for the normalization
+    /// and the activation after it, whose backward is [`batch_norm_relu_training_backward`].
+    pub fn batch_norm_relu_training(
+        &mut self,
+        x: Var,
+        gamma: Option<Var>,
+        beta: Option<Var>,
+        axis: isize,
+        eps: f32,
+        relu: Option<FusedRelu>,
+    ) -> Result<(Var, BatchStats)> {
         let gv = gamma.map(|g| self.try_value(g)).transpose()?;
         let bv = beta.map(|b| self.try_value(b)).transpose()?;
-        let (out, stats) = batch_norm_training(self.try_value(x)?, gv, bv, axis, eps)?;
+        let (out, stats) = batch_norm_relu_training(self.try_value(x)?, gv, bv, axis, eps, relu)?;
         let (p, gi, bi) = parents(x, gamma, beta);
         let kept = stats.clone();
         let v = self.record(
             out,
             &p,
             Box::new(move |grad, inputs, _| {
-                let g = batch_norm_training_backward(inputs[0], grad, &kept, gi.map(|i| inputs[i]), axis, eps)?;
+                let (g, b) = (gi.map(|i| inputs[i]), bi.map(|i| inputs[i]));
+                let g = batch_norm_relu_training_backward(inputs[0], grad, &kept, g, b, axis, eps, relu)?;
                 Ok(route(g, gi, bi))
             }),
         )?;
@@ -705,6 +835,67 @@ mod tests {
         let far = x.map(|v| v + 50.0);
         let f = |t: &mut Tape, v: &[Var]| Ok(t.batch_norm_training(v[0], Some(v[1]), None, -1, 1e-3)?.0);
         check_gradients(&[far, gamma], f, 1e-2, 2e-2).unwrap();
+    }
+
+    /// The fused ReLU and ReLU6 give what batch normalization then the activation's own tape
+    /// op give, outputs and gradients (x, γ, β) bit for bit, for channel counts that are not
+    /// multiples of a vector, with and without γ and β, on one thread's and the parallel path.
+    #[test]
+    fn fused_relu_equals_the_two_ops() {
+        let mut rng = Rng::new(12);
+        for (case, shape) in [
+            [2, 3, 3, 1],
+            [2, 3, 4, 5],
+            [1, 4, 4, 19],
+            [3, 5, 2, 33],
+            [4, 16, 16, 40],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let c = shape[3];
+            let x = random(&mut rng, &shape, -2.0, 3.0);
+            // γ up to 5 and β up to 3: the normalized values cross 0 and 6.
+            let gamma = random(&mut rng, &[c], 1.0, 5.0);
+            let beta = random(&mut rng, &[c], -1.0, 3.0);
+            let seed = random(&mut rng, &shape, -1.0, 1.0);
+            for relu in [FusedRelu::RELU, FusedRelu::RELU6] {
+                for (with_g, with_b) in [(true, true), (false, true), (true, false)] {
+                    let run = |fused: bool| {
+                        let mut t = Tape::new();
+                        let (xv, gv, bv) = (t.param(x.clone()), t.param(gamma.clone()), t.param(beta.clone()));
+                        let (g, b) = (with_g.then_some(gv), with_b.then_some(bv));
+                        let z = if fused {
+                            t.batch_norm_relu_training(xv, g, b, -1, 1e-3, Some(relu)).unwrap().0
+                        } else {
+                            let y = t.batch_norm_training(xv, g, b, -1, 1e-3).unwrap().0;
+                            if relu == FusedRelu::RELU6 {
+                                t.relu6(y).unwrap()
+                            } else {
+                                t.relu(y).unwrap()
+                            }
+                        };
+                        let grads = t.backward_with(z, seed.clone()).unwrap();
+                        let grad = |v: Var| grads.get(v).map(|g| g.data().to_vec());
+                        (t.value(z).data().to_vec(), grad(xv), grad(gv), grad(bv))
+                    };
+                    let (fused, plain) = (run(true), run(false));
+                    let what = format!("case {case} {relu:?} γ {with_g} β {with_b}");
+                    assert!(
+                        fused.0.iter().any(|&v| v == 0.0) && fused.0.iter().any(|&v| v > 0.0),
+                        "{what}: both sides of 0"
+                    );
+                    if relu == FusedRelu::RELU6 && with_g && c > 1 {
+                        assert!(fused.0.contains(&6.0), "{what}: some values clipped at 6");
+                    }
+                    assert_eq!(fused, plain, "{what}");
+                }
+            }
+        }
+        // Channels-first has no fused form: an error naming the axis, not a wrong result.
+        let xc = random(&mut rng, &[2, 3, 2, 2], -1.0, 1.0);
+        let err = batch_norm_relu_training(&xc, None, None, 1, 1e-3, Some(FusedRelu::RELU)).unwrap_err();
+        assert!(err.to_string().contains("channel axis last"), "{err}");
     }
 
     #[test]
