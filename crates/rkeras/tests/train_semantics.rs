@@ -461,3 +461,104 @@ fn batchnorm_then_relu_in_training_equals_the_layers_one_by_one() {
     );
     assert!(tape.value(outs[0]).data().iter().all(|&v| v >= 0.0));
 }
+
+/// A ZeroPadding2D that alone feeds a Conv2D or DepthwiseConv2D runs as the convolution's own
+/// padding (no padded copy, no crop in the backward): in training and in inference on the
+/// tape, the output and every weight's gradient are those of the layers one by one, with one
+/// node fewer on the tape. MobileNetV2's `correct_pad` before a stride-2 depthwise, ResNet's
+/// stem, zeros on top of `same`, and uneven sides with a dilation.
+#[test]
+fn zero_padding_then_convolution_equals_the_layers_one_by_one() {
+    use rkeras::layers::CallCtx;
+    use tensor::{Tape, Var};
+    type Add = Box<dyn Fn(Sequential) -> Sequential>;
+    let cases: Vec<(&str, [usize; 3], Add)> = vec![
+        (
+            "correct_pad + depthwise 3x3/2",
+            [9, 8, 5],
+            Box::new(|s| {
+                s.add(ZeroPadding2D::new(((0, 1), (0, 1))))
+                    .add(DepthwiseConv2D::new(3).strides(2))
+            }),
+        ),
+        (
+            "correct_pad + depthwise 3x3/2, 40 channels",
+            [11, 10, 40],
+            Box::new(|s| {
+                s.add(ZeroPadding2D::new(((0, 1), (0, 1))))
+                    .add(DepthwiseConv2D::new(3).strides(2))
+            }),
+        ),
+        (
+            "zeros + depthwise same",
+            [6, 7, 4],
+            Box::new(|s| {
+                s.add(ZeroPadding2D::new(1))
+                    .add(DepthwiseConv2D::new(3).padding("same"))
+            }),
+        ),
+        (
+            "ResNet stem",
+            [12, 12, 3],
+            Box::new(|s| s.add(ZeroPadding2D::new(3)).add(Conv2D::new(8, 7).strides(2))),
+        ),
+        (
+            "uneven + dilated conv",
+            [7, 9, 10],
+            Box::new(|s| {
+                s.add(ZeroPadding2D::new(((1, 2), (0, 3))))
+                    .add(Conv2D::new(9, 3).dilation_rate(2))
+            }),
+        ),
+    ];
+    let mut rng = Rng::new(5);
+    for (what, shape, layers) in cases {
+        clear_session();
+        let model = layers(Sequential::new().add(InputLayer::new(&shape)))
+            .add(Flatten::new())
+            .add(Dense::new(3))
+            .build()
+            .unwrap();
+        let x = random(&mut rng, &[2, shape[0], shape[1], shape[2]]);
+        let seed = random(&mut rng, &[2, 3]);
+        for training in [true, false] {
+            let run = |fused: bool| {
+                let mut tape = Tape::new();
+                let mut trng = Rng::new(0);
+                let input = tape.param(x.clone());
+                let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
+                let mut ctx = CallCtx::new(&mut tape, &mut trng, training);
+                let out = if fused {
+                    model.run(&mut ctx, &[input], &params).unwrap()[0]
+                } else {
+                    let (mut v, mut at) = (input, 0);
+                    for l in model.layers() {
+                        let n = l.weights().len();
+                        v = l.call(&mut ctx, &[v], &params[at..at + n]).unwrap()[0];
+                        at += n;
+                    }
+                    v
+                };
+                drop(ctx);
+                let value = tape.value(out).data().to_vec();
+                let grads = tape.backward_with(out, seed.clone()).unwrap();
+                let g: Vec<Option<Vec<f32>>> = std::iter::once(input)
+                    .chain(params.iter().copied())
+                    .map(|p| grads.get(p).map(|t| t.data().to_vec()))
+                    .collect();
+                (tape.len(), value, g)
+            };
+            let (fused, plain) = (run(true), run(false));
+            assert_eq!(
+                fused.0 + 1,
+                plain.0,
+                "{what} (training {training}): one node fewer when fused"
+            );
+            assert_eq!(fused.1, plain.1, "{what} (training {training}): outputs");
+            assert_eq!(
+                fused.2, plain.2,
+                "{what} (training {training}): input and weight gradients"
+            );
+        }
+    }
+}

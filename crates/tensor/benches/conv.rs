@@ -1,6 +1,7 @@
 //! Convolution and GEMM timings at the shapes the tutorials train and the applications run:
 //! LeNet-5's two convolutions (batch 32), a VGG block (3×3, 64→64, 56×56, batch 8), MobileNet's
-//! depthwise 3×3 (112×112×32 and 56×56×128 stride 2, batch 8) and pointwise 1×1, a
+//! depthwise 3×3 (112×112×32 and 56×56×128 stride 2, batch 8; MobileNetV2's padded stride-2
+//! depthwise in training, batch 32, with the padding apart or absorbed) and pointwise 1×1, a
 //! Conv2DTranspose, and the MLP's 784×64 GEMM (batch 32 and 128).
 //!
 //! A tiny harness instead of criterion, to keep builds lean: each case runs a warm-up, then
@@ -21,6 +22,7 @@ use tensor::ops::conv_transpose::{conv2d_transpose, Conv2dTransposeParams};
 use tensor::ops::depthwise::{depthwise_conv2d, depthwise_conv2d_backward_parts, DepthwiseParams};
 use tensor::ops::gemm::{sgemm, GemmThreads, Trans};
 use tensor::ops::matmul::{linear, linear_backward, matmul, matmul_backward};
+use tensor::ops::pad::{zero_pad2d, zero_pad2d_backward};
 use tensor::{Padding, Rng, Tensor};
 
 fn random(rng: &mut Rng, shape: &[usize]) -> Tensor {
@@ -133,6 +135,40 @@ fn depthwise_case(rng: &mut Rng, name: &str, x: &[usize], k: usize, p: Depthwise
     });
 }
 
+/// MobileNetV2's `correct_pad` before a stride-2 depthwise in training, forward and backward:
+/// the `ZeroPadding2D` copy, the `valid` depthwise and the crop of its input gradient, against
+/// the depthwise reading the unpadded input with the zeros as its own padding (what a model
+/// runs when nothing else reads the padded tensor).
+fn padded_depthwise_case(rng: &mut Rng, name: &str, x: &[usize]) {
+    let (pad, own) = (
+        format!("{name}, ZeroPadding2D + valid"),
+        format!("{name}, zeros as padding"),
+    );
+    if !selected(&pad) && !selected(&own) {
+        return;
+    }
+    let c = x[3];
+    let (x, w) = (random(rng, x), random(rng, &[3, 3, c, 1]));
+    let valid = DepthwiseParams::new((2, 2), Padding::Valid);
+    let explicit = DepthwiseParams {
+        padding: (Padding::Explicit(0, 1), Padding::Explicit(0, 1)),
+        ..valid
+    };
+    let y = depthwise_conv2d(&x, &w, None, &explicit).expect("valid depthwise");
+    let macs = (y.len() * 9) as f64;
+    let gy = random(rng, y.shape());
+    bench(&pad, 6.0 * macs, || {
+        let xp = zero_pad2d(&x, 0, 1, 0, 1).expect("valid pad");
+        black_box(depthwise_conv2d(&xp, &w, None, &valid).expect("valid depthwise"));
+        let (dx, _, _) = depthwise_conv2d_backward_parts(&xp, &w, &gy, &valid, true, true).expect("valid depthwise");
+        black_box(zero_pad2d_backward(&dx.expect("asked for"), 0, 1, 0, 1).expect("valid crop"));
+    });
+    bench(&own, 6.0 * macs, || {
+        black_box(depthwise_conv2d(&x, &w, None, &explicit).expect("valid depthwise"));
+        black_box(depthwise_conv2d_backward_parts(&x, &w, &gy, &explicit, true, true).expect("valid depthwise"));
+    });
+}
+
 fn main() {
     if json_mode() {
         println!(r#"{{"rayon_threads": {}}}"#, rayon::current_num_threads());
@@ -221,6 +257,7 @@ fn main() {
         3,
         DepthwiseParams::new((2, 2), Padding::Same),
     );
+    padded_depthwise_case(&mut rng, "mobilenetv2 train dw 32×48×48×48, 3×3 s2", &[32, 48, 48, 48]);
 
     let (x, w) = (random(&mut rng, &[8, 28, 28, 64]), random(&mut rng, &[3, 3, 32, 64]));
     let p = Conv2dTransposeParams::new((2, 2), Padding::Same);

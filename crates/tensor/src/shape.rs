@@ -112,6 +112,23 @@ pub fn window_axis(
     })
 }
 
+/// One axis of a window op whose input was zero-padded by `zeros = (before, after)` first, as
+/// one explicit padding of the unpadded input: the op's own `padding` computed on the padded
+/// size `input_padded`, plus the zeros (the same windows over the same values, so a
+/// `ZeroPadding2D` before a convolution need not be materialized). `None` where the window
+/// does not fit the padded input.
+pub fn absorb_zeros(
+    padding: Padding,
+    input_padded: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    zeros: (usize, usize),
+) -> Option<Padding> {
+    let g = window_axis("absorb_zeros", input_padded, kernel, stride, dilation, padding).ok()?;
+    Some(Padding::Explicit(g.pad_before + zeros.0, g.pad_after + zeros.1))
+}
+
 /// Output size of a transposed convolution along one axis, as Keras's `deconv_output_length`.
 ///
 /// Returns `(output, crop_before)`: the transposed convolution scatters input pixel `i` through

@@ -30,7 +30,7 @@ use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
 use tensor::ops::conv::Conv2dParams;
-use tensor::{Rng, Tape, Var};
+use tensor::{Padding, Rng, Tape, Var};
 
 /// `Conv2D(filters, kernel_size, …)` with Keras 3's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +201,29 @@ impl LayerConfig for Conv2DConfig {
     }
 }
 
+impl Conv2D {
+    /// The convolution with the paddings `(rows, cols)`, then the activation.
+    fn run(&self, ctx: &mut CallCtx, x: Var, weights: &[Var], padding: (Padding, Padding)) -> Result<Vec<Var>> {
+        let w = &self.window;
+        let p = Conv2dParams {
+            padding,
+            ..Conv2dParams::new(w.strides, w.padding)
+                .with_dilation(w.dilation)
+                .with_groups(self.config.groups)
+        };
+        let y = w.data_format.run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
+            t.conv2d(xs, weights[0], weights.get(1).copied(), &p)
+        })?;
+        Ok(vec![activate(
+            ctx,
+            &self.core.name,
+            y,
+            self.activation,
+            self.config.activity_regularizer,
+        )?])
+    }
+}
+
 impl Layer for Conv2D {
     layer_core!("Conv2D");
     fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
@@ -214,20 +237,18 @@ impl Layer for Conv2D {
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = self.core.input(inputs, weights)?;
-        let w = &self.window;
-        let p = Conv2dParams::new(w.strides, w.padding)
-            .with_dilation(w.dilation)
-            .with_groups(self.config.groups);
-        let y = w.data_format.run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
-            t.conv2d(xs, weights[0], weights.get(1).copied(), &p)
-        })?;
-        Ok(vec![activate(
-            ctx,
-            &self.core.name,
-            y,
-            self.activation,
-            self.config.activity_regularizer,
-        )?])
+        self.run(ctx, x, weights, (self.window.padding, self.window.padding))
+    }
+    fn call_padded(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        zeros: ((usize, usize), (usize, usize)),
+    ) -> Option<Result<Vec<Var>>> {
+        let x = self.core.input(inputs, weights).ok()?;
+        let padding = self.window.absorbing(ctx.tape.try_value(x).ok()?.shape(), zeros)?;
+        Some(self.run(ctx, x, weights, padding))
     }
     fn config(&self) -> Value {
         let c = &self.config;

@@ -16,7 +16,7 @@ use crate::explain::axis_line;
 use crate::initializers::Initializer;
 use crate::kshape::{format_shape, Shape};
 use serde_json::{json, Map, Value};
-use tensor::shape::{window_axis, AxisGeometry, Padding};
+use tensor::shape::{absorb_zeros, window_axis, AxisGeometry, Padding};
 use tensor::{Tape, TensorError, Var};
 
 /// Keras's int-or-tuple argument (`kernel_size=3` or `kernel_size=(3, 5)`): `(height, width)`.
@@ -251,6 +251,38 @@ impl Window {
         let rows = self.axis(layer, 0, h)?;
         let cols = self.axis(layer, 1, w)?;
         Ok(([n, rows.map(|g| g.output), cols.map(|g| g.output), c], [rows, cols]))
+    }
+
+    /// The paddings `(rows, cols)` with which this window, on an NHWC input `x_shape` that a
+    /// `ZeroPadding2D` of `zeros` (`(top, bottom), (left, right)`) would have padded first,
+    /// reads the same values from the unpadded input (the zeros taken into its own padding).
+    /// `None` where the channels are not last or the window does not fit.
+    pub(crate) fn absorbing(
+        &self,
+        x_shape: &[usize],
+        zeros: ((usize, usize), (usize, usize)),
+    ) -> Option<(Padding, Padding)> {
+        let (&[_, h, w, _], DataFormat::ChannelsLast) = (x_shape, self.data_format) else {
+            return None;
+        };
+        let ((t, b), (l, r)) = zeros;
+        let rows = absorb_zeros(
+            self.padding,
+            h + t + b,
+            self.kernel.0,
+            self.strides.0,
+            self.dilation.0,
+            (t, b),
+        )?;
+        let cols = absorb_zeros(
+            self.padding,
+            w + l + r,
+            self.kernel.1,
+            self.strides.1,
+            self.dilation.1,
+            (l, r),
+        )?;
+        Some((rows, cols))
     }
 
     /// A convolution's window arguments in Keras's order: `kernel_size`, `strides`, `padding`,

@@ -194,16 +194,9 @@ fn depthwise_params(w: &Window) -> DepthwiseParams {
     DepthwiseParams::new(w.strides, w.padding).with_dilation(w.dilation)
 }
 
-impl Layer for DepthwiseConv2D {
-    layer_core!("DepthwiseConv2D");
-    fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
-        let ([n, oh, ow, c], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
-        let dm = self.config.depth_multiplier;
-        Ok(vec![self.window.data_format.join([n, oh, ow, c.map(|c| c * dm)])])
-    }
-    fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
-        let x = self.core.input(inputs, weights)?;
-        let p = depthwise_params(&self.window);
+impl DepthwiseConv2D {
+    /// The depthwise convolution with the arguments `p`, then the activation.
+    fn run(&self, ctx: &mut CallCtx, x: Var, weights: &[Var], p: DepthwiseParams) -> Result<Vec<Var>> {
         let y = self
             .window
             .data_format
@@ -217,6 +210,34 @@ impl Layer for DepthwiseConv2D {
             self.activation,
             self.config.activity_regularizer,
         )?])
+    }
+}
+
+impl Layer for DepthwiseConv2D {
+    layer_core!("DepthwiseConv2D");
+    fn compute_output_shape(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        let ([n, oh, ow, c], _) = self.window.output(&self.core.name, single(&self.core.name, inputs)?)?;
+        let dm = self.config.depth_multiplier;
+        Ok(vec![self.window.data_format.join([n, oh, ow, c.map(|c| c * dm)])])
+    }
+    fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
+        let x = self.core.input(inputs, weights)?;
+        self.run(ctx, x, weights, depthwise_params(&self.window))
+    }
+    fn call_padded(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        zeros: ((usize, usize), (usize, usize)),
+    ) -> Option<Result<Vec<Var>>> {
+        let x = self.core.input(inputs, weights).ok()?;
+        let padding = self.window.absorbing(ctx.tape.try_value(x).ok()?.shape(), zeros)?;
+        let p = DepthwiseParams {
+            padding,
+            ..depthwise_params(&self.window)
+        };
+        Some(self.run(ctx, x, weights, p))
     }
     fn inference_op(&self) -> Option<InferenceOp> {
         (self.window.data_format == DataFormat::ChannelsLast).then(|| InferenceOp::Depthwise {

@@ -185,6 +185,19 @@ pub trait Layer: Send + Sync + LayerClone {
     ) -> Option<Result<Vec<Var>>> {
         None
     }
+    /// This window layer called on the input of the `ZeroPadding2D` that alone feeds it,
+    /// the padding's zeros (`(top, bottom), (left, right)`) taken into the layer's own padding:
+    /// the same output without the padded copy, and a backward without its crop. `None` when
+    /// the layer has no such form here: the model then calls the two apart.
+    fn call_padded(
+        &self,
+        _ctx: &mut CallCtx,
+        _inputs: &[Var],
+        _weights: &[Var],
+        _zeros: ((usize, usize), (usize, usize)),
+    ) -> Option<Result<Vec<Var>>> {
+        None
+    }
     /// Number of parameters (trainable and not).
     fn count_params(&self) -> u64 {
         self.weights().iter().map(|w| w.count()).sum()

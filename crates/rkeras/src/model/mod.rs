@@ -374,19 +374,31 @@ impl Model {
                 continue;
             }
             let args: Vec<Var> = node.inputs.iter().map(|&(src, idx)| values[src][idx]).collect();
-            let layer = &self.layers[node.layer];
-            let w = &weights[offsets[node.layer]..offsets[node.layer + 1]];
+            let layer_weights = |l: usize| &weights[offsets[l]..offsets[l + 1]];
             let updates_before = ctx.updates.len();
-            // In training, a ReLU that alone reads this node's output may run inside it.
-            let relu = if ctx.training { self.relu_after(i, &uses) } else { None };
-            let with_relu = relu.and_then(|(j, r)| Some((j, layer.call_with_relu(ctx, &args, w, r)?)));
-            let (out, next) = match with_relu {
-                Some((j, out)) => (out?, Some(j)),
-                None => (layer.call(ctx, &args, w)?, None),
+            // A ZeroPadding2D that alone feeds a convolution runs as that convolution's own
+            // padding; in training, a ReLU that alone reads this node's output may run inside it.
+            let padded = self.pad_into(i, &uses).and_then(|(j, zeros)| {
+                let l = self.nodes[j].layer;
+                Some((j, l, self.layers[l].call_padded(ctx, &args, layer_weights(l), zeros)?))
+            });
+            let relu = if ctx.training && padded.is_none() {
+                self.relu_after(i, &uses)
+            } else {
+                None
+            };
+            let layer = &self.layers[node.layer];
+            let with_relu = relu.and_then(|(j, r)| {
+                let out = layer.call_with_relu(ctx, &args, layer_weights(node.layer), r)?;
+                Some((j, node.layer, out))
+            });
+            let (out, next, owner) = match padded.or(with_relu) {
+                Some((j, l, out)) => (out?, Some(j), l),
+                None => (layer.call(ctx, &args, layer_weights(node.layer))?, None, node.layer),
             };
             // Updates name weights by index within the layer; re-base them on the model.
             for u in &mut ctx.updates[updates_before..] {
-                u.0 += offsets[node.layer];
+                u.0 += offsets[owner];
             }
             for k in std::iter::once(i).chain(next) {
                 fused[k] = true;
@@ -411,6 +423,22 @@ impl Model {
         }
         let outs = self.outputs.iter().map(|&(n, i)| values[n][i]).collect();
         Ok((outs, watch.iter().map(|&(n, i)| values[n][i]).collect()))
+    }
+
+    /// The node right after node `i` and the zeros of `i`'s `ZeroPadding2D`, when that node
+    /// alone reads `i`'s only output (`uses` as in [`Model::relu_after`]) and so may take the
+    /// zeros into its own padding ([`Layer::call_padded`]).
+    fn pad_into(&self, i: usize, uses: &[usize]) -> Option<(usize, ((usize, usize), (usize, usize)))> {
+        let j = i + 1;
+        let next = self.nodes.get(j)?;
+        let layer = &self.layers[self.nodes[i].layer];
+        if uses[i] != 1 || next.inputs[..] != [(i, 0)] || self.inputs.contains(&j) || !layer.weights().is_empty() {
+            return None;
+        }
+        match layer.inference_op()? {
+            plan::InferenceOp::ZeroPad(h, w) => Some((j, (h, w))),
+            _ => None,
+        }
     }
 
     /// The node right after node `i` when it is a ReLU or ReLU6 layer that alone reads `i`'s

@@ -8,6 +8,7 @@ use super::op::MergeKind;
 use super::{ConvWeights, Loc, StepKind, ValueId};
 use tensor::kernels::act::ActSpec;
 use tensor::ops::conv::Conv2dParams;
+use tensor::shape::absorb_zeros;
 use tensor::{Padding, Tensor};
 
 /// `(top, bottom), (left, right)` of a `ZeroPadding2D`.
@@ -36,20 +37,6 @@ fn act_of(kind: &StepKind) -> Option<&ActSpec> {
     }
 }
 
-/// Explicit padding `(before, after)` of one axis for a window op whose input was zero-padded
-/// by `(zb, za)` first: the op's own padding computed on the padded size, plus the zeros.
-fn merged_axis(
-    p: Padding,
-    input_padded: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    (zb, za): (usize, usize),
-) -> Option<Padding> {
-    let g = tensor::shape::window_axis("plan", input_padded, kernel, stride, dilation, p).ok()?;
-    Some(Padding::Explicit(g.pad_before + zb, g.pad_after + za))
-}
-
 impl Builder<'_> {
     /// The `ZeroPadding2D` step that made `x` and its sides, when nothing else reads `x` (so a
     /// window op after it may take the zeros into its own padding).
@@ -72,8 +59,8 @@ impl Builder<'_> {
         let (Some(&ph), Some(&pw)) = (shape.get(1), shape.get(2)) else {
             return (x, params);
         };
-        let rows = merged_axis(params.padding.0, ph, kernel.0, params.strides.0, params.dilation.0, h);
-        let cols = merged_axis(params.padding.1, pw, kernel.1, params.strides.1, params.dilation.1, w);
+        let rows = absorb_zeros(params.padding.0, ph, kernel.0, params.strides.0, params.dilation.0, h);
+        let cols = absorb_zeros(params.padding.1, pw, kernel.1, params.strides.1, params.dilation.1, w);
         let (Some(rows), Some(cols)) = (rows, cols) else {
             return (x, params);
         };
