@@ -184,6 +184,7 @@ macro_rules! channel_blocks {
 }
 
 /// Depth multiplier 1, one output pixel, channels `c0..c0+B`: all taps summed in registers.
+/// `rows`: the kernel rows that read inside the input and the input row each reads.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fwd_block<const FMA: bool, const B: usize>(
@@ -191,7 +192,7 @@ fn fwd_block<const FMA: bool, const B: usize>(
     img: &[f32],
     k: &[f32],
     bias: Option<&[f32]>,
-    oy: usize,
+    rows: &[(usize, usize)],
     ox: usize,
     o: &mut [f32],
     c0: usize,
@@ -202,8 +203,7 @@ fn fwd_block<const FMA: bool, const B: usize>(
     if let Some(bv) = bias {
         acc.copy_from_slice(block::<B>(bv, c0));
     }
-    for ky in 0..g.rows.kernel {
-        let Some(iy) = tap(oy, ky, &g.rows) else { continue };
+    for &(ky, iy) in rows {
         for kx in kx0..kx1 {
             let ix = ox * g.cols.stride + kx * g.cols.dilation - g.cols.pad_before;
             let xs = block::<B>(img, (iy * w + ix) * c + c0);
@@ -217,27 +217,22 @@ fn fwd_block<const FMA: bool, const B: usize>(
 }
 
 /// Depth multiplier 1, input pixel `(iy, ix)`, channels `c0..c0+B`: gathers every output that
-/// read it.
+/// read it. `rows` / `cols`: the kernel rows / columns through which an output reads this
+/// pixel and that output's row / column (worked out once per row / pixel, not per block).
 #[inline(always)]
 fn dx_block<const FMA: bool, const B: usize>(
     g: &ConvGeometry,
     gyimg: &[f32],
     k: &[f32],
-    iy: usize,
-    ix: usize,
+    rows: &[(usize, usize)],
+    cols: &[(usize, usize)],
     o: &mut [f32],
     c0: usize,
 ) {
-    let (c, kw, oh, ow) = (g.cin, g.cols.kernel, g.oh(), g.ow());
+    let (c, kw, ow) = (g.cin, g.cols.kernel, g.ow());
     let mut acc = [0.0f32; B];
-    for ky in 0..g.rows.kernel {
-        let Some(oy) = source(iy, ky, &g.rows, oh) else {
-            continue;
-        };
-        for kx in 0..kw {
-            let Some(ox) = source(ix, kx, &g.cols, ow) else {
-                continue;
-            };
+    for &(ky, oy) in rows {
+        for &(kx, ox) in cols {
             let gs = block::<B>(gyimg, (oy * ow + ox) * c + c0);
             let ws = block::<B>(k, (ky * kw + kx) * c + c0);
             for j in 0..B {
@@ -291,8 +286,11 @@ fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option
     let (b, oy) = (r / g.oh(), r % g.oh());
     if dm == 1 {
         let img = &x[b * h * w * c..(b + 1) * h * w * c];
+        let rows: Vec<(usize, usize)> = (0..g.rows.kernel)
+            .filter_map(|ky| tap(oy, ky, &g.rows).map(|iy| (ky, iy)))
+            .collect();
         for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
-            channel_blocks!(c, fwd_block, FMA, (g, img, k, bias, oy, ox, o));
+            channel_blocks!(c, fwd_block, FMA, (g, img, k, bias, &rows, ox, o));
         }
         return;
     }
@@ -323,8 +321,14 @@ fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dx
     let (b, iy) = (r / g.rows.input, r % g.rows.input);
     if dm == 1 {
         let gyimg = &gy[b * oh * ow * co..(b + 1) * oh * ow * co];
+        let rows: Vec<(usize, usize)> = (0..g.rows.kernel)
+            .filter_map(|ky| source(iy, ky, &g.rows, oh).map(|oy| (ky, oy)))
+            .collect();
+        let mut cols = Vec::with_capacity(g.cols.kernel);
         for (ix, o) in dxrow.chunks_exact_mut(c).enumerate() {
-            channel_blocks!(c, dx_block, FMA, (g, gyimg, k, iy, ix, o));
+            cols.clear();
+            cols.extend((0..g.cols.kernel).filter_map(|kx| source(ix, kx, &g.cols, ow).map(|ox| (kx, ox))));
+            channel_blocks!(c, dx_block, FMA, (g, gyimg, k, &rows, &cols, o));
         }
         return;
     }
