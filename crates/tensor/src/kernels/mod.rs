@@ -151,6 +151,64 @@ pub(crate) unsafe fn filled_vec(n: usize, fill: impl FnOnce(&mut [std::mem::Mayb
     v
 }
 
+/// A vector of `rows · row_len` values made row by row in parallel (at least `min_rows` rows
+/// a task) by `f(r, row)`, without zeroing the buffer first (a whole-buffer `memset` on one
+/// worker while the other waited was 4–5% of a MobileNetV2 training step).
+///
+/// # Safety
+/// `f` must write every value of the row it is given.
+pub(crate) unsafe fn par_rows(
+    rows: usize,
+    row_len: usize,
+    min_rows: usize,
+    f: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    if rows == 0 || row_len == 0 {
+        return Vec::new();
+    }
+    let fill = |out: &mut [std::mem::MaybeUninit<f32>]| {
+        out.par_chunks_mut(row_len)
+            .with_min_len(min_rows.max(1))
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    };
+    // SAFETY: the rows cover all `rows · row_len` values and the caller's `f` writes each.
+    filled_vec(rows * row_len, fill)
+}
+
+/// `vec![0.0; n]` for a buffer that is then accumulated into or written by a kernel that takes
+/// initialized values, zeroed in parallel above 64K values: the same vector, without one worker
+/// doing the whole `memset` while the others wait.
+pub(crate) fn zeros(n: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    if n <= CHUNK {
+        return vec![0.0; n];
+    }
+    let fill = |out: &mut [std::mem::MaybeUninit<f32>]| {
+        out.par_chunks_mut(CHUNK)
+            .for_each(|c| c.fill(std::mem::MaybeUninit::new(0.0)));
+    };
+    // SAFETY: the chunks cover all `n` values and each is filled with zeros.
+    unsafe { filled_vec(n, fill) }
+}
+
+/// Initializes `out` with `pattern` repeated (its length divides `out`'s) and returns it as
+/// values: a row's bias or zeros before the row is accumulated into.
+pub(crate) fn init_repeating<'a>(out: &'a mut [std::mem::MaybeUninit<f32>], pattern: &[f32]) -> &'a mut [f32] {
+    // `cycle` of an empty pattern would leave `out` unwritten.
+    assert!(
+        !pattern.is_empty() || out.is_empty(),
+        "init_repeating: an empty pattern"
+    );
+    for (o, &v) in out.iter_mut().zip(pattern.iter().cycle()) {
+        o.write(v);
+    }
+    // SAFETY: every value of `out` was just written, and `MaybeUninit<f32>` has `f32`'s layout.
+    unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}
+
 /// The 16-lane mask of the first `n` lanes (all 16 from `n = 16` on): a vector block's
 /// tail.
 #[inline(always)]
@@ -222,5 +280,36 @@ impl AlignedVec {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffers made without a serial `memset`: `zeros` is `vec![0.0; n]` at every size
+    /// around its parallel chunk, `par_rows` hands each row to its writer exactly once, and
+    /// `init_repeating` fills with its pattern.
+    #[test]
+    fn buffers_without_a_serial_memset() {
+        for n in [0, 1, 5, 65_536, 65_537, 300_001] {
+            assert_eq!(zeros(n), vec![0.0; n], "zeros({n})");
+        }
+        for (rows, len) in [(0, 4), (3, 0), (1, 7), (37, 5), (1000, 48)] {
+            // SAFETY: the closure writes every value of its row.
+            let v = unsafe {
+                par_rows(rows, len, 3, |r, row| {
+                    for (j, o) in row.iter_mut().enumerate() {
+                        o.write((r * 1000 + j) as f32);
+                    }
+                })
+            };
+            let want: Vec<f32> = (0..rows)
+                .flat_map(|r| (0..len).map(move |j| (r * 1000 + j) as f32))
+                .collect();
+            assert_eq!(v, want, "par_rows({rows}, {len})");
+        }
+        let mut out = vec![std::mem::MaybeUninit::new(9.0f32); 6];
+        assert_eq!(init_repeating(&mut out, &[1.0, 2.0]), &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
     }
 }

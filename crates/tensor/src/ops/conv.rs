@@ -190,7 +190,7 @@ const IMPLICIT_MIN_CHANNELS: usize = 8;
 /// The forward on the implicit-GEMM kernels the inference plan runs, bias in the epilogue.
 fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Result<Vec<f32>> {
     let isa = kernels::isa();
-    let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
+    let mut y = crate::kernels::zeros(g.n * g.oh() * g.ow() * g.cout);
     let packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
     kernels::conv::conv2d(
         isa,

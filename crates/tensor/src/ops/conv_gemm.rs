@@ -292,7 +292,7 @@ pub(crate) fn forward(
     let (cin, cout, groups) = (g.cin, g.cout, g.groups);
     let (kg, cg) = (g.k_g(), g.cout_g());
     let total = g.n * g.oh() * g.ow();
-    let mut out = vec![0.0f32; total * cout];
+    let mut out = crate::kernels::zeros(total * cout);
     if total == 0 || cout == 0 {
         return Ok(out);
     }
@@ -372,7 +372,7 @@ pub(crate) fn input_grad(gy: &[f32], kernel: &[f32], g: &ConvGeometry, budget: u
     let (kg, cg) = (g.k_g(), g.cout_g());
     let img_len = g.rows.input * g.cols.input * cin;
     let rows_per_img = g.oh() * g.ow();
-    let mut dx = vec![0.0f32; n * img_len];
+    let mut dx = crate::kernels::zeros(n * img_len);
     if dx.is_empty() || rows_per_img == 0 || cout == 0 || kg == 0 {
         return Ok(dx);
     }

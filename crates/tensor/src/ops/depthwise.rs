@@ -18,8 +18,6 @@
 //! assert_eq!(y.data(), &[9.0; 4]);
 //! ```
 
-use rayon::prelude::*;
-
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
 use crate::ops::conv::bias_grad;
@@ -27,6 +25,7 @@ use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, ta
 use crate::ops::conv_gemm::ConvGeometry;
 use crate::shape::{window_axis, AxisGeometry, Padding};
 use crate::tensor::Tensor;
+use std::mem::MaybeUninit;
 
 /// Arguments of a depthwise convolution, Keras's meaning and defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +193,7 @@ fn fwd_block<const FMA: bool, const B: usize>(
     bias: Option<&[f32]>,
     rows: &[(usize, usize)],
     ox: usize,
-    o: &mut [f32],
+    o: &mut [MaybeUninit<f32>],
     c0: usize,
 ) {
     let (w, c, kw) = (g.cols.input, g.cin, g.cols.kernel);
@@ -213,7 +212,9 @@ fn fwd_block<const FMA: bool, const B: usize>(
             }
         }
     }
-    o[c0..c0 + B].copy_from_slice(&acc);
+    for (d, &a) in o[c0..c0 + B].iter_mut().zip(&acc) {
+        d.write(a);
+    }
 }
 
 /// Depth multiplier 1, input pixel `(iy, ix)`, channels `c0..c0+B`: gathers every output that
@@ -226,7 +227,7 @@ fn dx_block<const FMA: bool, const B: usize>(
     k: &[f32],
     rows: &[(usize, usize)],
     cols: &[(usize, usize)],
-    o: &mut [f32],
+    o: &mut [MaybeUninit<f32>],
     c0: usize,
 ) {
     let (c, kw, ow) = (g.cin, g.cols.kernel, g.ow());
@@ -240,7 +241,9 @@ fn dx_block<const FMA: bool, const B: usize>(
             }
         }
     }
-    o[c0..c0 + B].copy_from_slice(&acc);
+    for (d, &a) in o[c0..c0 + B].iter_mut().zip(&acc) {
+        d.write(a);
+    }
 }
 
 /// Depth multiplier 1, tap `(ky, kx)` of output row `oy`, channels `c0..c0+B`: the sum over
@@ -281,7 +284,14 @@ fn source(i: usize, k: usize, a: &AxisGeometry, out: usize) -> Option<usize> {
 
 /// One output row `r = b·oh + oy` of the forward pass.
 #[inline(always)]
-fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+fn fwd_row<const FMA: bool>(
+    g: &ConvGeometry,
+    x: &[f32],
+    k: &[f32],
+    bias: Option<&[f32]>,
+    r: usize,
+    orow: &mut [MaybeUninit<f32>],
+) {
     let (h, w, c, co, dm) = (g.rows.input, g.cols.input, g.cin, g.cout, g.cout / g.cin.max(1));
     let (b, oy) = (r / g.oh(), r % g.oh());
     if dm == 1 {
@@ -294,10 +304,10 @@ fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option
         }
         return;
     }
-    match bias {
-        Some(bv) => orow.chunks_exact_mut(co).for_each(|o| o.copy_from_slice(bv)),
-        None => orow.fill(0.0),
-    }
+    let orow = match bias {
+        Some(bv) => crate::kernels::init_repeating(orow, bv),
+        None => crate::kernels::init_repeating(orow, &[0.0]),
+    };
     for ky in 0..g.rows.kernel {
         let Some(iy) = tap(oy, ky, &g.rows) else { continue };
         let xrow = &x[(b * h + iy) * w * c..(b * h + iy + 1) * w * c];
@@ -316,7 +326,7 @@ fn fwd_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option
 /// read it.
 #[inline(always)]
 #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the crate's MSRV (1.80)
-fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [MaybeUninit<f32>]) {
     let (c, co, dm, oh, ow) = (g.cin, g.cout, g.cout / g.cin.max(1), g.oh(), g.ow());
     let (b, iy) = (r / g.rows.input, r % g.rows.input);
     if dm == 1 {
@@ -332,7 +342,7 @@ fn dx_row<const FMA: bool>(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dx
         }
         return;
     }
-    dxrow.fill(0.0);
+    let dxrow = crate::kernels::init_repeating(dxrow, &[0.0]);
     for ky in 0..g.rows.kernel {
         // oy·s + ky·d − pad = iy
         let t = (iy + g.rows.pad_before) as isize - (ky * g.rows.dilation) as isize;
@@ -379,12 +389,19 @@ fn dw_row<const FMA: bool>(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw
 // The same row kernels compiled for AVX2 + FMA, called only after the CPU was checked.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fwd_row_fma(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+unsafe fn fwd_row_fma(
+    g: &ConvGeometry,
+    x: &[f32],
+    k: &[f32],
+    bias: Option<&[f32]>,
+    r: usize,
+    orow: &mut [MaybeUninit<f32>],
+) {
     fwd_row::<true>(g, x, k, bias, r, orow)
 }
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dx_row_fma(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+unsafe fn dx_row_fma(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [MaybeUninit<f32>]) {
     dx_row::<true>(g, gy, k, r, dxrow)
 }
 #[cfg(target_arch = "x86_64")]
@@ -397,12 +414,19 @@ unsafe fn dw_row_fma(g: &ConvGeometry, x: &[f32], gy: &[f32], r: usize, dw: &mut
 // chain of fused multiply-adds whatever the vector width).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn fwd_row_avx512(g: &ConvGeometry, x: &[f32], k: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+unsafe fn fwd_row_avx512(
+    g: &ConvGeometry,
+    x: &[f32],
+    k: &[f32],
+    bias: Option<&[f32]>,
+    r: usize,
+    orow: &mut [MaybeUninit<f32>],
+) {
     fwd_row::<true>(g, x, k, bias, r, orow)
 }
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn dx_row_avx512(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [f32]) {
+unsafe fn dx_row_avx512(g: &ConvGeometry, gy: &[f32], k: &[f32], r: usize, dxrow: &mut [MaybeUninit<f32>]) {
     dx_row::<true>(g, gy, k, r, dxrow)
 }
 #[cfg(target_arch = "x86_64")]
@@ -435,51 +459,44 @@ fn min_rows(g: &ConvGeometry, row_len: usize) -> usize {
 
 fn forward_impl(x: &[f32], k: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, fma: bool) -> Vec<f32> {
     let row_len = g.ow() * g.cout;
-    let mut out = vec![0.0f32; g.n * g.oh() * row_len];
-    if row_len == 0 {
-        return out;
-    }
-    out.par_chunks_mut(row_len)
-        .with_min_len(min_rows(g, row_len))
-        .enumerate()
-        .for_each(|(r, orow)| {
-            #[cfg(target_arch = "x86_64")]
-            if fma {
-                // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA, `wide` only
-                // when it also reported AVX-512.
-                if wide() {
-                    return unsafe { fwd_row_avx512(g, x, k, bias, r, orow) };
-                }
-                return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
+    let row = |r: usize, orow: &mut [MaybeUninit<f32>]| {
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA, `wide` only
+            // when it also reported AVX-512.
+            if wide() {
+                return unsafe { fwd_row_avx512(g, x, k, bias, r, orow) };
             }
-            let _ = fma;
-            fwd_row::<false>(g, x, k, bias, r, orow)
-        });
-    out
+            return unsafe { fwd_row_fma(g, x, k, bias, r, orow) };
+        }
+        let _ = fma;
+        fwd_row::<false>(g, x, k, bias, r, orow)
+    };
+    // SAFETY: `fwd_row` writes every value of its row (each pixel's channel blocks, or the
+    // bias / zeros first where the depth multiplier is above 1).
+    unsafe { crate::kernels::par_rows(g.n * g.oh(), row_len, min_rows(g, row_len), row) }
 }
 
 fn input_grad_impl(gy: &[f32], k: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {
     let row_len = g.cols.input * g.cin;
-    let mut dx = vec![0.0f32; g.n * g.rows.input * row_len];
-    if row_len == 0 || g.cout == 0 {
-        return dx;
+    if g.cout == 0 {
+        return vec![0.0f32; g.n * g.rows.input * row_len];
     }
-    dx.par_chunks_mut(row_len)
-        .with_min_len(min_rows(g, row_len))
-        .enumerate()
-        .for_each(|(r, dxrow)| {
-            #[cfg(target_arch = "x86_64")]
-            if fma {
-                // SAFETY: as in `forward_impl`.
-                if wide() {
-                    return unsafe { dx_row_avx512(g, gy, k, r, dxrow) };
-                }
-                return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
+    let row = |r: usize, dxrow: &mut [MaybeUninit<f32>]| {
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: as in `forward_impl`.
+            if wide() {
+                return unsafe { dx_row_avx512(g, gy, k, r, dxrow) };
             }
-            let _ = fma;
-            dx_row::<false>(g, gy, k, r, dxrow)
-        });
-    dx
+            return unsafe { dx_row_fma(g, gy, k, r, dxrow) };
+        }
+        let _ = fma;
+        dx_row::<false>(g, gy, k, r, dxrow)
+    };
+    // SAFETY: `dx_row` writes every value of its row (each pixel's channel blocks, or zeros
+    // first where the depth multiplier is above 1).
+    unsafe { crate::kernels::par_rows(g.n * g.rows.input, row_len, min_rows(g, row_len), row) }
 }
 
 fn weight_grad_impl(x: &[f32], gy: &[f32], g: &ConvGeometry, fma: bool) -> Vec<f32> {

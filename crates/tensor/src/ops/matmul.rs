@@ -331,7 +331,7 @@ fn linear_dims(x: &[usize], w: &[usize], bias: Option<&[usize]>) -> Result<(usiz
 /// `x · w + bias` over `x`'s last axis: `(…, in)·(in, out) + (out) → (…, out)` (`Dense`).
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (rows, fan_in, fan_out, out_shape) = linear_dims(x.shape(), w.shape(), bias.map(|b| b.shape()))?;
-    let mut out = vec![0.0f32; rows * fan_out];
+    let mut out = crate::kernels::zeros(rows * fan_out);
     // The GEMM accumulates onto the bias rows (α = 1); with in = 0 it leaves them as they are.
     let alpha = match bias {
         Some(b) if fan_out > 0 => {
@@ -359,7 +359,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 /// Reference for [`linear`]: a dot product per output element, then the bias.
 pub fn linear_naive(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (rows, fan_in, fan_out, out_shape) = linear_dims(x.shape(), w.shape(), bias.map(|b| b.shape()))?;
-    let mut out = vec![0.0f32; rows * fan_out];
+    let mut out = crate::kernels::zeros(rows * fan_out);
     for r in 0..rows {
         for j in 0..fan_out {
             let dot: f32 = (0..fan_in)

@@ -417,7 +417,7 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], grad_out: &Tensor
     }
     let img = g.h * g.w * g.c;
     let per_out = g.rows.output * g.cols.output * g.c;
-    let mut dx = vec![0.0f32; g.n * img];
+    let mut dx = crate::kernels::zeros(g.n * img);
     if img > 0 && per_out > 0 {
         // Windows overlap, so one image is one task.
         dx.par_chunks_mut(img)
@@ -480,7 +480,7 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_out: &Tensor) -> Result<Tens
     check_grad("avg_pool2d", grad_out, g)?;
     let (w, c, oh, ow) = (g.w, g.c, g.rows.output, g.cols.output);
     let row = w * c;
-    let mut dx = vec![0.0f32; g.n * g.h * row];
+    let mut dx = crate::kernels::zeros(g.n * g.h * row);
     if !dx.is_empty() && oh * ow > 0 {
         let row_counts: Vec<usize> = (0..oh).map(|o| window(&g.rows, o)).map(|(a, b)| b - a).collect();
         let col_counts: Vec<usize> = (0..ow).map(|o| window(&g.cols, o)).map(|(a, b)| b - a).collect();
