@@ -462,6 +462,40 @@ fn batchnorm_then_relu_in_training_equals_the_layers_one_by_one() {
     assert!(tape.value(outs[0]).data().iter().all(|&v| v >= 0.0));
 }
 
+/// Runs `model` on `x` on a fresh tape, as the model runs it (`fused`: its fusions included)
+/// or layer by layer, and back from `seed`: the tape's length, the output, and the gradients
+/// of the input and of every weight.
+fn run_on_tape(model: &Model, x: &Tensor, seed: &Tensor, training: bool, fused: bool) -> RunOnTape {
+    use rkeras::layers::CallCtx;
+    use tensor::{Tape, Var};
+    let mut tape = Tape::new();
+    let mut trng = Rng::new(0);
+    let input = tape.param(x.clone());
+    let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
+    let mut ctx = CallCtx::new(&mut tape, &mut trng, training);
+    let out = if fused {
+        model.run(&mut ctx, &[input], &params).unwrap()[0]
+    } else {
+        let (mut v, mut at) = (input, 0);
+        for l in model.layers() {
+            let n = l.weights().len();
+            v = l.call(&mut ctx, &[v], &params[at..at + n]).unwrap()[0];
+            at += n;
+        }
+        v
+    };
+    drop(ctx);
+    let value = tape.value(out).data().to_vec();
+    let grads = tape.backward_with(out, seed.clone()).unwrap();
+    let g = std::iter::once(input)
+        .chain(params.iter().copied())
+        .map(|p| grads.get(p).map(|t| t.data().to_vec()))
+        .collect();
+    (tape.len(), value, g)
+}
+
+type RunOnTape = (usize, Vec<f32>, Vec<Option<Vec<f32>>>);
+
 /// A ZeroPadding2D that alone feeds a Conv2D or DepthwiseConv2D runs as the convolution's own
 /// padding (no padded copy, no crop in the backward): in training and in inference on the
 /// tape, the output and every weight's gradient are those of the layers one by one, with one
@@ -469,8 +503,6 @@ fn batchnorm_then_relu_in_training_equals_the_layers_one_by_one() {
 /// stem, zeros on top of `same`, and uneven sides with a dilation.
 #[test]
 fn zero_padding_then_convolution_equals_the_layers_one_by_one() {
-    use rkeras::layers::CallCtx;
-    use tensor::{Tape, Var};
     type Add = Box<dyn Fn(Sequential) -> Sequential>;
     let cases: Vec<(&str, [usize; 3], Add)> = vec![
         (
@@ -522,33 +554,8 @@ fn zero_padding_then_convolution_equals_the_layers_one_by_one() {
         let x = random(&mut rng, &[2, shape[0], shape[1], shape[2]]);
         let seed = random(&mut rng, &[2, 3]);
         for training in [true, false] {
-            let run = |fused: bool| {
-                let mut tape = Tape::new();
-                let mut trng = Rng::new(0);
-                let input = tape.param(x.clone());
-                let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
-                let mut ctx = CallCtx::new(&mut tape, &mut trng, training);
-                let out = if fused {
-                    model.run(&mut ctx, &[input], &params).unwrap()[0]
-                } else {
-                    let (mut v, mut at) = (input, 0);
-                    for l in model.layers() {
-                        let n = l.weights().len();
-                        v = l.call(&mut ctx, &[v], &params[at..at + n]).unwrap()[0];
-                        at += n;
-                    }
-                    v
-                };
-                drop(ctx);
-                let value = tape.value(out).data().to_vec();
-                let grads = tape.backward_with(out, seed.clone()).unwrap();
-                let g: Vec<Option<Vec<f32>>> = std::iter::once(input)
-                    .chain(params.iter().copied())
-                    .map(|p| grads.get(p).map(|t| t.data().to_vec()))
-                    .collect();
-                (tape.len(), value, g)
-            };
-            let (fused, plain) = (run(true), run(false));
+            let fused = run_on_tape(&model, &x, &seed, training, true);
+            let plain = run_on_tape(&model, &x, &seed, training, false);
             assert_eq!(
                 fused.0 + 1,
                 plain.0,
@@ -560,5 +567,49 @@ fn zero_padding_then_convolution_equals_the_layers_one_by_one() {
                 "{what} (training {training}): input and weight gradients"
             );
         }
+    }
+}
+
+/// In training, a Conv2D and the ReLU / ReLU6 layer that alone reads it run as one op (the
+/// activation in the convolution's epilogue, its derivative gating the output gradient), as a
+/// Conv2D with `activation="relu"` always does: the output and every gradient are those of the
+/// layers one by one, with one node fewer on the tape (the tutorials' CIFAR-10 CNN layers:
+/// 3 channels on the direct kernels, 32 on the implicit GEMM, `valid` and `same`).
+#[test]
+fn convolution_then_relu_in_training_equals_the_layers_one_by_one() {
+    use rkeras::layers::ReLU;
+    type Add = Box<dyn Fn(Sequential) -> Sequential>;
+    let cases: Vec<(&str, [usize; 3], Add)> = vec![
+        (
+            "Conv2D + ReLU()",
+            [10, 10, 3],
+            Box::new(|s| s.add(Conv2D::new(8, 3).padding("same")).add(ReLU::new())),
+        ),
+        (
+            "Conv2D + Activation('relu6')",
+            [9, 9, 32],
+            Box::new(|s| s.add(Conv2D::new(16, 3)).add(Activation::new("relu6"))),
+        ),
+    ];
+    let mut rng = Rng::new(6);
+    for (what, shape, layers) in cases {
+        clear_session();
+        let model = layers(Sequential::new().add(InputLayer::new(&shape)))
+            .add(Flatten::new())
+            .add(Dense::new(3))
+            .build()
+            .unwrap();
+        // Large kernels: the convolution's outputs cross 0 and 6.
+        let mut weights = model.get_weights();
+        weights[0] = tensor::ops::elementwise::scale(&weights[0], 8.0);
+        let mut model = model;
+        model.set_weights(&weights).unwrap();
+        let x = random(&mut rng, &[2, shape[0], shape[1], shape[2]]);
+        let seed = random(&mut rng, &[2, 3]);
+        let fused = run_on_tape(&model, &x, &seed, true, true);
+        let plain = run_on_tape(&model, &x, &seed, true, false);
+        assert_eq!(fused.0 + 1, plain.0, "{what}: one node fewer when fused");
+        assert_eq!(fused.1, plain.1, "{what}: outputs");
+        assert_eq!(fused.2, plain.2, "{what}: input and weight gradients");
     }
 }

@@ -14,8 +14,8 @@
 //! ```
 
 use super::common::{
-    activate, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args, setters, weight_args,
-    LayerCore,
+    activate, activity_penalty, config_name, kernels_and_bias, layer_core, opt_setters, plain_setters, read_args,
+    setters, weight_args, LayerCore,
 };
 use super::conv_args::*;
 use super::{CallCtx, Layer, LayerConfig};
@@ -29,6 +29,7 @@ use crate::kshape::{known, Shape};
 use crate::model::plan::{InferenceOp, PlanAct};
 use crate::regularizers::Regularizer;
 use serde_json::{json, Value};
+use tensor::ops::batchnorm::FusedRelu;
 use tensor::ops::conv::Conv2dParams;
 use tensor::{Padding, Rng, Tape, Var};
 
@@ -202,8 +203,17 @@ impl LayerConfig for Conv2DConfig {
 }
 
 impl Conv2D {
-    /// The convolution with the paddings `(rows, cols)`, then the activation.
-    fn run(&self, ctx: &mut CallCtx, x: Var, weights: &[Var], padding: (Padding, Padding)) -> Result<Vec<Var>> {
+    /// The convolution with the paddings `(rows, cols)`, then the activation: a ReLU or ReLU6
+    /// (the layer's own, or `relu`, the activation layer after it) inside the convolution
+    /// ([`Tape::conv2d_relu`]), any other activation after it.
+    fn run(
+        &self,
+        ctx: &mut CallCtx,
+        x: Var,
+        weights: &[Var],
+        padding: (Padding, Padding),
+        relu: Option<FusedRelu>,
+    ) -> Result<Vec<Var>> {
         let w = &self.window;
         let p = Conv2dParams {
             padding,
@@ -211,9 +221,22 @@ impl Conv2D {
                 .with_dilation(w.dilation)
                 .with_groups(self.config.groups)
         };
-        let y = w.data_format.run_nhwc(ctx.tape, &self.core.name, x, |t, xs| {
-            t.conv2d(xs, weights[0], weights.get(1).copied(), &p)
-        })?;
+        let relu = relu.or(match self.activation {
+            ActivationKind::Relu => Some(FusedRelu::RELU),
+            ActivationKind::Relu6 => Some(FusedRelu::RELU6),
+            _ => None,
+        });
+        let (kernel, bias) = (weights[0], weights.get(1).copied());
+        let y = w
+            .data_format
+            .run_nhwc(ctx.tape, &self.core.name, x, |t, xs| match relu {
+                Some(r) => t.conv2d_relu(xs, kernel, bias, &p, r),
+                None => t.conv2d(xs, kernel, bias, &p),
+            })?;
+        if relu.is_some() {
+            activity_penalty(ctx, &self.core.name, y, self.config.activity_regularizer)?;
+            return Ok(vec![y]);
+        }
         Ok(vec![activate(
             ctx,
             &self.core.name,
@@ -237,7 +260,21 @@ impl Layer for Conv2D {
     }
     fn call(&self, ctx: &mut CallCtx, inputs: &[Var], weights: &[Var]) -> Result<Vec<Var>> {
         let x = self.core.input(inputs, weights)?;
-        self.run(ctx, x, weights, (self.window.padding, self.window.padding))
+        self.run(ctx, x, weights, (self.window.padding, self.window.padding), None)
+    }
+    fn call_with_relu(
+        &self,
+        ctx: &mut CallCtx,
+        inputs: &[Var],
+        weights: &[Var],
+        relu: FusedRelu,
+    ) -> Option<Result<Vec<Var>>> {
+        // The activation layer's ReLU applies to this layer's activated output.
+        if self.activation != ActivationKind::Linear || self.config.activity_regularizer.is_some() {
+            return None;
+        }
+        let x = self.core.input(inputs, weights).ok()?;
+        Some(self.run(ctx, x, weights, (self.window.padding, self.window.padding), Some(relu)))
     }
     fn call_padded(
         &self,
@@ -248,7 +285,7 @@ impl Layer for Conv2D {
     ) -> Option<Result<Vec<Var>>> {
         let x = self.core.input(inputs, weights).ok()?;
         let padding = self.window.absorbing(ctx.tape.try_value(x).ok()?.shape(), zeros)?;
-        Some(self.run(ctx, x, weights, padding))
+        Some(self.run(ctx, x, weights, padding, None))
     }
     fn config(&self) -> Value {
         let c = &self.config;

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
 use crate::kernels;
+use crate::ops::elementwise::zip_map;
 use crate::ops::shape_ops::normalize_axis;
 use crate::tensor::Tensor;
 
@@ -442,6 +443,31 @@ impl FusedRelu {
     /// The upper clamp.
     pub fn max_value(&self) -> f32 {
         self.max_value
+    }
+
+    /// The activation as the kernels' epilogues apply it.
+    pub fn act_spec(&self) -> crate::kernels::act::ActSpec {
+        crate::kernels::act::ActSpec {
+            lo: 0.0,
+            hi: self.max_value,
+            slope: None,
+            post: None,
+        }
+    }
+
+    /// The gradient through the activation from its output `y`: `g · relu′`, as
+    /// [`Tape::relu`] / [`Tape::relu6`] compute it from the input (`y > 0` exactly where the
+    /// input is, and below the cap exactly where the input is).
+    pub(crate) fn gate_grad(&self, g: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let hi = self.max_value;
+        let d = if hi == f32::INFINITY {
+            zip_map(g.data(), y.data(), |g, y| g * if y > 0.0 { 1.0 } else { 0.0 })
+        } else {
+            zip_map(g.data(), y.data(), move |g, y| {
+                g * if y > 0.0 && y < hi { 1.0 } else { 0.0 }
+            })
+        };
+        Tensor::new(g.shape(), d)
     }
 
     fn check(relu: Option<FusedRelu>, l: &Layout) -> Result<()> {

@@ -24,6 +24,7 @@ use crate::error::{arg_err, shape_err, Result};
 use crate::kernels;
 use crate::kernels::act::ActSpec;
 use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
+use crate::ops::batchnorm::FusedRelu;
 use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_direct;
 pub use crate::ops::conv_gemm::ConvGeometry;
@@ -119,20 +120,31 @@ pub fn conv2d_geometry(op: &'static str, x: &[usize], kernel: &[usize], p: &Conv
 
 /// `y = conv2d(x, w) + bias` (NHWC), on the fastest path for its shape (see the module header).
 pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Result<Tensor> {
+    conv2d_act(x, w, bias, p, ActSpec::LINEAR)
+}
+
+/// `act(conv2d(x, w) + bias)` for an activation the kernels apply ([`ActSpec`]: ReLU, ReLU6,
+/// leaky ReLU …): in the implicit GEMM's epilogue, as each tile is stored, or in place on the
+/// output of the other paths. The values of [`conv2d`] then the activation.
+pub fn conv2d_act(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams, act: ActSpec) -> Result<Tensor> {
     let g = conv2d_geometry("conv2d", x.shape(), w.shape(), p)?;
     check_bias("conv2d", bias, g.cout, "one per filter")?;
     let b = bias.map(|b| b.data());
-    let y = if kernels::direct::takes(&g) {
+    let mut y = if kernels::direct::takes(&g) {
         let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
         kernels::direct::forward(x.data(), w.data(), b, &g, &mut y)?;
         y
     } else if conv_direct::applies(&g) {
         conv_direct::forward(x.data(), w.data(), b, &g, conv_direct::cpu_has_fma())
     } else if g.cin_g() >= IMPLICIT_MIN_CHANNELS {
-        implicit_forward(x.data(), w.data(), b, &g)?
+        return Tensor::new(&g.output_shape(), implicit_forward(x.data(), w.data(), b, &g, act)?);
     } else {
         conv_gemm::forward(x.data(), w.data(), b, &g, COL_BUDGET)?
     };
+    if !act.is_linear() {
+        use rayon::prelude::*;
+        y.par_chunks_mut(1 << 15).for_each(|c| kernels::act::apply_act(&act, c));
+    }
     Tensor::new(&g.output_shape(), y)
 }
 
@@ -187,8 +199,9 @@ pub fn conv2d_backward_parts(
 /// contiguous `kh·kw·cin` rows win.
 const IMPLICIT_MIN_CHANNELS: usize = 8;
 
-/// The forward on the implicit-GEMM kernels the inference plan runs, bias in the epilogue.
-fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Result<Vec<f32>> {
+/// The forward on the implicit-GEMM kernels the inference plan runs, bias and `act` in the
+/// epilogue.
+fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, act: ActSpec) -> Result<Vec<f32>> {
     let isa = kernels::isa();
     let mut y = crate::kernels::zeros(g.n * g.oh() * g.ow() * g.cout);
     let packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
@@ -198,7 +211,7 @@ fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
             geometry: g,
             x,
             weights: Weights::Packed(&packed),
-            epilogue: ActSpec::LINEAR.with_bias(bias),
+            epilogue: act.with_bias(bias),
             residual: None,
             y: &mut y,
             y_stride: g.cout,
@@ -259,7 +272,7 @@ fn implicit_input_grad(gy: &[f32], w: &[f32], g: &ConvGeometry) -> Result<Option
             }
         }
     }
-    implicit_forward(gy, &wt, None, &gt).map(Some)
+    implicit_forward(gy, &wt, None, &gt, ActSpec::LINEAR).map(Some)
 }
 
 /// Sum of a `[…, c]` gradient over everything but its last axis (parallel over row blocks,
@@ -396,7 +409,25 @@ impl Tape {
             x,
             w,
             bias,
+            None,
             |x, w, b| conv2d(x, w, b, &p),
+            move |x, w, gy, need_dx, need_dw| conv2d_backward_parts(x, w, gy, &p, need_dx, need_dw),
+        )
+    }
+
+    /// `relu(conv2d(x, w) + bias)` (ReLU6 with [`FusedRelu::RELU6`]) as one node: the
+    /// activation in the convolution's epilogue ([`conv2d_act`]) and, in the backward, the
+    /// output gradient gated by the output before the convolution's own gradients. The values
+    /// and gradients of [`Tape::conv2d`] then [`Tape::relu`] / [`Tape::relu6`], without the
+    /// activation's pass over the output and its tensor.
+    pub fn conv2d_relu(&mut self, x: Var, w: Var, bias: Option<Var>, p: &Conv2dParams, relu: FusedRelu) -> Result<Var> {
+        let p = *p;
+        self.record_conv(
+            x,
+            w,
+            bias,
+            Some(relu),
+            |x, w, b| conv2d_act(x, w, b, &p, relu.act_spec()),
             move |x, w, gy, need_dx, need_dw| conv2d_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )
     }
@@ -409,6 +440,63 @@ mod tests {
         assert_tensors_close as close, check_conv_gradients, random as rand_tensor, random_padding,
     };
     use crate::rng::Rng;
+
+    /// `conv2d_relu` on the tape is `conv2d` then `relu` / `relu6`, bit for bit, on every
+    /// forward path (the direct kernels, im2col + GEMM, the implicit GEMM's epilogue), with
+    /// the gradients of the input, the kernel and the bias: one node instead of two.
+    #[test]
+    fn conv_relu_on_the_tape_equals_conv_then_relu() {
+        use crate::ops::batchnorm::FusedRelu;
+        let mut rng = Rng::new(8);
+        // (input, kernel): 3 channels to 6 (direct), 5 to 20 (im2col), 12 to 40 (implicit),
+        // batch 1 and a stride.
+        let cases: [(&[usize], &[usize], (usize, usize)); 4] = [
+            (&[2, 9, 9, 3], &[3, 3, 3, 6], (1, 1)),
+            (&[2, 7, 8, 5], &[3, 3, 5, 20], (1, 1)),
+            (&[1, 9, 7, 12], &[3, 3, 12, 40], (1, 1)),
+            (&[2, 9, 9, 16], &[3, 3, 16, 24], (2, 2)),
+        ];
+        for (xs, ws, strides) in cases {
+            for relu in [FusedRelu::RELU, FusedRelu::RELU6] {
+                // Weights ×4 so that the outputs cross 6 as well as 0.
+                let (x, w, b) = (
+                    rand_tensor(&mut rng, xs),
+                    crate::ops::elementwise::scale(&rand_tensor(&mut rng, ws), 4.0),
+                    rand_tensor(&mut rng, &[ws[3]]),
+                );
+                let p = Conv2dParams::new(strides, Padding::Same);
+                let run = |fused: bool| {
+                    let mut t = Tape::new();
+                    let (xv, wv, bv) = (t.param(x.clone()), t.param(w.clone()), t.param(b.clone()));
+                    let y = if fused {
+                        t.conv2d_relu(xv, wv, Some(bv), &p, relu).unwrap()
+                    } else {
+                        let z = t.conv2d(xv, wv, Some(bv), &p).unwrap();
+                        if relu.max_value() == 6.0 {
+                            t.relu6(z).unwrap()
+                        } else {
+                            t.relu(z).unwrap()
+                        }
+                    };
+                    let seed = rand_tensor(&mut Rng::new(3), t.value(y).shape());
+                    let g = t.backward_with(y, seed).unwrap();
+                    let grads: Vec<Tensor> = [xv, wv, bv].iter().map(|&v| g.get(v).unwrap().clone()).collect();
+                    (t.len(), t.value(y).clone(), grads)
+                };
+                let ((n1, y1, g1), (n2, y2, g2)) = (run(true), run(false));
+                let what = format!("{xs:?} * {ws:?}, max {}", relu.max_value());
+                assert_eq!(n1 + 1, n2, "{what}: one node");
+                assert!(y1.data().iter().any(|&v| v == 0.0), "{what}: some outputs clamped at 0");
+                let top = relu.max_value();
+                assert!(
+                    top.is_infinite() || y1.data().iter().any(|&v| v == top),
+                    "{what}: some at 6"
+                );
+                assert_eq!(y1, y2, "{what}: outputs");
+                assert_eq!(g1, g2, "{what}: gradients");
+            }
+        }
+    }
 
     #[test]
     fn ones_same_counts_window_overlap() {

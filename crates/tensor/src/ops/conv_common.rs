@@ -6,6 +6,7 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::{shape_err, Result};
+use crate::ops::batchnorm::FusedRelu;
 use crate::shape::AxisGeometry;
 use crate::tensor::Tensor;
 
@@ -72,12 +73,14 @@ pub(crate) fn all_grads(x: &Tensor, w: &Tensor, (dx, dw, db): ConvGrads) -> (Ten
 impl Tape {
     /// Records a convolution `y = forward(x, w, bias)`, whose backward is
     /// `backward(x, w, dy, need_dx, need_dw)`: `dx` and `dw` are asked for only when a
-    /// gradient can flow to them (the first layer's input needs none).
+    /// gradient can flow to them (the first layer's input needs none). With `relu`, `forward`
+    /// applied that activation and `dy` is the output gradient gated by the output first.
     pub(crate) fn record_conv<B>(
         &mut self,
         x: Var,
         w: Var,
         bias: Option<Var>,
+        relu: Option<FusedRelu>,
         forward: impl FnOnce(&Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>,
         backward: B,
     ) -> Result<Var>
@@ -97,7 +100,9 @@ impl Tape {
         self.record(
             y,
             &parents,
-            Box::new(move |gy, inputs, _| {
+            Box::new(move |gy, inputs, y| {
+                let gated = relu.map(|r| r.gate_grad(gy, y)).transpose()?;
+                let gy = gated.as_ref().unwrap_or(gy);
                 let (dx, dw, db) = backward(inputs[0], inputs[1], gy, need_dx, need_dw)?;
                 let mut grads = vec![dx, dw];
                 if inputs.len() == 3 {

@@ -277,6 +277,7 @@ impl Tape {
             x,
             w,
             bias,
+            None,
             |x, w, b| conv2d_transpose(x, w, b, &p),
             move |x, w, gy, need_dx, need_dw| conv2d_transpose_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )

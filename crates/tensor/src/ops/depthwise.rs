@@ -661,6 +661,7 @@ impl Tape {
             x,
             w,
             bias,
+            None,
             |x, w, b| depthwise_conv2d(x, w, b, &p),
             move |x, w, gy, need_dx, need_dw| depthwise_conv2d_backward_parts(x, w, gy, &p, need_dx, need_dw),
         )
