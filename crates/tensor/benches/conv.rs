@@ -326,7 +326,10 @@ fn main() {
     // The CIFAR-10 example CNN's Dense(512) on its 6×6×64 features, batch 32: the op `Dense`
     // records (bias fused), forward and its three gradients.
     let name = "cifar dense 32×2304 · 2304×512";
-    if selected(&format!("{name} forward")) || selected(&format!("{name} backward (dx, dw, db)")) {
+    if selected(&format!("{name} forward"))
+        || selected(&format!("{name} backward (dx, dw, db)"))
+        || selected(&format!("{name} backward dx"))
+    {
         let (x, w, b) = (
             random(&mut rng, &[32, 2304]),
             random(&mut rng, &[2304, 512]),
@@ -339,6 +342,9 @@ fn main() {
         });
         bench(&format!("{name} backward (dx, dw, db)"), 2.0 * flops, || {
             black_box(linear_backward(&gy, &x, &w, true, [true, true, true]).expect("sizes agree"));
+        });
+        bench(&format!("{name} backward dx"), flops, || {
+            black_box(linear_backward(&gy, &x, &w, true, [true, false, false]).expect("sizes agree"));
         });
     }
 }

@@ -107,6 +107,46 @@ impl PackedWeights {
         })
     }
 
+    /// Packs the transpose of a row-major `cout × depth` matrix (a dense layer's kernel read
+    /// as `(out = in) × (depth = units)`, for its input gradient `dy · Wᵀ`): the panels
+    /// [`PackedWeights::pack`] makes of the transposed copy, without making the copy; one
+    /// group. Panels are packed in parallel.
+    pub fn pack_transposed(isa: Isa, rows: &[f32], cout: usize, depth: usize) -> Result<PackedWeights> {
+        if rows.len() != cout * depth {
+            return shape_err(
+                "pack_weights",
+                format!("matrix of {} values is not cout {cout} × depth {depth}", rows.len()),
+            );
+        }
+        let nr = tile_shape(isa, cout).1;
+        let panels = cout.div_ceil(nr);
+        let mut packed = AlignedVec::zeros(panels * depth * nr);
+        if depth > 0 {
+            use rayon::prelude::*;
+            packed
+                .as_mut_slice()
+                .par_chunks_mut(depth * nr)
+                .enumerate()
+                .for_each(|(p, panel)| {
+                    for j in 0..nr.min(cout - p * nr) {
+                        let row = &rows[(p * nr + j) * depth..][..depth];
+                        for (k, &v) in row.iter().enumerate() {
+                            panel[k * nr + j] = v;
+                        }
+                    }
+                });
+        }
+        Ok(PackedWeights {
+            isa,
+            nr,
+            depth,
+            cout_g: cout,
+            groups: 1,
+            panels,
+            data: packed,
+        })
+    }
+
     /// The instruction set it was packed for.
     pub fn isa(&self) -> Isa {
         self.isa
