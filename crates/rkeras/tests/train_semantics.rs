@@ -407,33 +407,10 @@ fn batchnorm_then_relu_in_training_equals_the_layers_one_by_one() {
         let mut model = model;
         model.set_weights(&weights).unwrap();
         let seed = random(&mut rng, &[4, 3]);
-        let run = |fused: bool| {
-            let mut tape = Tape::new();
-            let mut trng = Rng::new(0);
-            let input = tape.constant(x.clone());
-            let params: Vec<Var> = model.weights().iter().map(|w| tape.param(w.value.clone())).collect();
-            let mut ctx = CallCtx::new(&mut tape, &mut trng, true);
-            let out = if fused {
-                model.run(&mut ctx, &[input], &params).unwrap()[0]
-            } else {
-                let (mut v, mut at) = (input, 0);
-                for l in model.layers() {
-                    let n = l.weights().len();
-                    v = l.call(&mut ctx, &[v], &params[at..at + n]).unwrap()[0];
-                    at += n;
-                }
-                v
-            };
-            let updates: Vec<Vec<f32>> = ctx.updates.iter().map(|(_, t)| t.data().to_vec()).collect();
-            drop(ctx);
-            let grads = tape.backward_with(out, seed.clone()).unwrap();
-            let g: Vec<Option<Vec<f32>>> = params
-                .iter()
-                .map(|&p| grads.get(p).map(|t| t.data().to_vec()))
-                .collect();
-            (tape.len(), tape.value(out).data().to_vec(), g, updates)
-        };
-        let (fused, plain) = (run(true), run(false));
+        let (fused, plain) = (
+            run_on_tape(&model, &x, &seed, true, true),
+            run_on_tape(&model, &x, &seed, true, false),
+        );
         assert_eq!(fused.0 + 1, plain.0, "{what}: one node fewer when fused");
         assert_eq!(fused.1, plain.1, "{what}: outputs");
         assert_eq!(fused.2, plain.2, "{what}: gradients");
@@ -484,6 +461,7 @@ fn run_on_tape(model: &Model, x: &Tensor, seed: &Tensor, training: bool, fused: 
         }
         v
     };
+    let updates = ctx.updates.iter().map(|(_, t)| t.data().to_vec()).collect();
     drop(ctx);
     let value = tape.value(out).data().to_vec();
     let grads = tape.backward_with(out, seed.clone()).unwrap();
@@ -491,10 +469,12 @@ fn run_on_tape(model: &Model, x: &Tensor, seed: &Tensor, training: bool, fused: 
         .chain(params.iter().copied())
         .map(|p| grads.get(p).map(|t| t.data().to_vec()))
         .collect();
-    (tape.len(), value, g)
+    (tape.len(), value, g, updates)
 }
 
-type RunOnTape = (usize, Vec<f32>, Vec<Option<Vec<f32>>>);
+/// The tape's length, the output, the gradients (input first) and the layers' updates (the
+/// new moving statistics).
+type RunOnTape = (usize, Vec<f32>, Vec<Option<Vec<f32>>>, Vec<Vec<f32>>);
 
 /// A ZeroPadding2D that alone feeds a Conv2D or DepthwiseConv2D runs as the convolution's own
 /// padding (no padded copy, no crop in the backward): in training and in inference on the

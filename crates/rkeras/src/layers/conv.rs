@@ -221,11 +221,7 @@ impl Conv2D {
                 .with_dilation(w.dilation)
                 .with_groups(self.config.groups)
         };
-        let relu = relu.or(match self.activation {
-            ActivationKind::Relu => Some(FusedRelu::RELU),
-            ActivationKind::Relu6 => Some(FusedRelu::RELU6),
-            _ => None,
-        });
+        let relu = relu.or(FusedRelu::of(self.activation));
         let (kernel, bias) = (weights[0], weights.get(1).copied());
         let y = w
             .data_format
@@ -283,8 +279,9 @@ impl Layer for Conv2D {
         weights: &[Var],
         zeros: ((usize, usize), (usize, usize)),
     ) -> Option<Result<Vec<Var>>> {
-        let x = self.core.input(inputs, weights).ok()?;
-        let padding = self.window.absorbing(ctx.tape.try_value(x).ok()?.shape(), zeros)?;
+        let (x, padding) = self
+            .window
+            .absorbing(ctx.tape, self.core.input(inputs, weights).ok()?, zeros)?;
         Some(self.run(ctx, x, weights, padding, None))
     }
     fn config(&self) -> Value {

@@ -253,36 +253,26 @@ impl Window {
         Ok(([n, rows.map(|g| g.output), cols.map(|g| g.output), c], [rows, cols]))
     }
 
-    /// The paddings `(rows, cols)` with which this window, on an NHWC input `x_shape` that a
-    /// `ZeroPadding2D` of `zeros` (`(top, bottom), (left, right)`) would have padded first,
-    /// reads the same values from the unpadded input (the zeros taken into its own padding).
-    /// `None` where the channels are not last or the window does not fit.
+    /// `x` and the paddings `(rows, cols)` with which this window, on the NHWC input `x` that
+    /// a `ZeroPadding2D` of `zeros` (`(top, bottom), (left, right)`) would have padded first,
+    /// reads the same values from `x` itself (the zeros taken into its own padding). `None`
+    /// where the channels are not last, `x` is not on the tape or the window does not fit.
     pub(crate) fn absorbing(
         &self,
-        x_shape: &[usize],
+        tape: &Tape,
+        x: Var,
         zeros: ((usize, usize), (usize, usize)),
-    ) -> Option<(Padding, Padding)> {
-        let (&[_, h, w, _], DataFormat::ChannelsLast) = (x_shape, self.data_format) else {
+    ) -> Option<(Var, (Padding, Padding))> {
+        let (&[_, h, w, _], DataFormat::ChannelsLast) = (tape.try_value(x).ok()?.shape(), self.data_format) else {
             return None;
         };
         let ((t, b), (l, r)) = zeros;
-        let rows = absorb_zeros(
-            self.padding,
-            h + t + b,
-            self.kernel.0,
-            self.strides.0,
-            self.dilation.0,
-            (t, b),
-        )?;
-        let cols = absorb_zeros(
-            self.padding,
-            w + l + r,
-            self.kernel.1,
-            self.strides.1,
-            self.dilation.1,
-            (l, r),
-        )?;
-        Some((rows, cols))
+        let axis = |size: usize, k: usize, s: usize, d: usize, z: (usize, usize)| {
+            absorb_zeros(self.padding, size + z.0 + z.1, k, s, d, z)
+        };
+        let rows = axis(h, self.kernel.0, self.strides.0, self.dilation.0, (t, b))?;
+        let cols = axis(w, self.kernel.1, self.strides.1, self.dilation.1, (l, r))?;
+        Some((x, (rows, cols)))
     }
 
     /// A convolution's window arguments in Keras's order: `kernel_size`, `strides`, `padding`,

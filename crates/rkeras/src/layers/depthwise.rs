@@ -231,8 +231,9 @@ impl Layer for DepthwiseConv2D {
         weights: &[Var],
         zeros: ((usize, usize), (usize, usize)),
     ) -> Option<Result<Vec<Var>>> {
-        let x = self.core.input(inputs, weights).ok()?;
-        let padding = self.window.absorbing(ctx.tape.try_value(x).ok()?.shape(), zeros)?;
+        let (x, padding) = self
+            .window
+            .absorbing(ctx.tape, self.core.input(inputs, weights).ok()?, zeros)?;
         let p = DepthwiseParams {
             padding,
             ..depthwise_params(&self.window)

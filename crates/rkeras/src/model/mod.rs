@@ -425,36 +425,42 @@ impl Model {
         Ok((outs, watch.iter().map(|&(n, i)| values[n][i]).collect()))
     }
 
-    /// The node right after node `i` and the zeros of `i`'s `ZeroPadding2D`, when that node
-    /// alone reads `i`'s only output (`uses` as in [`Model::relu_after`]) and so may take the
-    /// zeros into its own padding ([`Layer::call_padded`]).
-    fn pad_into(&self, i: usize, uses: &[usize]) -> Option<(usize, ((usize, usize), (usize, usize)))> {
+    /// The node right after node `i` when it alone reads `i`'s only output (`uses`: the
+    /// remaining reads of each node's outputs, model outputs and watched tensors included), so
+    /// that the two may run as one op.
+    fn sole_reader_after(&self, i: usize, uses: &[usize]) -> Option<usize> {
         let j = i + 1;
         let next = self.nodes.get(j)?;
+        (uses[i] == 1 && next.inputs[..] == [(i, 0)] && !self.inputs.contains(&j)).then_some(j)
+    }
+
+    /// The weightless layer of node `i` in the inference plan's terms (asking a layer with
+    /// weights for its inference form would copy them).
+    fn weightless_op(&self, i: usize) -> Option<plan::InferenceOp> {
         let layer = &self.layers[self.nodes[i].layer];
-        if uses[i] != 1 || next.inputs[..] != [(i, 0)] || self.inputs.contains(&j) || !layer.weights().is_empty() {
-            return None;
+        if layer.weights().is_empty() {
+            layer.inference_op()
+        } else {
+            None
         }
-        match layer.inference_op()? {
+    }
+
+    /// The node right after node `i` and the zeros of `i`'s `ZeroPadding2D`, when that node
+    /// alone reads it and so may take the zeros into its own padding ([`Layer::call_padded`]).
+    fn pad_into(&self, i: usize, uses: &[usize]) -> Option<(usize, ((usize, usize), (usize, usize)))> {
+        let j = self.sole_reader_after(i, uses)?;
+        match self.weightless_op(i)? {
             plan::InferenceOp::ZeroPad(h, w) => Some((j, (h, w))),
             _ => None,
         }
     }
 
     /// The node right after node `i` when it is a ReLU or ReLU6 layer that alone reads `i`'s
-    /// only output (`uses`: the remaining reads of each node's outputs, model outputs and
-    /// watched tensors included), with the activation as [`Layer::call_with_relu`] fuses it.
+    /// output, with the activation as [`Layer::call_with_relu`] fuses it.
     fn relu_after(&self, i: usize, uses: &[usize]) -> Option<(usize, tensor::ops::batchnorm::FusedRelu)> {
         use tensor::ops::batchnorm::FusedRelu;
-        let j = i + 1;
-        let next = self.nodes.get(j)?;
-        let layer = &self.layers[next.layer];
-        // Activation layers have no weights; asking a layer with weights for its inference
-        // form would copy them.
-        if uses[i] != 1 || next.inputs[..] != [(i, 0)] || self.inputs.contains(&j) || !layer.weights().is_empty() {
-            return None;
-        }
-        match layer.inference_op()? {
+        let j = self.sole_reader_after(i, uses)?;
+        match self.weightless_op(j)? {
             plan::InferenceOp::Activation(plan::PlanAct::Elementwise(a))
                 if a.slope.is_none() && a.post.is_none() && a.lo == 0.0 =>
             {

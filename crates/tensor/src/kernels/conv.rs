@@ -82,10 +82,9 @@ impl PackedWeights {
             );
         }
         let cout_g = cout / groups;
-        let nr = tile_shape(isa, cout_g).1;
-        let panels = cout_g.div_ceil(nr);
-        let mut packed = AlignedVec::zeros(groups * panels * depth * nr);
-        let data = packed.as_mut_slice();
+        let mut packed = PackedWeights::zeroed(isa, depth, cout_g, groups);
+        let (nr, panels) = (packed.nr, packed.panels);
+        let data = packed.data.as_mut_slice();
         for g in 0..groups {
             for p in 0..panels {
                 let base = (g * panels + p) * depth * nr;
@@ -96,15 +95,23 @@ impl PackedWeights {
                 }
             }
         }
-        Ok(PackedWeights {
+        Ok(packed)
+    }
+
+    /// Zero panels for `groups` groups of `cout_g` columns over `depth` rows, in `isa`'s panel
+    /// width (the columns past `cout_g` in a group's last panel stay zero).
+    fn zeroed(isa: Isa, depth: usize, cout_g: usize, groups: usize) -> PackedWeights {
+        let nr = tile_shape(isa, cout_g).1;
+        let panels = cout_g.div_ceil(nr);
+        PackedWeights {
             isa,
             nr,
             depth,
             cout_g,
             groups,
             panels,
-            data: packed,
-        })
+            data: AlignedVec::zeros(groups * panels * depth * nr),
+        }
     }
 
     /// Packs the transpose of a row-major `cout × depth` matrix (a dense layer's kernel read
@@ -118,12 +125,12 @@ impl PackedWeights {
                 format!("matrix of {} values is not cout {cout} × depth {depth}", rows.len()),
             );
         }
-        let nr = tile_shape(isa, cout).1;
-        let panels = cout.div_ceil(nr);
-        let mut packed = AlignedVec::zeros(panels * depth * nr);
+        let mut packed = PackedWeights::zeroed(isa, depth, cout, 1);
+        let nr = packed.nr;
         if depth > 0 {
             use rayon::prelude::*;
             packed
+                .data
                 .as_mut_slice()
                 .par_chunks_mut(depth * nr)
                 .enumerate()
@@ -136,15 +143,7 @@ impl PackedWeights {
                     }
                 });
         }
-        Ok(PackedWeights {
-            isa,
-            nr,
-            depth,
-            cout_g: cout,
-            groups: 1,
-            panels,
-            data: packed,
-        })
+        Ok(packed)
     }
 
     /// The instruction set it was packed for.

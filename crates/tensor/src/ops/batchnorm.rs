@@ -440,6 +440,16 @@ impl FusedRelu {
     /// ReLU6, `min(max(y, 0), 6)`.
     pub const RELU6: FusedRelu = FusedRelu { max_value: 6.0 };
 
+    /// The fused form of an activation, for ReLU and ReLU6.
+    pub fn of(a: crate::ops::activation::Activation) -> Option<FusedRelu> {
+        use crate::ops::activation::Activation;
+        match a {
+            Activation::Relu => Some(FusedRelu::RELU),
+            Activation::Relu6 => Some(FusedRelu::RELU6),
+            _ => None,
+        }
+    }
+
     /// The upper clamp.
     pub fn max_value(&self) -> f32 {
         self.max_value
