@@ -24,6 +24,7 @@ use tensor::kernels::conv::{conv2d as igemm, ConvArgs, PackedWeights, Weights};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
 use tensor::kernels::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use tensor::kernels::peak::fma_peak_gflops;
+use tensor::kernels::winograd::{self, WinogradWeights};
 use tensor::kernels::{isa, Epilogue};
 use tensor::ops::conv::{conv2d, conv2d_geometry, Conv2dParams};
 use tensor::ops::depthwise::{depthwise_conv2d, depthwise_geometry, DepthwiseParams};
@@ -114,6 +115,28 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
         .expect("runs");
         black_box(&y);
     });
+    if winograd::applies(&g) {
+        let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3]).expect("packs");
+        bench(&format!("{label} Winograd F(4x4,3x3) ({})", isa.name()), flops, peak, || {
+            igemm(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: xt.data(),
+                    weights: Weights::Winograd(&w),
+                    epilogue: Epilogue {
+                        bias: Some(b.data()),
+                        ..Epilogue::linear()
+                    },
+                    residual: None,
+                    y: &mut y,
+                    y_stride: g.cout,
+                },
+            )
+            .expect("runs");
+            black_box(&y);
+        });
+    }
     bench(&format!("{label} tape op (im2col + gemm)"), flops, peak, || {
         black_box(conv2d(&xt, &wt, Some(&b), &p).expect("runs"));
     });
@@ -210,6 +233,15 @@ fn main() {
         1,
         Padding::Valid,
     );
+    for (label, x, c) in [
+        ("conv 3x3 vgg16 block1 64->64 224x224 b1 same", [1, 224, 224, 64], 64),
+        ("conv 3x3 vgg16 block3 256->256 56x56 b1 same", [1, 56, 56, 256], 256),
+        ("conv 3x3 vgg16 block4 512->512 28x28 b1 same", [1, 28, 28, 512], 512),
+        ("conv 3x3 vgg16 block5 512->512 14x14 b8 same", [8, 14, 14, 512], 512),
+        ("conv 3x3 resnet50 stage4 256->256 14x14 b8 same", [8, 14, 14, 256], 256),
+    ] {
+        conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Same);
+    }
     conv_case(
         r,
         peak,

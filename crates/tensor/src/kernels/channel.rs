@@ -173,41 +173,6 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// `$avx512` and `$avx2`: the `#[inline(always)]` loop `$generic` compiled for AVX-512 and for
-/// AVX2 + FMA (a closure handed to a `#[target_feature]` function is compiled for the
-/// baseline: the loop must be inlined into the function itself).
-macro_rules! isa_twins {
-    ($avx512:ident, $avx2:ident, $generic:ident ($($arg:ident: $ty:ty),*)) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $avx512($($arg: $ty),*) {
-            $generic($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $avx2($($arg: $ty),*) {
-            $generic($($arg),*)
-        }
-    };
-}
-
-/// Calls the twin of `isa` made by [`isa_twins`], or the baseline loop.
-macro_rules! by_isa {
-    ($isa:expr, $avx512:ident, $avx2:ident, $generic:ident ($($arg:expr),*)) => {
-        match $isa {
-            // SAFETY: `isa` is never above what the CPU reported (`kernels::isa`, `Isa::available`).
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { $avx512($($arg),*) },
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { $avx2($($arg),*) },
-            _ => $generic($($arg),*),
-        }
-    };
-}
-
 /// [`affine`] followed by a clamp, `min(max(a·x + b·(y − s) + k, lo), hi)` (ReLU: `[0, ∞]`,
 /// ReLU6: `[0, 6]`, as the inference epilogue clamps); every value of `out` is written.
 #[allow(clippy::too_many_arguments)]

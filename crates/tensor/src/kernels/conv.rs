@@ -169,6 +169,8 @@ pub enum Weights<'a> {
     Packed(&'a PackedWeights),
     /// The kernel as stored (`depth × cout`, row-major), read in place.
     Raw(&'a [f32]),
+    /// A 3×3 kernel transformed for Winograd's F(4×4, 3×3) ([`super::winograd`]).
+    Winograd(&'a super::winograd::WinogradWeights),
 }
 
 /// One convolution's operands. `y` starts at the output's first channel; pixel `m` of the
@@ -234,6 +236,9 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     if m == 0 || g.cout == 0 {
         return Ok(());
     }
+    if let Weights::Winograd(w) = args.weights {
+        return super::winograd::conv2d(isa, args, w);
+    }
     // A few rows against weights read in place: streamed in their stored order.
     if let Weights::Raw(k) = args.weights {
         if super::stream::takes(&args) {
@@ -267,6 +272,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             panel_stride: nr,
             padded: false,
         },
+        Weights::Winograd(_) => return shape_err("conv2d", "Winograd weights reach the implicit GEMM"),
     };
     let panels = cout_g.div_ceil(nr);
     // Row blocks of whole tiles: many rows, so that each depth block of the weights, read
@@ -346,7 +352,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     Ok(())
 }
 
-fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
+pub(super) fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
     let g = args.geometry;
     let need_x = g.n * g.rows.input * g.cols.input * g.cin;
     let fail = |what: String| shape_err("conv2d", what);
@@ -735,6 +741,12 @@ pub fn conv2d_reference(args: ConvArgs) -> Result<()> {
                 }
             }
             k
+        }
+        Weights::Winograd(_) => {
+            return shape_err(
+                "conv2d_reference",
+                "the reference takes the kernel as stored or prepacked, not Winograd-transformed",
+            )
         }
     };
     let m = g.n * g.oh() * g.ow();

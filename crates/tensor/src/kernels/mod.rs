@@ -17,11 +17,48 @@
 //!   their stored order;
 //! - [`team`]: the spinning workers that an inference plan's or a training step's kernels share
 //!   their tasks with;
+//! - [`winograd`]: 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) on the same GEMM
+//!   microkernels (four times fewer multiply-adds), for the inference plan's large layers;
 //! - [`pointwise`]: pooling, global pooling, channel affine (a BatchNormalization that could not
 //!   be folded), element-wise merges, all with the same activation epilogue.
 //!
 //! `RKERAS_ISA=portable|avx2|avx512` forces a lower instruction set (for comparisons and to test
 //! the fallbacks on a machine that has more).
+
+/// `$avx512` and `$avx2`: the `#[inline(always)]` loop `$generic` compiled for AVX-512 and for
+/// AVX2 + FMA (a closure handed to a `#[target_feature]` function is compiled for the
+/// baseline: the loop must be inlined into the function itself).
+macro_rules! isa_twins {
+    ($avx512:ident, $avx2:ident, $generic:ident ($($arg:ident: $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx512($($arg: $ty),*) {
+            $generic($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $generic($($arg),*)
+        }
+    };
+}
+
+/// Calls the twin of `isa` made by [`isa_twins`], or the baseline loop.
+macro_rules! by_isa {
+    ($isa:expr, $avx512:ident, $avx2:ident, $generic:ident ($($arg:expr),*)) => {
+        match $isa {
+            // SAFETY: `isa` is never above what the CPU reported (`kernels::isa`, `Isa::available`).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { $avx512($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { $avx2($($arg),*) },
+            _ => $generic($($arg),*),
+        }
+    };
+}
 
 pub mod act;
 pub mod channel;
@@ -33,6 +70,7 @@ pub mod peak;
 pub mod pointwise;
 pub mod stream;
 pub mod team;
+pub mod winograd;
 
 pub use act::Epilogue;
 
