@@ -117,25 +117,30 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
     });
     if winograd::applies(&g) {
         let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3]).expect("packs");
-        bench(&format!("{label} Winograd F(4x4,3x3) ({})", isa.name()), flops, peak, || {
-            igemm(
-                isa,
-                ConvArgs {
-                    geometry: &g,
-                    x: xt.data(),
-                    weights: Weights::Winograd(&w),
-                    epilogue: Epilogue {
-                        bias: Some(b.data()),
-                        ..Epilogue::linear()
+        bench(
+            &format!("{label} Winograd F(4x4,3x3) ({})", isa.name()),
+            flops,
+            peak,
+            || {
+                igemm(
+                    isa,
+                    ConvArgs {
+                        geometry: &g,
+                        x: xt.data(),
+                        weights: Weights::Winograd(&w),
+                        epilogue: Epilogue {
+                            bias: Some(b.data()),
+                            ..Epilogue::linear()
+                        },
+                        residual: None,
+                        y: &mut y,
+                        y_stride: g.cout,
                     },
-                    residual: None,
-                    y: &mut y,
-                    y_stride: g.cout,
-                },
-            )
-            .expect("runs");
-            black_box(&y);
-        });
+                )
+                .expect("runs");
+                black_box(&y);
+            },
+        );
     }
     bench(&format!("{label} tape op (im2col + gemm)"), flops, peak, || {
         black_box(conv2d(&xt, &wt, Some(&b), &p).expect("runs"));
@@ -239,6 +244,21 @@ fn main() {
         ("conv 3x3 vgg16 block4 512->512 28x28 b1 same", [1, 28, 28, 512], 512),
         ("conv 3x3 vgg16 block5 512->512 14x14 b8 same", [8, 14, 14, 512], 512),
         ("conv 3x3 resnet50 stage4 256->256 14x14 b8 same", [8, 14, 14, 256], 256),
+        ("conv 3x3 resnet50 stage2 64->64 56x56 b1 same", [1, 56, 56, 64], 64),
+        ("conv 3x3 resnet50 stage4 256->256 14x14 b1 same", [1, 14, 14, 256], 256),
+        (
+            "conv 3x3 densenet121 block1 128->32 56x56 b1 same",
+            [1, 56, 56, 128],
+            32,
+        ),
+        (
+            "conv 3x3 densenet121 block3 128->32 14x14 b1 same",
+            [1, 14, 14, 128],
+            32,
+        ),
+        ("conv 3x3 densenet121 block4 128->32 7x7 b1 same", [1, 7, 7, 128], 32),
+        ("conv 3x3 inceptionv3 mixed 64->96 35x35 b1 same", [1, 35, 35, 64], 96),
+        ("conv 3x3 inceptionv3 mixed 96->96 35x35 b1 same", [1, 35, 35, 96], 96),
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Same);
     }

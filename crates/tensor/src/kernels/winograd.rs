@@ -130,19 +130,34 @@ pub fn applies(g: &ConvGeometry) -> bool {
         && g.groups == 1
 }
 
-/// Whether it pays here: enough channels that the GEMMs dominate the transforms, and enough
-/// tiles that each transformed weight matrix (four times the kernel's size) serves many rows
-/// (batch 1 at 7×7 or 14×14 reads weights more than it computes, and partial tiles waste a
-/// quarter of the work there). `RKERAS_WINOGRAD=0` turns it off (for comparisons).
+/// Whether it pays here, as the kernels bench measured it on AVX-512 (1.3–2.8× the implicit
+/// GEMM from 32 channels on): enough channels for the GEMMs to outweigh the transforms; tiles
+/// mostly inside the output (at 7×7 or 14×14 a quarter of each tile's work is past the edge);
+/// at least 32 tiles, unless the channels are many (DenseNet121's 128 → 32 at 14×14, batch 1:
+/// 16 tiles, ran 7% slower, each worker reading all 36 weight matrices for 8 tiles); and enough
+/// tiles for the transformed weights, four times the kernel's size and read again
+/// for every block, to serve many rows: where a layer has more than [`WEIGHTS_PER_TILE`]
+/// kernel values a tile (ResNet50's last stage below batch 16, VGG16's last block at batch 1)
+/// the gain is a few percent and the memory 3× the kernel more. `RKERAS_WINOGRAD=0` turns it
+/// off (for comparisons).
 pub fn worth(g: &ConvGeometry) -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0")) {
         return false;
     }
     let tiles = g.n * g.oh().div_ceil(M) * g.ow().div_ceil(M);
-    let used = (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(M) * g.ow().next_multiple_of(M)) as f64;
-    applies(g) && g.cin >= 32 && g.cout >= 32 && tiles >= 96 && used >= 0.7
+    let covered = (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(M) * g.ow().next_multiple_of(M)).max(1) as f64;
+    let pairs = g.cin * g.cout;
+    applies(g)
+        && g.cin >= 32
+        && g.cout >= 32
+        && covered >= 0.7
+        && (tiles >= 32 || pairs >= 1 << 16)
+        && pairs <= WEIGHTS_PER_TILE * tiles
 }
+
+/// See [`worth`].
+const WEIGHTS_PER_TILE: usize = 6144;
 
 thread_local! {
     /// The caller's transformed input and output blocks, reused from call to call.
@@ -199,7 +214,10 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
     // Few channels: each worker transforms, multiplies and transforms back its own blocks of
     // tiles in L2, with no barrier between the passes (shared blocks in L3 ran the 64-channel
     // layers at half the speed: the transforms waited on L3).
-    let local = (L2_BYTES / per_tile) / mr_max * mr_max;
+    // At least two blocks a worker, of at least LOCAL_MIN_TILES tiles (batch 1 at 14×14 has 16
+    // tiles: shared).
+    let threads = super::threads();
+    let local = ((L2_BYTES / per_tile) / mr_max * mr_max).min(total.div_ceil(2 * threads).next_multiple_of(mr_max));
     if local >= LOCAL_MIN_TILES {
         let blocks = total.div_ceil(local);
         super::team::for_each(blocks, 1, |bi| {
@@ -242,11 +260,15 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
             // (row `t` of each of the 36 matrices); a GEMM task reads rows of `v` the first
             // pass wrote and writes its own (matrix, panel) columns of `m`; the output pass
             // writes each tile's own output pixels from rows of `m` the GEMMs wrote.
-            super::team::for_each(chunks, 1, |ch| unsafe { job.input(t0, ch * 4..(ch * 4 + 4).min(count), vp, cap) });
+            super::team::for_each(chunks, 1, |ch| unsafe {
+                job.input(t0, ch * 4..(ch * 4 + 4).min(count), vp, cap)
+            });
             super::team::for_each(XI * panels, 1, |task| unsafe {
                 job.gemm(vp, mp, task / panels, task % panels, cap, count)
             });
-            super::team::for_each(chunks, 1, |ch| unsafe { job.output(t0, ch * 4..(ch * 4 + 4).min(count), mp, cap) });
+            super::team::for_each(chunks, 1, |ch| unsafe {
+                job.output(t0, ch * 4..(ch * 4 + 4).min(count), mp, cap)
+            });
             t0 += count;
         }
     });
@@ -694,8 +716,13 @@ mod tests {
                 let x = random(&mut rng, n * h * w * cin);
                 let k = random(&mut rng, 9 * cin * cout);
                 let bias = random(&mut rng, cout);
-                let g = conv2d_geometry("t", &[n, h, w, cin], &[3, 3, cin, cout], &Conv2dParams::new((1, 1), padding))
-                    .unwrap();
+                let g = conv2d_geometry(
+                    "t",
+                    &[n, h, w, cin],
+                    &[3, 3, cin, cout],
+                    &Conv2dParams::new((1, 1), padding),
+                )
+                .unwrap();
                 let px = n * g.oh() * g.ow();
                 let res = random(&mut rng, px * (cout + 3));
                 let ww = WinogradWeights::pack(isa, &k, cin, cout).unwrap();
@@ -772,7 +799,13 @@ mod tests {
         let ww = WinogradWeights::pack(isa, &k, 4, 8).unwrap();
         assert!(WinogradWeights::pack(isa, &k, 4, 9).is_err());
         let x = vec![1.0f32; 2 * 6 * 6 * 4];
-        let strided = conv2d_geometry("t", &[2, 6, 6, 4], &[3, 3, 4, 8], &Conv2dParams::new((2, 2), Padding::Same)).unwrap();
+        let strided = conv2d_geometry(
+            "t",
+            &[2, 6, 6, 4],
+            &[3, 3, 4, 8],
+            &Conv2dParams::new((2, 2), Padding::Same),
+        )
+        .unwrap();
         let mut y = vec![0.0f32; 2 * 3 * 3 * 8];
         let err = crate::kernels::conv::conv2d(
             isa,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tensor::kernels::act::ActSpec;
 use tensor::kernels::conv::PackedWeights;
+use tensor::kernels::winograd::{self, WinogradWeights};
 use tensor::kernels::Isa;
 use tensor::ops::conv::{conv2d_geometry, Conv2dParams};
 use tensor::ops::depthwise::depthwise_geometry;
@@ -559,7 +560,10 @@ impl Builder<'_> {
             } = &mut st.kind
             {
                 let ConvWeights::Raw(k) = &*weights else { continue };
-                if k.len() <= PACK_MAX {
+                if winograd::worth(geometry) {
+                    let w = WinogradWeights::pack(isa, k.data(), geometry.cin, geometry.cout)?;
+                    *weights = ConvWeights::Winograd(w);
+                } else if k.len() <= PACK_MAX {
                     let depth = geometry.rows.kernel * geometry.cols.kernel * geometry.cin_g();
                     let packed = PackedWeights::pack(isa, k.data(), depth, geometry.cout, geometry.groups)?;
                     *weights = ConvWeights::Packed(packed);

@@ -35,6 +35,7 @@ use crate::layers::Weight;
 use std::sync::{Arc, Mutex};
 use tensor::kernels::act::ActSpec;
 use tensor::kernels::conv::PackedWeights;
+use tensor::kernels::winograd::WinogradWeights;
 use tensor::kernels::Isa;
 use tensor::ops::conv_gemm::ConvGeometry;
 use tensor::ops::pool::Pool2dGeometry;
@@ -88,6 +89,8 @@ pub(crate) enum ConvWeights {
     Packed(PackedWeights),
     /// The kernel as stored (a large Dense kernel, read in place).
     Raw(Tensor),
+    /// A 3×3 stride-1 kernel transformed for Winograd's F(4×4, 3×3).
+    Winograd(WinogradWeights),
 }
 
 impl ConvWeights {
@@ -96,6 +99,7 @@ impl ConvWeights {
         match self {
             ConvWeights::Packed(p) => tensor::kernels::conv::Weights::Packed(p),
             ConvWeights::Raw(t) => tensor::kernels::conv::Weights::Raw(t.data()),
+            ConvWeights::Winograd(w) => tensor::kernels::conv::Weights::Winograd(w),
         }
     }
 }
@@ -226,6 +230,10 @@ impl Plan {
                     weights: ConvWeights::Packed(p),
                     ..
                 } => p.bytes(),
+                StepKind::Conv {
+                    weights: ConvWeights::Winograd(w),
+                    ..
+                } => w.bytes(),
                 StepKind::Depthwise { kernel, .. } => kernel.len() * 4,
                 _ => 0,
             })
@@ -237,9 +245,16 @@ impl Plan {
         let mut s = String::new();
         for st in self.steps.iter().filter(|s| !s.dead) {
             let what = match &st.kind {
-                StepKind::Conv { act, residual, .. } => {
+                StepKind::Conv {
+                    act, residual, weights, ..
+                } => {
                     format!(
-                        "conv{}{}",
+                        "{}{}{}",
+                        if matches!(weights, ConvWeights::Winograd(_)) {
+                            "winograd"
+                        } else {
+                            "conv"
+                        },
                         act_name(act),
                         if residual.is_some() { " +residual" } else { "" }
                     )

@@ -244,3 +244,43 @@ fn the_arena_reuses_buffers() {
         all
     );
 }
+
+#[test]
+fn winograd_convolutions_match_the_tape() {
+    // 3×3 stride-1 convolutions large enough for Winograd: one with a folded
+    // BatchNormalization and the residual it is added to (each worker's own blocks), one
+    // writing its slice of a concatenation, and one with many channels (blocks shared by the
+    // workers) and an activation outside the clamps; batch 1 and 2.
+    clear_session();
+    let a = Input(&[32, 32, 3]).unwrap();
+    let x = Conv2D::new(64, 3).padding("same").activation("relu").call(&a).unwrap();
+    let y = Conv2D::new(64, 3).padding("same").call(&x).unwrap();
+    let y = BatchNormalization::new().call(&y).unwrap();
+    let z = Add::new().call_many(&[&y, &x]).unwrap();
+    let z = ReLU::new().call(&z).unwrap();
+    let b1 = Conv2D::new(48, 3).padding("same").activation("relu").call(&z).unwrap();
+    let b2 = Conv2D::new(32, 1).call(&z).unwrap();
+    let c = Concatenate::new(-1).call_many(&[&b1, &b2]).unwrap();
+    let p = MaxPooling2D::new(2).call(&c).unwrap();
+    let q = Conv2D::new(256, 1).call(&p).unwrap();
+    let q = Conv2D::new(256, 3)
+        .padding("same")
+        .activation("swish")
+        .call(&q)
+        .unwrap();
+    let v = Conv2D::new(40, 3).activation("relu").call(&q).unwrap();
+    let o = GlobalAveragePooling2D::new().call(&v).unwrap();
+    let mut model = Model::new(&[&a], &[&o, &b1], None).unwrap();
+    let mut rng = Rng::new(11);
+    randomize_bn(&mut model, &mut rng);
+    for batch in [1, 2] {
+        let d = model.inference_plan(&[vec![batch, 32, 32, 3]]).unwrap().describe();
+        // The stem (3 channels) and the 256 → 40 `valid` one at batch 1 (9 tiles) stay direct.
+        assert_eq!(d.matches(": winograd").count(), if batch == 1 { 3 } else { 4 }, "{d}");
+        assert!(d.contains("winograd+clamp +residual"), "{d}");
+        assert!(d.contains("winograd+clamp [") && d.contains("→[0..] of 80"), "{d}");
+        assert!(d.contains("winograd+act"), "{d}");
+        let x = random(&mut rng, &[batch, 32, 32, 3], 0.0, 1.0);
+        assert_plan_matches_tape(&model, &[x], &format!("winograd batch {batch}"));
+    }
+}
