@@ -110,6 +110,7 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
                 residual: None,
                 y: &mut y,
                 y_stride: g.cout,
+                prologue: None,
             },
         )
         .expect("runs");
@@ -135,6 +136,7 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
                         residual: None,
                         y: &mut y,
                         y_stride: g.cout,
+                        prologue: None,
                     },
                 )
                 .expect("runs");
@@ -238,6 +240,14 @@ fn main() {
         1,
         Padding::Valid,
     );
+    for (label, x, c) in [
+        ("conv 1x1 128->128 56x56 b1", [1, 56, 56, 128], 128),
+        ("conv 1x1 resnet50 stage2 256->64 56x56 b8", [8, 56, 56, 256], 64),
+        ("conv 1x1 resnet50 stage2 64->256 56x56 b8", [8, 56, 56, 64], 256),
+        ("conv 1x1 resnet50 stage4 1024->256 14x14 b8", [8, 14, 14, 1024], 256),
+    ] {
+        conv_case(r, peak, label, &x, &[1, 1, x[3], c], 1, Padding::Valid);
+    }
     for (label, x, c) in [
         ("conv 3x3 vgg16 block1 64->64 224x224 b1 same", [1, 224, 224, 64], 64),
         ("conv 3x3 vgg16 block3 256->256 56x56 b1 same", [1, 56, 56, 256], 256),
@@ -379,6 +389,7 @@ fn main() {
                         residual: None,
                         y: &mut y,
                         y_stride: 4096,
+                        prologue: None,
                     },
                 )
                 .expect("runs");

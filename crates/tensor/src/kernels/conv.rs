@@ -191,6 +191,24 @@ pub struct ConvArgs<'a> {
     pub y: &'a mut [f32],
     /// Output pixel stride (≥ cout).
     pub y_stride: usize,
+    /// A per-channel map of the input as it is read (1×1 stride-1 convolutions only).
+    pub prologue: Option<Prologue<'a>>,
+}
+
+/// `x ← clamp(x·scale[c] + shift[c])` on a pointwise convolution's input, as each block of
+/// rows is read (a BatchNormalization + ReLU before the convolution: DenseNet's layers), so the
+/// normalized input is never written whole and read back. `x_stride` is the input's pixel
+/// stride (≥ cin: the leading channels of a wider concatenation).
+#[derive(Clone, Copy)]
+pub struct Prologue<'a> {
+    /// One factor per input channel.
+    pub scale: &'a [f32],
+    /// One offset per input channel.
+    pub shift: &'a [f32],
+    /// The clamp after (`post` must be `None`).
+    pub act: super::act::ActSpec,
+    /// Input pixel stride.
+    pub x_stride: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -207,6 +225,7 @@ struct Scratch {
     dummy: Vec<f32>,
     edges: Vec<f32>,
     taps: Vec<TapAt>,
+    pre: Vec<f32>,
 }
 
 thread_local! {
@@ -240,7 +259,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         return super::winograd::conv2d(isa, args, w);
     }
     // A few rows against weights read in place: streamed in their stored order.
-    if let Weights::Raw(k) = args.weights {
+    if let (Weights::Raw(k), None) = (args.weights, &args.prologue) {
         if super::stream::takes(&args) {
             return super::stream::dense(args, k);
         }
@@ -314,6 +333,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     let epi = args.epilogue;
     let x = args.x;
     let y_stride = args.y_stride;
+    let prologue = args.prologue;
     let run = |task: usize| {
         let pc = panels.div_ceil(panel_chunk);
         let (rb, rest) = if weights_major {
@@ -331,6 +351,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
                 dummy,
                 edges,
                 taps,
+                pre,
             } = &mut *s;
             if dummy.len() < nr {
                 dummy.resize(nr, 0.0);
@@ -339,7 +360,24 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             // write disjoint (row, column) ranges of `y`.
             unsafe {
                 block(
-                    isa, g, x, &b, &epi, res, y, y_stride, rows, grp, prange, ptrs, dummy, edges, taps, mr_max, nr,
+                    isa,
+                    g,
+                    x,
+                    &b,
+                    &epi,
+                    res,
+                    y,
+                    y_stride,
+                    rows,
+                    grp,
+                    prange,
+                    ptrs,
+                    dummy,
+                    edges,
+                    taps,
+                    mr_max,
+                    nr,
+                    prologue.as_ref().map(|p| (p, &mut *pre)),
                 )
             };
         });
@@ -354,8 +392,26 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
 
 pub(super) fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
     let g = args.geometry;
-    let need_x = g.n * g.rows.input * g.cols.input * g.cin;
     let fail = |what: String| shape_err("conv2d", what);
+    let pixels = g.n * g.rows.input * g.cols.input;
+    let need_x = match &args.prologue {
+        None => pixels * g.cin,
+        Some(p) => {
+            if !g.is_pointwise() {
+                return fail("an input prologue needs a 1×1, stride-1, unpadded convolution".to_string());
+            }
+            if p.x_stride < g.cin || p.scale.len() != g.cin || p.shift.len() != g.cin || p.act.post.is_some() {
+                return fail(format!(
+                    "input prologue of {} scales and {} shifts at pixel stride {} does not fit {} channels (or has a non-clamp activation)",
+                    p.scale.len(),
+                    p.shift.len(),
+                    p.x_stride,
+                    g.cin
+                ));
+            }
+            pixels.saturating_sub(1) * p.x_stride + g.cin * usize::from(pixels > 0)
+        }
+    };
     if args.x.len() < need_x {
         return fail(format!(
             "input holds {} values, the geometry needs {need_x}",
@@ -547,6 +603,55 @@ fn row_tap_pointers(
     );
 }
 
+/// Row pointers of a pointwise convolution's rows `rows` for depth block `blk` (channels
+/// `[c0, c1)`), into `pre`: those channels of each row mapped by the prologue first.
+#[allow(clippy::too_many_arguments)]
+fn prologue_pointers(
+    isa: Isa,
+    g: &ConvGeometry,
+    x: &[f32],
+    p: &Prologue,
+    rows: std::ops::Range<usize>,
+    blk: DepthBlock,
+    mr_max: usize,
+    nr: usize,
+    dst: &mut Vec<*const f32>,
+    pre: &mut Vec<f32>,
+) {
+    let kc = blk.c1 - blk.c0;
+    pre.clear();
+    pre.resize(rows.len() * kc, 0.0);
+    by_isa!(
+        isa,
+        prologue_rows_avx512,
+        prologue_rows_avx2,
+        prologue_rows(x, p, rows.start, blk.c0, kc, pre)
+    );
+    let start = rows.start;
+    let base = pre.as_ptr();
+    tile_tables(isa, g, rows, 1, mr_max, nr, dst, |slots, _, r, row, _| {
+        slots[r] = base.wrapping_add((row - start) * kc);
+    });
+}
+
+isa_twins!(prologue_rows_avx512, prologue_rows_avx2, prologue_rows(x: &[f32], p: &Prologue, row0: usize, c0: usize, kc: usize, pre: &mut [f32]));
+
+/// `pre[r][j] = clamp(x[row0 + r][c0 + j]·scale + shift)` (the affine pass's arithmetic, value
+/// for value).
+#[inline(always)]
+fn prologue_rows(x: &[f32], p: &Prologue, row0: usize, c0: usize, kc: usize, pre: &mut [f32]) {
+    let (scale, shift) = (&p.scale[c0..c0 + kc], &p.shift[c0..c0 + kc]);
+    let (lo, hi, slope) = (p.act.lo, p.act.hi, p.act.slope.unwrap_or(1.0));
+    for (r, out) in pre.chunks_exact_mut(kc).enumerate() {
+        let src = &x[(row0 + r) * p.x_stride + c0..][..kc];
+        for (((o, &v), &a), &b) in out.iter_mut().zip(src).zip(scale).zip(shift) {
+            let v = v * a + b;
+            let v = v.max(slope * v);
+            *o = v.max(lo).min(hi);
+        }
+    }
+}
+
 /// Fills the row-pointer tables of rows `rows` for one depth block, tile by tile
 /// (`[taps][mr]` each): the input pixel each output row reads through each tap, at channel
 /// `c0` of group `grp`, or [`ZEROS`] in the padding and for a padded tile's extra rows.
@@ -638,6 +743,7 @@ unsafe fn block(
     tap_at: &mut Vec<TapAt>,
     mr_max: usize,
     nr: usize,
+    mut prologue: Option<(&Prologue, &mut Vec<f32>)>,
 ) {
     let cin_g = g.cin_g();
     let cout_g = g.cout_g();
@@ -658,7 +764,9 @@ unsafe fn block(
     for (bi, blk) in blocks.enumerate() {
         let last = bi + 1 == n_blocks;
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
-        if by_rows {
+        if let Some((p, pre)) = prologue.as_mut() {
+            prologue_pointers(isa, g, x, p, rows.clone(), blk, mr_max, nr, ptrs, pre);
+        } else if by_rows {
             row_tap_pointers(isa, g, x, rows.clone(), blk, mr_max, nr, ptrs, edges);
         } else {
             row_pointers(isa, g, x, grp, rows.clone(), blk, mr_max, nr, ptrs, tap_at);

@@ -88,6 +88,7 @@ fn implicit_gemm_matches_the_naive_convolution() {
                         residual: with_res.then_some((&res[..], g.cout)),
                         y: &mut y,
                         y_stride: stride,
+                        prologue: None,
                     },
                 )
                 .unwrap();
@@ -111,6 +112,7 @@ fn implicit_gemm_matches_the_naive_convolution() {
                     residual: with_res.then_some((&res[..], g.cout)),
                     y: &mut yr,
                     y_stride: stride,
+                    prologue: None,
                 })
                 .unwrap();
                 let gotr: Vec<f32> = (0..m)
@@ -150,6 +152,7 @@ fn deep_products_cross_depth_blocks() {
                     residual: None,
                     y: &mut y,
                     y_stride: cout,
+                    prologue: None,
                 },
             )
             .unwrap();
@@ -183,6 +186,7 @@ fn weights_beyond_l2_run_panel_by_panel() {
                     residual: None,
                     y: &mut y,
                     y_stride: 130,
+                    prologue: None,
                 },
             )
         })
@@ -214,6 +218,7 @@ fn results_do_not_depend_on_the_thread_count() {
                     residual: None,
                     y: &mut y,
                     y_stride: 40,
+                    prologue: None,
                 },
             )
             .unwrap();
@@ -242,6 +247,7 @@ fn short_buffers_are_errors_not_panics() {
             residual: None,
             y: &mut y,
             y_stride: 5,
+            prologue: None,
         },
     )
     .unwrap_err()
@@ -327,10 +333,107 @@ fn network_stems_take_kernel_rows_as_taps() {
                     residual: None,
                     y: &mut y,
                     y_stride: ws[3],
+                    prologue: None,
                 },
             )
             .unwrap();
             assert_close(&y, want.data(), &format!("stem {i} {isa:?}"));
         }
     }
+}
+
+/// A pointwise convolution with an input prologue (per-channel affine + clamp, the input read
+/// at a wider pixel stride) equals the affine pass, then the convolution, bit for bit: the
+/// same arithmetic per value and the same sums (prepacked weights); depths over one 128-channel chunk, row
+/// counts off the tiles, packed and in-place weights, every instruction set. A prologue on a
+/// 3×3 convolution is an error.
+#[test]
+fn pointwise_prologue_equals_the_affine_then_the_convolution() {
+    let mut rng = Rng::new(19);
+    for (ci, &(rows, cin, cout, extra)) in [(7, 5, 3, 0), (50, 64, 128, 16), (131, 300, 40, 7), (1, 17, 64, 1)]
+        .iter()
+        .enumerate()
+    {
+        let stride = cin + extra;
+        let x = random(&mut rng, &[rows * stride]);
+        let w = random(&mut rng, &[cin, cout]);
+        let scale = random(&mut rng, &[cin]);
+        let shift = random(&mut rng, &[cin]);
+        let bias = random(&mut rng, &[cout]);
+        let act = if ci % 2 == 0 {
+            ActSpec::from_activation(Activation::Relu).unwrap()
+        } else {
+            ActSpec::relu_general(0.2, Some(1.5), 0.0).unwrap()
+        };
+        let mut mapped = vec![0.0f32; rows * cin];
+        super::super::pointwise::affine(Some((x.data(), stride)), &mut mapped, scale.data(), shift.data(), &act)
+            .unwrap();
+        let g = conv2d_geometry("t", &[rows, 1, 1, cin], &[1, 1, cin, cout], &Conv2dParams::default()).unwrap();
+        for isa in Isa::available() {
+            let packed = PackedWeights::pack(isa, w.data(), cin, cout, 1).unwrap();
+            for weights in [Weights::Packed(&packed), Weights::Raw(w.data())] {
+                let run = |input: &[f32], prologue: Option<Prologue>| {
+                    let mut y = vec![0.0f32; rows * cout];
+                    conv2d(
+                        isa,
+                        ConvArgs {
+                            geometry: &g,
+                            x: input,
+                            weights,
+                            epilogue: ActSpec::LINEAR.with_bias(Some(bias.data())),
+                            residual: None,
+                            y: &mut y,
+                            y_stride: cout,
+                            prologue,
+                        },
+                    )
+                    .unwrap();
+                    y
+                };
+                let want = run(&mapped, None);
+                let pro = Prologue {
+                    scale: scale.data(),
+                    shift: shift.data(),
+                    act,
+                    x_stride: stride,
+                };
+                let got = run(x.data(), Some(pro));
+                if matches!(weights, Weights::Packed(_)) {
+                    assert_eq!(got, want, "{isa:?} case {ci}");
+                } else {
+                    // A few rows of in-place weights are streamed without the prologue (another
+                    // summation order): equal up to rounding.
+                    for (a, b) in got.iter().zip(&want) {
+                        assert!(
+                            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                            "{isa:?} case {ci}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let g = conv2d_geometry("t", &[1, 4, 4, 2], &[3, 3, 2, 2], &Conv2dParams::default()).unwrap();
+    let w = vec![0.0f32; 36];
+    let mut y = vec![0.0f32; 8];
+    let err = conv2d(
+        crate::kernels::isa(),
+        ConvArgs {
+            geometry: &g,
+            x: &[0.0; 32],
+            weights: Weights::Raw(&w),
+            epilogue: Epilogue::linear(),
+            residual: None,
+            y: &mut y,
+            y_stride: 2,
+            prologue: Some(Prologue {
+                scale: &[1.0, 1.0],
+                shift: &[0.0, 0.0],
+                act: ActSpec::LINEAR,
+                x_stride: 2,
+            }),
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("1×1"), "{err}");
 }

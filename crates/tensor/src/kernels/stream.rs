@@ -217,6 +217,7 @@ mod tests {
                         residual,
                         y: $y,
                         y_stride: ys,
+                        prologue: None,
                     }
                 };
             }
@@ -251,6 +252,7 @@ mod tests {
             residual: None,
             y: &mut y,
             y_stride: 4,
+            prologue: None,
         };
         let e = dense(args, &w).unwrap_err().to_string();
         assert!(e.contains("dense_stream") && e.contains("1..=16 rows"), "{e}");
@@ -270,6 +272,7 @@ mod tests {
             residual: None,
             y: &mut y,
             y_stride: 4,
+            prologue: None,
         };
         let e = dense(args, &w[..31]).unwrap_err().to_string();
         assert!(e.contains("kernel 31"), "{e}");

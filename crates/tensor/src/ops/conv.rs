@@ -24,6 +24,7 @@ use crate::error::{arg_err, shape_err, Result};
 use crate::kernels;
 use crate::kernels::act::ActSpec;
 use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
+use crate::kernels::winograd::WinogradWeights;
 use crate::ops::batchnorm::FusedRelu;
 use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_direct;
@@ -200,21 +201,32 @@ pub fn conv2d_backward_parts(
 const IMPLICIT_MIN_CHANNELS: usize = 8;
 
 /// The forward on the implicit-GEMM kernels the inference plan runs, bias and `act` in the
-/// epilogue.
+/// epilogue; a 3×3 stride-1 convolution large enough by Winograd's F(4×4, 3×3), as the plan
+/// runs it ([`kernels::winograd::worth`]).
 fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, act: ActSpec) -> Result<Vec<f32>> {
     let isa = kernels::isa();
     let mut y = crate::kernels::zeros(g.n * g.oh() * g.ow() * g.cout);
-    let packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
+    // The weights change every training step: transformed or packed anew each call (a small
+    // part of the convolution's own work).
+    let (packed, wino);
+    let weights = if kernels::winograd::worth(g) {
+        wino = WinogradWeights::pack(isa, w, g.cin, g.cout)?;
+        Weights::Winograd(&wino)
+    } else {
+        packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
+        Weights::Packed(&packed)
+    };
     kernels::conv::conv2d(
         isa,
         ConvArgs {
             geometry: g,
             x,
-            weights: Weights::Packed(&packed),
+            weights,
             epilogue: act.with_bias(bias),
             residual: None,
             y: &mut y,
             y_stride: g.cout,
+            prologue: None,
         },
     )?;
     Ok(y)

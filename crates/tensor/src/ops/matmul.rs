@@ -401,6 +401,7 @@ fn dense_input_grad(gy: &[f32], w: &[f32], rows: usize, fan_in: usize, fan_out: 
             residual: None,
             y: &mut dx,
             y_stride: fan_in,
+            prologue: None,
         },
     )?;
     Ok(dx)

@@ -179,6 +179,7 @@ impl Plan {
         b.pack_weights()?;
         b.band_expansions();
         b.band_projections();
+        b.input_maps();
         let (buffer_slot, slot_len) = arena::place(&mut b, &outputs);
         let weights_seen = model.weights().iter().map(|w| (w.id, w.value.clone())).collect();
         Ok(Plan {
@@ -583,6 +584,7 @@ fn conv_step(geometry: tensor::ops::conv_gemm::ConvGeometry, kernel: Tensor, bia
         bias: bias.map(|b| b.data().to_vec()),
         act: ActSpec::LINEAR,
         residual: None,
+        prologue: None,
     }
 }
 

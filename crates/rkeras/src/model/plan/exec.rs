@@ -6,7 +6,7 @@ use super::{Loc, MergeKind, Plan, Step, StepKind, ValueId};
 use crate::error::{KerasError, Result};
 use crate::layers::CallCtx;
 use crate::model::Model;
-use tensor::kernels::conv::{conv2d, ConvArgs, Weights};
+use tensor::kernels::conv::{conv2d, ConvArgs, Prologue, Weights};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
 use tensor::kernels::pointwise::{affine, global_pool, pool2d};
 use tensor::ops::conv::{Conv2dParams, ConvGeometry};
@@ -175,8 +175,13 @@ impl Plan {
                 bias,
                 act,
                 residual,
+                prologue,
             } => {
-                let x = contiguous(input(0))?;
+                // With an input map, the input is read at its own pixel stride.
+                let x = match prologue {
+                    Some(_) => input(0),
+                    None => contiguous(input(0))?,
+                };
                 let res = residual.map(|r| ctx.view(r));
                 conv2d(
                     self.isa,
@@ -188,6 +193,12 @@ impl Plan {
                         residual: res.map(|r| (r.slice(), r.stride)),
                         y: out.slice_mut(),
                         y_stride: out.stride,
+                        prologue: prologue.as_ref().map(|p| Prologue {
+                            scale: &p.scale,
+                            shift: &p.shift,
+                            act: p.act,
+                            x_stride: x.stride,
+                        }),
                     },
                 )?;
             }
@@ -421,6 +432,7 @@ impl Pointwise<'_> {
                 residual,
                 y,
                 y_stride,
+                prologue: None,
             },
         )?;
         Ok(())

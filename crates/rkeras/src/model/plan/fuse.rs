@@ -346,4 +346,49 @@ impl Builder<'_> {
             }
         }
     }
+
+    /// Channel affine (+ clamp) → 1×1 convolution that alone reads it (DenseNet's BN + ReLU
+    /// before each layer's bottleneck, over the block's concatenation): the convolution maps
+    /// its input as it reads it ([`tensor::kernels::conv::Prologue`]), straight from the
+    /// affine's own (possibly strided) input, so the normalized tensor is never written whole
+    /// and read back. The same arithmetic per value. Runs after the banding rules.
+    pub fn input_maps(&mut self) {
+        for ai in 0..self.steps.len() {
+            let StepKind::Affine { act, .. } = &self.steps[ai].kind else {
+                continue;
+            };
+            let v = self.steps[ai].output;
+            if self.steps[ai].dead || act.post.is_some() || !self.sole_use(v) {
+                continue;
+            }
+            let Some(ci) = self.steps.iter().position(|s| !s.dead && s.inputs.contains(&v)) else {
+                continue;
+            };
+            let conv = &self.steps[ci];
+            let StepKind::Conv {
+                geometry,
+                prologue: None,
+                ..
+            } = &conv.kind
+            else {
+                continue;
+            };
+            if !geometry.is_pointwise()
+                || conv.inputs.iter().position(|&i| i == v) != Some(0)
+                || conv.inputs[1..].contains(&v)
+            {
+                continue;
+            }
+            let src = self.steps[ai].inputs[0];
+            let StepKind::Affine { scale, shift, act } = std::mem::replace(&mut self.steps[ai].kind, StepKind::Copy)
+            else {
+                continue;
+            };
+            self.steps[ai].dead = true;
+            self.steps[ci].inputs[0] = src;
+            if let StepKind::Conv { prologue, .. } = &mut self.steps[ci].kind {
+                *prologue = Some(Box::new(super::InputMap { scale, shift, act }));
+            }
+        }
+    }
 }

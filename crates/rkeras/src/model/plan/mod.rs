@@ -104,6 +104,14 @@ impl ConvWeights {
     }
 }
 
+/// `x·scale[c] + shift[c]`, then a clamp-type activation.
+#[derive(Debug, Clone)]
+pub(crate) struct InputMap {
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+    pub act: ActSpec,
+}
+
 /// What a step computes.
 #[derive(Debug, Clone)]
 pub(crate) enum StepKind {
@@ -114,6 +122,9 @@ pub(crate) enum StepKind {
         bias: Option<Vec<f32>>,
         act: ActSpec,
         residual: Option<ValueId>,
+        /// The channel affine (a BatchNormalization + ReLU) of a dead step that made this
+        /// 1×1 convolution's input, applied as the input is read (its input is that step's).
+        prologue: Option<Box<InputMap>>,
     },
     /// Depthwise convolution with bias and activation; with `expand`, its input is made band
     /// by band by that (dead) 1×1 convolution step, whose input this step reads instead
@@ -246,10 +257,15 @@ impl Plan {
         for st in self.steps.iter().filter(|s| !s.dead) {
             let what = match &st.kind {
                 StepKind::Conv {
-                    act, residual, weights, ..
+                    act,
+                    residual,
+                    weights,
+                    prologue,
+                    ..
                 } => {
                     format!(
-                        "{}{}{}",
+                        "{}{}{}{}",
+                        if prologue.is_some() { "affine+" } else { "" },
                         if matches!(weights, ConvWeights::Winograd(_)) {
                             "winograd"
                         } else {

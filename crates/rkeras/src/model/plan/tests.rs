@@ -160,6 +160,14 @@ fn densenet_blocks_share_one_buffer() {
     let model = app("DenseNet121", (32, 32, 3), false);
     let d = model.inference_plan(&[vec![1, 32, 32, 3]]).unwrap().describe();
     assert_eq!(d.matches(": copy").count(), 4, "{d}");
+    // Each layer's BatchNormalization + ReLU over the concatenation is its bottleneck 1×1
+    // convolution's input map (58 layers and 3 transitions), read from the shared buffer.
+    assert_eq!(d.matches(": affine+conv").count(), 61, "{d}");
+    assert!(
+        d.contains("conv2_block2_1_conv: affine+conv+clamp [1, 8, 8, 128]"),
+        "{d}"
+    );
+    assert!(d.contains("pool2_conv: affine+conv [1, 8, 8, 128]"), "{d}");
     // The first block grows 64 → 256 channels in one buffer.
     assert!(
         d.contains("conv2_block6_2_conv: conv [1, 8, 8, 32] →[224..] of 256"),
