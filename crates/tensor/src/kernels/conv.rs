@@ -100,7 +100,7 @@ impl PackedWeights {
 
     /// Zero panels for `groups` groups of `cout_g` columns over `depth` rows, in `isa`'s panel
     /// width (the columns past `cout_g` in a group's last panel stay zero).
-    fn zeroed(isa: Isa, depth: usize, cout_g: usize, groups: usize) -> PackedWeights {
+    pub(super) fn zeroed(isa: Isa, depth: usize, cout_g: usize, groups: usize) -> PackedWeights {
         let nr = tile_shape(isa, cout_g).1;
         let panels = cout_g.div_ceil(nr);
         PackedWeights {
@@ -159,6 +159,11 @@ impl PackedWeights {
     /// The packed values, `[group][panel][depth][nr]`, starting on a 64-byte boundary.
     pub fn data(&self) -> &[f32] {
         self.data.as_slice()
+    }
+
+    /// The values, writable, and the panel width (for packers of their own).
+    pub(super) fn data_mut(&mut self) -> (&mut [f32], usize) {
+        (self.data.as_mut_slice(), self.nr)
     }
 }
 

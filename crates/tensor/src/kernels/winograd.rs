@@ -63,8 +63,24 @@ impl WinogradWeights {
                 ),
             );
         }
-        let u = transform_kernel(kernel, cin, cout);
-        let packed = PackedWeights::pack(isa, &u, XI * cin, cout, 1)?;
+        let depth = XI * cin;
+        let mut packed = PackedWeights::zeroed(isa, depth, cout, 1);
+        let (data, nr) = packed.data_mut();
+        let out = OutPtr(data.as_mut_ptr());
+        // Straight into the panels (`[panel][ξ·cin + ci][nr]`), one input channel a task: no
+        // unpacked copy (37 MiB for a 512 → 512 layer) is ever held.
+        use rayon::prelude::*;
+        (0..cin).into_par_iter().for_each(|ci| {
+            for co in 0..cout {
+                let u = transform_pair(kernel, cin, cout, ci, co);
+                let (p, j) = (co / nr, co % nr);
+                for (xi, &v) in u.iter().enumerate() {
+                    // SAFETY: row `ξ·cin + ci` of panel `p`, column `j < nr`, lies inside the
+                    // `panels·depth·nr` values; tasks write disjoint rows (their own `ci`).
+                    unsafe { *out.get().add((p * depth + xi * cin + ci) * nr + j) = v };
+                }
+            }
+        });
         Ok(WinogradWeights { cin, cout, packed })
     }
 
@@ -120,26 +136,22 @@ const AT: [[f32; A]; M] = [
     [0.0, -1.0, 1.0, 0.125, -8.0, 1.0],
 ];
 
-/// `U[ξ = 6i + j][ci][co] = (G g Gᵀ)[i][j]` for every channel pair, row-major
-/// `(36·cin) × cout`.
-fn transform_kernel(kernel: &[f32], cin: usize, cout: usize) -> Vec<f32> {
-    let mut u = vec![0.0f32; XI * cin * cout];
-    for ci in 0..cin {
-        for co in 0..cout {
-            let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
-            // t = G g (6 × 3), then t Gᵀ (6 × 6).
-            let mut t = [[0.0f64; 3]; A];
-            for (i, row) in t.iter_mut().enumerate() {
-                for (b, v) in row.iter_mut().enumerate() {
-                    *v = (0..3).map(|a| G[i][a] * g(a, b)).sum();
-                }
-            }
-            for i in 0..A {
-                for j in 0..A {
-                    let v: f64 = (0..3).map(|b| t[i][b] * G[j][b]).sum();
-                    u[((i * A + j) * cin + ci) * cout + co] = v as f32;
-                }
-            }
+/// `(G g Gᵀ)[ξ = 6i + j]` of the 3×3 kernel of input channel `ci`, output channel `co`, in
+/// f64, rounded once.
+fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize) -> [f32; XI] {
+    let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
+    // t = G g (6 × 3), then t Gᵀ (6 × 6).
+    let mut t = [[0.0f64; 3]; A];
+    for (i, row) in t.iter_mut().enumerate() {
+        for (b, v) in row.iter_mut().enumerate() {
+            *v = (0..3).map(|a| G[i][a] * g(a, b)).sum();
+        }
+    }
+    let mut u = [0.0f32; XI];
+    for i in 0..A {
+        for j in 0..A {
+            let v: f64 = (0..3).map(|b| t[i][b] * G[j][b]).sum();
+            u[i * A + j] = v as f32;
         }
     }
     u
@@ -848,7 +860,7 @@ mod tests {
         for tap in 0..9 {
             let mut k = [0.0f32; 9];
             k[tap] = 1.0;
-            let u = transform_kernel(&k, 1, 1);
+            let u = transform_pair(&k, 1, 1, 0, 0);
             for i in 0..A {
                 for j in 0..A {
                     let want = G[i][tap / 3] * G[j][tap % 3];
