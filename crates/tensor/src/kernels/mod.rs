@@ -149,7 +149,9 @@ pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// Runs `f` inside a function compiled for the kernels' instruction set, so that the plain
 /// loops `f` inlines (the tape's element-wise maps) vectorize to AVX-512 or AVX2 instead of
-/// the crate's baseline (SSE2 on x86-64). Element-wise results are the same on every
+/// the crate's baseline (SSE2 on x86-64). Pass the closure as `#[inline(always)] || …`: a
+/// closure the compiler does not inline here is compiled for the baseline (the optimizer
+/// updates and the plan's channel affine ran as SSE code until they were marked). Element-wise results are the same on every
 /// instruction set: Rust never contracts `a·b + c` into a fused multiply-add by itself.
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {

@@ -50,7 +50,10 @@ pub fn pool2d(g: &Pool2dGeometry, max: bool, zeros: bool, x: &[f32], y: &mut [f3
             // row `out` holds `ow·c` values.
             return unsafe { avx512::pool_row(g, max, zeros, x, r / oh, r % oh, out, act) };
         }
-        super::vectorized(|| pool_row(g, max, zeros, x, r / oh, r % oh, out, act))
+        super::vectorized(
+            #[inline(always)]
+            || pool_row(g, max, zeros, x, r / oh, r % oh, out, act),
+        )
     });
     Ok(())
 }
@@ -277,31 +280,34 @@ pub fn affine(x: Option<(&[f32], usize)>, io: &mut [f32], scale: &[f32], shift: 
         if out.is_empty() {
             return;
         }
-        super::vectorized(|| {
-            match x {
-                Some((x, stride)) => {
-                    let x = &x[start / c * stride..];
-                    for (p, o) in out.chunks_exact_mut(c).enumerate() {
-                        let src = &x[p * stride..p * stride + c];
-                        for (((o, &v), &a), &b) in o.iter_mut().zip(src).zip(scale).zip(shift) {
-                            *o = clamp(v * a + b);
+        super::vectorized(
+            #[inline(always)]
+            || {
+                match x {
+                    Some((x, stride)) => {
+                        let x = &x[start / c * stride..];
+                        for (p, o) in out.chunks_exact_mut(c).enumerate() {
+                            let src = &x[p * stride..p * stride + c];
+                            for (((o, &v), &a), &b) in o.iter_mut().zip(src).zip(scale).zip(shift) {
+                                *o = clamp(v * a + b);
+                            }
+                        }
+                    }
+                    None => {
+                        for o in out.chunks_exact_mut(c) {
+                            for ((o, &a), &b) in o.iter_mut().zip(scale).zip(shift) {
+                                *o = clamp(*o * a + b);
+                            }
                         }
                     }
                 }
-                None => {
-                    for o in out.chunks_exact_mut(c) {
-                        for ((o, &a), &b) in o.iter_mut().zip(scale).zip(shift) {
-                            *o = clamp(*o * a + b);
-                        }
+                if let Some(f) = act.post {
+                    for v in out.iter_mut() {
+                        *v = f(*v);
                     }
                 }
-            }
-            if let Some(f) = act.post {
-                for v in out.iter_mut() {
-                    *v = f(*v);
-                }
-            }
-        })
+            },
+        )
     };
     let (head, tail) = io.split_at_mut(full);
     if !head.is_empty() {

@@ -83,7 +83,10 @@ pub fn dense(args: ConvArgs, w: &[f32]) -> Result<()> {
         let (c0, c1) = (b * block, ((b + 1) * block).min(n));
         let cw = c1 - c0;
         SUMS.with_borrow_mut(|acc| {
-            super::vectorized(|| column_block(acc, x, w, m, k, n, c0, c1));
+            super::vectorized(
+                #[inline(always)]
+                || column_block(acc, x, w, m, k, n, c0, c1),
+            );
             for r in 0..m {
                 let res = residual.map(|(rv, rs)| &rv[r * rs + c0..r * rs + c1]);
                 // SAFETY: `y` holds `(m − 1)·ys + n` values (checked above); the blocks'

@@ -306,11 +306,14 @@ pub(crate) fn bias_grad(gy: &[f32], c: usize) -> Vec<f32> {
             let part = &gy[k * block..((k + 1) * block).min(gy.len())];
             let runs = part.chunks_exact(lanes);
             let rest = runs.remainder();
-            crate::kernels::vectorized(|| {
-                for run in runs {
-                    acc.iter_mut().zip(run).for_each(|(a, v)| *a += v);
-                }
-            });
+            crate::kernels::vectorized(
+                #[inline(always)]
+                || {
+                    for run in runs {
+                        acc.iter_mut().zip(run).for_each(|(a, v)| *a += v);
+                    }
+                },
+            );
             for row in rest.chunks_exact(c) {
                 acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
             }

@@ -229,7 +229,10 @@ pub(crate) fn im2col(x: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize
 /// dropped.
 pub(crate) fn col2im_add(dcol: &[f32], g: &ConvGeometry, gi: usize, r0: usize, m: usize, dx: &mut [f32], n0: usize) {
     // The adds vectorize to the CPU's ISA there (the same sums in the same order).
-    crate::kernels::vectorized(|| col2im_add_rows(dcol, g, gi, r0, m, dx, n0))
+    crate::kernels::vectorized(
+        #[inline(always)]
+        || col2im_add_rows(dcol, g, gi, r0, m, dx, n0),
+    )
 }
 
 #[inline(always)]

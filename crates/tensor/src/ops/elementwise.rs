@@ -31,11 +31,14 @@ pub(crate) const PAR_CHUNK: usize = 1 << 13;
 /// `f` applied to every value; parallel over chunks for large inputs.
 pub(crate) fn map_slice(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let kernel = |o: &mut [MaybeUninit<f32>], s: &[f32]| {
-        crate::kernels::vectorized(|| {
-            o.iter_mut().zip(s).for_each(|(o, &v)| {
-                o.write(f(v));
-            })
-        })
+        crate::kernels::vectorized(
+            #[inline(always)]
+            || {
+                o.iter_mut().zip(s).for_each(|(o, &v)| {
+                    o.write(f(v));
+                })
+            },
+        )
     };
     // SAFETY: `write_chunks` hands `kernel` output chunks as long as the input's.
     unsafe { write_chunks(x.len(), x, x, x, |o, a, _, _| kernel(o, a)) }
@@ -47,11 +50,14 @@ pub(crate) fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) 
         return zip3_map(a, b, a, |x, y, _| f(x, y));
     }
     let kernel = |o: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32]| {
-        crate::kernels::vectorized(|| {
-            o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| {
-                o.write(f(x, y));
-            })
-        })
+        crate::kernels::vectorized(
+            #[inline(always)]
+            || {
+                o.iter_mut().zip(a).zip(b).for_each(|((o, &x), &y)| {
+                    o.write(f(x, y));
+                })
+            },
+        )
     };
     // SAFETY: as in `map_slice`; `a` and `b` have the output's length.
     unsafe { write_chunks(a.len(), a, b, a, |o, a, b, _| kernel(o, a, b)) }
@@ -70,11 +76,14 @@ pub(crate) fn zip3_map(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32
         return out;
     }
     let kernel = |o: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], c: &[f32]| {
-        crate::kernels::vectorized(|| {
-            o.iter_mut().zip(a).zip(b).zip(c).for_each(|(((o, &x), &y), &z)| {
-                o.write(f(x, y, z));
-            })
-        })
+        crate::kernels::vectorized(
+            #[inline(always)]
+            || {
+                o.iter_mut().zip(a).zip(b).zip(c).for_each(|(((o, &x), &y), &z)| {
+                    o.write(f(x, y, z));
+                })
+            },
+        )
     };
     // SAFETY: as in `map_slice`; all three inputs have the output's length.
     unsafe { write_chunks(a.len(), a, b, c, kernel) }

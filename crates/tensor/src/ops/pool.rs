@@ -378,7 +378,12 @@ fn max_forward<const ARG: bool>(x: &Tensor, g: &Pool2dGeometry) -> Result<(Tenso
     let out = pool_rows(x, g, ARG.then_some(&mut arg[..]), |img, oy, o, a| {
         // The scratch is taken outside the vectorized region, so that the row's loops are
         // compiled inside it (a thread-local's accessor is a function of its own).
-        MAX_SCRATCH.with_borrow_mut(|s| crate::kernels::vectorized(|| max_row::<ARG>(s, img, g, oy, o, a)))
+        MAX_SCRATCH.with_borrow_mut(|s| {
+            crate::kernels::vectorized(
+                #[inline(always)]
+                || max_row::<ARG>(s, img, g, oy, o, a),
+            )
+        })
     })?;
     Ok((out, arg))
 }

@@ -80,7 +80,12 @@ impl Optimizer {
         tasks.par_iter_mut().for_each(|(g, w, s)| {
             // Compiled for the CPU's vector ISA (the crate's baseline is SSE2); the same
             // per-element operations, so the same results.
-            flush_denormals(|| tensor::kernels::vectorized(|| update_step(kind, iterations, lr, g, w, s)));
+            flush_denormals(|| {
+                tensor::kernels::vectorized(
+                    #[inline(always)]
+                    || update_step(kind, iterations, lr, g, w, s),
+                )
+            });
         });
         self.iterations += 1;
         Ok(())
