@@ -1,5 +1,5 @@
 //! The inference kernels (`tensor::kernels`) at the applications' shapes, against the tape
-//! ops they replace in inference (`ops::conv::conv2d`, im2col + GEMM; `ops::depthwise`), and
+//! ops they replace in inference (`ops::conv::conv2d`, whichever path it takes for the shape; `ops::depthwise`), and
 //! as a share of this machine's measured FMA peak.
 //!
 //! Cases: the 3×3 64→64 56×56 batch 8 (`same`), a 1×1 128→128 56×56 batch 8, ResNet50's
@@ -144,7 +144,7 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
             },
         );
     }
-    bench(&format!("{label} tape op (im2col + gemm)"), flops, peak, || {
+    bench(&format!("{label} tape op (ops::conv::conv2d)"), flops, peak, || {
         black_box(conv2d(&xt, &wt, Some(&b), &p).expect("runs"));
     });
 }

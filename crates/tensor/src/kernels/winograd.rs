@@ -182,9 +182,11 @@ pub fn applies(g: &ConvGeometry) -> bool {
 /// off (for comparisons).
 pub fn worth(g: &ConvGeometry) -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0")) {
-        return false;
-    }
+    !*OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0")) && pays(g)
+}
+
+/// [`worth`]'s measured rule, whatever `RKERAS_WINOGRAD` says.
+fn pays(g: &ConvGeometry) -> bool {
     let tiles = g.n * g.oh().div_ceil(M) * g.ow().div_ceil(M);
     let covered = (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(M) * g.ow().next_multiple_of(M)).max(1) as f64;
     let pairs = g.cin * g.cout;
@@ -551,9 +553,8 @@ unsafe fn input_tile(g: &ConvGeometry, x: &[f32], t: usize, th: usize, tw: usize
                     copy_lanes(x.as_ptr().add(p + c0), c.as_mut_ptr(), n);
                 }
             }
-            let r = bt(&col);
-            for i in 0..A {
-                tcol[i][dx] = r[i];
+            for (row, v) in tcol.iter_mut().zip(bt(&col)) {
+                row[dx] = v;
             }
         }
         // Then along its rows: V[i][j] = Σ_dx t[i][dx] Bᵀ[j][dx].
@@ -606,9 +607,8 @@ unsafe fn output_tile(
                 let src = m.get().add(((i * A + j) * cap + slot) * cout + c0);
                 copy_lanes(src, c.as_mut_ptr(), n);
             }
-            let r = at(&col);
-            for a in 0..M {
-                s[a][j] = r[a];
+            for (row, v) in s.iter_mut().zip(at(&col)) {
+                row[j] = v;
             }
         }
         let mut bias = [0.0f32; L];
@@ -868,6 +868,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Where Winograd is used: the layers the kernels bench measured faster, and not the ones
+    /// it measured slower or the memory rule keeps direct.
+    #[test]
+    fn worth_follows_the_measured_shapes() {
+        let geo = |n: usize, hw: usize, cin: usize, cout: usize, padding: Padding| {
+            conv2d_geometry(
+                "t",
+                &[n, hw, hw, cin],
+                &[3, 3, cin, cout],
+                &Conv2dParams::new((1, 1), padding),
+            )
+            .unwrap()
+        };
+        // VGG16's blocks, ResNet50's stage 4 at batch 1 (many channel pairs), DenseNet121's
+        // first block.
+        assert!(pays(&geo(1, 224, 64, 64, Padding::Same)));
+        assert!(pays(&geo(1, 28, 512, 512, Padding::Same)));
+        assert!(pays(&geo(1, 14, 256, 256, Padding::Same)));
+        assert!(pays(&geo(1, 56, 128, 32, Padding::Same)));
+        // 32 input channels; DenseNet121 at 14×14, batch 1 (16 tiles, few pairs); a 3-channel
+        // stem; ResNet50's last stage below batch 16 (over 6144 kernel values a tile); a
+        // `valid` 13×13 output (a third of each tile's work outside); strides.
+        assert!(!pays(&geo(1, 149, 32, 32, Padding::Valid)));
+        assert!(!pays(&geo(1, 14, 128, 32, Padding::Same)));
+        assert!(!pays(&geo(1, 224, 3, 64, Padding::Same)));
+        assert!(!pays(&geo(8, 7, 512, 512, Padding::Same)));
+        assert!(!pays(&geo(32, 15, 64, 64, Padding::Valid)));
+        let strided = conv2d_geometry(
+            "t",
+            &[1, 56, 56, 64],
+            &[3, 3, 64, 64],
+            &Conv2dParams::new((2, 2), Padding::Same),
+        )
+        .unwrap();
+        assert!(!applies(&strided) && !pays(&strided));
     }
 
     #[test]
