@@ -1,6 +1,6 @@
 //! The inference kernels (`tensor::kernels`) at the applications' shapes, against the tape
-//! ops they replace in inference (`ops::conv::conv2d`, whichever path it takes for the shape; `ops::depthwise`), and
-//! as a share of this machine's measured FMA peak.
+//! ops they replace in inference (`ops::conv::conv2d`, whichever path it takes for the shape;
+//! `ops::depthwise`), and as a share of this machine's measured FMA peak.
 //!
 //! Cases: the 3×3 64→64 56×56 batch 8 (`same`), a 1×1 128→128 56×56 batch 8, ResNet50's
 //! 3×3 512→512 7×7 and 1×1 2048→512 7×7 at batch 1, MobileNetV2's 1×1 expand (16→96, 112×112)
