@@ -195,21 +195,30 @@ pub fn conv2d_backward_parts(
     Ok((dx, dw, Tensor::new(&[g.cout], db)?))
 }
 
+/// Fewest output tiles (4×4 pixels) for which the tape transforms a kernel for Winograd on
+/// every call: 196 tiles of a 256 → 256 layer gained 10% with the transform, 128 lost half.
+const TAPE_WINOGRAD_MIN_TILES: usize = 1024;
+
 /// Below this many input channels per group a tap is too short for the implicit GEMM's
 /// per-tap pointer walk (CIFAR's first layer, 3 channels, ran 40% slower there): im2col's
 /// contiguous `kh·kw·cin` rows win.
 const IMPLICIT_MIN_CHANNELS: usize = 8;
 
 /// The forward on the implicit-GEMM kernels the inference plan runs, bias and `act` in the
-/// epilogue; a 3×3 stride-1 convolution large enough by Winograd's F(4×4, 3×3), as the plan
-/// runs it ([`kernels::winograd::worth`]).
+/// epilogue; a 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) where the plan would
+/// ([`kernels::winograd::worth`]) and the tiles are many enough to pay for transforming the
+/// kernel on every call.
 fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, act: ActSpec) -> Result<Vec<f32>> {
     let isa = kernels::isa();
     let mut y = crate::kernels::zeros(g.n * g.oh() * g.ow() * g.cout);
-    // The weights change every training step: transformed or packed anew each call (a small
-    // part of the convolution's own work).
+    // The weights change every training step: transformed or packed anew each call. Packing
+    // is a small part of the convolution's own work; the Winograd transform (36 values per
+    // channel pair, 4× the kernel's memory) is not: 512 → 512 at 28×28, batch 1 (49 tiles)
+    // took 55–59 ms with it against 18 ms without. Only where many tiles share each
+    // transformed weight.
+    let tiles = g.n * g.oh().div_ceil(4) * g.ow().div_ceil(4);
     let (packed, wino);
-    let weights = if kernels::winograd::worth(g) {
+    let weights = if kernels::winograd::worth(g) && tiles >= TAPE_WINOGRAD_MIN_TILES {
         wino = WinogradWeights::pack(isa, w, g.cin, g.cout)?;
         Weights::Winograd(&wino)
     } else {
