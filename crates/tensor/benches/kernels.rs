@@ -96,13 +96,13 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
     let isa = isa();
     let packed = PackedWeights::pack(isa, wt.data(), k[0] * k[1] * k[2], k[3], 1).expect("packs");
     let mut y = vec![0.0f32; g.n * g.oh() * g.ow() * g.cout];
-    bench(&format!("{label} implicit GEMM ({})", isa.name()), flops, peak, || {
+    let mut run = |weights: Weights| {
         igemm(
             isa,
             ConvArgs {
                 geometry: &g,
                 x: xt.data(),
-                weights: Weights::Packed(&packed),
+                weights,
                 epilogue: Epilogue {
                     bias: Some(b.data()),
                     ..Epilogue::linear()
@@ -115,6 +115,9 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
         )
         .expect("runs");
         black_box(&y);
+    };
+    bench(&format!("{label} implicit GEMM ({})", isa.name()), flops, peak, || {
+        run(Weights::Packed(&packed))
     });
     if winograd::applies(&g) {
         let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3]).expect("packs");
@@ -122,26 +125,7 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
             &format!("{label} Winograd F(4x4,3x3) ({})", isa.name()),
             flops,
             peak,
-            || {
-                igemm(
-                    isa,
-                    ConvArgs {
-                        geometry: &g,
-                        x: xt.data(),
-                        weights: Weights::Winograd(&w),
-                        epilogue: Epilogue {
-                            bias: Some(b.data()),
-                            ..Epilogue::linear()
-                        },
-                        residual: None,
-                        y: &mut y,
-                        y_stride: g.cout,
-                        prologue: None,
-                    },
-                )
-                .expect("runs");
-                black_box(&y);
-            },
+            || run(Weights::Winograd(&w)),
         );
     }
     bench(&format!("{label} tape op (ops::conv::conv2d)"), flops, peak, || {

@@ -455,7 +455,7 @@ pub(super) fn check(args: &ConvArgs, m: usize, depth: usize) -> Result<()> {
 type TapAt = (isize, isize, isize);
 
 /// Zeros a padded tap points at (at least as long as any depth block's channels).
-static ZEROS: [f32; KC] = [0.0; KC];
+pub(super) static ZEROS: [f32; KC] = [0.0; KC];
 
 /// One depth block: taps `[t0, t1)`, channels `[c0, c1)` of each.
 #[derive(Clone, Copy)]
@@ -624,13 +624,17 @@ fn prologue_pointers(
     pre: &mut Vec<f32>,
 ) {
     let kc = blk.c1 - blk.c0;
-    pre.clear();
-    pre.resize(rows.len() * kc, 0.0);
+    let len = rows.len() * kc;
+    // Grown once; every value of the block's part is written before it is read.
+    if pre.len() < len {
+        pre.resize(len, 0.0);
+    }
+    let part = &mut pre[..len];
     by_isa!(
         isa,
         prologue_rows_avx512,
         prologue_rows_avx2,
-        prologue_rows(x, p, rows.start, blk.c0, kc, pre)
+        prologue_rows(x, p, rows.start, blk.c0, kc, part)
     );
     let start = rows.start;
     let base = pre.as_ptr();

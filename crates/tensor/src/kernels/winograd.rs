@@ -21,7 +21,7 @@
 //! [`super::conv::conv2d_reference`] (the naive loop over the untransformed kernel) is the
 //! twin it is tested against; [`super::conv::conv2d`] runs it for [`super::conv::Weights::Winograd`].
 
-use super::conv::{ConvArgs, PackedWeights};
+use super::conv::{ConvArgs, PackedWeights, ZEROS};
 use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
 use super::{Isa, OutPtr};
 use crate::error::{shape_err, Result};
@@ -41,8 +41,6 @@ const SUM_CHUNK: usize = 128;
 /// Bytes of one block's transformed input and output (`36·tiles·(cin + cout)` floats):
 /// within the last-level cache, which both workers share.
 const BLOCK_BYTES: usize = 6 << 20;
-
-static ZEROS: [f32; SUM_CHUNK] = [0.0; SUM_CHUNK];
 
 /// A 3×3 kernel transformed and packed for [`conv2d`].
 #[derive(Debug, Clone)]
@@ -93,11 +91,6 @@ impl WinogradWeights {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.packed.bytes()
-    }
-
-    /// Input and output channels.
-    pub fn channels(&self) -> (usize, usize) {
-        (self.cin, self.cout)
     }
 }
 
@@ -187,9 +180,14 @@ pub fn worth(g: &ConvGeometry) -> bool {
     !*OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0")) && pays(g)
 }
 
+/// Output tiles (4×4 pixels, the last row and column of tiles partly outside) of a geometry.
+pub fn tiles(g: &ConvGeometry) -> usize {
+    g.n * g.oh().div_ceil(M) * g.ow().div_ceil(M)
+}
+
 /// [`worth`]'s measured rule, whatever `RKERAS_WINOGRAD` says.
 fn pays(g: &ConvGeometry) -> bool {
-    let tiles = g.n * g.oh().div_ceil(M) * g.ow().div_ceil(M);
+    let tiles = tiles(g);
     let covered = (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(M) * g.ow().next_multiple_of(M)).max(1) as f64;
     let pairs = g.cin * g.cout;
     applies(g)
@@ -234,7 +232,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
     }
     super::conv::check(&args, g.n * g.oh() * g.ow(), 9 * g.cin)?;
     let (th, tw) = (g.oh().div_ceil(M), g.ow().div_ceil(M));
-    let total = g.n * th * tw;
+    let total = tiles(g);
     if total == 0 {
         return Ok(());
     }
@@ -368,13 +366,12 @@ impl Job<'_> {
     /// slots' rows.
     unsafe fn input(&self, t0: usize, slots: std::ops::Range<usize>, v: OutPtr, cap: usize) {
         let (g, x, th, tw) = (self.g, self.x, self.th, self.tw);
-        match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => input_tiles_avx512(g, x, t0, slots, th, tw, v, cap),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => input_tiles_avx2(g, x, t0, slots, th, tw, v, cap),
-            _ => input_tiles(g, x, t0, slots, th, tw, v, cap),
-        }
+        by_isa!(
+            self.isa,
+            input_tiles_avx512,
+            input_tiles_avx2,
+            input_tiles(g, x, t0, slots, th, tw, v, cap)
+        )
     }
 
     /// The output transform and epilogue of block slots `slots` from `m`.
@@ -384,37 +381,71 @@ impl Job<'_> {
     /// these tiles' output pixels.
     unsafe fn output(&self, t0: usize, slots: std::ops::Range<usize>, m: OutPtr, cap: usize) {
         let (g, e, r, y, ys, th, tw) = (self.g, &self.epi, self.res, self.y, self.y_stride, self.th, self.tw);
-        match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => output_tiles_avx512(g, e, r, y, ys, t0, slots, th, tw, m, cap),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => output_tiles_avx2(g, e, r, y, ys, t0, slots, th, tw, m, cap),
-            _ => output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, cap),
-        }
+        by_isa!(
+            self.isa,
+            output_tiles_avx512,
+            output_tiles_avx2,
+            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, cap)
+        )
     }
 
-    /// Matrix `xi`, panel `p` of the block's GEMMs.
+    /// `M[ξ][0..count] (panel p) = V[ξ][0..count] · U[ξ] (panel p)`: matrix `xi`, panel `p`
+    /// of the block's GEMMs, the depth in [`SUM_CHUNK`]-channel chunks.
     ///
     /// # Safety
-    /// As [`gemm`]; no other task writes this (matrix, panel) of `m`.
+    /// `v` holds the block's `36·cap·cin` transformed values, `m` room for `36·cap·cout`,
+    /// `count ≤ cap`; no other task writes this (matrix, panel) of `m`.
     unsafe fn gemm(&self, v: OutPtr, m: OutPtr, xi: usize, p: usize, cap: usize, count: usize) {
-        let (cin, cout) = (self.g.cin, self.g.cout);
-        let panel_len = XI * cin * self.nr;
-        gemm(
-            self.isa,
-            v,
-            m,
-            self.u.as_ptr(),
-            panel_len,
-            xi,
-            p,
-            cap,
-            count,
-            cin,
-            cout,
-            self.mr_max,
-            self.nr,
-        )
+        let (isa, cin, cout, mr_max, nr) = (self.isa, self.g.cin, self.g.cout, self.mr_max, self.nr);
+        let panel_len = XI * cin * nr;
+        let u = self.u.as_ptr();
+        let col0 = p * nr;
+        let nc = nr.min(cout - col0);
+        let b0 = u.add(p * panel_len + xi * cin * nr);
+        let mut dummy = [0.0f32; 64];
+        let mut r0 = 0;
+        while r0 < count {
+            let real = mr_max.min(count - r0);
+            let mr = kernel_rows(isa, nr, real);
+            let mut c = [dummy.as_mut_ptr(); MAX_MR];
+            let mut rows = [ZEROS.as_ptr(); MAX_MR];
+            for r in 0..real {
+                c[r] = m.get().add((xi * cap + r0 + r) * cout + col0);
+                rows[r] = v.get().add((xi * cap + r0 + r) * cin);
+            }
+            let mut k0 = 0;
+            while k0 < cin {
+                let kc = SUM_CHUNK.min(cin - k0);
+                let mut a = [ZEROS.as_ptr(); MAX_MR];
+                for r in 0..real {
+                    a[r] = rows[r].add(k0);
+                }
+                let t = Tile {
+                    taps: 1,
+                    kc,
+                    mr,
+                    nc,
+                    nr,
+                    a: a.as_ptr(),
+                    b: b0.add(k0 * nr),
+                    ldb: nr,
+                    full_b: true,
+                    c,
+                    accumulate: k0 > 0,
+                    last: false,
+                    bias: std::ptr::null(),
+                    res: [std::ptr::null(); MAX_MR],
+                    has_res: false,
+                    lo: f32::NEG_INFINITY,
+                    hi: f32::INFINITY,
+                    slope: 1.0,
+                    has_slope: false,
+                };
+                run_tile(isa, &t);
+                k0 += kc;
+            }
+            r0 += real;
+        }
     }
 }
 
@@ -645,76 +676,6 @@ unsafe fn output_tile(
             }
         }
         c0 += n;
-    }
-}
-
-/// `M[ξ][0..count] (panel p) = V[ξ][0..count] · U[ξ] (panel p)`, the depth in chunks.
-///
-/// # Safety
-/// `v` holds the block's `36·cap·cin` transformed values, `m` room for `36·cap·cout`, `u` the
-/// packed panels (`panel_len` values each), `count ≤ cap`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
-    isa: Isa,
-    v: OutPtr,
-    m: OutPtr,
-    u: *const f32,
-    panel_len: usize,
-    xi: usize,
-    p: usize,
-    cap: usize,
-    count: usize,
-    cin: usize,
-    cout: usize,
-    mr_max: usize,
-    nr: usize,
-) {
-    let col0 = p * nr;
-    let nc = nr.min(cout - col0);
-    let b0 = u.add(p * panel_len + xi * cin * nr);
-    let mut dummy = [0.0f32; 64];
-    let mut r0 = 0;
-    while r0 < count {
-        let real = mr_max.min(count - r0);
-        let mr = kernel_rows(isa, nr, real);
-        let mut c = [dummy.as_mut_ptr(); MAX_MR];
-        let mut rows = [ZEROS.as_ptr(); MAX_MR];
-        for r in 0..real {
-            c[r] = m.get().add((xi * cap + r0 + r) * cout + col0);
-            rows[r] = v.get().add((xi * cap + r0 + r) * cin);
-        }
-        let mut k0 = 0;
-        while k0 < cin {
-            let kc = SUM_CHUNK.min(cin - k0);
-            let mut a = [ZEROS.as_ptr(); MAX_MR];
-            for r in 0..real {
-                a[r] = rows[r].add(k0);
-            }
-            let t = Tile {
-                taps: 1,
-                kc,
-                mr,
-                nc,
-                nr,
-                a: a.as_ptr(),
-                b: b0.add(k0 * nr),
-                ldb: nr,
-                full_b: true,
-                c,
-                accumulate: k0 > 0,
-                last: false,
-                bias: std::ptr::null(),
-                res: [std::ptr::null(); MAX_MR],
-                has_res: false,
-                lo: f32::NEG_INFINITY,
-                hi: f32::INFINITY,
-                slope: 1.0,
-                has_slope: false,
-            };
-            run_tile(isa, &t);
-            k0 += kc;
-        }
-        r0 += real;
     }
 }
 

@@ -380,9 +380,13 @@ impl Builder<'_> {
                 continue;
             }
             let src = self.steps[ai].inputs[0];
-            let StepKind::Affine { scale, shift, act } = std::mem::replace(&mut self.steps[ai].kind, StepKind::Copy)
-            else {
-                continue;
+            // The affine's maps move into the convolution, and the affine step is dropped.
+            let (scale, shift, act) = match std::mem::replace(&mut self.steps[ai].kind, StepKind::Copy) {
+                StepKind::Affine { scale, shift, act } => (scale, shift, act),
+                other => {
+                    self.steps[ai].kind = other;
+                    continue;
+                }
             };
             self.steps[ai].dead = true;
             self.steps[ci].inputs[0] = src;
