@@ -256,6 +256,12 @@ fn main() {
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Same);
     }
+    for (label, x, c) in [
+        ("conv 3x3 inceptionv3 stem 80->192 73x73 b8 valid", [8, 73, 73, 80], 192),
+        ("conv 3x3 inceptionv3 stem 80->192 73x73 b1 valid", [1, 73, 73, 80], 192),
+    ] {
+        conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Valid);
+    }
     conv_case(
         r,
         peak,
