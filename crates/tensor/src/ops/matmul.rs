@@ -378,33 +378,61 @@ fn dense_input_grad_on_kernels(rows: usize, fan_in: usize, fan_out: usize) -> bo
     rows >= 8 && fan_out >= 64 && fan_in * fan_out >= 1 << 18
 }
 
-/// `dx = dy · Wᵀ` as a 1×1 convolution of `dy` (`rows` pixels of `fan_out` channels) to
-/// `fan_in` channels on the implicit-GEMM kernels, `Wᵀ` packed straight from `W`'s rows.
+/// `dx = dy · Wᵀ` on the implicit-GEMM kernels, as a 1×1 convolution either way round:
+/// - few rows (a batch against a wide layer: the CIFAR CNN's 32 rows against 2304 → 512):
+///   `dxᵀ = W · dyᵀ`, `W`'s rows the pixels read in place and `dy` the packed weights, then
+///   `dxᵀ` transposed (`rows·fan_in` values), instead of packing all of `Wᵀ` on every call;
+/// - else `dy`'s rows the pixels and `Wᵀ` packed straight from `W`'s rows.
 fn dense_input_grad(gy: &[f32], w: &[f32], rows: usize, fan_in: usize, fan_out: usize) -> Result<Vec<f32>> {
+    let transposed = rows * DENSE_ROWS_PER_INPUT <= fan_in;
+    let (pixels, channels, x, packed_rows) = if transposed {
+        (fan_in, rows, w, gy)
+    } else {
+        (rows, fan_in, gy, w)
+    };
+    let product = pointwise_product(x, packed_rows, pixels, fan_out, channels)?;
+    if !transposed {
+        return Ok(product);
+    }
+    let mut dx = vec![0.0f32; rows * fan_in];
+    for (i, col) in product.chunks_exact(rows).enumerate() {
+        for (r, &v) in col.iter().enumerate() {
+            dx[r * fan_in + i] = v;
+        }
+    }
+    Ok(dx)
+}
+
+/// [`dense_input_grad`] reads `W` in place when the rows are at most this share of `fan_in`.
+const DENSE_ROWS_PER_INPUT: usize = 4;
+
+/// `x (pixels × depth) · mᵀ` for a row-major `m` (`cout × depth`), as a 1×1 convolution of
+/// `x` with `mᵀ` packed straight from `m`'s rows.
+fn pointwise_product(x: &[f32], m: &[f32], pixels: usize, depth: usize, cout: usize) -> Result<Vec<f32>> {
     use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
     let isa = crate::kernels::isa();
-    let packed = PackedWeights::pack_transposed(isa, w, fan_in, fan_out)?;
+    let packed = PackedWeights::pack_transposed(isa, m, cout, depth)?;
     let geometry = crate::ops::conv::conv2d_geometry(
         "dense_backward",
-        &[rows, 1, 1, fan_out],
-        &[1, 1, fan_out, fan_in],
+        &[pixels, 1, 1, depth],
+        &[1, 1, depth, cout],
         &crate::ops::conv::Conv2dParams::default(),
     )?;
-    let mut dx = crate::kernels::zeros(rows * fan_in);
+    let mut y = crate::kernels::zeros(pixels * cout);
     crate::kernels::conv::conv2d(
         isa,
         ConvArgs {
             geometry: &geometry,
-            x: gy,
+            x,
             weights: Weights::Packed(&packed),
             epilogue: crate::kernels::act::Epilogue::linear(),
             residual: None,
-            y: &mut dx,
-            y_stride: fan_in,
+            y: &mut y,
+            y_stride: cout,
             prologue: None,
         },
     )?;
-    Ok(dx)
+    Ok(y)
 }
 
 /// Gradients of [`linear`] for `x`, `w` and (when present) `bias`, those in `need` only.
@@ -518,13 +546,23 @@ mod tests {
     use crate::ops::test_util::random;
     use crate::rng::Rng;
 
-    /// A large dense layer's input gradient on the convolution kernels (`Wᵀ` packed from
-    /// `W`'s rows) is `dy · Wᵀ` summed in f64, on every instruction set, for row counts and
-    /// widths that are not multiples of the tiles (and the CIFAR CNN's 32 × 2304 → 512).
+    /// A large dense layer's input gradient on the convolution kernels, both ways round (`W`
+    /// read in place against packed `dy` for few rows, `Wᵀ` packed from `W`'s rows for many),
+    /// is `dy · Wᵀ` summed in f64, on every instruction set, for row counts and widths that
+    /// are not multiples of the tiles (and the CIFAR CNN's 32 × 2304 → 512).
     #[test]
     fn dense_input_grad_on_the_kernels_matches_f64_sums() {
         let mut rng = Rng::new(12);
-        for (rows, fan_in, fan_out) in [(9, 700, 450), (32, 2304, 512), (13, 515, 513)] {
+        let cases = [
+            (9, 700, 450),
+            (32, 2304, 512),
+            (13, 515, 513),
+            (200, 600, 450),
+            (131, 517, 600),
+        ];
+        let transposed = cases.iter().filter(|c| c.0 * DENSE_ROWS_PER_INPUT <= c.1).count();
+        assert!(transposed > 0 && transposed < cases.len(), "both ways round");
+        for (rows, fan_in, fan_out) in cases {
             assert!(dense_input_grad_on_kernels(rows, fan_in, fan_out));
             let (gy, w) = (random(&mut rng, &[rows, fan_out]), random(&mut rng, &[fan_in, fan_out]));
             let dx = dense_input_grad(gy.data(), w.data(), rows, fan_in, fan_out).unwrap();
