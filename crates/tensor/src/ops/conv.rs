@@ -205,8 +205,8 @@ const TAPE_WINOGRAD_MIN_TILES: usize = 1024;
 const IMPLICIT_MIN_CHANNELS: usize = 8;
 
 /// The forward on the implicit-GEMM kernels the inference plan runs, bias and `act` in the
-/// epilogue; a 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) where the plan would
-/// ([`kernels::winograd::worth`]) and the tiles are many enough to pay for transforming the
+/// epilogue; a 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) where it pays on the tape
+/// ([`kernels::winograd::worth_on_tape`]) and the tiles are many enough to pay for transforming the
 /// kernel on every call.
 fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, act: ActSpec) -> Result<Vec<f32>> {
     let isa = kernels::isa();
@@ -216,9 +216,8 @@ fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
     // channel pair, 4× the kernel's memory) is not: 512 → 512 at 28×28, batch 1 (49 tiles)
     // took 55–59 ms with it against 18 ms without. Only where many tiles share each
     // transformed weight.
-    let tiles = g.n * g.oh().div_ceil(4) * g.ow().div_ceil(4);
     let (packed, wino);
-    let weights = if kernels::winograd::worth(g) && tiles >= TAPE_WINOGRAD_MIN_TILES {
+    let weights = if kernels::winograd::worth_on_tape(g) && kernels::winograd::tiles(g) >= TAPE_WINOGRAD_MIN_TILES {
         wino = WinogradWeights::pack(isa, w, g.cin, g.cout)?;
         Weights::Winograd(&wino)
     } else {
@@ -688,6 +687,33 @@ mod tests {
         assert!(implicit_input_grad(&[0.0; 13 * 13 * 8], &[0.0; 576], &g)
             .unwrap()
             .is_none());
+    }
+
+    /// The tape's Winograd convolutions (32 channels, the fewest tiles that take it: the CIFAR
+    /// CNN's second layer at half its batch) match the naive loops, forward and input gradient.
+    #[test]
+    fn tape_winograd_matches_naive() {
+        let mut rng = Rng::new(78);
+        for (xs, padding) in [([16, 32, 32, 32], Padding::Same), ([21, 30, 30, 32], Padding::Valid)] {
+            let ws = [3, 3, 32, 32];
+            let p = Conv2dParams::new((1, 1), padding);
+            let g = conv2d_geometry("t", &xs, &ws, &p).unwrap();
+            assert!(kernels::winograd::worth_on_tape(&g) && kernels::winograd::tiles(&g) >= TAPE_WINOGRAD_MIN_TILES);
+            let (x, w, b) = (
+                rand_tensor(&mut rng, &xs),
+                rand_tensor(&mut rng, &ws),
+                rand_tensor(&mut rng, &[32]),
+            );
+            close(
+                &conv2d(&x, &w, Some(&b), &p).unwrap(),
+                &conv2d_naive(&x, &w, Some(&b), &p).unwrap(),
+                &format!("forward {xs:?} {padding:?}"),
+            );
+            let gy = rand_tensor(&mut rng, &g.output_shape());
+            let (dx, _, _) = conv2d_backward_parts(&x, &w, &gy, &p, true, false).unwrap();
+            let (rx, _, _) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
+            close(&dx.unwrap(), &rx, &format!("dx {xs:?} {padding:?}"));
+        }
     }
 
     #[test]
