@@ -199,7 +199,7 @@ fn main() {
         );
     }
     let one = fma_peak_gflops(isa(), 1, 0.25);
-    for cout in [64, 32] {
+    for cout in [64, 32, 16] {
         for full_b in [true, false] {
             tile_case(one, cout, full_b);
         }

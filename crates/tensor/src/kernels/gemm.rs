@@ -3,7 +3,8 @@
 //! (so a tile can write into a slice of a concatenated output, or skip rows).
 //!
 //! - AVX-512: up to 12 rows × 32 columns (24 accumulators in zmm registers, two B vectors,
-//!   A broadcast from memory); the last column vector is masked, so any `nc ≤ 32` works.
+//!   A broadcast from memory); the last column vector is masked, so any `nc ≤ 32` works;
+//!   6 × 64 (four B vectors) and 12 × 16 (one) for wide and narrow layers.
 //! - AVX2 + FMA: up to 6 rows × 16 columns (12 ymm accumulators), masked loads/stores.
 //! - Portable: up to 4 rows × 16 columns in plain arrays the compiler vectorizes.
 //!
@@ -23,10 +24,13 @@ pub const MAX_MR: usize = 12;
 /// and 4 loads) where there are at least 48 channels and 64-wide panels waste no more columns
 /// than 32-wide ones, 12 × 32 otherwise: 96, 144 or 160 channels in 64-wide panels left a
 /// quarter, a third or a sixth of the last panel's arithmetic on zeros (InceptionV3's 3×3
-/// 96 → 96 ran at 218 GFLOP/s where its 192-channel layers ran at 290).
+/// 96 → 96 ran at 218 GFLOP/s where its 192-channel layers ran at 290); 12 × 16 for at most
+/// 16 channels (MobileNetV2's 32 → 16 projection, LeNet-5's 6 and 16 filters), which a 32-wide
+/// tile would run at half its arithmetic.
 pub fn tile_shape(isa: Isa, cout: usize) -> (usize, usize) {
     match isa {
         Isa::Avx512 if cout >= 48 && cout.next_multiple_of(64) <= cout.next_multiple_of(32) => (6, 64),
+        Isa::Avx512 if cout <= 16 => (12, 16),
         Isa::Avx512 => (12, 32),
         Isa::Avx2 => (6, 16),
         Isa::Portable => (4, 16),
@@ -359,6 +363,42 @@ mod avx512 {
                4: a4 b4 c4 d4 p4, 5: a5 b5 c5 d5 p5];
     );
 
+    /// 16-wide kernels (at most 16 output channels): one accumulator per row, so a 32-wide
+    /// tile's second column vector of zeros is not multiplied.
+    macro_rules! narrow_family {
+        ($($name:ident: $mr:literal [$($r:literal: $a:ident $p:ident),*];)*) => {
+            $(
+                #[target_feature(enable = "avx512f")]
+                unsafe fn $name<const FULL: bool>(t: &Tile) {
+                    let m = tail_mask(t.nc);
+                    $(let mut $a = _mm512_setzero_ps();)*
+                    let mut bp = t.b;
+                    for tap in 0..t.taps {
+                        let rows = t.a.add(tap * $mr);
+                        $(let $p = *rows.add($r);)*
+                        for k in 0..t.kc {
+                            let b0 = load::<FULL>(bp, true, m);
+                            $(
+                                $a = _mm512_fmadd_ps(_mm512_set1_ps(*$p.add(k)), b0, $a);
+                            )*
+                            bp = bp.add(t.ldb);
+                        }
+                    }
+                    $(finish_masked(t, $r, 0, $a, m.0);)*
+                }
+            )*
+        };
+    }
+
+    narrow_family!(
+        n1: 1 [0: a0 p0];
+        n2: 2 [0: a0 p0, 1: a1 p1];
+        n4: 4 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3];
+        n8: 8 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7];
+        n12: 12 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7,
+                 8: a8 p8, 9: a9 p9, 10: a10 p10, 11: a11 p11];
+    );
+
     pub(super) unsafe fn run(t: &Tile) {
         if t.full_b {
             run_as::<true>(t)
@@ -375,6 +415,12 @@ mod avx512 {
             (64, 4) => w4::<FULL>(t),
             (64, 6) => w6::<FULL>(t),
             (64, _) => super::portable::run(t),
+            (16, 1) => n1::<FULL>(t),
+            (16, 2) => n2::<FULL>(t),
+            (16, 4) => n4::<FULL>(t),
+            (16, 8) => n8::<FULL>(t),
+            (16, 12) => n12::<FULL>(t),
+            (16, _) => super::portable::run(t),
             (_, 1) => k1::<FULL>(t),
             (_, 2) => k2::<FULL>(t),
             (_, 4) => k4::<FULL>(t),
@@ -555,7 +601,9 @@ mod tests {
     fn avx512_panels_waste_the_fewest_columns() {
         // 64-wide where it pads no more than 32-wide would, 12 × 32 otherwise.
         for (cout, nr) in [
-            (16, 32),
+            (6, 16),
+            (16, 16),
+            (17, 32),
             (32, 32),
             (48, 64),
             (64, 64),
@@ -574,7 +622,7 @@ mod tests {
     #[test]
     fn every_tile_shape_matches_the_naive_tile() {
         for isa in Isa::available() {
-            for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 64)] {
+            for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 32), tile_shape(isa, 64)] {
                 for mr in 1..=mr_max {
                     let mr = kernel_rows(isa, nr, mr);
                     for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
