@@ -229,6 +229,11 @@ fn main() {
         ("conv 1x1 resnet50 stage2 256->64 56x56 b8", [8, 56, 56, 256], 64),
         ("conv 1x1 resnet50 stage2 64->256 56x56 b8", [8, 56, 56, 64], 256),
         ("conv 1x1 resnet50 stage4 1024->256 14x14 b8", [8, 14, 14, 1024], 256),
+        ("conv 1x1 mobilenetv2 576->96 14x14 b1", [1, 14, 14, 576], 96),
+        ("conv 1x1 mobilenetv2 96->576 14x14 b1", [1, 14, 14, 96], 576),
+        ("conv 1x1 mobilenetv2 960->160 7x7 b1", [1, 7, 7, 960], 160),
+        ("conv 1x1 mobilenetv2 160->960 7x7 b1", [1, 7, 7, 160], 960),
+        ("conv 1x1 resnet50 stage5 2048->512 7x7 b1", [1, 7, 7, 2048], 512),
     ] {
         conv_case(r, peak, label, &x, &[1, 1, x[3], c], 1, Padding::Valid);
     }

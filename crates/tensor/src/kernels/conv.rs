@@ -319,20 +319,40 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     while mb > mr_max && m.div_ceil(mb) * col_tasks < want_tasks {
         mb -= mr_max;
     }
-    let row_blocks = m.div_ceil(mb);
-    // Split the panels too when the rows alone leave workers idle (batch 1, late layers).
-    let panel_split = if row_blocks * g.groups < want_tasks {
-        (want_tasks / (row_blocks * g.groups).max(1)).clamp(1, panels)
-    } else {
-        1
+    // The split for `row_blocks` blocks: (panels a task, whether tasks run panel-major, tasks).
+    let split = |row_blocks: usize| {
+        // Split the panels too when the rows alone leave workers idle (batch 1, late layers).
+        let panel_split = if row_blocks * g.groups < want_tasks {
+            (want_tasks / (row_blocks * g.groups).max(1)).clamp(1, panels)
+        } else {
+            1
+        };
+        // Weights larger than L2 (VGG16's and ResNet50's late layers: 2–9 MiB) would be read
+        // again from L3 for every row block; there, each task takes one panel, and a worker's
+        // consecutive tasks are the row blocks of one panel, so the panel's weights stay in L2
+        // and the (smaller) input is what is read again.
+        let weights_major = row_blocks > 1 && depth * cout_g * 4 > WEIGHTS_IN_L2;
+        let panel_chunk = if weights_major { 1 } else { panels.div_ceil(panel_split) };
+        (
+            panel_chunk,
+            weights_major,
+            row_blocks * g.groups * panels.div_ceil(panel_chunk),
+        )
     };
-    // Weights larger than L2 (VGG16's and ResNet50's late layers: 2–9 MiB) would be read
-    // again from L3 for every row block; there, each task takes one panel, and a worker's
-    // consecutive tasks are the row blocks of one panel, so the panel's weights stay in L2
-    // and the (smaller) input is what is read again.
-    let weights_major = row_blocks > 1 && depth * cout_g * 4 > WEIGHTS_IN_L2;
-    let panel_chunk = if weights_major { 1 } else { panels.div_ceil(panel_split) };
-    let tasks = row_blocks * g.groups * panels.div_ceil(panel_chunk);
+    // Equal blocks, their tiles split evenly too ([`next_tile`]): 49 rows were a block of 48
+    // and one of a single row, whose tasks each made a whole pass over a panel for one row.
+    // Where the tasks are few, as many blocks more (up to a worker's count) as make them a
+    // multiple of the workers: 9 equal tasks on 2 workers leave one idle for a ninth.
+    let mut row_blocks = m.div_ceil(mb).max(1);
+    if want_tasks > 1 {
+        let even = (row_blocks..row_blocks + threads)
+            .take_while(|&rb| rb <= m)
+            .find(|&rb| split(rb).2 % threads == 0 || split(rb).2 >= threads * 16);
+        row_blocks = even.unwrap_or(row_blocks);
+    }
+    let mb = m.div_ceil(row_blocks).max(1);
+    let row_blocks = m.div_ceil(mb);
+    let (panel_chunk, weights_major, tasks) = split(row_blocks);
     let y = SyncPtr(args.y.as_mut_ptr());
     let res = args.residual.map(|(r, s)| (SyncPtr(r.as_ptr()), s));
     let epi = args.epilogue;
@@ -501,6 +521,14 @@ fn row_taps(g: &ConvGeometry, kc: usize) -> bool {
 /// Input channels below which [`row_taps`] applies.
 const ROW_TAPS_BELOW: usize = 48;
 
+/// Rows of the next tile of a block that has `left` rows left: the block split evenly into as
+/// few tiles as `mr_max` rows a tile allow (49 rows: 10, 10, 10, 10, 9, not 12, 12, 12, 12, 1;
+/// every row count has a kernel, [`kernel_rows`]). The pointer tables and the tiles that read
+/// them walk the same sequence.
+fn next_tile(left: usize, mr_max: usize) -> usize {
+    left.div_ceil(left.div_ceil(mr_max.max(1)).max(1))
+}
+
 /// Output coordinates `(image, row, column)` of rows `rows`, advanced one pixel at a time (no
 /// divisions).
 fn pixels(g: &ConvGeometry, rows: std::ops::Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> {
@@ -537,7 +565,7 @@ fn tile_tables(
     let mut walk = pixels(g, rows.clone());
     let mut r0 = rows.start;
     while r0 < rows.end {
-        let real = mr_max.min(rows.end - r0);
+        let real = next_tile(rows.end - r0, mr_max);
         let mr = kernel_rows(isa, nr, real);
         let base = dst.len();
         dst.resize(base + taps * mr, ZEROS.as_ptr());
@@ -814,7 +842,7 @@ unsafe fn block(
             let mut off = 0;
             let mut r0 = rows.start;
             while r0 < rows.end {
-                let real = mr_max.min(rows.end - r0);
+                let real = next_tile(rows.end - r0, mr_max);
                 let mr = kernel_rows(isa, nr, real);
                 let mut c = y.0.add(r0 * y_stride + ch0);
                 for slot in &mut t.c[..real] {

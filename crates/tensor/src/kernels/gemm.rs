@@ -176,17 +176,23 @@ mod portable {
     }
 }
 
-/// The tile sizes each vector ISA has a kernel for: a tile of `mr` rows runs the smallest
-/// kernel with at least `mr` rows (the driver pads A with zero rows and points the extra C rows
-/// at scratch).
+/// The rows of the kernel a tile of `mr` rows runs: every ISA has a kernel for each row count
+/// up to its tile's (so a driver can split rows evenly: MobileNetV2's and ResNet50's 7×7
+/// layers at batch 1 have 49 rows, which 12-row tiles left as 4 × 12 + 1, the last tile a
+/// whole pass over the weights for one row with two FMA chains); more rows than that run the
+/// portable kernel. Drivers still point the rows of a tile past `mr` at scratch.
 pub fn kernel_rows(isa: Isa, nr: usize, mr: usize) -> usize {
-    let sizes: &[usize] = match isa {
-        Isa::Avx512 if nr == 64 => &[1, 2, 4, 6],
-        Isa::Avx512 => &[1, 2, 4, 8, 12],
-        Isa::Avx2 => &[1, 2, 4, 6],
+    let most = match isa {
+        Isa::Avx512 if nr == 64 => 6,
+        Isa::Avx512 => MAX_MR,
+        Isa::Avx2 => 6,
         Isa::Portable => return mr,
     };
-    sizes.iter().copied().find(|&s| s >= mr).unwrap_or(mr)
+    if mr > most {
+        mr
+    } else {
+        mr.max(1)
+    }
 }
 
 /// One kernel per row count, with one named accumulator pair per row so that every
@@ -290,10 +296,16 @@ mod avx512 {
     kernel_family!(__m512, 16, "avx512f", _mm512_setzero_ps(), load, bcast, fma, finish, [
         k1: 1 [0: x0 y0 p0];
         k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
+        k3: 3 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2];
         k4: 4 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3];
+        k5: 5 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4];
+        k6: 6 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5];
+        k7: 7 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6];
         k8: 8 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7];
-        k12: 12 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7,
-                 8: x8 y8 p8, 9: x9 y9 p9, 10: x10 y10 p10, 11: x11 y11 p11];
+        k9: 9 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7, 8: x8 y8 p8];
+        k10: 10 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7, 8: x8 y8 p8, 9: x9 y9 p9];
+        k11: 11 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7, 8: x8 y8 p8, 9: x9 y9 p9, 10: x10 y10 p10];
+        k12: 12 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5, 6: x6 y6 p6, 7: x7 y7 p7, 8: x8 y8 p8, 9: x9 y9 p9, 10: x10 y10 p10, 11: x11 y11 p11];
     ]);
 
     /// Masks of the four column vectors of a 64-wide tile.
@@ -358,9 +370,10 @@ mod avx512 {
     wide_family!(
         w1: 1 [0: a0 b0 c0 d0 p0];
         w2: 2 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1];
+        w3: 3 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2];
         w4: 4 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3];
-        w6: 6 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3,
-               4: a4 b4 c4 d4 p4, 5: a5 b5 c5 d5 p5];
+        w5: 5 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3, 4: a4 b4 c4 d4 p4];
+        w6: 6 [0: a0 b0 c0 d0 p0, 1: a1 b1 c1 d1 p1, 2: a2 b2 c2 d2 p2, 3: a3 b3 c3 d3 p3, 4: a4 b4 c4 d4 p4, 5: a5 b5 c5 d5 p5];
     );
 
     /// 16-wide kernels (at most 16 output channels): one accumulator per row, so a 32-wide
@@ -393,10 +406,16 @@ mod avx512 {
     narrow_family!(
         n1: 1 [0: a0 p0];
         n2: 2 [0: a0 p0, 1: a1 p1];
+        n3: 3 [0: a0 p0, 1: a1 p1, 2: a2 p2];
         n4: 4 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3];
+        n5: 5 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4];
+        n6: 6 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5];
+        n7: 7 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6];
         n8: 8 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7];
-        n12: 12 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7,
-                 8: a8 p8, 9: a9 p9, 10: a10 p10, 11: a11 p11];
+        n9: 9 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7, 8: a8 p8];
+        n10: 10 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7, 8: a8 p8, 9: a9 p9];
+        n11: 11 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7, 8: a8 p8, 9: a9 p9, 10: a10 p10];
+        n12: 12 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7, 8: a8 p8, 9: a9 p9, 10: a10 p10, 11: a11 p11];
     );
 
     pub(super) unsafe fn run(t: &Tile) {
@@ -412,19 +431,35 @@ mod avx512 {
         match (t.nr, t.mr) {
             (64, 1) => w1::<FULL>(t),
             (64, 2) => w2::<FULL>(t),
+            (64, 3) => w3::<FULL>(t),
             (64, 4) => w4::<FULL>(t),
+            (64, 5) => w5::<FULL>(t),
             (64, 6) => w6::<FULL>(t),
             (64, _) => super::portable::run(t),
             (16, 1) => n1::<FULL>(t),
             (16, 2) => n2::<FULL>(t),
+            (16, 3) => n3::<FULL>(t),
             (16, 4) => n4::<FULL>(t),
+            (16, 5) => n5::<FULL>(t),
+            (16, 6) => n6::<FULL>(t),
+            (16, 7) => n7::<FULL>(t),
             (16, 8) => n8::<FULL>(t),
+            (16, 9) => n9::<FULL>(t),
+            (16, 10) => n10::<FULL>(t),
+            (16, 11) => n11::<FULL>(t),
             (16, 12) => n12::<FULL>(t),
             (16, _) => super::portable::run(t),
             (_, 1) => k1::<FULL>(t),
             (_, 2) => k2::<FULL>(t),
+            (_, 3) => k3::<FULL>(t),
             (_, 4) => k4::<FULL>(t),
+            (_, 5) => k5::<FULL>(t),
+            (_, 6) => k6::<FULL>(t),
+            (_, 7) => k7::<FULL>(t),
             (_, 8) => k8::<FULL>(t),
+            (_, 9) => k9::<FULL>(t),
+            (_, 10) => k10::<FULL>(t),
+            (_, 11) => k11::<FULL>(t),
             (_, 12) => k12::<FULL>(t),
             _ => super::portable::run(t),
         }
@@ -497,7 +532,9 @@ mod avx2 {
     kernel_family!(__m256, 8, "avx2,fma", _mm256_setzero_ps(), load, bcast, fma, finish, [
         k1: 1 [0: x0 y0 p0];
         k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
+        k3: 3 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2];
         k4: 4 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3];
+        k5: 5 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4];
         k6: 6 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2, 3: x3 y3 p3, 4: x4 y4 p4, 5: x5 y5 p5];
     ]);
 
@@ -514,7 +551,9 @@ mod avx2 {
         match t.mr {
             1 => k1::<FULL>(t),
             2 => k2::<FULL>(t),
+            3 => k3::<FULL>(t),
             4 => k4::<FULL>(t),
+            5 => k5::<FULL>(t),
             6 => k6::<FULL>(t),
             _ => super::portable::run(t),
         }
