@@ -24,7 +24,7 @@ use tensor::kernels::conv::{conv2d as igemm, ConvArgs, PackedWeights, Weights};
 use tensor::kernels::depthwise::{depthwise, DepthwiseArgs};
 use tensor::kernels::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use tensor::kernels::peak::fma_peak_gflops;
-use tensor::kernels::winograd::{self, WinogradWeights};
+use tensor::kernels::winograd::{self, Variant, WinogradWeights};
 use tensor::kernels::{isa, Epilogue};
 use tensor::ops::conv::{conv2d, conv2d_geometry, Conv2dParams};
 use tensor::ops::depthwise::{depthwise_conv2d, depthwise_geometry, DepthwiseParams};
@@ -120,13 +120,15 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
         run(Weights::Packed(&packed))
     });
     if winograd::applies(&g) {
-        let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3]).expect("packs");
-        bench(
-            &format!("{label} Winograd F(4x4,3x3) ({})", isa.name()),
-            flops,
-            peak,
-            || run(Weights::Winograd(&w)),
-        );
+        for (variant, name) in [(Variant::F4, "F(4x4,3x3)"), (Variant::F2, "F(2x2,3x3)")] {
+            let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3], variant).expect("packs");
+            bench(
+                &format!("{label} Winograd {name} ({})", isa.name()),
+                flops,
+                peak,
+                || run(Weights::Winograd(&w)),
+            );
+        }
     }
     bench(&format!("{label} tape op (ops::conv::conv2d)"), flops, peak, || {
         black_box(conv2d(&xt, &wt, Some(&b), &p).expect("runs"));
@@ -258,6 +260,14 @@ fn main() {
         ("conv 3x3 densenet121 block4 128->32 7x7 b1 same", [1, 7, 7, 128], 32),
         ("conv 3x3 inceptionv3 mixed 64->96 35x35 b1 same", [1, 35, 35, 64], 96),
         ("conv 3x3 inceptionv3 mixed 96->96 35x35 b1 same", [1, 35, 35, 96], 96),
+        (
+            "conv 3x3 inceptionv3 stem 32->64 147x147 b1 same",
+            [1, 147, 147, 32],
+            64,
+        ),
+        ("conv 3x3 inceptionv3 mixed 448->384 8x8 b1 same", [1, 8, 8, 448], 384),
+        ("conv 3x3 vgg16 block5 512->512 14x14 b1 same", [1, 14, 14, 512], 512),
+        ("conv 3x3 resnet50 stage5 512->512 7x7 b8 same", [8, 7, 7, 512], 512),
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Same);
     }

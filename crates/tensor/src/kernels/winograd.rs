@@ -1,7 +1,9 @@
 //! 3×3 stride-1 convolution by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, 2015):
 //! each 4×4 block of output pixels is `Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A` over 6×6 input
 //! windows `d`, so the multiply-adds per output value are 36/16 = 2.25 per channel pair
-//! instead of 9 — four times fewer — at the cost of three cheap transforms.
+//! instead of 9 — four times fewer — at the cost of three cheap transforms. F(2×2, 3×3)
+//! (2×2 blocks from 4×4 windows, 16/4 = 4 per pair) runs the same passes with 16 matrices
+//! ([`Variant`]) where the 36 would cost too much memory. Below, "36" is F(4×4)'s count.
 //!
 //! - The kernel is transformed once (`U = G g Gᵀ`, in f64, then rounded) into 36 matrices
 //!   `cin × cout`, prepacked for the GEMM microkernels as one `36·cin`-deep panel set
@@ -29,12 +31,35 @@ use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
 use std::cell::RefCell;
 
-/// Output pixels per tile side.
-const M: usize = 4;
-/// Input window side (`M + 3 − 1`).
-const A: usize = 6;
-/// Transformed positions per tile.
-const XI: usize = A * A;
+/// Which minimal filtering a layer runs: F(4×4, 3×3) (36 products for 16 outputs: 4× fewer
+/// than the direct sum) or F(2×2, 3×3) (16 for 4: 2.25× fewer, with the transforms' only
+/// coefficients 0, ±1 and ±½, so its rounding is the direct sum's: for 32–63 input channels,
+/// where F(4×4)'s moved InceptionResNetV2's logits 1.2e-4 from Keras's float64 run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// F(4×4, 3×3): 4 × 4 output pixels a tile from 6 × 6 inputs.
+    F4,
+    /// F(2×2, 3×3): 2 × 2 output pixels a tile from 4 × 4 inputs.
+    F2,
+}
+
+impl Variant {
+    /// Output pixels per tile side.
+    pub fn m(self) -> usize {
+        match self {
+            Variant::F4 => 4,
+            Variant::F2 => 2,
+        }
+    }
+
+    /// Transformed positions per tile (the input window, `m + 2` a side, squared).
+    fn xi(self) -> usize {
+        (self.m() + 2) * (self.m() + 2)
+    }
+}
+
+/// Most transformed positions of a tile (F(4×4, 3×3)'s 6 × 6).
+const XI_MAX: usize = 36;
 /// Channels of one transform vector.
 const L: usize = 16;
 /// Most channels one running sum of the GEMM covers (as [`super::conv`]'s chunks).
@@ -48,12 +73,14 @@ const BLOCK_BYTES: usize = 6 << 20;
 pub struct WinogradWeights {
     cin: usize,
     cout: usize,
+    variant: Variant,
     packed: PackedWeights,
 }
 
 impl WinogradWeights {
-    /// Transforms and packs a Keras kernel `(3, 3, cin, cout)`, flattened, for `isa`.
-    pub fn pack(isa: Isa, kernel: &[f32], cin: usize, cout: usize) -> Result<WinogradWeights> {
+    /// Transforms and packs a Keras kernel `(3, 3, cin, cout)`, flattened, for `isa` and
+    /// `variant`.
+    pub fn pack(isa: Isa, kernel: &[f32], cin: usize, cout: usize, variant: Variant) -> Result<WinogradWeights> {
         if kernel.len() != 9 * cin * cout || cin == 0 || cout == 0 {
             return shape_err(
                 "winograd_weights",
@@ -63,7 +90,8 @@ impl WinogradWeights {
                 ),
             );
         }
-        let depth = XI * cin;
+        let xis = variant.xi();
+        let depth = xis * cin;
         let mut packed = PackedWeights::zeroed(isa, depth, cout, 1);
         let (data, nr) = packed.data_mut();
         let out = OutPtr(data.as_mut_ptr());
@@ -72,16 +100,26 @@ impl WinogradWeights {
         use rayon::prelude::*;
         (0..cin).into_par_iter().for_each(|ci| {
             for co in 0..cout {
-                let u = transform_pair(kernel, cin, cout, ci, co);
+                let u = transform_pair(kernel, cin, cout, ci, co, variant);
                 let (p, j) = (co / nr, co % nr);
-                for (xi, &v) in u.iter().enumerate() {
+                for (xi, &v) in u.iter().take(xis).enumerate() {
                     // SAFETY: row `ξ·cin + ci` of panel `p`, column `j < nr`, lies inside the
                     // `panels·depth·nr` values; tasks write disjoint rows (their own `ci`).
                     unsafe { *out.get().add((p * depth + xi * cin + ci) * nr + j) = v };
                 }
             }
         });
-        Ok(WinogradWeights { cin, cout, packed })
+        Ok(WinogradWeights {
+            cin,
+            cout,
+            variant,
+            packed,
+        })
+    }
+
+    /// The minimal filtering it was transformed for.
+    pub fn variant(&self) -> Variant {
+        self.variant
     }
 
     /// The instruction set it was packed for.
@@ -103,7 +141,7 @@ impl WinogradWeights {
 /// coefficients stay within 2.5 and the kernel's within 16/15. [`bt`] and [`at`] apply `Bᵀ`
 /// and `Aᵀ` written out; the tests check them against these matrices.
 #[cfg_attr(not(test), allow(dead_code))]
-const BT: [[f32; A]; A] = [
+const BT4: [[f32; 6]; 6] = [
     [1.0, -1.5, -2.0, 1.5, 1.0, 0.0],
     [0.0, 1.0, -2.5, 0.5, 1.0, 0.0],
     [0.0, -1.0, 0.5, 2.5, 1.0, 0.0],
@@ -112,8 +150,8 @@ const BT: [[f32; A]; A] = [
     [0.0, 1.0, -1.5, -2.0, 1.5, 1.0],
 ];
 
-/// See [`BT`].
-const G: [[f64; 3]; A] = [
+/// See [`BT4`].
+const G4: [[f64; 3]; 6] = [
     [1.0, 0.0, 0.0],
     [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
     [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
@@ -122,31 +160,53 @@ const G: [[f64; 3]; A] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// See [`BT`].
+/// See [`BT4`].
 #[cfg_attr(not(test), allow(dead_code))]
-const AT: [[f32; A]; M] = [
+const AT4: [[f32; 6]; 4] = [
     [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
     [0.0, -1.0, 1.0, 0.5, -2.0, 0.0],
     [0.0, 1.0, 1.0, 0.25, 4.0, 0.0],
     [0.0, -1.0, 1.0, 0.125, -8.0, 1.0],
 ];
 
-/// `(G g Gᵀ)[ξ = 6i + j]` of the 3×3 kernel of input channel `ci`, output channel `co`, in
-/// f64, rounded once.
-fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize) -> [f32; XI] {
+/// The transforms of F(2×2, 3×3) for the points `0, ±1, ∞` (Lavin & Gray's): `Bᵀ` (4 × 4),
+/// `G` (4 × 3), `Aᵀ` (2 × 4).
+#[cfg_attr(not(test), allow(dead_code))]
+const BT2: [[f32; 4]; 4] = [
+    [1.0, 0.0, -1.0, 0.0],
+    [0.0, 1.0, 1.0, 0.0],
+    [0.0, -1.0, 1.0, 0.0],
+    [0.0, 1.0, 0.0, -1.0],
+];
+
+/// See [`BT2`].
+const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+
+/// See [`BT2`].
+#[cfg_attr(not(test), allow(dead_code))]
+const AT2: [[f32; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
+
+/// `(G g Gᵀ)[ξ = a·i + j]` (`a` the window side) of the 3×3 kernel of input channel `ci`,
+/// output channel `co`, in f64, rounded once; the positions past `variant.xi()` are zero.
+fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize, variant: Variant) -> [f32; XI_MAX] {
     let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
-    // t = G g (6 × 3), then t Gᵀ (6 × 6).
-    let mut t = [[0.0f64; 3]; A];
-    for (i, row) in t.iter_mut().enumerate() {
+    let gm: &[[f64; 3]] = match variant {
+        Variant::F4 => &G4,
+        Variant::F2 => &G2,
+    };
+    let a = gm.len();
+    // t = G g (a × 3), then t Gᵀ (a × a).
+    let mut t = [[0.0f64; 3]; 6];
+    for (i, row) in t.iter_mut().enumerate().take(a) {
         for (b, v) in row.iter_mut().enumerate() {
-            *v = (0..3).map(|a| G[i][a] * g(a, b)).sum();
+            *v = (0..3).map(|k| gm[i][k] * g(k, b)).sum();
         }
     }
-    let mut u = [0.0f32; XI];
-    for i in 0..A {
-        for j in 0..A {
-            let v: f64 = (0..3).map(|b| t[i][b] * G[j][b]).sum();
-            u[i * A + j] = v as f32;
+    let mut u = [0.0f32; XI_MAX];
+    for i in 0..a {
+        for j in 0..a {
+            let v: f64 = (0..3).map(|b| t[i][b] * gm[j][b]).sum();
+            u[i * a + j] = v as f32;
         }
     }
     u
@@ -176,8 +236,36 @@ pub fn applies(g: &ConvGeometry) -> bool {
 /// it measured 1.2–1.3× at most (512 → 512 at 7×7, batch 1) for 3× the kernel's memory more
 /// (85 MB for ResNet50's last stage: above onnxruntime's whole peak). `RKERAS_WINOGRAD=0`
 /// turns it off (for comparisons).
-pub fn worth(g: &ConvGeometry) -> bool {
-    enabled() && pays(g, PLAN_MIN_CHANNELS)
+/// Where only that memory rule keeps F(4×4) out, F(2×2, 3×3) ([`Variant`]: 1.8× the kernel's
+/// memory, not 4×) runs instead: ResNet50's 512 → 512 at 7×7 batch 1 1.34 → 1.09 ms and
+/// batch 8 10.8 → 7.8 ms, VGG16's block 5 at batch 1 5.5 → 3.5 ms, InceptionV3's 448 → 384 at
+/// 8×8 1.01 → 0.79 ms (kernels bench medians). At 32 input channels it gained nothing over
+/// the implicit GEMM (InceptionV3's 147×147 stem: 3.81 against 3.88 ms, 32 → 32 slower).
+pub fn worth(g: &ConvGeometry) -> Option<Variant> {
+    if !enabled() {
+        None
+    } else if pays(g, Variant::F4, PLAN_MIN_CHANNELS) {
+        Some(Variant::F4)
+    } else if pays_f2(g) {
+        Some(Variant::F2)
+    } else {
+        None
+    }
+}
+
+/// [`worth`]'s F(2×2) rule: F(4×4)'s without its memory bound, many channel pairs, and at
+/// least 16 tiles of 2 × 2.
+fn pays_f2(g: &ConvGeometry) -> bool {
+    let tiles4 = tiles(g, Variant::F4);
+    let pairs = g.cin * g.cout;
+    pays(g, Variant::F2, F2_MIN_CHANNELS)
+        || (applies(g)
+            && g.cin >= PLAN_MIN_CHANNELS
+            && g.cout >= 32
+            && pairs >= 1 << 16
+            && pairs > WEIGHTS_PER_TILE * tiles4
+            && tiles(g, Variant::F2) >= 16
+            && covered(g, Variant::F2) >= 0.7)
 }
 
 /// [`worth`] for training's tape, whose kernel changes every step: from [`TAPE_MIN_CHANNELS`]
@@ -187,7 +275,7 @@ pub fn worth(g: &ConvGeometry) -> bool {
 /// rounding is far inside its 1e-4 parity). The caller adds its own rule for the kernel's
 /// transform on every call.
 pub fn worth_on_tape(g: &ConvGeometry) -> bool {
-    enabled() && pays(g, TAPE_MIN_CHANNELS)
+    enabled() && pays(g, Variant::F4, TAPE_MIN_CHANNELS)
 }
 
 /// Fewest input channels of a Winograd convolution in the inference plan ([`worth`]).
@@ -196,32 +284,44 @@ const PLAN_MIN_CHANNELS: usize = 64;
 /// Fewest input channels of a Winograd convolution on the tape ([`worth_on_tape`]).
 const TAPE_MIN_CHANNELS: usize = 32;
 
+/// Fewest input channels of an F(2×2, 3×3) convolution in the inference plan under F(4×4)'s
+/// rule ([`worth`]): none (it did not pay at 32).
+const F2_MIN_CHANNELS: usize = usize::MAX;
+
 /// Whether `RKERAS_WINOGRAD=0` leaves Winograd off.
 fn enabled() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     !*OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0"))
 }
 
-/// Output tiles (4×4 pixels, the last row and column of tiles partly outside) of a geometry.
-pub fn tiles(g: &ConvGeometry) -> usize {
-    g.n * g.oh().div_ceil(M) * g.ow().div_ceil(M)
+/// Output tiles (`m × m` pixels, the last row and column of tiles partly outside) of a
+/// geometry.
+pub fn tiles(g: &ConvGeometry, variant: Variant) -> usize {
+    let m = variant.m();
+    g.n * g.oh().div_ceil(m) * g.ow().div_ceil(m)
 }
 
-/// [`worth`]'s measured rule, whatever `RKERAS_WINOGRAD` says.
-fn pays(g: &ConvGeometry, min_cin: usize) -> bool {
-    let tiles = tiles(g);
-    let covered = (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(M) * g.ow().next_multiple_of(M)).max(1) as f64;
+/// [`worth`]'s measured rule, whatever `RKERAS_WINOGRAD` says; its tile counts are
+/// F(4×4)'s whatever the variant (the memory rule in 16-pixel units).
+fn pays(g: &ConvGeometry, variant: Variant, min_cin: usize) -> bool {
+    let tiles = tiles(g, Variant::F4);
     let pairs = g.cin * g.cout;
     applies(g)
         && g.cin >= min_cin
         && g.cout >= 32
-        && covered >= 0.7
+        && covered(g, variant) >= 0.7
         && (tiles >= 32 || pairs >= 1 << 16)
         && pairs <= WEIGHTS_PER_TILE * tiles
 }
 
 /// See [`worth`].
 const WEIGHTS_PER_TILE: usize = 6144;
+
+/// The share of a geometry's tiles' pixels inside its output.
+fn covered(g: &ConvGeometry, variant: Variant) -> f64 {
+    let m = variant.m();
+    (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(m) * g.ow().next_multiple_of(m)).max(1) as f64
+}
 
 thread_local! {
     /// The caller's transformed input and output blocks, reused from call to call.
@@ -253,8 +353,10 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
         );
     }
     super::conv::check(&args, g.n * g.oh() * g.ow(), 9 * g.cin)?;
-    let (th, tw) = (g.oh().div_ceil(M), g.ow().div_ceil(M));
-    let total = tiles(g);
+    let variant = w.variant;
+    let (m, xis) = (variant.m(), variant.xi());
+    let (th, tw) = (g.oh().div_ceil(m), g.ow().div_ceil(m));
+    let total = tiles(g, variant);
     if total == 0 {
         return Ok(());
     }
@@ -271,10 +373,12 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
         y_stride: args.y_stride,
         th,
         tw,
+        m,
+        xis,
         mr_max,
         nr,
     };
-    let per_tile = 4 * XI * (cin + cout);
+    let per_tile = 4 * xis * (cin + cout);
     // Few channels: each worker transforms, multiplies and transforms back its own blocks of
     // tiles in L2, with no barrier between the passes (shared blocks in L3 ran the 64-channel
     // layers at half the speed: the transforms waited on L3).
@@ -289,12 +393,12 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
             let count = local.min(total - t0);
             BLOCKS.with(|b| {
                 let mut b = b.borrow_mut();
-                let (vp, mp) = buffers(&mut b, local, cin, cout);
+                let (vp, mp) = buffers(&mut b, local, cin, cout, xis);
                 // SAFETY: the block's tiles write only their own output pixels; `v` and `m`
                 // are this worker's, sized for `local` tiles.
                 unsafe {
                     job.input(t0, 0..count, vp);
-                    for xi in 0..XI {
+                    for xi in 0..xis {
                         for p in 0..cout.div_ceil(nr) {
                             job.gemm(vp, mp, xi, p, count);
                         }
@@ -314,7 +418,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
         .min(total.next_multiple_of(mr_max));
     BLOCKS.with(|b| {
         let mut b = b.borrow_mut();
-        let (vp, mp) = buffers(&mut b, cap, cin, cout);
+        let (vp, mp) = buffers(&mut b, cap, cin, cout, xis);
         let panels = cout.div_ceil(nr);
         let mut t0 = 0;
         while t0 < total {
@@ -327,7 +431,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
             super::team::for_each(chunks, 1, |ch| unsafe {
                 job.input(t0, ch * 4..(ch * 4 + 4).min(count), vp)
             });
-            super::team::for_each(XI * panels, 1, |task| unsafe {
+            super::team::for_each(xis * panels, 1, |task| unsafe {
                 job.gemm(vp, mp, task / panels, task % panels, count)
             });
             super::team::for_each(chunks, 1, |ch| unsafe {
@@ -347,14 +451,14 @@ const L2_BYTES: usize = 768 << 10;
 /// block, serve too few rows.
 const LOCAL_MIN_TILES: usize = 24;
 
-/// The thread's block buffers, grown to `cap` tiles.
-fn buffers(b: &mut (Vec<f32>, Vec<f32>), cap: usize, cin: usize, cout: usize) -> (OutPtr, OutPtr) {
+/// The thread's block buffers, grown to `cap` tiles of `xis` positions.
+fn buffers(b: &mut (Vec<f32>, Vec<f32>), cap: usize, cin: usize, cout: usize, xis: usize) -> (OutPtr, OutPtr) {
     let (v, m) = b;
-    if v.len() < XI * cap * cin {
-        v.resize(XI * cap * cin, 0.0);
+    if v.len() < xis * cap * cin {
+        v.resize(xis * cap * cin, 0.0);
     }
-    if m.len() < XI * cap * cout {
-        m.resize(XI * cap * cout, 0.0);
+    if m.len() < xis * cap * cout {
+        m.resize(xis * cap * cout, 0.0);
     }
     (OutPtr(v.as_mut_ptr()), OutPtr(m.as_mut_ptr()))
 }
@@ -371,6 +475,9 @@ struct Job<'a> {
     y_stride: usize,
     th: usize,
     tw: usize,
+    /// Output pixels per tile side and transformed positions per tile ([`Variant`]).
+    m: usize,
+    xis: usize,
     mr_max: usize,
     nr: usize,
 }
@@ -384,15 +491,15 @@ impl Job<'_> {
     /// [`slot_at`]).
     ///
     /// # Safety
-    /// `v` holds `36·cin` values for every slot of `slots`, and no other task writes these
+    /// `v` holds `xis·cin` values for every slot of `slots`, and no other task writes these
     /// slots' rows.
     unsafe fn input(&self, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
-        let (g, x, th, tw) = (self.g, self.x, self.th, self.tw);
+        let (g, x, th, tw, m) = (self.g, self.x, self.th, self.tw, self.m);
         by_isa!(
             self.isa,
             input_tiles_avx512,
             input_tiles_avx2,
-            input_tiles(g, x, t0, slots, th, tw, v)
+            input_tiles(g, x, t0, slots, th, tw, v, m)
         )
     }
 
@@ -402,12 +509,21 @@ impl Job<'_> {
     /// `m` holds the GEMMs' results for these slots (rows at [`slot_at`]); no other task
     /// writes these tiles' output pixels.
     unsafe fn output(&self, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
-        let (g, e, r, y, ys, th, tw) = (self.g, &self.epi, self.res, self.y, self.y_stride, self.th, self.tw);
+        let (g, e, r, y, ys, th, tw, side) = (
+            self.g,
+            &self.epi,
+            self.res,
+            self.y,
+            self.y_stride,
+            self.th,
+            self.tw,
+            self.m,
+        );
         by_isa!(
             self.isa,
             output_tiles_avx512,
             output_tiles_avx2,
-            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m)
+            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, side)
         )
     }
 
@@ -419,7 +535,8 @@ impl Job<'_> {
     /// for `36·cout` each; no other task writes this (matrix, panel) of `m`.
     unsafe fn gemm(&self, v: OutPtr, m: OutPtr, xi: usize, p: usize, count: usize) {
         let (isa, cin, cout, mr_max, nr) = (self.isa, self.g.cin, self.g.cout, self.mr_max, self.nr);
-        let panel_len = XI * cin * nr;
+        let xis = self.xis;
+        let panel_len = xis * cin * nr;
         let u = self.u.as_ptr();
         let col0 = p * nr;
         let nc = nr.min(cout - col0);
@@ -432,8 +549,8 @@ impl Job<'_> {
             let mut c = [dummy.as_mut_ptr(); MAX_MR];
             let mut rows = [ZEROS.as_ptr(); MAX_MR];
             for r in 0..real {
-                c[r] = m.get().add(slot_at(xi, r0 + r) * cout + col0);
-                rows[r] = v.get().add(slot_at(xi, r0 + r) * cin);
+                c[r] = m.get().add(slot_at(xi, r0 + r, xis) * cout + col0);
+                rows[r] = v.get().add(slot_at(xi, r0 + r, xis) * cin);
             }
             let mut k0 = 0;
             while k0 < cin {
@@ -492,8 +609,8 @@ unsafe fn copy_lanes(src: *const f32, dst: *mut f32, n: usize) {
 /// stretch (matrix-major, the 36 rows a block apart, ran the 3×3 64 → 64 at 56×56, batch 8,
 /// 4–6% slower, and DenseNet121's 128 → 32 at 56×56 13% slower).
 #[inline(always)]
-fn slot_at(xi: usize, slot: usize) -> usize {
-    slot * XI + xi
+fn slot_at(xi: usize, slot: usize, xis: usize) -> usize {
+    slot * xis + xi
 }
 
 /// `(image, tile row, tile column)` of tile `t`.
@@ -501,35 +618,57 @@ fn tile_at(t: usize, th: usize, tw: usize) -> (usize, usize, usize) {
     (t / (th * tw), (t / tw) % th, t % tw)
 }
 
-/// `Bᵀ z` over one column of 6 vectors ([`BT`]'s rows, written out).
+/// `Bᵀ z` over one column of `A` vectors (the rows of [`BT4`] for `A = 6`, of [`BT2`] for
+/// `A = 4`, written out).
 #[inline(always)]
-fn bt(z: &[[f32; L]; A]) -> [[f32; L]; A] {
-    let mut r = [[0.0f32; L]; A];
-    for l in 0..L {
-        let [z0, z1, z2, z3, z4, z5] = [z[0][l], z[1][l], z[2][l], z[3][l], z[4][l], z[5][l]];
-        r[0][l] = z0 + 1.5 * (z3 - z1) + (z4 - 2.0 * z2);
-        r[1][l] = z1 - 2.5 * z2 + (0.5 * z3 + z4);
-        r[2][l] = 0.5 * z2 - z1 + (2.5 * z3 + z4);
-        r[3][l] = 2.0 * (z3 - z1) + (z4 - z2);
-        r[4][l] = 0.5 * (z1 - z3) + (z4 - z2);
-        r[5][l] = z1 + 1.5 * (z4 - z2) + (z5 - 2.0 * z3);
+fn bt<const A: usize>(z: &[[f32; L]; A]) -> [[f32; L]; A] {
+    let mut out = [[0.0f32; L]; A];
+    // As slices: one body per variant, the lengths known once `A` is.
+    let (z, r): (&[[f32; L]], &mut [[f32; L]]) = (z, &mut out);
+    if A == 6 {
+        for l in 0..L {
+            let [z0, z1, z2, z3, z4, z5] = [z[0][l], z[1][l], z[2][l], z[3][l], z[4][l], z[5][l]];
+            r[0][l] = z0 + 1.5 * (z3 - z1) + (z4 - 2.0 * z2);
+            r[1][l] = z1 - 2.5 * z2 + (0.5 * z3 + z4);
+            r[2][l] = 0.5 * z2 - z1 + (2.5 * z3 + z4);
+            r[3][l] = 2.0 * (z3 - z1) + (z4 - z2);
+            r[4][l] = 0.5 * (z1 - z3) + (z4 - z2);
+            r[5][l] = z1 + 1.5 * (z4 - z2) + (z5 - 2.0 * z3);
+        }
+    } else {
+        for l in 0..L {
+            let [z0, z1, z2, z3] = [z[0][l], z[1][l], z[2][l], z[3][l]];
+            r[0][l] = z0 - z2;
+            r[1][l] = z1 + z2;
+            r[2][l] = z2 - z1;
+            r[3][l] = z1 - z3;
+        }
     }
-    r
+    out
 }
 
-/// `Aᵀ m` over one column of 6 vectors ([`AT`]'s rows, written out).
+/// `Aᵀ m` over one column of `A` vectors (the rows of [`AT4`] or [`AT2`], written out).
 #[inline(always)]
-fn at(m: &[[f32; L]; A]) -> [[f32; L]; M] {
-    let mut r = [[0.0f32; L]; M];
-    for l in 0..L {
-        let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
-        let (s12, d21) = (m1 + m2, m2 - m1);
-        r[0][l] = m0 + s12 + (m3 + m4);
-        r[1][l] = d21 + (0.5 * m3 - 2.0 * m4);
-        r[2][l] = s12 + (0.25 * m3 + 4.0 * m4);
-        r[3][l] = d21 + (0.125 * m3 - 8.0 * m4) + m5;
+fn at<const M: usize, const A: usize>(m: &[[f32; L]; A]) -> [[f32; L]; M] {
+    let mut out = [[0.0f32; L]; M];
+    let (m, r): (&[[f32; L]], &mut [[f32; L]]) = (m, &mut out);
+    if A == 6 {
+        for l in 0..L {
+            let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
+            let (s12, d21) = (m1 + m2, m2 - m1);
+            r[0][l] = m0 + s12 + (m3 + m4);
+            r[1][l] = d21 + (0.5 * m3 - 2.0 * m4);
+            r[2][l] = s12 + (0.25 * m3 + 4.0 * m4);
+            r[3][l] = d21 + (0.125 * m3 - 8.0 * m4) + m5;
+        }
+    } else {
+        for l in 0..L {
+            let [m0, m1, m2, m3] = [m[0][l], m[1][l], m[2][l], m[3][l]];
+            r[0][l] = m0 + m1 + m2;
+            r[1][l] = m1 - m2 - m3;
+        }
     }
-    r
+    out
 }
 
 /// [`input_tile`] for block slots `slots` (tiles `t0 + slot`).
@@ -546,13 +685,20 @@ unsafe fn input_tiles(
     th: usize,
     tw: usize,
     v: OutPtr,
+    m: usize,
 ) {
-    for slot in slots {
-        input_tile(g, x, t0 + slot, th, tw, v, slot);
+    if m == 4 {
+        for slot in slots {
+            input_tile::<4, 6>(g, x, t0 + slot, th, tw, v, slot);
+        }
+    } else {
+        for slot in slots {
+            input_tile::<2, 4>(g, x, t0 + slot, th, tw, v, slot);
+        }
     }
 }
 
-isa_twins!(input_tiles_avx512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr));
+isa_twins!(input_tiles_avx512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, m: usize));
 
 /// [`output_tile`] for block slots `slots` (tiles `t0 + slot`).
 ///
@@ -571,13 +717,20 @@ unsafe fn output_tiles(
     th: usize,
     tw: usize,
     m: OutPtr,
+    side: usize,
 ) {
-    for slot in slots {
-        output_tile(g, epi, res, y, y_stride, t0 + slot, th, tw, m, slot);
+    if side == 4 {
+        for slot in slots {
+            output_tile::<4, 6>(g, epi, res, y, y_stride, t0 + slot, th, tw, m, slot);
+        }
+    } else {
+        for slot in slots {
+            output_tile::<2, 4>(g, epi, res, y, y_stride, t0 + slot, th, tw, m, slot);
+        }
     }
 }
 
-isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr));
+isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, side: usize));
 
 /// The input transform of one tile: `V[ξ][slot] = (Bᵀ d B)[ξ]` for every channel, `d` the
 /// tile's 6×6 window (zeros outside the image).
@@ -586,7 +739,15 @@ isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry
 /// `v` holds `36·cin` values for slots `0..=slot`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn input_tile(g: &ConvGeometry, x: &[f32], t: usize, th: usize, tw: usize, v: OutPtr, slot: usize) {
+unsafe fn input_tile<const M: usize, const A: usize>(
+    g: &ConvGeometry,
+    x: &[f32],
+    t: usize,
+    th: usize,
+    tw: usize,
+    v: OutPtr,
+    slot: usize,
+) {
     let (img, ty, tx) = tile_at(t, th, tw);
     let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
     let iy0 = (ty * M) as isize - g.rows.pad_before as isize;
@@ -623,7 +784,7 @@ unsafe fn input_tile(g: &ConvGeometry, x: &[f32], t: usize, th: usize, tw: usize
         for (i, row) in tcol.iter().enumerate() {
             let r = bt(row);
             for (j, vals) in r.iter().enumerate() {
-                let dst = v.get().add(slot_at(i * A + j, slot) * cin + c0);
+                let dst = v.get().add(slot_at(i * A + j, slot, A * A) * cin + c0);
                 copy_lanes(vals.as_ptr(), dst, n);
             }
         }
@@ -639,7 +800,7 @@ unsafe fn input_tile(g: &ConvGeometry, x: &[f32], t: usize, th: usize, tw: usize
 /// residual) hold every pixel of the geometry at their strides.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn output_tile(
+unsafe fn output_tile<const M: usize, const A: usize>(
     g: &ConvGeometry,
     epi: &super::Epilogue,
     res: Option<(OutPtr, usize)>,
@@ -665,10 +826,10 @@ unsafe fn output_tile(
         for j in 0..A {
             let mut col = [[0.0f32; L]; A];
             for (i, c) in col.iter_mut().enumerate() {
-                let src = m.get().add(slot_at(i * A + j, slot) * cout + c0);
+                let src = m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0);
                 copy_lanes(src, c.as_mut_ptr(), n);
             }
-            for (row, v) in s.iter_mut().zip(at(&col)) {
+            for (row, v) in s.iter_mut().zip(at::<M, A>(&col)) {
                 row[j] = v;
             }
         }
@@ -677,7 +838,7 @@ unsafe fn output_tile(
             copy_lanes(b.as_ptr().add(c0), bias.as_mut_ptr(), n);
         }
         for (a, srow) in s.iter().enumerate().take(rows) {
-            let o = at(srow);
+            let o = at::<M, A>(srow);
             for (b, vals) in o.iter().enumerate().take(cols) {
                 let pix = (img * oh + ty * M + a) * ow + tx * M + b;
                 let mut out = [0.0f32; L];
@@ -742,7 +903,10 @@ mod tests {
             crate::kernels::act::ActSpec::from_activation(crate::ops::activation::Activation::Swish).unwrap(),
             crate::kernels::act::ActSpec::relu_general(0.1, Some(6.0), 0.0).unwrap(),
         ];
-        for isa in Isa::available() {
+        for (isa, variant) in Isa::available()
+            .into_iter()
+            .flat_map(|i| [(i, Variant::F4), (i, Variant::F2)])
+        {
             for (ci, &(n, h, w, cin, cout, padding)) in cases.iter().enumerate() {
                 let x = random(&mut rng, n * h * w * cin);
                 let k = random(&mut rng, 9 * cin * cout);
@@ -756,7 +920,7 @@ mod tests {
                 .unwrap();
                 let px = n * g.oh() * g.ow();
                 let res = random(&mut rng, px * (cout + 3));
-                let ww = WinogradWeights::pack(isa, &k, cin, cout).unwrap();
+                let ww = WinogradWeights::pack(isa, &k, cin, cout, variant).unwrap();
                 let act = acts[ci % acts.len()];
                 let with_res = ci % 2 == 0;
                 let epi = act.with_bias(Some(&bias));
@@ -811,54 +975,77 @@ mod tests {
                         worst = worst.max(d);
                         assert!(
                             d < 2e-6,
-                            "{isa:?} case {ci} pixel {p} channel {co}: winograd {a} vs direct {b} (sum {s}, magnitude {mag}, error {d:e})"
+                            "{isa:?} {variant:?} case {ci} pixel {p} channel {co}: winograd {a} vs direct {b} (sum {s}, magnitude {mag}, error {d:e})"
                         );
                     }
                     // The padding columns between pixels stay untouched.
                     for j in cout..cout + 2 {
-                        assert!(got[p * (cout + 2) + j].is_nan(), "{isa:?} case {ci}: wrote past cout");
+                        assert!(
+                            got[p * (cout + 2) + j].is_nan(),
+                            "{isa:?} {variant:?} case {ci}: wrote past cout"
+                        );
                     }
                 }
-                eprintln!("{isa:?} case {ci}: worst error {worst:e} of the products' magnitude");
+                eprintln!("{isa:?} {variant:?} case {ci}: worst error {worst:e} of the products' magnitude");
             }
         }
     }
 
     /// The written-out transforms are the matrices, up to the rounding of their reordered
-    /// sums.
+    /// sums, for both variants.
     #[test]
     fn the_transforms_are_the_matrices() {
-        let mut rng = Rng::new(3);
-        let mut z = [[0.0f32; L]; A];
-        for row in z.iter_mut() {
-            for v in row.iter_mut() {
-                *v = rng.uniform_range(-4.0, 4.0) as f32;
-            }
-        }
-        let naive = |m: &[[f32; A]], l: usize, i: usize| -> f64 {
-            (0..A).map(|k| f64::from(m[i][k]) * f64::from(z[k][l])).sum()
-        };
-        let (b, a) = (bt(&z), at(&z));
-        for l in 0..L {
-            for i in 0..A {
-                assert!((f64::from(b[i][l]) - naive(&BT, l, i)).abs() < 1e-5, "Bᵀ row {i}");
-            }
-            for i in 0..M {
-                assert!((f64::from(a[i][l]) - naive(&AT, l, i)).abs() < 1e-5, "Aᵀ row {i}");
-            }
-        }
-        // G g Gᵀ of a kernel that is one tap: the outer product of G's column.
-        for tap in 0..9 {
-            let mut k = [0.0f32; 9];
-            k[tap] = 1.0;
-            let u = transform_pair(&k, 1, 1, 0, 0);
-            for i in 0..A {
-                for j in 0..A {
-                    let want = G[i][tap / 3] * G[j][tap % 3];
-                    assert!((f64::from(u[i * A + j]) - want).abs() < 1e-7, "tap {tap} ({i}, {j})");
+        fn check<const M: usize, const A: usize>(
+            bt_m: &[[f32; A]],
+            at_m: &[[f32; A]],
+            g_m: &[[f64; 3]],
+            variant: Variant,
+        ) {
+            let mut rng = Rng::new(3);
+            let mut z = [[0.0f32; L]; A];
+            for row in z.iter_mut() {
+                for v in row.iter_mut() {
+                    *v = rng.uniform_range(-4.0, 4.0) as f32;
                 }
             }
+            let naive = |m: &[[f32; A]], l: usize, i: usize| -> f64 {
+                (0..A).map(|k| f64::from(m[i][k]) * f64::from(z[k][l])).sum()
+            };
+            let (b, a) = (bt(&z), at::<M, A>(&z));
+            for l in 0..L {
+                for i in 0..A {
+                    assert!(
+                        (f64::from(b[i][l]) - naive(bt_m, l, i)).abs() < 1e-5,
+                        "{variant:?} Bᵀ row {i}"
+                    );
+                }
+                for i in 0..M {
+                    assert!(
+                        (f64::from(a[i][l]) - naive(at_m, l, i)).abs() < 1e-5,
+                        "{variant:?} Aᵀ row {i}"
+                    );
+                }
+            }
+            // G g Gᵀ of a kernel that is one tap: the outer product of G's column.
+            for tap in 0..9 {
+                let mut k = [0.0f32; 9];
+                k[tap] = 1.0;
+                let u = transform_pair(&k, 1, 1, 0, 0, variant);
+                for i in 0..A {
+                    for j in 0..A {
+                        let want = g_m[i][tap / 3] * g_m[j][tap % 3];
+                        assert!(
+                            (f64::from(u[i * A + j]) - want).abs() < 1e-7,
+                            "{variant:?} tap {tap} ({i}, {j})"
+                        );
+                    }
+                }
+                assert!(u[A * A..].iter().all(|&v| v == 0.0));
+            }
+            assert_eq!((variant.m(), variant.xi()), (M, A * A));
         }
+        check::<4, 6>(&BT4, &AT4, &G4, Variant::F4);
+        check::<2, 4>(&BT2, &AT2, &G2, Variant::F2);
     }
 
     /// Where Winograd is used: the layers the kernels bench measured faster, and not the ones
@@ -876,22 +1063,31 @@ mod tests {
         };
         // VGG16's blocks, ResNet50's stage 4 at batch 1 (many channel pairs), DenseNet121's
         // first block.
-        assert!(pays(&geo(1, 224, 64, 64, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(pays(&geo(1, 28, 512, 512, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(pays(&geo(1, 14, 256, 256, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(pays(&geo(1, 56, 128, 32, Padding::Same), PLAN_MIN_CHANNELS));
+        let f4 = |g: &ConvGeometry, min: usize| pays(g, Variant::F4, min);
+        assert!(f4(&geo(1, 224, 64, 64, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(f4(&geo(1, 28, 512, 512, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(f4(&geo(1, 14, 256, 256, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(f4(&geo(1, 56, 128, 32, Padding::Same), PLAN_MIN_CHANNELS));
         // 32 input channels; DenseNet121 at 14×14, batch 1 (16 tiles, few pairs); a 3-channel
         // stem; ResNet50's last stage below batch 16 (over 6144 kernel values a tile); a
         // `valid` 13×13 output (a third of each tile's work outside); strides.
-        assert!(!pays(&geo(1, 149, 32, 32, Padding::Valid), PLAN_MIN_CHANNELS));
-        assert!(!pays(&geo(1, 14, 128, 32, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(!pays(&geo(1, 224, 3, 64, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(!pays(&geo(8, 7, 512, 512, Padding::Same), PLAN_MIN_CHANNELS));
-        assert!(!pays(&geo(32, 15, 64, 64, Padding::Valid), PLAN_MIN_CHANNELS));
+        assert!(!f4(&geo(1, 149, 32, 32, Padding::Valid), PLAN_MIN_CHANNELS));
+        assert!(!f4(&geo(1, 14, 128, 32, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(!f4(&geo(1, 224, 3, 64, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(!f4(&geo(8, 7, 512, 512, Padding::Same), PLAN_MIN_CHANNELS));
+        assert!(!f4(&geo(32, 15, 64, 64, Padding::Valid), PLAN_MIN_CHANNELS));
         // The tape from 32 channels: the CIFAR CNN's second layer and its input gradient.
-        assert!(pays(&geo(32, 30, 32, 32, Padding::Valid), TAPE_MIN_CHANNELS));
-        assert!(pays(&geo(32, 32, 32, 32, Padding::Same), TAPE_MIN_CHANNELS));
-        assert!(!pays(&geo(32, 30, 16, 32, Padding::Valid), TAPE_MIN_CHANNELS));
+        assert!(f4(&geo(32, 30, 32, 32, Padding::Valid), TAPE_MIN_CHANNELS));
+        assert!(f4(&geo(32, 32, 32, 32, Padding::Same), TAPE_MIN_CHANNELS));
+        assert!(!f4(&geo(32, 30, 16, 32, Padding::Valid), TAPE_MIN_CHANNELS));
+        // F(2×2) where F(4×4)'s memory rule alone says no: ResNet50's last stage at batch 1
+        // and 8, VGG16's block 5 and InceptionV3's 448 → 384 at batch 1; not for 32 channels
+        // (InceptionV3's stem), DenseNet121's 16-tile layer, nor where F(4×4) runs.
+        let f2 = pays_f2;
+        assert!(f2(&geo(1, 7, 512, 512, Padding::Same)) && f2(&geo(8, 7, 512, 512, Padding::Same)));
+        assert!(f2(&geo(1, 14, 512, 512, Padding::Same)) && f2(&geo(1, 8, 448, 384, Padding::Same)));
+        assert!(!f2(&geo(1, 149, 32, 32, Padding::Valid)) && !f2(&geo(1, 147, 32, 64, Padding::Same)));
+        assert!(!f2(&geo(1, 14, 128, 32, Padding::Same)) && !f2(&geo(1, 56, 64, 64, Padding::Same)));
         let strided = conv2d_geometry(
             "t",
             &[1, 56, 56, 64],
@@ -899,15 +1095,15 @@ mod tests {
             &Conv2dParams::new((2, 2), Padding::Same),
         )
         .unwrap();
-        assert!(!applies(&strided) && !pays(&strided, TAPE_MIN_CHANNELS));
+        assert!(!applies(&strided) && !f4(&strided, TAPE_MIN_CHANNELS) && !f2(&strided));
     }
 
     #[test]
     fn mismatched_weights_are_an_error() {
         let isa = crate::kernels::isa();
         let k = vec![0.5f32; 9 * 4 * 8];
-        let ww = WinogradWeights::pack(isa, &k, 4, 8).unwrap();
-        assert!(WinogradWeights::pack(isa, &k, 4, 9).is_err());
+        let ww = WinogradWeights::pack(isa, &k, 4, 8, Variant::F4).unwrap();
+        assert!(WinogradWeights::pack(isa, &k, 4, 9, Variant::F2).is_err());
         let x = vec![1.0f32; 2 * 6 * 6 * 4];
         let strided = conv2d_geometry(
             "t",

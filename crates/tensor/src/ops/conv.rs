@@ -24,7 +24,7 @@ use crate::error::{arg_err, shape_err, Result};
 use crate::kernels;
 use crate::kernels::act::ActSpec;
 use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
-use crate::kernels::winograd::WinogradWeights;
+use crate::kernels::winograd::{Variant, WinogradWeights};
 use crate::ops::batchnorm::FusedRelu;
 use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_direct;
@@ -217,13 +217,14 @@ fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
     // took 55–59 ms with it against 18 ms without. Only where many tiles share each
     // transformed weight.
     let (packed, wino);
-    let weights = if kernels::winograd::worth_on_tape(g) && kernels::winograd::tiles(g) >= TAPE_WINOGRAD_MIN_TILES {
-        wino = WinogradWeights::pack(isa, w, g.cin, g.cout)?;
-        Weights::Winograd(&wino)
-    } else {
-        packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
-        Weights::Packed(&packed)
-    };
+    let weights =
+        if kernels::winograd::worth_on_tape(g) && kernels::winograd::tiles(g, Variant::F4) >= TAPE_WINOGRAD_MIN_TILES {
+            wino = WinogradWeights::pack(isa, w, g.cin, g.cout, Variant::F4)?;
+            Weights::Winograd(&wino)
+        } else {
+            packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
+            Weights::Packed(&packed)
+        };
     kernels::conv::conv2d(
         isa,
         ConvArgs {
@@ -698,7 +699,10 @@ mod tests {
             let ws = [3, 3, 32, 32];
             let p = Conv2dParams::new((1, 1), padding);
             let g = conv2d_geometry("t", &xs, &ws, &p).unwrap();
-            assert!(kernels::winograd::worth_on_tape(&g) && kernels::winograd::tiles(&g) >= TAPE_WINOGRAD_MIN_TILES);
+            assert!(
+                kernels::winograd::worth_on_tape(&g)
+                    && kernels::winograd::tiles(&g, Variant::F4) >= TAPE_WINOGRAD_MIN_TILES
+            );
             let (x, w, b) = (
                 rand_tensor(&mut rng, &xs),
                 rand_tensor(&mut rng, &ws),

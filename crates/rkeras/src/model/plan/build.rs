@@ -561,8 +561,8 @@ impl Builder<'_> {
             } = &mut st.kind
             {
                 let ConvWeights::Raw(k) = &*weights else { continue };
-                if winograd::worth(geometry) {
-                    let w = WinogradWeights::pack(isa, k.data(), geometry.cin, geometry.cout)?;
+                if let Some(variant) = winograd::worth(geometry) {
+                    let w = WinogradWeights::pack(isa, k.data(), geometry.cin, geometry.cout, variant)?;
                     *weights = ConvWeights::Winograd(w);
                 } else if k.len() <= PACK_MAX {
                     let depth = geometry.rows.kernel * geometry.cols.kernel * geometry.cin_g();
