@@ -169,6 +169,7 @@ fn tile_case(one: f64, cout: usize, full_b: bool) {
         hi: f32::MAX,
         slope: 1.0,
         has_slope: false,
+        stream: false,
     };
     let name = format!(
         "tile {mr}x{nr} in L1, 1 thread, B by {} loads",

@@ -437,3 +437,55 @@ fn pointwise_prologue_equals_the_affine_then_the_convolution() {
     .unwrap_err();
     assert!(err.to_string().contains("1×1"), "{err}");
 }
+
+#[test]
+fn streamed_stores_write_what_plain_stores_do() {
+    // An output above the (test-sized) streaming threshold, 24·24·96 floats, written once
+    // into a 64-byte-aligned buffer (AVX-512 streams its whole vectors) and once a float off
+    // the lines (plain stores throughout): the same bits, and the naive convolution's values,
+    // with a bias, a residual and a clamp, on two workers.
+    let mut rng = Rng::new(17);
+    let x = random(&mut rng, &[1, 24, 24, 32]);
+    let w = random(&mut rng, &[3, 3, 32, 96]);
+    let bias = random(&mut rng, &[96]);
+    let res = random(&mut rng, &[24 * 24 * 96]);
+    let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+    let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+    let px = g.oh() * g.ow();
+    assert!(px * 96 * 4 >= STREAM_MIN_BYTES);
+    let conv = conv2d_naive(&x, &w, None, &p).unwrap();
+    let want: Vec<f32> = (0..px * 96)
+        .map(|i| (conv.data()[i] + bias.data()[i % 96] + res.data()[i]).clamp(0.0, 6.0))
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for isa in Isa::available() {
+        let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 32, 96, 1).unwrap();
+        let mut outs = Vec::new();
+        for misalign in [0usize, 1] {
+            let mut buf = vec![f32::NAN; px * 96 + 32];
+            let start = buf.as_ptr().align_offset(64) + misalign;
+            let y = &mut buf[start..start + px * 96];
+            pool.install(|| {
+                conv2d(
+                    isa,
+                    ConvArgs {
+                        geometry: &g,
+                        x: x.data(),
+                        weights: Weights::Packed(&packed),
+                        epilogue: ActSpec::relu_general(0.0, Some(6.0), 0.0)
+                            .unwrap()
+                            .with_bias(Some(bias.data())),
+                        residual: Some((res.data(), 96)),
+                        y,
+                        y_stride: 96,
+                        prologue: None,
+                    },
+                )
+            })
+            .unwrap();
+            assert_close(y, &want, &format!("{isa:?} misaligned by {misalign}"));
+            outs.push(y.to_vec());
+        }
+        assert_eq!(outs[0], outs[1], "{isa:?}");
+    }
+}

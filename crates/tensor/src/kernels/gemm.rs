@@ -82,6 +82,11 @@ pub struct Tile {
     pub slope: f32,
     /// Whether the slope applies.
     pub has_slope: bool,
+    /// Write the last depth block's whole vectors with non-temporal stores where they are
+    /// 64-byte aligned (AVX-512): for outputs far larger than the caches, so that a store does
+    /// not first read its line from memory. The caller fences ([`fence`]) before another
+    /// thread reads them.
+    pub stream: bool,
 }
 
 /// Runs one tile on the given instruction set.
@@ -99,6 +104,17 @@ pub unsafe fn run_tile(isa: Isa, t: &Tile) {
         Isa::Avx2 => avx2::run(t),
         _ => portable::run(t),
     }
+}
+
+/// Orders the calling thread's non-temporal stores ([`Tile::stream`]) before its later
+/// stores (the team's task counters), so the thread that sees a task done sees its output.
+#[inline]
+pub fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sfence` has no operands; SSE is part of x86_64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 /// The reference: the same tile with scalar loops (and the same epilogue order).
@@ -289,6 +305,10 @@ mod avx512 {
                 x = _mm512_max_ps(x, _mm512_mul_ps(x, _mm512_set1_ps(t.slope)));
             }
             x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(t.lo)), _mm512_set1_ps(t.hi));
+            if t.stream && m == 0xffff && (c as usize) % 64 == 0 {
+                _mm512_stream_ps(c, x);
+                return;
+            }
         }
         _mm512_mask_storeu_ps(c, m, x);
     }
@@ -620,6 +640,7 @@ mod tests {
                 hi: 40.0,
                 slope: 0.3,
                 has_slope: true,
+                stream: false,
             }
         };
         let tg = mk(&mut got);

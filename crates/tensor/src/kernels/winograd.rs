@@ -579,6 +579,7 @@ impl Job<'_> {
                     hi: f32::INFINITY,
                     slope: 1.0,
                     has_slope: false,
+                    stream: false,
                 };
                 run_tile(isa, &t);
                 k0 += kc;

@@ -124,11 +124,19 @@ impl Plan {
             }
         };
         if arena.len() != self.slot_len.len() {
-            *arena = self.slot_len.iter().map(|&n| vec![0.0f32; n]).collect();
+            // 16 floats more, for each slot to start on a 64-byte line (aligned rows are what
+            // the kernels' non-temporal stores take: `kernels::gemm::Tile::stream`).
+            *arena = self.slot_len.iter().map(|&n| vec![0.0f32; n + 16]).collect();
         }
         let ctx = Ctx {
             plan: self,
-            slots: arena.iter_mut().map(|s| s.as_mut_ptr()).collect(),
+            slots: arena
+                .iter_mut()
+                .map(|s| {
+                    let p = s.as_mut_ptr();
+                    p.wrapping_add(p.align_offset(64))
+                })
+                .collect(),
             inputs,
         };
         // The steps run on a rayon worker with the pool's other workers spinning as its team
