@@ -16,7 +16,7 @@
 //! Every output value is summed by one worker in one fixed order: results do not depend on the
 //! thread count. [`conv2d_reference`] is the naive loop the driver is tested against.
 
-use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
+use super::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use super::{AlignedVec, Epilogue, Isa};
 use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
@@ -221,13 +221,12 @@ struct SyncPtr<T>(T);
 unsafe impl<T> Sync for SyncPtr<T> {}
 unsafe impl<T> Send for SyncPtr<T> {}
 
-/// Per worker: the row-pointer tables of a block, a scratch row for padded tiles, the
+/// Per worker: the row-pointer tables of a block, the
 /// kernel-row windows that reach into the column padding ([`row_taps`]) and the taps'
 /// offsets.
 #[derive(Default)]
 struct Scratch {
     ptrs: Vec<*const f32>,
-    dummy: Vec<f32>,
     edges: Vec<f32>,
     taps: Vec<TapAt>,
     pre: Vec<f32>,
@@ -347,7 +346,10 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     if want_tasks > 1 {
         let even = (row_blocks..row_blocks + threads)
             .take_while(|&rb| rb <= m)
-            .find(|&rb| split(rb).2 % threads == 0 || split(rb).2 >= threads * 16);
+            .find(|&rb| {
+                let tasks = split(rb).2;
+                tasks % threads == 0 || tasks >= threads * 16
+            });
         row_blocks = even.unwrap_or(row_blocks);
     }
     let mb = m.div_ceil(row_blocks).max(1);
@@ -372,16 +374,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         let prange = pchunk * panel_chunk..((pchunk + 1) * panel_chunk).min(panels);
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let Scratch {
-                ptrs,
-                dummy,
-                edges,
-                taps,
-                pre,
-            } = &mut *s;
-            if dummy.len() < nr {
-                dummy.resize(nr, 0.0);
-            }
+            let Scratch { ptrs, edges, taps, pre } = &mut *s;
             // SAFETY: `check` proved every row, column and depth index below in bounds; tasks
             // write disjoint (row, column) ranges of `y`.
             unsafe {
@@ -398,7 +391,6 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
                     grp,
                     prange,
                     ptrs,
-                    dummy,
                     edges,
                     taps,
                     mr_max,
@@ -534,8 +526,8 @@ const ROW_TAPS_BELOW: usize = 48;
 
 /// Rows of the next tile of a block that has `left` rows left: the block split evenly into as
 /// few tiles as `mr_max` rows a tile allow (49 rows: 10, 10, 10, 10, 9, not 12, 12, 12, 12, 1;
-/// every row count has a kernel, [`kernel_rows`]). The pointer tables and the tiles that read
-/// them walk the same sequence.
+/// every row count up to the tile's has a kernel, [`super::gemm`]). The pointer tables and the
+/// tiles that read them walk the same sequence.
 fn next_tile(left: usize, mr_max: usize) -> usize {
     left.div_ceil(left.div_ceil(mr_max.max(1)).max(1))
 }
@@ -563,12 +555,10 @@ fn pixels(g: &ConvGeometry, rows: std::ops::Range<usize>) -> impl Iterator<Item 
 /// table and `row` the output row.
 #[allow(clippy::too_many_arguments)]
 fn tile_tables(
-    isa: Isa,
     g: &ConvGeometry,
     rows: std::ops::Range<usize>,
     taps: usize,
     mr_max: usize,
-    nr: usize,
     dst: &mut Vec<*const f32>,
     mut fill: impl FnMut(&mut [*const f32], usize, usize, usize, (usize, usize, usize)),
 ) {
@@ -577,12 +567,11 @@ fn tile_tables(
     let mut r0 = rows.start;
     while r0 < rows.end {
         let real = next_tile(rows.end - r0, mr_max);
-        let mr = kernel_rows(isa, nr, real);
         let base = dst.len();
-        dst.resize(base + taps * mr, ZEROS.as_ptr());
+        dst.resize(base + taps * real, ZEROS.as_ptr());
         let slots = &mut dst[base..];
         for (r, at) in (0..real).zip(&mut walk) {
-            fill(slots, mr, r, r0 + r, at);
+            fill(slots, real, r, r0 + r, at);
         }
         r0 += real;
     }
@@ -593,13 +582,11 @@ fn tile_tables(
 /// padding is copied into `edges` with its zeros (sized first, so no pointer moves).
 #[allow(clippy::too_many_arguments)]
 fn row_tap_pointers(
-    isa: Isa,
     g: &ConvGeometry,
     x: &[f32],
     rows: std::ops::Range<usize>,
     blk: DepthBlock,
     mr_max: usize,
-    nr: usize,
     dst: &mut Vec<*const f32>,
     edges: &mut Vec<f32>,
 ) {
@@ -612,12 +599,10 @@ fn row_tap_pointers(
     edges.resize(edge_rows * (blk.t1 - blk.t0) * span, 0.0);
     let mut next_edge = 0;
     tile_tables(
-        isa,
         g,
         rows,
         blk.t1 - blk.t0,
         mr_max,
-        nr,
         dst,
         |slots, mr, r, _, (img, oy, ox)| {
             let ix0 = col0(ox);
@@ -658,7 +643,6 @@ fn prologue_pointers(
     rows: std::ops::Range<usize>,
     blk: DepthBlock,
     mr_max: usize,
-    nr: usize,
     dst: &mut Vec<*const f32>,
     pre: &mut Vec<f32>,
 ) {
@@ -677,7 +661,7 @@ fn prologue_pointers(
     );
     let start = rows.start;
     let base = pre.as_ptr();
-    tile_tables(isa, g, rows, 1, mr_max, nr, dst, |slots, _, r, row, _| {
+    tile_tables(g, rows, 1, mr_max, dst, |slots, _, r, row, _| {
         slots[r] = base.wrapping_add((row - start) * kc);
     });
 }
@@ -705,14 +689,12 @@ fn prologue_rows(x: &[f32], p: &Prologue, row0: usize, c0: usize, kc: usize, pre
 /// `c0` of group `grp`, or [`ZEROS`] in the padding and for a padded tile's extra rows.
 #[allow(clippy::too_many_arguments)]
 fn row_pointers(
-    isa: Isa,
     g: &ConvGeometry,
     x: &[f32],
     grp: usize,
     rows: std::ops::Range<usize>,
     blk: DepthBlock,
     mr_max: usize,
-    nr: usize,
     dst: &mut Vec<*const f32>,
     tap_at: &mut Vec<TapAt>,
 ) {
@@ -744,12 +726,10 @@ fn row_pointers(
     );
     let xp = x.as_ptr();
     tile_tables(
-        isa,
         g,
         rows,
         blk.t1 - blk.t0,
         mr_max,
-        nr,
         dst,
         |slots, mr, r, row, (img, oy, ox)| {
             if pointwise {
@@ -786,7 +766,6 @@ unsafe fn block(
     grp: usize,
     panels: std::ops::Range<usize>,
     ptrs: &mut Vec<*const f32>,
-    dummy: &mut [f32],
     edges: &mut Vec<f32>,
     tap_at: &mut Vec<TapAt>,
     mr_max: usize,
@@ -814,11 +793,11 @@ unsafe fn block(
         let last = bi + 1 == n_blocks;
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
         if let Some((p, pre)) = prologue.as_mut() {
-            prologue_pointers(isa, g, x, p, rows.clone(), blk, mr_max, nr, ptrs, pre);
+            prologue_pointers(isa, g, x, p, rows.clone(), blk, mr_max, ptrs, pre);
         } else if by_rows {
-            row_tap_pointers(isa, g, x, rows.clone(), blk, mr_max, nr, ptrs, edges);
+            row_tap_pointers(g, x, rows.clone(), blk, mr_max, ptrs, edges);
         } else {
-            row_pointers(isa, g, x, grp, rows.clone(), blk, mr_max, nr, ptrs, tap_at);
+            row_pointers(g, x, grp, rows.clone(), blk, mr_max, ptrs, tap_at);
         }
         let k0 = blk.t0 * tap_depth + blk.c0;
         for p in panels.clone() {
@@ -839,8 +818,8 @@ unsafe fn block(
                 b: bp,
                 ldb: b.ldb,
                 full_b: b.padded || nc == nr,
-                // Rows past the end (a padded tile) write to scratch and read zeros.
-                c: [dummy.as_mut_ptr(); MAX_MR],
+                // Set per tile; the kernel reads only its first `mr` rows.
+                c: [std::ptr::null_mut(); MAX_MR],
                 accumulate: bi > 0,
                 last,
                 bias: epi.bias.map_or(std::ptr::null(), |bb| bb.as_ptr().add(ch0)),
@@ -856,7 +835,6 @@ unsafe fn block(
             let mut r0 = rows.start;
             while r0 < rows.end {
                 let real = next_tile(rows.end - r0, mr_max);
-                let mr = kernel_rows(isa, nr, real);
                 let mut c = y.0.add(r0 * y_stride + ch0);
                 for slot in &mut t.c[..real] {
                     *slot = c;
@@ -869,11 +847,7 @@ unsafe fn block(
                         p = p.wrapping_add(rs);
                     }
                 }
-                for r in real..mr {
-                    t.c[r] = dummy.as_mut_ptr();
-                    t.res[r] = ZEROS.as_ptr();
-                }
-                t.mr = mr;
+                t.mr = real;
                 t.a = ptrs.as_ptr().add(off);
                 run_tile(isa, &t);
                 if last {
@@ -885,7 +859,7 @@ unsafe fn block(
                         }
                     }
                 }
-                off += ntaps * mr;
+                off += ntaps * real;
                 r0 += real;
             }
         }

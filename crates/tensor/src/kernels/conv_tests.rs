@@ -161,6 +161,33 @@ fn deep_products_cross_depth_blocks() {
     }
 }
 
+/// [`conv2d`] on packed weights, without a prologue.
+#[allow(clippy::too_many_arguments)]
+fn packed_conv(
+    isa: Isa,
+    g: &ConvGeometry,
+    x: &Tensor,
+    packed: &PackedWeights,
+    epilogue: Epilogue,
+    residual: Option<(&[f32], usize)>,
+    y: &mut [f32],
+    y_stride: usize,
+) -> Result<()> {
+    conv2d(
+        isa,
+        ConvArgs {
+            geometry: g,
+            x: x.data(),
+            weights: Weights::Packed(packed),
+            epilogue,
+            residual,
+            y,
+            y_stride,
+            prologue: None,
+        },
+    )
+}
+
 #[test]
 fn weights_beyond_l2_run_panel_by_panel() {
     // 3·3·232 × 130 weights (1.09 MiB) and 150 output rows in several row blocks: the tasks
@@ -175,22 +202,8 @@ fn weights_beyond_l2_run_panel_by_panel() {
     for isa in Isa::available() {
         let packed = PackedWeights::pack(isa, w.data(), 3 * 3 * 232, 130, 1).unwrap();
         let mut y = vec![0.0; want.len()];
-        pool.install(|| {
-            conv2d(
-                isa,
-                ConvArgs {
-                    geometry: &g,
-                    x: x.data(),
-                    weights: Weights::Packed(&packed),
-                    epilogue: Epilogue::linear(),
-                    residual: None,
-                    y: &mut y,
-                    y_stride: 130,
-                    prologue: None,
-                },
-            )
-        })
-        .unwrap();
+        pool.install(|| packed_conv(isa, &g, &x, &packed, Epilogue::linear(), None, &mut y, 130))
+            .unwrap();
         assert_close(&y, want.data(), &format!("{isa:?}"));
     }
 }
@@ -208,20 +221,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut y = vec![0.0; 2 * 20 * 20 * 40];
-            conv2d(
-                isa,
-                ConvArgs {
-                    geometry: &g,
-                    x: x.data(),
-                    weights: Weights::Packed(&packed),
-                    epilogue: Epilogue::linear(),
-                    residual: None,
-                    y: &mut y,
-                    y_stride: 40,
-                    prologue: None,
-                },
-            )
-            .unwrap();
+            packed_conv(isa, &g, &x, &packed, Epilogue::linear(), None, &mut y, 40).unwrap();
             y
         })
     };
@@ -465,24 +465,11 @@ fn streamed_stores_write_what_plain_stores_do() {
             let mut buf = vec![f32::NAN; px * 96 + 32];
             let start = buf.as_ptr().align_offset(64) + misalign;
             let y = &mut buf[start..start + px * 96];
-            pool.install(|| {
-                conv2d(
-                    isa,
-                    ConvArgs {
-                        geometry: &g,
-                        x: x.data(),
-                        weights: Weights::Packed(&packed),
-                        epilogue: ActSpec::relu_general(0.0, Some(6.0), 0.0)
-                            .unwrap()
-                            .with_bias(Some(bias.data())),
-                        residual: Some((res.data(), 96)),
-                        y,
-                        y_stride: 96,
-                        prologue: None,
-                    },
-                )
-            })
-            .unwrap();
+            let epi = ActSpec::relu_general(0.0, Some(6.0), 0.0)
+                .unwrap()
+                .with_bias(Some(bias.data()));
+            pool.install(|| packed_conv(isa, &g, &x, &packed, epi, Some((res.data(), 96)), y, 96))
+                .unwrap();
             assert_close(y, &want, &format!("{isa:?} misaligned by {misalign}"));
             outs.push(y.to_vec());
         }

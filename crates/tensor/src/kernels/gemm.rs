@@ -45,7 +45,10 @@ pub struct Tile {
     pub taps: usize,
     /// Channels per tap in this block (the depth is `taps·kc`).
     pub kc: usize,
-    /// Rows (≤ the ISA's MR).
+    /// Rows, from 1 to the ISA's tile rows ([`tile_shape`]): every count has its own kernel, so
+    /// drivers split rows evenly (MobileNetV2's and ResNet50's 7×7 layers at batch 1 have 49
+    /// rows, which 12-row tiles left as 4 × 12 + 1, the last a whole pass over the weights for
+    /// one row); more rows run the portable kernel.
     pub mr: usize,
     /// Valid columns (≤ `nr`).
     pub nc: usize,
@@ -192,25 +195,6 @@ mod portable {
     }
 }
 
-/// The rows of the kernel a tile of `mr` rows runs: every ISA has a kernel for each row count
-/// up to its tile's (so a driver can split rows evenly: MobileNetV2's and ResNet50's 7×7
-/// layers at batch 1 have 49 rows, which 12-row tiles left as 4 × 12 + 1, the last tile a
-/// whole pass over the weights for one row with two FMA chains); more rows than that run the
-/// portable kernel. Drivers still point the rows of a tile past `mr` at scratch.
-pub fn kernel_rows(isa: Isa, nr: usize, mr: usize) -> usize {
-    let most = match isa {
-        Isa::Avx512 if nr == 64 => 6,
-        Isa::Avx512 => MAX_MR,
-        Isa::Avx2 => 6,
-        Isa::Portable => return mr,
-    };
-    if mr > most {
-        mr
-    } else {
-        mr.max(1)
-    }
-}
-
 /// One kernel per row count, with one named accumulator pair per row so that every
 /// accumulator lives in a register (an accumulator array indexed in loops was kept in memory
 /// by the compiler: a store after every FMA).
@@ -305,7 +289,7 @@ mod avx512 {
                 x = _mm512_max_ps(x, _mm512_mul_ps(x, _mm512_set1_ps(t.slope)));
             }
             x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(t.lo)), _mm512_set1_ps(t.hi));
-            if t.stream && m == 0xffff && (c as usize) % 64 == 0 {
+            if t.stream && m == 0xffff && (c as usize).is_multiple_of(64) {
                 _mm512_stream_ps(c, x);
                 return;
             }
@@ -684,7 +668,6 @@ mod tests {
         for isa in Isa::available() {
             for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 32), tile_shape(isa, 64)] {
                 for mr in 1..=mr_max {
-                    let mr = kernel_rows(isa, nr, mr);
                     for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
                         for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
                             run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res, false);

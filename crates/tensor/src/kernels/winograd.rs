@@ -25,7 +25,7 @@
 //! twin it is tested against; [`super::conv::conv2d`] runs it for [`super::conv::Weights::Winograd`].
 
 use super::conv::{ConvArgs, PackedWeights, ZEROS};
-use super::gemm::{kernel_rows, run_tile, tile_shape, Tile, MAX_MR};
+use super::gemm::{run_tile, tile_shape, Tile, MAX_MR};
 use super::{Isa, OutPtr};
 use crate::error::{shape_err, Result};
 use crate::ops::conv_gemm::ConvGeometry;
@@ -244,7 +244,7 @@ pub fn applies(g: &ConvGeometry) -> bool {
 pub fn worth(g: &ConvGeometry) -> Option<Variant> {
     if !enabled() {
         None
-    } else if pays(g, Variant::F4, PLAN_MIN_CHANNELS) {
+    } else if pays(g, PLAN_MIN_CHANNELS) {
         Some(Variant::F4)
     } else if pays_f2(g) {
         Some(Variant::F2)
@@ -253,19 +253,14 @@ pub fn worth(g: &ConvGeometry) -> Option<Variant> {
     }
 }
 
-/// [`worth`]'s F(2×2) rule: F(4×4)'s without its memory bound, many channel pairs, and at
-/// least 16 tiles of 2 × 2.
+/// [`worth`]'s F(2×2) rule: F(4×4)'s shape rule (its coverage in 2 × 2 tiles) where its
+/// memory bound alone fails, with many channel pairs and at least 16 tiles of 2 × 2.
 fn pays_f2(g: &ConvGeometry) -> bool {
-    let tiles4 = tiles(g, Variant::F4);
     let pairs = g.cin * g.cout;
-    pays(g, Variant::F2, F2_MIN_CHANNELS)
-        || (applies(g)
-            && g.cin >= PLAN_MIN_CHANNELS
-            && g.cout >= 32
-            && pairs >= 1 << 16
-            && pairs > WEIGHTS_PER_TILE * tiles4
-            && tiles(g, Variant::F2) >= 16
-            && covered(g, Variant::F2) >= 0.7)
+    shape_pays(g, Variant::F2, PLAN_MIN_CHANNELS)
+        && !within_memory(g)
+        && pairs >= 1 << 16
+        && tiles(g, Variant::F2) >= 16
 }
 
 /// [`worth`] for training's tape, whose kernel changes every step: from [`TAPE_MIN_CHANNELS`]
@@ -275,7 +270,7 @@ fn pays_f2(g: &ConvGeometry) -> bool {
 /// rounding is far inside its 1e-4 parity). The caller adds its own rule for the kernel's
 /// transform on every call.
 pub fn worth_on_tape(g: &ConvGeometry) -> bool {
-    enabled() && pays(g, Variant::F4, TAPE_MIN_CHANNELS)
+    enabled() && pays(g, TAPE_MIN_CHANNELS)
 }
 
 /// Fewest input channels of a Winograd convolution in the inference plan ([`worth`]).
@@ -283,10 +278,6 @@ const PLAN_MIN_CHANNELS: usize = 64;
 
 /// Fewest input channels of a Winograd convolution on the tape ([`worth_on_tape`]).
 const TAPE_MIN_CHANNELS: usize = 32;
-
-/// Fewest input channels of an F(2×2, 3×3) convolution in the inference plan under F(4×4)'s
-/// rule ([`worth`]): none (it did not pay at 32).
-const F2_MIN_CHANNELS: usize = usize::MAX;
 
 /// Whether `RKERAS_WINOGRAD=0` leaves Winograd off.
 fn enabled() -> bool {
@@ -301,17 +292,23 @@ pub fn tiles(g: &ConvGeometry, variant: Variant) -> usize {
     g.n * g.oh().div_ceil(m) * g.ow().div_ceil(m)
 }
 
-/// [`worth`]'s measured rule, whatever `RKERAS_WINOGRAD` says; its tile counts are
-/// F(4×4)'s whatever the variant (the memory rule in 16-pixel units).
-fn pays(g: &ConvGeometry, variant: Variant, min_cin: usize) -> bool {
-    let tiles = tiles(g, Variant::F4);
-    let pairs = g.cin * g.cout;
+/// [`worth`]'s measured F(4×4) rule, whatever `RKERAS_WINOGRAD` says.
+fn pays(g: &ConvGeometry, min_cin: usize) -> bool {
+    shape_pays(g, Variant::F4, min_cin) && within_memory(g)
+}
+
+/// The shape part of [`pays`], its coverage in `variant`'s tiles (tile counts are F(4×4)'s).
+fn shape_pays(g: &ConvGeometry, variant: Variant, min_cin: usize) -> bool {
     applies(g)
         && g.cin >= min_cin
         && g.cout >= 32
         && covered(g, variant) >= 0.7
-        && (tiles >= 32 || pairs >= 1 << 16)
-        && pairs <= WEIGHTS_PER_TILE * tiles
+        && (tiles(g, Variant::F4) >= 32 || g.cin * g.cout >= 1 << 16)
+}
+
+/// [`pays`]'s memory bound: at most [`WEIGHTS_PER_TILE`] kernel values an F(4×4) tile.
+fn within_memory(g: &ConvGeometry) -> bool {
+    g.cin * g.cout <= WEIGHTS_PER_TILE * tiles(g, Variant::F4)
 }
 
 /// See [`worth`].
@@ -541,12 +538,10 @@ impl Job<'_> {
         let col0 = p * nr;
         let nc = nr.min(cout - col0);
         let b0 = u.add(p * panel_len + xi * cin * nr);
-        let mut dummy = [0.0f32; 64];
         let mut r0 = 0;
         while r0 < count {
             let real = mr_max.min(count - r0);
-            let mr = kernel_rows(isa, nr, real);
-            let mut c = [dummy.as_mut_ptr(); MAX_MR];
+            let mut c = [std::ptr::null_mut(); MAX_MR];
             let mut rows = [ZEROS.as_ptr(); MAX_MR];
             for r in 0..real {
                 c[r] = m.get().add(slot_at(xi, r0 + r, xis) * cout + col0);
@@ -562,7 +557,7 @@ impl Job<'_> {
                 let t = Tile {
                     taps: 1,
                     kc,
-                    mr,
+                    mr: real,
                     nc,
                     nr,
                     a: a.as_ptr(),
@@ -1064,7 +1059,7 @@ mod tests {
         };
         // VGG16's blocks, ResNet50's stage 4 at batch 1 (many channel pairs), DenseNet121's
         // first block.
-        let f4 = |g: &ConvGeometry, min: usize| pays(g, Variant::F4, min);
+        let f4 = |g: &ConvGeometry, min: usize| pays(g, min);
         assert!(f4(&geo(1, 224, 64, 64, Padding::Same), PLAN_MIN_CHANNELS));
         assert!(f4(&geo(1, 28, 512, 512, Padding::Same), PLAN_MIN_CHANNELS));
         assert!(f4(&geo(1, 14, 256, 256, Padding::Same), PLAN_MIN_CHANNELS));
