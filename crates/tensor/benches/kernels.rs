@@ -120,7 +120,13 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
         run(Weights::Packed(&packed))
     });
     if winograd::applies(&g) {
-        for (variant, name) in [(Variant::F4, "F(4x4,3x3)"), (Variant::F2, "F(2x2,3x3)")] {
+        for &variant in Variant::for_kernel(&g) {
+            let name = match variant {
+                Variant::F4 => "F(4x4,3x3)",
+                Variant::F2 => "F(2x2,3x3)",
+                Variant::Row7 => "F(1x2,1x7)",
+                Variant::Col7 => "F(2x1,7x1)",
+            };
             let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3], variant).expect("packs");
             bench(
                 &format!("{label} Winograd {name} ({})", isa.name()),
@@ -232,6 +238,9 @@ fn main() {
         ("conv 1x1 resnet50 stage2 256->64 56x56 b8", [8, 56, 56, 256], 64),
         ("conv 1x1 resnet50 stage2 64->256 56x56 b8", [8, 56, 56, 64], 256),
         ("conv 1x1 resnet50 stage4 1024->256 14x14 b8", [8, 14, 14, 1024], 256),
+        ("conv 1x1 mobilenetv2 16->96 112x112 b1", [1, 112, 112, 16], 96),
+        ("conv 1x1 mobilenetv2 24->144 56x56 b1", [1, 56, 56, 24], 144),
+        ("conv 1x1 mobilenetv2 144->24 56x56 b1", [1, 56, 56, 144], 24),
         ("conv 1x1 mobilenetv2 576->96 14x14 b1", [1, 14, 14, 576], 96),
         ("conv 1x1 mobilenetv2 96->576 14x14 b1", [1, 14, 14, 96], 576),
         ("conv 1x1 mobilenetv2 960->160 7x7 b1", [1, 7, 7, 960], 160),
@@ -277,6 +286,27 @@ fn main() {
         ("conv 3x3 inceptionv3 stem 80->192 73x73 b1 valid", [1, 73, 73, 80], 192),
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Valid);
+    }
+    // InceptionV3's factorized 7×7 (a quarter of its time at batch 1).
+    for (kernel, batch, cin, cout) in [
+        ((1, 7), 1, 192, 192),
+        ((7, 1), 1, 192, 192),
+        ((1, 7), 1, 160, 160),
+        ((7, 1), 1, 128, 128),
+        ((1, 7), 8, 192, 192),
+        ((7, 1), 8, 160, 160),
+    ] {
+        let (kh, kw) = kernel;
+        let label = format!("conv {kh}x{kw} inceptionv3 {cin}->{cout} 17x17 b{batch} same");
+        conv_case(
+            r,
+            peak,
+            &label,
+            &[batch, 17, 17, cin],
+            &[kh, kw, cin, cout],
+            1,
+            Padding::Same,
+        );
     }
     conv_case(
         r,

@@ -1,9 +1,12 @@
-//! 3×3 stride-1 convolution by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, 2015):
+//! Stride-1 convolution by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, 2015):
 //! each 4×4 block of output pixels is `Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A` over 6×6 input
 //! windows `d`, so the multiply-adds per output value are 36/16 = 2.25 per channel pair
 //! instead of 9 — four times fewer — at the cost of three cheap transforms. F(2×2, 3×3)
 //! (2×2 blocks from 4×4 windows, 16/4 = 4 per pair) runs the same passes with 16 matrices
-//! ([`Variant`]) where the 36 would cost too much memory. Below, "36" is F(4×4)'s count.
+//! ([`Variant`]) where the 36 would cost too much memory. InceptionV3's factorized 7×7s
+//! (1×7 and 7×1 kernels) run F(2, 7) along their rows or columns: 2 outputs from 8 inputs,
+//! 8 matrices, 4 products per output and channel pair instead of 7 (1.14–1.42× their implicit
+//! GEMM in the kernels bench). Below, "36" is F(4×4)'s count.
 //!
 //! - The kernel is transformed once (`U = G g Gᵀ`, in f64, then rounded) into 36 matrices
 //!   `cin × cout`, prepacked for the GEMM microkernels as one `36·cin`-deep panel set
@@ -34,27 +37,61 @@ use std::cell::RefCell;
 /// Which minimal filtering a layer runs: F(4×4, 3×3) (36 products for 16 outputs: 4× fewer
 /// than the direct sum) or F(2×2, 3×3) (16 for 4: 2.25× fewer, with the transforms' only
 /// coefficients 0, ±1 and ±½, so its rounding is the direct sum's: for 32–63 input channels,
-/// where F(4×4)'s moved InceptionResNetV2's logits 1.2e-4 from Keras's float64 run).
+/// where F(4×4)'s moved InceptionResNetV2's logits 1.2e-4 from Keras's float64 run) for 3×3
+/// kernels; F(2, 7) along rows or columns for InceptionV3's 1×7 and 7×1 kernels (8 products
+/// for 2 outputs: 1.75× fewer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     /// F(4×4, 3×3): 4 × 4 output pixels a tile from 6 × 6 inputs.
     F4,
     /// F(2×2, 3×3): 2 × 2 output pixels a tile from 4 × 4 inputs.
     F2,
+    /// F(1×2, 1×7): a 1×7 kernel, 1 × 2 output pixels a tile from 1 × 8 inputs.
+    Row7,
+    /// F(2×1, 7×1): a 7×1 kernel, 2 × 1 output pixels a tile from 8 × 1 inputs.
+    Col7,
 }
 
 impl Variant {
-    /// Output pixels per tile side.
-    pub fn m(self) -> usize {
+    /// The kernel it filters with, `(rows, columns)`.
+    pub fn kernel(self) -> (usize, usize) {
         match self {
-            Variant::F4 => 4,
-            Variant::F2 => 2,
+            Variant::F4 | Variant::F2 => (3, 3),
+            Variant::Row7 => (1, 7),
+            Variant::Col7 => (7, 1),
         }
     }
 
-    /// Transformed positions per tile (the input window, `m + 2` a side, squared).
+    /// Output pixels per tile, `(rows, columns)`.
+    pub fn tile(self) -> (usize, usize) {
+        match self {
+            Variant::F4 => (4, 4),
+            Variant::F2 => (2, 2),
+            Variant::Row7 => (1, 2),
+            Variant::Col7 => (2, 1),
+        }
+    }
+
+    /// The input window of a tile, `(rows, columns)`: the tile grown by the kernel.
+    fn window(self) -> (usize, usize) {
+        let ((th, tw), (kh, kw)) = (self.tile(), self.kernel());
+        (th + kh - 1, tw + kw - 1)
+    }
+
+    /// Transformed positions per tile (the window's pixels).
     fn xi(self) -> usize {
-        (self.m() + 2) * (self.m() + 2)
+        let (a, b) = self.window();
+        a * b
+    }
+
+    /// The variants for a geometry's kernel (the tape and the plan choose among them).
+    pub fn for_kernel(g: &ConvGeometry) -> &'static [Variant] {
+        match (g.rows.kernel, g.cols.kernel) {
+            (3, 3) => &[Variant::F4, Variant::F2],
+            (1, 7) => &[Variant::Row7],
+            (7, 1) => &[Variant::Col7],
+            _ => &[],
+        }
     }
 }
 
@@ -68,7 +105,7 @@ const SUM_CHUNK: usize = 128;
 /// within the last-level cache, which both workers share.
 const BLOCK_BYTES: usize = 6 << 20;
 
-/// A 3×3 kernel transformed and packed for [`conv2d`].
+/// A kernel transformed and packed for [`conv2d`].
 #[derive(Debug, Clone)]
 pub struct WinogradWeights {
     cin: usize,
@@ -78,14 +115,15 @@ pub struct WinogradWeights {
 }
 
 impl WinogradWeights {
-    /// Transforms and packs a Keras kernel `(3, 3, cin, cout)`, flattened, for `isa` and
-    /// `variant`.
+    /// Transforms and packs a Keras kernel `(kh, kw, cin, cout)` (`variant`'s kernel size),
+    /// flattened, for `isa` and `variant`.
     pub fn pack(isa: Isa, kernel: &[f32], cin: usize, cout: usize, variant: Variant) -> Result<WinogradWeights> {
-        if kernel.len() != 9 * cin * cout || cin == 0 || cout == 0 {
+        let (kh, kw) = variant.kernel();
+        if kernel.len() != kh * kw * cin * cout || cin == 0 || cout == 0 {
             return shape_err(
                 "winograd_weights",
                 format!(
-                    "kernel of {} values is not 3 × 3 × cin {cin} × cout {cout}",
+                    "kernel of {} values is not {kh} × {kw} × cin {cin} × cout {cout} ({variant:?})",
                     kernel.len()
                 ),
             );
@@ -186,14 +224,108 @@ const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [
 #[cfg_attr(not(test), allow(dead_code))]
 const AT2: [[f32; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]];
 
-/// `(G g Gᵀ)[ξ = a·i + j]` (`a` the window side) of the 3×3 kernel of input channel `ci`,
-/// output channel `co`, in f64, rounded once; the positions past `variant.xi()` are zero.
+/// The transforms of F(2, 7) (Cook–Toom, the points `0, ±1, ±½, ±2, ∞`: those of the usual
+/// F(6, 3), so `Bᵀ` is its matrix): `Bᵀ` (8 × 8), `G` (8 × 7), `Aᵀ` (2 × 8). In float32 its
+/// error over 192 input channels measured 1.1e-5 of the outputs' mean size against the exact
+/// sum (the direct sum's 3.1e-6; F(4×4, 3×3)'s over 64 channels, 1.1e-5); F(3, 7) and F(4, 7),
+/// with points ±3/2 or ±4 added, 5–9e-5.
+#[cfg_attr(not(test), allow(dead_code))]
+const BT7: [[f32; 8]; 8] = [
+    [1.0, 0.0, -5.25, 0.0, 5.25, 0.0, -1.0, 0.0],
+    [0.0, -1.0, -1.0, 4.25, 4.25, -1.0, -1.0, 0.0],
+    [0.0, 1.0, -1.0, -4.25, 4.25, 1.0, -1.0, 0.0],
+    [0.0, 1.0, 2.0, -1.25, -2.5, 0.25, 0.5, 0.0],
+    [0.0, -1.0, 2.0, 1.25, -2.5, -0.25, 0.5, 0.0],
+    [0.0, 0.5, 0.25, -2.5, -1.25, 2.0, 1.0, 0.0],
+    [0.0, -0.5, 0.25, 2.5, -1.25, -2.0, 1.0, 0.0],
+    [0.0, -1.0, 0.0, 5.25, 0.0, -5.25, 0.0, 1.0],
+];
+
+/// See [`BT7`].
+const G7: [[f64; 7]; 8] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [
+        2.0 / 9.0,
+        2.0 / 9.0,
+        2.0 / 9.0,
+        2.0 / 9.0,
+        2.0 / 9.0,
+        2.0 / 9.0,
+        2.0 / 9.0,
+    ],
+    [
+        2.0 / 9.0,
+        -2.0 / 9.0,
+        2.0 / 9.0,
+        -2.0 / 9.0,
+        2.0 / 9.0,
+        -2.0 / 9.0,
+        2.0 / 9.0,
+    ],
+    [
+        64.0 / 45.0,
+        32.0 / 45.0,
+        16.0 / 45.0,
+        8.0 / 45.0,
+        4.0 / 45.0,
+        2.0 / 45.0,
+        1.0 / 45.0,
+    ],
+    [
+        64.0 / 45.0,
+        -32.0 / 45.0,
+        16.0 / 45.0,
+        -8.0 / 45.0,
+        4.0 / 45.0,
+        -2.0 / 45.0,
+        1.0 / 45.0,
+    ],
+    [
+        1.0 / 90.0,
+        1.0 / 45.0,
+        2.0 / 45.0,
+        4.0 / 45.0,
+        8.0 / 45.0,
+        16.0 / 45.0,
+        32.0 / 45.0,
+    ],
+    [
+        1.0 / 90.0,
+        -1.0 / 45.0,
+        2.0 / 45.0,
+        -4.0 / 45.0,
+        8.0 / 45.0,
+        -16.0 / 45.0,
+        32.0 / 45.0,
+    ],
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
+/// See [`BT7`].
+#[cfg_attr(not(test), allow(dead_code))]
+const AT7: [[f32; 8]; 2] = [
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+    [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 1.0],
+];
+
+/// The transformed kernel of input channel `ci`, output channel `co`, in f64, rounded once:
+/// `(G g Gᵀ)[ξ = a·i + j]` (`a` the window side) of a 3×3 kernel, `(G g)[ξ]` of a 1×7 or
+/// 7×1 one; the positions past `variant.xi()` are zero.
 fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize, variant: Variant) -> [f32; XI_MAX] {
-    let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
+    let mut u = [0.0f32; XI_MAX];
     let gm: &[[f64; 3]] = match variant {
         Variant::F4 => &G4,
         Variant::F2 => &G2,
+        Variant::Row7 | Variant::Col7 => {
+            // Both lay their 7 taps out as `(tap, cin, cout)`.
+            let g = |k: usize| f64::from(kernel[(k * cin + ci) * cout + co]);
+            for (v, row) in u.iter_mut().zip(&G7) {
+                *v = (0..7).map(|k| row[k] * g(k)).sum::<f64>() as f32;
+            }
+            return u;
+        }
     };
+    let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
     let a = gm.len();
     // t = G g (a × 3), then t Gᵀ (a × a).
     let mut t = [[0.0f64; 3]; 6];
@@ -202,7 +334,6 @@ fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize,
             *v = (0..3).map(|k| gm[i][k] * g(k, b)).sum();
         }
     }
-    let mut u = [0.0f32; XI_MAX];
     for i in 0..a {
         for j in 0..a {
             let v: f64 = (0..3).map(|b| t[i][b] * gm[j][b]).sum();
@@ -212,15 +343,20 @@ fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize,
     u
 }
 
-/// Whether [`conv2d`] computes this geometry: a 3×3 kernel, stride 1, no dilation, one group.
-pub fn applies(g: &ConvGeometry) -> bool {
-    g.rows.kernel == 3
-        && g.cols.kernel == 3
+/// Whether [`conv2d`] computes this geometry with `variant`: its kernel, stride 1, no
+/// dilation, one group.
+pub fn fits(g: &ConvGeometry, variant: Variant) -> bool {
+    (g.rows.kernel, g.cols.kernel) == variant.kernel()
         && g.rows.stride == 1
         && g.cols.stride == 1
         && g.rows.dilation == 1
         && g.cols.dilation == 1
         && g.groups == 1
+}
+
+/// Whether [`conv2d`] computes this geometry with some variant ([`Variant::for_kernel`]).
+pub fn applies(g: &ConvGeometry) -> bool {
+    Variant::for_kernel(g).iter().any(|&v| fits(g, v))
 }
 
 /// Whether it pays here, as the kernels bench measured it on AVX-512 (1.7–2.8× the implicit
@@ -249,9 +385,23 @@ pub fn worth(g: &ConvGeometry) -> Option<Variant> {
     } else if pays_f2(g) {
         Some(Variant::F2)
     } else {
-        None
+        [Variant::Row7, Variant::Col7].into_iter().find(|&v| pays_line(g, v))
     }
 }
+
+/// [`worth`]'s F(2, 7) rule: many channels (InceptionV3's 128–192), and enough tiles, most of
+/// them inside the output (InceptionResNetV2's 1×7 layers at 3×3 pixels, from a 75×75 input,
+/// have 6 tiles, a quarter of each past the edge).
+fn pays_line(g: &ConvGeometry, variant: Variant) -> bool {
+    fits(g, variant)
+        && g.cin >= PLAN_MIN_CHANNELS
+        && g.cout >= 32
+        && covered(g, variant) >= 0.7
+        && tiles(g, variant) >= LINE_MIN_TILES
+}
+
+/// Fewest tiles of an F(2, 7) convolution in the plan ([`pays_line`]).
+const LINE_MIN_TILES: usize = 32;
 
 /// [`worth`]'s F(2×2) rule: F(4×4)'s shape rule (its coverage in 2 × 2 tiles) where its
 /// memory bound alone fails, with many channel pairs and at least 16 tiles of 2 × 2.
@@ -285,11 +435,11 @@ fn enabled() -> bool {
     !*OFF.get_or_init(|| std::env::var("RKERAS_WINOGRAD").is_ok_and(|v| v == "0"))
 }
 
-/// Output tiles (`m × m` pixels, the last row and column of tiles partly outside) of a
-/// geometry.
+/// Output tiles (`variant.tile()` pixels, the last row and column of tiles partly outside)
+/// of a geometry.
 pub fn tiles(g: &ConvGeometry, variant: Variant) -> usize {
-    let m = variant.m();
-    g.n * g.oh().div_ceil(m) * g.ow().div_ceil(m)
+    let (mh, mw) = variant.tile();
+    g.n * g.oh().div_ceil(mh) * g.ow().div_ceil(mw)
 }
 
 /// [`worth`]'s measured F(4×4) rule, whatever `RKERAS_WINOGRAD` says.
@@ -299,7 +449,7 @@ fn pays(g: &ConvGeometry, min_cin: usize) -> bool {
 
 /// The shape part of [`pays`], its coverage in `variant`'s tiles (tile counts are F(4×4)'s).
 fn shape_pays(g: &ConvGeometry, variant: Variant, min_cin: usize) -> bool {
-    applies(g)
+    fits(g, variant)
         && g.cin >= min_cin
         && g.cout >= 32
         && covered(g, variant) >= 0.7
@@ -316,8 +466,8 @@ const WEIGHTS_PER_TILE: usize = 6144;
 
 /// The share of a geometry's tiles' pixels inside its output.
 fn covered(g: &ConvGeometry, variant: Variant) -> f64 {
-    let m = variant.m();
-    (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(m) * g.ow().next_multiple_of(m)).max(1) as f64
+    let (mh, mw) = variant.tile();
+    (g.oh() * g.ow()) as f64 / (g.oh().next_multiple_of(mh) * g.ow().next_multiple_of(mw)).max(1) as f64
 }
 
 thread_local! {
@@ -325,17 +475,18 @@ thread_local! {
     static BLOCKS: RefCell<(Vec<f32>, Vec<f32>)> = RefCell::default();
 }
 
-/// Runs a 3×3 stride-1 convolution with transformed weights.
+/// Runs a stride-1 convolution with weights transformed for its kernel.
 pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
     let g = args.geometry;
-    if !applies(g) || w.cin != g.cin || w.cout != g.cout || w.isa() != isa {
+    if !fits(g, w.variant) || w.cin != g.cin || w.cout != g.cout || w.isa() != isa {
         return shape_err(
             "conv2d",
             format!(
-                "Winograd weights ({} → {}, {:?}) do not fit this convolution ({}×{} kernel, stride {}×{}, \
+                "Winograd weights ({} → {}, {:?}, {:?}) do not fit this convolution ({}×{} kernel, stride {}×{}, \
                  dilation {}×{}, {} group(s), {} → {}, {isa:?})",
                 w.cin,
                 w.cout,
+                w.variant,
                 w.isa(),
                 g.rows.kernel,
                 g.cols.kernel,
@@ -349,10 +500,10 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
             ),
         );
     }
-    super::conv::check(&args, g.n * g.oh() * g.ow(), 9 * g.cin)?;
+    super::conv::check(&args, g.n * g.oh() * g.ow(), g.rows.kernel * g.cols.kernel * g.cin)?;
     let variant = w.variant;
-    let (m, xis) = (variant.m(), variant.xi());
-    let (th, tw) = (g.oh().div_ceil(m), g.ow().div_ceil(m));
+    let ((mh, mw), xis) = (variant.tile(), variant.xi());
+    let (th, tw) = (g.oh().div_ceil(mh), g.ow().div_ceil(mw));
     let total = tiles(g, variant);
     if total == 0 {
         return Ok(());
@@ -370,7 +521,7 @@ pub fn conv2d(isa: Isa, args: ConvArgs, w: &WinogradWeights) -> Result<()> {
         y_stride: args.y_stride,
         th,
         tw,
-        m,
+        variant,
         xis,
         mr_max,
         nr,
@@ -472,8 +623,8 @@ struct Job<'a> {
     y_stride: usize,
     th: usize,
     tw: usize,
-    /// Output pixels per tile side and transformed positions per tile ([`Variant`]).
-    m: usize,
+    /// The minimal filtering, and its transformed positions per tile.
+    variant: Variant,
     xis: usize,
     mr_max: usize,
     nr: usize,
@@ -491,12 +642,12 @@ impl Job<'_> {
     /// `v` holds `xis·cin` values for every slot of `slots`, and no other task writes these
     /// slots' rows.
     unsafe fn input(&self, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
-        let (g, x, th, tw, m) = (self.g, self.x, self.th, self.tw, self.m);
+        let (g, x, th, tw, variant) = (self.g, self.x, self.th, self.tw, self.variant);
         by_isa!(
             self.isa,
             input_tiles_avx512,
             input_tiles_avx2,
-            input_tiles(g, x, t0, slots, th, tw, v, m)
+            input_tiles(g, x, t0, slots, th, tw, v, variant)
         )
     }
 
@@ -506,7 +657,7 @@ impl Job<'_> {
     /// `m` holds the GEMMs' results for these slots (rows at [`slot_at`]); no other task
     /// writes these tiles' output pixels.
     unsafe fn output(&self, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
-        let (g, e, r, y, ys, th, tw, side) = (
+        let (g, e, r, y, ys, th, tw, variant) = (
             self.g,
             &self.epi,
             self.res,
@@ -514,13 +665,13 @@ impl Job<'_> {
             self.y_stride,
             self.th,
             self.tw,
-            self.m,
+            self.variant,
         );
         by_isa!(
             self.isa,
             output_tiles_avx512,
             output_tiles_avx2,
-            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, side)
+            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, variant)
         )
     }
 
@@ -681,20 +832,18 @@ unsafe fn input_tiles(
     th: usize,
     tw: usize,
     v: OutPtr,
-    m: usize,
+    variant: Variant,
 ) {
-    if m == 4 {
-        for slot in slots {
-            input_tile::<4, 6>(g, x, t0 + slot, th, tw, v, slot);
-        }
-    } else {
-        for slot in slots {
-            input_tile::<2, 4>(g, x, t0 + slot, th, tw, v, slot);
+    for slot in slots {
+        match variant {
+            Variant::F4 => input_tile::<4, 6>(g, x, t0 + slot, th, tw, v, slot),
+            Variant::F2 => input_tile::<2, 4>(g, x, t0 + slot, th, tw, v, slot),
+            Variant::Row7 | Variant::Col7 => input_line(g, x, t0 + slot, th, tw, v, slot, variant),
         }
     }
 }
 
-isa_twins!(input_tiles_avx512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, m: usize));
+isa_twins!(input_tiles_avx512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, variant: Variant));
 
 /// [`output_tile`] for block slots `slots` (tiles `t0 + slot`).
 ///
@@ -713,20 +862,19 @@ unsafe fn output_tiles(
     th: usize,
     tw: usize,
     m: OutPtr,
-    side: usize,
+    variant: Variant,
 ) {
-    if side == 4 {
-        for slot in slots {
-            output_tile::<4, 6>(g, epi, res, y, y_stride, t0 + slot, th, tw, m, slot);
-        }
-    } else {
-        for slot in slots {
-            output_tile::<2, 4>(g, epi, res, y, y_stride, t0 + slot, th, tw, m, slot);
+    for slot in slots {
+        let t = t0 + slot;
+        match variant {
+            Variant::F4 => output_tile::<4, 6>(g, epi, res, y, y_stride, t, th, tw, m, slot),
+            Variant::F2 => output_tile::<2, 4>(g, epi, res, y, y_stride, t, th, tw, m, slot),
+            Variant::Row7 | Variant::Col7 => output_line(g, epi, res, y, y_stride, t, th, tw, m, slot, variant),
         }
     }
 }
 
-isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, side: usize));
+isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, variant: Variant));
 
 /// The input transform of one tile: `V[ξ][slot] = (Bᵀ d B)[ξ]` for every channel, `d` the
 /// tile's 6×6 window (zeros outside the image).
@@ -813,7 +961,6 @@ unsafe fn output_tile<const M: usize, const A: usize>(
     let rows = M.min(oh - ty * M);
     let cols = M.min(ow - tx * M);
     let act = epi.act();
-    let linear_clamp = act.slope.is_none() && act.post.is_none();
     let mut c0 = 0;
     while c0 < cout {
         let n = L.min(cout - c0);
@@ -829,36 +976,209 @@ unsafe fn output_tile<const M: usize, const A: usize>(
                 row[j] = v;
             }
         }
-        let mut bias = [0.0f32; L];
-        if let Some(b) = epi.bias {
-            copy_lanes(b.as_ptr().add(c0), bias.as_mut_ptr(), n);
-        }
+        let bias = bias_lanes(epi, c0, n);
         for (a, srow) in s.iter().enumerate().take(rows) {
             let o = at::<M, A>(srow);
             for (b, vals) in o.iter().enumerate().take(cols) {
                 let pix = (img * oh + ty * M + a) * ow + tx * M + b;
-                let mut out = [0.0f32; L];
-                for l in 0..L {
-                    out[l] = vals[l] + bias[l];
-                }
-                if let Some((r, rs)) = res {
-                    let mut rv = [0.0f32; L];
-                    copy_lanes(r.get().add(pix * rs + c0), rv.as_mut_ptr(), n);
-                    for (o, r) in out.iter_mut().zip(rv) {
-                        *o += r;
-                    }
-                }
-                if linear_clamp {
-                    for o in out.iter_mut() {
-                        *o = o.max(act.lo).min(act.hi);
-                    }
-                } else {
-                    for o in out.iter_mut().take(n) {
-                        *o = act.apply(*o);
-                    }
-                }
-                copy_lanes(out.as_ptr(), y.get().add(pix * y_stride + c0), n);
+                store_pixel(vals, &bias, &act, res, y, y_stride, pix, c0, n);
             }
+        }
+        c0 += n;
+    }
+}
+
+/// The bias of channels `c0 .. c0 + n` (zeros past them, or without a bias).
+///
+/// # Safety
+/// The bias, if any, holds `c0 + n` values.
+#[inline(always)]
+unsafe fn bias_lanes(epi: &super::Epilogue, c0: usize, n: usize) -> [f32; L] {
+    let mut bias = [0.0f32; L];
+    if let Some(b) = epi.bias {
+        copy_lanes(b.as_ptr().add(c0), bias.as_mut_ptr(), n);
+    }
+    bias
+}
+
+/// Output pixel `pix`, channels `c0 .. c0 + n`: `act(vals + bias + residual)`.
+///
+/// # Safety
+/// The output (and the residual) hold pixel `pix`'s channels `c0 .. c0 + n` at their strides.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn store_pixel(
+    vals: &[f32; L],
+    bias: &[f32; L],
+    act: &super::act::ActSpec,
+    res: Option<(OutPtr, usize)>,
+    y: OutPtr,
+    y_stride: usize,
+    pix: usize,
+    c0: usize,
+    n: usize,
+) {
+    let mut out = [0.0f32; L];
+    for l in 0..L {
+        out[l] = vals[l] + bias[l];
+    }
+    if let Some((r, rs)) = res {
+        let mut rv = [0.0f32; L];
+        copy_lanes(r.get().add(pix * rs + c0), rv.as_mut_ptr(), n);
+        for (o, r) in out.iter_mut().zip(rv) {
+            *o += r;
+        }
+    }
+    if act.slope.is_none() && act.post.is_none() {
+        for o in out.iter_mut() {
+            *o = o.max(act.lo).min(act.hi);
+        }
+    } else {
+        for o in out.iter_mut().take(n) {
+            *o = act.apply(*o);
+        }
+    }
+    copy_lanes(out.as_ptr(), y.get().add(pix * y_stride + c0), n);
+}
+
+/// `Bᵀ z` for [`BT7`], written out: its rows pair up as `e ∓ o` (even and odd inputs).
+#[inline(always)]
+fn bt7(z: &[[f32; L]; 8]) -> [[f32; L]; 8] {
+    let mut r = [[0.0f32; L]; 8];
+    for l in 0..L {
+        let [z0, z1, z2, z3, z4, z5, z6, z7] = [z[0][l], z[1][l], z[2][l], z[3][l], z[4][l], z[5][l], z[6][l], z[7][l]];
+        r[0][l] = (z0 - z6) + 5.25 * (z4 - z2);
+        let (e, o) = ((z2 + z6) - 4.25 * z4, (z1 + z5) - 4.25 * z3);
+        r[1][l] = -e - o;
+        r[2][l] = o - e;
+        let (e, o) = (2.0 * z2 - 2.5 * z4 + 0.5 * z6, z1 - 1.25 * z3 + 0.25 * z5);
+        r[3][l] = e + o;
+        r[4][l] = e - o;
+        let (e, o) = (0.25 * z2 - 1.25 * z4 + z6, 0.5 * z1 - 2.5 * z3 + 2.0 * z5);
+        r[5][l] = e + o;
+        r[6][l] = e - o;
+        r[7][l] = (z7 - z1) + 5.25 * (z3 - z5);
+    }
+    r
+}
+
+/// `Aᵀ m` for [`AT7`], written out.
+#[inline(always)]
+fn at7(m: &[[f32; L]; 8]) -> [[f32; L]; 2] {
+    let mut r = [[0.0f32; L]; 2];
+    for l in 0..L {
+        let [m0, m1, m2, m3, m4, m5, m6, m7] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l], m[6][l], m[7][l]];
+        r[0][l] = m0 + (m1 + m2) + (m3 + m4) + (m5 + m6);
+        r[1][l] = (m1 - m2) + 0.5 * (m3 - m4) + 2.0 * (m5 - m6) + m7;
+    }
+    r
+}
+
+/// The window of an F(2, 7) tile: `(image, first input row, first input column)` (either may
+/// be negative: padding), and the step between its 8 pixels, `(rows, columns)`.
+fn line_window(
+    g: &ConvGeometry,
+    t: usize,
+    th: usize,
+    tw: usize,
+    variant: Variant,
+) -> (usize, isize, isize, (isize, isize)) {
+    let (img, ty, tx) = tile_at(t, th, tw);
+    let (mh, mw) = variant.tile();
+    let iy0 = (ty * mh) as isize - g.rows.pad_before as isize;
+    let ix0 = (tx * mw) as isize - g.cols.pad_before as isize;
+    let step = if variant == Variant::Row7 { (0, 1) } else { (1, 0) };
+    (img, iy0, ix0, step)
+}
+
+/// The input transform of one F(2, 7) tile: `V[ξ][slot] = (Bᵀ d)[ξ]` for every channel, `d`
+/// the tile's 8 input pixels along its row or column (zeros outside the image).
+///
+/// # Safety
+/// `v` holds `8·cin` values for slots `0..=slot`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn input_line(
+    g: &ConvGeometry,
+    x: &[f32],
+    t: usize,
+    th: usize,
+    tw: usize,
+    v: OutPtr,
+    slot: usize,
+    variant: Variant,
+) {
+    let (img, iy0, ix0, (sy, sx)) = line_window(g, t, th, tw, variant);
+    let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
+    let mut at_px = [None; 8];
+    for (j, p) in at_px.iter_mut().enumerate() {
+        let (iy, ix) = (iy0 + sy * j as isize, ix0 + sx * j as isize);
+        *p = (iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w)
+            .then(|| ((img * h + iy as usize) * w + ix as usize) * cin);
+    }
+    let mut c0 = 0;
+    while c0 < cin {
+        let n = L.min(cin - c0);
+        let mut d = [[0.0f32; L]; 8];
+        for (dj, p) in d.iter_mut().zip(at_px) {
+            if let Some(p) = p {
+                // `check` proved every pixel of the image in `x`.
+                copy_lanes(x.as_ptr().add(p + c0), dj.as_mut_ptr(), n);
+            }
+        }
+        for (xi, vals) in bt7(&d).iter().enumerate() {
+            copy_lanes(vals.as_ptr(), v.get().add(slot_at(xi, slot, 8) * cin + c0), n);
+        }
+        c0 += n;
+    }
+}
+
+/// The output transform of one F(2, 7) tile with the epilogue: `y = act(Aᵀ m + bias +
+/// residual)` for its pixels inside the output.
+///
+/// # Safety
+/// As [`output_tile`], with `8·cout` values for `slot`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn output_line(
+    g: &ConvGeometry,
+    epi: &super::Epilogue,
+    res: Option<(OutPtr, usize)>,
+    y: OutPtr,
+    y_stride: usize,
+    t: usize,
+    th: usize,
+    tw: usize,
+    m: OutPtr,
+    slot: usize,
+    variant: Variant,
+) {
+    let (img, ty, tx) = tile_at(t, th, tw);
+    let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
+    let (mh, mw) = variant.tile();
+    let (oy0, ox0) = (ty * mh, tx * mw);
+    // The tile's two pixels, the second perhaps past the bottom or right edge.
+    let inside = if variant == Variant::Row7 {
+        2.min(ow - ox0)
+    } else {
+        2.min(oh - oy0)
+    };
+    let act = epi.act();
+    let mut c0 = 0;
+    while c0 < cout {
+        let n = L.min(cout - c0);
+        let mut z = [[0.0f32; L]; 8];
+        for (xi, zi) in z.iter_mut().enumerate() {
+            copy_lanes(m.get().add(slot_at(xi, slot, 8) * cout + c0), zi.as_mut_ptr(), n);
+        }
+        let bias = bias_lanes(epi, c0, n);
+        for (k, vals) in at7(&z).iter().enumerate().take(inside) {
+            let (oy, ox) = if variant == Variant::Row7 {
+                (oy0, ox0 + k)
+            } else {
+                (oy0 + k, ox0)
+            };
+            store_pixel(vals, &bias, &act, res, y, y_stride, (img * oh + oy) * ow + ox, c0, n);
         }
         c0 += n;
     }
@@ -899,18 +1219,20 @@ mod tests {
             crate::kernels::act::ActSpec::from_activation(crate::ops::activation::Activation::Swish).unwrap(),
             crate::kernels::act::ActSpec::relu_general(0.1, Some(6.0), 0.0).unwrap(),
         ];
-        for (isa, variant) in Isa::available()
-            .into_iter()
-            .flat_map(|i| [(i, Variant::F4), (i, Variant::F2)])
-        {
+        let variants = [Variant::F4, Variant::F2, Variant::Row7, Variant::Col7];
+        for (isa, variant) in Isa::available().into_iter().flat_map(|i| variants.map(|v| (i, v))) {
+            let (kh, kw) = variant.kernel();
             for (ci, &(n, h, w, cin, cout, padding)) in cases.iter().enumerate() {
+                if padding == Padding::Valid && (h < kh || w < kw) {
+                    continue;
+                }
                 let x = random(&mut rng, n * h * w * cin);
-                let k = random(&mut rng, 9 * cin * cout);
+                let k = random(&mut rng, kh * kw * cin * cout);
                 let bias = random(&mut rng, cout);
                 let g = conv2d_geometry(
                     "t",
                     &[n, h, w, cin],
-                    &[3, 3, cin, cout],
+                    &[kh, kw, cin, cout],
                     &Conv2dParams::new((1, 1), padding),
                 )
                 .unwrap();
@@ -949,8 +1271,8 @@ mod tests {
                     for co in 0..cout {
                         let mut s = 0f64;
                         let mut mag = 0f64;
-                        for ky in 0..3 {
-                            for kx in 0..3 {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
                                 let iy = (oy + ky) as isize - g.rows.pad_before as isize;
                                 let ix = (ox + kx) as isize - g.cols.pad_before as isize;
                                 if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
@@ -958,7 +1280,7 @@ mod tests {
                                 }
                                 for c in 0..cin {
                                     let t = f64::from(x[((img * h + iy as usize) * w + ix as usize) * cin + c])
-                                        * f64::from(k[((ky * 3 + kx) * cin + c) * cout + co]);
+                                        * f64::from(k[((ky * kw + kx) * cin + c) * cout + co]);
                                     s += t;
                                     mag += t.abs();
                                 }
@@ -1038,10 +1360,67 @@ mod tests {
                 }
                 assert!(u[A * A..].iter().all(|&v| v == 0.0));
             }
-            assert_eq!((variant.m(), variant.xi()), (M, A * A));
+            assert_eq!((variant.tile(), variant.xi()), ((M, M), A * A));
         }
         check::<4, 6>(&BT4, &AT4, &G4, Variant::F4);
         check::<2, 4>(&BT2, &AT2, &G2, Variant::F2);
+    }
+
+    /// F(2, 7)'s matrices filter exactly (`Aᵀ [(G g) ⊙ (Bᵀ d)]` is the 7-tap correlation of
+    /// 8 inputs, in f64), [`bt7`] and [`at7`] are them, and the kernel transform is `G`'s column for
+    /// a kernel of one tap, in both orientations.
+    #[test]
+    fn the_line_transforms_filter_exactly() {
+        let mut rng = Rng::new(11);
+        for _ in 0..20 {
+            let d: Vec<f64> = (0..8).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let k: Vec<f64> = (0..7).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let gk: Vec<f64> = G7.iter().map(|row| (0..7).map(|j| row[j] * k[j]).sum()).collect();
+            let bd: Vec<f64> = BT7
+                .iter()
+                .map(|row| (0..8).map(|j| f64::from(row[j]) * d[j]).sum())
+                .collect();
+            for (i, row) in AT7.iter().enumerate() {
+                let got: f64 = (0..8).map(|j| f64::from(row[j]) * gk[j] * bd[j]).sum();
+                let want: f64 = (0..7).map(|j| k[j] * d[i + j]).sum();
+                assert!(
+                    (got - want).abs() < 1e-12 * (1.0 + want.abs()),
+                    "output {i}: {got} vs {want}"
+                );
+            }
+        }
+        let mut z = [[0.0f32; L]; 8];
+        for row in z.iter_mut() {
+            for v in row.iter_mut() {
+                *v = rng.uniform_range(-4.0, 4.0) as f32;
+            }
+        }
+        let (b, a) = (bt7(&z), at7(&z));
+        for l in 0..L {
+            for (i, row) in BT7.iter().enumerate() {
+                let want: f64 = (0..8).map(|j| f64::from(row[j]) * f64::from(z[j][l])).sum();
+                assert!((f64::from(b[i][l]) - want).abs() < 1e-5, "Bᵀ row {i}");
+            }
+            for (i, row) in AT7.iter().enumerate() {
+                let want: f64 = (0..8).map(|j| f64::from(row[j]) * f64::from(z[j][l])).sum();
+                assert!((f64::from(a[i][l]) - want).abs() < 1e-5, "Aᵀ row {i}");
+            }
+        }
+        for variant in [Variant::Row7, Variant::Col7] {
+            assert_eq!(variant.xi(), 8);
+            for tap in 0..7 {
+                let mut k = [0.0f32; 7];
+                k[tap] = 1.0;
+                let u = transform_pair(&k, 1, 1, 0, 0, variant);
+                for (xi, row) in G7.iter().enumerate() {
+                    assert!(
+                        (f64::from(u[xi]) - row[tap]).abs() < 1e-7,
+                        "{variant:?} tap {tap} ξ {xi}"
+                    );
+                }
+                assert!(u[8..].iter().all(|&v| v == 0.0));
+            }
+        }
     }
 
     /// Where Winograd is used: the layers the kernels bench measured faster, and not the ones
@@ -1092,6 +1471,29 @@ mod tests {
         )
         .unwrap();
         assert!(!applies(&strided) && !f4(&strided, TAPE_MIN_CHANNELS) && !f2(&strided));
+        // F(2, 7): InceptionV3's 1×7 and 7×1 layers at 17×17 (128–192 channels, batch 1 and
+        // 8, 1.14–1.42× in the kernels bench), each orientation with its own variant; not
+        // InceptionResNetV2's at 3×3 (from a 75×75 input: 6 tiles), nor 7×7 or strided ones,
+        // and the tape never.
+        let line = |n: usize, hw: usize, c: usize, k: (usize, usize), stride: usize| {
+            conv2d_geometry(
+                "t",
+                &[n, hw, hw, c],
+                &[k.0, k.1, c, c],
+                &Conv2dParams::new((stride, stride), Padding::Same),
+            )
+            .unwrap()
+        };
+        for (n, c) in [(1, 128), (1, 192), (8, 160)] {
+            assert_eq!(worth(&line(n, 17, c, (1, 7), 1)), Some(Variant::Row7));
+            assert_eq!(worth(&line(n, 17, c, (7, 1), 1)), Some(Variant::Col7));
+            assert!(!worth_on_tape(&line(n, 17, c, (1, 7), 1)));
+        }
+        assert_eq!(worth(&line(1, 3, 128, (1, 7), 1)), None);
+        assert_eq!(worth(&line(1, 17, 32, (7, 1), 1)), None);
+        assert_eq!(worth(&line(1, 17, 192, (7, 1), 2)), None);
+        assert_eq!(worth(&line(1, 17, 192, (7, 7), 1)), None);
+        assert!(!fits(&line(1, 17, 192, (7, 1), 1), Variant::Row7));
     }
 
     #[test]
@@ -1100,6 +1502,7 @@ mod tests {
         let k = vec![0.5f32; 9 * 4 * 8];
         let ww = WinogradWeights::pack(isa, &k, 4, 8, Variant::F4).unwrap();
         assert!(WinogradWeights::pack(isa, &k, 4, 9, Variant::F2).is_err());
+        assert!(WinogradWeights::pack(isa, &k, 4, 8, Variant::Row7).is_err());
         let x = vec![1.0f32; 2 * 6 * 6 * 4];
         let strided = conv2d_geometry(
             "t",

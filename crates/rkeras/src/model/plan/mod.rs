@@ -89,7 +89,8 @@ pub(crate) enum ConvWeights {
     Packed(PackedWeights),
     /// The kernel as stored (a large Dense kernel, read in place).
     Raw(Tensor),
-    /// A 3×3 stride-1 kernel transformed for Winograd's F(4×4, 3×3).
+    /// A stride-1 kernel transformed for Winograd's minimal filtering (3×3, 1×7 or 7×1:
+    /// [`tensor::kernels::winograd::Variant`]).
     Winograd(WinogradWeights),
 }
 

@@ -292,3 +292,34 @@ fn winograd_convolutions_match_the_tape() {
         assert_plan_matches_tape(&model, &[x], &format!("winograd batch {batch}"));
     }
 }
+
+#[test]
+fn factorized_seven_by_seven_convolutions_match_the_tape() {
+    // InceptionV3's 1×7 → 7×1 pair at 17×17 (Winograd F(2, 7) along rows, then columns),
+    // with folded BatchNormalizations, the ReLU in the epilogue and the second one added to
+    // a residual; batch 1 and 3 (tiles past the right and bottom edges: 17 is odd).
+    clear_session();
+    let a = Input(&[17, 17, 64]).unwrap();
+    let x = Conv2D::new(96, (1, 7))
+        .padding("same")
+        .use_bias(false)
+        .call(&a)
+        .unwrap();
+    let x = BatchNormalization::new().call(&x).unwrap();
+    let x = ReLU::new().call(&x).unwrap();
+    let y = Conv2D::new(64, (7, 1)).padding("same").call(&x).unwrap();
+    let y = BatchNormalization::new().call(&y).unwrap();
+    let z = Add::new().call_many(&[&y, &a]).unwrap();
+    let z = ReLU::new().call(&z).unwrap();
+    let o = GlobalAveragePooling2D::new().call(&z).unwrap();
+    let mut model = Model::new(&[&a], &[&o, &z], None).unwrap();
+    let mut rng = Rng::new(5);
+    randomize_bn(&mut model, &mut rng);
+    for batch in [1, 3] {
+        let d = model.inference_plan(&[vec![batch, 17, 17, 64]]).unwrap().describe();
+        assert_eq!(d.matches(": winograd").count(), 2, "{d}");
+        assert!(d.contains("winograd+clamp +residual"), "{d}");
+        let x = random(&mut rng, &[batch, 17, 17, 64], -1.0, 1.0);
+        assert_plan_matches_tape(&model, &[x], &format!("1×7 / 7×1 batch {batch}"));
+    }
+}
