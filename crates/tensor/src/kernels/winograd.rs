@@ -843,7 +843,32 @@ unsafe fn input_tiles(
     }
 }
 
-isa_twins!(input_tiles_avx512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, variant: Variant));
+isa_twins!(input_tiles_auto512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, variant: Variant));
+
+/// [`input_tiles`] on AVX-512: the 3×3 variants in intrinsics ([`avx512`]), F(2, 7) as
+/// compiled.
+///
+/// # Safety
+/// As [`input_tile`]; the CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn input_tiles_avx512(
+    g: &ConvGeometry,
+    x: &[f32],
+    t0: usize,
+    slots: std::ops::Range<usize>,
+    th: usize,
+    tw: usize,
+    v: OutPtr,
+    variant: Variant,
+) {
+    match variant {
+        Variant::F4 => slots.for_each(|s| avx512::input_tile::<4, 6>(g, x, t0 + s, th, tw, v, s)),
+        Variant::F2 => slots.for_each(|s| avx512::input_tile::<2, 4>(g, x, t0 + s, th, tw, v, s)),
+        Variant::Row7 | Variant::Col7 => input_tiles_auto512(g, x, t0, slots, th, tw, v, variant),
+    }
+}
 
 /// [`output_tile`] for block slots `slots` (tiles `t0 + slot`).
 ///
@@ -874,7 +899,246 @@ unsafe fn output_tiles(
     }
 }
 
-isa_twins!(output_tiles_avx512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, variant: Variant));
+isa_twins!(output_tiles_auto512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, variant: Variant));
+
+/// [`output_tiles`] on AVX-512: the 3×3 variants in intrinsics ([`avx512`]), F(2, 7) as
+/// compiled.
+///
+/// # Safety
+/// As [`output_tile`]; the CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn output_tiles_avx512(
+    g: &ConvGeometry,
+    epi: &super::Epilogue,
+    res: Option<(OutPtr, usize)>,
+    y: OutPtr,
+    y_stride: usize,
+    t0: usize,
+    slots: std::ops::Range<usize>,
+    th: usize,
+    tw: usize,
+    m: OutPtr,
+    variant: Variant,
+) {
+    let out = avx512::Out {
+        g,
+        epi,
+        res,
+        y,
+        y_stride,
+        th,
+        tw,
+        m,
+    };
+    match variant {
+        Variant::F4 => slots.for_each(|s| avx512::output_tile::<4, 6>(&out, t0 + s, s)),
+        Variant::F2 => slots.for_each(|s| avx512::output_tile::<2, 4>(&out, t0 + s, s)),
+        Variant::Row7 | Variant::Col7 => output_tiles_auto512(g, epi, res, y, y_stride, t0, slots, th, tw, m, variant),
+    }
+}
+
+/// The 3×3 transforms on AVX-512 in intrinsics, the window's vectors in registers: the
+/// compiled loops over 16-lane arrays ([`input_tile`], [`output_tile`]) moved every vector
+/// through the stack several times and spent as long on the transforms as on the GEMMs
+/// (F(4×4) 64 → 64 at 56×56, batch 8: 1.1 µs a tile for the input transform alone). The same
+/// sums in the same order (no fused multiply-adds), so the same values as the compiled code.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{slot_at, tile_at, ConvGeometry, OutPtr, ZEROS};
+    use std::arch::x86_64::*;
+
+    type V = __m512;
+
+    #[inline(always)]
+    unsafe fn k(c: f32) -> V {
+        _mm512_set1_ps(c)
+    }
+
+    #[inline(always)]
+    unsafe fn add(a: V, b: V) -> V {
+        _mm512_add_ps(a, b)
+    }
+
+    #[inline(always)]
+    unsafe fn sub(a: V, b: V) -> V {
+        _mm512_sub_ps(a, b)
+    }
+
+    #[inline(always)]
+    unsafe fn mul(c: f32, a: V) -> V {
+        _mm512_mul_ps(k(c), a)
+    }
+
+    /// `Bᵀ z` on the first `A` vectors (as [`super::bt`]).
+    #[inline(always)]
+    unsafe fn bt<const A: usize>(z: &[V; 6]) -> [V; 6] {
+        let [z0, z1, z2, z3, z4, z5] = *z;
+        if A == 6 {
+            [
+                add(add(z0, mul(1.5, sub(z3, z1))), sub(z4, mul(2.0, z2))),
+                add(sub(z1, mul(2.5, z2)), add(mul(0.5, z3), z4)),
+                add(sub(mul(0.5, z2), z1), add(mul(2.5, z3), z4)),
+                add(mul(2.0, sub(z3, z1)), sub(z4, z2)),
+                add(mul(0.5, sub(z1, z3)), sub(z4, z2)),
+                add(add(z1, mul(1.5, sub(z4, z2))), sub(z5, mul(2.0, z3))),
+            ]
+        } else {
+            let zero = _mm512_setzero_ps();
+            [sub(z0, z2), add(z1, z2), sub(z2, z1), sub(z1, z3), zero, zero]
+        }
+    }
+
+    /// `Aᵀ m` on the first `A` vectors (as [`super::at`]): `M` outputs.
+    #[inline(always)]
+    unsafe fn at<const A: usize>(m: &[V; 6]) -> [V; 4] {
+        let [m0, m1, m2, m3, m4, m5] = *m;
+        if A == 6 {
+            let (s12, d21) = (add(m1, m2), sub(m2, m1));
+            [
+                add(add(m0, s12), add(m3, m4)),
+                add(d21, sub(mul(0.5, m3), mul(2.0, m4))),
+                add(s12, add(mul(0.25, m3), mul(4.0, m4))),
+                add(add(d21, sub(mul(0.125, m3), mul(8.0, m4))), m5),
+            ]
+        } else {
+            let zero = _mm512_setzero_ps();
+            [add(add(m0, m1), m2), sub(sub(m1, m2), m3), zero, zero]
+        }
+    }
+
+    /// [`super::input_tile`] for F(`M`×`M`, 3×3), `A = M + 2`.
+    ///
+    /// # Safety
+    /// As [`super::input_tile`]; the CPU has AVX-512F.
+    #[inline(always)]
+    pub(super) unsafe fn input_tile<const M: usize, const A: usize>(
+        g: &ConvGeometry,
+        x: &[f32],
+        t: usize,
+        th: usize,
+        tw: usize,
+        v: OutPtr,
+        slot: usize,
+    ) {
+        let (img, ty, tx) = tile_at(t, th, tw);
+        let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
+        let iy0 = (ty * M) as isize - g.rows.pad_before as isize;
+        let ix0 = (tx * M) as isize - g.cols.pad_before as isize;
+        // Each window pixel's channels, or zeros (a padding pixel's channel step is 0: every
+        // chunk reads the same zeros).
+        let mut px = [[(ZEROS.as_ptr(), 0usize); 6]; 6];
+        for (dy, row) in px.iter_mut().enumerate().take(A) {
+            for (dx, p) in row.iter_mut().enumerate().take(A) {
+                let (iy, ix) = (iy0 + dy as isize, ix0 + dx as isize);
+                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                    // `check` proved every pixel of the image in `x`.
+                    *p = (x.as_ptr().add(((img * h + iy as usize) * w + ix as usize) * cin), 1);
+                }
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        let mut c0 = 0;
+        while c0 < cin {
+            let mask = crate::kernels::lanes16(cin - c0);
+            // Down the columns: t[i][dx] = Σ_dy Bᵀ[i][dy] d[dy][dx].
+            let mut tc = [[zero; 6]; 6];
+            for dx in 0..A {
+                let mut col = [zero; 6];
+                for (dy, c) in col.iter_mut().enumerate().take(A) {
+                    let (p, step) = px[dy][dx];
+                    *c = _mm512_maskz_loadu_ps(mask, p.add(c0 * step));
+                }
+                let r = bt::<A>(&col);
+                for i in 0..A {
+                    tc[i][dx] = r[i];
+                }
+            }
+            // Then along the rows: V[i][j] = Σ_dx t[i][dx] Bᵀ[j][dx].
+            for (i, row) in tc.iter().enumerate().take(A) {
+                let r = bt::<A>(row);
+                for (j, &val) in r.iter().enumerate().take(A) {
+                    _mm512_mask_storeu_ps(v.get().add(slot_at(i * A + j, slot, A * A) * cin + c0), mask, val);
+                }
+            }
+            c0 += 16;
+        }
+    }
+
+    /// What every output tile of a call shares.
+    pub(super) struct Out<'a> {
+        pub g: &'a ConvGeometry,
+        pub epi: &'a crate::kernels::Epilogue<'a>,
+        pub res: Option<(OutPtr, usize)>,
+        pub y: OutPtr,
+        pub y_stride: usize,
+        pub th: usize,
+        pub tw: usize,
+        pub m: OutPtr,
+    }
+
+    /// [`super::output_tile`] for F(`M`×`M`, 3×3), `A = M + 2`: `y = act(Aᵀ m A + bias +
+    /// residual)`, the clamp in registers, other activations per value.
+    ///
+    /// # Safety
+    /// As [`super::output_tile`]; the CPU has AVX-512F.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // `j` indexes the columns of `s`'s rows
+    pub(super) unsafe fn output_tile<const M: usize, const A: usize>(o: &Out, t: usize, slot: usize) {
+        let g = o.g;
+        let (img, ty, tx) = tile_at(t, o.th, o.tw);
+        let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
+        let rows = M.min(oh - ty * M);
+        let cols = M.min(ow - tx * M);
+        let act = o.epi.act();
+        let clamp = act.slope.is_none() && act.post.is_none();
+        let (lo, hi) = (k(act.lo), k(act.hi));
+        let zero = _mm512_setzero_ps();
+        let mut c0 = 0;
+        while c0 < cout {
+            let n = 16.min(cout - c0);
+            let mask = crate::kernels::lanes16(n);
+            // Down the columns: s[a][j] = Σ_i Aᵀ[a][i] m[i][j].
+            let mut s = [[zero; 6]; 4];
+            for j in 0..A {
+                let mut col = [zero; 6];
+                for (i, c) in col.iter_mut().enumerate().take(A) {
+                    *c = _mm512_maskz_loadu_ps(mask, o.m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0));
+                }
+                let r = at::<A>(&col);
+                for a in 0..M {
+                    s[a][j] = r[a];
+                }
+            }
+            let bias = match o.epi.bias {
+                Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)),
+                None => zero,
+            };
+            for (a, srow) in s.iter().enumerate().take(rows) {
+                let r = at::<A>(srow);
+                for (b, &val) in r.iter().enumerate().take(cols) {
+                    let pix = (img * oh + ty * M + a) * ow + tx * M + b;
+                    let mut out = add(val, bias);
+                    if let Some((rp, rs)) = o.res {
+                        out = add(out, _mm512_maskz_loadu_ps(mask, rp.get().add(pix * rs + c0)));
+                    }
+                    let dst = o.y.get().add(pix * o.y_stride + c0);
+                    if clamp {
+                        _mm512_mask_storeu_ps(dst, mask, _mm512_min_ps(_mm512_max_ps(out, lo), hi));
+                    } else {
+                        let mut lanes = [0.0f32; 16];
+                        _mm512_storeu_ps(lanes.as_mut_ptr(), out);
+                        for (l, v) in lanes.iter().enumerate().take(n) {
+                            *dst.add(l) = act.apply(*v);
+                        }
+                    }
+                }
+            }
+            c0 += 16;
+        }
+    }
+}
 
 /// The input transform of one tile: `V[ξ][slot] = (Bᵀ d B)[ξ]` for every channel, `d` the
 /// tile's 6×6 window (zeros outside the image).
