@@ -249,6 +249,19 @@ pub(crate) fn init_repeating<'a>(out: &'a mut [std::mem::MaybeUninit<f32>], patt
     unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
 }
 
+/// Asks for the cache line at `p` (a hint: never faults, whatever the address; nothing on
+/// other targets).
+#[inline(always)]
+pub(crate) fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The 16-lane mask of the first `n` lanes (all 16 from `n = 16` on): a vector block's
 /// tail.
 #[inline(always)]
