@@ -362,6 +362,19 @@ fn main() {
         1,
         Padding::Valid,
     );
+    // InceptionResNetV2's 35×35 blocks (32 → 32, 32 → 48, 48 → 64).
+    for (cin, cout, batch) in [(32, 32, 1), (32, 48, 1), (48, 64, 1), (32, 32, 8)] {
+        let label = format!("conv 3x3 inceptionresnetv2 block35 {cin}->{cout} 35x35 b{batch} same");
+        conv_case(
+            r,
+            peak,
+            &label,
+            &[batch, 35, 35, cin],
+            &[3, 3, cin, cout],
+            1,
+            Padding::Same,
+        );
+    }
     conv_case(
         r,
         peak,

@@ -375,8 +375,12 @@ pub fn applies(g: &ConvGeometry) -> bool {
 /// Where only that memory rule keeps F(4×4) out, F(2×2, 3×3) ([`Variant`]: 1.8× the kernel's
 /// memory, not 4×) runs instead: ResNet50's 512 → 512 at 7×7 batch 1 1.34 → 1.09 ms and
 /// batch 8 10.8 → 7.8 ms, VGG16's block 5 at batch 1 5.5 → 3.5 ms, InceptionV3's 448 → 384 at
-/// 8×8 1.01 → 0.79 ms (kernels bench medians). At 32 input channels it gained nothing over
-/// the implicit GEMM (InceptionV3's 147×147 stem: 3.81 against 3.88 ms, 32 → 32 slower).
+/// 8×8 1.01 → 0.79 ms (kernels bench medians). From 32 to 63 input channels, where F(4×4)'s
+/// rounding is kept out, F(2×2) runs too since its transforms are in intrinsics (minima:
+/// InceptionV3's 147×147 stem 32 → 64 3.72 → 2.45 ms and 32 → 32 1.85 → 1.34 ms,
+/// InceptionResNetV2's 35×35 blocks 32 → 32 0.110 → 0.082, 32 → 48 0.212 → 0.138, 48 → 64
+/// 0.310 → 0.198; with the compiled transforms the stem had gained nothing, 3.81 against
+/// 3.88 ms).
 pub fn worth(g: &ConvGeometry) -> Option<Variant> {
     if !enabled() {
         None
@@ -404,13 +408,16 @@ fn pays_line(g: &ConvGeometry, variant: Variant) -> bool {
 const LINE_MIN_TILES: usize = 32;
 
 /// [`worth`]'s F(2×2) rule: F(4×4)'s shape rule (its coverage in 2 × 2 tiles) where its
-/// memory bound alone fails, with many channel pairs and at least 16 tiles of 2 × 2.
+/// memory bound alone fails, with many channel pairs and at least 16 tiles of 2 × 2; or
+/// where only F(4×4)'s channel floor fails (32–63 input channels).
 fn pays_f2(g: &ConvGeometry) -> bool {
     let pairs = g.cin * g.cout;
-    shape_pays(g, Variant::F2, PLAN_MIN_CHANNELS)
+    let memory = shape_pays(g, Variant::F2, PLAN_MIN_CHANNELS)
         && !within_memory(g)
         && pairs >= 1 << 16
-        && tiles(g, Variant::F2) >= 16
+        && tiles(g, Variant::F2) >= 16;
+    let channels = g.cin < PLAN_MIN_CHANNELS && shape_pays(g, Variant::F2, TAPE_MIN_CHANNELS) && within_memory(g);
+    memory || channels
 }
 
 /// [`worth`] for training's tape, whose kernel changes every step: from [`TAPE_MIN_CHANNELS`]
@@ -1720,13 +1727,18 @@ mod tests {
         assert!(f4(&geo(32, 32, 32, 32, Padding::Same), TAPE_MIN_CHANNELS));
         assert!(!f4(&geo(32, 30, 16, 32, Padding::Valid), TAPE_MIN_CHANNELS));
         // F(2×2) where F(4×4)'s memory rule alone says no: ResNet50's last stage at batch 1
-        // and 8, VGG16's block 5 and InceptionV3's 448 → 384 at batch 1; not for 32 channels
-        // (InceptionV3's stem), DenseNet121's 16-tile layer, nor where F(4×4) runs.
+        // and 8, VGG16's block 5 and InceptionV3's 448 → 384 at batch 1; and where its channel
+        // floor alone does: InceptionV3's 32-channel stem, InceptionResNetV2's 35×35 blocks; not
+        // DenseNet121's 16-tile layer, 16 input channels, a 32-channel layer at 7×7 (4 tiles:
+        // InceptionResNetV2's blocks from a 75×75 input), nor where F(4×4) runs.
         let f2 = pays_f2;
         assert!(f2(&geo(1, 7, 512, 512, Padding::Same)) && f2(&geo(8, 7, 512, 512, Padding::Same)));
         assert!(f2(&geo(1, 14, 512, 512, Padding::Same)) && f2(&geo(1, 8, 448, 384, Padding::Same)));
-        assert!(!f2(&geo(1, 149, 32, 32, Padding::Valid)) && !f2(&geo(1, 147, 32, 64, Padding::Same)));
+        assert!(f2(&geo(1, 149, 32, 32, Padding::Valid)) && f2(&geo(1, 147, 32, 64, Padding::Same)));
+        assert!(f2(&geo(1, 35, 32, 48, Padding::Same)) && f2(&geo(8, 35, 48, 64, Padding::Same)));
+        assert_eq!(worth(&geo(1, 147, 32, 64, Padding::Same)), Some(Variant::F2));
         assert!(!f2(&geo(1, 14, 128, 32, Padding::Same)) && !f2(&geo(1, 56, 64, 64, Padding::Same)));
+        assert!(!f2(&geo(1, 56, 16, 32, Padding::Same)) && !f2(&geo(1, 7, 32, 32, Padding::Same)));
         let strided = conv2d_geometry(
             "t",
             &[1, 56, 56, 64],
