@@ -850,10 +850,27 @@ unsafe fn input_tiles(
     }
 }
 
-isa_twins!(input_tiles_auto512, input_tiles_avx2, input_tiles(g: &ConvGeometry, x: &[f32], t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, v: OutPtr, variant: Variant));
+/// [`input_tiles`] compiled for AVX2 + FMA.
+///
+/// # Safety
+/// As [`input_tile`]; the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn input_tiles_avx2(
+    g: &ConvGeometry,
+    x: &[f32],
+    t0: usize,
+    slots: std::ops::Range<usize>,
+    th: usize,
+    tw: usize,
+    v: OutPtr,
+    variant: Variant,
+) {
+    input_tiles(g, x, t0, slots, th, tw, v, variant)
+}
 
-/// [`input_tiles`] on AVX-512: the 3×3 variants in intrinsics ([`avx512`]), F(2, 7) as
-/// compiled.
+/// [`input_tiles`] on AVX-512, in intrinsics ([`avx512`]).
 ///
 /// # Safety
 /// As [`input_tile`]; the CPU has AVX-512F.
@@ -873,7 +890,7 @@ unsafe fn input_tiles_avx512(
     match variant {
         Variant::F4 => slots.for_each(|s| avx512::input_tile::<4, 6>(g, x, t0 + s, th, tw, v, s)),
         Variant::F2 => slots.for_each(|s| avx512::input_tile::<2, 4>(g, x, t0 + s, th, tw, v, s)),
-        Variant::Row7 | Variant::Col7 => input_tiles_auto512(g, x, t0, slots, th, tw, v, variant),
+        Variant::Row7 | Variant::Col7 => slots.for_each(|s| avx512::input_line(g, x, t0 + s, th, tw, v, s, variant)),
     }
 }
 
@@ -906,10 +923,30 @@ unsafe fn output_tiles(
     }
 }
 
-isa_twins!(output_tiles_auto512, output_tiles_avx2, output_tiles(g: &ConvGeometry, epi: &super::Epilogue, res: Option<(OutPtr, usize)>, y: OutPtr, y_stride: usize, t0: usize, slots: std::ops::Range<usize>, th: usize, tw: usize, m: OutPtr, variant: Variant));
+/// [`output_tiles`] compiled for AVX2 + FMA.
+///
+/// # Safety
+/// As [`output_tile`]; the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn output_tiles_avx2(
+    g: &ConvGeometry,
+    epi: &super::Epilogue,
+    res: Option<(OutPtr, usize)>,
+    y: OutPtr,
+    y_stride: usize,
+    t0: usize,
+    slots: std::ops::Range<usize>,
+    th: usize,
+    tw: usize,
+    m: OutPtr,
+    variant: Variant,
+) {
+    output_tiles(g, epi, res, y, y_stride, t0, slots, th, tw, m, variant)
+}
 
-/// [`output_tiles`] on AVX-512: the 3×3 variants in intrinsics ([`avx512`]), F(2, 7) as
-/// compiled.
+/// [`output_tiles`] on AVX-512, in intrinsics ([`avx512`]).
 ///
 /// # Safety
 /// As [`output_tile`]; the CPU has AVX-512F.
@@ -942,11 +979,11 @@ unsafe fn output_tiles_avx512(
     match variant {
         Variant::F4 => slots.for_each(|s| avx512::output_tile::<4, 6>(&out, t0 + s, s)),
         Variant::F2 => slots.for_each(|s| avx512::output_tile::<2, 4>(&out, t0 + s, s)),
-        Variant::Row7 | Variant::Col7 => output_tiles_auto512(g, epi, res, y, y_stride, t0, slots, th, tw, m, variant),
+        Variant::Row7 | Variant::Col7 => slots.for_each(|s| avx512::output_line(&out, t0 + s, s, variant)),
     }
 }
 
-/// The 3×3 transforms on AVX-512 in intrinsics, the window's vectors in registers: the
+/// The transforms on AVX-512 in intrinsics, the window's vectors in registers: the
 /// compiled loops over 16-lane arrays ([`input_tile`], [`output_tile`]) moved every vector
 /// through the stack several times and spent as long on the transforms as on the GEMMs
 /// (F(4×4) 64 → 64 at 56×56, batch 8: 1.1 µs a tile for the input transform alone). The same
@@ -1099,8 +1136,6 @@ mod avx512 {
         let rows = M.min(oh - ty * M);
         let cols = M.min(ow - tx * M);
         let act = o.epi.act();
-        let clamp = act.slope.is_none() && act.post.is_none();
-        let (lo, hi) = (k(act.lo), k(act.hi));
         let zero = _mm512_setzero_ps();
         let mut c0 = 0;
         while c0 < cout {
@@ -1126,21 +1161,140 @@ mod avx512 {
                 let r = at::<A>(srow);
                 for (b, &val) in r.iter().enumerate().take(cols) {
                     let pix = (img * oh + ty * M + a) * ow + tx * M + b;
-                    let mut out = add(val, bias);
-                    if let Some((rp, rs)) = o.res {
-                        out = add(out, _mm512_maskz_loadu_ps(mask, rp.get().add(pix * rs + c0)));
-                    }
-                    let dst = o.y.get().add(pix * o.y_stride + c0);
-                    if clamp {
-                        _mm512_mask_storeu_ps(dst, mask, _mm512_min_ps(_mm512_max_ps(out, lo), hi));
-                    } else {
-                        let mut lanes = [0.0f32; 16];
-                        _mm512_storeu_ps(lanes.as_mut_ptr(), out);
-                        for (l, v) in lanes.iter().enumerate().take(n) {
-                            *dst.add(l) = act.apply(*v);
-                        }
-                    }
+                    o.store(&act, pix, c0, n, add(val, bias));
                 }
+            }
+            c0 += 16;
+        }
+    }
+
+    impl Out<'_> {
+        /// Output pixel `pix`, channels `c0 .. c0 + n`: `act(val + residual)` (`val` has the
+        /// bias), the clamp in registers, other activations per value.
+        ///
+        /// # Safety
+        /// The output (and the residual) hold these channels of pixel `pix`.
+        #[inline(always)]
+        unsafe fn store(&self, act: &crate::kernels::act::ActSpec, pix: usize, c0: usize, n: usize, val: V) {
+            let mask = crate::kernels::lanes16(n);
+            let mut out = val;
+            if let Some((rp, rs)) = self.res {
+                out = add(out, _mm512_maskz_loadu_ps(mask, rp.get().add(pix * rs + c0)));
+            }
+            let dst = self.y.get().add(pix * self.y_stride + c0);
+            if act.slope.is_none() && act.post.is_none() {
+                let clamped = _mm512_min_ps(_mm512_max_ps(out, k(act.lo)), k(act.hi));
+                _mm512_mask_storeu_ps(dst, mask, clamped);
+            } else {
+                let mut lanes = [0.0f32; 16];
+                _mm512_storeu_ps(lanes.as_mut_ptr(), out);
+                for (l, v) in lanes.iter().enumerate().take(n) {
+                    *dst.add(l) = act.apply(*v);
+                }
+            }
+        }
+    }
+
+    /// `Bᵀ z` of F(2, 7) (as [`super::bt7`]).
+    #[inline(always)]
+    unsafe fn bt7(z: &[V; 8]) -> [V; 8] {
+        let [z0, z1, z2, z3, z4, z5, z6, z7] = *z;
+        let (e1, o1) = (sub(add(z2, z6), mul(4.25, z4)), sub(add(z1, z5), mul(4.25, z3)));
+        let (e3, o3) = (
+            add(sub(mul(2.0, z2), mul(2.5, z4)), mul(0.5, z6)),
+            add(sub(z1, mul(1.25, z3)), mul(0.25, z5)),
+        );
+        let (e5, o5) = (
+            add(sub(mul(0.25, z2), mul(1.25, z4)), z6),
+            add(sub(mul(0.5, z1), mul(2.5, z3)), mul(2.0, z5)),
+        );
+        [
+            add(sub(z0, z6), mul(5.25, sub(z4, z2))),
+            sub(sub(_mm512_setzero_ps(), e1), o1),
+            sub(o1, e1),
+            add(e3, o3),
+            sub(e3, o3),
+            add(e5, o5),
+            sub(e5, o5),
+            add(sub(z7, z1), mul(5.25, sub(z3, z5))),
+        ]
+    }
+
+    /// `Aᵀ m` of F(2, 7) (as [`super::at7`]).
+    #[inline(always)]
+    unsafe fn at7(m: &[V; 8]) -> [V; 2] {
+        let [m0, m1, m2, m3, m4, m5, m6, m7] = *m;
+        [
+            add(add(add(m0, add(m1, m2)), add(m3, m4)), add(m5, m6)),
+            add(add(add(sub(m1, m2), mul(0.5, sub(m3, m4))), mul(2.0, sub(m5, m6))), m7),
+        ]
+    }
+
+    /// [`super::input_line`] in intrinsics.
+    ///
+    /// # Safety
+    /// As [`super::input_line`]; the CPU has AVX-512F.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn input_line(
+        g: &ConvGeometry,
+        x: &[f32],
+        t: usize,
+        th: usize,
+        tw: usize,
+        v: OutPtr,
+        slot: usize,
+        variant: super::Variant,
+    ) {
+        let (img, iy0, ix0, (sy, sx)) = super::line_window(g, t, th, tw, variant);
+        let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
+        let mut px = [(ZEROS.as_ptr(), 0usize); 8];
+        for (j, p) in px.iter_mut().enumerate() {
+            let (iy, ix) = (iy0 + sy * j as isize, ix0 + sx * j as isize);
+            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                // `check` proved every pixel of the image in `x`.
+                *p = (x.as_ptr().add(((img * h + iy as usize) * w + ix as usize) * cin), 1);
+            }
+        }
+        let mut c0 = 0;
+        while c0 < cin {
+            let mask = crate::kernels::lanes16(cin - c0);
+            let d = px.map(|(p, step)| _mm512_maskz_loadu_ps(mask, p.add(c0 * step)));
+            for (xi, &val) in bt7(&d).iter().enumerate() {
+                _mm512_mask_storeu_ps(v.get().add(slot_at(xi, slot, 8) * cin + c0), mask, val);
+            }
+            c0 += 16;
+        }
+    }
+
+    /// [`super::output_line`] in intrinsics.
+    ///
+    /// # Safety
+    /// As [`super::output_line`]; the CPU has AVX-512F.
+    #[inline(always)]
+    pub(super) unsafe fn output_line(o: &Out, t: usize, slot: usize, variant: super::Variant) {
+        let g = o.g;
+        let (img, ty, tx) = tile_at(t, o.th, o.tw);
+        let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
+        let (mh, mw) = variant.tile();
+        let (oy0, ox0) = (ty * mh, tx * mw);
+        let row = variant == super::Variant::Row7;
+        // The tile's two pixels, the second perhaps past the bottom or right edge.
+        let inside = if row { 2.min(ow - ox0) } else { 2.min(oh - oy0) };
+        let act = o.epi.act();
+        let mut c0 = 0;
+        while c0 < cout {
+            let n = 16.min(cout - c0);
+            let mask = crate::kernels::lanes16(n);
+            let z: [V; 8] =
+                std::array::from_fn(|xi| _mm512_maskz_loadu_ps(mask, o.m.get().add(slot_at(xi, slot, 8) * cout + c0)));
+            let bias = match o.epi.bias {
+                Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)),
+                None => _mm512_setzero_ps(),
+            };
+            for (kk, &val) in at7(&z).iter().enumerate().take(inside) {
+                let (oy, ox) = if row { (oy0, ox0 + kk) } else { (oy0 + kk, ox0) };
+                o.store(&act, (img * oh + oy) * ow + ox, c0, n, add(val, bias));
             }
             c0 += 16;
         }
