@@ -850,7 +850,7 @@ unsafe fn input_tiles(
     }
 }
 
-/// [`input_tiles`] compiled for AVX2 + FMA.
+/// [`input_tiles`] on AVX2, in intrinsics ([`simd`]).
 ///
 /// # Safety
 /// As [`input_tile`]; the CPU has AVX2 and FMA.
@@ -867,10 +867,17 @@ unsafe fn input_tiles_avx2(
     v: OutPtr,
     variant: Variant,
 ) {
-    input_tiles(g, x, t0, slots, th, tw, v, variant)
+    use simd::Ymm;
+    match variant {
+        Variant::F4 => slots.for_each(|s| simd::input_tile::<Ymm, 4, 6>(g, x, t0 + s, th, tw, v, s)),
+        Variant::F2 => slots.for_each(|s| simd::input_tile::<Ymm, 2, 4>(g, x, t0 + s, th, tw, v, s)),
+        Variant::Row7 | Variant::Col7 => {
+            slots.for_each(|s| simd::input_line::<Ymm>(g, x, t0 + s, th, tw, v, s, variant))
+        }
+    }
 }
 
-/// [`input_tiles`] on AVX-512, in intrinsics ([`avx512`]).
+/// [`input_tiles`] on AVX-512, in intrinsics ([`simd`]).
 ///
 /// # Safety
 /// As [`input_tile`]; the CPU has AVX-512F.
@@ -888,9 +895,11 @@ unsafe fn input_tiles_avx512(
     variant: Variant,
 ) {
     match variant {
-        Variant::F4 => slots.for_each(|s| avx512::input_tile::<4, 6>(g, x, t0 + s, th, tw, v, s)),
-        Variant::F2 => slots.for_each(|s| avx512::input_tile::<2, 4>(g, x, t0 + s, th, tw, v, s)),
-        Variant::Row7 | Variant::Col7 => slots.for_each(|s| avx512::input_line(g, x, t0 + s, th, tw, v, s, variant)),
+        Variant::F4 => slots.for_each(|s| simd::input_tile::<simd::Zmm, 4, 6>(g, x, t0 + s, th, tw, v, s)),
+        Variant::F2 => slots.for_each(|s| simd::input_tile::<simd::Zmm, 2, 4>(g, x, t0 + s, th, tw, v, s)),
+        Variant::Row7 | Variant::Col7 => {
+            slots.for_each(|s| simd::input_line::<simd::Zmm>(g, x, t0 + s, th, tw, v, s, variant))
+        }
     }
 }
 
@@ -923,7 +932,7 @@ unsafe fn output_tiles(
     }
 }
 
-/// [`output_tiles`] compiled for AVX2 + FMA.
+/// [`output_tiles`] on AVX2, in intrinsics ([`simd`]).
 ///
 /// # Safety
 /// As [`output_tile`]; the CPU has AVX2 and FMA.
@@ -943,10 +952,25 @@ unsafe fn output_tiles_avx2(
     m: OutPtr,
     variant: Variant,
 ) {
-    output_tiles(g, epi, res, y, y_stride, t0, slots, th, tw, m, variant)
+    use simd::Ymm;
+    let out = simd::Out {
+        g,
+        epi,
+        res,
+        y,
+        y_stride,
+        th,
+        tw,
+        m,
+    };
+    match variant {
+        Variant::F4 => slots.for_each(|s| simd::output_tile::<Ymm, 4, 6>(&out, t0 + s, s)),
+        Variant::F2 => slots.for_each(|s| simd::output_tile::<Ymm, 2, 4>(&out, t0 + s, s)),
+        Variant::Row7 | Variant::Col7 => slots.for_each(|s| simd::output_line::<Ymm>(&out, t0 + s, s, variant)),
+    }
 }
 
-/// [`output_tiles`] on AVX-512, in intrinsics ([`avx512`]).
+/// [`output_tiles`] on AVX-512, in intrinsics ([`simd`]).
 ///
 /// # Safety
 /// As [`output_tile`]; the CPU has AVX-512F.
@@ -966,7 +990,7 @@ unsafe fn output_tiles_avx512(
     m: OutPtr,
     variant: Variant,
 ) {
-    let out = avx512::Out {
+    let out = simd::Out {
         g,
         epi,
         res,
@@ -977,47 +1001,158 @@ unsafe fn output_tiles_avx512(
         m,
     };
     match variant {
-        Variant::F4 => slots.for_each(|s| avx512::output_tile::<4, 6>(&out, t0 + s, s)),
-        Variant::F2 => slots.for_each(|s| avx512::output_tile::<2, 4>(&out, t0 + s, s)),
-        Variant::Row7 | Variant::Col7 => slots.for_each(|s| avx512::output_line(&out, t0 + s, s, variant)),
+        Variant::F4 => slots.for_each(|s| simd::output_tile::<simd::Zmm, 4, 6>(&out, t0 + s, s)),
+        Variant::F2 => slots.for_each(|s| simd::output_tile::<simd::Zmm, 2, 4>(&out, t0 + s, s)),
+        Variant::Row7 | Variant::Col7 => slots.for_each(|s| simd::output_line::<simd::Zmm>(&out, t0 + s, s, variant)),
     }
 }
 
-/// The transforms on AVX-512 in intrinsics, the window's vectors in registers: the
-/// compiled loops over 16-lane arrays ([`input_tile`], [`output_tile`]) moved every vector
-/// through the stack several times and spent as long on the transforms as on the GEMMs
-/// (F(4×4) 64 → 64 at 56×56, batch 8: 1.1 µs a tile for the input transform alone). The same
-/// sums in the same order (no fused multiply-adds), so the same values as the compiled code.
+/// The transforms in intrinsics on x86-64, over 16 channels at a time ([`Lanes`]: one
+/// AVX-512 vector, or two AVX2 ones), the window's vectors in registers: the compiled loops
+/// over 16-lane arrays ([`input_tile`], [`output_tile`], the portable fallback) moved every
+/// vector through the stack several times and spent as long on the transforms as on the
+/// GEMMs (F(4×4) 64 → 64 at 56×56, batch 8, AVX-512: 1.1 µs a tile for the input transform
+/// alone). The same sums in the same order (no fused multiply-adds), so the same values as
+/// the compiled code.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+mod simd {
     use super::{slot_at, tile_at, ConvGeometry, OutPtr, ZEROS};
     use std::arch::x86_64::*;
 
-    type V = __m512;
+    /// 16 channels of values in registers.
+    pub(super) trait Lanes: Copy {
+        unsafe fn zero() -> Self;
+        unsafe fn splat(c: f32) -> Self;
+        unsafe fn add(self, b: Self) -> Self;
+        unsafe fn sub(self, b: Self) -> Self;
+        unsafe fn mul(self, b: Self) -> Self;
+        /// `max(self, lo)` then `min(…, hi)`, NaN going to `lo` (as `f32::max`, `f32::min`).
+        unsafe fn clamp(self, lo: Self, hi: Self) -> Self;
+        /// The first `n` values at `p` (`n ≤ 16`), zeros in the other lanes.
+        unsafe fn load(p: *const f32, n: usize) -> Self;
+        /// The first `n` lanes to `p`.
+        unsafe fn store(self, p: *mut f32, n: usize);
+    }
 
+    /// One AVX-512 vector.
+    #[derive(Clone, Copy)]
+    pub(super) struct Zmm(__m512);
+
+    impl Lanes for Zmm {
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            Zmm(_mm512_setzero_ps())
+        }
+        #[inline(always)]
+        unsafe fn splat(c: f32) -> Self {
+            Zmm(_mm512_set1_ps(c))
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            Zmm(_mm512_add_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn sub(self, b: Self) -> Self {
+            Zmm(_mm512_sub_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn mul(self, b: Self) -> Self {
+            Zmm(_mm512_mul_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn clamp(self, lo: Self, hi: Self) -> Self {
+            Zmm(_mm512_min_ps(_mm512_max_ps(self.0, lo.0), hi.0))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, n: usize) -> Self {
+            Zmm(_mm512_maskz_loadu_ps(crate::kernels::lanes16(n), p))
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, n: usize) {
+            _mm512_mask_storeu_ps(p, crate::kernels::lanes16(n), self.0)
+        }
+    }
+
+    /// Two AVX2 vectors.
+    #[derive(Clone, Copy)]
+    pub(super) struct Ymm(__m256, __m256);
+
+    /// The AVX2 load/store mask of lanes `n0 .. n0 + 8` of `n`.
     #[inline(always)]
-    unsafe fn k(c: f32) -> V {
-        _mm512_set1_ps(c)
+    unsafe fn ymask(n: usize, n0: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.saturating_sub(n0).min(8) as i32), idx)
+    }
+
+    impl Lanes for Ymm {
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            Ymm(_mm256_setzero_ps(), _mm256_setzero_ps())
+        }
+        #[inline(always)]
+        unsafe fn splat(c: f32) -> Self {
+            Ymm(_mm256_set1_ps(c), _mm256_set1_ps(c))
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            Ymm(_mm256_add_ps(self.0, b.0), _mm256_add_ps(self.1, b.1))
+        }
+        #[inline(always)]
+        unsafe fn sub(self, b: Self) -> Self {
+            Ymm(_mm256_sub_ps(self.0, b.0), _mm256_sub_ps(self.1, b.1))
+        }
+        #[inline(always)]
+        unsafe fn mul(self, b: Self) -> Self {
+            Ymm(_mm256_mul_ps(self.0, b.0), _mm256_mul_ps(self.1, b.1))
+        }
+        #[inline(always)]
+        unsafe fn clamp(self, lo: Self, hi: Self) -> Self {
+            Ymm(
+                _mm256_min_ps(_mm256_max_ps(self.0, lo.0), hi.0),
+                _mm256_min_ps(_mm256_max_ps(self.1, lo.1), hi.1),
+            )
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, n: usize) -> Self {
+            if n >= 16 {
+                Ymm(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
+            } else {
+                Ymm(
+                    _mm256_maskload_ps(p, ymask(n, 0)),
+                    _mm256_maskload_ps(p.wrapping_add(8), ymask(n, 8)),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, n: usize) {
+            if n >= 16 {
+                _mm256_storeu_ps(p, self.0);
+                _mm256_storeu_ps(p.add(8), self.1);
+            } else {
+                _mm256_maskstore_ps(p, ymask(n, 0), self.0);
+                _mm256_maskstore_ps(p.wrapping_add(8), ymask(n, 8), self.1);
+            }
+        }
     }
 
     #[inline(always)]
-    unsafe fn add(a: V, b: V) -> V {
-        _mm512_add_ps(a, b)
+    unsafe fn add<V: Lanes>(a: V, b: V) -> V {
+        a.add(b)
     }
 
     #[inline(always)]
-    unsafe fn sub(a: V, b: V) -> V {
-        _mm512_sub_ps(a, b)
+    unsafe fn sub<V: Lanes>(a: V, b: V) -> V {
+        a.sub(b)
     }
 
     #[inline(always)]
-    unsafe fn mul(c: f32, a: V) -> V {
-        _mm512_mul_ps(k(c), a)
+    unsafe fn mul<V: Lanes>(c: f32, a: V) -> V {
+        V::splat(c).mul(a)
     }
 
     /// `Bᵀ z` on the first `A` vectors (as [`super::bt`]).
     #[inline(always)]
-    unsafe fn bt<const A: usize>(z: &[V; 6]) -> [V; 6] {
+    unsafe fn bt<V: Lanes, const A: usize>(z: &[V; 6]) -> [V; 6] {
         let [z0, z1, z2, z3, z4, z5] = *z;
         if A == 6 {
             [
@@ -1029,14 +1164,14 @@ mod avx512 {
                 add(add(z1, mul(1.5, sub(z4, z2))), sub(z5, mul(2.0, z3))),
             ]
         } else {
-            let zero = _mm512_setzero_ps();
+            let zero = V::zero();
             [sub(z0, z2), add(z1, z2), sub(z2, z1), sub(z1, z3), zero, zero]
         }
     }
 
     /// `Aᵀ m` on the first `A` vectors (as [`super::at`]): `M` outputs.
     #[inline(always)]
-    unsafe fn at<const A: usize>(m: &[V; 6]) -> [V; 4] {
+    unsafe fn at<V: Lanes, const A: usize>(m: &[V; 6]) -> [V; 4] {
         let [m0, m1, m2, m3, m4, m5] = *m;
         if A == 6 {
             let (s12, d21) = (add(m1, m2), sub(m2, m1));
@@ -1047,7 +1182,7 @@ mod avx512 {
                 add(add(d21, sub(mul(0.125, m3), mul(8.0, m4))), m5),
             ]
         } else {
-            let zero = _mm512_setzero_ps();
+            let zero = V::zero();
             [add(add(m0, m1), m2), sub(sub(m1, m2), m3), zero, zero]
         }
     }
@@ -1055,9 +1190,9 @@ mod avx512 {
     /// [`super::input_tile`] for F(`M`×`M`, 3×3), `A = M + 2`.
     ///
     /// # Safety
-    /// As [`super::input_tile`]; the CPU has AVX-512F.
+    /// As [`super::input_tile`]; the CPU has `V`'s instruction set.
     #[inline(always)]
-    pub(super) unsafe fn input_tile<const M: usize, const A: usize>(
+    pub(super) unsafe fn input_tile<V: Lanes, const M: usize, const A: usize>(
         g: &ConvGeometry,
         x: &[f32],
         t: usize,
@@ -1082,28 +1217,28 @@ mod avx512 {
                 }
             }
         }
-        let zero = _mm512_setzero_ps();
+        let zero = V::zero();
         let mut c0 = 0;
         while c0 < cin {
-            let mask = crate::kernels::lanes16(cin - c0);
+            let n = 16.min(cin - c0);
             // Down the columns: t[i][dx] = Σ_dy Bᵀ[i][dy] d[dy][dx].
             let mut tc = [[zero; 6]; 6];
             for dx in 0..A {
                 let mut col = [zero; 6];
                 for (dy, c) in col.iter_mut().enumerate().take(A) {
                     let (p, step) = px[dy][dx];
-                    *c = _mm512_maskz_loadu_ps(mask, p.add(c0 * step));
+                    *c = V::load(p.add(c0 * step), n);
                 }
-                let r = bt::<A>(&col);
+                let r = bt::<V, A>(&col);
                 for i in 0..A {
                     tc[i][dx] = r[i];
                 }
             }
             // Then along the rows: V[i][j] = Σ_dx t[i][dx] Bᵀ[j][dx].
             for (i, row) in tc.iter().enumerate().take(A) {
-                let r = bt::<A>(row);
+                let r = bt::<V, A>(row);
                 for (j, &val) in r.iter().enumerate().take(A) {
-                    _mm512_mask_storeu_ps(v.get().add(slot_at(i * A + j, slot, A * A) * cin + c0), mask, val);
+                    val.store(v.get().add(slot_at(i * A + j, slot, A * A) * cin + c0), n);
                 }
             }
             c0 += 16;
@@ -1126,39 +1261,38 @@ mod avx512 {
     /// residual)`, the clamp in registers, other activations per value.
     ///
     /// # Safety
-    /// As [`super::output_tile`]; the CPU has AVX-512F.
+    /// As [`super::output_tile`]; the CPU has `V`'s instruction set.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // `j` indexes the columns of `s`'s rows
-    pub(super) unsafe fn output_tile<const M: usize, const A: usize>(o: &Out, t: usize, slot: usize) {
+    pub(super) unsafe fn output_tile<V: Lanes, const M: usize, const A: usize>(o: &Out, t: usize, slot: usize) {
         let g = o.g;
         let (img, ty, tx) = tile_at(t, o.th, o.tw);
         let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
         let rows = M.min(oh - ty * M);
         let cols = M.min(ow - tx * M);
         let act = o.epi.act();
-        let zero = _mm512_setzero_ps();
+        let zero = V::zero();
         let mut c0 = 0;
         while c0 < cout {
             let n = 16.min(cout - c0);
-            let mask = crate::kernels::lanes16(n);
             // Down the columns: s[a][j] = Σ_i Aᵀ[a][i] m[i][j].
             let mut s = [[zero; 6]; 4];
             for j in 0..A {
                 let mut col = [zero; 6];
                 for (i, c) in col.iter_mut().enumerate().take(A) {
-                    *c = _mm512_maskz_loadu_ps(mask, o.m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0));
+                    *c = V::load(o.m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0), n);
                 }
-                let r = at::<A>(&col);
+                let r = at::<V, A>(&col);
                 for a in 0..M {
                     s[a][j] = r[a];
                 }
             }
             let bias = match o.epi.bias {
-                Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)),
+                Some(b) => V::load(b.as_ptr().add(c0), n),
                 None => zero,
             };
             for (a, srow) in s.iter().enumerate().take(rows) {
-                let r = at::<A>(srow);
+                let r = at::<V, A>(srow);
                 for (b, &val) in r.iter().enumerate().take(cols) {
                     let pix = (img * oh + ty * M + a) * ow + tx * M + b;
                     o.store(&act, pix, c0, n, add(val, bias));
@@ -1175,19 +1309,17 @@ mod avx512 {
         /// # Safety
         /// The output (and the residual) hold these channels of pixel `pix`.
         #[inline(always)]
-        unsafe fn store(&self, act: &crate::kernels::act::ActSpec, pix: usize, c0: usize, n: usize, val: V) {
-            let mask = crate::kernels::lanes16(n);
+        unsafe fn store<V: Lanes>(&self, act: &crate::kernels::act::ActSpec, pix: usize, c0: usize, n: usize, val: V) {
             let mut out = val;
             if let Some((rp, rs)) = self.res {
-                out = add(out, _mm512_maskz_loadu_ps(mask, rp.get().add(pix * rs + c0)));
+                out = add(out, V::load(rp.get().add(pix * rs + c0), n));
             }
             let dst = self.y.get().add(pix * self.y_stride + c0);
             if act.slope.is_none() && act.post.is_none() {
-                let clamped = _mm512_min_ps(_mm512_max_ps(out, k(act.lo)), k(act.hi));
-                _mm512_mask_storeu_ps(dst, mask, clamped);
+                out.clamp(V::splat(act.lo), V::splat(act.hi)).store(dst, n);
             } else {
                 let mut lanes = [0.0f32; 16];
-                _mm512_storeu_ps(lanes.as_mut_ptr(), out);
+                out.store(lanes.as_mut_ptr(), 16);
                 for (l, v) in lanes.iter().enumerate().take(n) {
                     *dst.add(l) = act.apply(*v);
                 }
@@ -1197,7 +1329,7 @@ mod avx512 {
 
     /// `Bᵀ z` of F(2, 7) (as [`super::bt7`]).
     #[inline(always)]
-    unsafe fn bt7(z: &[V; 8]) -> [V; 8] {
+    unsafe fn bt7<V: Lanes>(z: &[V; 8]) -> [V; 8] {
         let [z0, z1, z2, z3, z4, z5, z6, z7] = *z;
         let (e1, o1) = (sub(add(z2, z6), mul(4.25, z4)), sub(add(z1, z5), mul(4.25, z3)));
         let (e3, o3) = (
@@ -1210,7 +1342,7 @@ mod avx512 {
         );
         [
             add(sub(z0, z6), mul(5.25, sub(z4, z2))),
-            sub(sub(_mm512_setzero_ps(), e1), o1),
+            sub(sub(V::zero(), e1), o1),
             sub(o1, e1),
             add(e3, o3),
             sub(e3, o3),
@@ -1222,7 +1354,7 @@ mod avx512 {
 
     /// `Aᵀ m` of F(2, 7) (as [`super::at7`]).
     #[inline(always)]
-    unsafe fn at7(m: &[V; 8]) -> [V; 2] {
+    unsafe fn at7<V: Lanes>(m: &[V; 8]) -> [V; 2] {
         let [m0, m1, m2, m3, m4, m5, m6, m7] = *m;
         [
             add(add(add(m0, add(m1, m2)), add(m3, m4)), add(m5, m6)),
@@ -1233,10 +1365,10 @@ mod avx512 {
     /// [`super::input_line`] in intrinsics.
     ///
     /// # Safety
-    /// As [`super::input_line`]; the CPU has AVX-512F.
+    /// As [`super::input_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn input_line(
+    pub(super) unsafe fn input_line<V: Lanes>(
         g: &ConvGeometry,
         x: &[f32],
         t: usize,
@@ -1258,10 +1390,10 @@ mod avx512 {
         }
         let mut c0 = 0;
         while c0 < cin {
-            let mask = crate::kernels::lanes16(cin - c0);
-            let d = px.map(|(p, step)| _mm512_maskz_loadu_ps(mask, p.add(c0 * step)));
+            let n = 16.min(cin - c0);
+            let d: [V; 8] = px.map(|(p, step)| V::load(p.add(c0 * step), n));
             for (xi, &val) in bt7(&d).iter().enumerate() {
-                _mm512_mask_storeu_ps(v.get().add(slot_at(xi, slot, 8) * cin + c0), mask, val);
+                val.store(v.get().add(slot_at(xi, slot, 8) * cin + c0), n);
             }
             c0 += 16;
         }
@@ -1270,9 +1402,9 @@ mod avx512 {
     /// [`super::output_line`] in intrinsics.
     ///
     /// # Safety
-    /// As [`super::output_line`]; the CPU has AVX-512F.
+    /// As [`super::output_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
-    pub(super) unsafe fn output_line(o: &Out, t: usize, slot: usize, variant: super::Variant) {
+    pub(super) unsafe fn output_line<V: Lanes>(o: &Out, t: usize, slot: usize, variant: super::Variant) {
         let g = o.g;
         let (img, ty, tx) = tile_at(t, o.th, o.tw);
         let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
@@ -1285,12 +1417,10 @@ mod avx512 {
         let mut c0 = 0;
         while c0 < cout {
             let n = 16.min(cout - c0);
-            let mask = crate::kernels::lanes16(n);
-            let z: [V; 8] =
-                std::array::from_fn(|xi| _mm512_maskz_loadu_ps(mask, o.m.get().add(slot_at(xi, slot, 8) * cout + c0)));
+            let z: [V; 8] = std::array::from_fn(|xi| V::load(o.m.get().add(slot_at(xi, slot, 8) * cout + c0), n));
             let bias = match o.epi.bias {
-                Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)),
-                None => _mm512_setzero_ps(),
+                Some(b) => V::load(b.as_ptr().add(c0), n),
+                None => V::zero(),
             };
             for (kk, &val) in at7(&z).iter().enumerate().take(inside) {
                 let (oy, ox) = if row { (oy0, ox0 + kk) } else { (oy0 + kk, ox0) };
