@@ -384,6 +384,11 @@ fn main() {
         2,
         Padding::Same,
     );
+    // MobileNetV2's stem (3 channels: one pointer per kernel row).
+    for batch in [1, 8] {
+        let label = format!("conv 3x3 mobilenetv2 stem 3->32 224x224 b{batch} s2");
+        conv_case(r, peak, &label, &[batch, 224, 224, 3], &[3, 3, 3, 32], 2, Padding::Same);
+    }
     for (label, x, s) in [
         ("depthwise 3x3 112x112x96 b1 s2", [1, 112, 112, 96], 2),
         ("depthwise 3x3 56x56x144 b1 s1", [1, 56, 56, 144], 1),
