@@ -849,17 +849,14 @@ unsafe fn block(
                 }
                 t.mr = real;
                 t.a = ptrs.as_ptr().add(off);
-                if t.has_res && r0 + real < rows.end {
-                    // The next tile's residual (from memory, where a layer's tensors outgrow
-                    // the caches: ResNet50's 1×1 expansions at batch 8 ran 7–11% faster; its
-                    // output rows prefetched too ran slower), on its way while this one
-                    // computes.
+                // The next tile's residual (from memory, where a layer's tensors outgrow the
+                // caches: ResNet50's 1×1 expansions at batch 8 ran 7–11% faster; its output
+                // rows prefetched too ran slower), on its way while this one computes.
+                if let Some((rb, rs)) = res.filter(|_| t.has_res && r0 + real < rows.end) {
                     let next = next_tile(rows.end - r0 - real, mr_max);
-                    if let Some((rb, rs)) = res {
-                        for r in r0 + real..r0 + real + next {
-                            for c in (0..nc).step_by(16) {
-                                super::prefetch(rb.0.wrapping_add(r * rs + ch0 + c));
-                            }
+                    for r in r0 + real..r0 + real + next {
+                        for c in (0..nc).step_by(16) {
+                            super::prefetch(rb.0.wrapping_add(r * rs + ch0 + c));
                         }
                     }
                 }

@@ -416,7 +416,7 @@ fn pays_f2(g: &ConvGeometry) -> bool {
         && !within_memory(g)
         && pairs >= 1 << 16
         && tiles(g, Variant::F2) >= 16;
-    let channels = g.cin < PLAN_MIN_CHANNELS && shape_pays(g, Variant::F2, TAPE_MIN_CHANNELS) && within_memory(g);
+    let channels = g.cin < PLAN_MIN_CHANNELS && shape_pays(g, Variant::F2, PLAN_F2_MIN_CHANNELS) && within_memory(g);
     memory || channels
 }
 
@@ -432,6 +432,9 @@ pub fn worth_on_tape(g: &ConvGeometry) -> bool {
 
 /// Fewest input channels of a Winograd convolution in the inference plan ([`worth`]).
 const PLAN_MIN_CHANNELS: usize = 64;
+
+/// Fewest input channels of an F(2×2) convolution in the plan ([`pays_f2`]).
+const PLAN_F2_MIN_CHANNELS: usize = 32;
 
 /// Fewest input channels of a Winograd convolution on the tape ([`worth_on_tape`]).
 const TAPE_MIN_CHANNELS: usize = 32;
@@ -649,13 +652,14 @@ impl Job<'_> {
     /// `v` holds `xis·cin` values for every slot of `slots`, and no other task writes these
     /// slots' rows.
     unsafe fn input(&self, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
-        let (g, x, th, tw, variant) = (self.g, self.x, self.th, self.tw, self.variant);
-        by_isa!(
-            self.isa,
-            input_tiles_avx512,
-            input_tiles_avx2,
-            input_tiles(g, x, t0, slots, th, tw, v, variant)
-        )
+        match self.isa {
+            // SAFETY: `isa` is never above what the CPU reported (`kernels::isa`).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => input_tiles_avx512(self, t0, slots, v),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => input_tiles_avx2(self, t0, slots, v),
+            _ => input_tiles(self.g, self.x, t0, slots, self.th, self.tw, v, self.variant),
+        }
     }
 
     /// The output transform and epilogue of block slots `slots` from `m`.
@@ -664,22 +668,17 @@ impl Job<'_> {
     /// `m` holds the GEMMs' results for these slots (rows at [`slot_at`]); no other task
     /// writes these tiles' output pixels.
     unsafe fn output(&self, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
-        let (g, e, r, y, ys, th, tw, variant) = (
-            self.g,
-            &self.epi,
-            self.res,
-            self.y,
-            self.y_stride,
-            self.th,
-            self.tw,
-            self.variant,
-        );
-        by_isa!(
-            self.isa,
-            output_tiles_avx512,
-            output_tiles_avx2,
-            output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, variant)
-        )
+        match self.isa {
+            // SAFETY: `isa` is never above what the CPU reported (`kernels::isa`).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => output_tiles_avx512(self, t0, slots, m),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => output_tiles_avx2(self, t0, slots, m),
+            _ => {
+                let (g, e, r, y, ys, th, tw) = (self.g, &self.epi, self.res, self.y, self.y_stride, self.th, self.tw);
+                output_tiles(g, e, r, y, ys, t0, slots, th, tw, m, self.variant)
+            }
+        }
     }
 
     /// `M[ξ][0..count] (panel p) = V[ξ][0..count] · U[ξ] (panel p)`: matrix `xi`, panel `p`
@@ -850,57 +849,21 @@ unsafe fn input_tiles(
     }
 }
 
-/// [`input_tiles`] on AVX2, in intrinsics ([`simd`]).
+/// [`input_tiles`] on AVX2 and on AVX-512, in intrinsics ([`simd`]).
 ///
 /// # Safety
-/// As [`input_tile`]; the CPU has AVX2 and FMA.
+/// As [`input_tile`]; the CPU has the function's instruction set.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn input_tiles_avx2(
-    g: &ConvGeometry,
-    x: &[f32],
-    t0: usize,
-    slots: std::ops::Range<usize>,
-    th: usize,
-    tw: usize,
-    v: OutPtr,
-    variant: Variant,
-) {
-    use simd::Ymm;
-    match variant {
-        Variant::F4 => slots.for_each(|s| simd::input_tile::<Ymm, 4, 6>(g, x, t0 + s, th, tw, v, s)),
-        Variant::F2 => slots.for_each(|s| simd::input_tile::<Ymm, 2, 4>(g, x, t0 + s, th, tw, v, s)),
-        Variant::Row7 | Variant::Col7 => {
-            slots.for_each(|s| simd::input_line::<Ymm>(g, x, t0 + s, th, tw, v, s, variant))
-        }
-    }
+unsafe fn input_tiles_avx2(job: &Job, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
+    simd::input_tiles::<simd::Ymm>(job, t0, slots, v)
 }
 
-/// [`input_tiles`] on AVX-512, in intrinsics ([`simd`]).
-///
-/// # Safety
-/// As [`input_tile`]; the CPU has AVX-512F.
+/// See [`input_tiles_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn input_tiles_avx512(
-    g: &ConvGeometry,
-    x: &[f32],
-    t0: usize,
-    slots: std::ops::Range<usize>,
-    th: usize,
-    tw: usize,
-    v: OutPtr,
-    variant: Variant,
-) {
-    match variant {
-        Variant::F4 => slots.for_each(|s| simd::input_tile::<simd::Zmm, 4, 6>(g, x, t0 + s, th, tw, v, s)),
-        Variant::F2 => slots.for_each(|s| simd::input_tile::<simd::Zmm, 2, 4>(g, x, t0 + s, th, tw, v, s)),
-        Variant::Row7 | Variant::Col7 => {
-            slots.for_each(|s| simd::input_line::<simd::Zmm>(g, x, t0 + s, th, tw, v, s, variant))
-        }
-    }
+unsafe fn input_tiles_avx512(job: &Job, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
+    simd::input_tiles::<simd::Zmm>(job, t0, slots, v)
 }
 
 /// [`output_tile`] for block slots `slots` (tiles `t0 + slot`).
@@ -932,79 +895,21 @@ unsafe fn output_tiles(
     }
 }
 
-/// [`output_tiles`] on AVX2, in intrinsics ([`simd`]).
+/// [`output_tiles`] on AVX2 and on AVX-512, in intrinsics ([`simd`]).
 ///
 /// # Safety
-/// As [`output_tile`]; the CPU has AVX2 and FMA.
+/// As [`output_tile`]; the CPU has the function's instruction set.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn output_tiles_avx2(
-    g: &ConvGeometry,
-    epi: &super::Epilogue,
-    res: Option<(OutPtr, usize)>,
-    y: OutPtr,
-    y_stride: usize,
-    t0: usize,
-    slots: std::ops::Range<usize>,
-    th: usize,
-    tw: usize,
-    m: OutPtr,
-    variant: Variant,
-) {
-    use simd::Ymm;
-    let out = simd::Out {
-        g,
-        epi,
-        res,
-        y,
-        y_stride,
-        th,
-        tw,
-        m,
-    };
-    match variant {
-        Variant::F4 => slots.for_each(|s| simd::output_tile::<Ymm, 4, 6>(&out, t0 + s, s)),
-        Variant::F2 => slots.for_each(|s| simd::output_tile::<Ymm, 2, 4>(&out, t0 + s, s)),
-        Variant::Row7 | Variant::Col7 => slots.for_each(|s| simd::output_line::<Ymm>(&out, t0 + s, s, variant)),
-    }
+unsafe fn output_tiles_avx2(job: &Job, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
+    simd::output_tiles::<simd::Ymm>(job, t0, slots, m)
 }
 
-/// [`output_tiles`] on AVX-512, in intrinsics ([`simd`]).
-///
-/// # Safety
-/// As [`output_tile`]; the CPU has AVX-512F.
+/// See [`output_tiles_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn output_tiles_avx512(
-    g: &ConvGeometry,
-    epi: &super::Epilogue,
-    res: Option<(OutPtr, usize)>,
-    y: OutPtr,
-    y_stride: usize,
-    t0: usize,
-    slots: std::ops::Range<usize>,
-    th: usize,
-    tw: usize,
-    m: OutPtr,
-    variant: Variant,
-) {
-    let out = simd::Out {
-        g,
-        epi,
-        res,
-        y,
-        y_stride,
-        th,
-        tw,
-        m,
-    };
-    match variant {
-        Variant::F4 => slots.for_each(|s| simd::output_tile::<simd::Zmm, 4, 6>(&out, t0 + s, s)),
-        Variant::F2 => slots.for_each(|s| simd::output_tile::<simd::Zmm, 2, 4>(&out, t0 + s, s)),
-        Variant::Row7 | Variant::Col7 => slots.for_each(|s| simd::output_line::<simd::Zmm>(&out, t0 + s, s, variant)),
-    }
+unsafe fn output_tiles_avx512(job: &Job, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
+    simd::output_tiles::<simd::Zmm>(job, t0, slots, m)
 }
 
 /// The transforms in intrinsics on x86-64, over 16 channels at a time ([`Lanes`]: one
@@ -1016,7 +921,7 @@ unsafe fn output_tiles_avx512(
 /// the compiled code.
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{slot_at, tile_at, ConvGeometry, OutPtr, ZEROS};
+    use super::{slot_at, tile_at, ConvGeometry, Job, OutPtr, Variant, ZEROS};
     use std::arch::x86_64::*;
 
     /// 16 channels of values in registers.
@@ -1192,7 +1097,7 @@ mod simd {
     /// # Safety
     /// As [`super::input_tile`]; the CPU has `V`'s instruction set.
     #[inline(always)]
-    pub(super) unsafe fn input_tile<V: Lanes, const M: usize, const A: usize>(
+    unsafe fn input_tile<V: Lanes, const M: usize, const A: usize>(
         g: &ConvGeometry,
         x: &[f32],
         t: usize,
@@ -1245,16 +1150,35 @@ mod simd {
         }
     }
 
-    /// What every output tile of a call shares.
-    pub(super) struct Out<'a> {
-        pub g: &'a ConvGeometry,
-        pub epi: &'a crate::kernels::Epilogue<'a>,
-        pub res: Option<(OutPtr, usize)>,
-        pub y: OutPtr,
-        pub y_stride: usize,
-        pub th: usize,
-        pub tw: usize,
-        pub m: OutPtr,
+    /// [`super::input_tiles`] for block slots `slots` (tiles `t0 + slot`).
+    ///
+    /// # Safety
+    /// As [`super::input_tile`]; the CPU has `V`'s instruction set.
+    #[inline(always)]
+    pub(super) unsafe fn input_tiles<V: Lanes>(job: &Job, t0: usize, slots: std::ops::Range<usize>, v: OutPtr) {
+        let (g, x, th, tw) = (job.g, job.x, job.th, job.tw);
+        for s in slots {
+            match job.variant {
+                Variant::F4 => input_tile::<V, 4, 6>(g, x, t0 + s, th, tw, v, s),
+                Variant::F2 => input_tile::<V, 2, 4>(g, x, t0 + s, th, tw, v, s),
+                Variant::Row7 | Variant::Col7 => input_line::<V>(g, x, t0 + s, th, tw, v, s, job.variant),
+            }
+        }
+    }
+
+    /// [`super::output_tiles`] for block slots `slots` from `m`.
+    ///
+    /// # Safety
+    /// As [`super::output_tile`]; the CPU has `V`'s instruction set.
+    #[inline(always)]
+    pub(super) unsafe fn output_tiles<V: Lanes>(job: &Job, t0: usize, slots: std::ops::Range<usize>, m: OutPtr) {
+        for s in slots {
+            match job.variant {
+                Variant::F4 => output_tile::<V, 4, 6>(job, m, t0 + s, s),
+                Variant::F2 => output_tile::<V, 2, 4>(job, m, t0 + s, s),
+                Variant::Row7 | Variant::Col7 => output_line::<V>(job, m, t0 + s, s),
+            }
+        }
     }
 
     /// [`super::output_tile`] for F(`M`×`M`, 3×3), `A = M + 2`: `y = act(Aᵀ m A + bias +
@@ -1264,7 +1188,7 @@ mod simd {
     /// As [`super::output_tile`]; the CPU has `V`'s instruction set.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // `j` indexes the columns of `s`'s rows
-    pub(super) unsafe fn output_tile<V: Lanes, const M: usize, const A: usize>(o: &Out, t: usize, slot: usize) {
+    unsafe fn output_tile<V: Lanes, const M: usize, const A: usize>(o: &Job, m: OutPtr, t: usize, slot: usize) {
         let g = o.g;
         let (img, ty, tx) = tile_at(t, o.th, o.tw);
         let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
@@ -1280,7 +1204,7 @@ mod simd {
             for j in 0..A {
                 let mut col = [zero; 6];
                 for (i, c) in col.iter_mut().enumerate().take(A) {
-                    *c = V::load(o.m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0), n);
+                    *c = V::load(m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0), n);
                 }
                 let r = at::<V, A>(&col);
                 for a in 0..M {
@@ -1302,7 +1226,7 @@ mod simd {
         }
     }
 
-    impl Out<'_> {
+    impl Job<'_> {
         /// Output pixel `pix`, channels `c0 .. c0 + n`: `act(val + residual)` (`val` has the
         /// bias), the clamp in registers, other activations per value.
         ///
@@ -1368,7 +1292,7 @@ mod simd {
     /// As [`super::input_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn input_line<V: Lanes>(
+    unsafe fn input_line<V: Lanes>(
         g: &ConvGeometry,
         x: &[f32],
         t: usize,
@@ -1376,7 +1300,7 @@ mod simd {
         tw: usize,
         v: OutPtr,
         slot: usize,
-        variant: super::Variant,
+        variant: Variant,
     ) {
         let (img, iy0, ix0, (sy, sx)) = super::line_window(g, t, th, tw, variant);
         let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
@@ -1404,20 +1328,21 @@ mod simd {
     /// # Safety
     /// As [`super::output_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
-    pub(super) unsafe fn output_line<V: Lanes>(o: &Out, t: usize, slot: usize, variant: super::Variant) {
+    unsafe fn output_line<V: Lanes>(o: &Job, m: OutPtr, t: usize, slot: usize) {
+        let variant = o.variant;
         let g = o.g;
         let (img, ty, tx) = tile_at(t, o.th, o.tw);
         let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
         let (mh, mw) = variant.tile();
         let (oy0, ox0) = (ty * mh, tx * mw);
-        let row = variant == super::Variant::Row7;
+        let row = variant == Variant::Row7;
         // The tile's two pixels, the second perhaps past the bottom or right edge.
         let inside = if row { 2.min(ow - ox0) } else { 2.min(oh - oy0) };
         let act = o.epi.act();
         let mut c0 = 0;
         while c0 < cout {
             let n = 16.min(cout - c0);
-            let z: [V; 8] = std::array::from_fn(|xi| V::load(o.m.get().add(slot_at(xi, slot, 8) * cout + c0), n));
+            let z: [V; 8] = std::array::from_fn(|xi| V::load(m.get().add(slot_at(xi, slot, 8) * cout + c0), n));
             let bias = match o.epi.bias {
                 Some(b) => V::load(b.as_ptr().add(c0), n),
                 None => V::zero(),
