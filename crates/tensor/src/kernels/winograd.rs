@@ -420,15 +420,32 @@ fn pays_f2(g: &ConvGeometry) -> bool {
     memory || channels
 }
 
-/// [`worth`] for training's tape, whose kernel changes every step: from [`TAPE_MIN_CHANNELS`]
-/// input channels (the CIFAR CNN's 32 → 32 layer at batch 32 ran its forward 2.63 → 2.11 ms and
-/// its input gradient 3.10 → 2.20 ms, and the whole fit 4–6% faster; the 64-channel rule is
-/// the plan's, for float64 fixtures through hundreds of layers, and a training step's
-/// rounding is far inside its 1e-4 parity). The caller adds its own rule for the kernel's
-/// transform on every call.
-pub fn worth_on_tape(g: &ConvGeometry) -> bool {
-    enabled() && pays(g, TAPE_MIN_CHANNELS)
+/// [`worth`] for training's tape, whose kernel changes every step and is transformed on every
+/// call: F(4×4) from [`TAPE_MIN_CHANNELS`] input channels (the CIFAR CNN's 32 → 32 layer at
+/// batch 32 ran its forward 2.63 → 2.11 ms and its input gradient 3.10 → 2.20 ms, and the whole
+/// fit 4–6% faster; the 64-channel rule is the plan's, for float64 fixtures through hundreds of
+/// layers, and a training step's rounding is far inside its 1e-4 parity) and
+/// [`TAPE_MIN_TILES`] tiles; F(2×2) where only F(4×4)'s coverage fails (a `valid` 3×3 on
+/// 15×15: 13×13 outputs, two thirds of 4 × 4 tiles' pixels, six sevenths of 2 × 2 ones).
+pub fn worth_on_tape(g: &ConvGeometry) -> Option<Variant> {
+    if !enabled() || tiles(g, Variant::F4) < TAPE_MIN_TILES {
+        None
+    } else if pays(g, TAPE_MIN_CHANNELS) {
+        Some(Variant::F4)
+    } else if shape_pays(g, Variant::F2, TAPE_MIN_CHANNELS) && within_memory(g) {
+        Some(Variant::F2)
+    } else {
+        None
+    }
 }
+
+/// Fewest tiles (4×4 pixels) for which the tape transforms a kernel for Winograd on every
+/// call ([`worth_on_tape`]): the transform is 36 values per channel pair, written and read
+/// once, against 36 multiply-adds per pair for every tile. The CIFAR CNN's 32 → 64 layer at
+/// 15×15, batch 32 (512 tiles), and its 64 → 64 input gradient gained (fit 1.51 → 1.42 s an
+/// epoch); a 256 → 256 layer at 196 tiles had gained 10%, a 512 → 512 one at 49 tiles (batch
+/// 1, 28×28) took 55–59 ms against 18 without.
+const TAPE_MIN_TILES: usize = 256;
 
 /// Fewest input channels of a Winograd convolution in the inference plan ([`worth`]).
 const PLAN_MIN_CHANNELS: usize = 64;
@@ -1972,7 +1989,7 @@ mod tests {
         for (n, c) in [(1, 128), (1, 192), (8, 160)] {
             assert_eq!(worth(&line(n, 17, c, (1, 7), 1)), Some(Variant::Row7));
             assert_eq!(worth(&line(n, 17, c, (7, 1), 1)), Some(Variant::Col7));
-            assert!(!worth_on_tape(&line(n, 17, c, (1, 7), 1)));
+            assert_eq!(worth_on_tape(&line(n, 17, c, (1, 7), 1)), None);
         }
         assert_eq!(worth(&line(1, 3, 128, (1, 7), 1)), None);
         assert_eq!(worth(&line(1, 17, 32, (7, 1), 1)), None);

@@ -24,7 +24,7 @@ use crate::error::{arg_err, shape_err, Result};
 use crate::kernels;
 use crate::kernels::act::ActSpec;
 use crate::kernels::conv::{ConvArgs, PackedWeights, Weights};
-use crate::kernels::winograd::{Variant, WinogradWeights};
+use crate::kernels::winograd::WinogradWeights;
 use crate::ops::batchnorm::FusedRelu;
 use crate::ops::conv_common::{all_grads, check_bias, check_grad, check_rank4, tap};
 use crate::ops::conv_direct;
@@ -195,19 +195,14 @@ pub fn conv2d_backward_parts(
     Ok((dx, dw, Tensor::new(&[g.cout], db)?))
 }
 
-/// Fewest output tiles (4×4 pixels) for which the tape transforms a kernel for Winograd on
-/// every call: 196 tiles of a 256 → 256 layer gained 10% with the transform, 128 lost half.
-const TAPE_WINOGRAD_MIN_TILES: usize = 1024;
-
 /// Below this many input channels per group a tap is too short for the implicit GEMM's
 /// per-tap pointer walk (CIFAR's first layer, 3 channels, ran 40% slower there): im2col's
 /// contiguous `kh·kw·cin` rows win.
 const IMPLICIT_MIN_CHANNELS: usize = 8;
 
 /// The forward on the implicit-GEMM kernels the inference plan runs, bias and `act` in the
-/// epilogue; a 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) where it pays on the tape
-/// ([`kernels::winograd::worth_on_tape`]) and the tiles are many enough to pay for transforming the
-/// kernel on every call.
+/// epilogue; a 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) or F(2×2, 3×3) where it pays
+/// on the tape, the kernel transformed on every call ([`kernels::winograd::worth_on_tape`]).
 fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, act: ActSpec) -> Result<Vec<f32>> {
     let isa = kernels::isa();
     let mut y = crate::kernels::zeros(g.n * g.oh() * g.ow() * g.cout);
@@ -217,14 +212,13 @@ fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
     // took 55–59 ms with it against 18 ms without. Only where many tiles share each
     // transformed weight.
     let (packed, wino);
-    let weights =
-        if kernels::winograd::worth_on_tape(g) && kernels::winograd::tiles(g, Variant::F4) >= TAPE_WINOGRAD_MIN_TILES {
-            wino = WinogradWeights::pack(isa, w, g.cin, g.cout, Variant::F4)?;
-            Weights::Winograd(&wino)
-        } else {
-            packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
-            Weights::Packed(&packed)
-        };
+    let weights = if let Some(variant) = kernels::winograd::worth_on_tape(g) {
+        wino = WinogradWeights::pack(isa, w, g.cin, g.cout, variant)?;
+        Weights::Winograd(&wino)
+    } else {
+        packed = PackedWeights::pack(isa, w, g.k_g(), g.cout, g.groups)?;
+        Weights::Packed(&packed)
+    };
     kernels::conv::conv2d(
         isa,
         ConvArgs {
@@ -247,14 +241,16 @@ fn implicit_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
 /// `None` where it does not apply (strides, groups, few output channels) or would not pay:
 /// 1×1 kernels (no column buffer to save: the `gemm` path was as fast) and `valid` windows
 /// over small images, whose turned-around convolution reads mostly padding (a 3×3 on 15×15:
-/// 25% of its taps are zeros; 7% slower than im2col there, 10–18% faster for `same`).
+/// 25% of its taps are zeros; 7% slower than im2col there, 10–18% faster for `same`), unless
+/// Winograd takes it (the padding is then in tiles transformed like any other: the CIFAR CNN's
+/// fourth layer's gradient, with its third layer's forward on Winograd too, fit 1.51 → 1.42 s an
+/// epoch).
 fn implicit_input_grad(gy: &[f32], w: &[f32], g: &ConvGeometry) -> Result<Option<Vec<f32>>> {
     let (kh, kw) = (g.rows.kernel, g.cols.kernel);
     if g.rows.stride != 1 || g.cols.stride != 1 || g.groups != 1 || g.cout < IMPLICIT_MIN_CHANNELS || g.cin == 0 {
         return Ok(None);
     }
-    let inside = (g.oh() * g.ow()) as f64 / (g.rows.input * g.cols.input).max(1) as f64;
-    if kh * kw == 1 || inside < 0.85 {
+    if kh * kw == 1 {
         return Ok(None);
     }
     // Padding of the turned-around convolution: the window's reach minus the forward's.
@@ -278,7 +274,11 @@ fn implicit_input_grad(gy: &[f32], w: &[f32], g: &ConvGeometry) -> Result<Option
         &[kh, kw, g.cout, g.cin],
         &p,
     )?;
-    if gt.oh() != g.rows.input || gt.ow() != g.cols.input {
+    let inside = (g.oh() * g.ow()) as f64 / (g.rows.input * g.cols.input).max(1) as f64;
+    if gt.oh() != g.rows.input
+        || gt.ow() != g.cols.input
+        || (inside < 0.85 && kernels::winograd::worth_on_tape(&gt).is_none())
+    {
         return Ok(None);
     }
     // w'[ky, kx, co, ci] = w[kh−1−ky, kw−1−kx, ci, co].
@@ -460,6 +460,7 @@ impl Tape {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::winograd::Variant;
     use crate::ops::test_util::{
         assert_tensors_close as close, check_conv_gradients, random as rand_tensor, random_padding,
     };
@@ -690,23 +691,30 @@ mod tests {
             .is_none());
     }
 
-    /// The tape's Winograd convolutions (32 channels, the fewest tiles that take it: the CIFAR
-    /// CNN's second layer at half its batch) match the naive loops, forward and input gradient.
+    /// The tape's Winograd convolutions match the naive loops, forward and input gradient: 32
+    /// channels at the CIFAR CNN's second layer's size, and its third and fourth layers (15×15,
+    /// 512 tiles at batch 32, here 256: the fewest that take it), the fourth's `valid` forward on
+    /// F(2×2) and its input gradient (a 15×15 output, 2 pixels of padding) on F(4×4).
     #[test]
     fn tape_winograd_matches_naive() {
         let mut rng = Rng::new(78);
-        for (xs, padding) in [([16, 32, 32, 32], Padding::Same), ([21, 30, 30, 32], Padding::Valid)] {
-            let ws = [3, 3, 32, 32];
+        for (xs, ws, padding, variant) in [
+            ([16, 32, 32, 32], [3, 3, 32, 32], Padding::Same, Variant::F4),
+            ([21, 30, 30, 32], [3, 3, 32, 32], Padding::Valid, Variant::F4),
+            ([16, 15, 15, 32], [3, 3, 32, 64], Padding::Same, Variant::F4),
+            ([16, 15, 15, 64], [3, 3, 64, 64], Padding::Valid, Variant::F2),
+        ] {
             let p = Conv2dParams::new((1, 1), padding);
             let g = conv2d_geometry("t", &xs, &ws, &p).unwrap();
-            assert!(
-                kernels::winograd::worth_on_tape(&g)
-                    && kernels::winograd::tiles(&g, Variant::F4) >= TAPE_WINOGRAD_MIN_TILES
+            assert_eq!(
+                kernels::winograd::worth_on_tape(&g),
+                Some(variant),
+                "{xs:?} {padding:?}"
             );
             let (x, w, b) = (
                 rand_tensor(&mut rng, &xs),
                 rand_tensor(&mut rng, &ws),
-                rand_tensor(&mut rng, &[32]),
+                rand_tensor(&mut rng, &[ws[3]]),
             );
             close(
                 &conv2d(&x, &w, Some(&b), &p).unwrap(),
@@ -718,6 +726,15 @@ mod tests {
             let (rx, _, _) = conv2d_backward_naive(&x, &w, &gy, &p).unwrap();
             close(&dx.unwrap(), &rx, &format!("dx {xs:?} {padding:?}"));
         }
+        // The last case's input gradient: 13×13 → 15×15 with two pixels of padding a side.
+        let p = Conv2dParams {
+            strides: (1, 1),
+            padding: (Padding::Explicit(2, 2), Padding::Explicit(2, 2)),
+            dilation: (1, 1),
+            groups: 1,
+        };
+        let gt = conv2d_geometry("t", &[16, 13, 13, 64], &[3, 3, 64, 64], &p).unwrap();
+        assert_eq!(kernels::winograd::worth_on_tape(&gt), Some(Variant::F4));
     }
 
     #[test]
