@@ -3,7 +3,7 @@
 //! depth from the outputs, ties broken by first visit in a depth-first walk from the outputs).
 
 use super::session::{auto_name, with_session, KerasTensor};
-use super::{Model, ModelKind, ModelNode};
+use super::{Layers, Model, ModelKind, ModelNode};
 use crate::error::{KerasError, Result};
 use crate::kshape::{format_shape, Shape};
 use crate::layers::{snake_case, LayerConfig};
@@ -261,7 +261,7 @@ pub(crate) fn build_from_session(
         Ok(Model {
             name: name.to_string(),
             kind,
-            layers: layers.iter().map(|&l| s.layers[l].clone()).collect(),
+            layers: Layers::new(layers.iter().map(|&l| s.layers[l].clone()).collect()),
             nodes: model_nodes,
             inputs: input_nodes.iter().map(|n| node_pos[n]).collect(),
             outputs: outputs.iter().map(|t| (node_pos[&t.node], t.index)).collect(),

@@ -53,13 +53,73 @@ pub struct ModelNode {
     pub depth: usize,
 }
 
+/// A model's layers, with the epoch of their last change: every mutable access (a training
+/// step, `set_weights`, `load_weights`, `layer_mut`, `pop`, …) goes through `DerefMut` and
+/// takes a new, process-wide unique epoch, so an inference plan knows it is current from one
+/// comparison instead of visiting every weight (MobileNetV2's 262: 80 µs of cache misses per
+/// call at batch 1, 2% of its run).
+#[derive(Clone)]
+pub(crate) struct Layers {
+    list: Vec<Box<dyn Layer>>,
+    epoch: u64,
+}
+
+fn next_epoch() -> u64 {
+    static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Layers {
+    pub(crate) fn new(list: Vec<Box<dyn Layer>>) -> Layers {
+        Layers {
+            list,
+            epoch: next_epoch(),
+        }
+    }
+
+    /// The epoch of the last mutable access.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
+impl std::ops::Deref for Layers {
+    type Target = Vec<Box<dyn Layer>>;
+    fn deref(&self) -> &Self::Target {
+        &self.list
+    }
+}
+
+impl std::ops::DerefMut for Layers {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.epoch = next_epoch();
+        &mut self.list
+    }
+}
+
+impl<'a> IntoIterator for &'a Layers {
+    type Item = &'a Box<dyn Layer>;
+    type IntoIter = std::slice::Iter<'a, Box<dyn Layer>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Layers {
+    type Item = &'a mut Box<dyn Layer>;
+    type IntoIter = std::slice::IterMut<'a, Box<dyn Layer>>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::ops::DerefMut::deref_mut(self).iter_mut()
+    }
+}
+
 /// A model: layers and the graph of their calls, in execution order.
 #[derive(Clone)]
 pub struct Model {
     pub(crate) name: String,
     pub(crate) kind: ModelKind,
     /// Every layer, InputLayers included, in Keras's `layers` order.
-    pub(crate) layers: Vec<Box<dyn Layer>>,
+    pub(crate) layers: Layers,
     /// Calls in execution (topological) order.
     pub(crate) nodes: Vec<ModelNode>,
     /// Input nodes (InputLayer calls), in the model's input order.

@@ -181,7 +181,6 @@ impl Plan {
         b.band_projections();
         b.input_maps();
         let (buffer_slot, slot_len) = arena::place(&mut b, &outputs);
-        let weights_seen = model.weights().iter().map(|w| (w.id, w.value.clone())).collect();
         Ok(Plan {
             isa,
             input_shapes: shapes.to_vec(),
@@ -191,7 +190,9 @@ impl Plan {
             buffer_slot,
             slot_len,
             arena: Mutex::new(Vec::new()),
-            weights_seen,
+            epoch: model.layers.epoch(),
+            #[cfg(debug_assertions)]
+            weights_seen: model.weights().iter().map(|w| (w.id, w.value.clone())).collect(),
         })
     }
 }

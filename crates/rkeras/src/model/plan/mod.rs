@@ -17,9 +17,10 @@
 //!    last reader ran, so peak memory is the weights plus the live activations, and running the
 //!    plan again allocates nothing.
 //!
-//! A plan holds clones of the model's weight tensors: it is valid while every weight still
-//! shares its values with them (`Plan::is_current`), so `set_weights`, a training step or
-//! `load_weights` make the model build a new one.
+//! A plan is valid for the epoch of the model's layers it was made at: any mutable access to
+//! them (`set_weights`, a training step, `load_weights`, `layer_mut`) takes a new epoch, so
+//! the model builds a new plan. Debug builds also check that the weights of a current plan's
+//! epoch are still the very tensors it was made from (`Plan::weights_unchanged`).
 
 mod arena;
 mod build;
@@ -31,7 +32,6 @@ mod tests;
 
 pub use op::{InferenceOp, MergeKind, PlanAct};
 
-use crate::layers::Weight;
 use std::sync::{Arc, Mutex};
 use tensor::kernels::act::ActSpec;
 use tensor::kernels::conv::PackedWeights;
@@ -192,7 +192,10 @@ pub struct Plan {
     pub(crate) slot_len: Vec<usize>,
     /// The arena, reused by every run (a concurrent run makes its own).
     pub(crate) arena: Mutex<Vec<Vec<f32>>>,
-    /// The weights the plan was made from (it is stale once any of them changed).
+    /// The epoch of the model's layers the plan was made at ([`crate::model::Layers`]).
+    pub(crate) epoch: u64,
+    /// The weights the plan was made from (debug builds check the epoch against them).
+    #[cfg(debug_assertions)]
     pub(crate) weights_seen: Vec<(u64, Tensor)>,
 }
 
@@ -311,7 +314,8 @@ impl Plan {
     }
 
     /// Whether every weight of `weights` is still the value the plan was built from.
-    pub(crate) fn is_current(&self, weights: &[&Weight]) -> bool {
+    #[cfg(debug_assertions)]
+    pub(crate) fn weights_unchanged(&self, weights: &[&crate::layers::Weight]) -> bool {
         weights.len() == self.weights_seen.len()
             && weights
                 .iter()
@@ -349,11 +353,17 @@ const CACHED_PLANS: usize = 4;
 impl PlanCache {
     /// The plan for these input shapes and weights, built when missing or stale.
     pub(crate) fn get_or_build(&self, model: &super::Model, shapes: &[Vec<usize>]) -> crate::error::Result<Arc<Plan>> {
-        let weights = model.weights();
+        let epoch = model.layers.epoch();
         {
             let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-            plans.retain(|p| p.is_current(&weights));
+            plans.retain(|p| p.epoch == epoch);
             if let Some(p) = plans.iter().find(|p| p.input_shapes == shapes) {
+                #[cfg(debug_assertions)]
+                assert!(
+                    p.weights_unchanged(&model.weights()),
+                    "model {}: a weight changed without a new epoch of its layers",
+                    model.name
+                );
                 return Ok(p.clone());
             }
         }

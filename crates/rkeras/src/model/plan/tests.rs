@@ -241,6 +241,31 @@ fn a_weight_change_makes_a_new_plan() {
 }
 
 #[test]
+fn an_in_place_edit_through_layer_mut_makes_a_new_plan() {
+    // No new tensor: the kernel's values are written where they are, so only the epoch of
+    // the layers tells the plan apart.
+    let mut model = app("MobileNetV2", (32, 32, 3), true);
+    let mut rng = Rng::new(4);
+    randomize_bn(&mut model, &mut rng);
+    let x = random(&mut rng, &[1, 32, 32, 3], 0.0, 1.0);
+    let before = model.predict(std::slice::from_ref(&x), 1).unwrap();
+    let i = (0..model.layers.len())
+        .find(|&i| model.layers[i].name() == "predictions")
+        .unwrap();
+    let layer = model.layer_mut(i).unwrap();
+    for v in layer.weights_mut()[0].value.data_mut() {
+        *v *= -0.5;
+    }
+    let after = model.predict(std::slice::from_ref(&x), 1).unwrap();
+    assert!(
+        before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
+        "the edited classifier, new outputs"
+    );
+    assert_plan_matches_tape(&model, &[x], "after an in-place edit");
+    assert_eq!(model.plans.len(), 1, "the stale plan was dropped");
+}
+
+#[test]
 fn the_arena_reuses_buffers() {
     let model = app("ResNet50", (64, 64, 3), false);
     let plan = model.inference_plan(&[vec![2, 64, 64, 3]]).unwrap();
