@@ -57,8 +57,8 @@ struct Team {
     stop: AtomicBool,
     /// Workers in the team (the caller and its helpers).
     workers: u64,
-    /// The caller's index in the pool.
-    caller: usize,
+    /// The caller's index in the pool (`None`: a thread of its own, outside the pool).
+    caller: Option<usize>,
 }
 
 thread_local! {
@@ -113,7 +113,7 @@ impl Team {
     fn help(&self) {
         // The caller itself may pick this job up, from rayon's deque while it waits on a rayon
         // loop of its own before a helper took it: it must not spin for itself.
-        if rayon::current_thread_index() == Some(self.caller) {
+        if self.caller.is_some() && rayon::current_thread_index() == self.caller {
             return;
         }
         // Generation 0 is the empty slot before the first job: a helper arriving late joins
@@ -144,10 +144,14 @@ impl Team {
     }
 }
 
-/// Runs `f` on a worker of the kernels' pool with the pool's other workers spinning as its
-/// team until `f` returns; the kernels `f` runs split their tasks over the team
-/// ([`for_each`]). With one worker, or nested, it is [`super::on_worker`].
-/// `RKERAS_TEAM=0` turns the team off (every loop is rayon's), for comparisons.
+/// Runs `f` with workers of the kernels' pool spinning as its team until `f` returns; the
+/// kernels `f` runs split their tasks over the team ([`for_each`]). Called on a worker of the
+/// pool, `f` runs there with the pool's other workers as helpers; called from a thread of
+/// its own (a program's main thread), `f` runs on that thread, which leads the team with one
+/// worker fewer as helpers: the caller is not parked while a sleeping worker is woken to run
+/// `f` and woken itself at the end (two hand-offs of tens of microseconds per model call at
+/// batch 1). With one worker, or nested, it is [`super::on_worker`]. `RKERAS_TEAM=0` turns the
+/// team off (every loop is rayon's), for comparisons.
 pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let on = *ON.get_or_init(|| std::env::var("RKERAS_TEAM").map_or(true, |v| v != "0"));
@@ -155,9 +159,7 @@ pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if !on || helpers == 0 || !CURRENT.with(Cell::get).is_null() {
         return super::on_worker(f);
     }
-    let Some(caller) = rayon::current_thread_index() else {
-        return super::on_worker(|| scope(f));
-    };
+    let caller = rayon::current_thread_index();
     let team = Team {
         claims: AtomicU64::new(0),
         current: AtomicU64::new(0),
@@ -170,22 +172,28 @@ pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         caller,
     };
     let team = &team;
-    rayon::scope(|s| {
-        for _ in 0..helpers {
-            s.spawn(move |_| team.help());
+    match caller {
+        Some(_) => rayon::scope(|s| lead(s, team, helpers, f)),
+        None => rayon::in_place_scope(|s| lead(s, team, helpers, f)),
+    }
+}
+
+/// The body of [`scope`]: `helpers` tasks that help `team`, then `f` as its caller.
+fn lead<'s, R>(s: &rayon::Scope<'s>, team: &'s Team, helpers: usize, f: impl FnOnce() -> R) -> R {
+    for _ in 0..helpers {
+        s.spawn(move |_| team.help());
+    }
+    // Stops the helpers however `f` ends.
+    struct Leave<'a>(&'a Team);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(std::ptr::null()));
+            self.0.stop.store(true, SeqCst);
         }
-        // Stops the helpers however `f` ends.
-        struct Leave<'a>(&'a Team);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                CURRENT.with(|c| c.set(std::ptr::null()));
-                self.0.stop.store(true, SeqCst);
-            }
-        }
-        CURRENT.with(|c| c.set(team));
-        let _leave = Leave(team);
-        f()
-    })
+    }
+    CURRENT.with(|c| c.set(team));
+    let _leave = Leave(team);
+    f()
 }
 
 /// Runs `f(0)`, …, `f(tasks − 1)`, in parallel: on the team when the calling thread leads

@@ -62,11 +62,11 @@ struct Ctx<'a> {
     inputs: &'a [Tensor],
 }
 
-/// The run's context handed to the rayon worker that runs the steps (the arena's pointers are
-/// used by one step at a time).
+/// The run's context handed to the thread that runs the steps (`team::scope` may run them on
+/// a rayon worker; the arena's pointers are used by one step at a time).
 #[derive(Clone, Copy)]
 struct SendCtx<'a, 'b>(&'a Ctx<'b>);
-// SAFETY: the steps run one after another on one worker while the caller waits for them; the
+// SAFETY: the steps run one after another on one thread while the caller waits for them; the
 // pointers stay valid for the whole run.
 unsafe impl Send for SendCtx<'_, '_> {}
 unsafe impl Sync for SendCtx<'_, '_> {}
@@ -139,9 +139,10 @@ impl Plan {
                 .collect(),
             inputs,
         };
-        // The steps run on a rayon worker with the pool's other workers spinning as its team
-        // (`kernels::team`): each kernel's tasks are shared through one slot, instead of waking
-        // a sleeping worker and parking it again once per step.
+        // The steps run on the calling thread (or the rayon worker it is) with the pool's
+        // workers spinning as its team (`kernels::team`): each kernel's tasks are shared
+        // through one slot, instead of waking a sleeping worker and parking it again once per
+        // step.
         let shared = SendCtx(&ctx);
         tensor::kernels::team::scope(|| {
             let ctx = shared;
