@@ -62,8 +62,8 @@ struct Ctx<'a> {
     inputs: &'a [Tensor],
 }
 
-/// The run's context handed to the thread that runs the steps (`team::scope` may run them on
-/// a rayon worker; the arena's pointers are used by one step at a time).
+/// The run's context handed to the thread that runs the steps (`team::scope_on_caller` runs them
+/// on a rayon worker when called from one; the arena's pointers are used by one step at a time).
 #[derive(Clone, Copy)]
 struct SendCtx<'a, 'b>(&'a Ctx<'b>);
 // SAFETY: the steps run one after another on one thread while the caller waits for them; the
@@ -144,7 +144,7 @@ impl Plan {
         // through one slot, instead of waking a sleeping worker and parking it again once per
         // step.
         let shared = SendCtx(&ctx);
-        tensor::kernels::team::scope(|| {
+        tensor::kernels::team::scope_on_caller(|| {
             let ctx = shared;
             for step in self.steps.iter().filter(|s| !s.dead) {
                 // SAFETY: a step's output buffer is live while it runs, so it shares no slot
