@@ -422,11 +422,110 @@ mod avx512 {
         n12: 12 [0: a0 p0, 1: a1 p1, 2: a2 p2, 3: a3 p3, 4: a4 p4, 5: a5 p5, 6: a6 p6, 7: a7 p7, 8: a8 p8, 9: a9 p9, 10: a10 p10, 11: a11 p11];
     );
 
+    /// 24-wide kernels for 17 to 24 valid columns of full B rows: one zmm and one ymm
+    /// accumulator per row (the ymm half of the row's broadcast). Where 512-bit FMAs are two
+    /// 256-bit halves (AMD Zen 4) a masked second zmm vector costs a whole one: MobileNetV2's
+    /// 24-channel projections ran at three quarters of the FMA peak; elsewhere even.
+    macro_rules! half_family {
+        ($($name:ident: $mr:literal [$($r:literal: $a:ident $b:ident $p:ident),*];)*) => {
+            $(
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn $name(t: &Tile) {
+                    let m = tail_mask(t.nc);
+                    $(let mut $a = _mm512_setzero_ps(); let mut $b = _mm256_setzero_ps();)*
+                    let mut bp = t.b;
+                    for tap in 0..t.taps {
+                        let rows = t.a.add(tap * $mr);
+                        $(let $p = *rows.add($r);)*
+                        for k in 0..t.kc {
+                            let b0 = _mm512_loadu_ps(bp);
+                            let b1 = _mm256_loadu_ps(bp.add(16));
+                            $(
+                                let av = _mm512_set1_ps(*$p.add(k));
+                                $a = _mm512_fmadd_ps(av, b0, $a);
+                                $b = _mm256_fmadd_ps(_mm512_castps512_ps256(av), b1, $b);
+                            )*
+                            bp = bp.add(t.ldb);
+                        }
+                    }
+                    $(
+                        finish_masked(t, $r, 0, $a, m.0);
+                        finish_masked(t, $r, 1, _mm512_zextps256_ps512($b), m.1);
+                    )*
+                }
+            )*
+        };
+    }
+
+    half_family!(
+        h1: 1 [0: a0 b0 p0];
+        h2: 2 [0: a0 b0 p0, 1: a1 b1 p1];
+        h3: 3 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2];
+        h4: 4 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3];
+        h5: 5 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4];
+        h6: 6 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5];
+        h7: 7 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6];
+        h8: 8 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6, 7: a7 b7 p7];
+        h9: 9 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6, 7: a7 b7 p7, 8: a8 b8 p8];
+        h10: 10 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6, 7: a7 b7 p7, 8: a8 b8 p8, 9: a9 b9 p9];
+        h11: 11 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6, 7: a7 b7 p7, 8: a8 b8 p8, 9: a9 b9 p9, 10: a10 b10 p10];
+        h12: 12 [0: a0 b0 p0, 1: a1 b1 p1, 2: a2 b2 p2, 3: a3 b3 p3, 4: a4 b4 p4, 5: a5 b5 p5, 6: a6 b6 p6, 7: a7 b7 p7, 8: a8 b8 p8, 9: a9 b9 p9, 10: a10 b10 p10, 11: a11 b11 p11];
+    );
+
     pub(super) unsafe fn run(t: &Tile) {
+        // The last panel of a wider layout with few valid columns: the narrow kernels (a
+        // panel of 32 with 16 valid, MobileNetV2's 144 channels) or the 24-wide ones (full
+        // rows of 17 to 24: its 24-channel projections), instead of multiplying zeros.
+        if t.nc <= 16 && t.nr > 16 && (1..=12).contains(&t.mr) {
+            return if t.full_b {
+                narrow::<true>(t)
+            } else {
+                narrow::<false>(t)
+            };
+        }
+        if t.full_b && (17..=24).contains(&t.nc) && t.nr >= 32 && (1..=12).contains(&t.mr) {
+            return half(t);
+        }
         if t.full_b {
             run_as::<true>(t)
         } else {
             run_as::<false>(t)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn half(t: &Tile) {
+        match t.mr {
+            1 => h1(t),
+            2 => h2(t),
+            3 => h3(t),
+            4 => h4(t),
+            5 => h5(t),
+            6 => h6(t),
+            7 => h7(t),
+            8 => h8(t),
+            9 => h9(t),
+            10 => h10(t),
+            11 => h11(t),
+            _ => h12(t),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn narrow<const FULL: bool>(t: &Tile) {
+        match t.mr {
+            1 => n1::<FULL>(t),
+            2 => n2::<FULL>(t),
+            3 => n3::<FULL>(t),
+            4 => n4::<FULL>(t),
+            5 => n5::<FULL>(t),
+            6 => n6::<FULL>(t),
+            7 => n7::<FULL>(t),
+            8 => n8::<FULL>(t),
+            9 => n9::<FULL>(t),
+            10 => n10::<FULL>(t),
+            11 => n11::<FULL>(t),
+            _ => n12::<FULL>(t),
         }
     }
 
@@ -668,7 +767,7 @@ mod tests {
         for isa in Isa::available() {
             for (mr_max, nr) in [tile_shape(isa, 16), tile_shape(isa, 32), tile_shape(isa, 64)] {
                 for mr in 1..=mr_max {
-                    for nc in [1, 3, nr / 2, nr / 2 + 1, nr - 1, nr] {
+                    for nc in [1, 3, nr / 2, nr / 2 + 1, nr / 2 + nr / 8, nr * 3 / 4, nr - 1, nr] {
                         for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
                             run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res, false);
                             // Full rows: the columns past `nc` hold nonzero values the
