@@ -424,8 +424,9 @@ mod avx512 {
 
     /// 24-wide kernels for 17 to 24 valid columns of full B rows: one zmm and one ymm
     /// accumulator per row (the ymm half of the row's broadcast). Where 512-bit FMAs are two
-    /// 256-bit halves (AMD Zen 4) a masked second zmm vector costs a whole one: MobileNetV2's
-    /// 24-channel projections ran at three quarters of the FMA peak; elsewhere even.
+    /// 256-bit halves (AMD Zen 4) a masked second zmm vector costs a whole one: a 12 × 32
+    /// tile with 24 valid columns ran at 73% of one core's peak in L1, these at 89%
+    /// (`kernels` bench); where 512-bit FMAs are whole, even.
     macro_rules! half_family {
         ($($name:ident: $mr:literal [$($r:literal: $a:ident $b:ident $p:ident),*];)*) => {
             $(
@@ -473,10 +474,11 @@ mod avx512 {
     );
 
     pub(super) unsafe fn run(t: &Tile) {
-        // The last panel of a wider layout with few valid columns: the narrow kernels (a
-        // panel of 32 with 16 valid, MobileNetV2's 144 channels) or the 24-wide ones (full
-        // rows of 17 to 24: its 24-channel projections), instead of multiplying zeros.
-        if t.nc <= 16 && t.nr > 16 && (1..=12).contains(&t.mr) {
+        // At most 16 valid columns, in a 16-wide layout or the last panel of a wider one (a
+        // panel of 32 with 16 valid: MobileNetV2's 144 channels), run the narrow kernels;
+        // full rows of 17 to 24 the 24-wide ones (its 24-channel projections), instead of
+        // multiplying zeros.
+        if t.nc <= 16 && (1..=12).contains(&t.mr) {
             return if t.full_b {
                 narrow::<true>(t)
             } else {
@@ -539,18 +541,6 @@ mod avx512 {
             (64, 5) => w5::<FULL>(t),
             (64, 6) => w6::<FULL>(t),
             (64, _) => super::portable::run(t),
-            (16, 1) => n1::<FULL>(t),
-            (16, 2) => n2::<FULL>(t),
-            (16, 3) => n3::<FULL>(t),
-            (16, 4) => n4::<FULL>(t),
-            (16, 5) => n5::<FULL>(t),
-            (16, 6) => n6::<FULL>(t),
-            (16, 7) => n7::<FULL>(t),
-            (16, 8) => n8::<FULL>(t),
-            (16, 9) => n9::<FULL>(t),
-            (16, 10) => n10::<FULL>(t),
-            (16, 11) => n11::<FULL>(t),
-            (16, 12) => n12::<FULL>(t),
             (16, _) => super::portable::run(t),
             (_, 1) => k1::<FULL>(t),
             (_, 2) => k2::<FULL>(t),

@@ -223,6 +223,18 @@ fn several_inputs_outputs_shared_values_and_merges() {
     assert_plan_matches_tape(&model, &ins, "graph");
 }
 
+/// After a change of `model`'s weights: new outputs for `x` (`before` were the old ones), the
+/// plan's equal to the tape's, and the stale plan dropped.
+fn assert_a_new_plan(model: &Model, x: Tensor, before: &[Tensor], what: &str) {
+    let after = model.predict(std::slice::from_ref(&x), 1).unwrap();
+    assert!(
+        before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
+        "{what}: new weights, new outputs"
+    );
+    assert_plan_matches_tape(model, &[x], what);
+    assert_eq!(model.plans.len(), 1, "{what}: the stale plan was dropped");
+}
+
 #[test]
 fn a_weight_change_makes_a_new_plan() {
     let mut model = app("MobileNetV2", (32, 32, 3), true);
@@ -231,13 +243,7 @@ fn a_weight_change_makes_a_new_plan() {
     let before = model.predict(std::slice::from_ref(&x), 1).unwrap();
     assert_eq!(model.plans.len(), 1);
     randomize_bn(&mut model, &mut rng);
-    let after = model.predict(std::slice::from_ref(&x), 1).unwrap();
-    assert!(
-        before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
-        "new weights, new outputs"
-    );
-    assert_plan_matches_tape(&model, &[x], "after set_weights");
-    assert_eq!(model.plans.len(), 1, "the stale plan was dropped");
+    assert_a_new_plan(&model, x, &before, "after set_weights");
 }
 
 #[test]
@@ -256,13 +262,7 @@ fn an_in_place_edit_through_layer_mut_makes_a_new_plan() {
     for v in layer.weights_mut()[0].value.data_mut() {
         *v *= -0.5;
     }
-    let after = model.predict(std::slice::from_ref(&x), 1).unwrap();
-    assert!(
-        before[0].max_abs_diff(&after[0]).unwrap() > 1e-4,
-        "the edited classifier, new outputs"
-    );
-    assert_plan_matches_tape(&model, &[x], "after an in-place edit");
-    assert_eq!(model.plans.len(), 1, "the stale plan was dropped");
+    assert_a_new_plan(&model, x, &before, "after an in-place edit of the classifier");
 }
 
 #[test]
