@@ -126,6 +126,8 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
                 Variant::F2 => "F(2x2,3x3)",
                 Variant::Row7 => "F(1x2,1x7)",
                 Variant::Col7 => "F(2x1,7x1)",
+                Variant::Row3 => "F(1x4,1x3)",
+                Variant::Col3 => "F(4x1,3x1)",
             };
             let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3], variant).expect("packs");
             bench(
@@ -288,6 +290,29 @@ fn main() {
         ("conv 3x3 inceptionv3 stem 80->192 73x73 b1 valid", [1, 73, 73, 80], 192),
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Valid);
+    }
+    // InceptionV3's 1×3 and 3×1 at 8×8 (F(4, 3) along the line), and InceptionResNetV2's.
+    for (kernel, batch, cin, cout) in [
+        ((1, 3), 8, 384, 384),
+        ((3, 1), 8, 384, 384),
+        ((1, 3), 1, 384, 384),
+        ((3, 1), 1, 384, 384),
+        ((1, 3), 8, 192, 224),
+        ((3, 1), 8, 224, 256),
+        ((1, 3), 1, 192, 224),
+        ((3, 1), 1, 224, 256),
+    ] {
+        let (kh, kw) = kernel;
+        let label = format!("conv {kh}x{kw} inception {cin}->{cout} 8x8 b{batch} same");
+        conv_case(
+            r,
+            peak,
+            &label,
+            &[batch, 8, 8, cin],
+            &[kh, kw, cin, cout],
+            1,
+            Padding::Same,
+        );
     }
     // InceptionV3's factorized 7×7 (a quarter of its time at batch 1).
     for (kernel, batch, cin, cout) in [

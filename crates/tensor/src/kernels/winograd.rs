@@ -6,7 +6,9 @@
 //! ([`Variant`]) where the 36 would cost too much memory. InceptionV3's factorized 7×7s
 //! (1×7 and 7×1 kernels) run F(2, 7) along their rows or columns: 2 outputs from 8 inputs,
 //! 8 matrices, 4 products per output and channel pair instead of 7 (1.14–1.42× their implicit
-//! GEMM in the kernels bench). Below, "36" is F(4×4)'s count.
+//! GEMM in the kernels bench), and its 1×3 and 3×1 kernels F(4, 3) (F(4×4, 3×3)'s matrices
+//! along one axis: 4 outputs from 6 inputs, 1.5 products instead of 3; 1.86× at 8×8, batch
+//! 8). Below, "36" is F(4×4)'s count.
 //!
 //! - The kernel is transformed once (`U = G g Gᵀ`, in f64, then rounded) into 36 matrices
 //!   `cin × cout`, prepacked for the GEMM microkernels as one `36·cin`-deep panel set
@@ -39,7 +41,8 @@ use std::cell::RefCell;
 /// coefficients 0, ±1 and ±½, so its rounding is the direct sum's: for 32–63 input channels,
 /// where F(4×4)'s moved InceptionResNetV2's logits 1.2e-4 from Keras's float64 run) for 3×3
 /// kernels; F(2, 7) along rows or columns for InceptionV3's 1×7 and 7×1 kernels (8 products
-/// for 2 outputs: 1.75× fewer).
+/// for 2 outputs: 1.75× fewer), and F(4, 3) along rows or columns for its 1×3 and 3×1 ones
+/// (6 products for 4 outputs: 2× fewer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     /// F(4×4, 3×3): 4 × 4 output pixels a tile from 6 × 6 inputs.
@@ -50,6 +53,10 @@ pub enum Variant {
     Row7,
     /// F(2×1, 7×1): a 7×1 kernel, 2 × 1 output pixels a tile from 8 × 1 inputs.
     Col7,
+    /// F(1×4, 1×3): a 1×3 kernel, 1 × 4 output pixels a tile from 1 × 6 inputs.
+    Row3,
+    /// F(4×1, 3×1): a 3×1 kernel, 4 × 1 output pixels a tile from 6 × 1 inputs.
+    Col3,
 }
 
 impl Variant {
@@ -59,7 +66,14 @@ impl Variant {
             Variant::F4 | Variant::F2 => (3, 3),
             Variant::Row7 => (1, 7),
             Variant::Col7 => (7, 1),
+            Variant::Row3 => (1, 3),
+            Variant::Col3 => (3, 1),
         }
+    }
+
+    /// Whether a line variant runs along the rows (a 1×k kernel).
+    fn along_row(self) -> bool {
+        matches!(self, Variant::Row7 | Variant::Row3)
     }
 
     /// Output pixels per tile, `(rows, columns)`.
@@ -69,6 +83,8 @@ impl Variant {
             Variant::F2 => (2, 2),
             Variant::Row7 => (1, 2),
             Variant::Col7 => (2, 1),
+            Variant::Row3 => (1, 4),
+            Variant::Col3 => (4, 1),
         }
     }
 
@@ -90,6 +106,8 @@ impl Variant {
             (3, 3) => &[Variant::F4, Variant::F2],
             (1, 7) => &[Variant::Row7],
             (7, 1) => &[Variant::Col7],
+            (1, 3) => &[Variant::Row3],
+            (3, 1) => &[Variant::Col3],
             _ => &[],
         }
     }
@@ -316,11 +334,17 @@ fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize,
     let gm: &[[f64; 3]] = match variant {
         Variant::F4 => &G4,
         Variant::F2 => &G2,
-        Variant::Row7 | Variant::Col7 => {
-            // Both lay their 7 taps out as `(tap, cin, cout)`.
+        Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
+            // A 1×k and a k×1 kernel both lay their taps out as `(tap, cin, cout)`.
             let g = |k: usize| f64::from(kernel[(k * cin + ci) * cout + co]);
-            for (v, row) in u.iter_mut().zip(&G7) {
-                *v = (0..7).map(|k| row[k] * g(k)).sum::<f64>() as f32;
+            if matches!(variant, Variant::Row7 | Variant::Col7) {
+                for (v, row) in u.iter_mut().zip(&G7) {
+                    *v = (0..7).map(|k| row[k] * g(k)).sum::<f64>() as f32;
+                }
+            } else {
+                for (v, row) in u.iter_mut().zip(&G4) {
+                    *v = (0..3).map(|k| row[k] * g(k)).sum::<f64>() as f32;
+                }
             }
             return u;
         }
@@ -389,23 +413,38 @@ pub fn worth(g: &ConvGeometry) -> Option<Variant> {
     } else if pays_f2(g) {
         Some(Variant::F2)
     } else {
-        [Variant::Row7, Variant::Col7].into_iter().find(|&v| pays_line(g, v))
+        [Variant::Row7, Variant::Col7, Variant::Row3, Variant::Col3]
+            .into_iter()
+            .find(|&v| pays_line(g, v))
     }
 }
 
-/// [`worth`]'s F(2, 7) rule: many channels (InceptionV3's 128–192), and enough tiles, most of
-/// them inside the output (InceptionResNetV2's 1×7 layers at 3×3 pixels, from a 75×75 input,
-/// have 6 tiles, a quarter of each past the edge).
+/// [`worth`]'s line rule (F(2, 7), F(4, 3)): many channels (InceptionV3's 128–192), and
+/// enough tiles, most of them inside the output (InceptionResNetV2's 1×7 layers at 3×3
+/// pixels, from a 75×75 input, have 6 tiles, a quarter of each past the edge). F(4, 3) has
+/// half the transformed positions per output pixel of F(2, 7) and runs from 16 tiles: in the
+/// kernels bench, InceptionV3's 1×3 and 3×1 384 → 384 at 8×8 took 1.23 against 2.29 ms at
+/// batch 8 (128 tiles) and 0.18–0.21 against 0.29 at batch 1 (16 tiles); InceptionResNetV2's
+/// 192 → 224 and 224 → 256 at 8×8 0.40 / 0.51 against 0.62 / 0.82 ms at batch 8, 0.082 /
+/// 0.095 against 0.088 / 0.113 at batch 1.
 fn pays_line(g: &ConvGeometry, variant: Variant) -> bool {
+    let min_tiles = if matches!(variant, Variant::Row3 | Variant::Col3) {
+        LINE3_MIN_TILES
+    } else {
+        LINE_MIN_TILES
+    };
     fits(g, variant)
         && g.cin >= PLAN_MIN_CHANNELS
         && g.cout >= 32
         && covered(g, variant) >= 0.7
-        && tiles(g, variant) >= LINE_MIN_TILES
+        && tiles(g, variant) >= min_tiles
 }
 
 /// Fewest tiles of an F(2, 7) convolution in the plan ([`pays_line`]).
 const LINE_MIN_TILES: usize = 32;
+
+/// Fewest tiles of an F(4, 3) convolution in the plan ([`pays_line`]).
+const LINE3_MIN_TILES: usize = 16;
 
 /// [`worth`]'s F(2×2) rule: F(4×4)'s shape rule (its coverage in 2 × 2 tiles) where its
 /// memory bound alone fails, with many channel pairs and at least 16 tiles of 2 × 2; or
@@ -861,7 +900,9 @@ unsafe fn input_tiles(
         match variant {
             Variant::F4 => input_tile::<4, 6>(g, x, t0 + slot, th, tw, v, slot),
             Variant::F2 => input_tile::<2, 4>(g, x, t0 + slot, th, tw, v, slot),
-            Variant::Row7 | Variant::Col7 => input_line(g, x, t0 + slot, th, tw, v, slot, variant),
+            Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
+                input_line(g, x, t0 + slot, th, tw, v, slot, variant)
+            }
         }
     }
 }
@@ -907,7 +948,9 @@ unsafe fn output_tiles(
         match variant {
             Variant::F4 => output_tile::<4, 6>(g, epi, res, y, y_stride, t, th, tw, m, slot),
             Variant::F2 => output_tile::<2, 4>(g, epi, res, y, y_stride, t, th, tw, m, slot),
-            Variant::Row7 | Variant::Col7 => output_line(g, epi, res, y, y_stride, t, th, tw, m, slot, variant),
+            Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
+                output_line(g, epi, res, y, y_stride, t, th, tw, m, slot, variant)
+            }
         }
     }
 }
@@ -1178,7 +1221,8 @@ mod simd {
             match job.variant {
                 Variant::F4 => input_tile::<V, 4, 6>(g, x, t0 + s, th, tw, v, s),
                 Variant::F2 => input_tile::<V, 2, 4>(g, x, t0 + s, th, tw, v, s),
-                Variant::Row7 | Variant::Col7 => input_line::<V>(g, x, t0 + s, th, tw, v, s, job.variant),
+                Variant::Row7 | Variant::Col7 => input_line::<V, 8>(g, x, t0 + s, th, tw, v, s, job.variant),
+                Variant::Row3 | Variant::Col3 => input_line::<V, 6>(g, x, t0 + s, th, tw, v, s, job.variant),
             }
         }
     }
@@ -1193,7 +1237,8 @@ mod simd {
             match job.variant {
                 Variant::F4 => output_tile::<V, 4, 6>(job, m, t0 + s, s),
                 Variant::F2 => output_tile::<V, 2, 4>(job, m, t0 + s, s),
-                Variant::Row7 | Variant::Col7 => output_line::<V>(job, m, t0 + s, s),
+                Variant::Row7 | Variant::Col7 => output_line::<V, 8>(job, m, t0 + s, s),
+                Variant::Row3 | Variant::Col3 => output_line::<V, 6>(job, m, t0 + s, s),
             }
         }
     }
@@ -1303,13 +1348,41 @@ mod simd {
         ]
     }
 
-    /// [`super::input_line`] in intrinsics.
+    /// `Bᵀ z` of a line variant with a `W`-pixel window: F(2, 7)'s ([`bt7`]) or F(4, 3)'s
+    /// (F(4×4, 3×3)'s [`bt`]); the first `W` vectors are the result.
+    #[inline(always)]
+    unsafe fn line_bt<V: Lanes, const W: usize>(d: &[V; W]) -> [V; 8] {
+        let z = V::zero();
+        let at = |i: usize| if i < W { d[i] } else { z };
+        if W == 8 {
+            bt7(&std::array::from_fn(at))
+        } else {
+            let r = bt::<V, 6>(&std::array::from_fn(at));
+            std::array::from_fn(|i| if i < 6 { r[i] } else { z })
+        }
+    }
+
+    /// `Aᵀ m` of a line variant with a `W`-pixel window: F(2, 7)'s 2 outputs ([`at7`]) or
+    /// F(4, 3)'s 4 (F(4×4, 3×3)'s [`at`]).
+    #[inline(always)]
+    unsafe fn line_at<V: Lanes, const W: usize>(m: &[V; W]) -> [V; 4] {
+        let z = V::zero();
+        let at_ = |i: usize| if i < W { m[i] } else { z };
+        if W == 8 {
+            let r = at7(&std::array::from_fn(at_));
+            [r[0], r[1], z, z]
+        } else {
+            at::<V, 6>(&std::array::from_fn(at_))
+        }
+    }
+
+    /// [`super::input_line`] in intrinsics, for a `W`-pixel window.
     ///
     /// # Safety
     /// As [`super::input_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn input_line<V: Lanes>(
+    unsafe fn input_line<V: Lanes, const W: usize>(
         g: &ConvGeometry,
         x: &[f32],
         t: usize,
@@ -1321,7 +1394,7 @@ mod simd {
     ) {
         let (img, iy0, ix0, (sy, sx)) = super::line_window(g, t, th, tw, variant);
         let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
-        let mut px = [(ZEROS.as_ptr(), 0usize); 8];
+        let mut px = [(ZEROS.as_ptr(), 0usize); W];
         for (j, p) in px.iter_mut().enumerate() {
             let (iy, ix) = (iy0 + sy * j as isize, ix0 + sx * j as isize);
             if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
@@ -1332,39 +1405,39 @@ mod simd {
         let mut c0 = 0;
         while c0 < cin {
             let n = 16.min(cin - c0);
-            let d: [V; 8] = px.map(|(p, step)| V::load(p.add(c0 * step), n));
-            for (xi, &val) in bt7(&d).iter().enumerate() {
-                val.store(v.get().add(slot_at(xi, slot, 8) * cin + c0), n);
+            let d: [V; W] = px.map(|(p, step)| V::load(p.add(c0 * step), n));
+            for (xi, &val) in line_bt::<V, W>(&d).iter().enumerate().take(W) {
+                val.store(v.get().add(slot_at(xi, slot, W) * cin + c0), n);
             }
             c0 += 16;
         }
     }
 
-    /// [`super::output_line`] in intrinsics.
+    /// [`super::output_line`] in intrinsics, for a `W`-pixel window.
     ///
     /// # Safety
     /// As [`super::output_line`]; the CPU has `V`'s instruction set.
     #[inline(always)]
-    unsafe fn output_line<V: Lanes>(o: &Job, m: OutPtr, t: usize, slot: usize) {
+    unsafe fn output_line<V: Lanes, const W: usize>(o: &Job, m: OutPtr, t: usize, slot: usize) {
         let variant = o.variant;
         let g = o.g;
         let (img, ty, tx) = tile_at(t, o.th, o.tw);
         let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
         let (mh, mw) = variant.tile();
         let (oy0, ox0) = (ty * mh, tx * mw);
-        let row = variant == Variant::Row7;
-        // The tile's two pixels, the second perhaps past the bottom or right edge.
-        let inside = if row { 2.min(ow - ox0) } else { 2.min(oh - oy0) };
+        let row = variant.along_row();
+        // The tile's pixels, the last ones perhaps past the bottom or right edge.
+        let inside = if row { mw.min(ow - ox0) } else { mh.min(oh - oy0) };
         let act = o.epi.act();
         let mut c0 = 0;
         while c0 < cout {
             let n = 16.min(cout - c0);
-            let z: [V; 8] = std::array::from_fn(|xi| V::load(m.get().add(slot_at(xi, slot, 8) * cout + c0), n));
+            let z: [V; W] = std::array::from_fn(|xi| V::load(m.get().add(slot_at(xi, slot, W) * cout + c0), n));
             let bias = match o.epi.bias {
                 Some(b) => V::load(b.as_ptr().add(c0), n),
                 None => V::zero(),
             };
-            for (kk, &val) in at7(&z).iter().enumerate().take(inside) {
+            for (kk, &val) in line_at::<V, W>(&z).iter().enumerate().take(inside) {
                 let (oy, ox) = if row { (oy0, ox0 + kk) } else { (oy0 + kk, ox0) };
                 o.store(&act, (img * oh + oy) * ow + ox, c0, n, add(val, bias));
             }
@@ -1571,8 +1644,31 @@ fn at7(m: &[[f32; L]; 8]) -> [[f32; L]; 2] {
     r
 }
 
-/// The window of an F(2, 7) tile: `(image, first input row, first input column)` (either may
-/// be negative: padding), and the step between its 8 pixels, `(rows, columns)`.
+/// `Bᵀ z` of a line variant with a `w`-pixel window (8: F(2, 7)'s [`bt7`]; 6: F(4, 3)'s, the
+/// rows of [`BT4`]); the first `w` rows are the result.
+#[inline(always)]
+fn line_bt(z: &[[f32; L]; 8], w: usize) -> [[f32; L]; 8] {
+    if w == 8 {
+        return bt7(z);
+    }
+    let r = bt::<6>(&std::array::from_fn(|i| z[i]));
+    std::array::from_fn(|i| if i < 6 { r[i] } else { [0.0; L] })
+}
+
+/// `Aᵀ m` of a line variant with a `w`-pixel window: F(2, 7)'s 2 outputs ([`at7`]) or F(4,
+/// 3)'s 4 (the rows of [`AT4`]).
+#[inline(always)]
+fn line_at(m: &[[f32; L]; 8], w: usize) -> [[f32; L]; 4] {
+    if w == 8 {
+        let r = at7(m);
+        return [r[0], r[1], [0.0; L], [0.0; L]];
+    }
+    at::<4, 6>(&std::array::from_fn(|i| m[i]))
+}
+
+/// The window of a line tile (F(2, 7), F(4, 3)): `(image, first input row, first input
+/// column)` (either may be negative: padding), and the step between its pixels, `(rows,
+/// columns)`.
 fn line_window(
     g: &ConvGeometry,
     t: usize,
@@ -1584,15 +1680,16 @@ fn line_window(
     let (mh, mw) = variant.tile();
     let iy0 = (ty * mh) as isize - g.rows.pad_before as isize;
     let ix0 = (tx * mw) as isize - g.cols.pad_before as isize;
-    let step = if variant == Variant::Row7 { (0, 1) } else { (1, 0) };
+    let step = if variant.along_row() { (0, 1) } else { (1, 0) };
     (img, iy0, ix0, step)
 }
 
-/// The input transform of one F(2, 7) tile: `V[ξ][slot] = (Bᵀ d)[ξ]` for every channel, `d`
-/// the tile's 8 input pixels along its row or column (zeros outside the image).
+/// The input transform of one line tile (F(2, 7) or F(4, 3)): `V[ξ][slot] = (Bᵀ d)[ξ]` for
+/// every channel, `d` the tile's 8 or 6 input pixels along its row or column (zeros outside
+/// the image).
 ///
 /// # Safety
-/// `v` holds `8·cin` values for slots `0..=slot`.
+/// `v` holds `xi·cin` values for slots `0..=slot` (`xi` the variant's 8 or 6).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn input_line(
@@ -1607,8 +1704,9 @@ unsafe fn input_line(
 ) {
     let (img, iy0, ix0, (sy, sx)) = line_window(g, t, th, tw, variant);
     let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
+    let w_len = variant.xi();
     let mut at_px = [None; 8];
-    for (j, p) in at_px.iter_mut().enumerate() {
+    for (j, p) in at_px.iter_mut().enumerate().take(w_len) {
         let (iy, ix) = (iy0 + sy * j as isize, ix0 + sx * j as isize);
         *p = (iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w)
             .then(|| ((img * h + iy as usize) * w + ix as usize) * cin);
@@ -1623,18 +1721,18 @@ unsafe fn input_line(
                 copy_lanes(x.as_ptr().add(p + c0), dj.as_mut_ptr(), n);
             }
         }
-        for (xi, vals) in bt7(&d).iter().enumerate() {
-            copy_lanes(vals.as_ptr(), v.get().add(slot_at(xi, slot, 8) * cin + c0), n);
+        for (xi, vals) in line_bt(&d, w_len).iter().enumerate().take(w_len) {
+            copy_lanes(vals.as_ptr(), v.get().add(slot_at(xi, slot, w_len) * cin + c0), n);
         }
         c0 += n;
     }
 }
 
-/// The output transform of one F(2, 7) tile with the epilogue: `y = act(Aᵀ m + bias +
-/// residual)` for its pixels inside the output.
+/// The output transform of one line tile (F(2, 7) or F(4, 3)) with the epilogue: `y =
+/// act(Aᵀ m + bias + residual)` for its pixels inside the output.
 ///
 /// # Safety
-/// As [`output_tile`], with `8·cout` values for `slot`.
+/// As [`output_tile`], with `xi·cout` values for `slot`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn output_line(
@@ -1654,23 +1752,24 @@ unsafe fn output_line(
     let (oh, ow, cout) = (g.oh(), g.ow(), g.cout);
     let (mh, mw) = variant.tile();
     let (oy0, ox0) = (ty * mh, tx * mw);
-    // The tile's two pixels, the second perhaps past the bottom or right edge.
-    let inside = if variant == Variant::Row7 {
-        2.min(ow - ox0)
+    // The tile's pixels, the last ones perhaps past the bottom or right edge.
+    let inside = if variant.along_row() {
+        mw.min(ow - ox0)
     } else {
-        2.min(oh - oy0)
+        mh.min(oh - oy0)
     };
+    let w_len = variant.xi();
     let act = epi.act();
     let mut c0 = 0;
     while c0 < cout {
         let n = L.min(cout - c0);
         let mut z = [[0.0f32; L]; 8];
-        for (xi, zi) in z.iter_mut().enumerate() {
-            copy_lanes(m.get().add(slot_at(xi, slot, 8) * cout + c0), zi.as_mut_ptr(), n);
+        for (xi, zi) in z.iter_mut().enumerate().take(w_len) {
+            copy_lanes(m.get().add(slot_at(xi, slot, w_len) * cout + c0), zi.as_mut_ptr(), n);
         }
         let bias = bias_lanes(epi, c0, n);
-        for (k, vals) in at7(&z).iter().enumerate().take(inside) {
-            let (oy, ox) = if variant == Variant::Row7 {
+        for (k, vals) in line_at(&z, w_len).iter().enumerate().take(inside) {
+            let (oy, ox) = if variant.along_row() {
                 (oy0, ox0 + k)
             } else {
                 (oy0 + k, ox0)
@@ -1716,7 +1815,14 @@ mod tests {
             crate::kernels::act::ActSpec::from_activation(crate::ops::activation::Activation::Swish).unwrap(),
             crate::kernels::act::ActSpec::relu_general(0.1, Some(6.0), 0.0).unwrap(),
         ];
-        let variants = [Variant::F4, Variant::F2, Variant::Row7, Variant::Col7];
+        let variants = [
+            Variant::F4,
+            Variant::F2,
+            Variant::Row7,
+            Variant::Col7,
+            Variant::Row3,
+            Variant::Col3,
+        ];
         for (isa, variant) in Isa::available().into_iter().flat_map(|i| variants.map(|v| (i, v))) {
             let (kh, kw) = variant.kernel();
             for (ci, &(n, h, w, cin, cout, padding)) in cases.iter().enumerate() {
@@ -1903,6 +2009,50 @@ mod tests {
                 assert!((f64::from(a[i][l]) - want).abs() < 1e-5, "Aᵀ row {i}");
             }
         }
+        // F(4, 3) along a line: F(4×4, 3×3)'s matrices once, and its transforms are them.
+        for _ in 0..20 {
+            let d: Vec<f64> = (0..6).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let k: Vec<f64> = (0..3).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let gk: Vec<f64> = G4.iter().map(|row| (0..3).map(|j| row[j] * k[j]).sum()).collect();
+            let bd: Vec<f64> = BT4
+                .iter()
+                .map(|row| (0..6).map(|j| f64::from(row[j]) * d[j]).sum())
+                .collect();
+            for (i, row) in AT4.iter().enumerate() {
+                let got: f64 = (0..6).map(|j| f64::from(row[j]) * gk[j] * bd[j]).sum();
+                let want: f64 = (0..3).map(|j| k[j] * d[i + j]).sum();
+                assert!(
+                    (got - want).abs() < 1e-12 * (1.0 + want.abs()),
+                    "F(4, 3) output {i}: {got} vs {want}"
+                );
+            }
+        }
+        let (b, a) = (line_bt(&z, 6), line_at(&z, 6));
+        for l in 0..L {
+            for (i, row) in BT4.iter().enumerate() {
+                let want: f64 = (0..6).map(|j| f64::from(row[j]) * f64::from(z[j][l])).sum();
+                assert!((f64::from(b[i][l]) - want).abs() < 1e-5, "F(4, 3) Bᵀ row {i}");
+            }
+            for (i, row) in AT4.iter().enumerate() {
+                let want: f64 = (0..6).map(|j| f64::from(row[j]) * f64::from(z[j][l])).sum();
+                assert!((f64::from(a[i][l]) - want).abs() < 1e-5, "F(4, 3) Aᵀ row {i}");
+            }
+        }
+        for variant in [Variant::Row3, Variant::Col3] {
+            assert_eq!(variant.xi(), 6);
+            for tap in 0..3 {
+                let mut k = [0.0f32; 3];
+                k[tap] = 1.0;
+                let u = transform_pair(&k, 1, 1, 0, 0, variant);
+                for (xi, row) in G4.iter().enumerate() {
+                    assert!(
+                        (f64::from(u[xi]) - row[tap]).abs() < 1e-7,
+                        "{variant:?} tap {tap} ξ {xi}"
+                    );
+                }
+                assert!(u[6..].iter().all(|&v| v == 0.0));
+            }
+        }
         for variant in [Variant::Row7, Variant::Col7] {
             assert_eq!(variant.xi(), 8);
             for tap in 0..7 {
@@ -1996,6 +2146,18 @@ mod tests {
         assert_eq!(worth(&line(1, 17, 192, (7, 1), 2)), None);
         assert_eq!(worth(&line(1, 17, 192, (7, 7), 1)), None);
         assert!(!fits(&line(1, 17, 192, (7, 1), 1), Variant::Row7));
+        // F(4, 3): InceptionV3's 1×3 and 3×1 384 → 384 and InceptionResNetV2's 192 → 224 and
+        // 224 → 256 at 8×8 (1.07–1.86× in the kernels bench), batch 1 (16 tiles) and 8; not
+        // at 4×4 (4 tiles), with 32 channels, or strided.
+        for n in [1, 8] {
+            assert_eq!(worth(&line(n, 8, 384, (1, 3), 1)), Some(Variant::Row3));
+            assert_eq!(worth(&line(n, 8, 224, (3, 1), 1)), Some(Variant::Col3));
+            assert_eq!(worth_on_tape(&line(n, 8, 384, (1, 3), 1)), None);
+        }
+        assert_eq!(worth(&line(1, 4, 384, (1, 3), 1)), None);
+        assert_eq!(worth(&line(8, 8, 32, (3, 1), 1)), None);
+        assert_eq!(worth(&line(8, 8, 384, (1, 3), 2)), None);
+        assert!(!fits(&line(1, 8, 384, (1, 3), 1), Variant::Col3));
     }
 
     #[test]

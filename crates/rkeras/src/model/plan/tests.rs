@@ -318,21 +318,20 @@ fn winograd_convolutions_match_the_tape() {
     }
 }
 
-#[test]
-fn factorized_seven_by_seven_convolutions_match_the_tape() {
-    // InceptionV3's 1×7 → 7×1 pair at 17×17 (Winograd F(2, 7) along rows, then columns),
-    // with folded BatchNormalizations, the ReLU in the epilogue and the second one added to
-    // a residual; batch 1 and 3 (tiles past the right and bottom edges: 17 is odd).
+/// A 1×k → k×1 pair at `hw`×`hw` (Winograd along rows, then columns), with folded
+/// BatchNormalizations, the ReLU in the epilogue and the second one added to a residual;
+/// batch 1 and 3.
+fn factorized_pair_matches_the_tape(k: usize, hw: usize) {
     clear_session();
-    let a = Input(&[17, 17, 64]).unwrap();
-    let x = Conv2D::new(96, (1, 7))
+    let a = Input(&[hw, hw, 64]).unwrap();
+    let x = Conv2D::new(96, (1, k))
         .padding("same")
         .use_bias(false)
         .call(&a)
         .unwrap();
     let x = BatchNormalization::new().call(&x).unwrap();
     let x = ReLU::new().call(&x).unwrap();
-    let y = Conv2D::new(64, (7, 1)).padding("same").call(&x).unwrap();
+    let y = Conv2D::new(64, (k, 1)).padding("same").call(&x).unwrap();
     let y = BatchNormalization::new().call(&y).unwrap();
     let z = Add::new().call_many(&[&y, &a]).unwrap();
     let z = ReLU::new().call(&z).unwrap();
@@ -341,10 +340,24 @@ fn factorized_seven_by_seven_convolutions_match_the_tape() {
     let mut rng = Rng::new(5);
     randomize_bn(&mut model, &mut rng);
     for batch in [1, 3] {
-        let d = model.inference_plan(&[vec![batch, 17, 17, 64]]).unwrap().describe();
+        let d = model.inference_plan(&[vec![batch, hw, hw, 64]]).unwrap().describe();
         assert_eq!(d.matches(": winograd").count(), 2, "{d}");
         assert!(d.contains("winograd+clamp +residual"), "{d}");
-        let x = random(&mut rng, &[batch, 17, 17, 64], -1.0, 1.0);
-        assert_plan_matches_tape(&model, &[x], &format!("1×7 / 7×1 batch {batch}"));
+        let x = random(&mut rng, &[batch, hw, hw, 64], -1.0, 1.0);
+        assert_plan_matches_tape(&model, &[x], &format!("1×{k} / {k}×1 batch {batch}"));
     }
+}
+
+#[test]
+fn factorized_seven_by_seven_convolutions_match_the_tape() {
+    // InceptionV3's 1×7 → 7×1 pair at 17×17 (F(2, 7)): tiles past the right and bottom
+    // edges, 17 being odd.
+    factorized_pair_matches_the_tape(7, 17);
+}
+
+#[test]
+fn factorized_three_by_three_convolutions_match_the_tape() {
+    // InceptionV3's 1×3 and 3×1 (F(4, 3)), at 10×10: the last tile of each line has 2 of
+    // its 4 pixels inside.
+    factorized_pair_matches_the_tape(3, 10);
 }
