@@ -127,6 +127,7 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
                 Variant::Row7 => "F(1x2,1x7)",
                 Variant::Col7 => "F(2x1,7x1)",
                 Variant::Row3 => "F(1x4,1x3)",
+                Variant::F25 => "F(2x2,5x5)",
                 Variant::Col3 => "F(4x1,3x1)",
             };
             let w = WinogradWeights::pack(isa, wt.data(), k[2], k[3], variant).expect("packs");
@@ -290,6 +291,19 @@ fn main() {
         ("conv 3x3 inceptionv3 stem 80->192 73x73 b1 valid", [1, 73, 73, 80], 192),
     ] {
         conv_case(r, peak, label, &x, &[3, 3, x[3], c], 1, Padding::Valid);
+    }
+    // InceptionV3's 5×5 branches (48 → 64 at 35×35).
+    for (batch, hw, cin, cout) in [(1, 35, 48, 64), (8, 35, 48, 64), (1, 17, 48, 64), (1, 7, 48, 64)] {
+        let label = format!("conv 5x5 inceptionv3 {cin}->{cout} {hw}x{hw} b{batch} same");
+        conv_case(
+            r,
+            peak,
+            &label,
+            &[batch, hw, hw, cin],
+            &[5, 5, cin, cout],
+            1,
+            Padding::Same,
+        );
     }
     // InceptionV3's 1×3 and 3×1 at 8×8 (F(4, 3) along the line), and InceptionResNetV2's.
     for (kernel, batch, cin, cout) in [

@@ -55,6 +55,9 @@ pub enum Variant {
     Col7,
     /// F(1×4, 1×3): a 1×3 kernel, 1 × 4 output pixels a tile from 1 × 6 inputs.
     Row3,
+    /// F(2×2, 5×5): 2 × 2 output pixels a tile from 6 × 6 inputs (F(4×4, 3×3)'s points, so
+    /// its input transform).
+    F25,
     /// F(4×1, 3×1): a 3×1 kernel, 4 × 1 output pixels a tile from 6 × 1 inputs.
     Col3,
 }
@@ -64,6 +67,7 @@ impl Variant {
     pub fn kernel(self) -> (usize, usize) {
         match self {
             Variant::F4 | Variant::F2 => (3, 3),
+            Variant::F25 => (5, 5),
             Variant::Row7 => (1, 7),
             Variant::Col7 => (7, 1),
             Variant::Row3 => (1, 3),
@@ -80,7 +84,7 @@ impl Variant {
     pub fn tile(self) -> (usize, usize) {
         match self {
             Variant::F4 => (4, 4),
-            Variant::F2 => (2, 2),
+            Variant::F2 | Variant::F25 => (2, 2),
             Variant::Row7 => (1, 2),
             Variant::Col7 => (2, 1),
             Variant::Row3 => (1, 4),
@@ -108,6 +112,7 @@ impl Variant {
             (7, 1) => &[Variant::Col7],
             (1, 3) => &[Variant::Row3],
             (3, 1) => &[Variant::Col3],
+            (5, 5) => &[Variant::F25],
             _ => &[],
         }
     }
@@ -225,6 +230,22 @@ const AT4: [[f32; 6]; 4] = [
     [0.0, -1.0, 1.0, 0.125, -8.0, 1.0],
 ];
 
+/// The kernel transform of F(2×2, 5×5) (6 × 5) for [`BT4`]'s points, whose `Bᵀ` it shares:
+/// row `j` is `D_j·(1, p_j, …, p_j⁴)` with [`G4`]'s scale `D_j`.
+const G25: [[f64; 5]; 6] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0],
+    [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+    [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+    [-16.0 / 15.0, -8.0 / 15.0, -4.0 / 15.0, -2.0 / 15.0, -1.0 / 15.0],
+    [1.0 / 15.0, -2.0 / 15.0, 4.0 / 15.0, -8.0 / 15.0, 16.0 / 15.0],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
+/// The output transform of F(2×2, 5×5) (2 × 6): [`AT4`]'s first two rows, the point at
+/// infinity in the last.
+#[cfg_attr(not(test), allow(dead_code))]
+const AT25: [[f32; 6]; 2] = [[1.0, 1.0, 1.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.5, -2.0, 1.0]];
+
 /// The transforms of F(2×2, 3×3) for the points `0, ±1, ∞` (Lavin & Gray's): `Bᵀ` (4 × 4),
 /// `G` (4 × 3), `Aᵀ` (2 × 4).
 #[cfg_attr(not(test), allow(dead_code))]
@@ -331,9 +352,10 @@ const AT7: [[f32; 8]; 2] = [
 /// 7×1 one; the positions past `variant.xi()` are zero.
 fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize, variant: Variant) -> [f32; XI_MAX] {
     let mut u = [0.0f32; XI_MAX];
-    let gm: &[[f64; 3]] = match variant {
-        Variant::F4 => &G4,
-        Variant::F2 => &G2,
+    let (gm, r): (&[[f64; 5]], usize) = match variant {
+        Variant::F4 => (&G4_AS5, 3),
+        Variant::F2 => (&G2_AS5, 3),
+        Variant::F25 => (&G25, 5),
         Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
             // A 1×k and a k×1 kernel both lay their taps out as `(tap, cin, cout)`.
             let g = |k: usize| f64::from(kernel[(k * cin + ci) * cout + co]);
@@ -349,23 +371,38 @@ fn transform_pair(kernel: &[f32], cin: usize, cout: usize, ci: usize, co: usize,
             return u;
         }
     };
-    let g = |a: usize, b: usize| f64::from(kernel[((a * 3 + b) * cin + ci) * cout + co]);
+    let g = |a: usize, b: usize| f64::from(kernel[((a * r + b) * cin + ci) * cout + co]);
     let a = gm.len();
-    // t = G g (a × 3), then t Gᵀ (a × a).
-    let mut t = [[0.0f64; 3]; 6];
+    // t = G g (a × r), then t Gᵀ (a × a).
+    let mut t = [[0.0f64; 5]; 6];
     for (i, row) in t.iter_mut().enumerate().take(a) {
-        for (b, v) in row.iter_mut().enumerate() {
-            *v = (0..3).map(|k| gm[i][k] * g(k, b)).sum();
+        for (b, v) in row.iter_mut().enumerate().take(r) {
+            *v = (0..r).map(|k| gm[i][k] * g(k, b)).sum();
         }
     }
     for i in 0..a {
         for j in 0..a {
-            let v: f64 = (0..3).map(|b| t[i][b] * gm[j][b]).sum();
+            let v: f64 = (0..r).map(|b| t[i][b] * gm[j][b]).sum();
             u[i * a + j] = v as f32;
         }
     }
     u
 }
+
+/// A 3-tap kernel transform as 5 columns (the last two zero), for [`transform_pair`].
+const fn widen<const A: usize>(g: &[[f64; 3]; A]) -> [[f64; 5]; A] {
+    let mut out = [[0.0; 5]; A];
+    let mut i = 0;
+    while i < A {
+        out[i] = [g[i][0], g[i][1], g[i][2], 0.0, 0.0];
+        i += 1;
+    }
+    out
+}
+
+/// [`G4`] and [`G2`] as [`transform_pair`] reads them.
+const G4_AS5: [[f64; 5]; 6] = widen(&G4);
+const G2_AS5: [[f64; 5]; 4] = widen(&G2);
 
 /// Whether [`conv2d`] computes this geometry with `variant`: its kernel, stride 1, no
 /// dilation, one group.
@@ -412,6 +449,8 @@ pub fn worth(g: &ConvGeometry) -> Option<Variant> {
         Some(Variant::F4)
     } else if pays_f2(g) {
         Some(Variant::F2)
+    } else if pays_f25(g) {
+        Some(Variant::F25)
     } else {
         [Variant::Row7, Variant::Col7, Variant::Row3, Variant::Col3]
             .into_iter()
@@ -439,6 +478,24 @@ fn pays_line(g: &ConvGeometry, variant: Variant) -> bool {
         && covered(g, variant) >= 0.7
         && tiles(g, variant) >= min_tiles
 }
+
+/// [`worth`]'s F(2×2, 5×5) rule: from 32 input channels and [`F25_MIN_TILES`] tiles, most of
+/// them inside the output. In the kernels bench, InceptionV3's 48 → 64 at 35×35 took 3.66
+/// against 6.65 ms at batch 8 and 0.54 against 0.86 at batch 1 (324 tiles), at 17×17 (81
+/// tiles) 0.154 against 0.201, 32 → 32 at 35×35 0.205 against 0.291; at 7×7 (16 tiles) it
+/// was slower, 0.053 against 0.040. Its rounding is F(4×4)'s size (the kernel test), with no
+/// 3-tap stem of hundreds of residual layers behind it in the applications (InceptionV3's
+/// and InceptionResNetV2's 5×5s take 48 channels from a 1×1).
+fn pays_f25(g: &ConvGeometry) -> bool {
+    fits(g, Variant::F25)
+        && g.cin >= PLAN_F2_MIN_CHANNELS
+        && g.cout >= 32
+        && covered(g, Variant::F25) >= 0.7
+        && tiles(g, Variant::F25) >= F25_MIN_TILES
+}
+
+/// Fewest tiles of an F(2×2, 5×5) convolution in the plan ([`pays_f25`]).
+const F25_MIN_TILES: usize = 64;
 
 /// Fewest tiles of an F(2, 7) convolution in the plan ([`pays_line`]).
 const LINE_MIN_TILES: usize = 32;
@@ -856,12 +913,19 @@ fn bt<const A: usize>(z: &[[f32; L]; A]) -> [[f32; L]; A] {
     out
 }
 
-/// `Aᵀ m` over one column of `A` vectors (the rows of [`AT4`] or [`AT2`], written out).
+/// `Aᵀ m` over one column of `A` vectors (the rows of [`AT4`], [`AT25`] or [`AT2`], written
+/// out).
 #[inline(always)]
 fn at<const M: usize, const A: usize>(m: &[[f32; L]; A]) -> [[f32; L]; M] {
     let mut out = [[0.0f32; L]; M];
     let (m, r): (&[[f32; L]], &mut [[f32; L]]) = (m, &mut out);
-    if A == 6 {
+    if A == 6 && M == 2 {
+        for l in 0..L {
+            let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
+            r[0][l] = m0 + (m1 + m2) + (m3 + m4);
+            r[1][l] = (m2 - m1) + (0.5 * m3 - 2.0 * m4) + m5;
+        }
+    } else if A == 6 {
         for l in 0..L {
             let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
             let (s12, d21) = (m1 + m2, m2 - m1);
@@ -900,6 +964,7 @@ unsafe fn input_tiles(
         match variant {
             Variant::F4 => input_tile::<4, 6>(g, x, t0 + slot, th, tw, v, slot),
             Variant::F2 => input_tile::<2, 4>(g, x, t0 + slot, th, tw, v, slot),
+            Variant::F25 => input_tile::<2, 6>(g, x, t0 + slot, th, tw, v, slot),
             Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
                 input_line(g, x, t0 + slot, th, tw, v, slot, variant)
             }
@@ -948,6 +1013,7 @@ unsafe fn output_tiles(
         match variant {
             Variant::F4 => output_tile::<4, 6>(g, epi, res, y, y_stride, t, th, tw, m, slot),
             Variant::F2 => output_tile::<2, 4>(g, epi, res, y, y_stride, t, th, tw, m, slot),
+            Variant::F25 => output_tile::<2, 6>(g, epi, res, y, y_stride, t, th, tw, m, slot),
             Variant::Row7 | Variant::Col7 | Variant::Row3 | Variant::Col3 => {
                 output_line(g, epi, res, y, y_stride, t, th, tw, m, slot, variant)
             }
@@ -1136,9 +1202,17 @@ mod simd {
 
     /// `Aᵀ m` on the first `A` vectors (as [`super::at`]): `M` outputs.
     #[inline(always)]
-    unsafe fn at<V: Lanes, const A: usize>(m: &[V; 6]) -> [V; 4] {
+    unsafe fn at<V: Lanes, const M: usize, const A: usize>(m: &[V; 6]) -> [V; 4] {
         let [m0, m1, m2, m3, m4, m5] = *m;
-        if A == 6 {
+        if A == 6 && M == 2 {
+            let zero = V::zero();
+            [
+                add(add(m0, add(m1, m2)), add(m3, m4)),
+                add(add(sub(m2, m1), sub(mul(0.5, m3), mul(2.0, m4))), m5),
+                zero,
+                zero,
+            ]
+        } else if A == 6 {
             let (s12, d21) = (add(m1, m2), sub(m2, m1));
             [
                 add(add(m0, s12), add(m3, m4)),
@@ -1221,6 +1295,7 @@ mod simd {
             match job.variant {
                 Variant::F4 => input_tile::<V, 4, 6>(g, x, t0 + s, th, tw, v, s),
                 Variant::F2 => input_tile::<V, 2, 4>(g, x, t0 + s, th, tw, v, s),
+                Variant::F25 => input_tile::<V, 2, 6>(g, x, t0 + s, th, tw, v, s),
                 Variant::Row7 | Variant::Col7 => input_line::<V, 8>(g, x, t0 + s, th, tw, v, s, job.variant),
                 Variant::Row3 | Variant::Col3 => input_line::<V, 6>(g, x, t0 + s, th, tw, v, s, job.variant),
             }
@@ -1237,6 +1312,7 @@ mod simd {
             match job.variant {
                 Variant::F4 => output_tile::<V, 4, 6>(job, m, t0 + s, s),
                 Variant::F2 => output_tile::<V, 2, 4>(job, m, t0 + s, s),
+                Variant::F25 => output_tile::<V, 2, 6>(job, m, t0 + s, s),
                 Variant::Row7 | Variant::Col7 => output_line::<V, 8>(job, m, t0 + s, s),
                 Variant::Row3 | Variant::Col3 => output_line::<V, 6>(job, m, t0 + s, s),
             }
@@ -1268,7 +1344,7 @@ mod simd {
                 for (i, c) in col.iter_mut().enumerate().take(A) {
                     *c = V::load(m.get().add(slot_at(i * A + j, slot, A * A) * cout + c0), n);
                 }
-                let r = at::<V, A>(&col);
+                let r = at::<V, M, A>(&col);
                 for a in 0..M {
                     s[a][j] = r[a];
                 }
@@ -1278,7 +1354,7 @@ mod simd {
                 None => zero,
             };
             for (a, srow) in s.iter().enumerate().take(rows) {
-                let r = at::<V, A>(srow);
+                let r = at::<V, M, A>(srow);
                 for (b, &val) in r.iter().enumerate().take(cols) {
                     let pix = (img * oh + ty * M + a) * ow + tx * M + b;
                     o.store(&act, pix, c0, n, add(val, bias));
@@ -1372,7 +1448,7 @@ mod simd {
             let r = at7(&std::array::from_fn(at_));
             [r[0], r[1], z, z]
         } else {
-            at::<V, 6>(&std::array::from_fn(at_))
+            at::<V, 4, 6>(&std::array::from_fn(at_))
         }
     }
 
@@ -1818,6 +1894,7 @@ mod tests {
         let variants = [
             Variant::F4,
             Variant::F2,
+            Variant::F25,
             Variant::Row7,
             Variant::Col7,
             Variant::Row3,
@@ -1913,13 +1990,13 @@ mod tests {
     }
 
     /// The written-out transforms are the matrices, up to the rounding of their reordered
-    /// sums, for both variants.
+    /// sums, for the three square variants; F(2×2, 5×5)'s matrices filter exactly.
     #[test]
     fn the_transforms_are_the_matrices() {
-        fn check<const M: usize, const A: usize>(
+        fn check<const M: usize, const A: usize, const R: usize>(
             bt_m: &[[f32; A]],
             at_m: &[[f32; A]],
-            g_m: &[[f64; 3]],
+            g_m: &[[f64; R]],
             variant: Variant,
         ) {
             let mut rng = Rng::new(3);
@@ -1948,13 +2025,13 @@ mod tests {
                 }
             }
             // G g Gᵀ of a kernel that is one tap: the outer product of G's column.
-            for tap in 0..9 {
-                let mut k = [0.0f32; 9];
+            for tap in 0..R * R {
+                let mut k = [0.0f32; 25];
                 k[tap] = 1.0;
-                let u = transform_pair(&k, 1, 1, 0, 0, variant);
+                let u = transform_pair(&k[..R * R], 1, 1, 0, 0, variant);
                 for i in 0..A {
                     for j in 0..A {
-                        let want = g_m[i][tap / 3] * g_m[j][tap % 3];
+                        let want = g_m[i][tap / R] * g_m[j][tap % R];
                         assert!(
                             (f64::from(u[i * A + j]) - want).abs() < 1e-7,
                             "{variant:?} tap {tap} ({i}, {j})"
@@ -1965,8 +2042,28 @@ mod tests {
             }
             assert_eq!((variant.tile(), variant.xi()), ((M, M), A * A));
         }
-        check::<4, 6>(&BT4, &AT4, &G4, Variant::F4);
-        check::<2, 4>(&BT2, &AT2, &G2, Variant::F2);
+        check::<4, 6, 3>(&BT4, &AT4, &G4, Variant::F4);
+        check::<2, 4, 3>(&BT2, &AT2, &G2, Variant::F2);
+        check::<2, 6, 5>(&BT4, &AT25, &G25, Variant::F25);
+        // Aᵀ [(G g) ⊙ (Bᵀ d)] of F(2, 5) along one axis is the 5-tap correlation of 6 inputs.
+        let mut rng = Rng::new(13);
+        for _ in 0..20 {
+            let d: Vec<f64> = (0..6).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let k: Vec<f64> = (0..5).map(|_| rng.uniform_range(-2.0, 2.0)).collect();
+            let gk: Vec<f64> = G25.iter().map(|row| (0..5).map(|j| row[j] * k[j]).sum()).collect();
+            let bd: Vec<f64> = BT4
+                .iter()
+                .map(|row| (0..6).map(|j| f64::from(row[j]) * d[j]).sum())
+                .collect();
+            for (i, row) in AT25.iter().enumerate() {
+                let got: f64 = (0..6).map(|j| f64::from(row[j]) * gk[j] * bd[j]).sum();
+                let want: f64 = (0..5).map(|j| k[j] * d[i + j]).sum();
+                assert!(
+                    (got - want).abs() < 1e-12 * (1.0 + want.abs()),
+                    "F(2, 5) output {i}: {got} vs {want}"
+                );
+            }
+        }
     }
 
     /// F(2, 7)'s matrices filter exactly (`Aᵀ [(G g) ⊙ (Bᵀ d)]` is the 7-tap correlation of
@@ -2158,6 +2255,29 @@ mod tests {
         assert_eq!(worth(&line(8, 8, 32, (3, 1), 1)), None);
         assert_eq!(worth(&line(8, 8, 384, (1, 3), 2)), None);
         assert!(!fits(&line(1, 8, 384, (1, 3), 1), Variant::Col3));
+        // F(2×2, 5×5): InceptionV3's 48 → 64 at 35×35 (batch 1 and 8) and at 17×17, from 32
+        // channels; not at 7×7 (16 tiles), with 16 channels, or strided; the tape never.
+        let five = |n: usize, hw: usize, cin: usize, cout: usize, stride: usize| {
+            conv2d_geometry(
+                "t",
+                &[n, hw, hw, cin],
+                &[5, 5, cin, cout],
+                &Conv2dParams::new((stride, stride), Padding::Same),
+            )
+            .unwrap()
+        };
+        for g in [
+            five(1, 35, 48, 64, 1),
+            five(8, 35, 48, 64, 1),
+            five(1, 17, 48, 64, 1),
+            five(1, 35, 32, 32, 1),
+        ] {
+            assert_eq!(worth(&g), Some(Variant::F25));
+            assert_eq!(worth_on_tape(&g), None);
+        }
+        assert_eq!(worth(&five(1, 7, 48, 64, 1)), None);
+        assert_eq!(worth(&five(8, 35, 16, 64, 1)), None);
+        assert_eq!(worth(&five(8, 35, 48, 64, 2)), None);
     }
 
     #[test]

@@ -80,6 +80,8 @@ fn every_application_runs_the_same_through_the_plan() {
         ("ResNet50", (32, 32, 3), false),
         ("ResNet50V2", (32, 32, 3), false),
         ("InceptionV3", (75, 75, 3), false),
+        // Its 35×35 blocks at 15×15 (64 tiles of 2×2): F(2×2, 5×5) in a whole model.
+        ("InceptionV3", (139, 139, 3), false),
         ("MobileNet", (32, 32, 3), true),
         ("MobileNetV2", (32, 32, 3), true),
         ("Xception", (71, 71, 3), false),
@@ -345,6 +347,35 @@ fn factorized_pair_matches_the_tape(k: usize, hw: usize) {
         assert!(d.contains("winograd+clamp +residual"), "{d}");
         let x = random(&mut rng, &[batch, hw, hw, 64], -1.0, 1.0);
         assert_plan_matches_tape(&model, &[x], &format!("1×{k} / {k}×1 batch {batch}"));
+    }
+}
+
+#[test]
+fn five_by_five_convolutions_match_the_tape() {
+    // InceptionV3's 5×5 branch (48 → 64, Winograd F(2×2, 5×5)) with a folded
+    // BatchNormalization and the ReLU in the epilogue, then a 5×5 added to a residual; at
+    // 19×19 the last tiles of each row and column have one pixel of their two inside.
+    clear_session();
+    let a = Input(&[19, 19, 48]).unwrap();
+    let x = Conv2D::new(64, (5, 5))
+        .padding("same")
+        .use_bias(false)
+        .call(&a)
+        .unwrap();
+    let x = BatchNormalization::new().call(&x).unwrap();
+    let x = ReLU::new().call(&x).unwrap();
+    let y = Conv2D::new(48, (5, 5)).padding("same").call(&x).unwrap();
+    let z = Add::new().call_many(&[&y, &a]).unwrap();
+    let o = GlobalAveragePooling2D::new().call(&z).unwrap();
+    let mut model = Model::new(&[&a], &[&o, &z], None).unwrap();
+    let mut rng = Rng::new(9);
+    randomize_bn(&mut model, &mut rng);
+    for batch in [1, 3] {
+        let d = model.inference_plan(&[vec![batch, 19, 19, 48]]).unwrap().describe();
+        assert_eq!(d.matches(": winograd").count(), 2, "{d}");
+        assert!(d.contains("winograd +residual"), "{d}");
+        let x = random(&mut rng, &[batch, 19, 19, 48], -1.0, 1.0);
+        assert_plan_matches_tape(&model, &[x], &format!("5×5 batch {batch}"));
     }
 }
 
