@@ -31,30 +31,59 @@ fn need(op: &'static str, what: &str, have: usize, want: usize) -> Result<()> {
 }
 
 /// Max (`max = true`) or average pooling of `x` (`g.input_shape()`) into `y`
-/// (`g.output_shape()`), then `act`. The padding is skipped (Keras's pooling), or with
-/// `zeros` made of zeros (a `ZeroPadding2D` folded into the pool): a window that reaches into
-/// it takes the maximum with 0, and an average counts the whole window.
-pub fn pool2d(g: &Pool2dGeometry, max: bool, zeros: bool, x: &[f32], y: &mut [f32], act: &ActSpec) -> Result<()> {
+/// (`g.output_shape()`, pixels `y_stride` values apart: a concatenation's channel slice),
+/// then `act`. The padding is skipped (Keras's pooling), or with `zeros` made of zeros (a
+/// `ZeroPadding2D` folded into the pool): a window that reaches into it takes the maximum
+/// with 0, and an average counts the whole window. The values between pixels are not
+/// touched.
+#[allow(clippy::too_many_arguments)]
+pub fn pool2d(
+    g: &Pool2dGeometry,
+    max: bool,
+    zeros: bool,
+    x: &[f32],
+    y: &mut [f32],
+    y_stride: usize,
+    act: &ActSpec,
+) -> Result<()> {
     let [n, oh, ow, c] = g.output_shape();
     need("pool2d", "input", x.len(), g.n * g.h * g.w * g.c)?;
-    need("pool2d", "output", y.len(), n * oh * ow * c)?;
-    let y = &mut y[..n * oh * ow * c];
-    if y.is_empty() {
+    let pixels = n * oh * ow;
+    if pixels == 0 || c == 0 {
         return Ok(());
     }
+    if y_stride < c {
+        return shape_err(
+            "pool2d",
+            format!("output pixel stride {y_stride} is below its {c} channels"),
+        );
+    }
+    need("pool2d", "output", y.len(), (pixels - 1) * y_stride + c)?;
     let isa = super::isa();
-    par_rows(n * oh, ow * c, y, |r, out| {
+    let (row_step, row_span) = (ow * y_stride, (ow - 1) * y_stride + c);
+    let base = super::OutPtr(y.as_mut_ptr());
+    let one_row = |r: usize| {
+        // SAFETY: row `r` spans `[r·row_step, r·row_step + row_span)` of `y` (sized by `need`
+        // above), disjoint from every other row's span since `y_stride ≥ c`; each task gets
+        // one row.
+        let out = unsafe { std::slice::from_raw_parts_mut(base.get().add(r * row_step), row_span) };
         #[cfg(target_arch = "x86_64")]
         if isa == super::Isa::Avx512 {
-            // SAFETY: `isa()` is never above what the CPU reported; `need` sized `x` and the
-            // row `out` holds `ow·c` values.
-            return unsafe { avx512::pool_row(g, max, zeros, x, r / oh, r % oh, out, act) };
+            // SAFETY: `isa()` is never above what the CPU reported; `need` sized `x`, and the
+            // row `out` holds `ow` pixels `y_stride` apart.
+            return unsafe { avx512::pool_row(g, max, zeros, x, r / oh, r % oh, out, y_stride, act) };
         }
         super::vectorized(
             #[inline(always)]
-            || pool_row(g, max, zeros, x, r / oh, r % oh, out, act),
+            || pool_row(g, max, zeros, x, r / oh, r % oh, out, y_stride, act),
         )
-    });
+    };
+    let rows = n * oh;
+    if pixels * c < PAR_MIN || rows == 1 {
+        (0..rows).for_each(one_row);
+    } else {
+        super::team::for_each(rows, rows.div_ceil(super::threads() * 4), one_row);
+    }
     Ok(())
 }
 
@@ -78,21 +107,25 @@ mod avx512 {
         img: usize,
         oy: usize,
         out: &mut [f32],
+        stride: usize,
         act: &ActSpec,
     ) {
         let c = g.c;
         let (kh, kw) = (g.rows.kernel, g.cols.kernel);
         let xp = x.as_ptr();
-        let ow = out.len() / c.max(1);
+        let ow = g.cols.output;
+        debug_assert!(out.len() >= (ow - 1) * stride + c);
+        let in_registers = !act.is_linear() && act.post.is_none();
+        let (lo, hi) = (_mm512_set1_ps(act.lo), _mm512_set1_ps(act.hi));
         for ox in 0..ow {
             let Window { y0, y1, x0, x1, seen } = window(g, oy, ox);
-            let o = out.as_mut_ptr().add(ox * c);
+            let o = out.as_mut_ptr().add(ox * stride);
             let init = _mm512_set1_ps(if max { f32::NEG_INFINITY } else { 0.0 });
             // After the window: the maximum with the zero padding, or the division.
             let zero_floor = max && zeros && seen < kh * kw;
             let count = _mm512_set1_ps(if zeros { kh * kw } else { seen.max(1) } as f32);
             let finish = |v: __m512| {
-                if max {
+                let v = if max {
                     if zero_floor {
                         _mm512_max_ps(v, _mm512_setzero_ps())
                     } else {
@@ -100,6 +133,17 @@ mod avx512 {
                     }
                 } else {
                     _mm512_div_ps(v, count)
+                };
+                // A leaky slope and a clamp in registers (`ActSpec::apply`'s order); only a
+                // function after them runs per value below.
+                if in_registers {
+                    let v = match act.slope {
+                        Some(s) => _mm512_max_ps(v, _mm512_mul_ps(_mm512_set1_ps(s), v)),
+                        None => v,
+                    };
+                    _mm512_min_ps(_mm512_max_ps(v, lo), hi)
+                } else {
+                    v
                 }
             };
             let combine = |v: __m512, a: __m512| if max { _mm512_max_ps(v, a) } else { _mm512_add_ps(a, v) };
@@ -131,7 +175,7 @@ mod avx512 {
                 _mm512_mask_storeu_ps(o.add(c0), mask, finish(a));
                 c0 += 16;
             }
-            if !act.is_linear() {
+            if !act.is_linear() && !in_registers {
                 for ch in 0..c {
                     *o.add(ch) = act.apply(*o.add(ch));
                 }
@@ -175,11 +219,13 @@ fn pool_row(
     img: usize,
     oy: usize,
     out: &mut [f32],
+    stride: usize,
     act: &ActSpec,
 ) {
     let c = g.c;
     let (kh, kw) = (g.rows.kernel, g.cols.kernel);
-    for (ox, o) in out.chunks_exact_mut(c).enumerate() {
+    for ox in 0..g.cols.output {
+        let o = &mut out[ox * stride..ox * stride + c];
         let Window { y0, y1, x0, x1, seen } = window(g, oy, ox);
         o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
         for iy in y0..y1 {
@@ -400,8 +446,38 @@ mod tests {
                     avg_pool2d_naive(&x, ps, st, pad).unwrap()
                 };
                 let mut y = vec![0.0; want.len()];
-                pool2d(&g, max, false, x.data(), &mut y, &ActSpec::LINEAR).unwrap();
+                pool2d(&g, max, false, x.data(), &mut y, c, &ActSpec::LINEAR).unwrap();
                 assert_close(&y, want.data(), &format!("case {case} max {max}"));
+                // Into channels 2 .. 2 + c of a wider buffer (a concatenation's slice): the
+                // same values, the other channels untouched.
+                let (stride, px) = (c + 3, want.len() / c);
+                let mut wide = vec![f32::NAN; px * stride];
+                pool2d(&g, max, false, x.data(), &mut wide[2..], stride, &ActSpec::LINEAR).unwrap();
+                let got: Vec<f32> = (0..px).flat_map(|p| wide[p * stride + 2..][..c].to_vec()).collect();
+                assert_eq!(got, y, "case {case} max {max}: strided output");
+                for p in 0..px {
+                    let gaps = [0, 1, c + 2].map(|j| wide[p * stride + j]);
+                    assert!(gaps.iter().all(|v| v.is_nan()), "case {case}: wrote outside the slice");
+                }
+                // With an activation after it (a 1×1 convolution's, moved past the pool by the
+                // inference plan): ReLU6, a leaky slope, and a function (sigmoid) applied per
+                // value; the same values as the activation applied to the pooled ones.
+                let acts = [
+                    ActSpec::from_activation(crate::ops::activation::Activation::Relu6),
+                    ActSpec::relu_general(0.1, Some(2.0), 0.0),
+                    ActSpec::from_activation(crate::ops::activation::Activation::Sigmoid),
+                ];
+                for act in acts.into_iter().flatten() {
+                    let mut z = vec![0.0; want.len()];
+                    pool2d(&g, max, false, x.data(), &mut z, c, &act).unwrap();
+                    let want: Vec<f32> = y.iter().map(|&v| act.apply(v)).collect();
+                    assert_eq!(
+                        z,
+                        want,
+                        "case {case} max {max}: activation {:?}",
+                        (act.lo, act.hi, act.slope)
+                    );
+                }
             }
         }
     }
@@ -429,7 +505,7 @@ mod tests {
                     avg_pool2d_naive(&padded, (k, k), (st, st), Padding::Valid).unwrap()
                 };
                 let mut y = vec![0.0; want.len()];
-                pool2d(&g, max, true, shifted.data(), &mut y, &ActSpec::LINEAR).unwrap();
+                pool2d(&g, max, true, shifted.data(), &mut y, c, &ActSpec::LINEAR).unwrap();
                 assert_close(
                     &y,
                     want.data(),

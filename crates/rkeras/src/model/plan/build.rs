@@ -176,6 +176,7 @@ impl Plan {
             node_values[i] = vec![v];
         }
         let outputs: Vec<ValueId> = model.outputs.iter().map(|&(n, k)| node_values[n][k]).collect();
+        b.pool_after_pointwise();
         b.pack_weights()?;
         b.band_expansions();
         b.band_projections();

@@ -284,7 +284,7 @@ impl Plan {
                 act,
             } => {
                 let x = contiguous(input(0))?;
-                pool2d(geometry, *max, *zeros, x.slice(), contiguous(out)?.slice_mut(), act)?;
+                pool2d(geometry, *max, *zeros, x.slice(), out.slice_mut(), out.stride, act)?;
             }
             StepKind::GlobalPool { max } => {
                 let x = contiguous(input(0))?;

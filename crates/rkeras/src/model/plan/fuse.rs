@@ -255,6 +255,82 @@ impl Builder<'_> {
         v
     }
 
+    /// Average pooling that keeps the image's size → 1×1 convolution (InceptionV3's pool
+    /// branches: a 3×3 `same` average of 192–2048 channels, then a 1×1 to 32–192): the
+    /// convolution runs first on the pool's input and the pool averages its fewer channels,
+    /// with the convolution's activation after it. A 1×1 convolution is the same linear map at
+    /// every pixel and Keras's average (padding skipped) has weights that sum to one, so
+    /// `act(avg(x)·W + b) = act(avg(x·W + b))`, up to rounding. The steps trade places (the
+    /// convolution where the pool was, the pool where the convolution was: nothing between
+    /// reads either's output), and the pool writes where the convolution wrote (a
+    /// concatenation's slice). Runs before the weights are packed.
+    pub fn pool_after_pointwise(&mut self) {
+        for pi in 0..self.steps.len() {
+            let StepKind::Pool {
+                geometry: pg,
+                max: false,
+                zeros: false,
+                act,
+            } = &self.steps[pi].kind
+            else {
+                continue;
+            };
+            let pooled = self.steps[pi].output;
+            let keeps_size = pg.rows.output == pg.h && pg.cols.output == pg.w;
+            if self.steps[pi].dead || !act.is_linear() || !keeps_size || !self.sole_use(pooled) {
+                continue;
+            }
+            let Some(ci) =
+                (pi + 1..self.steps.len()).find(|&i| !self.steps[i].dead && self.steps[i].inputs.contains(&pooled))
+            else {
+                continue;
+            };
+            let StepKind::Conv {
+                geometry: cg,
+                residual: None,
+                prologue: None,
+                act: conv_act,
+                ..
+            } = &self.steps[ci].kind
+            else {
+                continue;
+            };
+            if !cg.is_pointwise() || cg.groups != 1 || cg.cout >= pg.c || self.steps[ci].inputs != [pooled] {
+                continue;
+            }
+            let (cout, conv_act, pool_geometry) = (cg.cout, *conv_act, *pg);
+            let out = self.steps[ci].output;
+            let mut shape = self.values[pooled].shape.clone();
+            if let Some(c) = shape.last_mut() {
+                *c = cout;
+            }
+            let mixed = self.new_value(shape, 1, false);
+            let src = self.steps[pi].inputs[0];
+            self.steps.swap(pi, ci);
+            // Now `pi` is the convolution, `ci` the pool.
+            self.steps[pi].inputs = vec![src];
+            self.steps[pi].output = mixed;
+            if let StepKind::Conv { act, .. } = &mut self.steps[pi].kind {
+                *act = ActSpec::LINEAR;
+            }
+            self.steps[ci].inputs = vec![mixed];
+            self.steps[ci].output = out;
+            self.steps[ci].kind = StepKind::Pool {
+                geometry: tensor::ops::pool::Pool2dGeometry {
+                    c: cout,
+                    ..pool_geometry
+                },
+                max: false,
+                zeros: false,
+                act: conv_act,
+            };
+            self.producer[mixed] = Some(pi);
+            self.producer[out] = Some(ci);
+            self.producer[pooled] = None;
+            self.uses[pooled] = 0;
+        }
+    }
+
     /// 1×1 convolution → depthwise convolution whose expanded tensor is large (MobileNetV2's
     /// inverted residuals): the depthwise step makes its input in bands of rows from the
     /// convolution's input ([`super::exec`]'s banded run), so the expansion stays in cache

@@ -392,3 +392,55 @@ fn factorized_three_by_three_convolutions_match_the_tape() {
     // its 4 pixels inside.
     factorized_pair_matches_the_tape(3, 10);
 }
+
+#[test]
+fn an_average_pool_before_a_pointwise_convolution_runs_after_it() {
+    // InceptionV3's pool branch: a 3×3 `same` average of 64 channels, then a 1×1 to 16 with a
+    // folded BatchNormalization and ReLU, written into its slice of the concatenation. The
+    // plan runs the 1×1 first and averages 16 channels, the ReLU after the average. Two
+    // pools that must stay where they are: one read twice (the concatenation takes it too),
+    // one before a 1×1 that widens (64 → 96: the swap would average more channels).
+    clear_session();
+    let a = Input(&[9, 9, 64]).unwrap();
+    let conv_bn_relu = |x: &KerasTensor, c: usize| {
+        let y = Conv2D::new(c, 1).use_bias(false).call(x).unwrap();
+        let y = BatchNormalization::new().call(&y).unwrap();
+        ReLU::new().call(&y).unwrap()
+    };
+    let pool = || AveragePooling2D::new(3).strides(1).padding("same");
+    let b1 = conv_bn_relu(&a, 32);
+    let p = pool().call(&a).unwrap();
+    let b2 = conv_bn_relu(&p, 16);
+    let shared = pool().call(&a).unwrap();
+    let b3 = conv_bn_relu(&shared, 8);
+    let wide = pool().call(&b1).unwrap();
+    let b4 = conv_bn_relu(&wide, 96);
+    let m = Concatenate::new(3).call_many(&[&b1, &b2, &b3, &shared, &b4]).unwrap();
+    let o = GlobalAveragePooling2D::new().call(&m).unwrap();
+    let mut model = Model::new(&[&a], &[&o, &m], None).unwrap();
+    let mut rng = Rng::new(13);
+    randomize_bn(&mut model, &mut rng);
+    for batch in [1, 3] {
+        let d = model.inference_plan(&[vec![batch, 9, 9, 64]]).unwrap().describe();
+        let lines: Vec<&str> = d.lines().collect();
+        let at = |what: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("{what}: {d}"))
+        };
+        // The branch's 1×1 (16 channels, linear) before its pool, which applies the ReLU and
+        // writes the concatenation's channels 32..48.
+        let conv = at(&format!("conv [{batch}, 9, 9, 16]"));
+        let avg = at("avgpool+clamp");
+        assert!(conv < avg, "{d}");
+        assert!(
+            lines[avg].contains(&format!("[{batch}, 9, 9, 16] →[32..] of 216")),
+            "{d}"
+        );
+        assert_eq!(d.matches("avgpool+clamp").count(), 1, "{d}");
+        assert_eq!(d.matches(": avgpool [").count(), 2, "{d}");
+        let x = random(&mut rng, &[batch, 9, 9, 64], -1.0, 1.0);
+        assert_plan_matches_tape(&model, &[x], &format!("pool branch batch {batch}"));
+    }
+}
