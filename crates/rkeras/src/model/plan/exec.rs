@@ -226,7 +226,7 @@ impl Plan {
                         bias,
                         act,
                         ..
-                    } => Ok(Pointwise {
+                    } => Ok(BandConv {
                         geometry,
                         weights: weights.as_weights(),
                         epilogue: act.with_bias(bias.as_deref()),
@@ -387,16 +387,62 @@ pub(super) const BAND_BYTES: usize = if cfg!(test) { 24 << 10 } else { 1 << 20 }
 /// image, slower).
 pub(super) const BAND_MIN_TOTAL: usize = if cfg!(test) { 24 << 10 } else { 4 << 20 };
 
-/// A 1×1 convolution a banded depthwise step runs on its bands: the expansion that makes its
-/// input, or the projection that reads its output (with the projection's residual).
-struct Pointwise<'a> {
+/// A convolution a banded depthwise step runs on its bands: the expansion that makes its
+/// input (a 1×1, or any direct convolution such as a network's stem), or the 1×1 projection
+/// that reads its output (with the projection's residual).
+struct BandConv<'a> {
     geometry: &'a ConvGeometry,
     weights: Weights<'a>,
     epilogue: tensor::kernels::Epilogue<'a>,
     residual: Option<(&'a [f32], usize)>,
 }
 
-impl Pointwise<'_> {
+impl BandConv<'_> {
+    /// Output rows `[o0, o1)` of image `img`, from the whole input `x`, into `y` (contiguous):
+    /// the convolution over the input rows those output rows reach, with their share of the
+    /// padding, so every value is the unbanded one.
+    fn run_rows(
+        &self,
+        isa: tensor::kernels::Isa,
+        img: usize,
+        o0: usize,
+        o1: usize,
+        x: &[f32],
+        y: &mut [f32],
+    ) -> Result<()> {
+        let g = self.geometry;
+        let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
+        if g.is_pointwise() {
+            return self.run(isa, o1 - o0, w, &x[(img * h + o0) * w * cin..], y, g.cout, 0);
+        }
+        let (r0, r1, rows) = band_rows(&g.rows, o0, o1);
+        let bg = tensor::ops::conv::ConvGeometry { n: 1, rows, ..*g };
+        let pixels = (o1 - o0) * g.ow();
+        let (x0, x1) = ((img * h + r0) * w * cin, (img * h + r1) * w * cin);
+        if x.len() < x1 || y.len() < pixels * g.cout {
+            return Err(KerasError::Invalid(format!(
+                "plan: a banded expansion's input holds {} values ({x1} needed), its band {} ({} needed)",
+                x.len(),
+                y.len(),
+                pixels * g.cout
+            )));
+        }
+        conv2d(
+            isa,
+            ConvArgs {
+                geometry: &bg,
+                x: &x[x0..x1],
+                weights: self.weights,
+                epilogue: self.epilogue,
+                residual: None,
+                y: &mut y[..pixels * g.cout],
+                y_stride: g.cout,
+                prologue: None,
+            },
+        )?;
+        Ok(())
+    }
+
     /// Runs it over `rows` rows of `w` pixels of `x`, into `y` at `y_stride`, with the
     /// residual from pixel `p0` of the whole tensor.
     #[allow(clippy::too_many_arguments)]
@@ -448,6 +494,23 @@ impl Pointwise<'_> {
     }
 }
 
+/// Output rows `[o0, o1)` of a window along `axis`: the input rows `[r0, r1)` they read, and
+/// their own axis (those rows, the part of the padding they reach, `o1 − o0` outputs).
+fn band_rows(axis: &tensor::shape::AxisGeometry, o0: usize, o1: usize) -> (usize, usize, tensor::shape::AxisGeometry) {
+    let lo = (o0 * axis.stride) as isize - axis.pad_before as isize;
+    let hi = ((o1 - 1) * axis.stride + axis.effective_kernel()) as isize - axis.pad_before as isize;
+    let r0 = lo.clamp(0, axis.input as isize) as usize;
+    let r1 = (hi.clamp(0, axis.input as isize) as usize).max(r0);
+    let band = tensor::shape::AxisGeometry {
+        input: r1 - r0,
+        pad_before: (r0 as isize - lo) as usize,
+        pad_after: (hi - r1 as isize).max(0) as usize,
+        output: o1 - o0,
+        ..*axis
+    };
+    (r0, r1, band)
+}
+
 thread_local! {
     /// The expanded rows of the current band.
     static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -466,9 +529,9 @@ thread_local! {
 /// Every value is computed as unbanded: the same sums in the same order.
 fn banded(
     isa: tensor::kernels::Isa,
-    expand: Option<&Pointwise>,
+    expand: Option<&BandConv>,
     dw: DepthwiseArgs,
-    project: Option<&Pointwise>,
+    project: Option<&BandConv>,
 ) -> Result<()> {
     let (dg, x) = (dw.geometry, dw.x);
     let (h, w, cin) = (dg.rows.input, dg.cols.input, dg.cin);
@@ -490,11 +553,15 @@ fn banded(
         per_band = per_band.min(BAND_BYTES / (ow * dg.cout * 4).max(1));
     }
     let per_band = per_band.max(1);
-    if x.len() < dg.n * h * w * x_cin {
+    let x_pixels = match expand {
+        Some(e) => e.geometry.rows.input * e.geometry.cols.input,
+        None => h * w,
+    };
+    if x.len() < dg.n * x_pixels * x_cin {
         return Err(KerasError::Invalid(format!(
             "plan: a banded depthwise step's input holds {} values, {} needed",
             x.len(),
-            dg.n * h * w * x_cin
+            dg.n * x_pixels * x_cin
         )));
     }
     let y_stride = dw.y_stride;
@@ -515,10 +582,9 @@ fn banded(
                 let (mut c0, mut c1) = (0usize, 0usize);
                 for o0 in (0..oh).step_by(per_band) {
                     let o1 = (o0 + per_band).min(oh);
-                    let lo = (o0 * rows.stride) as isize - rows.pad_before as isize;
-                    let hi = ((o1 - 1) * rows.stride + reach) as isize - rows.pad_before as isize;
-                    let r0 = lo.clamp(0, h as isize) as usize;
-                    let r1 = (hi.clamp(0, h as isize) as usize).max(r0);
+                    // The band's input rows, and its geometry: its rows and the padding it
+                    // reaches.
+                    let (r0, r1, band_rows) = band_rows(rows, o0, o1);
                     let band_x: &[f32] = match expand {
                         Some(e) => {
                             let kept = if c0 <= r0 && r0 < c1 { c1.min(r1) - r0 } else { 0 };
@@ -527,32 +593,16 @@ fn banded(
                             }
                             let (m0, m1) = (r0 + kept, r1);
                             if m1 > m0 {
-                                let at = (img * h + m0) * w * x_cin;
-                                e.run(
-                                    isa,
-                                    m1 - m0,
-                                    w,
-                                    &x[at..],
-                                    &mut band[kept * row_len..(m1 - r0) * row_len],
-                                    ce,
-                                    0,
-                                )?;
+                                e.run_rows(isa, img, m0, m1, x, &mut band[kept * row_len..(m1 - r0) * row_len])?;
                             }
                             (c0, c1) = (r0, r1);
                             &band[..(r1 - r0) * row_len]
                         }
                         None => &x[(img * h + r0) * row_len..(img * h + r1) * row_len],
                     };
-                    // The band's geometry: its rows, and the padding it reaches.
                     let mut bg = *dg;
                     bg.n = 1;
-                    bg.rows = tensor::shape::AxisGeometry {
-                        input: r1 - r0,
-                        pad_before: (r0 as isize - lo) as usize,
-                        pad_after: (hi - r1 as isize).max(0) as usize,
-                        output: o1 - o0,
-                        ..*rows
-                    };
+                    bg.rows = band_rows;
                     let p0 = (img * oh + o0) * ow;
                     let pixels = (o1 - o0) * ow;
                     let y = &mut dw.y[p0 * y_stride..(p0 + pixels - 1) * y_stride + out_channels];

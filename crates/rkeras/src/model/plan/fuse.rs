@@ -332,9 +332,12 @@ impl Builder<'_> {
     }
 
     /// 1×1 convolution → depthwise convolution whose expanded tensor is large (MobileNetV2's
-    /// inverted residuals): the depthwise step makes its input in bands of rows from the
-    /// convolution's input ([`super::exec`]'s banded run), so the expansion stays in cache
-    /// instead of being written whole and read back. Runs after the weights are packed.
+    /// inverted residuals), or a network's stem (a direct k×k convolution: MobileNetV2's 3×3/2
+    /// from 3 channels, then its first depthwise): the depthwise step makes its input in bands
+    /// of rows from the convolution's input ([`super::exec`]'s banded run), so the expansion
+    /// stays in cache instead of being written whole and read back. Winograd weights stay
+    /// unbanded (a band's tiles would start at other rows and round differently). Runs after
+    /// the weights are packed.
     pub fn band_expansions(&mut self) {
         for di in 0..self.steps.len() {
             let StepKind::Depthwise {
@@ -353,18 +356,20 @@ impl Builder<'_> {
             let StepKind::Conv {
                 geometry: cg,
                 residual: None,
+                prologue: None,
+                weights,
                 ..
             } = &self.steps[ci].kind
             else {
                 continue;
             };
-            let pointwise = cg.is_pointwise();
+            let bandable = cg.groups == 1 && !matches!(weights, ConvWeights::Winograd(_));
             let same_image = cg.n == dg.n && cg.oh() == dg.rows.input && cg.ow() == dg.cols.input && cg.cout == dg.cin;
             // Large enough in all (not cached whole) and per image (bands are per image: many
             // small images would only add kernel calls).
             let image = cg.oh() * cg.ow() * cg.cout * 4;
             let large = image >= super::exec::BAND_BYTES && cg.n * image >= super::exec::BAND_MIN_TOTAL;
-            if !pointwise || !same_image || !self.sole_use(v) || self.steps[ci].dead || !large {
+            if !bandable || !same_image || !self.sole_use(v) || self.steps[ci].dead || !large {
                 continue;
             }
             let src = self.steps[ci].inputs[0];

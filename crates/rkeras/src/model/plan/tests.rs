@@ -114,17 +114,18 @@ fn mobilenet_v2_is_fully_fused() {
     assert!(!d.contains("pad"), "{d}");
     assert!(!d.contains(": add"), "{d}");
     assert_eq!(d.matches("+residual").count(), 10, "{d}");
-    assert!(d.contains("Conv1: conv+clamp"), "{d}");
     // The expansions larger than a band (the tests' 24 KiB; 1 MiB in a release) are made
-    // band by band inside their depthwise step: at 32×32, blocks 1–3 (16×16×96, 8×8×144 ×2),
-    // with bands of one output row, so rows carried from band to band are exercised (the
-    // numbers are checked against the tape in `every_application_runs_the_same_through_the_plan`).
-    assert_eq!(d.matches("expand+depthwise+clamp").count(), 3, "{d}");
+    // band by band inside their depthwise step: at 32×32, the stem (Conv1, 3×3/2 from 3
+    // channels, 16×16×32) and blocks 1–3 (16×16×96, 8×8×144 ×2), with bands of one output
+    // row, so rows carried from band to band are exercised (the numbers are checked against
+    // the tape in `every_application_runs_the_same_through_the_plan`).
+    assert!(!d.contains("Conv1:"), "{d}");
+    assert_eq!(d.matches("expand+depthwise+clamp").count(), 4, "{d}");
     // The depthwise outputs of at least the band size hand each band to their projection
     // (which writes the step's output, with its residual): the first three blocks', at 32×32.
     assert_eq!(d.matches("+project").count(), 3, "{d}");
     assert!(
-        d.contains("expanded_conv_depthwise: depthwise+clamp+project [1, 16, 16, 16]"),
+        d.contains("expanded_conv_depthwise: expand+depthwise+clamp+project [1, 16, 16, 16]"),
         "{d}"
     );
     assert!(
@@ -135,9 +136,9 @@ fn mobilenet_v2_is_fully_fused() {
         d.contains("block_2_depthwise: expand+depthwise+clamp+project +residual"),
         "{d}"
     );
-    // 52 convolutions and depthwise convolutions less the 3 expansions and 3 projections
-    // banded, the pooling, the classifier and its softmax.
-    assert_eq!(plan.live_steps(), 52 - 3 - 3 + 1 + 1 + 1, "{d}");
+    // 52 convolutions and depthwise convolutions less the stem, the 3 expansions and 3
+    // projections banded, the pooling, the classifier and its softmax.
+    assert_eq!(plan.live_steps(), 52 - 4 - 3 + 1 + 1 + 1, "{d}");
 }
 
 #[test]
@@ -442,5 +443,49 @@ fn an_average_pool_before_a_pointwise_convolution_runs_after_it() {
         assert_eq!(d.matches(": avgpool [").count(), 2, "{d}");
         let x = random(&mut rng, &[batch, 9, 9, 64], -1.0, 1.0);
         assert_plan_matches_tape(&model, &[x], &format!("pool branch batch {batch}"));
+    }
+}
+
+#[test]
+fn a_stem_convolution_is_made_band_by_band_in_its_depthwise_step() {
+    // A k×k convolution before a depthwise one (a network's stem) runs on the bands of the
+    // depthwise step's input rows, each band from the input rows it reaches with its share of
+    // the padding (at 41×39, bands of about 12 rows of the tests' 24 KiB): 3×3/2 `same` on an odd image (TensorFlow's split puts the extra padding
+    // below), a 3×3/2 `valid` after a ZeroPadding2D (MobileNet's), a dilated 5×5 `same`.
+    let stems: [(usize, (usize, usize), &str, (usize, usize), bool); 3] = [
+        (3, (2, 2), "same", (1, 1), false),
+        (3, (2, 2), "valid", (1, 1), true),
+        (5, (1, 1), "same", (2, 2), false),
+    ];
+    for (i, &(k, strides, padding, dilation, zero_pad)) in stems.iter().enumerate() {
+        clear_session();
+        let a = Input(&[41, 39, 3]).unwrap();
+        let mut x = a.clone();
+        if zero_pad {
+            x = ZeroPadding2D::new(((0, 1), (0, 1))).call(&x).unwrap();
+        }
+        let x = Conv2D::new(24, k)
+            .strides(strides)
+            .padding(padding)
+            .dilation_rate(dilation)
+            .use_bias(false)
+            .call(&x)
+            .unwrap();
+        let x = BatchNormalization::new().call(&x).unwrap();
+        let x = ReLU::new().max_value(6.0).call(&x).unwrap();
+        let x = DepthwiseConv2D::new(3).padding("same").call(&x).unwrap();
+        let x = BatchNormalization::new().call(&x).unwrap();
+        let x = ReLU::new().max_value(6.0).call(&x).unwrap();
+        let y = Conv2D::new(8, 1).call(&x).unwrap();
+        let mut model = Model::new(&[&a], &[&y], None).unwrap();
+        let mut rng = Rng::new(17 + i as u64);
+        randomize_bn(&mut model, &mut rng);
+        for batch in [1, 2] {
+            let d = model.inference_plan(&[vec![batch, 41, 39, 3]]).unwrap().describe();
+            assert!(d.contains("expand+depthwise+clamp"), "stem {i}: {d}");
+            assert!(!d.contains(": conv+clamp"), "stem {i}: {d}");
+            let x = random(&mut rng, &[batch, 41, 39, 3], -1.0, 1.0);
+            assert_plan_matches_tape(&model, &[x], &format!("stem {i} batch {batch}"));
+        }
     }
 }
