@@ -64,6 +64,23 @@ struct Team {
 thread_local! {
     /// The team whose caller this thread is, inside [`scope`].
     static CURRENT: Cell<*const Team> = const { Cell::new(std::ptr::null()) };
+    /// Inside [`serial`]: every loop runs on this thread.
+    static SERIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every [`for_each`] it reaches run in order on this thread: for a task that
+/// is itself one of several running side by side (a band of an inference plan's step, whose
+/// data stays in this core's caches), where splitting its kernels again would only move its
+/// data between cores.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SERIAL.with(|s| s.replace(true)));
+    f()
 }
 
 impl Team {
@@ -215,10 +232,8 @@ fn lead<'s, R>(s: &rayon::Scope<'s>, team: &'s Team, helpers: usize, f: impl FnO
 /// one ([`scope`]), otherwise on rayon's pool, at least `min_len` consecutive tasks per rayon
 /// job. Panics of a task are re-raised here.
 pub fn for_each(tasks: usize, min_len: usize, f: impl Fn(usize) + Sync + Send) {
-    if tasks <= 1 {
-        if tasks == 1 {
-            f(0);
-        }
+    if tasks <= 1 || SERIAL.with(Cell::get) {
+        (0..tasks).for_each(f);
         return;
     }
     let team = CURRENT.with(Cell::get);
@@ -299,6 +314,37 @@ mod tests {
             let got: Vec<u32> = counts.iter().map(|c| c.load(SeqCst)).collect();
             assert_eq!(got, want, "inside a scope: {inside}");
         }
+    }
+
+    #[test]
+    fn loops_inside_serial_run_in_order_on_the_calling_thread() {
+        // Each task of a team loop runs an inner loop in `serial`: the inner tasks run on the
+        // task's own thread, in order, and the outer loop still shares its tasks.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let threads_seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        pool.install(|| {
+            scope(|| {
+                for_each(64, 1, |t| {
+                    let me = std::thread::current().id();
+                    threads_seen.lock().unwrap().insert(me);
+                    let order = std::sync::Mutex::new(Vec::new());
+                    serial(|| {
+                        for_each(50, 1, |i| {
+                            assert_eq!(std::thread::current().id(), me, "task {t}: inner task {i} moved");
+                            order.lock().unwrap().push(i);
+                        })
+                    });
+                    assert_eq!(*order.lock().unwrap(), (0..50).collect::<Vec<_>>(), "task {t}");
+                    // Outside `serial` again: loops are shared as before.
+                    assert!(!SERIAL.with(Cell::get));
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                });
+            })
+        });
+        assert!(
+            threads_seen.lock().unwrap().len() > 1,
+            "the outer loop ran on one thread"
+        );
     }
 
     #[test]

@@ -378,13 +378,15 @@ impl Plan {
     }
 }
 
-/// Bytes of expanded rows one band of a banded expansion holds (half of one core's L2).
+/// Bytes of expanded rows one band of a banded expansion holds (one core's L2 on the Zen 4
+/// measured; 256 and 512 KiB bands ran no faster there).
 pub(super) const BAND_BYTES: usize = if cfg!(test) { 24 << 10 } else { 1 << 20 };
 
 /// Expansions of fewer bytes (all images) are not banded: they stay in the caches whole, and
 /// bands would only add kernel calls (MobileNetV2 at batch 1: banding the 1.8 MB ones ran
 /// slower, banding those at batch 8 ran faster; banding the 0.6 MB images of batch 8 image by
-/// image, slower).
+/// image, slower; with each band on one core, banding the 1.6 MB stem at batch 1 still ran
+/// 0.35–0.37 ms against 0.34 unbanded).
 pub(super) const BAND_MIN_TOTAL: usize = if cfg!(test) { 24 << 10 } else { 4 << 20 };
 
 /// A convolution a banded depthwise step runs on its bands: the expansion that makes its
@@ -518,22 +520,28 @@ thread_local! {
     static BAND_OUT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `dw` image by image in bands of output rows, with a 1×1 convolution before it, after it,
-/// or both, run on each band while it is in cache:
+/// `dw` in bands of output rows, with a convolution before it, after it, or both, run on each
+/// band while it is in cache:
 /// - `expand`: `dw.x` is the expansion's input; each band's input rows are expanded into a
 ///   buffer (the rows it shares with the previous band moved to its front, not made again),
 ///   and the depthwise convolution reads them with the band's share of the padding;
 /// - `project`: the depthwise output of each band goes to a buffer the projection reads, and
 ///   `dw.y` (at `dw.y_stride`) is the projection's output.
 ///
-/// Every value is computed as unbanded: the same sums in the same order.
+/// The workers split the images, and each image into as many parts of rows as make the tasks
+/// a multiple of the workers: each task runs its part band by band on its own core, its
+/// kernels unsplit ([`tensor::kernels::team::serial`]), so a band is made, read and
+/// projected in one core's caches (split over the workers, each band's rows crossed between
+/// cores and banding did not pay at batch 1). A part recomputes the expanded rows its first
+/// band shares with the part above. Every value is computed as unbanded: the same sums in
+/// the same order.
 fn banded(
     isa: tensor::kernels::Isa,
     expand: Option<&BandConv>,
     dw: DepthwiseArgs,
     project: Option<&BandConv>,
 ) -> Result<()> {
-    let (dg, x) = (dw.geometry, dw.x);
+    let dg = dw.geometry;
     let (h, w, cin) = (dg.rows.input, dg.cols.input, dg.cin);
     // The depthwise input's rows: expanded ones, or the input's own.
     let (ce, x_cin) = match expand {
@@ -557,35 +565,111 @@ fn banded(
         Some(e) => e.geometry.rows.input * e.geometry.cols.input,
         None => h * w,
     };
-    if x.len() < dg.n * x_pixels * x_cin {
+    if dw.x.len() < dg.n * x_pixels * x_cin {
         return Err(KerasError::Invalid(format!(
             "plan: a banded depthwise step's input holds {} values, {} needed",
-            x.len(),
+            dw.x.len(),
             dg.n * x_pixels * x_cin
         )));
     }
-    let y_stride = dw.y_stride;
     let out_channels = project.map_or(dg.cout, |p| p.geometry.cout);
-    BAND.with_borrow_mut(|band| -> Result<()> {
-        BAND_OUT.with_borrow_mut(|band_out| -> Result<()> {
-            if expand.is_some() {
-                let want = ((per_band - 1) * rows.stride + reach).min(h) * row_len;
-                if band.len() < want {
-                    band.resize(want, 0.0);
+    let pixels = dg.n * oh * ow;
+    if pixels == 0 {
+        return Ok(());
+    }
+    let y_need = (pixels - 1) * dw.y_stride + out_channels;
+    if dw.y_stride < out_channels || dw.y.len() < y_need {
+        return Err(KerasError::Invalid(format!(
+            "plan: a banded depthwise step's output holds {} values at pixel stride {}, {y_need} needed",
+            dw.y.len(),
+            dw.y_stride
+        )));
+    }
+    let workers = tensor::kernels::threads();
+    let parts = (1..=oh.max(1))
+        .find(|p| (dg.n * p) % workers == 0 || dg.n * p >= 4 * workers)
+        .unwrap_or(1);
+    let band = Band {
+        isa,
+        expand,
+        dg,
+        w: dw.w,
+        epilogue: dw.epilogue,
+        project,
+        x: dw.x,
+        y: OutRows(dw.y.as_mut_ptr()),
+        y_stride: dw.y_stride,
+        out_channels,
+        per_band,
+        row_len,
+    };
+    let failed = std::sync::Mutex::new(None);
+    tensor::kernels::team::for_each(dg.n * parts, 1, |t| {
+        let (img, part) = (t / parts, t % parts);
+        let (a, b) = (part * oh / parts, (part + 1) * oh / parts);
+        // SAFETY: tasks run disjoint (image, rows) ranges, inside `dw.y` (checked above).
+        if let Err(e) = tensor::kernels::team::serial(|| unsafe { band.run(img, a, b) }) {
+            failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The output of a banded step, written by its tasks at disjoint pixels.
+#[derive(Clone, Copy)]
+struct OutRows(*mut f32);
+// SAFETY: each task writes only its own pixels ([`Band::run`]).
+unsafe impl Send for OutRows {}
+unsafe impl Sync for OutRows {}
+
+/// What every task of a [`banded`] step shares.
+struct Band<'a> {
+    isa: tensor::kernels::Isa,
+    expand: Option<&'a BandConv<'a>>,
+    dg: &'a tensor::ops::conv::ConvGeometry,
+    w: &'a [f32],
+    epilogue: tensor::kernels::Epilogue<'a>,
+    project: Option<&'a BandConv<'a>>,
+    x: &'a [f32],
+    y: OutRows,
+    y_stride: usize,
+    out_channels: usize,
+    per_band: usize,
+    row_len: usize,
+}
+
+impl Band<'_> {
+    /// Output rows `[a, b)` of image `img`, band by band, on this thread.
+    ///
+    /// # Safety
+    /// `y` holds every pixel of the step at `y_stride`, and no other thread writes those of
+    /// these rows meanwhile.
+    unsafe fn run(&self, img: usize, a: usize, b: usize) -> Result<()> {
+        let (dg, isa, row_len, rows) = (self.dg, self.isa, self.row_len, &self.dg.rows);
+        let (h, oh, ow) = (rows.input, dg.oh(), dg.ow());
+        let reach = rows.effective_kernel();
+        BAND.with_borrow_mut(|band| -> Result<()> {
+            BAND_OUT.with_borrow_mut(|band_out| -> Result<()> {
+                if self.expand.is_some() {
+                    let want = ((self.per_band - 1) * rows.stride + reach).min(h) * row_len;
+                    if band.len() < want {
+                        band.resize(want, 0.0);
+                    }
                 }
-            }
-            if project.is_some() && band_out.len() < per_band * ow * dg.cout {
-                band_out.resize(per_band * ow * dg.cout, 0.0);
-            }
-            for img in 0..dg.n {
+                if self.project.is_some() && band_out.len() < self.per_band * ow * dg.cout {
+                    band_out.resize(self.per_band * ow * dg.cout, 0.0);
+                }
                 // Expanded input rows `[c0, c1)` of this image are in `band`.
                 let (mut c0, mut c1) = (0usize, 0usize);
-                for o0 in (0..oh).step_by(per_band) {
-                    let o1 = (o0 + per_band).min(oh);
+                for o0 in (a..b).step_by(self.per_band) {
+                    let o1 = (o0 + self.per_band).min(b);
                     // The band's input rows, and its geometry: its rows and the padding it
                     // reaches.
                     let (r0, r1, band_rows) = band_rows(rows, o0, o1);
-                    let band_x: &[f32] = match expand {
+                    let band_x: &[f32] = match self.expand {
                         Some(e) => {
                             let kept = if c0 <= r0 && r0 < c1 { c1.min(r1) - r0 } else { 0 };
                             if kept > 0 {
@@ -593,40 +677,45 @@ fn banded(
                             }
                             let (m0, m1) = (r0 + kept, r1);
                             if m1 > m0 {
-                                e.run_rows(isa, img, m0, m1, x, &mut band[kept * row_len..(m1 - r0) * row_len])?;
+                                e.run_rows(isa, img, m0, m1, self.x, &mut band[kept * row_len..(m1 - r0) * row_len])?;
                             }
                             (c0, c1) = (r0, r1);
                             &band[..(r1 - r0) * row_len]
                         }
-                        None => &x[(img * h + r0) * row_len..(img * h + r1) * row_len],
+                        None => &self.x[(img * h + r0) * row_len..(img * h + r1) * row_len],
                     };
                     let mut bg = *dg;
                     bg.n = 1;
                     bg.rows = band_rows;
                     let p0 = (img * oh + o0) * ow;
                     let pixels = (o1 - o0) * ow;
-                    let y = &mut dw.y[p0 * y_stride..(p0 + pixels - 1) * y_stride + out_channels];
-                    let (dy, dy_stride): (&mut [f32], usize) = match project {
+                    // SAFETY: pixels `[p0, p0 + pixels)` are this task's, inside `y` (the
+                    // caller's contract).
+                    let y = std::slice::from_raw_parts_mut(
+                        self.y.0.add(p0 * self.y_stride),
+                        (pixels - 1) * self.y_stride + self.out_channels,
+                    );
+                    let (dy, dy_stride): (&mut [f32], usize) = match self.project {
                         Some(_) => (&mut band_out[..pixels * dg.cout], dg.cout),
-                        None => (&mut *y, y_stride),
+                        None => (&mut *y, self.y_stride),
                     };
                     depthwise(
                         isa,
                         DepthwiseArgs {
                             geometry: &bg,
                             x: band_x,
-                            w: dw.w,
-                            epilogue: dw.epilogue,
+                            w: self.w,
+                            epilogue: self.epilogue,
                             y: dy,
                             y_stride: dy_stride,
                         },
                     )?;
-                    if let Some(p) = project {
-                        p.run(isa, o1 - o0, ow, band_out, y, y_stride, p0)?;
+                    if let Some(p) = self.project {
+                        p.run(isa, o1 - o0, ow, band_out, y, self.y_stride, p0)?;
                     }
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })
-    })
+    }
 }
