@@ -472,7 +472,10 @@ fn main() {
         let packed = PackedWeights::pack(isa(), w.data(), 1280, 1000, 1).expect("packs");
         let mut y = vec![0.0f32; batch * 1000];
         let flops = 2.0 * (batch * 1280 * 1000) as f64;
-        for (how, weights) in [("packed", Weights::Packed(&packed)), ("in place", Weights::Raw(w.data()))] {
+        for (how, weights) in [
+            ("packed", Weights::Packed(&packed)),
+            ("in place", Weights::Raw(w.data())),
+        ] {
             bench(&format!("{label} {how} ({})", isa().name()), flops, peak, || {
                 igemm(
                     isa(),
