@@ -2011,15 +2011,15 @@ mod tests {
             };
             let (b, a) = (bt(&z), at::<M, A>(&z));
             for l in 0..L {
-                for i in 0..A {
+                for (i, bi) in b.iter().enumerate() {
                     assert!(
-                        (f64::from(b[i][l]) - naive(bt_m, l, i)).abs() < 1e-5,
+                        (f64::from(bi[l]) - naive(bt_m, l, i)).abs() < 1e-5,
                         "{variant:?} Bᵀ row {i}"
                     );
                 }
-                for i in 0..M {
+                for (i, ai) in a.iter().enumerate() {
                     assert!(
-                        (f64::from(a[i][l]) - naive(at_m, l, i)).abs() < 1e-5,
+                        (f64::from(ai[l]) - naive(at_m, l, i)).abs() < 1e-5,
                         "{variant:?} Aᵀ row {i}"
                     );
                 }

@@ -586,6 +586,7 @@ fn banded(
         )));
     }
     let workers = tensor::kernels::threads();
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
     let parts = (1..=oh.max(1))
         .find(|p| (dg.n * p) % workers == 0 || dg.n * p >= 4 * workers)
         .unwrap_or(1);

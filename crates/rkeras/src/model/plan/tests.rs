@@ -452,7 +452,9 @@ fn a_stem_convolution_is_made_band_by_band_in_its_depthwise_step() {
     // depthwise step's input rows, each band from the input rows it reaches with its share of
     // the padding (at 41×39, bands of about 12 rows of the tests' 24 KiB): 3×3/2 `same` on an odd image (TensorFlow's split puts the extra padding
     // below), a 3×3/2 `valid` after a ZeroPadding2D (MobileNet's), a dilated 5×5 `same`.
-    let stems: [(usize, (usize, usize), &str, (usize, usize), bool); 3] = [
+    // (kernel, strides, padding, dilation, ZeroPadding2D first)
+    type Stem = (usize, (usize, usize), &'static str, (usize, usize), bool);
+    let stems: [Stem; 3] = [
         (3, (2, 2), "same", (1, 1), false),
         (3, (2, 2), "valid", (1, 1), true),
         (5, (1, 1), "same", (2, 2), false),
