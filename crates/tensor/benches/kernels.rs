@@ -243,6 +243,7 @@ fn main() {
         ("conv 1x1 resnet50 stage2 256->64 56x56 b8", [8, 56, 56, 256], 64),
         ("conv 1x1 resnet50 stage2 64->256 56x56 b8", [8, 56, 56, 64], 256),
         ("conv 1x1 resnet50 stage4 1024->256 14x14 b8", [8, 14, 14, 1024], 256),
+        ("conv 1x1 mobilenetv2 32->16 112x112 b1", [1, 112, 112, 32], 16),
         ("conv 1x1 mobilenetv2 16->96 112x112 b1", [1, 112, 112, 16], 96),
         ("conv 1x1 mobilenetv2 24->144 56x56 b1", [1, 56, 56, 24], 144),
         ("conv 1x1 mobilenetv2 144->24 56x56 b1", [1, 56, 56, 144], 24),

@@ -661,12 +661,10 @@ fn row_tap_pointers(
 #[allow(clippy::too_many_arguments)]
 fn prologue_pointers(
     isa: Isa,
-    g: &ConvGeometry,
     x: &[f32],
     p: &Prologue,
     rows: std::ops::Range<usize>,
     blk: DepthBlock,
-    mr_max: usize,
     dst: &mut Vec<*const f32>,
     pre: &mut Vec<f32>,
 ) {
@@ -683,11 +681,10 @@ fn prologue_pointers(
         prologue_rows_avx2,
         prologue_rows(x, p, rows.start, blk.c0, kc, part)
     );
-    let start = rows.start;
+    // One tap: the tiles' tables are one pointer per row, in row order.
     let base = pre.as_ptr();
-    tile_tables(g, rows, 1, mr_max, dst, |slots, _, r, row, _| {
-        slots[r] = base.wrapping_add((row - start) * kc);
-    });
+    dst.clear();
+    dst.extend((0..rows.len()).map(|r| base.wrapping_add(r * kc)));
 }
 
 isa_twins!(prologue_rows_avx512, prologue_rows_avx2, prologue_rows(x: &[f32], p: &Prologue, row0: usize, c0: usize, kc: usize, pre: &mut [f32]));
@@ -749,17 +746,22 @@ fn row_pointers(
         ((kw - 1) * g.cols.dilation) as isize,
     );
     let xp = x.as_ptr();
+    if pointwise {
+        // One tap, row `p` at input pixel `p`: the tiles' tables are one pointer per row, in
+        // row order (walking each row's coordinates to lay them out tile by tile cost as much
+        // as a 32-deep tile's arithmetic). `check` proved every row inside `x`.
+        let base = xp.wrapping_add(rows.start * g.cin + chan0);
+        dst.clear();
+        dst.extend((0..rows.len()).map(|r| base.wrapping_add(r * g.cin)));
+        return;
+    }
     tile_tables(
         g,
         rows,
         blk.t1 - blk.t0,
         mr_max,
         dst,
-        |slots, mr, r, row, (img, oy, ox)| {
-            if pointwise {
-                slots[r] = x[row * g.cin + chan0..].as_ptr();
-                return;
-            }
+        |slots, mr, r, _, (img, oy, ox)| {
             let iy0 = (oy * g.rows.stride) as isize - g.rows.pad_before as isize;
             let ix0 = (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
             let origin = ((img as isize * h + iy0) * w + ix0) * cin + chan0 as isize;
@@ -817,7 +819,7 @@ unsafe fn block(
         let last = bi + 1 == n_blocks;
         let (ntaps, kc) = (blk.t1 - blk.t0, blk.c1 - blk.c0);
         if let Some((p, pre)) = prologue.as_mut() {
-            prologue_pointers(isa, g, x, p, rows.clone(), blk, mr_max, ptrs, pre);
+            prologue_pointers(isa, x, p, rows.clone(), blk, ptrs, pre);
         } else if by_rows {
             row_tap_pointers(g, x, rows.clone(), blk, mr_max, ptrs, edges);
         } else {
