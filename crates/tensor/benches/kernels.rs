@@ -461,71 +461,43 @@ fn main() {
             black_box(depthwise_conv2d(&xt, &wt, None, &p).expect("runs"));
         });
     }
-    // MobileNetV2's classifier (5 MB of weights): prepacked panels or the stored order.
-    for batch in [1, 8] {
-        let label = format!("dense 1280->1000 b{batch}");
-        if !label.contains(&filter()) {
-            continue;
+    // Dense products: MobileNetV2's classifier (5 MB of weights) prepacked or in their stored
+    // order, and VGG16's fc1 (411 MB, too large to prepack) in place.
+    for (k, n, prepack) in [(1280, 1000, true), (25088, 4096, false)] {
+        for batch in [1, 8] {
+            let label = format!("dense {k}->{n} b{batch}");
+            if !label.contains(&filter()) {
+                continue;
+            }
+            let x = random(r, &[batch, 1, 1, k]);
+            let w = random(r, &[1, 1, k, n]);
+            let g = conv2d_geometry("bench", x.shape(), w.shape(), &Conv2dParams::default()).expect("valid");
+            let packed = prepack.then(|| PackedWeights::pack(isa(), w.data(), k, n, 1).expect("packs"));
+            let mut y = vec![0.0f32; batch * n];
+            let flops = 2.0 * (batch * k * n) as f64;
+            let mut ways = vec![("in place", Weights::Raw(w.data()))];
+            if let Some(p) = &packed {
+                ways.insert(0, ("packed", Weights::Packed(p)));
+            }
+            for (how, weights) in ways {
+                bench(&format!("{label} {how} ({})", isa().name()), flops, peak, || {
+                    igemm(
+                        isa(),
+                        ConvArgs {
+                            geometry: &g,
+                            x: x.data(),
+                            weights,
+                            epilogue: Epilogue::linear(),
+                            residual: None,
+                            y: &mut y,
+                            y_stride: n,
+                            prologue: None,
+                        },
+                    )
+                    .expect("runs");
+                    black_box(&y);
+                });
+            }
         }
-        let x = random(r, &[batch, 1, 1, 1280]);
-        let w = random(r, &[1, 1, 1280, 1000]);
-        let g = conv2d_geometry("bench", x.shape(), w.shape(), &Conv2dParams::default()).expect("valid");
-        let packed = PackedWeights::pack(isa(), w.data(), 1280, 1000, 1).expect("packs");
-        let mut y = vec![0.0f32; batch * 1000];
-        let flops = 2.0 * (batch * 1280 * 1000) as f64;
-        for (how, weights) in [
-            ("packed", Weights::Packed(&packed)),
-            ("in place", Weights::Raw(w.data())),
-        ] {
-            bench(&format!("{label} {how} ({})", isa().name()), flops, peak, || {
-                igemm(
-                    isa(),
-                    ConvArgs {
-                        geometry: &g,
-                        x: x.data(),
-                        weights,
-                        epilogue: Epilogue::linear(),
-                        residual: None,
-                        y: &mut y,
-                        y_stride: 1000,
-                        prologue: None,
-                    },
-                )
-                .expect("runs");
-                black_box(&y);
-            });
-        }
-    }
-    for batch in [1, 8] {
-        let label = format!("dense 25088->4096 b{batch}");
-        if !label.contains(&filter()) {
-            continue;
-        }
-        let x = random(r, &[batch, 1, 1, 25088]);
-        let w = random(r, &[1, 1, 25088, 4096]);
-        let g = conv2d_geometry("bench", x.shape(), w.shape(), &Conv2dParams::default()).expect("valid");
-        let mut y = vec![0.0f32; batch * 4096];
-        bench(
-            &format!("{label} in place ({})", isa().name()),
-            2.0 * (batch * 25088 * 4096) as f64,
-            peak,
-            || {
-                igemm(
-                    isa(),
-                    ConvArgs {
-                        geometry: &g,
-                        x: x.data(),
-                        weights: Weights::Raw(w.data()),
-                        epilogue: Epilogue::linear(),
-                        residual: None,
-                        y: &mut y,
-                        y_stride: 4096,
-                        prologue: None,
-                    },
-                )
-                .expect("runs");
-                black_box(&y);
-            },
-        );
     }
 }

@@ -14,12 +14,16 @@ use crate::ops::pool::Pool2dGeometry;
 /// Below this many values an op runs on one thread.
 const PAR_MIN: usize = 1 << 15;
 
+/// `f(r, row)` over the `rows` rows of `row_len` values of `out`, the last one possibly
+/// shorter (where `out` ends: a strided output's last row ends at its last pixel).
 fn par_rows(rows: usize, row_len: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let len = out.len().min(rows * row_len);
+    let out = &mut out[..len];
     if rows * row_len < PAR_MIN || rows == 1 {
-        out.chunks_exact_mut(row_len).enumerate().for_each(|(r, o)| f(r, o));
+        out.chunks_mut(row_len.max(1)).enumerate().for_each(|(r, o)| f(r, o));
     } else {
         let min = rows.div_ceil(super::threads() * 4);
-        super::team::for_each_chunk(&mut out[..rows * row_len], row_len, min, f);
+        super::team::for_each_chunk(out, row_len, min, f);
     }
 }
 
@@ -60,13 +64,11 @@ pub fn pool2d(
     }
     need("pool2d", "output", y.len(), (pixels - 1) * y_stride + c)?;
     let isa = super::isa();
-    let (row_step, row_span) = (ow * y_stride, (ow - 1) * y_stride + c);
-    let base = super::OutPtr(y.as_mut_ptr());
-    let one_row = |r: usize| {
-        // SAFETY: row `r` spans `[r·row_step, r·row_step + row_span)` of `y` (sized by `need`
-        // above), disjoint from every other row's span since `y_stride ≥ c`; each task gets
-        // one row.
-        let out = unsafe { std::slice::from_raw_parts_mut(base.get().add(r * row_step), row_span) };
+    // Output row `r` is `ow` pixels from value `r·ow·y_stride`; the last ends at its last pixel.
+    let (rows, row_span) = (n * oh, (ow - 1) * y_stride + c);
+    let y = &mut y[..(pixels - 1) * y_stride + c];
+    par_rows(rows, ow * y_stride, y, |r, out| {
+        let out = &mut out[..row_span];
         #[cfg(target_arch = "x86_64")]
         if isa == super::Isa::Avx512 {
             // SAFETY: `isa()` is never above what the CPU reported; `need` sized `x`, and the
@@ -77,13 +79,7 @@ pub fn pool2d(
             #[inline(always)]
             || pool_row(g, max, zeros, x, r / oh, r % oh, out, y_stride, act),
         )
-    };
-    let rows = n * oh;
-    if pixels * c < PAR_MIN || rows == 1 {
-        (0..rows).for_each(one_row);
-    } else {
-        super::team::for_each(rows, rows.div_ceil(super::threads() * 4), one_row);
-    }
+    });
     Ok(())
 }
 
@@ -427,16 +423,23 @@ mod tests {
     #[test]
     fn pooling_matches_the_engine_reference() {
         let mut rng = Rng::new(9);
-        for case in 0..60 {
+        for case in 0..64 {
             let ps = (1 + rng.below(3), 1 + rng.below(3));
-            let st = (1 + rng.below(3), 1 + rng.below(3));
+            let large = case >= 60;
+            let st = if large {
+                (1, 1)
+            } else {
+                (1 + rng.below(3), 1 + rng.below(3))
+            };
             let pad = match random_padding(&mut rng, 1) {
                 crate::Padding::Explicit(..) => crate::Padding::Valid,
                 p => p,
             };
-            // Channel counts below one vector, and past the 64-channel blocks with a tail.
+            // Channel counts below one vector, and past the 64-channel blocks with a tail; the
+            // last cases large enough to split their rows over the workers.
             let c = [1 + rng.below(20), 64, 67 + rng.below(20), 130][case % 4];
-            let shape = [1 + rng.below(2), 3 + rng.below(7), 3 + rng.below(7), c];
+            let side = if large { 24 } else { 3 + rng.below(7) };
+            let shape = [1 + rng.below(2), side, side + rng.below(3), c];
             let x = random(&mut rng, &shape);
             let g = pool2d_geometry("t", x.shape(), ps, st, pad).unwrap();
             for max in [true, false] {

@@ -414,9 +414,7 @@ impl BandConv<'_> {
     ) -> Result<()> {
         let g = self.geometry;
         let (h, w, cin) = (g.rows.input, g.cols.input, g.cin);
-        if g.is_pointwise() {
-            return self.run(isa, o1 - o0, w, &x[(img * h + o0) * w * cin..], y, g.cout, 0);
-        }
+        // (A 1×1's rows are its input rows: `[o0, o1)`, no padding.)
         let (r0, r1, rows) = band_rows(&g.rows, o0, o1);
         let bg = tensor::ops::conv::ConvGeometry { n: 1, rows, ..*g };
         let pixels = (o1 - o0) * g.ow();

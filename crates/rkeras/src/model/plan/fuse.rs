@@ -255,6 +255,11 @@ impl Builder<'_> {
         v
     }
 
+    /// The first live step that reads `v` (its only one where `v` has one use).
+    fn reader(&self, v: ValueId) -> Option<usize> {
+        self.steps.iter().position(|s| !s.dead && s.inputs.contains(&v))
+    }
+
     /// Average pooling that keeps the image's size → 1×1 convolution (InceptionV3's pool
     /// branches: a 3×3 `same` average of 192–2048 channels, then a 1×1 to 32–192): the
     /// convolution runs first on the pool's input and the pool averages its fewer channels,
@@ -280,9 +285,7 @@ impl Builder<'_> {
             if self.steps[pi].dead || !act.is_linear() || !keeps_size || !self.sole_use(pooled) {
                 continue;
             }
-            let Some(ci) =
-                (pi + 1..self.steps.len()).find(|&i| !self.steps[i].dead && self.steps[i].inputs.contains(&pooled))
-            else {
+            let Some(ci) = self.reader(pooled) else {
                 continue;
             };
             let StepKind::Conv {
@@ -400,7 +403,7 @@ impl Builder<'_> {
             if self.steps[di].dead || !self.sole_use(v) {
                 continue;
             }
-            let Some(pi) = self.steps.iter().position(|s| !s.dead && s.inputs.first() == Some(&v)) else {
+            let Some(pi) = self.reader(v).filter(|&pi| self.steps[pi].inputs.first() == Some(&v)) else {
                 continue;
             };
             let StepKind::Conv {
@@ -442,7 +445,7 @@ impl Builder<'_> {
             if self.steps[ai].dead || act.post.is_some() || !self.sole_use(v) {
                 continue;
             }
-            let Some(ci) = self.steps.iter().position(|s| !s.dead && s.inputs.contains(&v)) else {
+            let Some(ci) = self.reader(v) else {
                 continue;
             };
             let conv = &self.steps[ci];
