@@ -352,9 +352,18 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
             });
         row_blocks = even.unwrap_or(row_blocks);
     }
-    let mb = m.div_ceil(row_blocks).max(1);
+    let mut mb = m.div_ceil(row_blocks).max(1);
+    let (mut panel_chunk, weights_major, mut tasks) = split(m.div_ceil(mb));
+    // Few tasks of unequal work (batch 1's late layers, whose panels do not split evenly):
+    // the blocks and panel chunks that share the work most evenly instead.
+    let uneven = panels % panel_chunk != 0 || tasks % threads != 0;
+    if want_tasks > 1 && uneven && tasks < threads * 16 && depth * cout_g * 4 <= WEIGHTS_IN_L2 {
+        let (blocks, chunk) = balanced_split(m, mr_max, panels, nr, depth, g.groups, threads, row_blocks + threads);
+        mb = m.div_ceil(blocks).max(1);
+        panel_chunk = chunk;
+        tasks = m.div_ceil(mb) * g.groups * panels.div_ceil(chunk);
+    }
     let row_blocks = m.div_ceil(mb);
-    let (panel_chunk, weights_major, tasks) = split(row_blocks);
     let y = SyncPtr(args.y.as_mut_ptr());
     let res = args.residual.map(|(r, s)| (SyncPtr(r.as_ptr()), s));
     let epi = args.epilogue;
@@ -411,6 +420,56 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// The row blocks and panels a task (`(row_blocks, panel_chunk)`) of a convolution of few
+/// tasks that keep its workers busiest: of every block count up to `max_blocks` and every
+/// panel chunk that divides the panels evenly giving at least two tasks a worker, the one
+/// whose workers finish first, its tasks dealt out in turn; fewer tasks where two finish
+/// within 1% of each other. A task's cost is its multiply-adds, one row more per tile (a
+/// tile's pass over its panel), and the values it reads (its panels' weights and its rows' inputs, at [`READ_COST`] multiply-adds each).
+/// Unequal tasks had left a worker idle: MobileNetV2's 576 → 96 at 14×14 as 3 row blocks × a
+/// chunk of 2 panels and one of 1 (one worker ran 5 of the 9 task-thirds), its 960 → 160 at
+/// 7×7 as chunks of 3 and 2 panels.
+#[allow(clippy::too_many_arguments, clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+fn balanced_split(
+    m: usize,
+    mr_max: usize,
+    panels: usize,
+    nr: usize,
+    depth: usize,
+    groups: usize,
+    threads: usize,
+    max_blocks: usize,
+) -> (usize, usize) {
+    // At least two tasks a worker where the layer has them, so that a worker that starts late
+    // (or runs slower) hands its second task to the other.
+    let most = max_blocks.min(m).max(1) * groups * panels;
+    let min_tasks = (2 * threads).min(most);
+    let mut best = (f64::INFINITY, usize::MAX, 1, panels);
+    for blocks in 1..=max_blocks.min(m).max(1) {
+        let rows = m.div_ceil(blocks);
+        let blocks = m.div_ceil(rows);
+        for chunks in (1..=panels).filter(|c| panels % c == 0) {
+            let cols = (panels / chunks * nr) as f64;
+            let task =
+                depth as f64 * (cols * (rows + rows.div_ceil(mr_max.max(1))) as f64 + READ_COST * (rows as f64 + cols));
+            let tasks = blocks * groups * chunks;
+            if tasks < min_tasks {
+                continue;
+            }
+            let finish = tasks.div_ceil(threads) as f64 * task;
+            if finish < best.0 * 0.99 || (finish <= best.0 * 1.01 && tasks < best.1) {
+                best = (finish, tasks, blocks, panels / chunks);
+            }
+        }
+    }
+    (best.2, best.3)
+}
+
+/// Multiply-adds one value read from outside L2 costs in [`balanced_split`]'s model (a core's
+/// FMA rate against its share of the L3's bandwidth, about 55 G multiply-adds against 30 GB/s
+/// on the Zen 4 measured).
+const READ_COST: f64 = 6.0;
 
 /// Output bytes from which the tiles write with non-temporal stores ([`Tile::stream`]):
 /// several times a core's L2, so the output leaves the caches anyway, and reading each line

@@ -209,6 +209,44 @@ fn weights_beyond_l2_run_panel_by_panel() {
 }
 
 #[test]
+fn uneven_small_layers_split_into_equal_tasks() {
+    // MobileNetV2's 576 → 96 at 14×14 (three 32-wide panels on AVX-512) and 960 → 160 at 7×7
+    // (five): every candidate's tasks are equal, at least two a worker.
+    for (m, depth, panels, threads) in [(196, 576, 3, 2), (49, 960, 5, 2), (49, 160, 15, 2), (196, 576, 3, 3)] {
+        let (blocks, chunk) = balanced_split(m, 12, panels, 32, depth, 1, threads, 8);
+        assert_eq!(panels % chunk, 0, "{m} rows, {panels} panels: chunk {chunk}");
+        let tasks = m.div_ceil(m.div_ceil(blocks)) * (panels / chunk);
+        assert!(tasks >= 2 * threads, "{m} rows, {panels} panels: {tasks} tasks");
+    }
+    // A single row, a single panel: one task.
+    assert_eq!(balanced_split(1, 12, 1, 32, 64, 1, 2, 3), (1, 1));
+    // Such layers through the balanced split on two and three workers, every ISA: the
+    // reference's values.
+    let mut rng = Rng::new(9);
+    for (hw, cin, cout) in [(14, 576, 96), (7, 960, 160), (7, 160, 40)] {
+        let x = random(&mut rng, &[1, hw, hw, cin]);
+        let w = random(&mut rng, &[1, 1, cin, cout]);
+        let p = Conv2dParams::new((1, 1), crate::Padding::Same);
+        let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+        let want = conv2d_naive(&x, &w, None, &p).unwrap();
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            for isa in Isa::available() {
+                let packed = PackedWeights::pack(isa, w.data(), cin, cout, 1).unwrap();
+                let mut y = vec![0.0; want.len()];
+                pool.install(|| packed_conv(isa, &g, &x, &packed, Epilogue::linear(), None, &mut y, cout))
+                    .unwrap();
+                assert_close(
+                    &y,
+                    want.data(),
+                    &format!("{hw}x{hw} {cin}->{cout} {isa:?} {threads} workers"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn results_do_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(11);
     let x = random(&mut rng, &[2, 20, 20, 24]);
