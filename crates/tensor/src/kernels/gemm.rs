@@ -1,7 +1,6 @@
 //! GEMM microkernels: one register tile `C[r, 0..nc] (+)= Σₖ A[k, r]·B[k, 0..nc]` for `r < mr`,
-//! its sums starting from the bias (in the first depth block), then the epilogue (residual,
-//! clamp) in registers, stored through one pointer per row (so a tile can write into a slice
-//! of a concatenated output, or skip rows).
+//! then the epilogue (bias, residual, clamp) in registers, stored through one pointer per row
+//! (so a tile can write into a slice of a concatenated output, or skip rows).
 //!
 //! - AVX-512: up to 12 rows × 32 columns (24 accumulators in zmm registers, two B vectors,
 //!   A broadcast from memory); the last column vector is masked, so any `nc ≤ 32` works;
@@ -72,9 +71,7 @@ pub struct Tile {
     pub accumulate: bool,
     /// Apply the epilogue (the last depth block).
     pub last: bool,
-    /// Bias at the tile's first column, or null: the sums of the first depth block (not
-    /// `accumulate`) start from it, as the depthwise kernels' do (added in the epilogue, it
-    /// cost a vector addition per output vector: 6% of a 16-deep 12 × 32 tile in L1).
+    /// Bias at the tile's first column, or null.
     pub bias: *const f32,
     /// Residual row pointers at the tile's first column (first `mr` used), or null rows.
     pub res: [*const f32; MAX_MR],
@@ -130,7 +127,7 @@ pub fn fence() {
 pub unsafe fn tile_naive(t: &Tile) {
     for r in 0..t.mr {
         for j in 0..t.nc {
-            let mut s = start(t, j);
+            let mut s = 0.0f32;
             for tap in 0..t.taps {
                 let row = *t.a.add(tap * t.mr + r);
                 for k in 0..t.kc {
@@ -147,18 +144,11 @@ pub unsafe fn tile_naive(t: &Tile) {
     }
 }
 
-/// Where column `j`'s sum starts: its bias in the first depth block, else zero.
-#[inline(always)]
-unsafe fn start(t: &Tile, j: usize) -> f32 {
-    if t.accumulate || t.bias.is_null() {
-        0.0
-    } else {
-        *t.bias.add(j)
-    }
-}
-
 #[inline(always)]
 unsafe fn epilogue_scalar(t: &Tile, r: usize, j: usize, mut x: f32) -> f32 {
+    if !t.bias.is_null() {
+        x += *t.bias.add(j);
+    }
     if t.has_res {
         x += *t.res[r].add(j);
     }
@@ -175,12 +165,8 @@ mod portable {
     const NR: usize = 32;
 
     pub(super) unsafe fn run(t: &Tile) {
+        let mut acc = [[0.0f32; NR]; MAX_MR];
         let nc = t.nc.min(NR);
-        let mut first = [0.0f32; NR];
-        for (j, v) in first.iter_mut().enumerate().take(nc) {
-            *v = super::start(t, j);
-        }
-        let mut acc = [first; MAX_MR];
         for tap in 0..t.taps {
             for k in 0..t.kc {
                 let mut b = [0.0f32; NR];
@@ -213,14 +199,13 @@ mod portable {
 /// accumulator lives in a register (an accumulator array indexed in loops was kept in memory
 /// by the compiler: a store after every FMA).
 macro_rules! kernel_family {
-    ($vec:ty, $lanes:expr, $feature:literal, $start:ident, $load:ident, $bcast:expr, $fma:expr,
+    ($vec:ty, $lanes:expr, $feature:literal, $zero:expr, $load:ident, $bcast:expr, $fma:expr,
      $finish:ident, [$($name:ident: $mr:literal [$($r:literal: $x:ident $y:ident $p:ident),*];)*]) => {
         $(
             #[target_feature(enable = $feature)]
             unsafe fn $name<const FULL: bool>(t: &Tile) {
                 let m1 = tail_mask(t.nc);
-                let (s0, s1): ($vec, $vec) = ($start(t, 0, m1), $start(t, 1, m1));
-                $(let mut $x: $vec = s0; let mut $y: $vec = s1;)*
+                $(let mut $x: $vec = $zero; let mut $y: $vec = $zero;)*
                 let mut b = t.b;
                 for tap in 0..t.taps {
                     let rows = t.a.add(tap * $mr);
@@ -271,21 +256,6 @@ mod avx512 {
         _mm512_set1_ps(*p)
     }
 
-    /// Column vector `v`'s starting sums ([`Tile::bias`]), `m` its valid lanes.
-    #[inline(always)]
-    unsafe fn start_masked(t: &Tile, v: usize, m: __mmask16) -> __m512 {
-        if t.accumulate || t.bias.is_null() {
-            _mm512_setzero_ps()
-        } else {
-            _mm512_maskz_loadu_ps(m, t.bias.add(16 * v))
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn start(t: &Tile, v: usize, m: (__mmask16, __mmask16)) -> __m512 {
-        start_masked(t, v, if v == 0 { m.0 } else { m.1 })
-    }
-
     #[inline(always)]
     unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
         _mm512_fmadd_ps(a, b, c)
@@ -309,6 +279,9 @@ mod avx512 {
             s
         };
         if t.last {
+            if !t.bias.is_null() {
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.bias.add(16 * v)));
+            }
             if t.has_res {
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.res[r].add(16 * v)));
             }
@@ -324,7 +297,7 @@ mod avx512 {
         _mm512_mask_storeu_ps(c, m, x);
     }
 
-    kernel_family!(__m512, 16, "avx512f", start, load, bcast, fma, finish, [
+    kernel_family!(__m512, 16, "avx512f", _mm512_setzero_ps(), load, bcast, fma, finish, [
         k1: 1 [0: x0 y0 p0];
         k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
         k3: 3 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2];
@@ -363,8 +336,8 @@ mod avx512 {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn $name<const FULL: bool>(t: &Tile) {
                     let m = tail_mask4(t.nc);
-                    let s = [0, 1, 2, 3].map(|v| start_masked(t, v, m[v]));
-                    $(let mut $a = s[0]; let mut $b = s[1]; let mut $c = s[2]; let mut $d = s[3];)*
+                    $(let mut $a = _mm512_setzero_ps(); let mut $b = _mm512_setzero_ps();
+                      let mut $c = _mm512_setzero_ps(); let mut $d = _mm512_setzero_ps();)*
                     let mut bp = t.b;
                     for tap in 0..t.taps {
                         let rows = t.a.add(tap * $mr);
@@ -415,8 +388,7 @@ mod avx512 {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn $name<const FULL: bool>(t: &Tile) {
                     let m = tail_mask(t.nc);
-                    let s0 = start_masked(t, 0, m.0);
-                    $(let mut $a = s0;)*
+                    $(let mut $a = _mm512_setzero_ps();)*
                     let mut bp = t.b;
                     for tap in 0..t.taps {
                         let rows = t.a.add(tap * $mr);
@@ -461,8 +433,7 @@ mod avx512 {
                 #[target_feature(enable = "avx512f,avx2,fma")]
                 unsafe fn $name(t: &Tile) {
                     let m = tail_mask(t.nc);
-                    let (s0, s1) = (start_masked(t, 0, m.0), _mm512_castps512_ps256(start_masked(t, 1, m.1)));
-                    $(let mut $a = s0; let mut $b = s1;)*
+                    $(let mut $a = _mm512_setzero_ps(); let mut $b = _mm256_setzero_ps();)*
                     let mut bp = t.b;
                     for tap in 0..t.taps {
                         let rows = t.a.add(tap * $mr);
@@ -619,16 +590,6 @@ mod avx2 {
         _mm256_broadcast_ss(&*p)
     }
 
-    /// Column vector `v`'s starting sums ([`Tile::bias`]).
-    #[inline(always)]
-    unsafe fn start(t: &Tile, v: usize, m: (__m256i, __m256i)) -> __m256 {
-        if t.accumulate || t.bias.is_null() || v * 8 >= t.nc {
-            _mm256_setzero_ps()
-        } else {
-            _mm256_maskload_ps(t.bias.add(8 * v), if v == 0 { m.0 } else { m.1 })
-        }
-    }
-
     #[inline(always)]
     unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
         _mm256_fmadd_ps(a, b, c)
@@ -647,6 +608,9 @@ mod avx2 {
             s
         };
         if t.last {
+            if !t.bias.is_null() {
+                x = _mm256_add_ps(x, _mm256_maskload_ps(t.bias.add(8 * v), m));
+            }
             if t.has_res {
                 x = _mm256_add_ps(x, _mm256_maskload_ps(t.res[r].add(8 * v), m));
             }
@@ -658,7 +622,7 @@ mod avx2 {
         _mm256_maskstore_ps(c, m, x);
     }
 
-    kernel_family!(__m256, 8, "avx2,fma", start, load, bcast, fma, finish, [
+    kernel_family!(__m256, 8, "avx2,fma", _mm256_setzero_ps(), load, bcast, fma, finish, [
         k1: 1 [0: x0 y0 p0];
         k2: 2 [0: x0 y0 p0, 1: x1 y1 p1];
         k3: 3 [0: x0 y0 p0, 1: x1 y1 p1, 2: x2 y2 p2];
