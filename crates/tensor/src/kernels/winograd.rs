@@ -421,9 +421,12 @@ pub fn applies(g: &ConvGeometry) -> bool {
 }
 
 /// Whether it pays here, as the kernels bench measured it on AVX-512 (1.7–2.8× the implicit
-/// GEMM from 64 input channels on): enough channels for the GEMMs to outweigh the transforms
-/// (32 input channels gained 1.5×, and in InceptionResNetV2's stem their rounding, amplified
-/// by its 244 residual layers, moved its logits 1.2e-4 from Keras's float64 run); tiles
+/// GEMM from 64 input channels on), in a network that adds residuals (`residual_sums`) or not:
+/// enough channels for the GEMMs to outweigh the transforms (32 input channels gained 1.5×;
+/// in InceptionResNetV2's stem their rounding, amplified by its 244 residual layers, moved its
+/// logits 1.2e-4 from Keras's float64 run, so there F(4×4) starts at 64 channels, and from 32
+/// only in networks without residual sums: InceptionV3's 147×147 stem 32 → 64 1.57 ms against
+/// F(2×2)'s 2.63, kernels bench minima at batch 1); tiles
 /// mostly inside the output (at 7×7 or 14×14 a quarter of each tile's work is past the edge);
 /// at least 32 tiles, unless the channels are many (DenseNet121's 128 → 32 at 14×14, batch 1:
 /// 16 tiles, ran 7% slower, each worker reading all 36 weight matrices for 8 tiles); and enough
@@ -442,10 +445,15 @@ pub fn applies(g: &ConvGeometry) -> bool {
 /// InceptionResNetV2's 35×35 blocks 32 → 32 0.110 → 0.082, 32 → 48 0.212 → 0.138, 48 → 64
 /// 0.310 → 0.198; with the compiled transforms the stem had gained nothing, 3.81 against
 /// 3.88 ms).
-pub fn worth(g: &ConvGeometry) -> Option<Variant> {
+pub fn worth(g: &ConvGeometry, residual_sums: bool) -> Option<Variant> {
+    let f4_from = if residual_sums {
+        PLAN_MIN_CHANNELS
+    } else {
+        PLAN_F2_MIN_CHANNELS
+    };
     if !enabled() {
         None
-    } else if pays(g, PLAN_MIN_CHANNELS) {
+    } else if pays(g, f4_from) {
         Some(Variant::F4)
     } else if pays_f2(g) {
         Some(Variant::F2)
@@ -2209,7 +2217,11 @@ mod tests {
         assert!(f2(&geo(1, 14, 512, 512, Padding::Same)) && f2(&geo(1, 8, 448, 384, Padding::Same)));
         assert!(f2(&geo(1, 149, 32, 32, Padding::Valid)) && f2(&geo(1, 147, 32, 64, Padding::Same)));
         assert!(f2(&geo(1, 35, 32, 48, Padding::Same)) && f2(&geo(8, 35, 48, 64, Padding::Same)));
-        assert_eq!(worth(&geo(1, 147, 32, 64, Padding::Same)), Some(Variant::F2));
+        assert_eq!(worth(&geo(1, 147, 32, 64, Padding::Same), true), Some(Variant::F2));
+        // Without residual sums (InceptionV3), F(4×4) from 32 channels; below, neither.
+        assert_eq!(worth(&geo(1, 147, 32, 64, Padding::Same), false), Some(Variant::F4));
+        assert_eq!(worth(&geo(1, 149, 32, 32, Padding::Valid), false), Some(Variant::F4));
+        assert_eq!(worth(&geo(1, 56, 16, 32, Padding::Same), false), None);
         assert!(!f2(&geo(1, 14, 128, 32, Padding::Same)) && !f2(&geo(1, 56, 64, 64, Padding::Same)));
         assert!(!f2(&geo(1, 56, 16, 32, Padding::Same)) && !f2(&geo(1, 7, 32, 32, Padding::Same)));
         let strided = conv2d_geometry(
@@ -2234,26 +2246,26 @@ mod tests {
             .unwrap()
         };
         for (n, c) in [(1, 128), (1, 192), (8, 160)] {
-            assert_eq!(worth(&line(n, 17, c, (1, 7), 1)), Some(Variant::Row7));
-            assert_eq!(worth(&line(n, 17, c, (7, 1), 1)), Some(Variant::Col7));
+            assert_eq!(worth(&line(n, 17, c, (1, 7), 1), true), Some(Variant::Row7));
+            assert_eq!(worth(&line(n, 17, c, (7, 1), 1), true), Some(Variant::Col7));
             assert_eq!(worth_on_tape(&line(n, 17, c, (1, 7), 1)), None);
         }
-        assert_eq!(worth(&line(1, 3, 128, (1, 7), 1)), None);
-        assert_eq!(worth(&line(1, 17, 32, (7, 1), 1)), None);
-        assert_eq!(worth(&line(1, 17, 192, (7, 1), 2)), None);
-        assert_eq!(worth(&line(1, 17, 192, (7, 7), 1)), None);
+        assert_eq!(worth(&line(1, 3, 128, (1, 7), 1), true), None);
+        assert_eq!(worth(&line(1, 17, 32, (7, 1), 1), true), None);
+        assert_eq!(worth(&line(1, 17, 192, (7, 1), 2), true), None);
+        assert_eq!(worth(&line(1, 17, 192, (7, 7), 1), true), None);
         assert!(!fits(&line(1, 17, 192, (7, 1), 1), Variant::Row7));
         // F(4, 3): InceptionV3's 1×3 and 3×1 384 → 384 and InceptionResNetV2's 192 → 224 and
         // 224 → 256 at 8×8 (1.07–1.86× in the kernels bench), batch 1 (16 tiles) and 8; not
         // at 4×4 (4 tiles), with 32 channels, or strided.
         for n in [1, 8] {
-            assert_eq!(worth(&line(n, 8, 384, (1, 3), 1)), Some(Variant::Row3));
-            assert_eq!(worth(&line(n, 8, 224, (3, 1), 1)), Some(Variant::Col3));
+            assert_eq!(worth(&line(n, 8, 384, (1, 3), 1), true), Some(Variant::Row3));
+            assert_eq!(worth(&line(n, 8, 224, (3, 1), 1), true), Some(Variant::Col3));
             assert_eq!(worth_on_tape(&line(n, 8, 384, (1, 3), 1)), None);
         }
-        assert_eq!(worth(&line(1, 4, 384, (1, 3), 1)), None);
-        assert_eq!(worth(&line(8, 8, 32, (3, 1), 1)), None);
-        assert_eq!(worth(&line(8, 8, 384, (1, 3), 2)), None);
+        assert_eq!(worth(&line(1, 4, 384, (1, 3), 1), true), None);
+        assert_eq!(worth(&line(8, 8, 32, (3, 1), 1), true), None);
+        assert_eq!(worth(&line(8, 8, 384, (1, 3), 2), true), None);
         assert!(!fits(&line(1, 8, 384, (1, 3), 1), Variant::Col3));
         // F(2×2, 5×5): InceptionV3's 48 → 64 at 35×35 (batch 1 and 8) and at 17×17, from 32
         // channels; not at 7×7 (16 tiles), with 16 channels, or strided; the tape never.
@@ -2272,12 +2284,12 @@ mod tests {
             five(1, 17, 48, 64, 1),
             five(1, 35, 32, 32, 1),
         ] {
-            assert_eq!(worth(&g), Some(Variant::F25));
+            assert_eq!(worth(&g, true), Some(Variant::F25));
             assert_eq!(worth_on_tape(&g), None);
         }
-        assert_eq!(worth(&five(1, 7, 48, 64, 1)), None);
-        assert_eq!(worth(&five(8, 35, 16, 64, 1)), None);
-        assert_eq!(worth(&five(8, 35, 48, 64, 2)), None);
+        assert_eq!(worth(&five(1, 7, 48, 64, 1), true), None);
+        assert_eq!(worth(&five(8, 35, 16, 64, 1), true), None);
+        assert_eq!(worth(&five(8, 35, 48, 64, 2), true), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! placed (`arena.rs`). Shapes are the layers' own `compute_output_shape` on the concrete input
 //! shapes, so they agree with the tape by construction.
 
-use super::op::{InferenceOp, PlanAct};
+use super::op::{InferenceOp, MergeKind, PlanAct};
 use super::{arena, ConvWeights, Loc, Plan, Step, StepKind, Value, ValueId};
 use crate::error::{KerasError, Result};
 use crate::model::Model;
@@ -552,9 +552,23 @@ impl Builder<'_> {
         }
     }
 
+    /// Whether the network adds residuals (an `Add`, `Subtract` or `Average`, a convolution
+    /// with its residual fused, or a layer the plan runs as is with several inputs, such as
+    /// InceptionResNetV2's scaled sums): there a layer's rounding is amplified through the
+    /// sums, and [`winograd::worth`] keeps its coarser variants to more channels.
+    fn residual_sums(&self) -> bool {
+        self.steps.iter().filter(|s| !s.dead).any(|s| match &s.kind {
+            StepKind::Merge { kind, .. } => matches!(kind, MergeKind::Add | MergeKind::Subtract | MergeKind::Average),
+            StepKind::Conv { residual, .. } => residual.is_some(),
+            StepKind::Fallback { .. } => s.inputs.len() > 1,
+            _ => false,
+        })
+    }
+
     /// Packs the convolutions' kernels (after every fold changed them).
     fn pack_weights(&mut self) -> Result<()> {
         let isa = self.isa;
+        let residual_sums = self.residual_sums();
         for st in self.steps.iter_mut().filter(|s| !s.dead) {
             if let StepKind::Conv {
                 geometry,
@@ -563,7 +577,7 @@ impl Builder<'_> {
             } = &mut st.kind
             {
                 let ConvWeights::Raw(k) = &*weights else { continue };
-                if let Some(variant) = winograd::worth(geometry) {
+                if let Some(variant) = winograd::worth(geometry, residual_sums) {
                     let w = WinogradWeights::pack(isa, k.data(), geometry.cin, geometry.cout, variant)?;
                     *weights = ConvWeights::Winograd(w);
                 } else if k.len() <= PACK_MAX {

@@ -2,8 +2,10 @@
 //! statistics so folding changes numbers), the fusions each one must get, fallbacks, weight
 //! changes, several inputs and outputs, and arena reuse.
 
+use super::{ConvWeights, StepKind};
 use crate::applications::{by_name, AppOptions, Pooling};
 use crate::prelude::*;
+use tensor::kernels::winograd::Variant;
 use tensor::Rng;
 
 fn random(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
@@ -318,6 +320,48 @@ fn winograd_convolutions_match_the_tape() {
         assert!(d.contains("winograd+act"), "{d}");
         let x = random(&mut rng, &[batch, 32, 32, 3], 0.0, 1.0);
         assert_plan_matches_tape(&model, &[x], &format!("winograd batch {batch}"));
+    }
+}
+
+#[test]
+fn f4_takes_32_channels_only_without_residual_sums() {
+    // A 32 → 48 3×3 at 40×40: F(4×4) in a plain chain (InceptionV3's stem), F(2×2) where a
+    // residual sum follows (InceptionResNetV2's), whose rounding the sums would amplify.
+    for residual in [false, true] {
+        clear_session();
+        let a = Input(&[40, 40, 3]).unwrap();
+        let x = Conv2D::new(32, 3).padding("same").activation("relu").call(&a).unwrap();
+        let y = Conv2D::new(48, 3).padding("same").call(&x).unwrap();
+        let y = BatchNormalization::new().call(&y).unwrap();
+        let y = if residual {
+            let s = Conv2D::new(48, 1).call(&x).unwrap();
+            Add::new().call_many(&[&y, &s]).unwrap()
+        } else {
+            y
+        };
+        let o = GlobalAveragePooling2D::new().call(&y).unwrap();
+        let mut model = Model::new(&[&a], &[&o], None).unwrap();
+        let mut rng = Rng::new(5);
+        randomize_bn(&mut model, &mut rng);
+        let plan = model.inference_plan(&[vec![1, 40, 40, 3]]).unwrap();
+        let variants: Vec<_> = plan
+            .steps
+            .iter()
+            .filter(|s| !s.dead)
+            .filter_map(|s| match &s.kind {
+                StepKind::Conv {
+                    weights: ConvWeights::Winograd(w),
+                    ..
+                } => Some(w.variant()),
+                _ => None,
+            })
+            .collect();
+        let want = if residual { Variant::F2 } else { Variant::F4 };
+        assert_eq!(variants, vec![want], "residual {residual}");
+        for batch in [1, 2] {
+            let x = random(&mut rng, &[batch, 40, 40, 3], 0.0, 1.0);
+            assert_plan_matches_tape(&model, &[x], &format!("residual {residual}, batch {batch}"));
+        }
     }
 }
 
