@@ -427,9 +427,9 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
 /// whose workers finish first, its tasks dealt out in turn; fewer tasks where two finish
 /// within 1% of each other. A task's cost is its multiply-adds, one row more per tile (a
 /// tile's pass over its panel), and the values it reads (its panels' weights and its rows'
-/// inputs, at [`READ_COST`] multiply-adds each). Unequal tasks had left a worker idle: MobileNetV2's 576 → 96 at 14×14 as 3 row blocks × a
-/// chunk of 2 panels and one of 1 (one worker ran 5 of the 9 task-thirds), its 960 → 160 at
-/// 7×7 as chunks of 3 and 2 panels.
+/// inputs, at [`READ_COST`] multiply-adds each). Unequal tasks had left a worker idle:
+/// MobileNetV2's 576 → 96 at 14×14 as 3 row blocks × a chunk of 2 panels and one of 1 (one
+/// worker ran 5 of the 9 task-thirds), its 960 → 160 at 7×7 as chunks of 3 and 2 panels.
 #[allow(clippy::too_many_arguments, clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
 fn balanced_split(
     m: usize,
