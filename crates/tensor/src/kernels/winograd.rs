@@ -449,7 +449,7 @@ pub fn worth(g: &ConvGeometry, residual_sums: bool) -> Option<Variant> {
     let f4_from = if residual_sums {
         PLAN_MIN_CHANNELS
     } else {
-        PLAN_F2_MIN_CHANNELS
+        PLAN_PLAIN_MIN_CHANNELS
     };
     if !enabled() {
         None
@@ -553,6 +553,10 @@ const TAPE_MIN_TILES: usize = 256;
 
 /// Fewest input channels of a Winograd convolution in the inference plan ([`worth`]).
 const PLAN_MIN_CHANNELS: usize = 64;
+
+/// Fewest input channels of an F(4×4) convolution in the plan of a network without residual
+/// sums ([`worth`]).
+const PLAN_PLAIN_MIN_CHANNELS: usize = 32;
 
 /// Fewest input channels of an F(2×2) convolution in the plan ([`pays_f2`]).
 const PLAN_F2_MIN_CHANNELS: usize = 32;
