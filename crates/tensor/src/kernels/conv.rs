@@ -466,9 +466,11 @@ fn balanced_split(
     (best.2, best.3)
 }
 
-/// Multiply-adds one value read from outside L2 costs in [`balanced_split`]'s model (a core's
-/// FMA rate against its share of the L3's bandwidth, about 55 G multiply-adds against 30 GB/s
-/// on the Zen 4 measured).
+/// Multiply-adds one value read from outside L2 costs in [`balanced_split`]'s model: a model
+/// weight, not a measured rate (a core's 58 G multiply-adds a second at its FMA peak against
+/// the 50–70 GB/s one core streamed from memory in a microbenchmark would make it 3–5; tile
+/// passes over weights not yet in L2 read slower). With it the splits that were measured
+/// faster are chosen (MobileNetV2's 576 → 96 and 384 → 96 at 14×14, batch 1).
 const READ_COST: f64 = 6.0;
 
 /// Output bytes from which the tiles write with non-temporal stores ([`Tile::stream`]):
@@ -740,10 +742,16 @@ fn prologue_pointers(
         prologue_rows_avx2,
         prologue_rows(x, p, rows.start, blk.c0, kc, part)
     );
-    // One tap: the tiles' tables are one pointer per row, in row order.
-    let base = pre.as_ptr();
+    one_per_row(dst, pre.as_ptr(), rows.len(), kc);
+}
+
+/// The tables of a one-tap depth block whose rows lie `stride` values apart from `base`
+/// (a pointwise convolution's input, or its mapped copy): one pointer per row, in row order,
+/// which is the tiles' `[taps][mr]` layout for one tap, tile after tile (walking each row's
+/// coordinates to lay them out tile by tile cost as much as a 32-deep tile's arithmetic).
+fn one_per_row(dst: &mut Vec<*const f32>, base: *const f32, rows: usize, stride: usize) {
     dst.clear();
-    dst.extend((0..rows.len()).map(|r| base.wrapping_add(r * kc)));
+    dst.extend((0..rows).map(|r| base.wrapping_add(r * stride)));
 }
 
 isa_twins!(prologue_rows_avx512, prologue_rows_avx2, prologue_rows(x: &[f32], p: &Prologue, row0: usize, c0: usize, kc: usize, pre: &mut [f32]));
@@ -806,12 +814,8 @@ fn row_pointers(
     );
     let xp = x.as_ptr();
     if pointwise {
-        // One tap, row `p` at input pixel `p`: the tiles' tables are one pointer per row, in
-        // row order (walking each row's coordinates to lay them out tile by tile cost as much
-        // as a 32-deep tile's arithmetic). `check` proved every row inside `x`.
-        let base = xp.wrapping_add(rows.start * g.cin + chan0);
-        dst.clear();
-        dst.extend((0..rows.len()).map(|r| base.wrapping_add(r * g.cin)));
+        // Row `p` at input pixel `p` (`check` proved every row inside `x`).
+        one_per_row(dst, xp.wrapping_add(rows.start * g.cin + chan0), rows.len(), g.cin);
         return;
     }
     tile_tables(
