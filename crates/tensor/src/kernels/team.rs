@@ -8,10 +8,12 @@
 //! caller publishes a kernel's tasks there ([`for_each`]) and takes them from the front while
 //! the helpers take them from the back (so each worker runs a contiguous range, as rayon's
 //! halving split did: neighbouring tasks read neighbouring input rows), and the caller waits
-//! until the last task is done. Outside a scope (or from inside
-//! a task), [`for_each`] is rayon's parallel loop; spinning helpers also run pending rayon jobs,
-//! so rayon loops started inside a scope are still shared. Which worker runs a task never
-//! changes what it computes: results do not depend on the team.
+//! until the last task is done. A program's own thread (outside the pool) calling a model
+//! again and again leads the pool's standing team ([`scope_on_caller`]), whose helpers spin
+//! on for a moment after each scope, so the next call finds them running. Outside a scope
+//! (or from inside a task), [`for_each`] is rayon's parallel loop; spinning helpers also run
+//! pending rayon jobs, so rayon loops started inside a scope are still shared. Which worker
+//! runs a task never changes what it computes: results do not depend on the team.
 
 use rayon::prelude::*;
 use std::cell::Cell;
@@ -84,6 +86,20 @@ pub fn serial<R>(f: impl FnOnce() -> R) -> R {
 }
 
 impl Team {
+    fn new(helpers: usize, caller: Option<usize>) -> Team {
+        Team {
+            claims: AtomicU64::new(0),
+            current: AtomicU64::new(0),
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            remaining: AtomicUsize::new(0),
+            min_len: AtomicUsize::new(1),
+            panic: std::sync::Mutex::new(None),
+            stop: AtomicBool::new(false),
+            workers: helpers as u64 + 1,
+            caller,
+        }
+    }
+
     /// Takes and runs tasks of the current job, from the front or from the back, until none
     /// is left. A claim takes what is left over twice the workers (at least `min_len`): few
     /// claims on the shared word, each a contiguous range.
@@ -161,6 +177,117 @@ impl Team {
     }
 }
 
+/// How long the standing team's helpers spin on after a scope ended, waiting for the next.
+/// A helper that must be woken for each model call (a futex wake-up of a worker whose core
+/// the machine may have given away) arrived 0.03 ms late at the median and 1.7 ms at the
+/// 90th percentile (MobileNetV2 at batch 1, 2 workers, calls back to back): the caller ran the
+/// first layers alone, and those late arrivals made most of the calls' spread.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// `Standing::state`: the count of scopes led so far (modulo 2³¹) from bit 33, bit 32 set
+/// while a scope leads the team, the helpers alive in the low 32 bits.
+const EPOCH: u64 = 1 << 33;
+const LED: u64 = 1 << 32;
+const LIVE_MASK: u64 = LED - 1;
+
+/// The global pool's team for [`scope_on_caller`] from threads outside the pool (a
+/// program's main thread calling a model again and again): its helpers outlive a scope by
+/// [`LINGER`], spinning, so back-to-back calls find them running instead of waking them.
+/// One scope at a time leads it; a scope that finds it led (another thread's model call)
+/// makes a team of its own.
+struct Standing {
+    team: Team,
+    state: AtomicU64,
+}
+
+static STANDING: std::sync::OnceLock<Standing> = std::sync::OnceLock::new();
+
+/// Leadership of the standing team, until dropped.
+struct Led(&'static Standing);
+
+impl Drop for Led {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(std::ptr::null()));
+        self.0.state.fetch_and(!LED, SeqCst);
+    }
+}
+
+impl Standing {
+    /// Leads the standing team with `helpers` helpers (starting those not alive), or `None`
+    /// when another scope leads it.
+    fn lead(helpers: usize) -> Option<Led> {
+        let s: &'static Standing = STANDING.get_or_init(|| Standing {
+            team: Team::new(helpers, None),
+            state: AtomicU64::new(0),
+        });
+        if s.team.workers != helpers as u64 + 1 {
+            return None;
+        }
+        let mut w = s.state.load(SeqCst);
+        loop {
+            if w & LED != 0 {
+                return None;
+            }
+            match s
+                .state
+                .compare_exchange_weak(w, w.wrapping_add(EPOCH) | LED, SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(now) => w = now,
+            }
+        }
+        for _ in (w & LIVE_MASK) as usize..helpers {
+            s.state.fetch_add(1, SeqCst);
+            rayon::spawn(move || s.help());
+        }
+        CURRENT.with(|c| c.set(&s.team));
+        Some(Led(s))
+    }
+
+    /// A standing helper's life: like [`Team::help`], and once no scope has led the team
+    /// for [`LINGER`] (none started meanwhile), it leaves.
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+    fn help(&self) {
+        let team = &self.team;
+        let mut seen = 0;
+        let mut spins = 0u32;
+        // When the team was first seen unled, and its state then.
+        let mut idle: Option<(std::time::Instant, u64)> = None;
+        loop {
+            let generation = team.claims.load(SeqCst) >> (2 * FIELD_BITS);
+            if generation != seen {
+                team.work(true);
+                seen = generation;
+                spins = 0;
+                idle = None;
+                continue;
+            }
+            spins = spins.saturating_add(1);
+            if spins % 64 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let w = self.state.load(SeqCst);
+            match idle {
+                _ if w & LED != 0 => idle = None,
+                Some((since, then)) if then == w => {
+                    // Leaves only if no scope started since (or the count moved): a scope
+                    // that starts after counts it gone and starts another.
+                    if since.elapsed() >= LINGER && self.state.compare_exchange(w, w - 1, SeqCst, SeqCst).is_ok() {
+                        return;
+                    }
+                }
+                _ => idle = Some((std::time::Instant::now(), w)),
+            }
+            if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                spins = 0;
+            } else if spins >= IDLE_SPINS {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
 /// Runs `f` on a worker of the kernels' pool with the pool's other workers spinning as its
 /// team until `f` returns; the kernels `f` runs split their tasks over the team
 /// ([`for_each`]). With one worker, or nested, it is [`super::on_worker`].
@@ -173,7 +300,8 @@ pub fn scope<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// steps): called from a thread outside the pool (a program's main thread), `f` runs on that
 /// thread, which leads the pool's workers less one, instead of parking while a sleeping
 /// worker is woken to run `f` and being woken itself at the end (two hand-offs of tens of
-/// microseconds per model call at batch 1). Rayon loops of `f`'s own would each park the
+/// microseconds per model call at batch 1); there it leads the standing team, unless another
+/// thread's scope does ([`LINGER`]). Rayon loops of `f`'s own would each park the
 /// caller there (a training step's ops: the CIFAR CNN's fit epoch 1.46 → 1.96 s, LeNet-5's
 /// 0.079 → 0.114 s): those take [`scope`].
 pub fn scope_on_caller<R: Send>(f: impl FnOnce() -> R + Send) -> R {
@@ -191,17 +319,12 @@ fn team_scope<R: Send>(f: impl FnOnce() -> R + Send, on_caller: bool) -> R {
     if caller.is_none() && !on_caller {
         return super::on_worker(|| team_scope(f, false));
     }
-    let team = Team {
-        claims: AtomicU64::new(0),
-        current: AtomicU64::new(0),
-        job: AtomicPtr::new(std::ptr::null_mut()),
-        remaining: AtomicUsize::new(0),
-        min_len: AtomicUsize::new(1),
-        panic: std::sync::Mutex::new(None),
-        stop: AtomicBool::new(false),
-        workers: helpers as u64 + 1,
-        caller,
-    };
+    if caller.is_none() {
+        if let Some(_led) = Standing::lead(helpers) {
+            return f();
+        }
+    }
+    let team = Team::new(helpers, caller);
     let team = &team;
     match caller {
         Some(_) => rayon::scope(|s| lead(s, team, helpers, f)),
@@ -376,6 +499,61 @@ mod tests {
         let got: Vec<u32> = counts.iter().map(|c| c.load(SeqCst)).collect();
         assert_eq!(got, want);
         assert_eq!(nested.load(SeqCst), 18);
+    }
+
+    #[test]
+    fn standing_helpers_outlive_a_scope_then_leave() {
+        // The test's own thread is no worker, so `scope_on_caller` leads the global pool's
+        // standing team (other tests may lead it meanwhile: wait for a turn).
+        let helpers = super::super::threads() - 1;
+        if helpers == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let led = loop {
+            if let Some(led) = Standing::lead(helpers) {
+                break led;
+            }
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "the standing team stayed led for a minute"
+            );
+            std::thread::yield_now();
+        };
+        let threads = std::sync::Mutex::new(std::collections::HashSet::new());
+        let n = AtomicU32::new(0);
+        for _ in 0..50 {
+            for_each(64, 1, |_| {
+                threads.lock().unwrap().insert(std::thread::current().id());
+                n.fetch_add(1, SeqCst);
+                std::thread::sleep(std::time::Duration::from_micros(20));
+            });
+        }
+        assert_eq!(n.load(SeqCst), 50 * 64);
+        assert!(
+            threads.lock().unwrap().len() > 1,
+            "the standing team's helpers took no task"
+        );
+        let s = led.0;
+        let epoch = s.state.load(SeqCst) >> 33;
+        drop(led);
+        let after = s.state.load(SeqCst);
+        assert_eq!(after & LED, 0, "still led after the scope");
+        if after >> 33 == epoch {
+            assert_eq!((after & LIVE_MASK) as usize, helpers, "the helpers left with the scope");
+        }
+        // Once unled for LINGER, they leave (unless another scope led the team since).
+        loop {
+            let w = s.state.load(SeqCst);
+            if w >> 33 != epoch || w & LIVE_MASK == 0 {
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 60, "the helpers never left: state {w:#x}");
+            std::thread::sleep(LINGER);
+        }
+        // Outside the pool's threads the same scope runs on the caller, team or not.
+        let me = std::thread::current().id();
+        assert!(scope_on_caller(|| std::thread::current().id() == me));
     }
 
     #[test]
