@@ -40,12 +40,43 @@ fn par_blocks(out: &mut [f32], block: usize, f: impl Fn(usize, &mut [f32]) + Syn
     }
 }
 
+/// Softmax (or log-softmax) of each contiguous row of `n` values of `src` into `dst` (as
+/// long): the last axis's case, the classifier's, with the same operations in the same
+/// order as [`softmax`]'s general loop (so the same results), without its per-axis vectors.
+pub fn softmax_rows(src: &[f32], n: usize, log: bool, dst: &mut [f32]) {
+    if n == 0 {
+        return;
+    }
+    for (s, d) in src.chunks_exact(n).zip(dst.chunks_exact_mut(n)) {
+        let m = s[1..].iter().fold(s[0], |m, &v| m.max(v));
+        let mut sum = 0.0f32;
+        for (d, &v) in d.iter_mut().zip(s) {
+            let e = (v - m).exp();
+            sum += e;
+            *d = if log { v - m } else { e };
+        }
+        if log {
+            let l = sum.ln();
+            d.iter_mut().for_each(|d| *d -= l);
+        } else {
+            let r = 1.0 / sum;
+            d.iter_mut().for_each(|d| *d *= r);
+        }
+    }
+}
+
 /// Softmax (or log-softmax) of each vector along the axis, block by block.
 fn forward(op: &'static str, x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let (_, n, inner) = split(op, x.shape(), axis)?;
     let block = n * inner;
     let src = x.data();
     let mut out = vec![0.0f32; x.len()];
+    if inner == 1 {
+        par_blocks(&mut out, block, |first, chunk| {
+            softmax_rows(&src[first * block..first * block + chunk.len()], n, log, chunk)
+        });
+        return Tensor::new(x.shape(), out);
+    }
     par_blocks(&mut out, block, |first, chunk| {
         let mut max = vec![0.0f32; inner];
         let mut sum = vec![0.0f32; inner];

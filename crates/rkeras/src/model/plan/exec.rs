@@ -268,14 +268,24 @@ impl Plan {
                 affine(Some((x.slice(), x.stride)), y.slice_mut(), scale, shift, act)?;
             }
             StepKind::Softmax { log } => {
+                // Over the last axis: rows of the input's last dimension.
                 let x = input(0);
-                let t = Tensor::new(&self.values[step.inputs[0]].shape, x.gather())?;
-                let y = if *log {
-                    tensor::ops::softmax::log_softmax(&t, -1)?
+                let n = self.values[step.inputs[0]].shape.last().copied().unwrap_or(1);
+                let gathered;
+                let src = if x.contiguous() {
+                    &x.slice()[..x.pixels * x.channels]
                 } else {
-                    tensor::ops::softmax::softmax(&t, -1)?
+                    gathered = x.gather();
+                    &gathered[..]
                 };
-                out.scatter(y.data());
+                if out.contiguous() {
+                    let len = out.pixels * out.channels;
+                    tensor::ops::softmax::softmax_rows(src, n, *log, &mut out.slice_mut()[..len]);
+                } else {
+                    let mut y = vec![0.0f32; src.len()];
+                    tensor::ops::softmax::softmax_rows(src, n, *log, &mut y);
+                    out.scatter(&y);
+                }
             }
             StepKind::Pool {
                 geometry,
