@@ -262,6 +262,17 @@ fn pool_row(
 pub fn global_pool(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut [f32]) -> Result<()> {
     need("global_pool", "input", x.len(), n * hw * c)?;
     need("global_pool", "output", y.len(), n * c)?;
+    // Compiled for the kernels' instruction set (the channels' sums are independent: the
+    // same order per value): MobileNetV2's 7×7×1280 at batch 1 ran 7 µs as SSE code.
+    super::vectorized(
+        #[inline(always)]
+        || global_pool_images(n, hw, c, max, x, y),
+    );
+    Ok(())
+}
+
+#[inline(always)]
+fn global_pool_images(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut [f32]) {
     for (img, o) in y[..n * c].chunks_exact_mut(c).enumerate() {
         o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
         for src in x[img * hw * c..(img + 1) * hw * c].chunks_exact(c) {
@@ -281,7 +292,6 @@ pub fn global_pool(n: usize, hw: usize, c: usize, max: bool, x: &[f32], y: &mut 
             }
         }
     }
-    Ok(())
 }
 
 /// `y[p, c] = act(x[p, c]·scale[c] + shift[c])` over pixels of `c` channels (in place when
