@@ -139,40 +139,53 @@ impl Team {
         }
     }
 
-    /// A helper's life: spin until a new generation is published, help, repeat. Now and then
-    /// it runs a pending rayon job, so that work started with rayon's own loops inside the
-    /// scope (a layer the plan runs through its `call`) still gets every worker.
-    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+    /// A helper's life: spin until a new generation is published, help, repeat, until the
+    /// scope stops.
     fn help(&self) {
         // The caller itself may pick this job up, from rayon's deque while it waits on a rayon
         // loop of its own before a helper took it: it must not spin for itself.
         if self.caller.is_some() && rayon::current_thread_index() == self.caller {
             return;
         }
+        self.serve(|_| self.stop.load(SeqCst));
+    }
+
+    /// Spins on the slot, running the tasks of each job published there, until `leave` says
+    /// so: asked every 64 spins without work, with `true` when a job ran since it was last
+    /// asked. Now and then it runs a pending rayon job, so that work started with rayon's own
+    /// loops inside the scope (a layer the plan runs through its `call`) still gets every
+    /// worker.
+    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+    fn serve(&self, mut leave: impl FnMut(bool) -> bool) {
         // Generation 0 is the empty slot before the first job: a helper arriving late joins
         // the job in progress.
         let mut seen = 0;
         let mut spins = 0u32;
-        while !self.stop.load(SeqCst) {
+        let mut worked = false;
+        loop {
             let generation = self.claims.load(SeqCst) >> (2 * FIELD_BITS);
-            if generation == seen {
-                spins = spins.saturating_add(1);
-                if spins % 64 == 0 {
-                    if rayon::yield_now() == Some(rayon::Yield::Executed) {
-                        spins = 0;
-                    } else if spins >= IDLE_SPINS {
-                        // Long without work (a serial stretch, or more threads than cores:
-                        // MPI ranks on one machine): let the OS run someone else meanwhile.
-                        std::thread::yield_now();
-                    }
-                } else {
-                    std::hint::spin_loop();
-                }
+            if generation != seen {
+                self.work(true);
+                seen = generation;
+                spins = 0;
+                worked = true;
                 continue;
             }
-            self.work(true);
-            seen = generation;
-            spins = 0;
+            spins = spins.saturating_add(1);
+            if spins % 64 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if leave(std::mem::take(&mut worked)) {
+                return;
+            }
+            if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                spins = 0;
+            } else if spins >= IDLE_SPINS {
+                // Long without work (a serial stretch, or more threads than cores: MPI ranks
+                // on one machine): let the OS run someone else meanwhile.
+                std::thread::yield_now();
+            }
         }
     }
 }
@@ -244,47 +257,29 @@ impl Standing {
         Some(Led(s))
     }
 
-    /// A standing helper's life: like [`Team::help`], and once no scope has led the team
-    /// for [`LINGER`] (none started meanwhile), it leaves.
-    #[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+    /// A standing helper's life: [`Team::serve`] until no scope has led the team for
+    /// [`LINGER`] (and none started meanwhile).
     fn help(&self) {
-        let team = &self.team;
-        let mut seen = 0;
-        let mut spins = 0u32;
-        // When the team was first seen unled, and its state then.
+        // When the team was last seen unled after a job, and its state then.
         let mut idle: Option<(std::time::Instant, u64)> = None;
-        loop {
-            let generation = team.claims.load(SeqCst) >> (2 * FIELD_BITS);
-            if generation != seen {
-                team.work(true);
-                seen = generation;
-                spins = 0;
-                idle = None;
-                continue;
-            }
-            spins = spins.saturating_add(1);
-            if spins % 64 != 0 {
-                std::hint::spin_loop();
-                continue;
-            }
+        self.team.serve(|worked| {
             let w = self.state.load(SeqCst);
+            if worked || w & LED != 0 {
+                idle = None;
+                return false;
+            }
             match idle {
-                _ if w & LED != 0 => idle = None,
+                // Leaves only if no scope started since (or the count moved): a scope that
+                // starts after counts it gone and starts another.
                 Some((since, then)) if then == w => {
-                    // Leaves only if no scope started since (or the count moved): a scope
-                    // that starts after counts it gone and starts another.
-                    if since.elapsed() >= LINGER && self.state.compare_exchange(w, w - 1, SeqCst, SeqCst).is_ok() {
-                        return;
-                    }
+                    since.elapsed() >= LINGER && self.state.compare_exchange(w, w - 1, SeqCst, SeqCst).is_ok()
                 }
-                _ => idle = Some((std::time::Instant::now(), w)),
+                _ => {
+                    idle = Some((std::time::Instant::now(), w));
+                    false
+                }
             }
-            if rayon::yield_now() == Some(rayon::Yield::Executed) {
-                spins = 0;
-            } else if spins >= IDLE_SPINS {
-                std::thread::yield_now();
-            }
-        }
+        });
     }
 }
 
