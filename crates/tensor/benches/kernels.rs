@@ -147,15 +147,23 @@ fn conv_case(rng: &mut Rng, peak: f64, label: &str, x: &[usize], k: &[usize], st
 /// One register tile of the widest shape for `cout` columns, A and B in L1 (`kc` = 128), run
 /// 200 times per repetition on this thread; % of the one-worker peak `one`, counting the
 /// `cout` valid columns' products only (24 of a 32-wide panel: MobileNetV2's projections).
+/// Also at `kc` = 24 (MobileNetV2's 24 → 144 expansions), where a tile's fixed cost shows:
+/// once as a later depth block (adding to C), once as the last (bias and ReLU6 epilogue).
 fn tile_case(one: f64, cout: usize, full_b: bool) {
+    tile_case_k(one, cout, full_b, 128, false);
+    tile_case_k(one, cout, full_b, 24, false);
+    tile_case_k(one, cout, full_b, 24, true);
+}
+
+fn tile_case_k(one: f64, cout: usize, full_b: bool, kc: usize, epi: bool) {
     let (mr, nr) = tile_shape(isa(), cout);
     let nc = cout.min(nr);
-    let kc = 128;
     let a: Vec<f32> = (0..mr * kc).map(|i| (i % 7) as f32 * 0.01).collect();
     let rows: Vec<*const f32> = (0..mr).map(|r| a[r * kc..].as_ptr()).collect();
     let b = PackedWeights::pack(isa(), &vec![0.01; kc * nr], kc, nr, 1).expect("packs");
     let b = b.data();
     let mut c = vec![0.0f32; mr * nr];
+    let bias = vec![0.5f32; nr];
     let mut cp = [std::ptr::null_mut(); MAX_MR];
     for (r, p) in cp.iter_mut().enumerate().take(mr) {
         *p = c[r * nr..].as_mut_ptr();
@@ -171,19 +179,20 @@ fn tile_case(one: f64, cout: usize, full_b: bool) {
         ldb: nr,
         full_b,
         c: cp,
-        accumulate: true,
-        last: false,
-        bias: std::ptr::null(),
+        accumulate: !epi,
+        last: epi,
+        bias: if epi { bias.as_ptr() } else { std::ptr::null() },
         res: [std::ptr::null(); MAX_MR],
         has_res: false,
-        lo: f32::MIN,
-        hi: f32::MAX,
+        lo: if epi { 0.0 } else { f32::MIN },
+        hi: if epi { 6.0 } else { f32::MAX },
         slope: 1.0,
         has_slope: false,
         stream: false,
     };
     let name = format!(
-        "tile {mr}x{nr} ({nc} valid) in L1, 1 thread, B by {} loads",
+        "tile {mr}x{nr} ({nc} valid) kc {kc}{} in L1, 1 thread, B by {} loads",
+        if epi { " + epilogue" } else { "" },
         if full_b { "plain" } else { "masked" }
     );
     let calls = 200;
@@ -252,6 +261,9 @@ fn main() {
         ("conv 1x1 mobilenetv2 960->160 7x7 b1", [1, 7, 7, 960], 160),
         ("conv 1x1 mobilenetv2 160->960 7x7 b1", [1, 7, 7, 160], 960),
         ("conv 1x1 resnet50 stage5 2048->512 7x7 b1", [1, 7, 7, 2048], 512),
+        ("conv 1x1 mobilenetv2 576->96 14x14 b8", [8, 14, 14, 576], 96),
+        ("conv 1x1 mobilenetv2 960->320 7x7 b8", [8, 7, 7, 960], 320),
+        ("conv 1x1 mobilenetv2 320->1280 7x7 b8", [8, 7, 7, 320], 1280),
     ] {
         conv_case(r, peak, label, &x, &[1, 1, x[3], c], 1, Padding::Valid);
     }

@@ -221,9 +221,10 @@ macro_rules! kernel_family {
                         b = b.add(t.ldb);
                     }
                 }
+                let f = fin(t);
                 $(
-                    $finish(t, $r, 0, $x, m1);
-                    $finish(t, $r, 1, $y, m1);
+                    $finish(t, &f, $r, 0, $x, m1);
+                    $finish(t, &f, $r, 1, $y, m1);
                 )*
             }
         )*
@@ -261,35 +262,65 @@ mod avx512 {
         _mm512_fmadd_ps(a, b, c)
     }
 
-    #[inline(always)]
-    unsafe fn finish(t: &Tile, r: usize, v: usize, s: __m512, m: (__mmask16, __mmask16)) {
-        let m = if v == 0 { m.0 } else { m.1 };
-        finish_masked(t, r, v, s, m)
+    /// A tile's epilogue, read from the tile once (per-row finishing tested the `Tile`'s
+    /// flags in memory for every vector: 24 times per 12 × 32 tile).
+    #[derive(Clone, Copy)]
+    struct Fin {
+        acc: bool,
+        last: bool,
+        bias: bool,
+        res: bool,
+        slope: bool,
+        stream: bool,
+        s: __m512,
+        lo: __m512,
+        hi: __m512,
     }
 
     #[inline(always)]
-    unsafe fn finish_masked(t: &Tile, r: usize, v: usize, s: __m512, m: __mmask16) {
+    unsafe fn fin(t: &Tile) -> Fin {
+        Fin {
+            acc: t.accumulate,
+            last: t.last,
+            bias: !t.bias.is_null(),
+            res: t.has_res,
+            slope: t.has_slope,
+            stream: t.stream,
+            s: _mm512_set1_ps(t.slope),
+            lo: _mm512_set1_ps(t.lo),
+            hi: _mm512_set1_ps(t.hi),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn finish(t: &Tile, f: &Fin, r: usize, v: usize, s: __m512, m: (__mmask16, __mmask16)) {
+        let m = if v == 0 { m.0 } else { m.1 };
+        finish_masked(t, f, r, v, s, m)
+    }
+
+    #[inline(always)]
+    unsafe fn finish_masked(t: &Tile, f: &Fin, r: usize, v: usize, s: __m512, m: __mmask16) {
         if m == 0 {
             return;
         }
         let c = t.c[r].add(16 * v);
-        let mut x = if t.accumulate {
+        let mut x = if f.acc {
             _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), s)
         } else {
             s
         };
-        if t.last {
-            if !t.bias.is_null() {
+        if f.last {
+            if f.bias {
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.bias.add(16 * v)));
             }
-            if t.has_res {
+            if f.res {
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t.res[r].add(16 * v)));
             }
-            if t.has_slope {
-                x = _mm512_max_ps(x, _mm512_mul_ps(x, _mm512_set1_ps(t.slope)));
+            if f.slope {
+                x = _mm512_max_ps(x, _mm512_mul_ps(x, f.s));
             }
-            x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(t.lo)), _mm512_set1_ps(t.hi));
-            if t.stream && m == 0xffff && (c as usize).is_multiple_of(64) {
+            x = _mm512_min_ps(_mm512_max_ps(x, f.lo), f.hi);
+            if f.stream && m == 0xffff && (c as usize).is_multiple_of(64) {
                 _mm512_stream_ps(c, x);
                 return;
             }
@@ -325,8 +356,8 @@ mod avx512 {
     }
 
     #[inline(always)]
-    unsafe fn finish4(t: &Tile, r: usize, v: usize, s: __m512, m: [__mmask16; 4]) {
-        finish_masked(t, r, v, s, m[v])
+    unsafe fn finish4(t: &Tile, f: &Fin, r: usize, v: usize, s: __m512, m: [__mmask16; 4]) {
+        finish_masked(t, f, r, v, s, m[v])
     }
 
     /// 64-wide kernels: four named accumulators per row.
@@ -360,11 +391,12 @@ mod avx512 {
                             bp = bp.add(t.ldb);
                         }
                     }
+                    let f = fin(t);
                     $(
-                        finish4(t, $r, 0, $a, m);
-                        finish4(t, $r, 1, $b, m);
-                        finish4(t, $r, 2, $c, m);
-                        finish4(t, $r, 3, $d, m);
+                        finish4(t, &f, $r, 0, $a, m);
+                        finish4(t, &f, $r, 1, $b, m);
+                        finish4(t, &f, $r, 2, $c, m);
+                        finish4(t, &f, $r, 3, $d, m);
                     )*
                 }
             )*
@@ -401,7 +433,8 @@ mod avx512 {
                             bp = bp.add(t.ldb);
                         }
                     }
-                    $(finish_masked(t, $r, 0, $a, m.0);)*
+                    let f = fin(t);
+                    $(finish_masked(t, &f, $r, 0, $a, m.0);)*
                 }
             )*
         };
@@ -426,7 +459,8 @@ mod avx512 {
     /// accumulator per row (the ymm half of the row's broadcast). Where 512-bit FMAs are two
     /// 256-bit halves (AMD Zen 4) a masked second zmm vector costs a whole one: a 12 × 32
     /// tile with 24 valid columns ran at 73% of one core's peak in L1, these at 89%
-    /// (`kernels` bench); where 512-bit FMAs are whole, even.
+    /// (`kernels` bench); where 512-bit FMAs are whole (Intel) they ran slower than the
+    /// plain 32-wide kernels, which run those tiles there ([`crate::kernels::splits_512`]).
     macro_rules! half_family {
         ($($name:ident: $mr:literal [$($r:literal: $a:ident $b:ident $p:ident),*];)*) => {
             $(
@@ -449,9 +483,10 @@ mod avx512 {
                             bp = bp.add(t.ldb);
                         }
                     }
+                    let f = fin(t);
                     $(
-                        finish_masked(t, $r, 0, $a, m.0);
-                        finish_masked(t, $r, 1, _mm512_zextps256_ps512($b), m.1);
+                        finish_masked(t, &f, $r, 0, $a, m.0);
+                        finish_masked(t, &f, $r, 1, _mm512_zextps256_ps512($b), m.1);
                     )*
                 }
             )*
@@ -485,7 +520,12 @@ mod avx512 {
                 narrow::<false>(t)
             };
         }
-        if t.full_b && (17..=24).contains(&t.nc) && t.nr >= 32 && (1..=12).contains(&t.mr) {
+        if t.full_b
+            && (17..=24).contains(&t.nc)
+            && t.nr >= 32
+            && (1..=12).contains(&t.mr)
+            && crate::kernels::splits_512()
+        {
             return half(t);
         }
         if t.full_b {
@@ -496,7 +536,7 @@ mod avx512 {
     }
 
     #[inline(always)]
-    unsafe fn half(t: &Tile) {
+    pub(super) unsafe fn half(t: &Tile) {
         match t.mr {
             1 => h1(t),
             2 => h2(t),
@@ -595,29 +635,56 @@ mod avx2 {
         _mm256_fmadd_ps(a, b, c)
     }
 
+    /// A tile's epilogue, read from the tile once.
+    #[derive(Clone, Copy)]
+    struct Fin {
+        acc: bool,
+        last: bool,
+        bias: bool,
+        res: bool,
+        slope: bool,
+        s: __m256,
+        lo: __m256,
+        hi: __m256,
+    }
+
     #[inline(always)]
-    unsafe fn finish(t: &Tile, r: usize, v: usize, s: __m256, m: (__m256i, __m256i)) {
+    unsafe fn fin(t: &Tile) -> Fin {
+        Fin {
+            acc: t.accumulate,
+            last: t.last,
+            bias: !t.bias.is_null(),
+            res: t.has_res,
+            slope: t.has_slope,
+            s: _mm256_set1_ps(t.slope),
+            lo: _mm256_set1_ps(t.lo),
+            hi: _mm256_set1_ps(t.hi),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn finish(t: &Tile, f: &Fin, r: usize, v: usize, s: __m256, m: (__m256i, __m256i)) {
         if v * 8 >= t.nc {
             return;
         }
         let m = if v == 0 { m.0 } else { m.1 };
         let c = t.c[r].add(8 * v);
-        let mut x = if t.accumulate {
+        let mut x = if f.acc {
             _mm256_add_ps(_mm256_maskload_ps(c, m), s)
         } else {
             s
         };
-        if t.last {
-            if !t.bias.is_null() {
+        if f.last {
+            if f.bias {
                 x = _mm256_add_ps(x, _mm256_maskload_ps(t.bias.add(8 * v), m));
             }
-            if t.has_res {
+            if f.res {
                 x = _mm256_add_ps(x, _mm256_maskload_ps(t.res[r].add(8 * v), m));
             }
-            if t.has_slope {
-                x = _mm256_max_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(t.slope)));
+            if f.slope {
+                x = _mm256_max_ps(x, _mm256_mul_ps(x, f.s));
             }
-            x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(t.lo)), _mm256_set1_ps(t.hi));
+            x = _mm256_min_ps(_mm256_max_ps(x, f.lo), f.hi);
         }
         _mm256_maskstore_ps(c, m, x);
     }
@@ -659,6 +726,24 @@ mod tests {
 
     #[allow(clippy::too_many_arguments)]
     fn run_case(
+        isa: Isa,
+        taps: usize,
+        kc: usize,
+        mr: usize,
+        nc: usize,
+        nr: usize,
+        ldb: usize,
+        accumulate: bool,
+        last: bool,
+        res: bool,
+        full_b: bool,
+    ) {
+        run_case_on(run_tile, isa, taps, kc, mr, nc, nr, ldb, accumulate, last, res, full_b)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_case_on(
+        kernel: unsafe fn(Isa, &Tile),
         isa: Isa,
         taps: usize,
         kc: usize,
@@ -719,7 +804,7 @@ mod tests {
         let tg = mk(&mut got);
         let tw = mk(&mut want);
         unsafe {
-            run_tile(isa, &tg);
+            kernel(isa, &tg);
             tile_naive(&tw);
         }
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -727,6 +812,27 @@ mod tests {
                 (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
                 "{isa:?} taps {taps} kc {kc} mr {mr} nc {nc}: [{i}] {g} vs {w}"
             );
+        }
+    }
+
+    /// The 24-wide kernels run only where 512-bit operations are split in halves
+    /// ([`crate::kernels::splits_512`]); here they are tested on any AVX-512 CPU.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_24_wide_kernels_match_the_naive_tile() {
+        if !Isa::available().contains(&Isa::Avx512) {
+            return;
+        }
+        // SAFETY: AVX-512 F is available (checked above); `half` takes any tile `run_tile` does.
+        unsafe fn half(_: Isa, t: &Tile) {
+            avx512::half(t)
+        }
+        for mr in 1..=12 {
+            for nc in [17, 20, 24] {
+                for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
+                    run_case_on(half, Isa::Avx512, 1 + mr % 3, 37, mr, nc, 32, 35, acc, last, res, true);
+                }
+            }
         }
     }
 

@@ -135,6 +135,33 @@ pub fn isa() -> Isa {
     })
 }
 
+/// Whether this CPU runs a 512-bit operation as two 256-bit halves (AMD Zen 4, family
+/// 0x19): there a masked second zmm vector costs a whole one, so tiles of 17 to 24 valid
+/// columns run one zmm and one ymm accumulator a row ([`gemm`]); where 512-bit units are
+/// whole (Intel's AVX-512 cores, whose ymm FMAs issue from one port while 512-bit ones are in
+/// flight), those ran slower than a full zmm pair with masked stores (a 12 × 32 tile in L1
+/// with 24 valid columns: 107 against 125 GFLOP/s of useful products on one core).
+pub fn splits_512() -> bool {
+    static SPLIT: OnceLock<bool> = OnceLock::new();
+    *SPLIT.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `cpuid` leaves 0 and 1 exist on every x86-64 CPU.
+            let (v, f) = unsafe { (std::arch::x86_64::__cpuid(0), std::arch::x86_64::__cpuid(1)) };
+            let amd = (v.ebx, v.edx, v.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+            let family = ((f.eax >> 8) & 0xf)
+                + if (f.eax >> 8) & 0xf == 0xf {
+                    (f.eax >> 20) & 0xff
+                } else {
+                    0
+                };
+            amd && family == 0x19
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// How many workers the kernels split one op over (rayon's pool).
 pub fn threads() -> usize {
     rayon::current_num_threads().max(1)
