@@ -146,7 +146,9 @@ pub fn splits_512() -> bool {
     *SPLIT.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            // SAFETY: `cpuid` leaves 0 and 1 exist on every x86-64 CPU.
+            // SAFETY: `cpuid` leaves 0 and 1 exist on every x86-64 CPU (newer compilers call
+            // `__cpuid` safe).
+            #[allow(unused_unsafe)]
             let (v, f) = unsafe { (std::arch::x86_64::__cpuid(0), std::arch::x86_64::__cpuid(1)) };
             let amd = (v.ebx, v.edx, v.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
             let family = ((f.eax >> 8) & 0xf)
