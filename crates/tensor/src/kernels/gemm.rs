@@ -725,24 +725,9 @@ mod tests {
     use super::*;
 
     #[allow(clippy::too_many_arguments)]
+    /// Runs `kernel` (the ISA's dispatch, [`run_tile`], or one kernel family) on a tile of
+    /// these sizes and compares it with [`tile_naive`].
     fn run_case(
-        isa: Isa,
-        taps: usize,
-        kc: usize,
-        mr: usize,
-        nc: usize,
-        nr: usize,
-        ldb: usize,
-        accumulate: bool,
-        last: bool,
-        res: bool,
-        full_b: bool,
-    ) {
-        run_case_on(run_tile, isa, taps, kc, mr, nc, nr, ldb, accumulate, last, res, full_b)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_case_on(
         kernel: unsafe fn(Isa, &Tile),
         isa: Isa,
         taps: usize,
@@ -830,7 +815,7 @@ mod tests {
         for mr in 1..=12 {
             for nc in [17, 20, 24] {
                 for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
-                    run_case_on(half, Isa::Avx512, 1 + mr % 3, 37, mr, nc, 32, 35, acc, last, res, true);
+                    run_case(half, Isa::Avx512, 1 + mr % 3, 37, mr, nc, 32, 35, acc, last, res, true);
                 }
             }
         }
@@ -865,10 +850,10 @@ mod tests {
                 for mr in 1..=mr_max {
                     for nc in [1, 3, nr / 2, nr / 2 + 1, nr / 2 + nr / 8, nr * 3 / 4, nr - 1, nr] {
                         for (acc, last, res) in [(false, true, false), (true, true, true), (false, false, false)] {
-                            run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res, false);
+                            run_case(run_tile, isa, 1 + mr % 3, 37, mr, nc, nr, nc + 3, acc, last, res, false);
                             // Full rows: the columns past `nc` hold nonzero values the
                             // kernel reads but must never store.
-                            run_case(isa, 1 + mr % 3, 37, mr, nc, nr, nr + 3, acc, last, res, true);
+                            run_case(run_tile, isa, 1 + mr % 3, 37, mr, nc, nr, nr + 3, acc, last, res, true);
                         }
                     }
                 }
