@@ -593,27 +593,14 @@ fn next_tile(left: usize, mr_max: usize) -> usize {
     left.div_ceil(left.div_ceil(mr_max.max(1)).max(1))
 }
 
-/// Output coordinates `(image, row, column)` of rows `rows`, advanced one pixel at a time (no
-/// divisions).
-fn pixels(g: &ConvGeometry, rows: std::ops::Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> {
-    let (oh, ow) = (g.oh().max(1), g.ow().max(1));
-    let start = (rows.start / (oh * ow), (rows.start / ow) % oh, rows.start % ow);
-    std::iter::successors(Some(start), move |&(img, oy, ox)| {
-        Some(if ox + 1 < ow {
-            (img, oy, ox + 1)
-        } else if oy + 1 < oh {
-            (img, oy + 1, 0)
-        } else {
-            (img + 1, 0, 0)
-        })
-    })
-    .take(rows.len())
-}
-
 /// Lays out the row-pointer tables of rows `rows`, tile by tile (`[taps][mr]` each, [`ZEROS`]
 /// in every slot first: the padding and a padded tile's extra rows), and calls
-/// `fill(slots, mr, r, row, pixel)` for each real row `r` of a tile, `slots` being the tile's
-/// table and `row` the output row.
+/// `fill(slots, mr, r, len, pixel)` for each run of a tile's real rows `r .. r + len` that lie
+/// in one output row, `slots` being the tile's table and `pixel` the output coordinates
+/// `(image, row, column)` of the run's first row. The coordinates are found once a run (a
+/// division each), so that a run's pointers are laid out one tap at a time, a step apart:
+/// walking pixel by pixel, with a window test for each, was a third of a 3-channel stem's
+/// time (26 cycles a row for its 3 pointers).
 #[allow(clippy::too_many_arguments)]
 fn tile_tables(
     g: &ConvGeometry,
@@ -623,19 +610,33 @@ fn tile_tables(
     dst: &mut Vec<*const f32>,
     mut fill: impl FnMut(&mut [*const f32], usize, usize, usize, (usize, usize, usize)),
 ) {
+    let (oh, ow) = (g.oh().max(1), g.ow().max(1));
     dst.clear();
-    let mut walk = pixels(g, rows.clone());
     let mut r0 = rows.start;
     while r0 < rows.end {
         let real = next_tile(rows.end - r0, mr_max);
         let base = dst.len();
         dst.resize(base + taps * real, ZEROS.as_ptr());
         let slots = &mut dst[base..];
-        for (r, at) in (0..real).zip(&mut walk) {
-            fill(slots, real, r, r0 + r, at);
+        let mut r = 0;
+        while r < real {
+            let pixel = r0 + r;
+            let ox = pixel % ow;
+            let len = (ow - ox).min(real - r);
+            fill(slots, real, r, len, (pixel / (oh * ow), (pixel / ow) % oh, ox));
+            r += len;
         }
         r0 += real;
     }
+}
+
+/// The output columns `[lo, hi)` whose windows (`span` columns from `col0(ox)`) lie inside
+/// the `w` input columns: a contiguous range, the window moving right with `ox`.
+fn inner_columns(g: &ConvGeometry, span: usize) -> (usize, usize) {
+    let (w, stride, pad, ow) = (g.cols.input, g.cols.stride.max(1), g.cols.pad_before, g.cols.output);
+    let lo = pad.div_ceil(stride).min(ow);
+    let hi = (lo..ow).find(|&ox| ox * stride - pad + span > w).unwrap_or(ow);
+    (lo, hi)
 }
 
 /// Row pointers of rows `rows` for depth block `blk` whose taps are kernel rows
@@ -653,53 +654,49 @@ fn row_tap_pointers(
 ) {
     let (w, kw, cin) = (g.cols.input, g.cols.kernel, g.cin);
     let span = kw * cin;
+    let step = g.cols.stride * cin;
     let col0 = |ox: usize| (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
-    let inside = |ox: usize| col0(ox) >= 0 && col0(ox) as usize + kw <= w;
-    // At most that many of each output row the rows touch (a bound, not a count: walking
-    // every pixel to count cost as much as laying out its pointers).
+    let (lo, hi) = inner_columns(g, kw);
+    // At most that many of each output row the rows touch (a bound, not a count).
     let ow = g.cols.output.max(1);
-    let outside = (0..ow).filter(|&ox| !inside(ox)).count();
+    let outside = ow - (hi - lo);
     let edge_rows = if outside == 0 {
         0
     } else {
         ((rows.len().div_ceil(ow) + 1) * outside).min(rows.len())
     };
+    let ntaps = blk.t1 - blk.t0;
     edges.clear();
-    edges.resize(edge_rows * (blk.t1 - blk.t0) * span, 0.0);
+    edges.resize(edge_rows * ntaps * span, 0.0);
     let mut next_edge = 0;
     // The first value of each kernel row's input line (`None` in the row padding), for the
-    // output row `at`: found once per output row, so a pixel's pointers are one addition
-    // each (the divisions and checks per pointer cost a third of a 3-channel stem's time).
+    // output row `at`: found once per output row.
     let mut at = (usize::MAX, usize::MAX);
-    let mut lines: Vec<Option<usize>> = vec![None; blk.t1 - blk.t0];
+    let mut lines: Vec<Option<usize>> = vec![None; ntaps];
     let xp = x.as_ptr();
-    tile_tables(
-        g,
-        rows,
-        blk.t1 - blk.t0,
-        mr_max,
-        dst,
-        |slots, mr, r, _, (img, oy, ox)| {
-            if at != (img, oy) {
-                at = (img, oy);
-                for (line, ky) in lines.iter_mut().zip(blk.t0..blk.t1) {
-                    let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
-                    *line =
-                        (iy >= 0 && (iy as usize) < g.rows.input).then(|| (img * g.rows.input + iy as usize) * w * cin);
+    tile_tables(g, rows, ntaps, mr_max, dst, |slots, mr, r, len, (img, oy, ox)| {
+        if at != (img, oy) {
+            at = (img, oy);
+            for (line, ky) in lines.iter_mut().zip(blk.t0..blk.t1) {
+                let iy = (oy * g.rows.stride + ky * g.rows.dilation) as isize - g.rows.pad_before as isize;
+                *line = (iy >= 0 && (iy as usize) < g.rows.input).then(|| (img * g.rows.input + iy as usize) * w * cin);
+            }
+        }
+        // Inside the image: `line + col0·cin + span ≤ x.len()` (the window row lies in a line
+        // of `x`, whose size `conv2d` checked).
+        let (a, b) = (ox.max(lo), (ox + len).min(hi));
+        if a < b {
+            for (i, line) in lines.iter().enumerate() {
+                let Some(line) = *line else { continue };
+                let first = line + col0(a) as usize * cin;
+                for (j, slot) in slots[i * mr + r + (a - ox)..][..b - a].iter_mut().enumerate() {
+                    *slot = xp.wrapping_add(first + j * step);
                 }
             }
-            let ix0 = col0(ox);
-            if inside(ox) {
-                // Inside the image: `line + ix0·cin + span ≤ x.len()` (the window row lies in
-                // a line of `x`, whose size `conv2d` checked).
-                let start = ix0 as usize * cin;
-                for (i, line) in lines.iter().enumerate() {
-                    if let Some(line) = line {
-                        slots[i * mr + r] = xp.wrapping_add(line + start);
-                    }
-                }
-                return;
-            }
+        }
+        // The run's pixels whose windows reach into the column padding.
+        for c in (ox..ox + len).filter(|&c| c < lo || c >= hi) {
+            let ix0 = col0(c);
             for (i, line) in lines.iter().enumerate() {
                 let Some(line) = *line else { continue };
                 let e = &mut edges[next_edge * span..(next_edge + 1) * span];
@@ -711,10 +708,10 @@ fn row_tap_pointers(
                         e[kx * cin..(kx + 1) * cin].copy_from_slice(&x[at..at + cin]);
                     }
                 }
-                slots[i * mr + r] = e.as_ptr();
+                slots[i * mr + r + (c - ox)] = e.as_ptr();
             }
-        },
-    );
+        }
+    });
 }
 
 /// Row pointers of a pointwise convolution's rows `rows` for depth block `blk` (channels
@@ -818,23 +815,43 @@ fn row_pointers(
         one_per_row(dst, xp.wrapping_add(rows.start * g.cin + chan0), rows.len(), g.cin);
         return;
     }
+    let step = (g.cols.stride * g.cin) as isize;
+    let (lo, hi) = inner_columns(g, span_x as usize + 1);
     tile_tables(
         g,
         rows,
         blk.t1 - blk.t0,
         mr_max,
         dst,
-        |slots, mr, r, _, (img, oy, ox)| {
+        |slots, mr, r, len, (img, oy, ox)| {
             let iy0 = (oy * g.rows.stride) as isize - g.rows.pad_before as isize;
-            let ix0 = (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
-            let origin = ((img as isize * h + iy0) * w + ix0) * cin + chan0 as isize;
-            let whole = iy0 >= 0 && iy0 + span_y < h && ix0 >= 0 && ix0 + span_x < w;
-            for (i, &(dy, dx, off)) in tap_at.iter().enumerate() {
-                let (iy, ix) = (iy0 + dy, ix0 + dx);
-                // Where the whole window is inside the image, `check` proved every pixel of it in
-                // `x`; elsewhere each tap is checked.
-                if whole || (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                    slots[i * mr + r] = xp.wrapping_offset(origin + off);
+            let origin = |ox: usize| {
+                let ix0 = (ox * g.cols.stride) as isize - g.cols.pad_before as isize;
+                (ix0, ((img as isize * h + iy0) * w + ix0) * cin + chan0 as isize)
+            };
+            // Where the whole window is inside the image, `check` proved every pixel of it in `x`:
+            // the run's inner columns, a step apart; elsewhere each tap is checked.
+            let rows_inside = iy0 >= 0 && iy0 + span_y < h;
+            let (a, b) = if rows_inside {
+                (ox.max(lo), (ox + len).min(hi).max(ox.max(lo)))
+            } else {
+                (ox, ox)
+            };
+            if a < b {
+                let first = origin(a).1;
+                for (i, &(_, _, off)) in tap_at.iter().enumerate() {
+                    for (j, slot) in slots[i * mr + r + (a - ox)..][..b - a].iter_mut().enumerate() {
+                        *slot = xp.wrapping_offset(first + off + j as isize * step);
+                    }
+                }
+            }
+            for c in (ox..ox + len).filter(|&c| c < a || c >= b) {
+                let (ix0, at) = origin(c);
+                for (i, &(dy, dx, off)) in tap_at.iter().enumerate() {
+                    let (iy, ix) = (iy0 + dy, ix0 + dx);
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                        slots[i * mr + r + (c - ox)] = xp.wrapping_offset(at + off);
+                    }
                 }
             }
         },
