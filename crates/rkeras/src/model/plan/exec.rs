@@ -399,6 +399,15 @@ pub(super) const BAND_BYTES: usize = if cfg!(test) { 24 << 10 } else { 1 << 20 }
 /// 0.35–0.37 ms against 0.34 unbanded).
 pub(super) const BAND_MIN_TOTAL: usize = if cfg!(test) { 24 << 10 } else { 4 << 20 };
 
+/// Depthwise outputs of fewer bytes (all images) are not banded into their projection:
+/// lower than [`BAND_MIN_TOTAL`], since a band of depthwise rows handed to the projection
+/// while in cache saves writing and reading back the whole output even where it would fit in
+/// L2 (MobileNetV2 at batch 1 on a 2-core Intel Xeon, 16 interleaved rounds of the apps
+/// bench: banding its 1.2–1.8 MB depthwise outputs at 112×112×32, 56×56×96 and 56×56×144 ran
+/// 3.64 ms against 3.72, faster in 13 of the 16 rounds; banding the 1.8 MB expansions as
+/// well, 3.69).
+pub(super) const PROJECT_BAND_MIN_TOTAL: usize = if cfg!(test) { 24 << 10 } else { 1 << 20 };
+
 /// A convolution a banded depthwise step runs on its bands: the expansion that makes its
 /// input (a 1×1, or any direct convolution such as a network's stem), or the 1×1 projection
 /// that reads its output (with the projection's residual).

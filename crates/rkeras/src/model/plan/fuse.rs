@@ -414,7 +414,7 @@ impl Builder<'_> {
             };
             let same_image = pg.n == dg.n && pg.rows.input == dg.oh() && pg.cols.input == dg.ow() && pg.cin == dg.cout;
             let bytes = dg.n * dg.oh() * dg.ow() * dg.cout * 4;
-            if !pg.is_pointwise() || !same_image || pg.groups != 1 || bytes < super::exec::BAND_MIN_TOTAL {
+            if !pg.is_pointwise() || !same_image || pg.groups != 1 || bytes < super::exec::PROJECT_BAND_MIN_TOTAL {
                 continue;
             }
             let residual = *residual;
