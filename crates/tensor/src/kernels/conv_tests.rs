@@ -247,6 +247,58 @@ fn uneven_small_layers_split_into_equal_tasks() {
 }
 
 #[test]
+fn few_rows_over_many_panels_run_as_one_row_block() {
+    // Batch 1's 7×7 layers (MobileNetV2's 160 → 960, and 320 → 1280 with weights beyond L2)
+    // and 64 rows with a partial last panel: one row block, a run of panels a worker, the
+    // next panel prefetched; with the residual and ReLU6 epilogue, on one to three workers,
+    // every ISA: the reference's values, the same bits on any worker count.
+    let mut rng = Rng::new(13);
+    for (hw, cin, cout) in [(7, 160, 960), (7, 320, 1280), (8, 40, 520)] {
+        let x = random(&mut rng, &[1, hw, hw, cin]);
+        let w = random(&mut rng, &[1, 1, cin, cout]);
+        let bias = random(&mut rng, &[cout]);
+        let res = random(&mut rng, &[hw * hw, cout]);
+        let p = Conv2dParams::new((1, 1), crate::Padding::Valid);
+        let g = conv2d_geometry("test", x.shape(), w.shape(), &p).unwrap();
+        let want: Vec<f32> = conv2d_naive(&x, &w, Some(&bias), &p)
+            .unwrap()
+            .data()
+            .iter()
+            .zip(res.data())
+            .map(|(&v, &r)| (v + r).clamp(0.0, 6.0))
+            .collect();
+        let relu6 = ActSpec::relu_general(0.0, Some(6.0), 0.0).unwrap();
+        for isa in Isa::available() {
+            let packed = PackedWeights::pack(isa, w.data(), cin, cout, 1).unwrap();
+            let mut first: Option<Vec<f32>> = None;
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut y = vec![f32::NAN; want.len()];
+                pool.install(|| {
+                    packed_conv(
+                        isa,
+                        &g,
+                        &x,
+                        &packed,
+                        relu6.with_bias(Some(bias.data())),
+                        Some((res.data(), cout)),
+                        &mut y,
+                        cout,
+                    )
+                })
+                .unwrap();
+                let what = format!("{hw}x{hw} {cin}->{cout} {isa:?} {threads} workers");
+                assert_close(&y, &want, &what);
+                match &first {
+                    None => first = Some(y),
+                    Some(f) => assert_eq!(f, &y, "{what}: bits differ from one worker's"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn results_do_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(11);
     let x = random(&mut rng, &[2, 20, 20, 24]);
