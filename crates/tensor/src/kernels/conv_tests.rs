@@ -250,10 +250,19 @@ fn uneven_small_layers_split_into_equal_tasks() {
 fn few_rows_over_many_panels_run_as_one_row_block() {
     // Batch 1's 7×7 layers (MobileNetV2's 160 → 960, and 320 → 1280 with weights beyond L2)
     // and 64 rows with a partial last panel: one row block, a run of panels a worker, the
-    // next panel prefetched; with the residual and ReLU6 epilogue, on one to three workers,
-    // every ISA: the reference's values, the same bits on any worker count.
+    // next panel prefetched; over few panels (960 → 160, DenseNet121's → 128, a partial
+    // panel), a row block a worker and each worker a contiguous run of panel-ordered tasks;
+    // with the residual and ReLU6 epilogue, on one to three workers, every ISA: the
+    // reference's values, the same bits on any worker count.
     let mut rng = Rng::new(13);
-    for (hw, cin, cout) in [(7, 160, 960), (7, 320, 1280), (8, 40, 520)] {
+    for (hw, cin, cout) in [
+        (7, 160, 960),
+        (7, 320, 1280),
+        (8, 40, 520),
+        (7, 960, 160),
+        (7, 576, 128),
+        (7, 600, 100),
+    ] {
         let x = random(&mut rng, &[1, hw, hw, cin]);
         let w = random(&mut rng, &[1, 1, cin, cout]);
         let bias = random(&mut rng, &[cout]);
