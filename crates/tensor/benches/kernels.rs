@@ -5,7 +5,8 @@
 //! Cases: the 3×3 64→64 56×56 batch 8 (`same`), a 1×1 128→128 56×56 batch 8, ResNet50's
 //! 3×3 512→512 7×7 and 1×1 2048→512 7×7 at batch 1, MobileNetV2's 1×1 expand (16→96, 112×112)
 //! and its depthwise 3×3 (112×112×96 stride 2, 56×56×144 stride 1) at batch 1, the first conv
-//! (224×224×3 → 32, 3×3 stride 2), and VGG16's `fc1` (25088 → 4096) at batch 1 and 8. First,
+//! (224×224×3 → 32, 3×3 stride 2), VGG16's `fc1` (25088 → 4096) at batch 1 and 8, and
+//! MobileNetV2's 7×7 1×1 layers at batch 1 with their weights read from L3 on every call. First,
 //! the microkernel alone: one register tile (6 × 64 and 12 × 32 on AVX-512) with its operands
 //! in L1, on one thread, against the one-worker peak, with B read by plain and by masked
 //! vector loads.
@@ -206,6 +207,55 @@ fn tile_case_k(one: f64, cout: usize, full_b: bool, kc: usize, epi: bool) {
     black_box(&c);
 }
 
+/// A 1×1 convolution at batch 1 whose weights come from L3 on every call, as in a network
+/// (MobileNetV2's 7×7 layers: its other layers' weights pass through the caches between two
+/// calls of one layer): each call takes the next of as many copies of the packed weights as
+/// exceed 6 MiB, inside the kernels' standing team (as a plan runs them, without a pool
+/// wake-up per call).
+fn cold_case(rng: &mut Rng, peak: f64, hw: usize, cin: usize, cout: usize) {
+    let name = format!("conv 1x1 {cin}->{cout} {hw}x{hw} b1, weights from L3");
+    if !name.contains(&filter()) {
+        return;
+    }
+    let isa = isa();
+    let x = random(rng, &[1, hw, hw, cin]);
+    let copies = (6 << 20) / (cin * cout * 4) + 2;
+    let ws: Vec<PackedWeights> = (0..copies)
+        .map(|_| PackedWeights::pack(isa, random(rng, &[cin, cout]).data(), cin, cout, 1).expect("packs"))
+        .collect();
+    let b = random(rng, &[cout]);
+    let p = Conv2dParams::new((1, 1), Padding::Valid);
+    let g = conv2d_geometry("bench", x.shape(), &[1, 1, cin, cout], &p).expect("bench shapes are valid");
+    let mut y = vec![0.0f32; hw * hw * cout];
+    let mut next = 0;
+    let flops = 2.0 * (hw * hw * cin * cout) as f64;
+    tensor::kernels::team::scope_on_caller(|| {
+        bench(&name, flops, peak, || {
+            next = (next + 1) % copies;
+            igemm(
+                isa,
+                ConvArgs {
+                    geometry: &g,
+                    x: x.data(),
+                    weights: Weights::Packed(&ws[next]),
+                    epilogue: Epilogue {
+                        bias: Some(b.data()),
+                        lo: 0.0,
+                        hi: 6.0,
+                        ..Epilogue::linear()
+                    },
+                    residual: None,
+                    y: &mut y,
+                    y_stride: cout,
+                    prologue: None,
+                },
+            )
+            .expect("runs");
+            black_box(&y);
+        })
+    });
+}
+
 fn main() {
     let threads = rayon::current_num_threads();
     let peak = fma_peak_gflops(isa(), threads, 0.5);
@@ -229,6 +279,9 @@ fn main() {
     }
     let mut rng = Rng::new(1);
     let r = &mut rng;
+    for (cin, cout) in [(160, 960), (960, 160), (576, 160), (960, 320), (320, 1280)] {
+        cold_case(r, peak, 7, cin, cout);
+    }
     conv_case(
         r,
         peak,

@@ -298,102 +298,38 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
         Weights::Winograd(_) => return shape_err("conv2d", "Winograd weights reach the implicit GEMM"),
     };
     let panels = cout_g.div_ceil(nr);
-    // Row blocks of whole tiles: many rows, so that each depth block of the weights, read
-    // from L3 when a layer's weights outgrow L2, serves many tiles (48 rows a block ran 4–10%
-    // slower on VGG16's layers than 384), but no more than 1 MiB of outputs, which the
-    // block accumulates over its depth blocks in L2; smaller where the rows are few.
     let threads = super::threads();
     let work = m as f64 * g.cout as f64 * depth as f64;
-    let col_tasks = g.groups * panels;
-    let c_rows = ((1usize << 18) / g.cout.max(1)).max(mr_max * 8);
-    let mut mb = (mr_max * 64)
-        .min(c_rows / mr_max * mr_max)
-        .min(m.next_multiple_of(mr_max));
     let want_tasks = if work < 1e6 { 1 } else { threads * 4 };
-    // Large blocks only where there are rows enough for an even split (at least 16 blocks a
-    // worker: equal tasks, so the last round leaves a worker idle for 1/32 of the op at most).
-    while mb > mr_max * 8 && want_tasks > 1 && m.div_ceil(mb) < threads * 16 {
-        mb -= mr_max;
-    }
-    while mb > mr_max && m.div_ceil(mb) * col_tasks < want_tasks {
-        mb -= mr_max;
-    }
-    // The split for `row_blocks` blocks: (panels a task, whether tasks run panel-major, tasks).
-    let split = |row_blocks: usize| {
-        // Split the panels too when the rows alone leave workers idle (batch 1, late layers).
-        let panel_split = if row_blocks * g.groups < want_tasks {
-            (want_tasks / (row_blocks * g.groups).max(1)).clamp(1, panels)
-        } else {
-            1
+    let beyond_l2 = depth * cout_g * 4 > WEIGHTS_IN_L2;
+    // Few rows (batch 1's 7×7 layers, whose weights come from L3 on every call), so that a
+    // worker reads about its share of the weights, not every panel (two row blocks dealt out
+    // one task at a time had both workers read each):
+    // - against many panels: one row block, each worker one run of panels, the next panel's
+    //   weights fetched while this one's tiles run ([`block`]);
+    // - over a few panels (960 → 160 in five 32-wide panels, DenseNet121's → 128 in two): a
+    //   row block a worker, the tasks ordered panel by panel, each worker one contiguous run
+    //   of them. Weights beyond L2 keep the general order (960 → 320 ran no faster so).
+    let few = want_tasks > 1 && g.groups == 1 && m <= FEW_ROWS && b.padded;
+    let few_rows = few && panels >= threads * 4;
+    let chunked = few && !few_rows && threads > 1 && panels > 1 && !beyond_l2;
+    let (mb, panel_chunk, weights_major, tasks) = if few_rows {
+        let chunk = panels.div_ceil(threads);
+        (m, chunk, false, panels.div_ceil(chunk))
+    } else if chunked {
+        let mb = m.div_ceil(threads);
+        (mb, 1, true, m.div_ceil(mb) * panels)
+    } else {
+        let w = Work {
+            m,
+            mr_max,
+            panels,
+            nr,
+            depth,
+            groups: g.groups,
         };
-        // Weights larger than L2 (VGG16's and ResNet50's late layers: 2–9 MiB) would be read
-        // again from L3 for every row block; there, each task takes one panel, and a worker's
-        // consecutive tasks are the row blocks of one panel, so the panel's weights stay in L2
-        // and the (smaller) input is what is read again.
-        let weights_major = row_blocks > 1 && depth * cout_g * 4 > WEIGHTS_IN_L2;
-        let panel_chunk = if weights_major { 1 } else { panels.div_ceil(panel_split) };
-        (
-            panel_chunk,
-            weights_major,
-            row_blocks * g.groups * panels.div_ceil(panel_chunk),
-        )
+        general_split(w, g.cout, beyond_l2, threads, want_tasks)
     };
-    // Equal blocks, their tiles split evenly too ([`next_tile`]): 49 rows were a block of 48
-    // and one of a single row, whose tasks each made a whole pass over a panel for one row.
-    // Where the tasks are few, as many blocks more (up to a worker's count) as make them a
-    // multiple of the workers: 9 equal tasks on 2 workers leave one idle for a ninth.
-    let mut row_blocks = m.div_ceil(mb).max(1);
-    if want_tasks > 1 {
-        let even = (row_blocks..row_blocks + threads)
-            .take_while(|&rb| rb <= m)
-            .find(|&rb| {
-                let tasks = split(rb).2;
-                tasks % threads == 0 || tasks >= threads * 16
-            });
-        row_blocks = even.unwrap_or(row_blocks);
-    }
-    let mut mb = m.div_ceil(row_blocks).max(1);
-    let (mut panel_chunk, mut weights_major, mut tasks) = split(m.div_ceil(mb));
-    // Few tasks of unequal work (batch 1's late layers, whose panels do not split evenly):
-    // the blocks and panel chunks that share the work most evenly instead.
-    let uneven = panels % panel_chunk != 0 || tasks % threads != 0;
-    if want_tasks > 1 && uneven && tasks < threads * 16 && depth * cout_g * 4 <= WEIGHTS_IN_L2 {
-        let (blocks, chunk) = balanced_split(m, mr_max, panels, nr, depth, g.groups, threads, row_blocks + threads);
-        mb = m.div_ceil(blocks).max(1);
-        panel_chunk = chunk;
-        tasks = m.div_ceil(mb) * g.groups * panels.div_ceil(chunk);
-    }
-    // Few rows against many panels (batch 1's 7×7 layers, whose weights come from L3 on
-    // every call): one row block, each worker one run of panels, the next panel's weights
-    // fetched while this one's tiles run ([`block`]), so that each weight is read once and
-    // by one core (two row blocks had both cores read every panel).
-    let few_rows = want_tasks > 1 && g.groups == 1 && m <= FEW_ROWS && panels >= threads * 4 && b.padded;
-    if few_rows {
-        mb = m;
-        weights_major = false;
-        panel_chunk = panels.div_ceil(threads);
-        tasks = panels.div_ceil(panel_chunk);
-    }
-    // Few rows over a few panels (batch 1's 7×7 projections: 960 → 160 in five 32-wide
-    // panels, DenseNet121's → 128 in two): the rows in a block a worker, the tasks ordered
-    // panel by panel, and each worker one contiguous run of them, so that a worker reads
-    // about its share of the weights from L3 instead of every panel (the tasks dealt out one
-    // at a time had both workers read each). Weights beyond L2 keep their order (960 → 320
-    // ran no faster this way).
-    let chunked = !few_rows
-        && !weights_major
-        && want_tasks > 1
-        && threads > 1
-        && g.groups == 1
-        && m <= FEW_ROWS
-        && b.padded
-        && panels > 1;
-    if chunked {
-        mb = m.div_ceil(threads);
-        weights_major = true;
-        panel_chunk = 1;
-        tasks = m.div_ceil(mb) * panels;
-    }
     let row_blocks = m.div_ceil(mb);
     let y = SyncPtr(args.y.as_mut_ptr());
     let res = args.residual.map(|(r, s)| (SyncPtr(r.as_ptr()), s));
@@ -459,6 +395,101 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the splits of a convolution's work depend on: `m` output rows in tiles of up to
+/// `mr_max`, `groups` groups of `panels` panels of `nr` columns, over `depth` rows of weights.
+#[derive(Clone, Copy)]
+struct Work {
+    m: usize,
+    mr_max: usize,
+    panels: usize,
+    nr: usize,
+    depth: usize,
+    groups: usize,
+}
+
+/// The general split of a convolution's work `w` (`cout` channels in all): (rows a block,
+/// panels a task, whether tasks run panel-major, tasks).
+///
+/// Row blocks of whole tiles: many rows, so that each depth block of the weights, read from
+/// L3 when a layer's weights outgrow L2, serves many tiles (48 rows a block ran 4–10% slower
+/// on VGG16's layers than 384), but no more than 1 MiB of outputs, which the block
+/// accumulates over its depth blocks in L2; smaller where the rows are few.
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+fn general_split(
+    w: Work,
+    cout: usize,
+    beyond_l2: bool,
+    threads: usize,
+    want_tasks: usize,
+) -> (usize, usize, bool, usize) {
+    let Work {
+        m,
+        mr_max,
+        panels,
+        groups,
+        ..
+    } = w;
+    let col_tasks = groups * panels;
+    let c_rows = ((1usize << 18) / cout.max(1)).max(mr_max * 8);
+    let mut mb = (mr_max * 64)
+        .min(c_rows / mr_max * mr_max)
+        .min(m.next_multiple_of(mr_max));
+    // Large blocks only where there are rows enough for an even split (at least 16 blocks a
+    // worker: equal tasks, so the last round leaves a worker idle for 1/32 of the op at most).
+    while mb > mr_max * 8 && want_tasks > 1 && m.div_ceil(mb) < threads * 16 {
+        mb -= mr_max;
+    }
+    while mb > mr_max && m.div_ceil(mb) * col_tasks < want_tasks {
+        mb -= mr_max;
+    }
+    // The split for `row_blocks` blocks: (panels a task, whether tasks run panel-major, tasks).
+    let split = |row_blocks: usize| {
+        // Split the panels too when the rows alone leave workers idle (batch 1, late layers).
+        let panel_split = if row_blocks * groups < want_tasks {
+            (want_tasks / (row_blocks * groups).max(1)).clamp(1, panels)
+        } else {
+            1
+        };
+        // Weights larger than L2 (VGG16's and ResNet50's late layers: 2–9 MiB) would be read
+        // again from L3 for every row block; there, each task takes one panel, and a worker's
+        // consecutive tasks are the row blocks of one panel, so the panel's weights stay in L2
+        // and the (smaller) input is what is read again.
+        let weights_major = row_blocks > 1 && beyond_l2;
+        let panel_chunk = if weights_major { 1 } else { panels.div_ceil(panel_split) };
+        (
+            panel_chunk,
+            weights_major,
+            row_blocks * groups * panels.div_ceil(panel_chunk),
+        )
+    };
+    // Equal blocks, their tiles split evenly too ([`next_tile`]): 49 rows were a block of 48
+    // and one of a single row, whose tasks each made a whole pass over a panel for one row.
+    // Where the tasks are few, as many blocks more (up to a worker's count) as make them a
+    // multiple of the workers: 9 equal tasks on 2 workers leave one idle for a ninth.
+    let mut row_blocks = m.div_ceil(mb).max(1);
+    if want_tasks > 1 {
+        let even = (row_blocks..row_blocks + threads)
+            .take_while(|&rb| rb <= m)
+            .find(|&rb| {
+                let tasks = split(rb).2;
+                tasks % threads == 0 || tasks >= threads * 16
+            });
+        row_blocks = even.unwrap_or(row_blocks);
+    }
+    let mut mb = m.div_ceil(row_blocks).max(1);
+    let (mut panel_chunk, weights_major, mut tasks) = split(m.div_ceil(mb));
+    // Few tasks of unequal work (batch 1's late layers, whose panels do not split evenly):
+    // the blocks and panel chunks that share the work most evenly instead.
+    let uneven = panels % panel_chunk != 0 || tasks % threads != 0;
+    if want_tasks > 1 && uneven && tasks < threads * 16 && !beyond_l2 {
+        let (blocks, chunk) = balanced_split(w, threads, row_blocks + threads);
+        mb = m.div_ceil(blocks).max(1);
+        panel_chunk = chunk;
+        tasks = m.div_ceil(mb) * groups * panels.div_ceil(chunk);
+    }
+    (mb, panel_chunk, weights_major, tasks)
+}
+
 /// The row blocks and panels a task (`(row_blocks, panel_chunk)`) of a convolution of few
 /// tasks that keep its workers busiest: of every block count up to `max_blocks` and every
 /// panel chunk that divides the panels evenly giving at least two tasks a worker, the one
@@ -468,17 +499,16 @@ pub fn conv2d(isa: Isa, args: ConvArgs) -> Result<()> {
 /// inputs, at [`READ_COST`] multiply-adds each). Unequal tasks had left a worker idle:
 /// MobileNetV2's 576 → 96 at 14×14 as 3 row blocks × a chunk of 2 panels and one of 1 (one
 /// worker ran 5 of the 9 task-thirds), its 960 → 160 at 7×7 as chunks of 3 and 2 panels.
-#[allow(clippy::too_many_arguments, clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
-fn balanced_split(
-    m: usize,
-    mr_max: usize,
-    panels: usize,
-    nr: usize,
-    depth: usize,
-    groups: usize,
-    threads: usize,
-    max_blocks: usize,
-) -> (usize, usize) {
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` is newer than the MSRV
+fn balanced_split(w: Work, threads: usize, max_blocks: usize) -> (usize, usize) {
+    let Work {
+        m,
+        mr_max,
+        panels,
+        nr,
+        depth,
+        groups,
+    } = w;
     // At least two tasks a worker where the layer has them, so that a worker that starts late
     // (or runs slower) hands its second task to the other.
     let most = max_blocks.min(m).max(1) * groups * panels;
@@ -511,11 +541,11 @@ fn balanced_split(
 /// faster are chosen (MobileNetV2's 576 → 96 and 384 → 96 at 14×14, batch 1).
 const READ_COST: f64 = 6.0;
 
-/// Output rows up to which a convolution over many panels runs as one row block
-/// ([`conv2d`]'s `few_rows`: batch 1's 7×7 layers, 49 rows). MobileNetV2's 160 → 960 and
-/// 320 → 1280 at 7×7 (weights read from L3 on every call), 2 workers, in a loop over weight
-/// copies larger than L2: 0.077 → 0.066–0.070 ms and 0.172 → 0.155–0.163 (two row blocks of
-/// 25 and 24 rows had both cores read every panel).
+/// Output rows up to which a convolution takes [`conv2d`]'s few-rows splits (batch 1's 7×7
+/// layers, 49 rows). Kernels bench, "weights from L3" cases (2 workers, 2-core Intel Xeon,
+/// interleaved with the split before): MobileNetV2's 160 → 960 0.057–0.061 → 0.055–0.056 ms,
+/// 960 → 160 0.059–0.061 → 0.052–0.054, 576 → 160 0.036–0.037 → 0.032–0.035; 960 → 320 and
+/// 320 → 1280 equal within noise there (in a noisier hour 320 → 1280 ran 0.172 → 0.155–0.163).
 const FEW_ROWS: usize = 64;
 
 /// Output bytes from which the tiles write with non-temporal stores ([`Tile::stream`]):
@@ -684,6 +714,13 @@ fn inner_columns(g: &ConvGeometry, span: usize) -> (usize, usize) {
     (lo, hi)
 }
 
+/// The part of a run of `len` output columns from `ox` that lies in the inner columns
+/// `[lo, hi)` ([`inner_columns`]); empty where they do not meet.
+fn inner_part(ox: usize, len: usize, (lo, hi): (usize, usize)) -> std::ops::Range<usize> {
+    let a = ox.max(lo).min(ox + len);
+    a..(ox + len).min(hi).max(a)
+}
+
 /// Row pointers of rows `rows` for depth block `blk` whose taps are kernel rows
 /// ([`row_taps`]), as [`row_pointers`] lays them out. A window row reaching into the column
 /// padding is copied into `edges` with its zeros (sized first, so no pointer moves).
@@ -729,18 +766,21 @@ fn row_tap_pointers(
         }
         // Inside the image: `line + col0·cin + span ≤ x.len()` (the window row lies in a line
         // of `x`, whose size `conv2d` checked).
-        let (a, b) = (ox.max(lo), (ox + len).min(hi));
-        if a < b {
+        let inner = inner_part(ox, len, (lo, hi));
+        if !inner.is_empty() {
             for (i, line) in lines.iter().enumerate() {
                 let Some(line) = *line else { continue };
-                let first = line + col0(a) as usize * cin;
-                for (j, slot) in slots[i * mr + r + (a - ox)..][..b - a].iter_mut().enumerate() {
+                let first = line + col0(inner.start) as usize * cin;
+                for (j, slot) in slots[i * mr + r + (inner.start - ox)..][..inner.len()]
+                    .iter_mut()
+                    .enumerate()
+                {
                     *slot = xp.wrapping_add(first + j * step);
                 }
             }
         }
         // The run's pixels whose windows reach into the column padding.
-        for c in (ox..ox + len).filter(|&c| c < lo || c >= hi) {
+        for c in (ox..ox + len).filter(|c| !inner.contains(c)) {
             let ix0 = col0(c);
             for (i, line) in lines.iter().enumerate() {
                 let Some(line) = *line else { continue };
@@ -876,21 +916,23 @@ fn row_pointers(
             };
             // Where the whole window is inside the image, `check` proved every pixel of it in `x`:
             // the run's inner columns, a step apart; elsewhere each tap is checked.
-            let rows_inside = iy0 >= 0 && iy0 + span_y < h;
-            let (a, b) = if rows_inside {
-                (ox.max(lo), (ox + len).min(hi).max(ox.max(lo)))
+            let inner = if iy0 >= 0 && iy0 + span_y < h {
+                inner_part(ox, len, (lo, hi))
             } else {
-                (ox, ox)
+                ox..ox
             };
-            if a < b {
-                let first = origin(a).1;
+            if !inner.is_empty() {
+                let first = origin(inner.start).1;
                 for (i, &(_, _, off)) in tap_at.iter().enumerate() {
-                    for (j, slot) in slots[i * mr + r + (a - ox)..][..b - a].iter_mut().enumerate() {
+                    for (j, slot) in slots[i * mr + r + (inner.start - ox)..][..inner.len()]
+                        .iter_mut()
+                        .enumerate()
+                    {
                         *slot = xp.wrapping_offset(first + off + j as isize * step);
                     }
                 }
             }
-            for c in (ox..ox + len).filter(|&c| c < a || c >= b) {
+            for c in (ox..ox + len).filter(|c| !inner.contains(c)) {
                 let (ix0, at) = origin(c);
                 for (i, &(dy, dx, off)) in tap_at.iter().enumerate() {
                     let (iy, ix) = (iy0 + dy, ix0 + dx);

@@ -213,13 +213,29 @@ fn uneven_small_layers_split_into_equal_tasks() {
     // MobileNetV2's 576 → 96 at 14×14 (three 32-wide panels on AVX-512) and 960 → 160 at 7×7
     // (five): every candidate's tasks are equal, at least two a worker.
     for (m, depth, panels, threads) in [(196, 576, 3, 2), (49, 960, 5, 2), (49, 160, 15, 2), (196, 576, 3, 3)] {
-        let (blocks, chunk) = balanced_split(m, 12, panels, 32, depth, 1, threads, 8);
+        let w = Work {
+            m,
+            mr_max: 12,
+            panels,
+            nr: 32,
+            depth,
+            groups: 1,
+        };
+        let (blocks, chunk) = balanced_split(w, threads, 8);
         assert_eq!(panels % chunk, 0, "{m} rows, {panels} panels: chunk {chunk}");
         let tasks = m.div_ceil(m.div_ceil(blocks)) * (panels / chunk);
         assert!(tasks >= 2 * threads, "{m} rows, {panels} panels: {tasks} tasks");
     }
     // A single row, a single panel: one task.
-    assert_eq!(balanced_split(1, 12, 1, 32, 64, 1, 2, 3), (1, 1));
+    let one = Work {
+        m: 1,
+        mr_max: 12,
+        panels: 1,
+        nr: 32,
+        depth: 64,
+        groups: 1,
+    };
+    assert_eq!(balanced_split(one, 2, 3), (1, 1));
     // Such layers through the balanced split on two and three workers, every ISA: the
     // reference's values.
     let mut rng = Rng::new(9);

@@ -195,6 +195,39 @@ mod portable {
     }
 }
 
+/// A tile's epilogue, read from the tile once (per-row finishing tested the `Tile`'s flags
+/// in memory for every vector: 24 times per 12 × 32 tile), over an ISA's vector type `V`.
+#[derive(Clone, Copy)]
+struct Fin<V> {
+    acc: bool,
+    last: bool,
+    bias: bool,
+    res: bool,
+    slope: bool,
+    stream: bool,
+    s: V,
+    lo: V,
+    hi: V,
+}
+
+impl<V: Copy> Fin<V> {
+    /// `t`'s flags, and its slope and clamp bounds broadcast by `set1`.
+    #[inline(always)]
+    fn of(t: &Tile, set1: impl Fn(f32) -> V) -> Fin<V> {
+        Fin {
+            acc: t.accumulate,
+            last: t.last,
+            bias: !t.bias.is_null(),
+            res: t.has_res,
+            slope: t.has_slope,
+            stream: t.stream,
+            s: set1(t.slope),
+            lo: set1(t.lo),
+            hi: set1(t.hi),
+        }
+    }
+}
+
 /// One kernel per row count, with one named accumulator pair per row so that every
 /// accumulator lives in a register (an accumulator array indexed in loops was kept in memory
 /// by the compiler: a store after every FMA).
@@ -262,34 +295,11 @@ mod avx512 {
         _mm512_fmadd_ps(a, b, c)
     }
 
-    /// A tile's epilogue, read from the tile once (per-row finishing tested the `Tile`'s
-    /// flags in memory for every vector: 24 times per 12 × 32 tile).
-    #[derive(Clone, Copy)]
-    struct Fin {
-        acc: bool,
-        last: bool,
-        bias: bool,
-        res: bool,
-        slope: bool,
-        stream: bool,
-        s: __m512,
-        lo: __m512,
-        hi: __m512,
-    }
+    type Fin = super::Fin<__m512>;
 
     #[inline(always)]
     unsafe fn fin(t: &Tile) -> Fin {
-        Fin {
-            acc: t.accumulate,
-            last: t.last,
-            bias: !t.bias.is_null(),
-            res: t.has_res,
-            slope: t.has_slope,
-            stream: t.stream,
-            s: _mm512_set1_ps(t.slope),
-            lo: _mm512_set1_ps(t.lo),
-            hi: _mm512_set1_ps(t.hi),
-        }
+        super::Fin::of(t, |v| _mm512_set1_ps(v))
     }
 
     #[inline(always)]
@@ -635,31 +645,11 @@ mod avx2 {
         _mm256_fmadd_ps(a, b, c)
     }
 
-    /// A tile's epilogue, read from the tile once.
-    #[derive(Clone, Copy)]
-    struct Fin {
-        acc: bool,
-        last: bool,
-        bias: bool,
-        res: bool,
-        slope: bool,
-        s: __m256,
-        lo: __m256,
-        hi: __m256,
-    }
+    type Fin = super::Fin<__m256>;
 
     #[inline(always)]
     unsafe fn fin(t: &Tile) -> Fin {
-        Fin {
-            acc: t.accumulate,
-            last: t.last,
-            bias: !t.bias.is_null(),
-            res: t.has_res,
-            slope: t.has_slope,
-            s: _mm256_set1_ps(t.slope),
-            lo: _mm256_set1_ps(t.lo),
-            hi: _mm256_set1_ps(t.hi),
-        }
+        super::Fin::of(t, |v| _mm256_set1_ps(v))
     }
 
     #[inline(always)]
